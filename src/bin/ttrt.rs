@@ -1,0 +1,38 @@
+//! `ttrt`: the command-line tool. Subcommands arrive with the layers they drive.
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+ttrt - embedded runtime for Tenstorrent accelerators (simulated device by default)
+
+Usage:
+  ttrt --version        print the library version and ABI version
+  ttrt --help           print this help
+
+The C library is libttrt.so / libttrt.a with include/ttrt.h; see README.md.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--version") | Some("-V") => {
+            println!(
+                "ttrt {} (ABI {})",
+                ttrt::version::VERSION,
+                ttrt::version::ABI
+            );
+            ExitCode::SUCCESS
+        }
+        Some("--help") | Some("-h") | None => {
+            println!("{USAGE}");
+            if args.is_empty() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Some(other) => {
+            eprintln!("ttrt: unknown command `{other}`; see `ttrt --help`");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The one way into the library from C. Every exported function runs its body through [`call`]
+//! (functions that return a status) or [`guard`] (pure queries that return a value), so that
+//! errors become a status plus one line of text and, with `std`, a panic becomes
+//! `TTRT_STATUS_PANIC` instead of unwinding into C. Without `std` the build aborts on panic and
+//! the firmware's hook is called (see `firmware.rs`).
+
+use core::ffi::{c_char, CStr};
+
+use super::error::{set_last_error, ArgError, CError};
+use super::status::ttrt_status;
+
+/// Runs the body of the exported function `func`. `Ok` is `TTRT_STATUS_SUCCESS`; an error
+/// records `"{func}: {error}"` as the thread's last error and returns its status.
+#[inline]
+pub fn call<E: CError>(func: &'static str, body: impl FnOnce() -> Result<(), E>) -> ttrt_status {
+    match catch(func, body) {
+        Some(Ok(())) => ttrt_status::Success,
+        Some(Err(e)) => {
+            set_last_error(format_args!("{func}: {e}"));
+            e.status()
+        }
+        None => ttrt_status::Panic,
+    }
+}
+
+/// Runs the body of a query that returns a plain value; a panic records its text and yields
+/// `on_panic`.
+#[inline]
+pub fn guard<T>(func: &'static str, on_panic: T, body: impl FnOnce() -> T) -> T {
+    catch(func, body).unwrap_or(on_panic)
+}
+
+#[cfg(feature = "std")]
+#[inline]
+fn catch<T>(func: &'static str, body: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(v) => Some(v),
+        Err(payload) => {
+            let text = if let Some(s) = payload.downcast_ref::<&str>() {
+                s
+            } else if let Some(s) = payload.downcast_ref::<std::string::String>() {
+                s.as_str()
+            } else {
+                "(no message)"
+            };
+            set_last_error(format_args!("{func}: internal error (panic): {text}"));
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "std"))]
+#[inline]
+fn catch<T>(_func: &'static str, body: impl FnOnce() -> T) -> Option<T> {
+    Some(body())
+}
+
+/// A required input pointer, as a reference.
+///
+/// # Safety
+/// If non-NULL and aligned, `p` must point to a valid `T` that outlives `'a` and is not mutated
+/// meanwhile (the C caller's side of the contract).
+pub unsafe fn arg<'a, T>(p: *const T, name: &'static str) -> Result<&'a T, ArgError> {
+    check_pointer(p, name)?;
+    // SAFETY: non-NULL and aligned (checked); validity is the caller's contract.
+    Ok(unsafe { &*p })
+}
+
+/// A required in/out pointer, as a mutable reference.
+///
+/// # Safety
+/// As [`arg`], and nothing else may access `*p` during `'a`.
+pub unsafe fn arg_mut<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, ArgError> {
+    check_pointer(p, name)?;
+    // SAFETY: non-NULL and aligned (checked); exclusivity is the caller's contract.
+    Ok(unsafe { &mut *p })
+}
+
+/// A required output pointer. Nothing is written until [`Out::write`], which the exported
+/// function calls only once it has succeeded ("outputs are written only on success").
+///
+/// # Safety
+/// If non-NULL and aligned, `p` must be valid for writes of a `T` during `'a`.
+pub unsafe fn out<'a, T>(p: *mut T, name: &'static str) -> Result<Out<'a, T>, ArgError> {
+    check_pointer(p, name)?;
+    Ok(Out {
+        ptr: p,
+        _life: core::marker::PhantomData,
+    })
+}
+
+/// A checked output location (see [`out`]).
+pub struct Out<'a, T> {
+    ptr: *mut T,
+    _life: core::marker::PhantomData<&'a mut T>,
+}
+
+impl<T> Out<'_, T> {
+    pub fn write(self, value: T) {
+        // SAFETY: checked non-NULL and aligned in `out`; writable by the caller's contract.
+        // `write` does not read or drop the (possibly uninitialized) old value.
+        unsafe { self.ptr.write(value) }
+    }
+}
+
+/// A required NUL-terminated UTF-8 string argument.
+///
+/// # Safety
+/// If non-NULL, `p` must point to a NUL-terminated string that outlives `'a`.
+pub unsafe fn c_str<'a>(p: *const c_char, name: &'static str) -> Result<&'a str, ArgError> {
+    if p.is_null() {
+        return Err(ArgError::Null { arg: name });
+    }
+    // SAFETY: non-NULL; NUL termination is the caller's contract.
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str().map_err(|_| ArgError::Utf8 { arg: name })
+}
+
+fn check_pointer<T>(p: *const T, name: &'static str) -> Result<(), ArgError> {
+    if p.is_null() {
+        Err(ArgError::Null { arg: name })
+    } else if !p.is_aligned() {
+        Err(ArgError::Misaligned {
+            arg: name,
+            align: core::mem::align_of::<T>(),
+        })
+    } else {
+        Ok(())
+    }
+}

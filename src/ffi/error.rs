@@ -1,0 +1,268 @@
+//! Failures as the C caller sees them: a status and one line of text.
+//!
+//! Rust errors stay typed enums in their own layers; each implements [`CError`] (its status and
+//! its `Display` line) and becomes text here, at the edge. The text goes into a fixed buffer per
+//! thread (one static buffer without `std`, where the firmware loop is the only thread), so
+//! reporting a failure never allocates.
+
+use core::fmt::{self, Write};
+
+use super::status::ttrt_status;
+
+/// An error that can cross the C boundary: its status, and its `Display` text (one line, saying
+/// what was wrong and where).
+pub trait CError: fmt::Display {
+    fn status(&self) -> ttrt_status;
+}
+
+/// Errors in the arguments of an exported function, found before any work is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgError {
+    /// A required pointer argument is NULL.
+    Null { arg: &'static str },
+    /// A pointer argument is not a live handle of the expected type.
+    Handle {
+        arg: &'static str,
+        kind: &'static str,
+        problem: HandleProblem,
+    },
+    /// A config struct's `struct_size` is smaller than the first version of that struct.
+    StructSize {
+        arg: &'static str,
+        found: u32,
+        min: u32,
+    },
+    /// A value is out of its allowed range.
+    Range {
+        arg: &'static str,
+        found: u64,
+        allowed: &'static str,
+    },
+    /// A C string argument is not valid UTF-8.
+    Utf8 { arg: &'static str },
+    /// A pointer argument is not aligned for its type.
+    Misaligned { arg: &'static str, align: usize },
+}
+
+/// Why a handle was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleProblem {
+    /// The handle was valid once and has been freed (or closed).
+    Freed,
+    /// The handle is a handle of another type.
+    WrongType,
+    /// The value was never a handle.
+    Invalid,
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgError::Null { arg } => write!(f, "argument `{arg}` is NULL"),
+            ArgError::Handle { arg, kind, problem } => match problem {
+                HandleProblem::Freed => {
+                    write!(
+                        f,
+                        "argument `{arg}` is a {kind} that has already been freed"
+                    )
+                }
+                HandleProblem::WrongType => {
+                    write!(
+                        f,
+                        "argument `{arg}` is not a {kind} (it is a handle of another type)"
+                    )
+                }
+                HandleProblem::Invalid => write!(f, "argument `{arg}` is not a valid {kind}"),
+            },
+            ArgError::StructSize { arg, found, min } => write!(
+                f,
+                "argument `{arg}` has struct_size {found}, expected at least {min} \
+                 (initialize it with its *_default() function)"
+            ),
+            ArgError::Range {
+                arg,
+                found,
+                allowed,
+            } => {
+                write!(f, "argument `{arg}` is {found}, allowed: {allowed}")
+            }
+            ArgError::Utf8 { arg } => write!(f, "argument `{arg}` is not valid UTF-8"),
+            ArgError::Misaligned { arg, align } => {
+                write!(f, "argument `{arg}` is not aligned to {align} bytes")
+            }
+        }
+    }
+}
+
+impl CError for ArgError {
+    fn status(&self) -> ttrt_status {
+        ttrt_status::InvalidArgument
+    }
+}
+
+/// Capacity of the last-error text, including the terminating NUL. Longer text is cut with "...".
+pub const MESSAGE_CAPACITY: usize = 512;
+
+/// A NUL-terminated line of text in a fixed buffer. Writes past the end are cut, line breaks
+/// become spaces, so the text stays one line.
+pub struct MessageBuf {
+    bytes: [u8; MESSAGE_CAPACITY],
+    len: usize,
+    truncated: bool,
+}
+
+impl MessageBuf {
+    pub const fn new() -> Self {
+        MessageBuf {
+            bytes: [0; MESSAGE_CAPACITY],
+            len: 0,
+            truncated: false,
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.truncated = false;
+        self.bytes[0] = 0;
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only whole UTF-8 sequences are ever copied in (see write_str).
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+
+    pub fn as_c_ptr(&self) -> *const core::ffi::c_char {
+        self.bytes.as_ptr().cast()
+    }
+
+    /// Replaces the text with `args`.
+    pub fn set(&mut self, args: fmt::Arguments<'_>) {
+        self.clear();
+        let _ = self.write_fmt(args);
+        if self.truncated {
+            const ELLIPSIS: &[u8] = b"...";
+            let mut end = (MESSAGE_CAPACITY - 1 - ELLIPSIS.len()).min(self.len);
+            while end > 0 && (self.bytes[end] & 0xC0) == 0x80 {
+                end -= 1;
+            }
+            self.bytes[end..end + ELLIPSIS.len()].copy_from_slice(ELLIPSIS);
+            self.len = end + ELLIPSIS.len();
+        }
+        self.bytes[self.len] = 0;
+    }
+}
+
+impl Default for MessageBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Write for MessageBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for ch in s.chars() {
+            let ch = match ch {
+                '\n' | '\r' | '\0' => ' ',
+                c => c,
+            };
+            let mut utf8 = [0u8; 4];
+            let enc = ch.encode_utf8(&mut utf8).as_bytes();
+            if self.len + enc.len() > MESSAGE_CAPACITY - 1 {
+                self.truncated = true;
+                return Ok(());
+            }
+            self.bytes[self.len..self.len + enc.len()].copy_from_slice(enc);
+            self.len += enc.len();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+mod storage {
+    use super::MessageBuf;
+    use core::cell::RefCell;
+
+    std::thread_local! {
+        static LAST_ERROR: RefCell<MessageBuf> = const { RefCell::new(MessageBuf::new()) };
+    }
+
+    pub fn with<R>(f: impl FnOnce(&mut MessageBuf) -> R) -> R {
+        LAST_ERROR.with(|cell| f(&mut cell.borrow_mut()))
+    }
+}
+
+#[cfg(not(feature = "std"))]
+mod storage {
+    use super::MessageBuf;
+    use core::cell::UnsafeCell;
+
+    /// Without `std` the library runs on the firmware's one thread (DESIGN.md: the caller drives
+    /// the device from its loop), so one buffer serves.
+    struct Global(UnsafeCell<MessageBuf>);
+    // SAFETY: without `std` the library is used from a single thread; see above.
+    unsafe impl Sync for Global {}
+
+    static LAST_ERROR: Global = Global(UnsafeCell::new(MessageBuf::new()));
+
+    pub fn with<R>(f: impl FnOnce(&mut MessageBuf) -> R) -> R {
+        // SAFETY: single-threaded use (see Global); no reference outlives this call.
+        f(unsafe { &mut *LAST_ERROR.0.get() })
+    }
+}
+
+/// Records `args` as the calling thread's last error.
+pub fn set_last_error(args: fmt::Arguments<'_>) {
+    storage::with(|buf| buf.set(args));
+}
+
+/// The calling thread's last error text (for Rust callers and tests).
+#[cfg(feature = "alloc")]
+pub fn last_error() -> alloc::string::String {
+    storage::with(|buf| alloc::string::String::from(buf.as_str()))
+}
+
+/// Text of the last failure on the calling thread: one line saying what was wrong and where,
+/// prefixed with the name of the function that failed. Empty if nothing has failed on this
+/// thread. Never NULL. The pointer stays valid until the next failing call on this thread.
+#[no_mangle]
+pub extern "C" fn ttrt_last_error_message() -> *const core::ffi::c_char {
+    super::boundary::guard("ttrt_last_error_message", c"".as_ptr(), || {
+        storage::with(|buf| buf.as_c_ptr())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_with_an_ellipsis_and_stays_nul_terminated() {
+        let mut buf = MessageBuf::new();
+        let long = "x".repeat(2 * MESSAGE_CAPACITY);
+        buf.set(format_args!("{long}"));
+        assert_eq!(buf.as_str().len(), MESSAGE_CAPACITY - 1);
+        assert!(buf.as_str().ends_with("..."));
+        assert_eq!(buf.bytes[buf.len], 0);
+    }
+
+    #[test]
+    fn cut_never_splits_a_utf8_sequence() {
+        let mut buf = MessageBuf::new();
+        let long = "é".repeat(MESSAGE_CAPACITY);
+        buf.set(format_args!("{long}"));
+        assert!(buf.as_str().ends_with("..."));
+        assert!(buf
+            .as_str()
+            .trim_end_matches("...")
+            .chars()
+            .all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn line_breaks_become_spaces_so_the_text_is_one_line() {
+        let mut buf = MessageBuf::new();
+        buf.set(format_args!("a\nb\r\nc"));
+        assert_eq!(buf.as_str(), "a b  c");
+    }
+}

@@ -1,0 +1,249 @@
+//! Log records from the `log` crate, delivered to a C callback.
+//!
+//! By default nothing is printed: no logger is installed until the program registers a callback.
+//! The callback and its user pointer are kept as one pair under a sequence counter, so a record
+//! never sees the callback of one registration with the user pointer of another, and reading
+//! them takes no lock. Messages are formatted into stack buffers: logging never allocates.
+
+use core::ffi::{c_char, c_void};
+use core::fmt::Write;
+use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+use super::boundary::call;
+use super::error::ArgError;
+
+/// Severity of a log record, and the most verbose level a callback receives.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ttrt_log_level {
+    /// No records (as `max_level`: logging off).
+    Off = 0,
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+    Trace = 5,
+}
+
+/// Receives one log record: its level, its target (the ttrt module that wrote it, e.g.
+/// `"ttrt::runtime::trace"`) and its message (one line). Both strings are valid only during the
+/// call. The callback may be called from any thread that uses ttrt, including the device worker
+/// threads, and must be thread-safe.
+pub type ttrt_log_callback = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        level: ttrt_log_level,
+        target: *const c_char,
+        message: *const c_char,
+    ),
+>;
+
+type Callback = unsafe extern "C" fn(*mut c_void, ttrt_log_level, *const c_char, *const c_char);
+
+/// Registration: odd while being changed.
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+static CALLBACK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+static USER: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+struct CallbackLogger;
+static LOGGER: CallbackLogger = CallbackLogger;
+
+fn register(cb: ttrt_log_callback, user: *mut c_void) {
+    let mut seq = SEQ.load(Ordering::Relaxed);
+    loop {
+        if seq % 2 == 1 {
+            core::hint::spin_loop();
+            seq = SEQ.load(Ordering::Relaxed);
+            continue;
+        }
+        match SEQ.compare_exchange_weak(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => break,
+            Err(now) => seq = now,
+        }
+    }
+    fence(Ordering::Release);
+    let raw = cb.map_or(core::ptr::null_mut(), |f| f as *mut ());
+    CALLBACK.store(raw, Ordering::Relaxed);
+    USER.store(user, Ordering::Relaxed);
+    SEQ.store(seq + 2, Ordering::Release);
+}
+
+fn registration() -> Option<(Callback, *mut c_void)> {
+    loop {
+        let before = SEQ.load(Ordering::Acquire);
+        if before % 2 == 1 {
+            core::hint::spin_loop();
+            continue;
+        }
+        let raw = CALLBACK.load(Ordering::Relaxed);
+        let user = USER.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        if SEQ.load(Ordering::Relaxed) != before {
+            continue;
+        }
+        if raw.is_null() {
+            return None;
+        }
+        // SAFETY: `raw` was stored from a `Callback` in `register`; fn pointers and data
+        // pointers have the same size on every target ttrt supports.
+        let cb = unsafe { core::mem::transmute::<*mut (), Callback>(raw) };
+        return Some((cb, user));
+    }
+}
+
+/// A NUL-terminated text in a stack buffer; text past the end is cut.
+struct StackText<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackText<N> {
+    fn new() -> Self {
+        StackText {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+    fn as_c_ptr(&mut self) -> *const c_char {
+        self.bytes[self.len] = 0;
+        self.bytes.as_ptr().cast()
+    }
+}
+
+impl<const N: usize> Write for StackText<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for ch in s.chars() {
+            let ch = if ch == '\n' || ch == '\r' || ch == '\0' {
+                ' '
+            } else {
+                ch
+            };
+            let mut utf8 = [0u8; 4];
+            let enc = ch.encode_utf8(&mut utf8).as_bytes();
+            if self.len + enc.len() > N - 1 {
+                return Ok(());
+            }
+            self.bytes[self.len..self.len + enc.len()].copy_from_slice(enc);
+            self.len += enc.len();
+        }
+        Ok(())
+    }
+}
+
+fn level_of(level: log::Level) -> ttrt_log_level {
+    match level {
+        log::Level::Error => ttrt_log_level::Error,
+        log::Level::Warn => ttrt_log_level::Warn,
+        log::Level::Info => ttrt_log_level::Info,
+        log::Level::Debug => ttrt_log_level::Debug,
+        log::Level::Trace => ttrt_log_level::Trace,
+    }
+}
+
+fn filter_of(level: u32) -> Option<log::LevelFilter> {
+    Some(match level {
+        0 => log::LevelFilter::Off,
+        1 => log::LevelFilter::Error,
+        2 => log::LevelFilter::Warn,
+        3 => log::LevelFilter::Info,
+        4 => log::LevelFilter::Debug,
+        5 => log::LevelFilter::Trace,
+        _ => return None,
+    })
+}
+
+impl log::Log for CallbackLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let Some((cb, user)) = registration() else {
+            return;
+        };
+        let mut target = StackText::<128>::new();
+        let _ = target.write_str(record.target());
+        let mut message = StackText::<1024>::new();
+        let _ = message.write_fmt(*record.args());
+        // SAFETY: the callback was registered by the program for exactly this call; both
+        // strings are NUL-terminated and live until it returns.
+        unsafe {
+            cb(
+                user,
+                level_of(record.level()),
+                target.as_c_ptr(),
+                message.as_c_ptr(),
+            )
+        };
+    }
+
+    fn flush(&self) {}
+}
+
+fn logger_is_ours() -> bool {
+    let current = log::logger() as *const dyn log::Log as *const ();
+    core::ptr::eq(current, &LOGGER as *const CallbackLogger as *const ())
+}
+
+/// Errors of `ttrt_set_log_callback`.
+#[derive(Debug)]
+enum LogError {
+    Arg(ArgError),
+    OtherLogger,
+}
+
+impl core::fmt::Display for LogError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LogError::Arg(e) => e.fmt(f),
+            LogError::OtherLogger => f.write_str(
+                "another logger is already installed in this process (log::set_logger); \
+                 ttrt's records go to it",
+            ),
+        }
+    }
+}
+
+impl super::CError for LogError {
+    fn status(&self) -> super::ttrt_status {
+        match self {
+            LogError::Arg(e) => super::CError::status(e),
+            LogError::OtherLogger => super::ttrt_status::InvalidState,
+        }
+    }
+}
+
+/// Sends ttrt's log records up to `max_level` (a `ttrt_log_level`) to `cb`, with `user` passed
+/// back unchanged. A NULL `cb`, or `max_level` `TTRT_LOG_LEVEL_OFF`, turns logging off. By
+/// default nothing is logged and nothing is printed. Replaces any earlier registration.
+#[no_mangle]
+pub extern "C" fn ttrt_set_log_callback(
+    cb: ttrt_log_callback,
+    user: *mut c_void,
+    max_level: u32,
+) -> super::ttrt_status {
+    call("ttrt_set_log_callback", || {
+        let filter = filter_of(max_level).ok_or(LogError::Arg(ArgError::Range {
+            arg: "max_level",
+            found: max_level.into(),
+            allowed: "TTRT_LOG_LEVEL_OFF (0) .. TTRT_LOG_LEVEL_TRACE (5)",
+        }))?;
+        if !INSTALLED.load(Ordering::Acquire) {
+            if log::set_logger(&LOGGER).is_err() && !logger_is_ours() {
+                return Err(LogError::OtherLogger);
+            }
+            INSTALLED.store(true, Ordering::Release);
+        }
+        register(cb, user);
+        log::set_max_level(if cb.is_some() {
+            filter
+        } else {
+            log::LevelFilter::Off
+        });
+        Ok(())
+    })
+}

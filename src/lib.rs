@@ -1,0 +1,27 @@
+//! ttrt: an embedded runtime for Tenstorrent accelerators, shipped as a C library.
+//!
+//! The layers, from the C ABI down (dependencies point down only):
+//!
+//! - [`ffi`]: the C ABI (`include/ttrt.h` is generated from it): status codes, last-error text,
+//!   opaque handles and the boundary every exported function goes through.
+//! - `backend`, `pipeline`: the Buda backend lifecycle and the TT-CNN executors.
+//! - `runtime`: device, command queues, events, traces, allocator, tensors.
+//! - `hal`: the chip behind one trait; `hal::sim` is the simulated chip.
+//! - `format`: data formats, tile layout and the tilize/untilize codecs.
+//! - `image`, `netlist`: TTI archives and Buda netlists.
+//!
+//! Features: none is `#![no_std]` without allocation (the core that bare-metal firmware links);
+//! `alloc` adds what needs a heap; `std` (default) adds threads, files and the CLI.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod ffi;
+#[cfg(feature = "alloc")]
+mod sync;
+pub mod version;
+
+#[cfg(not(feature = "std"))]
+mod firmware;

@@ -1,0 +1,437 @@
+//! The installed C package (DESIGN.md section 5): `cmake -S cmake` builds the library with cargo
+//! and installs the header, both libraries, the CMake package and ttrt.pc; C programs then build
+//! against it with CMake (`c-examples/`) and with pkg-config, shared and static.
+//!
+//! The package is installed once per test binary into `target/nested/tmp/packaging-install`, and
+//! its cargo build shares `target/nested` with the other tests, so the library is built once.
+
+mod support;
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const MAJOR: &str = env!("CARGO_PKG_VERSION_MAJOR");
+
+fn real_so_name() -> String {
+    format!("libttrt.so.{VERSION}")
+}
+
+fn soname() -> String {
+    format!("libttrt.so.{MAJOR}")
+}
+
+/// Every test needs both tools; each is asked so that a skip names everything missing.
+fn have_tools() -> bool {
+    let cmake = support::have_tool("cmake", "building and installing the ttrt package");
+    let pkg_config = support::have_tool("pkg-config", "checking the installed ttrt.pc");
+    cmake && pkg_config
+}
+
+/// `-D<name>=<path>` without assuming the path is UTF-8.
+fn define(name: &str, value: impl AsRef<OsStr>) -> OsString {
+    let mut arg = OsString::from(format!("-D{name}="));
+    arg.push(value.as_ref());
+    arg
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The install prefix, after configuring, building and installing `cmake/` once for all tests
+/// in this binary. A failed install is remembered so every test reports it without retrying.
+fn installed() -> &'static Path {
+    static PREFIX: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let result = PREFIX.get_or_init(|| {
+        std::panic::catch_unwind(install).map_err(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic without a message".into())
+        })
+    });
+    match result {
+        Ok(prefix) => prefix,
+        Err(e) => panic!("installing the ttrt package failed:\n{e}"),
+    }
+}
+
+fn install() -> PathBuf {
+    let dir = support::scratch("packaging-install");
+    let build = dir.join("build");
+    let prefix = dir.join("prefix");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    support::run(
+        Command::new("cmake")
+            .arg("-S")
+            .arg(support::root().join("cmake"))
+            .arg("-B")
+            .arg(&build)
+            .arg(define("TTRT_CARGO", cargo))
+            .arg(define(
+                "TTRT_CARGO_TARGET_DIR",
+                support::nested_target_dir(),
+            ))
+            .arg("-DCMAKE_INSTALL_LIBDIR=lib"),
+    );
+    support::run(Command::new("cmake").arg("--build").arg(&build));
+    support::run(
+        Command::new("cmake")
+            .arg("--install")
+            .arg(&build)
+            .arg("--prefix")
+            .arg(&prefix),
+    );
+    prefix
+}
+
+fn lib_dir() -> PathBuf {
+    installed().join("lib")
+}
+
+/// `readelf -d` of `file`.
+fn dynamic_section(file: &Path) -> String {
+    text(&support::run(Command::new("readelf").arg("-d").arg(file)).stdout)
+}
+
+/// The NEEDED entries of an ELF file.
+fn needed(file: &Path) -> Vec<String> {
+    dynamic_section(file)
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next().map(str::to_string))
+        .collect()
+}
+
+/// Runs a built `version` example, which checks header against library and exits non-zero on
+/// any mismatch.
+fn run_version(program: &Path, shared: bool) -> Output {
+    let mut cmd = Command::new(program);
+    if shared {
+        // The CMake build sets an rpath, a hand-built program has none; this covers both.
+        cmd.env("LD_LIBRARY_PATH", lib_dir());
+    }
+    let out = support::run(&mut cmd);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("ttrt {VERSION} ")),
+        "{} did not report version {VERSION}:\n{stdout}",
+        program.display()
+    );
+    out
+}
+
+fn assert_links_shared(program: &Path) {
+    let needed = needed(program);
+    assert!(
+        needed.contains(&soname()),
+        "{} should need {} but needs {needed:?}",
+        program.display(),
+        soname()
+    );
+}
+
+fn assert_links_static(program: &Path) {
+    let needed = needed(program);
+    assert!(
+        !needed.iter().any(|n| n.contains("libttrt")),
+        "{} should contain libttrt.a but needs {needed:?}",
+        program.display()
+    );
+}
+
+fn pkg_config(args: &[&str]) -> Vec<String> {
+    let out = support::run(
+        Command::new("pkg-config")
+            .env("PKG_CONFIG_PATH", lib_dir().join("pkgconfig"))
+            .args(args)
+            .arg("ttrt"),
+    );
+    text(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn version_c() -> PathBuf {
+    support::root().join("c-examples").join("version.c")
+}
+
+/// Configures and builds `c-examples/` against the installed package; returns the build dir.
+fn build_c_examples(name: &str, use_static: bool) -> PathBuf {
+    let build = support::scratch(name).join("build");
+    support::run(
+        Command::new("cmake")
+            .arg("-S")
+            .arg(support::root().join("c-examples"))
+            .arg("-B")
+            .arg(&build)
+            .arg(define("CMAKE_PREFIX_PATH", installed()))
+            .arg(format!(
+                "-DTTRT_USE_STATIC={}",
+                if use_static { "ON" } else { "OFF" }
+            )),
+    );
+    support::run(Command::new("cmake").arg("--build").arg(&build));
+    // The package found must be the one just installed, not one elsewhere on the system.
+    let cache = std::fs::read_to_string(build.join("CMakeCache.txt")).expect("CMakeCache.txt");
+    let found = cache
+        .lines()
+        .find_map(|l| l.strip_prefix("ttrt_DIR:PATH="))
+        .unwrap_or("");
+    let expected = lib_dir().join("cmake").join("ttrt");
+    assert_eq!(
+        Path::new(found),
+        expected,
+        "c-examples found ttrt elsewhere"
+    );
+    build
+}
+
+/// The list after `note: native-static-libs:` in cargo's output, if any.
+fn native_static_libs_note(out: &Output) -> Option<Vec<String>> {
+    let all = format!("{}{}", text(&out.stderr), text(&out.stdout));
+    all.lines().find_map(|l| {
+        let list = l.split_once("native-static-libs:")?.1;
+        Some(list.split_whitespace().map(str::to_string).collect())
+    })
+}
+
+/// What rustc says a program linking libttrt.a needs. Cargo replays a fresh unit's cached
+/// diagnostics, this note included, so a second run that compiles nothing still reports it.
+/// Should a cargo ever stop replaying it, the crate is recompiled in a target dir of its own
+/// (leaving the shared one alone) so the note is always printed.
+fn rustc_native_static_libs() -> Vec<String> {
+    let print = [
+        "rustc",
+        "--release",
+        "--lib",
+        "--crate-type",
+        "staticlib",
+        "--",
+    ];
+    let print = [&print[..], &["--print", "native-static-libs"]].concat();
+    let out = support::run(support::cargo().args(&print));
+    if let Some(list) = native_static_libs_note(&out) {
+        return list;
+    }
+    let own_dir = support::nested_target_dir().join("native-libs");
+    support::run(support::cargo().env("CARGO_TARGET_DIR", &own_dir).args([
+        "clean",
+        "--release",
+        "-p",
+        "ttrt",
+    ]));
+    let out = support::run(
+        support::cargo()
+            .env("CARGO_TARGET_DIR", &own_dir)
+            .args(&print),
+    );
+    native_static_libs_note(&out).unwrap_or_else(|| {
+        panic!(
+            "cargo printed no `native-static-libs:` note even after recompiling:\n{}",
+            text(&out.stderr)
+        )
+    })
+}
+
+/// The items of `set(TTRT_NATIVE_STATIC_LIBS ...)` in a CMake file, quoted or not.
+fn cmake_native_static_libs(file: &Path) -> Vec<String> {
+    let source = std::fs::read_to_string(file).expect("read CMake file");
+    let start = source
+        .find("set(TTRT_NATIVE_STATIC_LIBS")
+        .unwrap_or_else(|| panic!("no set(TTRT_NATIVE_STATIC_LIBS ...) in {}", file.display()));
+    let args = &source[start + "set(TTRT_NATIVE_STATIC_LIBS".len()..];
+    let args = &args[..args.find(')').expect("unterminated set(")];
+    args.split(|c: char| c.is_whitespace() || c == ';' || c == '"')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn install_lays_out_header_libraries_and_package_files() {
+    if !have_tools() {
+        return;
+    }
+    let prefix = installed();
+    let lib = lib_dir();
+
+    let header = std::fs::read(prefix.join("include/ttrt.h")).expect("installed include/ttrt.h");
+    let checked_in = std::fs::read(support::root().join("include/ttrt.h")).unwrap();
+    assert!(
+        header == checked_in,
+        "installed ttrt.h differs from include/ttrt.h"
+    );
+
+    let real = lib.join(real_so_name());
+    let meta =
+        std::fs::symlink_metadata(&real).unwrap_or_else(|e| panic!("{}: {e}", real.display()));
+    assert!(
+        meta.is_file(),
+        "{} should be a regular file",
+        real.display()
+    );
+    let dynamic = dynamic_section(&real);
+    assert!(
+        dynamic.contains(&format!("Library soname: [{}]", soname())),
+        "{} should have SONAME {}:\n{dynamic}",
+        real.display(),
+        soname()
+    );
+
+    for (link, target) in [(soname(), real_so_name()), ("libttrt.so".into(), soname())] {
+        let path = lib.join(&link);
+        let points_to = std::fs::read_link(&path)
+            .unwrap_or_else(|e| panic!("{} should be a symlink: {e}", path.display()));
+        assert_eq!(
+            points_to,
+            Path::new(&target),
+            "{link} points to the wrong file"
+        );
+    }
+
+    let archive = std::fs::read(lib.join("libttrt.a")).expect("installed lib/libttrt.a");
+    assert!(
+        archive.starts_with(b"!<arch>\n"),
+        "libttrt.a is not an ar archive"
+    );
+
+    let cmake_dir = lib.join("cmake/ttrt");
+    let config =
+        std::fs::read_to_string(cmake_dir.join("ttrtConfig.cmake")).expect("ttrtConfig.cmake");
+    assert!(
+        cmake_dir.join("ttrtConfigVersion.cmake").is_file(),
+        "no ttrtConfigVersion.cmake"
+    );
+    for target in ["ttrt::ttrt_shared", "ttrt::ttrt_static", "ttrt::ttrt"] {
+        assert!(
+            config.contains(&format!("add_library({target} ")),
+            "ttrtConfig.cmake lacks {target}"
+        );
+    }
+    // Relocatable: paths come from the config's own location, never the install prefix.
+    assert!(
+        !config.contains(&*prefix.to_string_lossy()),
+        "ttrtConfig.cmake hard-codes the install prefix {}",
+        prefix.display()
+    );
+
+    assert!(
+        lib.join("pkgconfig/ttrt.pc").is_file(),
+        "no lib/pkgconfig/ttrt.pc"
+    );
+    assert_eq!(pkg_config(&["--modversion"]), [VERSION], "ttrt.pc version");
+}
+
+#[test]
+fn c_examples_link_the_shared_library_by_default() {
+    if !have_tools() {
+        return;
+    }
+    let build = build_c_examples("packaging-examples-shared", false);
+    let program = build.join("version");
+    assert_links_shared(&program);
+    run_version(&program, true);
+}
+
+#[test]
+fn c_examples_link_the_static_library_with_ttrt_use_static() {
+    if !have_tools() {
+        return;
+    }
+    let build = build_c_examples("packaging-examples-static", true);
+    let program = build.join("version");
+    assert_links_static(&program);
+    run_version(&program, false);
+}
+
+#[test]
+fn pkg_config_flags_link_a_program_against_the_shared_library() {
+    if !have_tools() {
+        return;
+    }
+    let dir = support::scratch("packaging-pkg-config-shared");
+    let program = dir.join("version");
+    support::run(
+        Command::new("cc")
+            .args(support::STRICT_C)
+            .arg(version_c())
+            .args(pkg_config(&["--cflags", "--libs"]))
+            .arg("-o")
+            .arg(&program),
+    );
+    assert_links_shared(&program);
+    run_version(&program, true);
+}
+
+#[test]
+fn pkg_config_static_libs_link_a_program_against_libttrt_a() {
+    if !have_tools() {
+        return;
+    }
+    let dir = support::scratch("packaging-pkg-config-static");
+    let program = dir.join("version");
+    let mut libs = pkg_config(&["--static", "--libs"]);
+    // `-lttrt` would pick libttrt.so next to the archive; name the archive itself instead and
+    // keep everything else pkg-config says, which is what Libs.private must make sufficient.
+    let at = libs
+        .iter()
+        .position(|l| l == "-lttrt")
+        .unwrap_or_else(|| panic!("no -lttrt in {libs:?}"));
+    libs[at] = lib_dir().join("libttrt.a").to_string_lossy().into_owned();
+    support::run(
+        Command::new("cc")
+            .args(support::STRICT_C)
+            .arg(version_c())
+            .args(pkg_config(&["--cflags"]))
+            .args(&libs)
+            .arg("-o")
+            .arg(&program),
+    );
+    assert_links_static(&program);
+    run_version(&program, false);
+}
+
+#[test]
+fn declared_native_static_libs_match_what_rustc_reports() {
+    if !have_tools() {
+        return;
+    }
+    let reported = rustc_native_static_libs();
+
+    let declared_in = support::root().join("cmake/native-static-libs.cmake");
+    let declared = cmake_native_static_libs(&declared_in);
+
+    let pc =
+        std::fs::read_to_string(lib_dir().join("pkgconfig/ttrt.pc")).expect("installed ttrt.pc");
+    let libs_private: Vec<String> = pc
+        .lines()
+        .find_map(|l| l.strip_prefix("Libs.private:"))
+        .expect("ttrt.pc has no Libs.private")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+
+    let config = lib_dir().join("cmake/ttrt/ttrtConfig.cmake");
+    let in_config = cmake_native_static_libs(&config);
+
+    for (what, list) in [
+        (format!("declared in {}", declared_in.display()), &declared),
+        (
+            "in the installed ttrt.pc Libs.private".to_string(),
+            &libs_private,
+        ),
+        ("in the installed ttrtConfig.cmake".to_string(), &in_config),
+    ] {
+        assert!(
+            *list == reported,
+            "native static libs {what} differ from what rustc reports\n  rustc:    {}\n  packaged: {}",
+            reported.join(" "),
+            list.join(" ")
+        );
+    }
+}

@@ -76,6 +76,9 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 // device worker thread, panics caught at this interface).
 #define TTRT_FEATURE_STD (1 << 1)
 
+// Bytes of the header in front of every tilized tile.
+#define TILE_HEADER_SIZE 16
+
 // What a call did. `TTRT_STATUS_SUCCESS` is 0; every other value is a failure whose text
 // `ttrt_last_error_message()` returns.
 enum ttrt_status
@@ -137,6 +140,289 @@ typedef uint32_t ttrt_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A data format: how one datum is stored on the device or on the host.
+enum DataFormat
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint8_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  DATA_FORMAT_FLOAT32 = 0,
+  // "fp16_a": 5-bit exponent (bias 15), 10-bit mantissa, no infinities or NaN on the device.
+  DATA_FORMAT_FLOAT16 = 1,
+  DATA_FORMAT_BFP8 = 2,
+  DATA_FORMAT_BFP4 = 3,
+  // Float32 with the mantissa cut to 10 bits (Wormhole's math format).
+  DATA_FORMAT_TF32 = 4,
+  // bfloat16.
+  DATA_FORMAT_FLOAT16_B = 5,
+  DATA_FORMAT_BFP8_B = 6,
+  DATA_FORMAT_BFP4_B = 7,
+  DATA_FORMAT_INT32 = 8,
+  DATA_FORMAT_U_INT16 = 9,
+  // 8-bit float of the A family: 5-bit exponent, 2-bit mantissa.
+  DATA_FORMAT_LF8 = 10,
+  DATA_FORMAT_BFP2 = 11,
+  DATA_FORMAT_INT8 = 14,
+  DATA_FORMAT_BFP2_B = 15,
+  DATA_FORMAT_FP8_E4M3 = 26,
+  DATA_FORMAT_U_INT8 = 30,
+  DATA_FORMAT_RAW_U_INT8 = 240,
+  DATA_FORMAT_RAW_U_INT16 = 241,
+  DATA_FORMAT_RAW_U_INT32 = 242,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum DataFormat DataFormat;
+#else
+typedef uint8_t DataFormat;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Buda's data formats, with Buda's numeric values.
+enum ttrt_data_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_DATA_FORMAT_FLOAT32 = 0,
+  TTRT_DATA_FORMAT_FLOAT16 = 1,
+  TTRT_DATA_FORMAT_BFP8 = 2,
+  TTRT_DATA_FORMAT_BFP4 = 3,
+  TTRT_DATA_FORMAT_TF32 = 4,
+  TTRT_DATA_FORMAT_FLOAT16_B = 5,
+  TTRT_DATA_FORMAT_BFP8_B = 6,
+  TTRT_DATA_FORMAT_BFP4_B = 7,
+  TTRT_DATA_FORMAT_INT32 = 8,
+  TTRT_DATA_FORMAT_UINT16 = 9,
+  TTRT_DATA_FORMAT_LF8 = 10,
+  TTRT_DATA_FORMAT_BFP2 = 11,
+  TTRT_DATA_FORMAT_INT8 = 14,
+  TTRT_DATA_FORMAT_BFP2_B = 15,
+  TTRT_DATA_FORMAT_FP8_E4M3 = 26,
+  TTRT_DATA_FORMAT_UINT8 = 30,
+  TTRT_DATA_FORMAT_RAW_UINT8 = 240,
+  TTRT_DATA_FORMAT_RAW_UINT16 = 241,
+  TTRT_DATA_FORMAT_RAW_UINT32 = 242,
+  TTRT_DATA_FORMAT_INVALID = 255,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_data_format ttrt_data_format;
+#else
+typedef uint32_t ttrt_data_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Chip generation (ttrt's own values: upstream's changed over time).
+enum ttrt_arch
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_ARCH_GRAYSKULL = 1,
+  TTRT_ARCH_WORMHOLE_B0 = 2,
+  TTRT_ARCH_BLACKHOLE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_arch ttrt_arch;
+#else
+typedef uint32_t ttrt_arch;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// `ttrt_io_desc::io_type`: a queue (entries pushed and popped in order) or a RAM (random access).
+enum ttrt_io_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_IO_TYPE_QUEUE = 0,
+  TTRT_IO_TYPE_RAM = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_io_type ttrt_io_type;
+#else
+typedef uint32_t ttrt_io_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// `ttrt_io_desc::layout`.
+enum ttrt_io_layout
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_IO_LAYOUT_TILIZED = 0,
+  TTRT_IO_LAYOUT_FLAT = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_io_layout ttrt_io_layout;
+#else
+typedef uint32_t ttrt_io_layout;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// `ttrt_io_desc::location`.
+enum ttrt_io_location
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_IO_LOCATION_DRAM = 0,
+  TTRT_IO_LOCATION_HOST = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_io_location ttrt_io_location;
+#else
+typedef uint32_t ttrt_io_location;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// `ttrt_io_desc::ublock_order`: the scan order of ublocks in an mblock.
+enum ttrt_ublock_order
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_UBLOCK_ORDER_R = 0,
+  TTRT_UBLOCK_ORDER_C = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_ublock_order ttrt_ublock_order;
+#else
+typedef uint32_t ttrt_ublock_order;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// `ttrt_tensor_desc::owner`: who frees the data.
+enum ttrt_tensor_owner
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The caller's memory.
+  TTRT_TENSOR_OWNER_FRONTEND = 0,
+  // Memory returned by the backend; release it with `ttrt_tensor_desc_free`.
+  TTRT_TENSOR_OWNER_BACKEND = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_tensor_owner ttrt_tensor_owner;
+#else
+typedef uint32_t ttrt_tensor_owner;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// `ttrt_codec_options::bfp_rounding`.
+enum ttrt_bfp_rounding
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Buda's reference: half up on the aligned mantissa, saturating.
+  TTRT_BFP_ROUNDING_HALF_UP = 0,
+  // Truncation (Buda's `TT_BACKEND_DISABLE_BFP_RTE=1`).
+  TTRT_BFP_ROUNDING_TRUNCATE = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_bfp_rounding ttrt_bfp_rounding;
+#else
+typedef uint32_t ttrt_bfp_rounding;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// `ttrt_codec_options::float16_b_rounding`.
+enum ttrt_float16_b_rounding
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Buda's reference: the top 16 bits of fp32.
+  TTRT_FLOAT16_B_ROUNDING_TRUNCATE = 0,
+  // Round to nearest even.
+  TTRT_FLOAT16_B_ROUNDING_NEAREST_EVEN = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_float16_b_rounding ttrt_float16_b_rounding;
+#else
+typedef uint32_t ttrt_float16_b_rounding;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// The shape of a tile. Buda supports 32x32 (the default), 16x32, 32x16, 8x32, 4x32, 2x32, 1x32.
+typedef struct TileDim TileDim;
+
+// A queue as the host sees it (Buda's `tt_dram_io_desc`), plus the two facts tilizing needs
+// that Buda kept elsewhere: `ublock_order` and `arch`. A zero `arch` means Wormhole B0, zero
+// tile dims mean 32x32, zero stack factors mean 1.
+typedef struct ttrt_io_desc {
+  // The queue's name (backend-owned when filled by the backend; may be NULL otherwise).
+  const char *queue_name;
+  // A `ttrt_io_type`.
+  uint32_t io_type;
+  // A `ttrt_io_layout`.
+  uint32_t layout;
+  uint32_t grid_r;
+  uint32_t grid_c;
+  // Slots of each buffer (`bufq_num_slots`).
+  uint32_t entries;
+  uint32_t ublock_rt;
+  uint32_t ublock_ct;
+  uint32_t mblock_m;
+  uint32_t mblock_n;
+  uint32_t tile_height;
+  uint32_t tile_width;
+  uint32_t t;
+  uint32_t input_count;
+  uint32_t hstack_factor;
+  uint32_t vstack_factor;
+  // A `ttrt_data_format`: the queue's device format.
+  uint32_t format;
+  // Bytes of one entry in one buffer (0 if unknown; checked when set).
+  uint32_t entry_size;
+  // A `ttrt_io_location`.
+  uint32_t location;
+  // A `ttrt_ublock_order`.
+  uint32_t ublock_order;
+  // A `ttrt_arch` (0: Wormhole B0).
+  uint32_t arch;
+  // t slices fill the stacked host slice row by row (true, Buda's default) or column by column.
+  bool stack_row_major;
+} ttrt_io_desc;
+
+// Options of `ttrt_tilize_with_options`. Initialize with `ttrt_codec_options_default`.
+typedef struct ttrt_codec_options {
+  uint32_t struct_size;
+  // A `ttrt_bfp_rounding`.
+  uint32_t bfp_rounding;
+  // A `ttrt_float16_b_rounding`.
+  uint32_t float16_b_rounding;
+} ttrt_codec_options;
+
+// A host tensor (Buda's `tt_PytorchTensorDesc`). `shape` and `strides` always have four
+// entries, outermost first (`[w, z, y, x]`); strides are in bytes. `dim` is the tensor's rank:
+// with `dim < 4` the leading `4 - dim` entries of `shape` are 1 (0 is read as 1).
+typedef struct ttrt_tensor_desc {
+  // The data. For `ttrt_untilize` it must point to writable memory.
+  const void *ptr;
+  // Bytes per item; must match `format`.
+  uint32_t itemsize;
+  // A `ttrt_data_format`.
+  uint32_t format;
+  uint32_t shape[4];
+  uint32_t strides[4];
+  uint32_t dim;
+  // A `ttrt_tensor_owner`.
+  uint32_t owner;
+} ttrt_tensor_desc;
+
 // What the loaded library is: version, ABI, features and target. Filled by
 // `ttrt_get_build_info`; set `struct_size` to `sizeof(ttrt_build_info)` first.
 typedef struct ttrt_build_info {
@@ -173,6 +459,11 @@ typedef struct ttrt_event {
   uint32_t id;
 } ttrt_event;
 
+// Every format, in value order.
+#define DataFormat_ALL { DataFormat_Float32, DataFormat_Float16, DataFormat_Bfp8, DataFormat_Bfp4, DataFormat_Tf32, DataFormat_Float16B, DataFormat_Bfp8B, DataFormat_Bfp4B, DataFormat_Int32, DataFormat_UInt16, DataFormat_Lf8, DataFormat_Bfp2, DataFormat_Int8, DataFormat_Bfp2B, DataFormat_Fp8E4m3, DataFormat_UInt8, DataFormat_RawUInt8, DataFormat_RawUInt16, DataFormat_RawUInt32, }
+
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -181,6 +472,81 @@ extern "C" {
 // prefixed with the name of the function that failed. Empty if nothing has failed on this
 // thread. Never NULL. The pointer stays valid until the next failing call on this thread.
 const char *ttrt_last_error_message(void);
+
+// Bytes of one 32x32 tile of `format` on `arch` (a `ttrt_data_format` and a `ttrt_arch`, 0 for
+// Wormhole B0): with header, exponents and padding, or, with `untilized`, datums (and block
+// exponents) only. 0 for an invalid format or arch (the reason is in the last error).
+uint32_t ttrt_tile_size_bytes(uint32_t format, uint32_t arch, bool untilized);
+
+// As `ttrt_tile_size_bytes` for a tile of `tile_height` x `tile_width` (32x32, 16x32, 32x16,
+// 8x32, 4x32, 2x32, 1x32).
+uint32_t ttrt_tile_size_bytes_dim(uint32_t format,
+                                  uint32_t arch,
+                                  uint32_t tile_height,
+                                  uint32_t tile_width,
+                                  bool untilized);
+
+// The host shape `[w, z, y, x]` of a tensor of `w` entries of the queue `layout`.
+//
+// # Safety
+// `layout` points to a `ttrt_io_desc`; `shape` to 4 writable `uint32_t`.
+ttrt_status ttrt_io_desc_host_shape(const struct ttrt_io_desc *layout, uint32_t w, uint32_t *shape);
+
+// Sizes of the queue `layout`: bytes of one entry in one buffer (`entry_size`, as Buda's
+// `get_entry_size_in_bytes`), of one buffer of `layout->entries` slots with its queue header
+// (`io_size`, `get_io_size_in_bytes`), and of what `ttrt_tilize` writes for `w` entries across
+// all buffers (`tilized_size`). Any output pointer may be NULL.
+//
+// # Safety
+// `layout` points to a `ttrt_io_desc`; each non-NULL output to writable memory.
+ttrt_status ttrt_io_desc_sizes(const struct ttrt_io_desc *layout,
+                               uint32_t w,
+                               uint64_t *entry_size,
+                               uint64_t *io_size,
+                               uint64_t *tilized_size);
+
+// Fills `options` with the defaults (Buda's reference rounding).
+//
+// # Safety
+// `options` is NULL (ignored) or points to a writable `ttrt_codec_options`.
+void ttrt_codec_options_default(struct ttrt_codec_options *options);
+
+// Converts the host tensor `src` (W entries: its outermost dimension) into the tilized bytes
+// of the queue `layout`, quantized to the queue's format: for each buffer in row-major grid
+// order, the W entries one after another, no queue header. `dst_len` must be at least the
+// `tilized_size` of `ttrt_io_desc_sizes`. Reference rounding.
+//
+// # Safety
+// `src` and `layout` point to valid descriptors, `src->ptr` to the tensor's data, `dst` to
+// `dst_len` writable bytes.
+ttrt_status ttrt_tilize(const struct ttrt_tensor_desc *src,
+                        const struct ttrt_io_desc *layout,
+                        void *dst,
+                        size_t dst_len);
+
+// `ttrt_tilize` with rounding options (NULL: the defaults).
+//
+// # Safety
+// As `ttrt_tilize`; `options` is NULL or points to an initialized `ttrt_codec_options`.
+ttrt_status ttrt_tilize_with_options(const struct ttrt_tensor_desc *src,
+                                     const struct ttrt_io_desc *layout,
+                                     const struct ttrt_codec_options *options,
+                                     void *dst,
+                                     size_t dst_len);
+
+// Converts `src_len` tilized bytes of the queue `layout` (the layout `ttrt_tilize` writes) into
+// the host tensor `dst`: the caller sets `dst->ptr` (writable), `format` (Float32, or the
+// queue format's host format: Float16_b for the B family, Float16 for the A family, integer
+// formats unchanged), `itemsize`, `shape` (`[W, ...]` as `ttrt_io_desc_host_shape`) and
+// `strides`. Values convert as Buda's `get_output` does.
+//
+// # Safety
+// `src` holds `src_len` readable bytes; `layout` and `dst` point to valid descriptors;
+// `dst->ptr` to the writable extent its shape and strides describe.
+ttrt_status ttrt_untilize(const void *src,
+                          size_t src_len,
+                          const struct ttrt_io_desc *layout,
+                          struct ttrt_tensor_desc *dst);
 
 // The library's version, `"MAJOR.MINOR.PATCH"`. Static; never NULL.
 const char *ttrt_version(void);

@@ -19,6 +19,7 @@
 extern crate alloc;
 
 pub mod ffi;
+pub mod format;
 #[cfg(feature = "alloc")]
 mod sync;
 pub mod version;

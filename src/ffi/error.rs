@@ -100,6 +100,54 @@ impl CError for ArgError {
     }
 }
 
+/// Any failure of an exported function, whichever layer it comes from. Each layer keeps its
+/// own typed error; this enum only carries them to the boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    Arg(ArgError),
+    Format(crate::format::FormatError),
+    /// A descriptor field disagrees with what the rest of it implies.
+    Mismatch {
+        what: &'static str,
+        expected: u64,
+        found: u64,
+    },
+}
+
+impl From<ArgError> for ApiError {
+    fn from(e: ArgError) -> Self {
+        ApiError::Arg(e)
+    }
+}
+
+impl From<crate::format::FormatError> for ApiError {
+    fn from(e: crate::format::FormatError) -> Self {
+        ApiError::Format(e)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Arg(e) => e.fmt(f),
+            ApiError::Format(e) => e.fmt(f),
+            ApiError::Mismatch {
+                what,
+                expected,
+                found,
+            } => {
+                write!(f, "{what} is {found}, expected {expected}")
+            }
+        }
+    }
+}
+
+impl CError for ApiError {
+    fn status(&self) -> ttrt_status {
+        ttrt_status::InvalidArgument
+    }
+}
+
 /// Capacity of the last-error text, including the terminating NUL. Longer text is cut with "...".
 pub const MESSAGE_CAPACITY: usize = 512;
 

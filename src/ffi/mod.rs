@@ -16,6 +16,7 @@
 pub mod boundary;
 pub mod error;
 pub mod event;
+pub mod format;
 #[cfg(feature = "alloc")]
 pub mod handle;
 pub mod library;

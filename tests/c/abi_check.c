@@ -41,6 +41,31 @@ STATIC_ASSERT(offsetof(ttrt_build_info, features) == 20, "ttrt_build_info.featur
 STATIC_ASSERT(offsetof(ttrt_build_info, target) == 24, "ttrt_build_info.target");
 STATIC_ASSERT(sizeof(ttrt_build_info) == (sizeof(void *) == 8 ? 32 : 28), "ttrt_build_info size");
 
+/* Buda's DataFormat values. */
+STATIC_ASSERT(TTRT_DATA_FORMAT_FLOAT32 == 0 && TTRT_DATA_FORMAT_FLOAT16 == 1, "formats");
+STATIC_ASSERT(TTRT_DATA_FORMAT_BFP8 == 2 && TTRT_DATA_FORMAT_BFP4 == 3 && TTRT_DATA_FORMAT_TF32 == 4, "formats");
+STATIC_ASSERT(TTRT_DATA_FORMAT_FLOAT16_B == 5 && TTRT_DATA_FORMAT_BFP8_B == 6 && TTRT_DATA_FORMAT_BFP4_B == 7, "formats");
+STATIC_ASSERT(TTRT_DATA_FORMAT_INT32 == 8 && TTRT_DATA_FORMAT_UINT16 == 9 && TTRT_DATA_FORMAT_LF8 == 10, "formats");
+STATIC_ASSERT(TTRT_DATA_FORMAT_BFP2 == 11 && TTRT_DATA_FORMAT_INT8 == 14 && TTRT_DATA_FORMAT_BFP2_B == 15, "formats");
+STATIC_ASSERT(TTRT_DATA_FORMAT_FP8_E4M3 == 0x1A && TTRT_DATA_FORMAT_UINT8 == 30, "formats");
+STATIC_ASSERT(TTRT_DATA_FORMAT_RAW_UINT8 == 0xf0 && TTRT_DATA_FORMAT_RAW_UINT16 == 0xf1, "formats");
+STATIC_ASSERT(TTRT_DATA_FORMAT_RAW_UINT32 == 0xf2 && TTRT_DATA_FORMAT_INVALID == 0xff, "formats");
+
+/* ttrt_tensor_desc mirrors tt_PytorchTensorDesc. */
+STATIC_ASSERT(offsetof(ttrt_tensor_desc, ptr) == 0, "tensor_desc.ptr");
+STATIC_ASSERT(offsetof(ttrt_tensor_desc, itemsize) == sizeof(void *), "tensor_desc.itemsize");
+STATIC_ASSERT(offsetof(ttrt_tensor_desc, shape) == sizeof(void *) + 8, "tensor_desc.shape");
+STATIC_ASSERT(offsetof(ttrt_tensor_desc, strides) == sizeof(void *) + 24, "tensor_desc.strides");
+STATIC_ASSERT(offsetof(ttrt_tensor_desc, owner) == sizeof(void *) + 44, "tensor_desc.owner");
+STATIC_ASSERT(sizeof(ttrt_tensor_desc) == sizeof(void *) + 48, "tensor_desc size");
+/* ttrt_io_desc mirrors tt_dram_io_desc. */
+STATIC_ASSERT(offsetof(ttrt_io_desc, io_type) == sizeof(void *), "io_desc.io_type");
+STATIC_ASSERT(offsetof(ttrt_io_desc, format) == sizeof(void *) + 60, "io_desc.format");
+STATIC_ASSERT(offsetof(ttrt_io_desc, arch) == sizeof(void *) + 76, "io_desc.arch");
+STATIC_ASSERT(offsetof(ttrt_io_desc, stack_row_major) == sizeof(void *) + 80, "io_desc.stack_row_major");
+STATIC_ASSERT(sizeof(ttrt_io_desc) == 2 * sizeof(void *) + 80, "io_desc size");
+STATIC_ASSERT(sizeof(ttrt_codec_options) == 12, "codec_options size");
+
 static int failures = 0;
 static int checks = 0;
 
@@ -64,6 +89,59 @@ static void *other_thread(void *arg) {
     /* The last error is per thread: the main thread's failure is not visible here. */
     *(int *)arg = ttrt_last_error_message()[0] == '\0';
     return NULL;
+}
+
+/* A 32x32 Float32 tensor through a Float16_b queue and back, from C. */
+static void check_tilize(void) {
+    static float values[32 * 32];
+    static float back[32 * 32];
+    static unsigned char tiles[2080];
+    ttrt_tensor_desc src;
+    ttrt_tensor_desc dst;
+    ttrt_io_desc q;
+    uint32_t shape[4];
+    uint64_t tilized = 0;
+    unsigned i;
+    for (i = 0; i < 32 * 32; i++) {
+        values[i] = (float)((int)(i % 256) - 128); /* exact in bf16 */
+    }
+    memset(&q, 0, sizeof q);
+    q.grid_r = q.grid_c = q.ublock_rt = q.ublock_ct = q.mblock_m = q.mblock_n = q.t = 1;
+    q.entries = 4;
+    q.format = TTRT_DATA_FORMAT_FLOAT16_B;
+    q.stack_row_major = true;
+    CHECK(ttrt_io_desc_host_shape(&q, 1, shape) == TTRT_STATUS_SUCCESS);
+    CHECK(shape[0] == 1 && shape[1] == 1 && shape[2] == 32 && shape[3] == 32);
+    CHECK(ttrt_io_desc_sizes(&q, 1, NULL, NULL, &tilized) == TTRT_STATUS_SUCCESS && tilized == 2080);
+
+    memset(&src, 0, sizeof src);
+    src.ptr = values;
+    src.itemsize = 4;
+    src.format = TTRT_DATA_FORMAT_FLOAT32;
+    src.shape[0] = 1; src.shape[1] = 1; src.shape[2] = 32; src.shape[3] = 32;
+    src.strides[3] = 4; src.strides[2] = 128; src.strides[1] = 4096; src.strides[0] = 4096;
+    src.dim = 2;
+    CHECK(ttrt_tilize(&src, &q, tiles, sizeof tiles - 1) == TTRT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(ttrt_last_error_message(), "2079") != NULL && strstr(ttrt_last_error_message(), "2080") != NULL);
+    CHECK(ttrt_tilize(NULL, &q, tiles, sizeof tiles) == TTRT_STATUS_INVALID_ARGUMENT);
+    CHECK(ttrt_tilize(&src, &q, tiles, sizeof tiles) == TTRT_STATUS_SUCCESS);
+    /* Header word 0 = 2080 / 16; value (row 0, col 1) = -127.0 = 0xC2FE0000 -> bf16 0xC2FE. */
+    CHECK(tiles[0] == 130 && tiles[1] == 0);
+    CHECK(tiles[16 + 2] == 0xFE && tiles[16 + 3] == 0xC2);
+
+    dst = src;
+    dst.ptr = back;
+    CHECK(ttrt_untilize(tiles, sizeof tiles, &q, &dst) == TTRT_STATUS_SUCCESS);
+    for (i = 0; i < 32 * 32; i++) {
+        if (back[i] != values[i]) {
+            CHECK(back[i] == values[i]);
+            break;
+        }
+    }
+    dst.format = TTRT_DATA_FORMAT_INT8;
+    dst.itemsize = 1;
+    CHECK(ttrt_untilize(tiles, sizeof tiles, &q, &dst) == TTRT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(ttrt_last_error_message(), "Float16_b") != NULL);
 }
 
 int main(void) {
@@ -111,6 +189,18 @@ int main(void) {
     CHECK(ttrt_set_log_callback(NULL, NULL, 6) == TTRT_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(ttrt_last_error_message(), "max_level") != NULL);
     CHECK(ttrt_set_log_callback(NULL, NULL, TTRT_LOG_LEVEL_OFF) == TTRT_STATUS_SUCCESS);
+
+    /* Tile sizes with header on Wormhole (notes: Tile bytes). */
+    CHECK(ttrt_tile_size_bytes(TTRT_DATA_FORMAT_FLOAT32, TTRT_ARCH_WORMHOLE_B0, false) == 4128);
+    CHECK(ttrt_tile_size_bytes(TTRT_DATA_FORMAT_FLOAT16_B, TTRT_ARCH_WORMHOLE_B0, false) == 2080);
+    CHECK(ttrt_tile_size_bytes(TTRT_DATA_FORMAT_BFP8_B, TTRT_ARCH_GRAYSKULL, false) == 1120);
+    CHECK(ttrt_tile_size_bytes(TTRT_DATA_FORMAT_BFP4, TTRT_ARCH_WORMHOLE_B0, false) == 608);
+    CHECK(ttrt_tile_size_bytes(TTRT_DATA_FORMAT_BFP2_B, TTRT_ARCH_WORMHOLE_B0, false) == 352);
+    CHECK(ttrt_tile_size_bytes(TTRT_DATA_FORMAT_INT8, TTRT_ARCH_WORMHOLE_B0, false) == 1056);
+    CHECK(ttrt_tile_size_bytes(TTRT_DATA_FORMAT_FLOAT16_B, TTRT_ARCH_WORMHOLE_B0, true) == 2048);
+    CHECK(ttrt_tile_size_bytes(12, TTRT_ARCH_WORMHOLE_B0, false) == 0);
+    CHECK(strstr(ttrt_last_error_message(), "format") != NULL);
+    check_tilize();
 
     CHECK(pthread_create(&thread, NULL, other_thread, &clean_in_other_thread) == 0);
     CHECK(pthread_join(thread, NULL) == 0);

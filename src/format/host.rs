@@ -1,0 +1,107 @@
+//! Host tensors as the caller lays them out: shape `[w, z, y, x]` (outermost first), byte
+//! strides, a host data format. The codecs read and write through these views, so strided
+//! (non-contiguous) tensors work without a copy.
+
+use super::{DataFormat, FormatError};
+
+/// A read-only host tensor.
+#[derive(Clone, Copy, Debug)]
+pub struct HostTensor<'a> {
+    pub data: &'a [u8],
+    pub format: DataFormat,
+    pub shape: [usize; 4],
+    /// Bytes between consecutive indices of each dimension.
+    pub strides: [usize; 4],
+}
+
+/// A writable host tensor.
+#[derive(Debug)]
+pub struct HostTensorMut<'a> {
+    pub data: &'a mut [u8],
+    pub format: DataFormat,
+    pub shape: [usize; 4],
+    pub strides: [usize; 4],
+}
+
+/// Row-major strides for `shape` with items of `itemsize` bytes.
+pub const fn contiguous_strides(shape: [usize; 4], itemsize: usize) -> [usize; 4] {
+    let s3 = itemsize;
+    let s2 = s3 * shape[3];
+    let s1 = s2 * shape[2];
+    [s1 * shape[1], s1, s2, s3]
+}
+
+impl<'a> HostTensor<'a> {
+    /// A row-major tensor over `data` (the item size comes from `format`; 4 if it has none,
+    /// which `check` then refuses).
+    pub fn contiguous(data: &'a [u8], format: DataFormat, shape: [usize; 4]) -> HostTensor<'a> {
+        let itemsize = format.host_item_size().unwrap_or(4);
+        HostTensor {
+            data,
+            format,
+            shape,
+            strides: contiguous_strides(shape, itemsize),
+        }
+    }
+}
+
+impl<'a> HostTensorMut<'a> {
+    pub fn contiguous(
+        data: &'a mut [u8],
+        format: DataFormat,
+        shape: [usize; 4],
+    ) -> HostTensorMut<'a> {
+        let itemsize = format.host_item_size().unwrap_or(4);
+        HostTensorMut {
+            data,
+            format,
+            shape,
+            strides: contiguous_strides(shape, itemsize),
+        }
+    }
+}
+
+/// Checks that every element of a tensor lies inside `len` bytes; returns the item size.
+pub(crate) fn check_extent(
+    len: usize,
+    format: DataFormat,
+    shape: [usize; 4],
+    strides: [usize; 4],
+    direction: &'static str,
+) -> Result<usize, FormatError> {
+    let itemsize = format
+        .host_item_size()
+        .ok_or(FormatError::HostFormat { format, direction })?;
+    if shape.iter().any(|&d| d == 0) {
+        return Ok(itemsize);
+    }
+    let mut last = 0usize;
+    for d in 0..4 {
+        let reach = (shape[d] - 1)
+            .checked_mul(strides[d])
+            .ok_or(FormatError::TooLarge {
+                what: "tensor extent",
+            })?;
+        last = last.checked_add(reach).ok_or(FormatError::TooLarge {
+            what: "tensor extent",
+        })?;
+        if shape[d] > 1 && strides[d] == 0 && d == 3 {
+            return Err(FormatError::Stride {
+                dim: d,
+                stride: 0,
+                itemsize,
+            });
+        }
+    }
+    let needed = last.checked_add(itemsize).ok_or(FormatError::TooLarge {
+        what: "tensor extent",
+    })?;
+    if needed > len {
+        return Err(FormatError::BufferSize {
+            what: "tensor data",
+            expected: needed,
+            found: len,
+        });
+    }
+    Ok(itemsize)
+}

@@ -1,0 +1,496 @@
+//! Queue entries: a host tensor to and from the tilized bytes of a queue's buffers.
+//!
+//! A queue has grid_r x grid_c buffers (one per core, row-major grid order). One entry, as a
+//! host tensor, is `[1, t/(h*v), rt*TH*v, ct*TW*h]` with rt = grid_r*mblock_m*ublock_rt and
+//! ct = grid_c*mblock_n*ublock_ct tiles (h, v the stack factors). Core (gr, gc) holds the tile
+//! rows and columns of its grid cell; within its buffer an entry is, for each t slice, for each
+//! ublock of the mblock (ublock_order r: ublock rows outer; c: ublock columns outer), for each
+//! tile row then tile column of the ublock: the tile.
+//!
+//! `tilize` writes, for each buffer in grid order, the W entries of the tensor one after the
+//! other (no queue header: that belongs to the queue, not to the data), which is how they land
+//! in consecutive slots. `untilize` reads the same layout.
+
+use super::element::{from_host, to_host};
+use super::host::check_extent;
+use super::tile::{pack_datums, pack_tile, tile_size_bytes, unpack_datums, unpack_tile, TileDim};
+use super::{Arch, DataFormat, FormatError, HostTensor, HostTensorMut, Rounding};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UblockOrder {
+    /// Ublocks of an mblock row by row (the default).
+    R,
+    /// Column by column.
+    C,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoLayout {
+    /// Tiles with headers, in face order.
+    Tilized,
+    /// Untilized "megarows": each tile holds TH*TW consecutive values of the row-major slice,
+    /// with no header, exponents or padding. Block-float formats cannot be flat.
+    Flat,
+}
+
+/// Everything about a queue that decides where each value's bytes go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueLayout {
+    pub format: DataFormat,
+    pub arch: Arch,
+    pub tile: TileDim,
+    pub grid_r: u32,
+    pub grid_c: u32,
+    pub mblock_m: u32,
+    pub mblock_n: u32,
+    pub ublock_rt: u32,
+    pub ublock_ct: u32,
+    pub ublock_order: UblockOrder,
+    pub t: u32,
+    pub hstack: u32,
+    pub vstack: u32,
+    /// Device t slices fill the stacked host slice row by row (true) or column by column.
+    pub stack_row_major: bool,
+    pub layout: IoLayout,
+}
+
+/// Where one device tile comes from in the host tensor.
+#[derive(Clone, Copy, Debug)]
+struct TileSite {
+    /// Byte offset of the tile in the tilized buffer set.
+    offset: usize,
+    w: usize,
+    z: usize,
+    /// Top-left element of the device slice's region in the host slice.
+    slice_row: usize,
+    slice_col: usize,
+    /// Tile row and column within the device slice.
+    tile_r: usize,
+    tile_c: usize,
+}
+
+impl QueueLayout {
+    /// One 32x32 tile per entry on one core, Wormhole B0, tilized.
+    pub const fn single_tile(format: DataFormat) -> QueueLayout {
+        QueueLayout {
+            format,
+            arch: Arch::WormholeB0,
+            tile: TileDim::FULL,
+            grid_r: 1,
+            grid_c: 1,
+            mblock_m: 1,
+            mblock_n: 1,
+            ublock_rt: 1,
+            ublock_ct: 1,
+            ublock_order: UblockOrder::R,
+            t: 1,
+            hstack: 1,
+            vstack: 1,
+            stack_row_major: true,
+            layout: IoLayout::Tilized,
+        }
+    }
+
+    /// Checks every field; the sizes below assume a valid layout.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        let fields = [
+            ("grid_r", self.grid_r),
+            ("grid_c", self.grid_c),
+            ("mblock_m", self.mblock_m),
+            ("mblock_n", self.mblock_n),
+            ("ublock_rt", self.ublock_rt),
+            ("ublock_ct", self.ublock_ct),
+            ("t", self.t),
+            ("hstack_factor", self.hstack),
+            ("vstack_factor", self.vstack),
+        ];
+        for (field, v) in fields {
+            if v == 0 || v > 65536 {
+                return Err(FormatError::Layout {
+                    field,
+                    found: v,
+                    allowed: "1..=65536",
+                });
+            }
+        }
+        if self.t % (self.hstack * self.vstack) != 0 {
+            return Err(FormatError::Stack {
+                t: self.t,
+                hstack: self.hstack,
+                vstack: self.vstack,
+            });
+        }
+        if self.layout == IoLayout::Flat && self.format.is_block_float() {
+            return Err(FormatError::Layout {
+                field: "layout",
+                found: 1,
+                allowed: "tilized for block-float formats (flat holds whole datums)",
+            });
+        }
+        // Everything must fit comfortably in usize arithmetic (also on 32-bit targets).
+        let tiles = [
+            self.grid_r,
+            self.grid_c,
+            self.mblock_m,
+            self.mblock_n,
+            self.ublock_rt,
+            self.ublock_ct,
+            self.t,
+        ]
+        .iter()
+        .try_fold(1usize, |acc, &v| acc.checked_mul(v as usize));
+        match tiles.and_then(|n| n.checked_mul(self.tile_size())) {
+            Some(bytes) if bytes <= isize::MAX as usize / 1024 => Ok(()),
+            _ => Err(FormatError::TooLarge {
+                what: "queue entry size",
+            }),
+        }
+    }
+
+    /// Tile rows of one device t slice of an entry.
+    pub const fn tiles_r(&self) -> usize {
+        (self.grid_r * self.mblock_m * self.ublock_rt) as usize
+    }
+    /// Tile columns of one device t slice of an entry.
+    pub const fn tiles_c(&self) -> usize {
+        (self.grid_c * self.mblock_n * self.ublock_ct) as usize
+    }
+    pub const fn buffers(&self) -> usize {
+        (self.grid_r * self.grid_c) as usize
+    }
+    const fn tiles_per_core_slice(&self) -> usize {
+        (self.mblock_m * self.mblock_n * self.ublock_rt * self.ublock_ct) as usize
+    }
+
+    /// Bytes of one tile as stored in this queue.
+    pub const fn tile_size(&self) -> usize {
+        match self.layout {
+            IoLayout::Tilized => tile_size_bytes(self.format, self.arch, self.tile, false),
+            IoLayout::Flat => self.tile.datums() * self.format.device_bits() / 8,
+        }
+    }
+
+    /// Bytes of one entry in one buffer (`get_entry_size_in_bytes`).
+    pub const fn entry_size(&self) -> usize {
+        self.t as usize * self.tiles_per_core_slice() * self.tile_size()
+    }
+
+    /// Bytes of one buffer holding `entries` entries, queue header included
+    /// (`get_io_size_in_bytes`).
+    pub const fn io_size(&self, entries: u32) -> usize {
+        entries as usize * self.entry_size() + self.arch.queue_header_size()
+    }
+
+    /// Bytes `tilize` writes for a tensor of `w` entries: every buffer's share.
+    pub const fn tilized_size(&self, w: usize) -> usize {
+        self.buffers() * w * self.entry_size()
+    }
+
+    /// Shape of a host tensor of `w` entries: `[w, t/(h*v), rt*TH*v, ct*TW*h]`.
+    pub const fn host_shape(&self, w: usize) -> [usize; 4] {
+        let (h, v) = (self.hstack as usize, self.vstack as usize);
+        [
+            w,
+            self.t as usize / (h * v),
+            self.tiles_r() * self.tile.height as usize * v,
+            self.tiles_c() * self.tile.width as usize * h,
+        ]
+    }
+
+    /// Calls `visit` for every tile of `w_count` entries, in the order of the output bytes.
+    fn for_each_tile<E>(
+        &self,
+        w_count: usize,
+        mut visit: impl FnMut(TileSite) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (m, n) = (self.mblock_m as usize, self.mblock_n as usize);
+        let (urt, uct) = (self.ublock_rt as usize, self.ublock_ct as usize);
+        let (h, v) = (self.hstack as usize, self.vstack as usize);
+        let (th, tw) = (self.tile.height as usize, self.tile.width as usize);
+        let (rt, ct) = (self.tiles_r(), self.tiles_c());
+        let tile_size = self.tile_size();
+        let mut offset = 0;
+        for gr in 0..self.grid_r as usize {
+            for gc in 0..self.grid_c as usize {
+                for w in 0..w_count {
+                    for zd in 0..self.t as usize {
+                        let within = zd % (h * v);
+                        let (vi, hi) = if self.stack_row_major {
+                            (within / h, within % h)
+                        } else {
+                            (within % v, within / v)
+                        };
+                        let z = zd / (h * v);
+                        let slice_row = vi * rt * th;
+                        let slice_col = hi * ct * tw;
+                        for ub in 0..m * n {
+                            let (ur, uc) = match self.ublock_order {
+                                UblockOrder::R => (ub / n, ub % n),
+                                UblockOrder::C => (ub % m, ub / m),
+                            };
+                            for tr in 0..urt {
+                                for tc in 0..uct {
+                                    visit(TileSite {
+                                        offset,
+                                        w,
+                                        z,
+                                        slice_row,
+                                        slice_col,
+                                        tile_r: gr * m * urt + ur * urt + tr,
+                                        tile_c: gc * n * uct + uc * uct + tc,
+                                    })?;
+                                    offset += tile_size;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Host (row, col) within the z slice of element `j` of a flat tile at (tile_r, tile_c).
+    #[inline(always)]
+    fn flat_position(&self, site: &TileSite, j: usize) -> (usize, usize) {
+        let width = self.tiles_c() * self.tile.width as usize;
+        let k = site.tile_r * self.tiles_c() + site.tile_c;
+        let f = k * self.tile.datums() + j;
+        (site.slice_row + f / width, site.slice_col + f % width)
+    }
+}
+
+/// Validates a (layout, host tensor) pair; returns W.
+fn check_pair(
+    layout: &QueueLayout,
+    len: usize,
+    format: DataFormat,
+    shape: [usize; 4],
+    strides: [usize; 4],
+    direction: &'static str,
+) -> Result<usize, FormatError> {
+    layout.validate()?;
+    check_extent(len, format, shape, strides, direction)?;
+    let w = shape[0];
+    if w == 0 {
+        return Err(FormatError::Entries {
+            found: 0,
+            detail: "at least one entry is needed",
+        });
+    }
+    let expected = layout.host_shape(w);
+    if shape != expected {
+        return Err(FormatError::Shape {
+            expected,
+            found: shape,
+        });
+    }
+    Ok(w)
+}
+
+/// Converts a host tensor of W entries into the queue's tilized bytes (see the module text for
+/// the layout) in `dst`; returns the bytes written. Host data is decoded to fp32 and then
+/// quantized to the queue format, as Buda's push does.
+pub fn tilize(
+    src: &HostTensor<'_>,
+    layout: &QueueLayout,
+    rounding: Rounding,
+    dst: &mut [u8],
+) -> Result<usize, FormatError> {
+    if !src.format.is_host_input() {
+        return Err(FormatError::HostFormat {
+            format: src.format,
+            direction: "push (tilize) from the host",
+        });
+    }
+    let w_count = check_pair(
+        layout,
+        src.data.len(),
+        src.format,
+        src.shape,
+        src.strides,
+        "push (tilize) from the host",
+    )?;
+    let total = layout.tilized_size(w_count);
+    if dst.len() < total {
+        return Err(FormatError::BufferSize {
+            what: "destination",
+            expected: total,
+            found: dst.len(),
+        });
+    }
+    let dim = layout.tile;
+    let (th, tw) = (dim.height as usize, dim.width as usize);
+    let tile_size = layout.tile_size();
+    let itemsize = src.format.host_item_size().unwrap_or(4);
+    let [s0, s1, s2, s3] = src.strides;
+    let mut vals = [0f32; 1024];
+    let n = dim.datums();
+    layout.for_each_tile(w_count, |site| {
+        let base = site.w * s0 + site.z * s1;
+        let out = &mut dst[site.offset..site.offset + tile_size];
+        match layout.layout {
+            IoLayout::Tilized => {
+                let row0 = site.slice_row + site.tile_r * th;
+                let col0 = site.slice_col + site.tile_c * tw;
+                for r in 0..th {
+                    let row_at = base + (row0 + r) * s2 + col0 * s3;
+                    gather_row(
+                        src.data, row_at, s3, itemsize, src.format, dim, r, &mut vals,
+                    );
+                }
+                pack_tile(&vals[..n], layout.format, dim, rounding, out);
+            }
+            IoLayout::Flat => {
+                for (j, v) in vals[..n].iter_mut().enumerate() {
+                    let (r, c) = layout.flat_position(&site, j);
+                    let at = base + r * s2 + c * s3;
+                    *v = from_host(&src.data[at..at + itemsize], src.format);
+                }
+                pack_datums(&vals[..n], layout.format, rounding, out, 0);
+            }
+        }
+        Ok::<(), FormatError>(())
+    })?;
+    Ok(total)
+}
+
+/// Reads one tile row (`tw` host elements from `at`, `step` bytes apart) into face order.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gather_row(
+    data: &[u8],
+    at: usize,
+    step: usize,
+    itemsize: usize,
+    format: DataFormat,
+    dim: TileDim,
+    r: usize,
+    vals: &mut [f32; 1024],
+) {
+    let fw = dim.face_width();
+    for fx in 0..dim.faces_x() {
+        let dst_at = dim.face_index(r, fx * 16);
+        let dst = &mut vals[dst_at..dst_at + fw];
+        let src_at = at + fx * 16 * step;
+        if format == DataFormat::Float32 && step == 4 {
+            let src = &data[src_at..src_at + 4 * fw];
+            for (v, b) in dst.iter_mut().zip(src.chunks_exact(4)) {
+                *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        } else {
+            for (i, v) in dst.iter_mut().enumerate() {
+                let e = src_at + i * step;
+                *v = from_host(&data[e..e + itemsize], format);
+            }
+        }
+    }
+}
+
+/// Writes one tile row from face order into `tw` host elements at `at`, `step` bytes apart.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn scatter_row(
+    data: &mut [u8],
+    at: usize,
+    step: usize,
+    itemsize: usize,
+    format: DataFormat,
+    dim: TileDim,
+    r: usize,
+    vals: &[f32; 1024],
+) {
+    let fw = dim.face_width();
+    for fx in 0..dim.faces_x() {
+        let src_at = dim.face_index(r, fx * 16);
+        let src = &vals[src_at..src_at + fw];
+        let dst_at = at + fx * 16 * step;
+        match (format, step) {
+            (DataFormat::Float32, 4) => {
+                let dst = &mut data[dst_at..dst_at + 4 * fw];
+                for (b, v) in dst.chunks_exact_mut(4).zip(src) {
+                    b.copy_from_slice(&v.to_bits().to_le_bytes());
+                }
+            }
+            (DataFormat::Float16B, 2) => {
+                let dst = &mut data[dst_at..dst_at + 2 * fw];
+                for (b, v) in dst.chunks_exact_mut(2).zip(src) {
+                    b.copy_from_slice(&((v.to_bits() >> 16) as u16).to_le_bytes());
+                }
+            }
+            _ => {
+                for (i, v) in src.iter().enumerate() {
+                    let e = dst_at + i * step;
+                    to_host(*v, format, &mut data[e..e + itemsize]);
+                }
+            }
+        }
+    }
+}
+
+/// Converts the tilized bytes of W entries (the layout `tilize` writes; W is `dst.shape[0]`)
+/// into the host tensor `dst`, whose format must be Float32 or the queue format's
+/// host-compatible format (get_output's conversion).
+pub fn untilize(
+    src: &[u8],
+    layout: &QueueLayout,
+    dst: &mut HostTensorMut<'_>,
+) -> Result<(), FormatError> {
+    let compatible = layout.format.host_compatible();
+    if dst.format != DataFormat::Float32 && dst.format != compatible {
+        return Err(FormatError::OutputFormat {
+            queue: layout.format,
+            expected: compatible,
+            found: dst.format,
+        });
+    }
+    let w_count = check_pair(
+        layout,
+        dst.data.len(),
+        dst.format,
+        dst.shape,
+        dst.strides,
+        "untilize into",
+    )?;
+    let total = layout.tilized_size(w_count);
+    if src.len() != total {
+        return Err(FormatError::BufferSize {
+            what: "source",
+            expected: total,
+            found: src.len(),
+        });
+    }
+    let dim = layout.tile;
+    let (th, tw) = (dim.height as usize, dim.width as usize);
+    let tile_size = layout.tile_size();
+    let itemsize = dst.format.host_item_size().unwrap_or(4);
+    let [s0, s1, s2, s3] = dst.strides;
+    let format = dst.format;
+    let data = &mut *dst.data;
+    let mut vals = [0f32; 1024];
+    let n = dim.datums();
+    layout.for_each_tile(w_count, |site| {
+        let base = site.w * s0 + site.z * s1;
+        let bytes = &src[site.offset..site.offset + tile_size];
+        match layout.layout {
+            IoLayout::Tilized => {
+                unpack_tile(bytes, layout.format, dim, &mut vals[..n]);
+                let row0 = site.slice_row + site.tile_r * th;
+                let col0 = site.slice_col + site.tile_c * tw;
+                for r in 0..th {
+                    let row_at = base + (row0 + r) * s2 + col0 * s3;
+                    scatter_row(data, row_at, s3, itemsize, format, dim, r, &vals);
+                }
+            }
+            IoLayout::Flat => {
+                unpack_datums(bytes, layout.format, 0, &mut vals[..n]);
+                for (j, v) in vals[..n].iter().enumerate() {
+                    let (r, c) = layout.flat_position(&site, j);
+                    let at = base + r * s2 + c * s3;
+                    to_host(*v, format, &mut data[at..at + itemsize]);
+                }
+            }
+        }
+        Ok::<(), FormatError>(())
+    })
+}

@@ -10,7 +10,7 @@ pub enum Arch {
 }
 
 impl Arch {
-    /// Tiles and queue headers are padded to this many bytes (the NOC's alignment).
+XX
     pub const fn alignment(self) -> usize {
         match self {
             Arch::Grayskull | Arch::WormholeB0 => 32,

@@ -135,10 +135,11 @@ pub(crate) fn decode_kind(shared: u8, code: u8, kind: BfpKind) -> f32 {
     let lowered = top - msb;
     let fraction = ((q << lowered) & ((1 << top) - 1)) << (23 - top);
     let exp = shared as i32 - lowered as i32 + if kind.family_a { 112 } else { 0 };
-    if exp >= 0 {
+    if exp >= 1 {
         f32::from_bits(sign | ((exp as u32) << 23) | fraction)
     } else {
-        // Below fp32's exponent range (only a tiny _b block): the exact value, q * 2^(E-127-P).
+        // Below fp32's normal range (a _b block of denormals): the exact value q * 2^(E-127-P),
+        // as the notes define it. (Upstream assembles exponent 0 here and loses the hidden bit.)
         let v = q as f32 * pow2(shared as i32 - 127 - top as i32);
         if sign != 0 {
             -v

@@ -105,15 +105,19 @@ pub const fn tile_size_bytes(
         return data + if bfp { exponent_section(dim) } else { 0 };
     }
     // Header and trailing padding are 32 bytes together; for a partial-face block float the
-    // 16-byte exponent section takes the place of the padding.
+    // 16-byte exponent section takes the place of the padding. On Grayskull and Wormhole this is
+    // Buda's size exactly, even where it is not a multiple of 32 (1x32 Bfp4, 1x32 and 2x32 Bfp2);
+    // Blackhole pads every tile to its 64-byte alignment.
     let exps = if bfp && !dim.is_partial_face() {
         exponent_section(dim)
     } else {
         0
     };
     let size = data + exps + 32;
-    let align = arch.alignment();
-    size.div_ceil(align) * align
+    match arch {
+        Arch::Blackhole => size.div_ceil(64) * 64,
+        Arch::Grayskull | Arch::WormholeB0 => size,
+    }
 }
 
 /// Byte offset of the datums in a tilized tile.

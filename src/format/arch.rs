@@ -10,7 +10,7 @@ pub enum Arch {
 }
 
 impl Arch {
-XX
+    /// The NOC's alignment: queue headers are this many bytes, and Blackhole pads tiles to it.
     pub const fn alignment(self) -> usize {
         match self {
             Arch::Grayskull | Arch::WormholeB0 => 32,

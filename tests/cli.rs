@@ -39,3 +39,50 @@ fn unknown_command_fails_with_one_line_naming_it() {
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("`frobnicate`"), "{text}");
 }
+
+#[test]
+fn bench_formats_prints_each_figure_as_a_ratio_to_memcpy() {
+    let out = ttrt(&["bench", "formats", "--quick"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let errors = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}{errors}");
+    let lines_for = |label: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("formats/{label}:")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines_for("memcpy").len(), 1, "{text}");
+    for figure in [
+        "tilize Float16_b",
+        "tilize Bfp8_b",
+        "untilize Float16_b -> float32",
+        "untilize Bfp8_b -> float32",
+    ] {
+        let lines = lines_for(figure);
+        assert_eq!(lines.len(), 1, "{figure}: {text}");
+        assert!(lines[0].contains("x memcpy"), "{}", lines[0]);
+    }
+    // Plain text: no terminal escapes.
+    assert!(!text.contains('\u{1b}'), "{text}");
+}
+
+#[test]
+fn bench_unknown_suite_fails_with_one_line_naming_it() {
+    let out = ttrt(&["bench", "nosuchsuite"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("`nosuchsuite`"), "{text}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bench_help_names_the_suites_and_quick() {
+    let out = ttrt(&["bench", "--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("formats") && text.contains("--quick"),
+        "{text}"
+    );
+}

@@ -1,5 +1,7 @@
 //! `ttrt`: the command-line tool. Subcommands arrive with the layers they drive.
 
+mod bench;
+
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -8,6 +10,9 @@ ttrt - embedded runtime for Tenstorrent accelerators (simulated device by defaul
 Usage:
   ttrt --version        print the library version and ABI version
   ttrt --help           print this help
+  ttrt bench [formats] [--quick]
+                        measure tilize/untilize throughput against memcpy
+                        (`ttrt bench --help` for the suites)
 
 The C library is libttrt.so / libttrt.a with include/ttrt.h; see README.md.";
 
@@ -22,6 +27,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Some("bench") => bench::main(&args[1..]),
         Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
             if args.is_empty() {

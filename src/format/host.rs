@@ -72,7 +72,7 @@ pub(crate) fn check_extent(
     let itemsize = format
         .host_item_size()
         .ok_or(FormatError::HostFormat { format, direction })?;
-    if shape.iter().any(|&d| d == 0) {
+    if shape.contains(&0) {
         return Ok(itemsize);
     }
     let mut last = 0usize;

@@ -9,6 +9,7 @@ pub mod bfp;
 mod data_format;
 pub mod element;
 mod error;
+mod fast;
 mod host;
 mod queue;
 mod tile;

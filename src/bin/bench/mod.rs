@@ -1,0 +1,138 @@
+//! `ttrt bench`: throughput suites, each figure one plain line.
+//!
+//! Every suite is single-threaded, allocates its buffers before the clock starts, warms up,
+//! and reports the median of its timed runs. Figures are printed next to a baseline measured
+//! in the same rounds (interleaved with them), so a noisy machine moves both alike and the
+//! ratio is what to compare across machines.
+
+mod formats;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+pub const USAGE: &str = "\
+ttrt bench - measure host-side throughput (single-threaded)
+
+Usage:
+  ttrt bench [SUITE...] [--quick]
+
+Suites (all of them when none is named):
+  formats   tilize/untilize of a 1024x1024 float32 tensor (Float16_b, Bfp8_b)
+            against a memcpy of the same 4 MiB
+
+Options:
+  --quick   fewer runs (a smoke test; the figures are rough)
+  --help    print this help
+
+Each figure is one line: throughput and its ratio to the baseline, with the goal.";
+
+/// How much to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// Untimed rounds first (page faults, caches, branch predictors, CPU clocks).
+    pub warmup: usize,
+    /// Timed rounds; each figure reports the median over them.
+    pub runs: usize,
+    /// A suite stops early (after at least `MIN_RUNS` timed rounds) once it has spent this
+    /// long, so a slow machine or an unoptimized build still finishes.
+    pub budget: Duration,
+}
+
+impl Plan {
+    pub const MIN_RUNS: usize = 3;
+    const FULL: Plan = Plan {
+        warmup: 5,
+        runs: 40,
+        budget: Duration::from_secs(8),
+    };
+    const QUICK: Plan = Plan {
+        warmup: 1,
+        runs: 3,
+        budget: Duration::from_secs(8),
+    };
+
+    /// Whether to take another timed round after `done` of them, `started` at the suite start.
+    pub fn more(&self, done: usize, started: Instant) -> bool {
+        done < self.runs && (done < Self::MIN_RUNS || started.elapsed() < self.budget)
+    }
+}
+
+struct Suite {
+    name: &'static str,
+    run: fn(Plan) -> Result<(), String>,
+}
+
+const SUITES: &[Suite] = &[Suite {
+    name: "formats",
+    run: formats::run,
+}];
+
+/// `ttrt bench ARGS...` (the arguments after `bench`).
+pub fn main(args: &[String]) -> ExitCode {
+    let mut plan = Plan::FULL;
+    let mut chosen: Vec<&Suite> = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "--quick" => plan = Plan::QUICK,
+            flag if flag.starts_with('-') => {
+                eprintln!("ttrt bench: unknown option `{flag}`; see `ttrt bench --help`");
+                return ExitCode::from(2);
+            }
+            name => match SUITES.iter().find(|s| s.name == name) {
+                Some(suite) => {
+                    if !chosen.iter().any(|c| c.name == suite.name) {
+                        chosen.push(suite);
+                    }
+                }
+                None => {
+                    let known: Vec<&str> = SUITES.iter().map(|s| s.name).collect();
+                    eprintln!(
+                        "ttrt bench: unknown suite `{name}` (suites: {})",
+                        known.join(", ")
+                    );
+                    return ExitCode::from(2);
+                }
+            },
+        }
+    }
+    if chosen.is_empty() {
+        chosen = SUITES.iter().collect();
+    }
+    for suite in chosen {
+        if let Err(e) = (suite.run)(plan) {
+            eprintln!("ttrt bench: {}: {e}", suite.name);
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Wall time of one call of `f`.
+#[inline(never)]
+pub fn time<E>(f: &mut dyn FnMut() -> Result<(), E>) -> Result<Duration, E> {
+    let start = Instant::now();
+    f()?;
+    Ok(start.elapsed())
+}
+
+/// The median of `samples` (the mean of the middle two for an even count).
+pub fn median(samples: &[Duration]) -> Duration {
+    assert!(!samples.is_empty(), "no samples");
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2
+    }
+}
+
+/// Decimal gigabytes per second.
+pub fn gb_per_s(bytes: usize, elapsed: Duration) -> f64 {
+    bytes as f64 / elapsed.as_secs_f64().max(1e-12) / 1e9
+}

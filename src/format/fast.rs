@@ -154,23 +154,20 @@ impl<const HALF_UP: bool> RunCodec for Bfp8bCodec<HALF_UP> {
     fn decode(tile: &[u8], data_at: usize, k: usize, dst: &mut [u8; 64]) {
         let shared = tile[TILE_HEADER_SIZE + k / 16];
         let codes: &[u8; 16] = tile[data_at + k..data_at + k + 16].try_into().unwrap();
-        let mut bits = [0u32; 16];
         if (7..=254).contains(&shared) {
-            // q * 2^(E - 127 - 6), exact; the sign only where q is not 0.
+            // q * 2^(E - 127 - 6), exact. The sign goes on the integer, so a zero magnitude
+            // stays +0; signed conversions because SSE2 has them and not the unsigned ones.
             let scale = f32::from_bits((shared as u32 - 6) << 23);
-            for (b, &c) in bits.iter_mut().zip(codes) {
-                // The sign applied to the integer, so a zero magnitude stays +0; signed
-                // conversions because SSE2 has them and not the unsigned ones.
+            for (d, &c) in dst.chunks_exact_mut(4).zip(codes) {
                 let q = (c & 0x7f) as i32;
                 let signed = if c & 0x80 != 0 { -q } else { q };
-                *b = (signed as f32 * scale).to_bits();
+                d.copy_from_slice(&(signed as f32 * scale).to_bits().to_le_bytes());
             }
         } else {
             let kind = BfpKind::of(DataFormat::Bfp8B).expect("Bfp8_b is a block float");
-            for (b, &c) in bits.iter_mut().zip(codes) {
-                *b = decode_kind(shared, c, kind).to_bits();
+            for (d, &c) in dst.chunks_exact_mut(4).zip(codes) {
+                d.copy_from_slice(&decode_kind(shared, c, kind).to_bits().to_le_bytes());
             }
         }
-        store16(&bits, dst);
     }
 }

@@ -37,6 +37,40 @@ pub enum ttrt_data_format {
     Invalid = 0xff,
 }
 
+// The C enum restates `DataFormat` (plus Invalid) because cbindgen needs it spelled out here;
+// these checks keep the two from drifting apart.
+const _: () = {
+    use ttrt_data_format as C;
+    use DataFormat as D;
+    let pairs = [
+        (C::Float32 as u32, D::Float32 as u32),
+        (C::Float16 as u32, D::Float16 as u32),
+        (C::Bfp8 as u32, D::Bfp8 as u32),
+        (C::Bfp4 as u32, D::Bfp4 as u32),
+        (C::Tf32 as u32, D::Tf32 as u32),
+        (C::Float16B as u32, D::Float16B as u32),
+        (C::Bfp8B as u32, D::Bfp8B as u32),
+        (C::Bfp4B as u32, D::Bfp4B as u32),
+        (C::Int32 as u32, D::Int32 as u32),
+        (C::Uint16 as u32, D::UInt16 as u32),
+        (C::Lf8 as u32, D::Lf8 as u32),
+        (C::Bfp2 as u32, D::Bfp2 as u32),
+        (C::Int8 as u32, D::Int8 as u32),
+        (C::Bfp2B as u32, D::Bfp2B as u32),
+        (C::Fp8E4m3 as u32, D::Fp8E4m3 as u32),
+        (C::Uint8 as u32, D::UInt8 as u32),
+        (C::RawUint8 as u32, D::RawUInt8 as u32),
+        (C::RawUint16 as u32, D::RawUInt16 as u32),
+        (C::RawUint32 as u32, D::RawUInt32 as u32),
+    ];
+    assert!(pairs.len() == DataFormat::ALL.len());
+    let mut i = 0;
+    while i < pairs.len() {
+        assert!(pairs[i].0 == pairs[i].1);
+        i += 1;
+    }
+};
+
 /// Chip generation (ttrt's own values: upstream's changed over time).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

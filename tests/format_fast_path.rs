@@ -2,20 +2,13 @@
 //! The general path is taken for the same values by viewing them with a column stride of 8
 //! bytes (every other float of an interleaved buffer).
 
+mod support;
+
+use support::XorShift;
 use ttrt::format::{
     tilize, untilize, Arch, BfpRounding, DataFormat, Float16bRounding, HostTensor, HostTensorMut,
     QueueLayout, Rounding, TileDim, UblockOrder,
 };
-
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// Values that stress block floats: per 16-value run, one of several regimes.
 fn nasty_values(n: usize, rng: &mut XorShift) -> Vec<f32> {

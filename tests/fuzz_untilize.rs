@@ -4,16 +4,9 @@
 
 include!("../fuzz/untilize_case.rs");
 
-struct XorShift(u64);
+mod support;
 
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use support::XorShift;
 
 #[test]
 fn untilize_of_arbitrary_bytes_and_descriptors_never_panics() {
@@ -38,8 +31,6 @@ fn untilize_of_arbitrary_bytes_and_descriptors_never_panics() {
     );
     eprintln!("{accepted} of {cases} cases decoded");
 }
-
-mod support;
 
 /// The cargo-fuzz target itself keeps compiling (running it needs a nightly toolchain).
 #[test]

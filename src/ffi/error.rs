@@ -151,18 +151,18 @@ impl CError for ApiError {
 /// Capacity of the last-error text, including the terminating NUL. Longer text is cut with "...".
 pub const MESSAGE_CAPACITY: usize = 512;
 
-/// A NUL-terminated line of text in a fixed buffer. Writes past the end are cut, line breaks
-/// become spaces, so the text stays one line.
-pub struct MessageBuf {
-    bytes: [u8; MESSAGE_CAPACITY],
+/// A NUL-terminated line of text in a fixed buffer of `N` bytes (the last-error text, log
+/// records). Writes past the end are cut, line breaks become spaces, so the text stays one line.
+pub struct MessageBuf<const N: usize = MESSAGE_CAPACITY> {
+    bytes: [u8; N],
     len: usize,
     truncated: bool,
 }
 
-impl MessageBuf {
+impl<const N: usize> MessageBuf<N> {
     pub const fn new() -> Self {
         MessageBuf {
-            bytes: [0; MESSAGE_CAPACITY],
+            bytes: [0; N],
             len: 0,
             truncated: false,
         }
@@ -189,7 +189,7 @@ impl MessageBuf {
         let _ = self.write_fmt(args);
         if self.truncated {
             const ELLIPSIS: &[u8] = b"...";
-            let mut end = (MESSAGE_CAPACITY - 1 - ELLIPSIS.len()).min(self.len);
+            let mut end = (N - 1 - ELLIPSIS.len()).min(self.len);
             while end > 0 && (self.bytes[end] & 0xC0) == 0x80 {
                 end -= 1;
             }
@@ -200,13 +200,13 @@ impl MessageBuf {
     }
 }
 
-impl Default for MessageBuf {
+impl<const N: usize> Default for MessageBuf<N> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl fmt::Write for MessageBuf {
+impl<const N: usize> fmt::Write for MessageBuf<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for ch in s.chars() {
             let ch = match ch {
@@ -215,7 +215,7 @@ impl fmt::Write for MessageBuf {
             };
             let mut utf8 = [0u8; 4];
             let enc = ch.encode_utf8(&mut utf8).as_bytes();
-            if self.len + enc.len() > MESSAGE_CAPACITY - 1 {
+            if self.len + enc.len() > N - 1 {
                 self.truncated = true;
                 return Ok(());
             }
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn long_text_is_cut_with_an_ellipsis_and_stays_nul_terminated() {
-        let mut buf = MessageBuf::new();
+        let mut buf = MessageBuf::<MESSAGE_CAPACITY>::new();
         let long = "x".repeat(2 * MESSAGE_CAPACITY);
         buf.set(format_args!("{long}"));
         assert_eq!(buf.as_str().len(), MESSAGE_CAPACITY - 1);
@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn cut_never_splits_a_utf8_sequence() {
-        let mut buf = MessageBuf::new();
+        let mut buf = MessageBuf::<MESSAGE_CAPACITY>::new();
         let long = "é".repeat(MESSAGE_CAPACITY);
         buf.set(format_args!("{long}"));
         assert!(buf.as_str().ends_with("..."));
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn line_breaks_become_spaces_so_the_text_is_one_line() {
-        let mut buf = MessageBuf::new();
+        let mut buf = MessageBuf::<MESSAGE_CAPACITY>::new();
         buf.set(format_args!("a\nb\r\nc"));
         assert_eq!(buf.as_str(), "a b  c");
     }

@@ -6,11 +6,10 @@
 //! them takes no lock. Messages are formatted into stack buffers: logging never allocates.
 
 use core::ffi::{c_char, c_void};
-use core::fmt::Write;
 use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use super::boundary::call;
-use super::error::ArgError;
+use super::error::{ArgError, MessageBuf};
 
 /// Severity of a log record, and the most verbose level a callback receives.
 #[repr(u32)]
@@ -92,45 +91,6 @@ fn registration() -> Option<(Callback, *mut c_void)> {
     }
 }
 
-/// A NUL-terminated text in a stack buffer; text past the end is cut.
-struct StackText<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> StackText<N> {
-    fn new() -> Self {
-        StackText {
-            bytes: [0; N],
-            len: 0,
-        }
-    }
-    fn as_c_ptr(&mut self) -> *const c_char {
-        self.bytes[self.len] = 0;
-        self.bytes.as_ptr().cast()
-    }
-}
-
-impl<const N: usize> Write for StackText<N> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for ch in s.chars() {
-            let ch = if ch == '\n' || ch == '\r' || ch == '\0' {
-                ' '
-            } else {
-                ch
-            };
-            let mut utf8 = [0u8; 4];
-            let enc = ch.encode_utf8(&mut utf8).as_bytes();
-            if self.len + enc.len() > N - 1 {
-                return Ok(());
-            }
-            self.bytes[self.len..self.len + enc.len()].copy_from_slice(enc);
-            self.len += enc.len();
-        }
-        Ok(())
-    }
-}
-
 fn level_of(level: log::Level) -> ttrt_log_level {
     match level {
         log::Level::Error => ttrt_log_level::Error,
@@ -165,10 +125,10 @@ impl log::Log for CallbackLogger {
         let Some((cb, user)) = registration() else {
             return;
         };
-        let mut target = StackText::<128>::new();
-        let _ = target.write_str(record.target());
-        let mut message = StackText::<1024>::new();
-        let _ = message.write_fmt(*record.args());
+        let mut target = MessageBuf::<128>::new();
+        target.set(format_args!("{}", record.target()));
+        let mut message = MessageBuf::<1024>::new();
+        message.set(*record.args());
         // SAFETY: the callback was registered by the program for exactly this call; both
         // strings are NUL-terminated and live until it returns.
         unsafe {

@@ -139,3 +139,15 @@ pub const STRICT_CXX: &[&str] = &[
     "-Werror",
     "-pedantic",
 ];
+
+/// A small deterministic generator for seeded test inputs (xorshift64).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}

@@ -157,12 +157,16 @@ impl<const HALF_UP: bool> RunCodec for Bfp8bCodec<HALF_UP> {
         if (7..=254).contains(&shared) {
             // q * 2^(E - 127 - 6), exact. The sign goes on the integer, so a zero magnitude
             // stays +0; signed conversions because SSE2 has them and not the unsigned ones.
+            // Branch-free (`(q ^ s) - s` negates where `s` is all ones) and into a word array,
+            // so the loop vectorizes.
             let scale = f32::from_bits((shared as u32 - 6) << 23);
-            for (d, &c) in dst.chunks_exact_mut(4).zip(codes) {
+            let mut bits = [0u32; 16];
+            for (b, &c) in bits.iter_mut().zip(codes) {
                 let q = (c & 0x7f) as i32;
-                let signed = if c & 0x80 != 0 { -q } else { q };
-                d.copy_from_slice(&(signed as f32 * scale).to_bits().to_le_bytes());
+                let s = (c as i8 as i32) >> 7;
+                *b = (((q ^ s) - s) as f32 * scale).to_bits();
             }
+            store16(&bits, dst);
         } else {
             let kind = BfpKind::of(DataFormat::Bfp8B).expect("Bfp8_b is a block float");
             for (d, &c) in dst.chunks_exact_mut(4).zip(codes) {

@@ -79,6 +79,28 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 // Bytes of the header in front of every tilized tile.
 #define TILE_HEADER_SIZE 16
 
+// Capacity of each buffer type's block list: live buffers and free holes together. A region
+// whose buffers are packed (DRAM weights allocated once, never freed) holds `MAX_BLOCKS - 1`
+// buffers; a fully fragmented one (a hole between every two buffers) about half that. With
+// 4 bytes a block this keeps the whole [`Allocator`] near 8 KiB.
+#define MAX_BLOCKS 512
+
+// Records in each command ring.
+#define RING_RECORDS 1024
+
+// Signatures a device remembers; once full, new programs are still run but not remembered
+// (so they cannot be captured).
+#define PROGRAM_CACHE_CAPACITY 1024
+
+// Bytes of trace region one captured program takes.
+#define TRACE_RECORD_SIZE 512
+
+// Trace buffers are whole pages of this size.
+#define TRACE_PAGE_SIZE 1024
+
+// Traces alive on one device at a time.
+#define MAX_TRACES 64
+
 // What a call did. `TTRT_STATUS_SUCCESS` is 0; every other value is a failure whose text
 // `ttrt_last_error_message()` returns.
 enum ttrt_status
@@ -175,6 +197,112 @@ enum DataFormat
 typedef enum DataFormat DataFormat;
 #else
 typedef uint8_t DataFormat;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Elementwise unary ops of the golden model (golden-ops.md §6.1, §6.2, §6.4).
+//
+// | Op | fp32 result for `x` |
+// |---|---|
+// | `Identity` | `x` (datacopy, nop: the bits pass through unchanged) |
+// | `Relu` | `x >= 0 ? x : +0` (§6.4 with threshold 0): `-0.0` is kept, NaN gives `+0` |
+// | `Gelu` | in double: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, stored as float |
+// | `Exp` | `min(FLT_MAX, expf(x))`: `+inf` and NaN give `FLT_MAX` |
+// | `Log` | `±0` gives `logf(FLT_EPSILON)` ≈ -15.942385; `x < 0` gives NaN; else `logf(x)` |
+// | `Sqrt` | `sqrtf(x)` (`sqrt(-0) = -0`); NaN or `x < 0` is an error |
+// | `Reciprocal` | `±0` gives `+8388608` (`1/FLT_EPSILON`); else `1.0/x` in double; a NaN or `-inf` result is an error |
+// | `Sigmoid` | in double: `1/(1 + Exp(-x))`; NaN and `-inf` give `1/(1 + FLT_MAX)` ≈ 2.94e-39 |
+// | `Tanh` | `tanhf(x)` |
+// | `Abs` | `fabsf(x)`: the sign bit cleared, NaN included |
+// | `Square` | `x·x` in fp32 |
+// | `Neg` | not a golden op (TT-Metal's `neg`): IEEE negation, the sign bit flipped, NaN included |
+enum UnaryOp
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  UNARY_OP_IDENTITY = 0,
+  UNARY_OP_RELU,
+  UNARY_OP_GELU,
+  UNARY_OP_EXP,
+  UNARY_OP_LOG,
+  UNARY_OP_SQRT,
+  UNARY_OP_RECIPROCAL,
+  UNARY_OP_SIGMOID,
+  UNARY_OP_TANH,
+  UNARY_OP_ABS,
+  UNARY_OP_SQUARE,
+  UNARY_OP_NEG,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum UnaryOp UnaryOp;
+#else
+typedef uint32_t UnaryOp;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Elementwise binary ops of the golden model (golden-ops.md §7), `a op b` in fp32.
+//
+// | Op | fp32 result |
+// |---|---|
+// | `Add` | `a + b` |
+// | `Subtract` | `a - b` |
+// | `Multiply` | `+0` if the bits of `a` or of `b` are `+0.0` (so `+0·inf = +0`, but `-0·inf = NaN`), else `a·b` |
+// | `Maximum` | `a > b ? a : b`: `b` when either is NaN and for `±0` against `±0` |
+enum BinaryOp
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  BINARY_OP_ADD = 0,
+  BINARY_OP_SUBTRACT,
+  BINARY_OP_MULTIPLY,
+  BINARY_OP_MAXIMUM,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum BinaryOp BinaryOp;
+#else
+typedef uint32_t BinaryOp;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Where a buffer lives. Values mirror the C API's enum.
+enum BufferType
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  BUFFER_TYPE_DRAM = 0,
+  BUFFER_TYPE_L1 = 1,
+  BUFFER_TYPE_L1_SMALL = 2,
+  BUFFER_TYPE_TRACE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum BufferType BufferType;
+#else
+typedef uint32_t BufferType;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How pages are spread over banks. Values mirror the C API's enum.
+enum MemoryLayout
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  MEMORY_LAYOUT_INTERLEAVED = 0,
+  MEMORY_LAYOUT_HEIGHT_SHARDED = 1,
+  MEMORY_LAYOUT_WIDTH_SHARDED = 2,
+  MEMORY_LAYOUT_BLOCK_SHARDED = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum MemoryLayout MemoryLayout;
+#else
+typedef uint32_t MemoryLayout;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -356,8 +484,169 @@ typedef uint32_t ttrt_float16_b_rounding;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Where a buffer lives.
+enum ttrt_buffer_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_BUFFER_TYPE_DRAM = 0,
+  TTRT_BUFFER_TYPE_L1 = 1,
+  TTRT_BUFFER_TYPE_L1_SMALL = 2,
+  // The trace region (traces only; tensors cannot be allocated there).
+  TTRT_BUFFER_TYPE_TRACE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_buffer_type ttrt_buffer_type;
+#else
+typedef uint32_t ttrt_buffer_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How a buffer is spread over banks.
+enum ttrt_memory_layout
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Page i in bank i % banks.
+  TTRT_MEMORY_LAYOUT_INTERLEAVED = 0,
+  TTRT_MEMORY_LAYOUT_HEIGHT_SHARDED = 1,
+  TTRT_MEMORY_LAYOUT_WIDTH_SHARDED = 2,
+  TTRT_MEMORY_LAYOUT_BLOCK_SHARDED = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_memory_layout ttrt_memory_layout;
+#else
+typedef uint32_t ttrt_memory_layout;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How a tensor's elements are arranged in pages.
+enum ttrt_tensor_layout
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // 32x32 tiles in face order (a page is one tile).
+  TTRT_TENSOR_LAYOUT_TILE = 0,
+  // Rows (a page is a row, or a shard-wide piece of one).
+  TTRT_TENSOR_LAYOUT_ROW_MAJOR = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_tensor_layout ttrt_tensor_layout;
+#else
+typedef uint32_t ttrt_tensor_layout;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// The order shards are given to the cores of a shard grid.
+enum ttrt_shard_orientation
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_SHARD_ORIENTATION_ROW_MAJOR = 0,
+  TTRT_SHARD_ORIENTATION_COL_MAJOR = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_shard_orientation ttrt_shard_orientation;
+#else
+typedef uint32_t ttrt_shard_orientation;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Elementwise unary device ops.
+enum ttrt_unary_op
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_UNARY_OP_IDENTITY = 0,
+  TTRT_UNARY_OP_RELU = 1,
+  TTRT_UNARY_OP_GELU = 2,
+  TTRT_UNARY_OP_EXP = 3,
+  TTRT_UNARY_OP_LOG = 4,
+  TTRT_UNARY_OP_SQRT = 5,
+  TTRT_UNARY_OP_RECIPROCAL = 6,
+  TTRT_UNARY_OP_SIGMOID = 7,
+  TTRT_UNARY_OP_TANH = 8,
+  TTRT_UNARY_OP_ABS = 9,
+  TTRT_UNARY_OP_SQUARE = 10,
+  TTRT_UNARY_OP_NEG = 11,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_unary_op ttrt_unary_op;
+#else
+typedef uint32_t ttrt_unary_op;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Elementwise binary device ops.
+enum ttrt_binary_op
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_BINARY_OP_ADD = 0,
+  TTRT_BINARY_OP_SUBTRACT = 1,
+  TTRT_BINARY_OP_MULTIPLY = 2,
+  TTRT_BINARY_OP_MAXIMUM = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_binary_op ttrt_binary_op;
+#else
+typedef uint32_t ttrt_binary_op;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Where a tensor lives.
+typedef struct MemoryConfig MemoryConfig;
+
 // The shape of a tile. Buda supports 32x32 (the default), 16x32, 32x16, 8x32, 4x32, 2x32, 1x32.
 typedef struct TileDim TileDim;
+
+// An open device (opaque).
+typedef struct ttrt_device ttrt_device;
+
+// A tensor on a device (opaque).
+typedef struct ttrt_tensor ttrt_tensor;
+
+// How `ttrt_device_open` opens a device. Fill with `ttrt_device_config_default` first.
+typedef struct ttrt_device_config {
+  // `sizeof(ttrt_device_config)`.
+  uint32_t struct_size;
+  // The device's id (events carry it). Default 0.
+  uint32_t device_id;
+  // A `ttrt_arch`: the simulated chip's geometry. Default `TTRT_ARCH_WORMHOLE_B0`.
+  uint32_t arch;
+  // 1 or 2. Default 1.
+  uint32_t num_command_queues;
+  // Bytes of DRAM kept for traces. Default 0 (no traces).
+  uint64_t trace_region_size;
+  // Bytes of L1 per core kept for L1_SMALL buffers. Default 0.
+  uint64_t l1_small_size;
+  // Bytes of each command queue's data ring in host memory (non-blocking writes wait there
+  // until the device takes them). Default 16 MiB.
+  uint64_t cq_data_size;
+} ttrt_device_config;
+
+// A point in one command queue's stream of commands. Returned by recording; passed to waits,
+// synchronize and query. Ids count per command queue from 1.
+typedef struct ttrt_event {
+  // The device the event was recorded on.
+  uint32_t device_id;
+  // The command queue it was recorded on (0 or 1).
+  uint8_t cq_id;
+  // Its id within that command queue, from 1.
+  uint32_t id;
+} ttrt_event;
 
 // A queue as the host sees it (Buda's `tt_dram_io_desc`), plus the two facts tilizing needs
 // that Buda kept elsewhere: `ublock_order` and `arch`. A zero `arch` means Wormhole B0, zero
@@ -448,25 +737,172 @@ typedef void (*ttrt_log_callback)(void *user,
                                   const char *target,
                                   const char *message);
 
-// A point in one command queue's stream of commands. Returned by recording; passed to waits,
-// synchronize and query. Ids count per command queue from 1.
-typedef struct ttrt_event {
-  // The device the event was recorded on.
-  uint32_t device_id;
-  // The command queue it was recorded on (0 or 1).
-  uint8_t cq_id;
-  // Its id within that command queue, from 1.
-  uint32_t id;
-} ttrt_event;
+// What a tensor holds: shape (outermost first), a `ttrt_data_format`, a
+// `ttrt_tensor_layout`. TILE tensors need the last two dimensions to be multiples of 32.
+typedef struct ttrt_tensor_spec {
+  uint32_t shape[4];
+  uint32_t format;
+  uint32_t layout;
+} ttrt_tensor_spec;
+
+// A rectangle of cores, corners inclusive. For DRAM sharding x is the DRAM bank, y is 0.
+typedef struct ttrt_core_range {
+  uint32_t start_x;
+  uint32_t start_y;
+  uint32_t end_x;
+  uint32_t end_y;
+} ttrt_core_range;
+
+// The shards of a sharded buffer.
+typedef struct ttrt_shard_spec {
+  struct ttrt_core_range grid;
+  // Height and width of one shard, in elements.
+  uint32_t shape[2];
+  // A `ttrt_shard_orientation`.
+  uint32_t orientation;
+} ttrt_shard_spec;
+
+// Where a tensor lives: a `ttrt_buffer_type`, a `ttrt_memory_layout` and, for the sharded
+// layouts, the shard spec (ignored for interleaved).
+typedef struct ttrt_memory_config {
+  uint32_t buffer_type;
+  uint32_t memory_layout;
+  struct ttrt_shard_spec shard;
+} ttrt_memory_config;
+
+// A host buffer the caller owns. `TTRT_TENSOR_LAYOUT_ROW_MAJOR`: `shape` elements of
+// `format` (a host format: float32, bfloat16, float16, int32, uint16, uint8, int8),
+// contiguous, outermost first; converted to the device tensor's format on the way.
+// `TTRT_TENSOR_LAYOUT_TILE`: the device tensor's pages exactly (its format, 32x32 tiles in
+// face order without header, block-float exponents first), copied as they are.
+typedef struct ttrt_host_tensor {
+  void *data;
+  // Bytes at `data`.
+  size_t size;
+  uint32_t shape[4];
+  uint32_t format;
+  uint32_t layout;
+} ttrt_host_tensor;
 
 // Every format, in value order.
 #define DataFormat_ALL { DataFormat_Float32, DataFormat_Float16, DataFormat_Bfp8, DataFormat_Bfp4, DataFormat_Tf32, DataFormat_Float16B, DataFormat_Bfp8B, DataFormat_Bfp4B, DataFormat_Int32, DataFormat_UInt16, DataFormat_Lf8, DataFormat_Bfp2, DataFormat_Int8, DataFormat_Bfp2B, DataFormat_Fp8E4m3, DataFormat_UInt8, DataFormat_RawUInt8, DataFormat_RawUInt16, DataFormat_RawUInt32, }
 
 
 
+// Every op, in value order.
+#define UnaryOp_ALL { UnaryOp_Identity, UnaryOp_Relu, UnaryOp_Gelu, UnaryOp_Exp, UnaryOp_Log, UnaryOp_Sqrt, UnaryOp_Reciprocal, UnaryOp_Sigmoid, UnaryOp_Tanh, UnaryOp_Abs, UnaryOp_Square, UnaryOp_Neg, }
+
+// Every op, in value order.
+#define BinaryOp_ALL { BinaryOp_Add, BinaryOp_Subtract, BinaryOp_Multiply, BinaryOp_Maximum, }
+
+// Every buffer type, in value order.
+#define BufferType_ALL { BufferType_Dram, BufferType_L1, BufferType_L1Small, BufferType_Trace, }
+
+
+
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Fills `cfg` with the defaults: device 0, Wormhole B0, 1 command queue, no trace region,
+// no L1_SMALL region, 16 MiB data ring per command queue.
+//
+// # Safety
+// `cfg` is NULL (ignored) or points to a writable `ttrt_device_config`.
+void ttrt_device_config_default(struct ttrt_device_config *cfg);
+
+// Opens a device: a simulated chip of `cfg->arch` (NULL: the defaults).
+//
+// # Safety
+// `cfg` is NULL or points to a `ttrt_device_config`; `out_dev` points to writable storage.
+ttrt_status ttrt_device_open(const struct ttrt_device_config *cfg, struct ttrt_device **out_dev);
+
+// Finishes every command queue, stops the device and frees the handle. NULL is accepted.
+// Tensors of the device stay valid handles but refuse every use but `ttrt_tensor_free`.
+//
+// # Safety
+// `dev` is NULL or a handle from `ttrt_device_open`.
+ttrt_status ttrt_device_close(struct ttrt_device *dev);
+
+// Drives the device: runs queued commands until every CQ is empty or waits on an event.
+// Needed only without `std` (firmware loops); with `std` worker threads do it and this
+// reports no work.
+//
+// # Safety
+// `dev` is a device handle; `did_work` is NULL or writable.
+ttrt_status ttrt_device_poll(struct ttrt_device *dev, bool *did_work);
+
+// Waits until every command enqueued on `cq` has completed. Returns a failure the device
+// met while running them, with its text.
+//
+// # Safety
+// `dev` is a device handle.
+ttrt_status ttrt_finish(struct ttrt_device *dev, uint8_t cq);
+
+// Waits for every command queue of the device.
+//
+// # Safety
+// `dev` is a device handle.
+ttrt_status ttrt_synchronize(struct ttrt_device *dev);
+
+// Records an event on `cq`: it completes when every command enqueued before it on `cq` has.
+// Ids count per command queue from 1.
+//
+// # Safety
+// `dev` is a device handle; `ev` points to a writable `ttrt_event`.
+ttrt_status ttrt_record_event(struct ttrt_device *dev, uint8_t cq, struct ttrt_event *ev);
+
+// Makes `cq` wait until `ev` completes; the host does not wait. An event that was never
+// recorded is refused (it could never complete).
+//
+// # Safety
+// `dev` is a device handle; `ev` points to a `ttrt_event`.
+ttrt_status ttrt_wait_for_event(struct ttrt_device *dev, uint8_t cq, const struct ttrt_event *ev);
+
+// Blocks until `ev` completes: `timeout_ms < 0` waits as long as it takes, otherwise at most
+// that long (`TTRT_STATUS_TIMEOUT`).
+//
+// # Safety
+// `dev` is a device handle; `ev` points to a `ttrt_event`.
+ttrt_status ttrt_event_synchronize(struct ttrt_device *dev,
+                                   const struct ttrt_event *ev,
+                                   int32_t timeout_ms);
+
+// Whether `ev` has completed (an id never recorded has not).
+//
+// # Safety
+// `dev` is a device handle; `ev` points to a `ttrt_event`; `completed` is writable.
+ttrt_status ttrt_event_query(struct ttrt_device *dev, const struct ttrt_event *ev, bool *completed);
+
+// Starts capturing a trace on `cq`: device ops enqueued on `cq` until the end of capture are
+// recorded, not run. Writes, reads and events on `cq` are refused meanwhile.
+//
+// # Safety
+// `dev` is a device handle; `trace_id` is writable.
+ttrt_status ttrt_begin_trace_capture(struct ttrt_device *dev, uint8_t cq, uint32_t *trace_id);
+
+// Ends the capture of `trace_id` on `cq` and stores the trace in the trace region.
+//
+// # Safety
+// `dev` is a device handle.
+ttrt_status ttrt_end_trace_capture(struct ttrt_device *dev, uint8_t cq, uint32_t trace_id);
+
+// Replays a trace on `cq` with the buffer addresses it captured; `blocking` waits for it.
+//
+// # Safety
+// `dev` is a device handle.
+ttrt_status ttrt_execute_trace(struct ttrt_device *dev,
+                               uint8_t cq,
+                               uint32_t trace_id,
+                               bool blocking);
+
+// Frees a trace and its share of the trace region (after replays in flight complete).
+//
+// # Safety
+// `dev` is a device handle.
+ttrt_status ttrt_release_trace(struct ttrt_device *dev, uint32_t trace_id);
 
 // Text of the last failure on the calling thread: one line saying what was wrong and where,
 // prefixed with the name of the function that failed. Empty if nothing has failed on this
@@ -572,6 +1008,126 @@ ttrt_status ttrt_set_log_callback(ttrt_log_callback cb, void *user, uint32_t max
 //
 // `status` is a `ttrt_status` value; it is taken as an integer so that any value is safe.
 const char *ttrt_status_str(uint32_t status);
+
+// Allocates a tensor on the device. Host-side bookkeeping: nothing is enqueued. DRAM buffers
+// are placed bottom-up, L1 buffers top-down, first fit, so freeing a tensor and allocating
+// one of the same spec gives the same address.
+//
+// # Safety
+// `dev` is a device handle; `spec`, `mem` point to their structs; `out_t` is writable.
+ttrt_status ttrt_allocate_tensor_on_device(struct ttrt_device *dev,
+                                           const struct ttrt_tensor_spec *spec,
+                                           const struct ttrt_memory_config *mem,
+                                           struct ttrt_tensor **out_t);
+
+// The tensor's buffer address (the same in every bank), or 0 for NULL or a freed handle.
+//
+// # Safety
+// `t` is NULL or a tensor handle.
+uint64_t ttrt_tensor_buffer_address(const struct ttrt_tensor *t);
+
+// Frees the tensor's device memory; the handle stays valid (its address is still reported)
+// until `ttrt_tensor_free`. `force` is accepted for TT-NN's signature: ttrt tensors never
+// share buffers, so deallocation is always forced.
+//
+// # Safety
+// `t` is a tensor handle.
+ttrt_status ttrt_tensor_deallocate(struct ttrt_tensor *t, bool force);
+
+// Frees the handle, and the device memory if it is still allocated and the device open.
+// NULL is accepted.
+//
+// # Safety
+// `t` is NULL or a tensor handle.
+void ttrt_tensor_free(struct ttrt_tensor *t);
+
+// Copies a host tensor into `dst`. The bytes are converted and queued before this returns,
+// so `src` may be reused at once; `blocking` also waits until the device has them.
+//
+// # Safety
+// `dev`, `dst` are handles; `src` points to a `ttrt_host_tensor` whose data is readable.
+ttrt_status ttrt_copy_host_to_device_tensor(struct ttrt_device *dev,
+                                            uint8_t cq,
+                                            const struct ttrt_host_tensor *src,
+                                            struct ttrt_tensor *dst,
+                                            bool blocking);
+
+// Copies `src` into the caller's host buffer `dst`. Non-blocking: the data is there after an
+// event, finish or synchronize that follows, and `dst->data` must stay valid until then.
+//
+// # Safety
+// `dev`, `src` are handles; `dst` points to a `ttrt_host_tensor` whose data is writable
+// until the read completes.
+ttrt_status ttrt_copy_device_to_host_tensor(struct ttrt_device *dev,
+                                            uint8_t cq,
+                                            const struct ttrt_tensor *src,
+                                            struct ttrt_host_tensor *dst,
+                                            bool blocking);
+
+// A copy of `input` in another memory config (a new tensor).
+//
+// # Safety
+// `dev`, `input` are handles; `mem` points to a memory config; `out_t` is writable.
+ttrt_status ttrt_to_memory_config(struct ttrt_device *dev,
+                                  uint8_t cq,
+                                  const struct ttrt_tensor *input,
+                                  const struct ttrt_memory_config *mem,
+                                  struct ttrt_tensor **out_t);
+
+// Copies `input` into the existing tensor `out_in_place` (same spec, its own memory config).
+//
+// # Safety
+// `dev`, `input`, `out_in_place` are handles.
+ttrt_status ttrt_reshard(struct ttrt_device *dev,
+                         uint8_t cq,
+                         const struct ttrt_tensor *input,
+                         struct ttrt_tensor *out_in_place);
+
+// `out = op(input)`, elementwise, as Buda's golden model computes it.
+//
+// # Safety
+// `dev`, `input` are handles; `out_mem` points to a memory config; `out_t` is writable.
+ttrt_status ttrt_op_unary(struct ttrt_device *dev,
+                          uint8_t cq,
+                          uint32_t op,
+                          const struct ttrt_tensor *input,
+                          const struct ttrt_memory_config *out_mem,
+                          struct ttrt_tensor **out_t);
+
+// `out = a op b`, elementwise over equal shapes.
+//
+// # Safety
+// `dev`, `a`, `b` are handles; `out_mem` points to a memory config; `out_t` is writable.
+ttrt_status ttrt_op_binary(struct ttrt_device *dev,
+                           uint8_t cq,
+                           uint32_t op,
+                           const struct ttrt_tensor *a,
+                           const struct ttrt_tensor *b,
+                           const struct ttrt_memory_config *out_mem,
+                           struct ttrt_tensor **out_t);
+
+// `out = a · b` over the last two dimensions (float32 accumulation); `b`'s outer dimensions
+// are 1 or equal to `a`'s.
+//
+// # Safety
+// `dev`, `a`, `b` are handles; `out_mem` points to a memory config; `out_t` is writable.
+ttrt_status ttrt_op_matmul(struct ttrt_device *dev,
+                           uint8_t cq,
+                           const struct ttrt_tensor *a,
+                           const struct ttrt_tensor *b,
+                           const struct ttrt_memory_config *out_mem,
+                           struct ttrt_tensor **out_t);
+
+// The memory config TT-CNN uses for a persistent DRAM input: the tensor sharded over a 1-D
+// DRAM grid (`dram_grid_y` must be 1), height- or width-sharded per `shard_strategy`.
+//
+// # Safety
+// `shape` points to 4 values; `out_mem` is writable.
+ttrt_status ttrt_memory_config_for_persistent_dram_tensor(const uint32_t *shape,
+                                                          uint32_t shard_strategy,
+                                                          uint32_t dram_grid_x,
+                                                          uint32_t dram_grid_y,
+                                                          struct ttrt_memory_config *out_mem);
 
 #ifdef __cplusplus
 }  // extern "C"

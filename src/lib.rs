@@ -20,7 +20,9 @@ extern crate alloc;
 
 pub mod ffi;
 pub mod format;
-#[cfg(feature = "alloc")]
+pub mod hal;
+pub mod message;
+pub mod runtime;
 mod sync;
 pub mod version;
 

@@ -336,6 +336,7 @@ fn c_examples_link_the_shared_library_by_default() {
     let program = build.join("version");
     assert_links_shared(&program);
     run_version(&program, true);
+    run_device_examples(&build);
 }
 
 #[test]
@@ -347,6 +348,34 @@ fn c_examples_link_the_static_library_with_ttrt_use_static() {
     let program = build.join("version");
     assert_links_static(&program);
     run_version(&program, false);
+    run_device_examples(&build);
+}
+
+/// Runs the device examples of `c-examples/`: each checks every output against a value the
+/// host computes and exits non-zero on any difference.
+fn run_device_examples(build: &Path) {
+    for (name, says) in [
+        (
+            "trace_2cq",
+            "8 iterations, 4096 values each: all equal to 2 * relu(x)",
+        ),
+        (
+            "events_2cq",
+            "8 iterations, 6144 values each: all equal to relu(x) * x",
+        ),
+    ] {
+        let out = Command::new(build.join(name))
+            .env("LD_LIBRARY_PATH", lib_dir())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(says),
+            "{name} failed ({}):\n{stdout}{}",
+            out.status,
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]

@@ -229,7 +229,7 @@ static_assertions::const_assert_eq!(
 static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_io_desc>(), PTR + 80 + PTR);
 static_assertions::assert_eq_size!(ttrt_codec_options, [u32; 3]);
 
-fn data_format(v: u32, arg: &'static str) -> Result<DataFormat, ArgError> {
+pub(crate) fn data_format(v: u32, arg: &'static str) -> Result<DataFormat, ArgError> {
     DataFormat::from_u32(v).ok_or(ArgError::Range {
         arg,
         found: v.into(),
@@ -237,7 +237,7 @@ fn data_format(v: u32, arg: &'static str) -> Result<DataFormat, ArgError> {
     })
 }
 
-fn arch_of(v: u32, arg: &'static str) -> Result<Arch, ArgError> {
+pub(crate) fn arch_of(v: u32, arg: &'static str) -> Result<Arch, ArgError> {
     match v {
         0 | 2 => Ok(Arch::WormholeB0),
         1 => Ok(Arch::Grayskull),

@@ -51,6 +51,9 @@ const SEGMENTS: usize = 14; // 64 * (2^14 - 1) slots, just under 2^20 = 1 << IND
 struct Slot<T> {
     state: AtomicUsize,
     value: AtomicPtr<T>,
+    /// The allocation of the slot's last object, kept when it was freed so the next object in
+    /// this slot needs no heap allocation (steady-state loops create and free handles).
+    spare: AtomicPtr<T>,
 }
 
 struct FreeList {
@@ -114,6 +117,7 @@ impl<T: Handle> HandleTable<T> {
                     .map(|_| Slot {
                         state: AtomicUsize::new(0),
                         value: AtomicPtr::new(core::ptr::null_mut()),
+                        spare: AtomicPtr::new(core::ptr::null_mut()),
                     })
                     .collect();
                 self.segments[k].store(Box::into_raw(seg).cast::<Slot<T>>(), Ordering::Release);
@@ -123,8 +127,16 @@ impl<T: Handle> HandleTable<T> {
         })?;
         let slot = self.slot(index)?;
         let generation = slot.state.load(Ordering::Relaxed) >> STATE_GEN_SHIFT;
-        slot.value
-            .store(Box::into_raw(Box::new(value)), Ordering::Relaxed);
+        let spare = slot.spare.swap(core::ptr::null_mut(), Ordering::Acquire);
+        let ptr = if spare.is_null() {
+            Box::into_raw(Box::new(value))
+        } else {
+            // SAFETY: `spare` is the allocation of a `Box<T>` whose value was dropped in
+            // `remove`; writing a new value makes it a valid box again.
+            unsafe { spare.write(value) };
+            spare
+        };
+        slot.value.store(ptr, Ordering::Relaxed);
         slot.state
             .store((generation << STATE_GEN_SHIFT) | LIVE, Ordering::Release);
         let token = ((generation & TOKEN_GEN_MASK) << GEN_SHIFT) | (index << TAG_BITS) | T::TAG;
@@ -246,8 +258,10 @@ impl<T: Handle> HandleTable<T> {
         slot.state
             .store(next_gen << STATE_GEN_SHIFT, Ordering::Release);
         // SAFETY: `ptr` came from Box::into_raw in `insert`; the live bit is clear and no borrow
-        // is in flight, so nothing else can reach it.
-        drop(unsafe { Box::from_raw(ptr) });
+        // is in flight, so nothing else can reach it. The value is dropped; the allocation is
+        // kept for the slot's next object.
+        unsafe { core::ptr::drop_in_place(ptr) };
+        slot.spare.store(ptr, Ordering::Release);
         self.alloc.with(|list| list.free.push(index));
         Ok(())
     }

@@ -14,6 +14,8 @@
 #![allow(non_camel_case_types)]
 
 pub mod boundary;
+#[cfg(feature = "alloc")]
+pub mod device;
 pub mod error;
 pub mod event;
 pub mod format;
@@ -22,6 +24,8 @@ pub mod handle;
 pub mod library;
 pub mod log;
 pub mod status;
+#[cfg(feature = "alloc")]
+pub mod tensor;
 
 pub use error::CError;
 pub use status::ttrt_status;

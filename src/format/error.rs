@@ -47,6 +47,11 @@ pub enum FormatError {
     },
     /// A size computation overflowed.
     TooLarge { what: &'static str },
+    /// A device format that this kind of data cannot be stored in.
+    DeviceFormat {
+        format: DataFormat,
+        usage: &'static str,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -105,6 +110,9 @@ impl fmt::Display for FormatError {
                  or reaches outside the buffer"
             ),
             FormatError::TooLarge { what } => write!(f, "{what} overflows"),
+            FormatError::DeviceFormat { format, usage } => {
+                write!(f, "device format {format} cannot be used for {usage}")
+            }
         }
     }
 }

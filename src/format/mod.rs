@@ -11,6 +11,7 @@ pub mod element;
 mod error;
 mod fast;
 mod host;
+pub mod page;
 mod queue;
 mod tile;
 
@@ -18,6 +19,7 @@ pub use arch::Arch;
 pub use bfp::{decode_datum, encode_block};
 pub use data_format::{DataFormat, ExponentFamily};
 pub use error::FormatError;
+pub(crate) use host::check_extent;
 pub use host::{contiguous_strides, HostTensor, HostTensorMut};
 pub use queue::{tilize, untilize, IoLayout, QueueLayout, UblockOrder};
 pub use tile::{decode_tile, encode_tile, tile_size_bytes, TileDim, TILE_HEADER_SIZE};

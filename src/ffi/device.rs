@@ -1,0 +1,463 @@
+//! `ttrt_device`: a simulated chip with its command queues, events and traces (TT-Metal's
+//! device, `EnqueueRecordEvent`/`EnqueueWaitForEvent`, `BeginTraceCapture`/`ReplayTrace`).
+//!
+//! With `std`, opening a device starts one worker thread per command queue that drives the
+//! chip, so the host enqueues and returns while the device runs. Without `std` the caller drives
+//! the device with `ttrt_device_poll`.
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::boundary::{arg, call, guard, out};
+use super::error::ArgError;
+use super::event::ttrt_event;
+use super::format::arch_of;
+use super::handle::{Handle, HandleTable};
+use super::status::ttrt_status;
+use crate::hal::sim::SimChip;
+use crate::runtime::error::fail;
+use crate::runtime::{Device, DeviceConfig, Event, RuntimeError};
+
+/// An open device (opaque).
+pub struct ttrt_device {
+    _private: [u8; 0],
+}
+
+/// How `ttrt_device_open` opens a device. Fill with `ttrt_device_config_default` first.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ttrt_device_config {
+    /// `sizeof(ttrt_device_config)`.
+    pub struct_size: u32,
+    /// The device's id (events carry it). Default 0.
+    pub device_id: u32,
+    /// A `ttrt_arch`: the simulated chip's geometry. Default `TTRT_ARCH_WORMHOLE_B0`.
+    pub arch: u32,
+    /// 1 or 2. Default 1.
+    pub num_command_queues: u32,
+    /// Bytes of DRAM kept for traces. Default 0 (no traces).
+    pub trace_region_size: u64,
+    /// Bytes of L1 per core kept for L1_SMALL buffers. Default 0.
+    pub l1_small_size: u64,
+    /// Bytes of each command queue's data ring in host memory (non-blocking writes wait there
+    /// until the device takes them). Default 16 MiB.
+    pub cq_data_size: u64,
+}
+
+static_assertions::assert_eq_size!(ttrt_device_config, [u64; 5]);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_device_config, trace_region_size),
+    16
+);
+static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_device_config, cq_data_size), 32);
+
+/// What a device handle and the tensors allocated on it share.
+pub(crate) struct Shared {
+    pub dev: Device<SimChip>,
+    pub closed: AtomicBool,
+    #[cfg(feature = "std")]
+    workers: crate::sync::Lock<alloc::vec::Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// The device, unless it was closed.
+    pub fn open(&self) -> Result<&Device<SimChip>, RuntimeError> {
+        if self.closed.load(Ordering::Acquire) {
+            return fail!(InvalidState, "device {} is closed", self.dev.id());
+        }
+        Ok(&self.dev)
+    }
+
+    /// Stops the worker threads after the rings drain.
+    fn stop_workers(&self) {
+        self.dev.stop();
+        #[cfg(feature = "std")]
+        for w in self.workers.with(core::mem::take) {
+            let _ = w.join();
+        }
+    }
+}
+
+pub(crate) struct DeviceHandle {
+    pub shared: Arc<Shared>,
+}
+
+impl Handle for DeviceHandle {
+    type Opaque = ttrt_device;
+    const KIND: &'static str = "ttrt_device";
+    const TAG: usize = 2;
+    fn table() -> &'static HandleTable<Self> {
+        static TABLE: HandleTable<DeviceHandle> = HandleTable::new();
+        &TABLE
+    }
+}
+
+impl Drop for DeviceHandle {
+    fn drop(&mut self) {
+        // Closing stops the workers first; this covers a handle dropped without close.
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.stop_workers();
+    }
+}
+
+/// The device behind a handle, borrowed for one call.
+pub(crate) fn device<'a>(
+    dev: *const ttrt_device,
+) -> Result<super::handle::Borrow<'a, DeviceHandle>, RuntimeError> {
+    Ok(DeviceHandle::table().get(dev, "dev")?)
+}
+
+/// Fills `cfg` with the defaults: device 0, Wormhole B0, 1 command queue, no trace region,
+/// no L1_SMALL region, 16 MiB data ring per command queue.
+///
+/// # Safety
+/// `cfg` is NULL (ignored) or points to a writable `ttrt_device_config`.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_device_config_default(cfg: *mut ttrt_device_config) {
+    guard("ttrt_device_config_default", (), || {
+        let d = DeviceConfig::default();
+        // SAFETY: the caller's contract.
+        if let Ok(o) = unsafe { out(cfg, "cfg") } {
+            o.write(ttrt_device_config {
+                struct_size: core::mem::size_of::<ttrt_device_config>() as u32,
+                device_id: d.device_id,
+                arch: 2,
+                num_command_queues: d.num_command_queues as u32,
+                trace_region_size: d.trace_region_size,
+                l1_small_size: d.l1_small_size,
+                cq_data_size: d.cq_data_size,
+            });
+        }
+    })
+}
+
+fn config_of(c: &ttrt_device_config) -> Result<DeviceConfig, RuntimeError> {
+    let min = core::mem::size_of::<ttrt_device_config>() as u32;
+    if c.struct_size < min {
+        return Err(ArgError::StructSize {
+            arg: "cfg",
+            found: c.struct_size,
+            min,
+        }
+        .into());
+    }
+    if !(1..=2).contains(&c.num_command_queues) {
+        return fail!(
+            InvalidArgument,
+            "num_command_queues is {}; a device has 1 or 2 command queues",
+            c.num_command_queues
+        );
+    }
+    Ok(DeviceConfig {
+        device_id: c.device_id,
+        arch: arch_of(c.arch, "cfg->arch")?,
+        num_command_queues: c.num_command_queues as u8,
+        trace_region_size: c.trace_region_size,
+        l1_small_size: c.l1_small_size,
+        cq_data_size: c.cq_data_size,
+    })
+}
+
+#[cfg(feature = "std")]
+fn open_device(cfg: DeviceConfig) -> Result<Arc<Shared>, RuntimeError> {
+    let chip = SimChip::new(cfg.arch).map_err(|e| {
+        RuntimeError::new(
+            crate::runtime::ErrorKind::OutOfMemory,
+            format_args!("cannot reserve the simulated chip's memory: {e}"),
+        )
+    })?;
+    let shared = Arc::new(Shared {
+        dev: Device::new(cfg, chip)?,
+        closed: AtomicBool::new(false),
+        workers: crate::sync::Lock::new(alloc::vec::Vec::new()),
+    });
+    shared.dev.set_threaded(true);
+    for cq in 0..cfg.num_command_queues {
+        let s = Arc::clone(&shared);
+        let worker = std::thread::Builder::new()
+            .name(alloc::format!("ttrt-dev{}-cq{cq}", cfg.device_id))
+            .spawn(move || s.dev.serve(cq))
+            .map_err(|e| {
+                RuntimeError::new(
+                    crate::runtime::ErrorKind::OutOfMemory,
+                    format_args!("cannot start the worker thread of CQ {cq}: {e}"),
+                )
+            });
+        match worker {
+            Ok(w) => shared.workers.with(|ws| ws.push(w)),
+            Err(e) => {
+                shared.stop_workers();
+                return Err(e);
+            }
+        }
+    }
+    Ok(shared)
+}
+
+#[cfg(not(feature = "std"))]
+fn open_device(_cfg: DeviceConfig) -> Result<Arc<Shared>, RuntimeError> {
+    fail!(
+        Unsupported,
+        "this build has no std: the simulated chip needs its memory from the firmware \
+         (use the Rust API, Device::new_in over SimChip::in_arena)"
+    )
+}
+
+/// Opens a device: a simulated chip of `cfg->arch` (NULL: the defaults).
+///
+/// # Safety
+/// `cfg` is NULL or points to a `ttrt_device_config`; `out_dev` points to writable storage.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_device_open(
+    cfg: *const ttrt_device_config,
+    out_dev: *mut *mut ttrt_device,
+) -> ttrt_status {
+    call("ttrt_device_open", || {
+        // SAFETY: the caller's contract.
+        let o = unsafe { out(out_dev, "out")? };
+        let config = if cfg.is_null() {
+            DeviceConfig::default()
+        } else {
+            // SAFETY: the caller's contract.
+            config_of(unsafe { arg(cfg, "cfg")? })?
+        };
+        let shared = open_device(config)?;
+        let handle = DeviceHandle::table()
+            .insert(DeviceHandle { shared })
+            .ok_or_else(|| {
+                RuntimeError::new(
+                    crate::runtime::ErrorKind::OutOfMemory,
+                    format_args!("too many open devices"),
+                )
+            })?;
+        o.write(handle);
+        Ok::<(), RuntimeError>(())
+    })
+}
+
+/// Finishes every command queue, stops the device and frees the handle. NULL is accepted.
+/// Tensors of the device stay valid handles but refuse every use but `ttrt_tensor_free`.
+///
+/// # Safety
+/// `dev` is NULL or a handle from `ttrt_device_open`.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_device_close(dev: *mut ttrt_device) -> ttrt_status {
+    call("ttrt_device_close", || {
+        if dev.is_null() {
+            return Ok(());
+        }
+        let result = {
+            let h = device(dev)?;
+            let r = h.shared.open()?.synchronize();
+            h.shared.closed.store(true, Ordering::Release);
+            h.shared.stop_workers();
+            r
+        };
+        DeviceHandle::table().remove(dev, "dev")?;
+        result
+    })
+}
+
+/// Drives the device: runs queued commands until every CQ is empty or waits on an event.
+/// Needed only without `std` (firmware loops); with `std` worker threads do it and this
+/// reports no work.
+///
+/// # Safety
+/// `dev` is a device handle; `did_work` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_device_poll(
+    dev: *mut ttrt_device,
+    did_work: *mut bool,
+) -> ttrt_status {
+    call("ttrt_device_poll", || {
+        let h = device(dev)?;
+        let d = h.shared.open()?;
+        let worked = if cfg!(feature = "std") {
+            false
+        } else {
+            d.poll()
+        };
+        if !did_work.is_null() {
+            // SAFETY: the caller's contract.
+            unsafe { out(did_work, "did_work")? }.write(worked);
+        }
+        Ok::<(), RuntimeError>(())
+    })
+}
+
+/// Runs `f` on the open device behind `dev`.
+fn with_device<T>(
+    dev: *const ttrt_device,
+    f: impl FnOnce(&Device<SimChip>) -> Result<T, RuntimeError>,
+) -> Result<T, RuntimeError> {
+    let h = device(dev)?;
+    f(h.shared.open()?)
+}
+
+/// Waits until every command enqueued on `cq` has completed. Returns a failure the device
+/// met while running them, with its text.
+///
+/// # Safety
+/// `dev` is a device handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_finish(dev: *mut ttrt_device, cq: u8) -> ttrt_status {
+    call("ttrt_finish", || with_device(dev, |d| d.finish(cq)))
+}
+
+/// Waits for every command queue of the device.
+///
+/// # Safety
+/// `dev` is a device handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_synchronize(dev: *mut ttrt_device) -> ttrt_status {
+    call("ttrt_synchronize", || with_device(dev, |d| d.synchronize()))
+}
+
+fn event_of(e: &ttrt_event) -> Event {
+    Event {
+        device_id: e.device_id,
+        cq_id: e.cq_id,
+        id: e.id,
+    }
+}
+
+/// Records an event on `cq`: it completes when every command enqueued before it on `cq` has.
+/// Ids count per command queue from 1.
+///
+/// # Safety
+/// `dev` is a device handle; `ev` points to a writable `ttrt_event`.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_record_event(
+    dev: *mut ttrt_device,
+    cq: u8,
+    ev: *mut ttrt_event,
+) -> ttrt_status {
+    call("ttrt_record_event", || {
+        // SAFETY: the caller's contract.
+        let o = unsafe { out(ev, "ev")? };
+        let e = with_device(dev, |d| d.record_event(cq))?;
+        o.write(ttrt_event {
+            device_id: e.device_id,
+            cq_id: e.cq_id,
+            id: e.id,
+        });
+        Ok::<(), RuntimeError>(())
+    })
+}
+
+/// Makes `cq` wait until `ev` completes; the host does not wait. An event that was never
+/// recorded is refused (it could never complete).
+///
+/// # Safety
+/// `dev` is a device handle; `ev` points to a `ttrt_event`.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_wait_for_event(
+    dev: *mut ttrt_device,
+    cq: u8,
+    ev: *const ttrt_event,
+) -> ttrt_status {
+    call("ttrt_wait_for_event", || {
+        // SAFETY: the caller's contract.
+        let e = event_of(unsafe { arg(ev, "ev")? });
+        with_device(dev, |d| d.wait_for_event(cq, &e))
+    })
+}
+
+/// Blocks until `ev` completes: `timeout_ms < 0` waits as long as it takes, otherwise at most
+/// that long (`TTRT_STATUS_TIMEOUT`).
+///
+/// # Safety
+/// `dev` is a device handle; `ev` points to a `ttrt_event`.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_event_synchronize(
+    dev: *mut ttrt_device,
+    ev: *const ttrt_event,
+    timeout_ms: i32,
+) -> ttrt_status {
+    call("ttrt_event_synchronize", || {
+        // SAFETY: the caller's contract.
+        let e = event_of(unsafe { arg(ev, "ev")? });
+        with_device(dev, |d| d.event_synchronize(&e, timeout_ms))
+    })
+}
+
+/// Whether `ev` has completed (an id never recorded has not).
+///
+/// # Safety
+/// `dev` is a device handle; `ev` points to a `ttrt_event`; `completed` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_event_query(
+    dev: *mut ttrt_device,
+    ev: *const ttrt_event,
+    completed: *mut bool,
+) -> ttrt_status {
+    call("ttrt_event_query", || {
+        // SAFETY: the caller's contract.
+        let e = event_of(unsafe { arg(ev, "ev")? });
+        // SAFETY: the caller's contract.
+        let o = unsafe { out(completed, "completed")? };
+        o.write(with_device(dev, |d| d.event_query(&e))?);
+        Ok::<(), RuntimeError>(())
+    })
+}
+
+/// Starts capturing a trace on `cq`: device ops enqueued on `cq` until the end of capture are
+/// recorded, not run. Writes, reads and events on `cq` are refused meanwhile.
+///
+/// # Safety
+/// `dev` is a device handle; `trace_id` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_begin_trace_capture(
+    dev: *mut ttrt_device,
+    cq: u8,
+    trace_id: *mut u32,
+) -> ttrt_status {
+    call("ttrt_begin_trace_capture", || {
+        // SAFETY: the caller's contract.
+        let o = unsafe { out(trace_id, "trace_id")? };
+        o.write(with_device(dev, |d| d.begin_trace_capture(cq))?);
+        Ok::<(), RuntimeError>(())
+    })
+}
+
+/// Ends the capture of `trace_id` on `cq` and stores the trace in the trace region.
+///
+/// # Safety
+/// `dev` is a device handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_end_trace_capture(
+    dev: *mut ttrt_device,
+    cq: u8,
+    trace_id: u32,
+) -> ttrt_status {
+    call("ttrt_end_trace_capture", || {
+        with_device(dev, |d| d.end_trace_capture(cq, trace_id))
+    })
+}
+
+/// Replays a trace on `cq` with the buffer addresses it captured; `blocking` waits for it.
+///
+/// # Safety
+/// `dev` is a device handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_execute_trace(
+    dev: *mut ttrt_device,
+    cq: u8,
+    trace_id: u32,
+    blocking: bool,
+) -> ttrt_status {
+    call("ttrt_execute_trace", || {
+        with_device(dev, |d| d.execute_trace(cq, trace_id, blocking))
+    })
+}
+
+/// Frees a trace and its share of the trace region (after replays in flight complete).
+///
+/// # Safety
+/// `dev` is a device handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_release_trace(dev: *mut ttrt_device, trace_id: u32) -> ttrt_status {
+    call("ttrt_release_trace", || {
+        with_device(dev, |d| d.release_trace(trace_id))
+    })
+}

@@ -1,0 +1,235 @@
+//! The chip behind one trait.
+//!
+//! The runtime sees a chip as banks of memory (DRAM channels and the L1 of each Tensix core) it
+//! reads and writes by (bank, address), plus one call that runs a device program whose operands
+//! are buffers in that memory. The simulated chip ([`sim`]) implements it in host memory with
+//! golden numerics; a transport for silicon implements the same trait over the kernel driver
+//! (memory over the NOC, programs as compiled kernels), and nothing in `runtime` changes.
+
+pub mod sim;
+
+use core::fmt;
+
+use crate::format::{Arch, FormatError};
+use crate::runtime::buffer::BufferLayout;
+use crate::runtime::buffer::TensorLayout;
+use sim::compute::{BinaryOp, ComputeError, UnaryOp};
+
+/// Which memory a bank index refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemKind {
+    /// A DRAM channel (bank index = channel).
+    Dram,
+    /// The L1 of one Tensix core (bank index = y * grid_x + x over the compute grid).
+    L1,
+}
+
+impl MemKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            MemKind::Dram => "DRAM",
+            MemKind::L1 => "L1",
+        }
+    }
+}
+
+/// The memory and compute geometry of one chip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChipGeometry {
+    pub arch: Arch,
+    pub dram_channels: u32,
+    /// Bytes of each DRAM channel.
+    pub dram_channel_size: u64,
+    /// Bytes of L1 in each Tensix core.
+    pub l1_size: u64,
+    /// The compute grid (x, y).
+    pub grid: (u32, u32),
+    pub dram_alignment: u64,
+    pub l1_alignment: u64,
+    /// The first DRAM address buffers may use (below it: what firmware and dispatch keep).
+    pub dram_unreserved_base: u64,
+    /// The first L1 address buffers may use (below it: firmware, kernels, circular buffers).
+    pub l1_unreserved_base: u64,
+}
+
+impl ChipGeometry {
+    /// The geometry of one chip of `arch` as a single-chip board ships it: Grayskull e150,
+    /// Wormhole B0 n150, Blackhole p150.
+    pub const fn of(arch: Arch) -> ChipGeometry {
+        const KIB: u64 = 1024;
+        const GIB: u64 = 1024 * 1024 * 1024;
+        match arch {
+            Arch::Grayskull => ChipGeometry {
+                arch,
+                dram_channels: 8,
+                dram_channel_size: GIB,
+                l1_size: 1024 * KIB,
+                grid: (12, 9),
+                dram_alignment: 32,
+                l1_alignment: 16,
+                dram_unreserved_base: 64 * KIB,
+                l1_unreserved_base: 128 * KIB,
+            },
+            Arch::WormholeB0 => ChipGeometry {
+                arch,
+                dram_channels: 6,
+                dram_channel_size: 2 * GIB,
+                l1_size: 1464 * KIB,
+                grid: (8, 8),
+                dram_alignment: 32,
+                l1_alignment: 16,
+                dram_unreserved_base: 64 * KIB,
+                l1_unreserved_base: 128 * KIB,
+            },
+            Arch::Blackhole => ChipGeometry {
+                arch,
+                dram_channels: 8,
+                dram_channel_size: 4 * GIB,
+                l1_size: 1536 * KIB,
+                grid: (13, 10),
+                dram_alignment: 64,
+                l1_alignment: 16,
+                dram_unreserved_base: 64 * KIB,
+                l1_unreserved_base: 128 * KIB,
+            },
+        }
+    }
+
+    /// Number of L1 banks (one per core of the compute grid).
+    pub const fn l1_banks(&self) -> u32 {
+        self.grid.0 * self.grid.1
+    }
+
+    /// Banks of `kind`.
+    pub const fn banks(&self, kind: MemKind) -> u32 {
+        match kind {
+            MemKind::Dram => self.dram_channels,
+            MemKind::L1 => self.l1_banks(),
+        }
+    }
+
+    /// Bytes of each bank of `kind`.
+    pub const fn bank_size(&self, kind: MemKind) -> u64 {
+        match kind {
+            MemKind::Dram => self.dram_channel_size,
+            MemKind::L1 => self.l1_size,
+        }
+    }
+}
+
+/// A buffer a program reads or writes: where it is and how its pages are laid out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BufferRef {
+    pub addr: u64,
+    pub layout: BufferLayout,
+}
+
+impl BufferRef {
+    /// The memory the buffer lives in.
+    pub fn kind(&self) -> MemKind {
+        use crate::runtime::allocator::BufferType;
+        match self.layout.buffer_type() {
+            BufferType::Dram | BufferType::Trace => MemKind::Dram,
+            BufferType::L1 | BufferType::L1Small => MemKind::L1,
+        }
+    }
+
+    pub fn tensor_layout(&self) -> TensorLayout {
+        self.layout.tensor_layout()
+    }
+}
+
+/// What a device program computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    /// Elementwise `out = op(a)`.
+    Unary(UnaryOp),
+    /// Elementwise `out = a op b`.
+    Binary(BinaryOp),
+    /// `out = a · b` over the last two dimensions (b broadcast over a's outer dimensions when
+    /// it has none).
+    Matmul,
+    /// `out = a` into another memory layout (to_memory_config, reshard).
+    Copy,
+}
+
+/// One device program: an op and its operand buffers. Input `b` is used by binary ops and
+/// matmul only.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Program {
+    pub op: OpKind,
+    pub a: BufferRef,
+    pub b: BufferRef,
+    pub out: BufferRef,
+}
+
+/// A failure of the chip: an access outside its memory, or an op that failed on the device.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HalError {
+    OutOfRange {
+        kind: MemKind,
+        bank: u32,
+        addr: u64,
+        len: usize,
+        banks: u32,
+        bank_size: u64,
+    },
+    Compute(ComputeError),
+    Format(FormatError),
+    /// A program the chip cannot run (operands it does not support), with the reason.
+    Unsupported(&'static str),
+}
+
+impl fmt::Display for HalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HalError::OutOfRange {
+                kind,
+                bank,
+                addr,
+                len,
+                banks,
+                bank_size,
+            } => write!(
+                f,
+                "{} access of {len} B at {addr:#x} in bank {bank} is outside the chip \
+                 ({banks} banks of {bank_size} B)",
+                kind.name()
+            ),
+            HalError::Compute(e) => write!(f, "{e}"),
+            HalError::Format(e) => write!(f, "{e}"),
+            HalError::Unsupported(why) => write!(f, "program not supported: {why}"),
+        }
+    }
+}
+
+impl From<ComputeError> for HalError {
+    fn from(e: ComputeError) -> Self {
+        HalError::Compute(e)
+    }
+}
+
+impl From<FormatError> for HalError {
+    fn from(e: FormatError) -> Self {
+        HalError::Format(e)
+    }
+}
+
+/// A Tenstorrent chip as the runtime drives it.
+///
+/// Memory accesses from different command queues may run at the same time (two CQs are
+/// independent, as on silicon); an implementation must make concurrent accesses to *different*
+/// addresses correct. Concurrent accesses to the same bytes without an event between them are
+/// the program's race, as on silicon: the bytes read are unspecified, but nothing else breaks.
+pub trait Chip: Send + Sync {
+    fn geometry(&self) -> &ChipGeometry;
+
+    /// Reads `dst.len()` bytes at `addr` of `bank`.
+    fn read(&self, kind: MemKind, bank: u32, addr: u64, dst: &mut [u8]) -> Result<(), HalError>;
+
+    /// Writes `src` at `addr` of `bank`.
+    fn write(&self, kind: MemKind, bank: u32, addr: u64, src: &[u8]) -> Result<(), HalError>;
+
+    /// Runs one program to completion.
+    fn run(&self, program: &Program) -> Result<(), HalError>;
+}

@@ -1,0 +1,565 @@
+//! Device numerics: the golden model's elementwise ops and tile matmul, bit for bit.
+//!
+//! The simulated chip computes what Buda's golden model computes (the notes' golden-ops.md,
+//! sections 6-8): all arithmetic in fp32, some ops evaluated in double and stored as float, and
+//! matmul with golden's exact FMA summation tree. Nothing here rounds to a data format; the
+//! caller quantizes where golden does (section 3). Where golden aborts the run (a NaN or -inf
+//! that an op must not produce), these functions return a [`ComputeError`] instead.
+//!
+//! Golden calls the host's glibc for transcendentals, so no portable library reproduces it in
+//! every last bit (golden-ops.md §14.6). The choices below were measured against glibc 2.36 on
+//! 2x10^7 random inputs (|x| in 2^-22..2^18):
+//! - `expf`/`logf`: glibc's are correctly rounded in all but rare cases, and so is the double
+//!   function rounded to float: that agrees with glibc on all but 0.03% (exp) and 0.1% (log) of
+//!   inputs, where libm's `expf`/`logf` (FreeBSD's, up to ~1 ulp off) disagree on about 3%.
+//! - `tanhf`: neither glibc's nor libm's is correctly rounded (both err by up to 2 ulp, on
+//!   different inputs); libm's `tanhf` disagrees with glibc's on 2.5%, `tanh` rounded on 15%.
+//! - `sqrtf` is correctly rounded everywhere.
+//!
+//! No allocation, no `std`: the same code runs in bare-metal firmware.
+
+use core::fmt;
+
+/// Elementwise unary ops of the golden model (golden-ops.md §6.1, §6.2, §6.4).
+///
+/// | Op | fp32 result for `x` |
+/// |---|---|
+/// | `Identity` | `x` (datacopy, nop: the bits pass through unchanged) |
+/// | `Relu` | `x >= 0 ? x : +0` (§6.4 with threshold 0): `-0.0` is kept, NaN gives `+0` |
+/// | `Gelu` | in double: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, stored as float |
+/// | `Exp` | `min(FLT_MAX, expf(x))`: `+inf` and NaN give `FLT_MAX` |
+/// | `Log` | `±0` gives `logf(FLT_EPSILON)` ≈ -15.942385; `x < 0` gives NaN; else `logf(x)` |
+/// | `Sqrt` | `sqrtf(x)` (`sqrt(-0) = -0`); NaN or `x < 0` is an error |
+/// | `Reciprocal` | `±0` gives `+8388608` (`1/FLT_EPSILON`); else `1.0/x` in double; a NaN or `-inf` result is an error |
+/// | `Sigmoid` | in double: `1/(1 + Exp(-x))`; NaN and `-inf` give `1/(1 + FLT_MAX)` ≈ 2.94e-39 |
+/// | `Tanh` | `tanhf(x)` |
+/// | `Abs` | `fabsf(x)`: the sign bit cleared, NaN included |
+/// | `Square` | `x·x` in fp32 |
+/// | `Neg` | not a golden op (TT-Metal's `neg`): IEEE negation, the sign bit flipped, NaN included |
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    Identity = 0,
+    Relu,
+    Gelu,
+    Exp,
+    Log,
+    Sqrt,
+    Reciprocal,
+    Sigmoid,
+    Tanh,
+    Abs,
+    Square,
+    Neg,
+}
+
+impl UnaryOp {
+    /// Every op, in value order.
+    pub const ALL: [UnaryOp; 12] = [
+        UnaryOp::Identity,
+        UnaryOp::Relu,
+        UnaryOp::Gelu,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Sqrt,
+        UnaryOp::Reciprocal,
+        UnaryOp::Sigmoid,
+        UnaryOp::Tanh,
+        UnaryOp::Abs,
+        UnaryOp::Square,
+        UnaryOp::Neg,
+    ];
+
+    /// The netlist spelling (`type: gelu`); `Identity` is `datacopy`, `Neg` is TT-Metal's `neg`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            UnaryOp::Identity => "datacopy",
+            UnaryOp::Relu => "relu",
+            UnaryOp::Gelu => "gelu",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Reciprocal => "reciprocal",
+            UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::Abs => "abs",
+            UnaryOp::Square => "square",
+            UnaryOp::Neg => "neg",
+        }
+    }
+
+    pub fn from_u32(v: u32) -> Option<UnaryOp> {
+        UnaryOp::ALL.iter().copied().find(|op| *op as u32 == v)
+    }
+
+    /// The op named `name` in a netlist; `nop` and `ethernet_datacopy` are `Identity` too.
+    pub fn from_name(name: &str) -> Option<UnaryOp> {
+        match name {
+            "nop" | "ethernet_datacopy" => Some(UnaryOp::Identity),
+            _ => UnaryOp::ALL.iter().copied().find(|op| op.name() == name),
+        }
+    }
+}
+
+impl fmt::Display for UnaryOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Elementwise binary ops of the golden model (golden-ops.md §7), `a op b` in fp32.
+///
+/// | Op | fp32 result |
+/// |---|---|
+/// | `Add` | `a + b` |
+/// | `Subtract` | `a - b` |
+/// | `Multiply` | `+0` if the bits of `a` or of `b` are `+0.0` (so `+0·inf = +0`, but `-0·inf = NaN`), else `a·b` |
+/// | `Maximum` | `a > b ? a : b`: `b` when either is NaN and for `±0` against `±0` |
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add = 0,
+    Subtract,
+    Multiply,
+    Maximum,
+}
+
+impl BinaryOp {
+    /// Every op, in value order.
+    pub const ALL: [BinaryOp; 4] = [
+        BinaryOp::Add,
+        BinaryOp::Subtract,
+        BinaryOp::Multiply,
+        BinaryOp::Maximum,
+    ];
+
+    /// The netlist spelling (`type: add`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Subtract => "subtract",
+            BinaryOp::Multiply => "multiply",
+            BinaryOp::Maximum => "maximum",
+        }
+    }
+
+    pub fn from_u32(v: u32) -> Option<BinaryOp> {
+        BinaryOp::ALL.iter().copied().find(|op| *op as u32 == v)
+    }
+
+    pub fn from_name(name: &str) -> Option<BinaryOp> {
+        BinaryOp::ALL.iter().copied().find(|op| op.name() == name)
+    }
+}
+
+impl fmt::Display for BinaryOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What stops a computation. Golden aborts the whole run in these cases; ttrt reports them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ComputeError {
+    /// Golden rejects this input of a unary op (a fatal error in golden); the values are left
+    /// unchanged.
+    Rejected {
+        op: UnaryOp,
+        /// Position of the offending element in the slice.
+        index: usize,
+        input: f32,
+        /// What golden rejects.
+        reason: &'static str,
+    },
+    /// The operands of a binary op have different lengths.
+    Length { op: BinaryOp, a: usize, b: usize },
+}
+
+impl fmt::Display for ComputeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ComputeError::Rejected {
+                op,
+                index,
+                input,
+                reason,
+            } => write!(
+                f,
+                "{op} of element {index} ({input:?}): golden rejects {reason}"
+            ),
+            ComputeError::Length { op, a, b } => write!(
+                f,
+                "{op}: operand a has {a} elements, operand b has {b}; they must be equal"
+            ),
+        }
+    }
+}
+
+/// How relu clamps (`relu_mode`, golden-ops.md §6.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ReluMode {
+    /// `x >= threshold ? x : 0` (also what no mode means).
+    #[default]
+    Min,
+    /// `x >= threshold ? threshold : (x >= 0 ? x : 0)`: clamp to `[0, threshold]`, NaN gives 0.
+    Max,
+}
+
+/// Golden's relu step (`relu_en`, applied after the op and before output quantization):
+/// compares with `>=`, so with threshold 0 a `-0.0` is kept and NaN becomes `+0`.
+pub fn apply_relu(values: &mut [f32], mode: ReluMode, threshold: f32) {
+    match mode {
+        ReluMode::Min => {
+            for v in values {
+                *v = if *v >= threshold { *v } else { 0.0 };
+            }
+        }
+        ReluMode::Max => {
+            for v in values {
+                *v = if *v >= threshold {
+                    threshold
+                } else if *v >= 0.0 {
+                    *v
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+}
+
+/// `√(2/π)` as golden spells it, `M_2_SQRTPI / M_SQRT2`, folded in double.
+const SQRT_2_OVER_PI: f64 = core::f64::consts::FRAC_2_SQRT_PI / core::f64::consts::SQRT_2;
+
+/// glibc's `expf`, correctly rounded but for rare cases: see the module comment.
+#[inline]
+fn expf(x: f32) -> f32 {
+    libm::exp(x as f64) as f32
+}
+
+/// glibc's `logf`, as `expf`.
+#[inline]
+fn logf(x: f32) -> f32 {
+    libm::log(x as f64) as f32
+}
+
+/// Golden's `exp`: `std::min(FLT_MAX, expf(x))`, which returns `expf(x)` only when it is below
+/// `FLT_MAX`, so `+inf` and NaN both give `FLT_MAX`.
+#[inline]
+fn exp(x: f32) -> f32 {
+    let e = expf(x);
+    if e < f32::MAX {
+        e
+    } else {
+        f32::MAX
+    }
+}
+
+#[inline]
+fn log(x: f32) -> f32 {
+    // Golden avoids -inf for a zero by taking the log of the smallest step above 1 instead.
+    logf(if x == 0.0 { f32::EPSILON } else { x })
+}
+
+/// In double as golden. `x³` is `(x·x)·x`: `x·x` of a float is exact in double, so this is the
+/// correctly rounded cube, which glibc's `pow(x, 3)` returns but in rare cases. g++ with `-mfma`
+/// contracts `x + 0.044715·x³` into one FMA (golden-ops.md §14.5 leaves it unverified; on 10^7
+/// random inputs the float result is the same either way).
+#[inline]
+fn gelu(x: f32) -> f32 {
+    let x = x as f64;
+    let cube = x * x * x;
+    let inner = libm::fma(0.044715, cube, x);
+    (0.5 * x * (1.0 + libm::tanh(SQRT_2_OVER_PI * inner))) as f32
+}
+
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    (1.0 / (1.0 + exp(-x) as f64)) as f32
+}
+
+/// Reciprocal without golden's checks: `1/FLT_EPSILON` for either zero, else `1.0/x` in double.
+#[inline]
+fn reciprocal(x: f32) -> f32 {
+    if x == 0.0 {
+        (1.0 / f32::EPSILON as f64) as f32
+    } else {
+        (1.0 / x as f64) as f32
+    }
+}
+
+/// What golden rejects about the reciprocal of `x`, if anything.
+fn reciprocal_rejects(x: f32) -> Option<&'static str> {
+    let r = reciprocal(x);
+    if r.is_nan() {
+        Some("a NaN result")
+    } else if r == f32::NEG_INFINITY {
+        Some("a result of -inf")
+    } else {
+        None
+    }
+}
+
+/// What golden rejects about the square root of `x`, if anything.
+fn sqrt_rejects(x: f32) -> Option<&'static str> {
+    if x.is_nan() {
+        Some("a NaN input")
+    } else if x < 0.0 {
+        Some("a negative input (its square root is NaN)")
+    } else {
+        None
+    }
+}
+
+/// Checks every value before anything is written, so a rejected slice stays as it was.
+fn check(
+    op: UnaryOp,
+    values: &[f32],
+    rejects: fn(f32) -> Option<&'static str>,
+) -> Result<(), ComputeError> {
+    for (index, &input) in values.iter().enumerate() {
+        if let Some(reason) = rejects(input) {
+            return Err(ComputeError::Rejected {
+                op,
+                index,
+                input,
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn map(values: &mut [f32], f: impl Fn(f32) -> f32) {
+    for v in values {
+        *v = f(*v);
+    }
+}
+
+/// Applies `op` to every value in place, as golden computes it (see [`UnaryOp`]). A vector mode
+/// (`vector: r|c`) is the caller's choice of which rows or row parts to pass.
+pub fn apply_unary(op: UnaryOp, values: &mut [f32]) -> Result<(), ComputeError> {
+    match op {
+        UnaryOp::Identity => {}
+        UnaryOp::Relu => apply_relu(values, ReluMode::Min, 0.0),
+        UnaryOp::Gelu => map(values, gelu),
+        UnaryOp::Exp => map(values, exp),
+        UnaryOp::Log => map(values, log),
+        UnaryOp::Sqrt => {
+            check(op, values, sqrt_rejects)?;
+            map(values, libm::sqrtf);
+        }
+        UnaryOp::Reciprocal => {
+            check(op, values, reciprocal_rejects)?;
+            map(values, reciprocal);
+        }
+        UnaryOp::Sigmoid => map(values, sigmoid),
+        UnaryOp::Tanh => map(values, libm::tanhf),
+        UnaryOp::Abs => map(values, |x| f32::from_bits(x.to_bits() & 0x7fff_ffff)),
+        UnaryOp::Square => map(values, |x| x * x),
+        UnaryOp::Neg => map(values, |x| -x),
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn zip_map(a: &mut [f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = f(*x, y);
+    }
+}
+
+/// `a = a op b` elementwise, as golden computes it (see [`BinaryOp`]).
+pub fn apply_binary(op: BinaryOp, a: &mut [f32], b: &[f32]) -> Result<(), ComputeError> {
+    if a.len() != b.len() {
+        return Err(ComputeError::Length {
+            op,
+            a: a.len(),
+            b: b.len(),
+        });
+    }
+    match op {
+        BinaryOp::Add => zip_map(a, b, |x, y| x + y),
+        BinaryOp::Subtract => zip_map(a, b, |x, y| x - y),
+        // golden's x86 path zeroes both operands where either holds the bits of +0.0.
+        BinaryOp::Multiply => zip_map(a, b, |x, y| {
+            if x.to_bits() == 0 || y.to_bits() == 0 {
+                0.0
+            } else {
+                x * y
+            }
+        }),
+        BinaryOp::Maximum => zip_map(a, b, |x, y| if x > y { x } else { y }),
+    }
+    Ok(())
+}
+
+/// Rows and columns of a tile.
+const T: usize = 32;
+/// Golden's vector width: partial sums per output element of one tile product.
+const LANES: usize = 8;
+
+/// `acc += a·b` for row-major 32x32 tiles, rounded as golden's matmul (golden-ops.md §8).
+///
+/// Golden computes each tile product on its own and adds it to the output tile, K tile by K
+/// tile, so `C[m][n] = Σ_k A[m][k]·B[k][n]` is golden's result when `acc` starts at +0 (as
+/// golden's output tile does) and this is called for k = 0, 1, 2, … in order.
+///
+/// Within one tile product, element `(i, j)` has 8 partial sums, each starting at +0:
+/// `L_l = fma(a[i][k], b[k][j], L_l)` for `k = l, l+8, l+16, l+24` in that order; then
+/// `p = ((L_0 + L_4) + (L_2 + L_6)) + ((L_1 + L_5) + (L_3 + L_7))` and `acc[i][j] += p`, all
+/// in fp32 (golden's AVX kernel: eight FMA lanes, then its 8-4-2-1 reduction tree).
+pub fn matmul_tile_accumulate(acc: &mut [f32; 1024], a: &[f32; 1024], b: &[f32; 1024]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_fma() {
+        // SAFETY: the CPU has AVX and FMA.
+        unsafe { x86::matmul_tile_accumulate(acc, a, b) };
+        return;
+    }
+    matmul_portable(acc, a, b);
+}
+
+/// `a·b + c` rounded once.
+#[inline(always)]
+fn fma32(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(feature = "std")]
+    {
+        a.mul_add(b, c)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        libm::fmaf(a, b, c)
+    }
+}
+
+/// The kernel in plain Rust, row by row with the 8 partial sums of a whole output row (the
+/// inner loop runs over j, so it vectorizes where FMA is an instruction).
+fn matmul_portable(acc: &mut [f32; 1024], a: &[f32; 1024], b: &[f32; 1024]) {
+    for (acc_row, a_row) in acc.chunks_exact_mut(T).zip(a.chunks_exact(T)) {
+        let mut lanes = [[0f32; T]; LANES];
+        for (k, (&aik, b_row)) in a_row.iter().zip(b.chunks_exact(T)).enumerate() {
+            let lane = &mut lanes[k % LANES];
+            for (l, &bkj) in lane.iter_mut().zip(b_row) {
+                *l = fma32(aik, bkj, *l);
+            }
+        }
+        for (j, out) in acc_row.iter_mut().enumerate() {
+            let s = [0, 1, 2, 3].map(|l| lanes[l][j] + lanes[l + 4][j]);
+            *out += (s[0] + s[2]) + (s[1] + s[3]);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{LANES, T};
+    use core::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_storeu_ps,
+    };
+
+    /// Whether the AVX + FMA kernel can run here.
+    #[inline]
+    pub(super) fn has_fma() -> bool {
+        #[cfg(all(target_feature = "avx", target_feature = "fma"))]
+        {
+            true
+        }
+        #[cfg(all(
+            feature = "std",
+            not(all(target_feature = "avx", target_feature = "fma"))
+        ))]
+        {
+            std::is_x86_feature_detected!("avx") && std::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(any(feature = "std", all(target_feature = "avx", target_feature = "fma"))))]
+        {
+            false
+        }
+    }
+
+    /// The portable kernel with golden's eight lanes as eight registers, per 8 output columns:
+    /// the lanes are separate vectors here, so the reduction tree is vertical adds.
+    ///
+    /// # Safety
+    /// The CPU must support AVX and FMA.
+    #[target_feature(enable = "avx,fma")]
+    pub(super) unsafe fn matmul_tile_accumulate(
+        acc: &mut [f32; 1024],
+        a: &[f32; 1024],
+        b: &[f32; 1024],
+    ) {
+        for i in 0..T {
+            for j in (0..T).step_by(8) {
+                // SAFETY: the CPU has AVX and FMA (the caller's promise); every load and store
+                // reads or writes 8 floats at row * 32 + j with j + 8 <= 32, inside the tile,
+                // and the unaligned forms need no alignment.
+                unsafe {
+                    let mut lanes: [__m256; LANES] = [_mm256_setzero_ps(); LANES];
+                    for k0 in (0..T).step_by(LANES) {
+                        for (l, lane) in lanes.iter_mut().enumerate() {
+                            let k = k0 + l;
+                            let aik = _mm256_set1_ps(a[i * T + k]);
+                            let bkj = _mm256_loadu_ps(b.as_ptr().add(k * T + j));
+                            *lane = _mm256_fmadd_ps(aik, bkj, *lane);
+                        }
+                    }
+                    let s0 = _mm256_add_ps(lanes[0], lanes[4]);
+                    let s1 = _mm256_add_ps(lanes[1], lanes[5]);
+                    let s2 = _mm256_add_ps(lanes[2], lanes[6]);
+                    let s3 = _mm256_add_ps(lanes[3], lanes[7]);
+                    let p = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
+                    let out = acc.as_mut_ptr().add(i * T + j);
+                    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), p));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random tiles with every kind of value golden can meet, signed zeros and infinities too.
+    fn tile(seed: &mut u64, specials: bool) -> [f32; 1024] {
+        core::array::from_fn(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            let r = *seed;
+            match r % 64 {
+                0 if specials => 0.0,
+                1 if specials => -0.0,
+                2 if specials => f32::INFINITY,
+                3 if specials => f32::from_bits(0x0000_0003),
+                _ => {
+                    let e = 100 + (r >> 20) as u32 % 54;
+                    f32::from_bits(
+                        (((r >> 63) as u32) << 31) | (e << 23) | ((r >> 32) as u32 & 0x7f_ffff),
+                    )
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn vector_kernel_equals_portable_kernel_bit_for_bit() {
+        let mut seed = 0x0123_4567_89ab_cdef;
+        for round in 0..20 {
+            let specials = round % 2 == 1;
+            let (a, b) = (tile(&mut seed, specials), tile(&mut seed, specials));
+            let start = tile(&mut seed, false);
+            let (mut fast, mut plain) = (start, start);
+            matmul_tile_accumulate(&mut fast, &a, &b);
+            matmul_portable(&mut plain, &a, &b);
+            for (x, y) in fast.iter().zip(&plain) {
+                assert!(
+                    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                    "{x:?} != {y:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The simulated chip: a functional model of one Tenstorrent chip with golden numerics.
+//!
+//! Memory is one flat range per kind (every DRAM channel, then every core's L1). With `std` it
+//! is an anonymous mapping reserved without swap, so the 12 GiB of a Wormhole n150 cost only the
+//! pages a program touches; without `std` it is an arena the firmware provides. Programs run on
+//! the calling thread (the command queue's worker): operands are read page by page, unpacked
+//! from their data format to float32, computed as Buda's golden model does ([`compute`]) and
+//! packed back ([`crate::format::page`]).
+
+pub mod compute;
+mod exec;
+mod memory;
+
+pub use memory::SimMemory;
+
+use super::{Chip, ChipGeometry, HalError, MemKind, Program};
+use crate::format::{Arch, Rounding};
+
+/// The simulated chip.
+pub struct SimChip {
+    geometry: ChipGeometry,
+    memory: SimMemory,
+    rounding: Rounding,
+}
+
+impl SimChip {
+    /// A chip of `arch` with its full memory, reserved lazily.
+    #[cfg(feature = "std")]
+    pub fn new(arch: Arch) -> std::io::Result<SimChip> {
+        let geometry = ChipGeometry::of(arch);
+        Ok(SimChip {
+            memory: SimMemory::reserve(&geometry)?,
+            geometry,
+            rounding: Rounding::default(),
+        })
+    }
+
+    /// A chip of `arch` over caller-provided memory: `arena` is split into the DRAM channels
+    /// and the L1 of every core, so the chip reports DRAM channels of
+    /// `(arena.len() - l1 of all cores) / channels` bytes (rounded down to the alignment).
+    /// `None` when the arena does not hold the L1 of every core plus one aligned DRAM page per
+    /// channel.
+    pub fn in_arena(arch: Arch, arena: &'static mut [u8]) -> Option<SimChip> {
+        let mut geometry = ChipGeometry::of(arch);
+        let l1_total = geometry.l1_size * geometry.l1_banks() as u64;
+        let dram_total = (arena.len() as u64).checked_sub(l1_total)?;
+        let per_channel = dram_total / geometry.dram_channels as u64;
+        let per_channel = per_channel - per_channel % geometry.dram_alignment;
+        if per_channel <= geometry.dram_unreserved_base {
+            return None;
+        }
+        geometry.dram_channel_size = per_channel;
+        Some(SimChip {
+            memory: SimMemory::over(arena, &geometry),
+            geometry,
+            rounding: Rounding::default(),
+        })
+    }
+
+    /// The rounding the chip's packers use (Buda's reference by default).
+    pub fn set_rounding(&mut self, rounding: Rounding) {
+        self.rounding = rounding;
+    }
+}
+
+impl Chip for SimChip {
+    fn geometry(&self) -> &ChipGeometry {
+        &self.geometry
+    }
+
+    fn read(&self, kind: MemKind, bank: u32, addr: u64, dst: &mut [u8]) -> Result<(), HalError> {
+        let src = self.memory.at(kind, bank, addr, dst.len())?;
+        // SAFETY: `at` checked that the range lies inside the bank; the mapping lives as long
+        // as `self`. A concurrent write to the same bytes is the program's race (see `Chip`).
+        unsafe { core::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    }
+
+    fn write(&self, kind: MemKind, bank: u32, addr: u64, src: &[u8]) -> Result<(), HalError> {
+        let dst = self.memory.at(kind, bank, addr, src.len())?;
+        // SAFETY: as in `read`.
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+        Ok(())
+    }
+
+    fn run(&self, program: &Program) -> Result<(), HalError> {
+        exec::run(self, program, self.rounding)
+    }
+}

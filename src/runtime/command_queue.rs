@@ -18,7 +18,8 @@ use crate::message::MessageBuf;
 /// Records in each command ring.
 pub const RING_RECORDS: u32 = 1024;
 
-/// One command record.
+/// One command record. Records are fixed-size ring slots, so variants differ in size.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug)]
 pub enum Command {
     /// Scatter `count` pages, back to back in the data ring at `data_at`, to `dst` from page

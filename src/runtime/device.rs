@@ -249,6 +249,7 @@ impl<C: Chip> Device<C> {
 
     fn with_sysmem(config: DeviceConfig, chip: C, sysmem: Sysmem) -> Result<Self, RuntimeError> {
         let g = *chip.geometry();
+        let (per_bank, banks) = Self::trace_geometry(&config, &chip);
         let allocator = Allocator::new(&AllocatorConfig {
             dram_banks: g.dram_channels,
             dram_bank_size: g.dram_channel_size,
@@ -259,9 +260,9 @@ impl<C: Chip> Device<C> {
             l1_unreserved_base: g.l1_unreserved_base,
             l1_alignment: g.l1_alignment,
             l1_small_size: config.l1_small_size,
-            trace_region_size: config.trace_region_size,
+            // Whole trace pages in every bank (the size check uses trace_region_size itself).
+            trace_region_size: per_bank * banks as u64,
         })?;
-        let (per_bank, banks) = Self::trace_geometry(&config, &chip);
         let layout = SysmemLayout::of(&config, per_bank, banks);
         let cq = |i: usize| {
             let n = if i < config.num_command_queues as usize {

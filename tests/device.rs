@@ -1,0 +1,737 @@
+//! The device rules of DESIGN.md §3 ("Command queues and events", "Traces", "Allocator and
+//! tensors"), one test per rule, on the simulated chip driven by a worker thread per CQ (as the
+//! C API opens it). Expected values are computed on the host; texts are upstream's.
+
+mod support;
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use ttrt::format::{Arch, DataFormat};
+use ttrt::hal::sim::compute::{BinaryOp, UnaryOp};
+use ttrt::hal::sim::SimChip;
+use ttrt::runtime::allocator::BufferType;
+use ttrt::runtime::buffer::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
+use ttrt::runtime::{
+    Device, DeviceConfig, ErrorKind, HostBuffer, MemoryConfig, Tensor, TensorSpec,
+};
+
+/// A device with one worker thread per CQ, stopped on drop.
+struct Dev {
+    dev: Arc<Device<SimChip>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::ops::Deref for Dev {
+    type Target = Device<SimChip>;
+    fn deref(&self) -> &Device<SimChip> {
+        &self.dev
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.dev.synchronize();
+        self.dev.stop();
+        for w in self.workers.drain(..) {
+            w.join().unwrap();
+        }
+    }
+}
+
+fn open(cqs: u8, trace_region_size: u64) -> Dev {
+    let config = DeviceConfig {
+        num_command_queues: cqs,
+        trace_region_size,
+        ..DeviceConfig::default()
+    };
+    let dev = Arc::new(Device::new(config, SimChip::new(Arch::WormholeB0).unwrap()).unwrap());
+    dev.set_threaded(true);
+    let workers = (0..cqs)
+        .map(|cq| {
+            let d = Arc::clone(&dev);
+            std::thread::spawn(move || d.serve(cq))
+        })
+        .collect();
+    Dev { dev, workers }
+}
+
+const SHAPE: [u32; 4] = [1, 1, 64, 64];
+const N: usize = 64 * 64;
+
+fn spec() -> TensorSpec {
+    TensorSpec {
+        shape: SHAPE,
+        format: DataFormat::Float16B,
+        layout: TensorLayout::Tile,
+    }
+}
+
+/// A float32 row-major host buffer over `data`.
+fn host(data: &mut [f32], shape: [u32; 4]) -> HostBuffer {
+    let shape = shape.map(|d| d as usize);
+    HostBuffer {
+        ptr: data.as_mut_ptr().cast(),
+        len: data.len() * 4,
+        format: DataFormat::Float32,
+        shape,
+        strides: [
+            shape[1] * shape[2] * shape[3] * 4,
+            shape[2] * shape[3] * 4,
+            shape[3] * 4,
+            4,
+        ],
+        tiled: false,
+    }
+}
+
+/// Values exactly representable in bfloat16, distinct per `seed`.
+fn values(seed: usize) -> Vec<f32> {
+    (0..N)
+        .map(|k| ((k * 7 + seed * 13) % 64) as f32 * 0.25 - 8.0)
+        .collect()
+}
+
+fn write(d: &Device<SimChip>, cq: u8, t: &Tensor, data: &[f32], blocking: bool) {
+    let mut copy = data.to_vec();
+    d.write_tensor(cq, &host(&mut copy, t.spec().shape), t, blocking)
+        .unwrap();
+}
+
+fn read(d: &Device<SimChip>, cq: u8, t: &Tensor) -> Vec<f32> {
+    let mut out = vec![f32::NAN; t.spec().shape.iter().product::<u32>() as usize];
+    // SAFETY: blocking: `out` is filled before the call returns.
+    unsafe { d.read_tensor(cq, t, host(&mut out, t.spec().shape), true) }.unwrap();
+    out
+}
+
+/// What the device stores for `x` in Float16_b: the top 16 bits (Buda truncates).
+fn bf16(x: f32) -> f32 {
+    f32::from_bits(x.to_bits() & 0xffff_0000)
+}
+
+/// Compares without printing thousands of values: the first difference and the count.
+#[track_caller]
+fn assert_values(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let bad: Vec<usize> = (0..got.len())
+        .filter(|&i| got[i].to_bits() != want[i].to_bits() && got[i] != want[i])
+        .collect();
+    if let Some(&i) = bad.first() {
+        panic!(
+            "{what}: {} of {} values differ; first at {i}: got {}, want {}",
+            bad.len(),
+            got.len(),
+            got[i],
+            want[i]
+        );
+    }
+}
+
+fn dram() -> MemoryConfig {
+    MemoryConfig::DRAM_INTERLEAVED
+}
+
+fn l1() -> MemoryConfig {
+    MemoryConfig::L1_INTERLEAVED
+}
+
+// ------------------------------------------------------------------ command queues, events
+
+#[test]
+fn a_device_has_one_or_two_command_queues() {
+    for bad in [0u8, 3] {
+        let config = DeviceConfig {
+            num_command_queues: bad,
+            ..DeviceConfig::default()
+        };
+        let err = Device::new(config, SimChip::new(Arch::WormholeB0).unwrap())
+            .err()
+            .expect("refused");
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert!(
+            err.message().contains("1 or 2"),
+            "message names the range: {err}"
+        );
+    }
+    let d = open(2, 0);
+    let err = d.record_event(2).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert!(err.message().contains("CQ 2 does not exist"), "{err}");
+}
+
+#[test]
+fn blocking_transfers_and_records_take_event_ids_in_order() {
+    let d = open(1, 0);
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    let data = values(1);
+    for _ in 0..50 {
+        write(&d, 0, &t, &data, true); // ids 1, 3, 5, ...
+        assert_eq!(read(&d, 0, &t), data); // ids 2, 4, 6, ...
+    }
+    // 100 blocking transfers used ids 1..=100; the next record is 101.
+    assert_eq!(d.record_event(0).unwrap().id, 101);
+    d.finish(0).unwrap(); // 102
+    assert_eq!(d.record_event(0).unwrap().id, 103);
+}
+
+#[test]
+fn event_ids_stay_in_order_across_ring_wraps() {
+    let d = open(1, 0);
+    let records = 100_000u32;
+    assert!(records > 50 * ttrt::runtime::RING_RECORDS);
+    for i in 0..records {
+        let ev = d.record_event(0).unwrap();
+        assert_eq!(ev.id, i + 1);
+        assert_eq!(ev.cq_id, 0);
+    }
+    d.finish(0).unwrap();
+    let last = ttrt::runtime::Event {
+        device_id: 0,
+        cq_id: 0,
+        id: records,
+    };
+    assert!(d.event_query(&last).unwrap());
+}
+
+#[test]
+fn each_cq_counts_event_ids_from_one() {
+    let d = open(2, 0);
+    assert_eq!(d.record_event(0).unwrap().id, 1);
+    assert_eq!(d.record_event(0).unwrap().id, 2);
+    assert_eq!(d.record_event(1).unwrap().id, 1);
+    assert_eq!(d.record_event(0).unwrap().id, 3);
+    assert_eq!(d.record_event(1).unwrap().id, 2);
+}
+
+#[test]
+fn waits_take_no_event_id() {
+    let d = open(2, 0);
+    let e = d.record_event(1).unwrap();
+    d.wait_for_event(0, &e).unwrap();
+    d.wait_for_event(0, &e).unwrap();
+    assert_eq!(d.record_event(0).unwrap().id, 1);
+}
+
+#[test]
+fn waiting_on_an_event_never_recorded_is_rejected() {
+    let d = open(2, 0);
+    let e = d.record_event(1).unwrap();
+    let never = ttrt::runtime::Event { id: e.id + 1, ..e };
+    let err = d.wait_for_event(0, &never).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert!(err.message().contains("never recorded"), "{err}");
+    let err = d.event_synchronize(&never, -1).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    // A query of an id never issued is simply false.
+    assert!(!d.event_query(&never).unwrap());
+    let zero = ttrt::runtime::Event { id: 0, ..e };
+    assert!(d.wait_for_event(0, &zero).is_err());
+}
+
+#[test]
+fn a_cross_cq_wait_orders_the_waiting_cq_after_the_event() {
+    let d = open(2, 0);
+    let big = TensorSpec {
+        shape: [1, 4, 256, 256],
+        ..spec()
+    };
+    let t = d.allocate_tensor(&big, &dram()).unwrap();
+    let n = 4 * 256 * 256;
+    let data: Vec<f32> = (0..n).map(|k| (k % 97) as f32).collect();
+    for round in 0..5 {
+        let fill: Vec<f32> = data.iter().map(|v| v + round as f32).collect();
+        // A large write on CQ 1, then a read on CQ 0 that waits for it.
+        let mut copy = fill.clone();
+        d.write_tensor(1, &host(&mut copy, big.shape), &t, false)
+            .unwrap();
+        let written = d.record_event(1).unwrap();
+        d.wait_for_event(0, &written).unwrap();
+        let mut out = vec![0f32; n];
+        // SAFETY: blocking read.
+        unsafe { d.read_tensor(0, &t, host(&mut out, big.shape), true) }.unwrap();
+        assert_eq!(out, fill, "round {round}");
+    }
+}
+
+#[test]
+fn write_after_read_ping_pong_across_cqs_on_one_buffer() {
+    // CQ 1 writes, CQ 0 reads, alternating on one buffer; events keep each read between its
+    // write and the next.
+    let d = open(2, 0);
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    let rounds = 16;
+    let mut outs = vec![vec![0f32; N]; rounds];
+    let mut read_done = d.record_event(0).unwrap();
+    for (i, out) in outs.iter_mut().enumerate() {
+        d.wait_for_event(1, &read_done).unwrap();
+        write(&d, 1, &t, &values(i), false);
+        let written = d.record_event(1).unwrap();
+        d.wait_for_event(0, &written).unwrap();
+        // SAFETY: `outs` outlives the synchronize below.
+        unsafe { d.read_tensor(0, &t, host(out, SHAPE), false) }.unwrap();
+        read_done = d.record_event(0).unwrap();
+    }
+    d.synchronize().unwrap();
+    for (i, out) in outs.iter().enumerate() {
+        assert_eq!(out, &values(i), "read {i} saw another write");
+    }
+}
+
+#[test]
+fn non_blocking_reads_and_writes_on_one_cq_are_fifo() {
+    let d = open(1, 0);
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    let mut outs = vec![vec![0f32; N]; 4];
+    for (i, out) in outs.iter_mut().enumerate() {
+        write(&d, 0, &t, &values(i), false);
+        // SAFETY: `outs` outlives the finish below.
+        unsafe { d.read_tensor(0, &t, host(out, SHAPE), false) }.unwrap();
+    }
+    d.finish(0).unwrap();
+    for (i, out) in outs.iter().enumerate() {
+        assert_eq!(out, &values(i));
+    }
+}
+
+#[test]
+fn non_blocking_writes_copy_the_callers_bytes_before_returning() {
+    let d = open(1, 0);
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    let mut data = values(3);
+    d.write_tensor(0, &host(&mut data, SHAPE), &t, false)
+        .unwrap();
+    data.fill(99.0); // reused at once
+    assert_eq!(read(&d, 0, &t), values(3));
+}
+
+#[test]
+fn event_synchronize_and_query_see_completion() {
+    let d = open(1, 0);
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    write(&d, 0, &t, &values(0), false);
+    let e = d.record_event(0).unwrap();
+    d.event_synchronize(&e, 10_000).unwrap();
+    assert!(d.event_query(&e).unwrap());
+}
+
+#[test]
+fn a_device_error_surfaces_at_the_next_finish_and_the_device_stays_usable() {
+    let d = open(1, 0);
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    // reciprocal of NaN is fatal in Buda's golden model.
+    let mut bad = values(0);
+    bad[5] = f32::NAN;
+    write(&d, 0, &t, &bad, false);
+    let out = d.unary(0, UnaryOp::Reciprocal, &t, &dram()).unwrap();
+    let err = d.finish(0).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Device);
+    assert!(err.message().contains("reciprocal"), "{err}");
+    // Reported once; the device keeps working.
+    d.finish(0).unwrap();
+    write(&d, 0, &t, &values(1), true);
+    let ok = d.unary(0, UnaryOp::Relu, &t, &dram()).unwrap();
+    let expect: Vec<f32> = values(1).iter().map(|v| v.max(0.0)).collect();
+    assert_eq!(read(&d, 0, &ok), expect);
+    let _ = out;
+}
+
+// ------------------------------------------------------------------ traces
+
+/// Warms up and captures `ops` relu ops chained on `input`; returns the trace id and the
+/// trace's output.
+fn capture_chain(d: &Device<SimChip>, input: &Tensor, ops: usize) -> (u32, Tensor) {
+    let run = |d: &Device<SimChip>| {
+        let mut x = d.unary(0, UnaryOp::Relu, input, &l1()).unwrap();
+        for _ in 1..ops {
+            let mut y = d.unary(0, UnaryOp::Relu, &x, &l1()).unwrap();
+            std::mem::swap(&mut x, &mut y);
+            d.deallocate(&mut y, true).unwrap();
+        }
+        x
+    };
+    let mut warm = run(d);
+    d.finish(0).unwrap();
+    d.deallocate(&mut warm, true).unwrap();
+    let tid = d.begin_trace_capture(0).unwrap();
+    let out = run(d);
+    d.end_trace_capture(0, tid).unwrap();
+    (tid, out)
+}
+
+#[test]
+fn trace_replays_rerun_the_captured_programs_on_new_inputs() {
+    let d = open(1, 1 << 20);
+    let input = d.allocate_tensor(&spec(), &dram()).unwrap();
+    write(&d, 0, &input, &values(0), true);
+    let (tid, out) = capture_chain(&d, &input, 3);
+    for i in 0..6 {
+        write(&d, 0, &input, &values(i), false);
+        d.execute_trace(0, tid, false).unwrap();
+        let expect: Vec<f32> = values(i).iter().map(|v| v.max(0.0)).collect();
+        assert_eq!(read(&d, 0, &out), expect, "replay {i}");
+    }
+    // The same input replayed in a loop gives identical outputs.
+    let first = read(&d, 0, &out);
+    for _ in 0..5 {
+        d.execute_trace(0, tid, true).unwrap();
+        assert_eq!(read(&d, 0, &out), first);
+    }
+    d.release_trace(tid).unwrap();
+}
+
+#[test]
+fn capture_executes_nothing() {
+    let d = open(1, 1 << 20);
+    let input = d.allocate_tensor(&spec(), &dram()).unwrap();
+    write(&d, 0, &input, &values(2), true);
+    let mut warm = d.unary(0, UnaryOp::Neg, &input, &dram()).unwrap();
+    d.deallocate(&mut warm, true).unwrap();
+    let marker = d.allocate_tensor(&spec(), &dram()).unwrap();
+    write(&d, 0, &marker, &vec![7.0; N], true);
+    let mut m = marker;
+    d.deallocate(&mut m, true).unwrap();
+    // The captured op's output lands where the marker was: it keeps the marker's bytes until
+    // a replay.
+    let tid = d.begin_trace_capture(0).unwrap();
+    let out = d.unary(0, UnaryOp::Neg, &input, &dram()).unwrap();
+    d.end_trace_capture(0, tid).unwrap();
+    assert_eq!(out.address(), marker.address());
+    assert_eq!(read(&d, 0, &out), vec![7.0; N]);
+    d.execute_trace(0, tid, true).unwrap();
+    let expect: Vec<f32> = values(2).iter().map(|v| -v).collect();
+    assert_eq!(read(&d, 0, &out), expect);
+}
+
+#[test]
+fn two_traces_on_one_cq() {
+    let d = open(1, 1 << 20);
+    let input = d.allocate_tensor(&spec(), &dram()).unwrap();
+    write(&d, 0, &input, &values(4), true);
+    let (relu_tid, relu_out) = capture_chain(&d, &input, 1);
+    let mut warm = d.unary(0, UnaryOp::Square, &input, &dram()).unwrap();
+    d.finish(0).unwrap();
+    d.deallocate(&mut warm, true).unwrap();
+    let sq_tid = d.begin_trace_capture(0).unwrap();
+    let sq_out = d.unary(0, UnaryOp::Square, &input, &dram()).unwrap();
+    d.end_trace_capture(0, sq_tid).unwrap();
+    assert_ne!(relu_tid, sq_tid);
+    d.execute_trace(0, sq_tid, false).unwrap();
+    d.execute_trace(0, relu_tid, false).unwrap();
+    d.finish(0).unwrap();
+    let v = values(4);
+    assert_eq!(
+        read(&d, 0, &relu_out),
+        v.iter().map(|x| x.max(0.0)).collect::<Vec<_>>()
+    );
+    assert_values(
+        &read(&d, 0, &sq_out),
+        &v.iter().map(|x| bf16(x * x)).collect::<Vec<_>>(),
+        "square",
+    );
+    d.release_trace(relu_tid).unwrap();
+    d.release_trace(sq_tid).unwrap();
+}
+
+#[test]
+fn trace_region_overflow_message_gives_the_size_needed() {
+    let d = open(1, 4096);
+    let input = d.allocate_tensor(&spec(), &dram()).unwrap();
+    // 9 programs of 512 B each: 4608 B, rounded up to whole 1024 B pages: 5120 B.
+    let mut warm = d.unary(0, UnaryOp::Relu, &input, &l1()).unwrap();
+    d.deallocate(&mut warm, true).unwrap();
+    let tid = d.begin_trace_capture(0).unwrap();
+    let mut outs = Vec::new();
+    for _ in 0..9 {
+        outs.push(d.unary(0, UnaryOp::Relu, &input, &l1()).unwrap());
+    }
+    let err = d.end_trace_capture(0, tid).unwrap_err();
+    assert_eq!(
+        err.message(),
+        "Creating trace buffers of size 5120B on device 0, but only 4096B is allocated for trace region."
+    );
+    // The capture is over; a smaller one fits: 8 programs, exactly 4096 B.
+    let tid = d.begin_trace_capture(0).unwrap();
+    for _ in 0..8 {
+        outs.push(d.unary(0, UnaryOp::Relu, &input, &l1()).unwrap());
+    }
+    d.end_trace_capture(0, tid).unwrap();
+    // And nothing more fits while it lives.
+    let tid2 = d.begin_trace_capture(0).unwrap();
+    outs.push(d.unary(0, UnaryOp::Relu, &input, &l1()).unwrap());
+    let err = d.end_trace_capture(0, tid2).unwrap_err();
+    assert_eq!(
+        err.message(),
+        "Creating trace buffers of size 1024B on device 0, but only 4096B is allocated for trace region."
+    );
+    d.release_trace(tid).unwrap();
+}
+
+#[test]
+fn capture_refuses_reads_writes_and_events() {
+    let d = open(1, 1 << 20);
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    let tid = d.begin_trace_capture(0).unwrap();
+    let mut data = values(0);
+    let err = d
+        .write_tensor(0, &host(&mut data, SHAPE), &t, false)
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.message()),
+        (
+            ErrorKind::InvalidState,
+            "Writes are not supported during trace capture."
+        )
+    );
+    // SAFETY: refused before anything is queued.
+    let err = unsafe { d.read_tensor(0, &t, host(&mut data, SHAPE), false) }.unwrap_err();
+    assert_eq!(
+        (err.kind, err.message()),
+        (
+            ErrorKind::InvalidState,
+            "Reads are not supported during trace capture."
+        )
+    );
+    let events = "Event Synchronization is not supported during trace capture.";
+    assert_eq!(d.record_event(0).unwrap_err().message(), events);
+    let other = ttrt::runtime::Event {
+        device_id: 0,
+        cq_id: 0,
+        id: 1,
+    };
+    assert_eq!(d.wait_for_event(0, &other).unwrap_err().message(), events);
+    let err = d.begin_trace_capture(0).unwrap_err();
+    assert_eq!(
+        err.message(),
+        format!("CQ 0 is already being used for tracing tid {tid}")
+    );
+    let err = d.end_trace_capture(0, tid + 1).unwrap_err();
+    assert_eq!(
+        err.message(),
+        format!("CQ 0 is not being used for tracing tid {}", tid + 1)
+    );
+    d.end_trace_capture(0, tid).unwrap();
+    let err = d.execute_trace(0, tid + 1000, false).unwrap_err();
+    assert_eq!(
+        err.message(),
+        format!("Trace instance {} must exist on device 0", tid + 1000)
+    );
+}
+
+#[test]
+fn only_programs_in_the_program_cache_can_be_captured() {
+    let d = open(1, 1 << 20);
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    let tid = d.begin_trace_capture(0).unwrap();
+    let err = d.unary(0, UnaryOp::Exp, &t, &dram()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidState);
+    assert!(
+        err.message().contains(
+            "This program is not yet in program cache. Warm up before capturing a trace."
+        ),
+        "{err}"
+    );
+    d.end_trace_capture(0, tid).unwrap();
+    // Warmed up, the same program is captured; another memory config is another program.
+    let _warm = d.unary(0, UnaryOp::Exp, &t, &dram()).unwrap();
+    let tid = d.begin_trace_capture(0).unwrap();
+    d.unary(0, UnaryOp::Exp, &t, &dram()).unwrap();
+    assert!(d.unary(0, UnaryOp::Exp, &t, &l1()).is_err());
+    d.end_trace_capture(0, tid).unwrap();
+}
+
+#[test]
+fn allocating_while_a_trace_lives_warns_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static WARNINGS: AtomicUsize = AtomicUsize::new(0);
+    struct Count;
+    impl log::Log for Count {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record<'_>) {
+            if r.level() == log::Level::Warn
+                && r.args().to_string()
+                    == "Allocating device buffers is unsafe due to the existence of an active trace. These buffers may be corrupted once a trace is executed."
+            {
+                WARNINGS.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fn flush(&self) {}
+    }
+    log::set_logger(&Count).unwrap();
+    log::set_max_level(log::LevelFilter::Warn);
+    let d = open(1, 1 << 20);
+    let input = d.allocate_tensor(&spec(), &dram()).unwrap();
+    assert_eq!(WARNINGS.load(Ordering::SeqCst), 0);
+    let (tid, _out) = capture_chain(&d, &input, 2);
+    assert_eq!(
+        WARNINGS.load(Ordering::SeqCst),
+        0,
+        "allocations during capture are fine"
+    );
+    let _a = d.allocate_tensor(&spec(), &dram()).unwrap();
+    let _b = d.allocate_tensor(&spec(), &dram()).unwrap();
+    assert_eq!(WARNINGS.load(Ordering::SeqCst), 1);
+    d.release_trace(tid).unwrap();
+    let _c = d.allocate_tensor(&spec(), &dram()).unwrap();
+    assert_eq!(WARNINGS.load(Ordering::SeqCst), 1, "no trace lives");
+}
+
+// ------------------------------------------------------------------ allocator and tensors
+
+#[test]
+fn freeing_an_output_then_allocating_the_same_spec_gives_the_same_address() {
+    let d = open(1, 0);
+    let input = d.allocate_tensor(&spec(), &dram()).unwrap();
+    for mem in [dram(), l1()] {
+        let mut out = d.unary(0, UnaryOp::Relu, &input, &mem).unwrap();
+        let addr = out.address();
+        d.deallocate(&mut out, true).unwrap();
+        let again = d.allocate_tensor(&spec(), &mem).unwrap();
+        assert_eq!(again.address(), addr, "{mem:?}");
+    }
+}
+
+#[test]
+fn dram_grows_up_and_l1_grows_down() {
+    let d = open(1, 0);
+    let a = d.allocate_tensor(&spec(), &dram()).unwrap();
+    let b = d.allocate_tensor(&spec(), &dram()).unwrap();
+    assert!(b.address() > a.address());
+    let x = d.allocate_tensor(&spec(), &l1()).unwrap();
+    let y = d.allocate_tensor(&spec(), &l1()).unwrap();
+    assert!(y.address() < x.address());
+}
+
+#[test]
+fn out_of_memory_names_the_size_type_and_banks() {
+    let d = open(1, 0);
+    // 16 x 4096 x 512 float32 = 32768 tiles of 4096 B over 64 L1 banks: 512 tiles, 2 MiB per
+    // bank, more than a core's 1464 KiB of L1.
+    let big = TensorSpec {
+        shape: [1, 16, 4096, 512],
+        format: DataFormat::Float32,
+        layout: TensorLayout::Tile,
+    };
+    let err = d.allocate_tensor(&big, &l1()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::OutOfMemory);
+    assert_eq!(
+        err.message(),
+        "Out of Memory: Not enough space to allocate 134217728 B L1 buffer across 64 banks, where each bank needs to store 2097152 B"
+    );
+}
+
+#[test]
+fn sharded_tensors_round_trip_through_every_layout() {
+    let d = open(1, 0);
+    let shape = [1, 1, 128, 128];
+    let s = TensorSpec { shape, ..spec() };
+    let data: Vec<f32> = (0..128 * 128).map(|k| (k % 251) as f32 - 125.0).collect();
+    let shard = |h, w, end: (u32, u32)| ShardSpec {
+        grid: CoreRange { start: (0, 0), end },
+        shape: [h, w],
+        orientation: ShardOrientation::RowMajor,
+    };
+    let configs = [
+        MemoryConfig {
+            buffer_type: BufferType::Dram,
+            memory_layout: MemoryLayout::HeightSharded,
+            shard: Some(shard(64, 128, (1, 0))),
+        },
+        MemoryConfig {
+            buffer_type: BufferType::L1,
+            memory_layout: MemoryLayout::HeightSharded,
+            shard: Some(shard(32, 128, (3, 0))),
+        },
+        MemoryConfig {
+            buffer_type: BufferType::L1,
+            memory_layout: MemoryLayout::WidthSharded,
+            shard: Some(shard(128, 64, (1, 0))),
+        },
+        MemoryConfig {
+            buffer_type: BufferType::L1,
+            memory_layout: MemoryLayout::BlockSharded,
+            shard: Some(shard(64, 64, (1, 1))),
+        },
+        l1(),
+    ];
+    let src = d.allocate_tensor(&s, &dram()).unwrap();
+    write(&d, 0, &src, &data, true);
+    let mut prev = src;
+    for mem in &configs {
+        let next = d.to_memory_config(0, &prev, mem).unwrap();
+        assert_eq!(read(&d, 0, &next), data, "{mem:?}");
+        prev = next;
+    }
+    // reshard in place back into the DRAM tensor.
+    write(&d, 0, &src, &vec![0.0; 128 * 128], true);
+    d.reshard(0, &prev, &src).unwrap();
+    assert_eq!(read(&d, 0, &src), data);
+}
+
+#[test]
+fn matmul_matches_a_host_reference() {
+    let d = open(1, 0);
+    let (m, k, n) = (64usize, 96usize, 32usize);
+    let a_vals: Vec<f32> = (0..m * k)
+        .map(|i| ((i * 3) % 17) as f32 * 0.5 - 4.0)
+        .collect();
+    let b_vals: Vec<f32> = (0..k * n)
+        .map(|i| ((i * 5) % 13) as f32 * 0.25 - 1.5)
+        .collect();
+    let fs = |shape| TensorSpec {
+        shape,
+        format: DataFormat::Float32,
+        layout: TensorLayout::Tile,
+    };
+    let a = d
+        .allocate_tensor(&fs([1, 1, m as u32, k as u32]), &dram())
+        .unwrap();
+    let b = d
+        .allocate_tensor(&fs([1, 1, k as u32, n as u32]), &dram())
+        .unwrap();
+    write(&d, 0, &a, &a_vals, false);
+    write(&d, 0, &b, &b_vals, false);
+    let c = d.matmul(0, &a, &b, &l1()).unwrap();
+    let got = read(&d, 0, &c);
+    // Small multiples of 1/4: every product and partial sum is exact in float32.
+    for i in 0..m {
+        for j in 0..n {
+            let want: f64 = (0..k)
+                .map(|l| a_vals[i * k + l] as f64 * b_vals[l * n + j] as f64)
+                .sum();
+            assert_eq!(got[i * n + j] as f64, want, "c[{i}][{j}]");
+        }
+    }
+}
+
+#[test]
+fn binary_ops_match_the_host() {
+    let d = open(1, 0);
+    let a = d.allocate_tensor(&spec(), &dram()).unwrap();
+    let b = d.allocate_tensor(&spec(), &dram()).unwrap();
+    write(&d, 0, &a, &values(1), false);
+    write(&d, 0, &b, &values(5), false);
+    let (va, vb) = (values(1), values(5));
+    for (op, f) in [
+        (BinaryOp::Add, (|x, y| x + y) as fn(f32, f32) -> f32),
+        (BinaryOp::Subtract, |x, y| x - y),
+        (BinaryOp::Maximum, |x: f32, y: f32| x.max(y)),
+        (BinaryOp::Multiply, |x, y| x * y),
+    ] {
+        let c = d.binary(0, op, &a, &b, &l1()).unwrap();
+        let want: Vec<f32> = va.iter().zip(&vb).map(|(x, y)| bf16(f(*x, *y))).collect();
+        assert_values(&read(&d, 0, &c), &want, &format!("{op:?}"));
+    }
+}
+
+#[test]
+fn a_deallocated_tensor_is_refused() {
+    let d = open(1, 0);
+    let mut t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    d.deallocate(&mut t, true).unwrap();
+    let err = d.unary(0, UnaryOp::Relu, &t, &dram()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidState);
+    assert!(d.deallocate(&mut t, true).is_err());
+}

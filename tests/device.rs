@@ -735,3 +735,45 @@ fn a_deallocated_tensor_is_refused() {
     assert_eq!(err.kind, ErrorKind::InvalidState);
     assert!(d.deallocate(&mut t, true).is_err());
 }
+
+#[test]
+fn use_after_close_is_rejected() {
+    use ttrt::ffi::device::*;
+    use ttrt::ffi::status::ttrt_status;
+    use ttrt::ffi::tensor::*;
+    let message = || unsafe {
+        std::ffi::CStr::from_ptr(ttrt::ffi::error::ttrt_last_error_message())
+            .to_string_lossy()
+            .into_owned()
+    };
+    unsafe {
+        let mut dev = std::ptr::null_mut();
+        assert_eq!(
+            ttrt_device_open(std::ptr::null(), &mut dev),
+            ttrt_status::Success
+        );
+        let spec = ttrt_tensor_spec {
+            shape: SHAPE,
+            format: 5,
+            layout: 0,
+        };
+        let mem = ttrt_memory_config::default();
+        let mut t = std::ptr::null_mut();
+        assert_eq!(
+            ttrt_allocate_tensor_on_device(dev, &spec, &mem, &mut t),
+            ttrt_status::Success
+        );
+        assert_eq!(ttrt_device_close(dev), ttrt_status::Success);
+        assert_eq!(ttrt_finish(dev, 0), ttrt_status::InvalidArgument);
+        assert!(message().contains("freed"), "{}", message());
+        assert_eq!(ttrt_tensor_deallocate(t, true), ttrt_status::InvalidState);
+        assert!(message().contains("device 0 is closed"), "{}", message());
+        ttrt_tensor_free(t);
+        assert_eq!(
+            ttrt_tensor_deallocate(t, true),
+            ttrt_status::InvalidArgument
+        );
+        // Closing twice: the handle is gone.
+        assert_eq!(ttrt_device_close(dev), ttrt_status::InvalidArgument);
+    }
+}

@@ -155,6 +155,14 @@ static_assertions::assert_eq_size!(ttrt_core_range, [u32; 4]);
 static_assertions::assert_eq_size!(ttrt_shard_spec, [u32; 7]);
 static_assertions::assert_eq_size!(ttrt_memory_config, [u32; 9]);
 static_assertions::assert_eq_size!(ttrt_tensor_spec, [u32; 6]);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_host_tensor, shape),
+    2 * core::mem::size_of::<usize>()
+);
+static_assertions::const_assert_eq!(
+    core::mem::size_of::<ttrt_host_tensor>(),
+    2 * core::mem::size_of::<usize>() + 24
+);
 
 pub(crate) struct TensorHandle {
     shared: Arc<Shared>,

@@ -41,6 +41,8 @@ pub enum Command {
     WaitEvent { cq: u8, id: u32 },
     /// Run the `len` programs of a trace, stored from record `first` of the trace store.
     ExecuteTrace { first: u32, len: u32 },
+    /// The worker serving this CQ returns (the device is closing).
+    Shutdown,
 }
 
 /// The host's side of a CQ: the data ring's tail and the trace capture in progress.

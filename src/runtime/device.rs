@@ -166,6 +166,8 @@ enum Step {
     Empty(u32),
     /// Waiting on event of CQ `.0`, whose completed id was `.1`.
     Stalled(u8, u32),
+    /// Took the shutdown record.
+    Shutdown,
 }
 
 impl<C: Chip> Device<C> {
@@ -331,6 +333,9 @@ impl<C: Chip> Device<C> {
     }
 
     fn cq(&self, cq: u8) -> Result<&CommandQueue, RuntimeError> {
+        if self.shutdown.load(Ordering::Acquire) {
+            return fail!(InvalidState, "device {} is closed", self.id);
+        }
         if cq >= self.num_cqs {
             return fail!(
                 InvalidArgument,
@@ -360,7 +365,7 @@ impl<C: Chip> Device<C> {
         loop {
             let mut ran = false;
             for cq in &self.cqs[..self.num_cqs as usize] {
-                while let Step::Ran = self.step(cq) {
+                while let Step::Ran | Step::Shutdown = self.step(cq) {
                     ran = true;
                 }
             }
@@ -379,28 +384,31 @@ impl<C: Chip> Device<C> {
         loop {
             match self.step(queue) {
                 Step::Ran => {}
-                Step::Empty(head) => {
-                    if self.shutdown.load(Ordering::Acquire) {
-                        return;
-                    }
-                    queue.tail.wait_change(head, None);
-                }
+                Step::Shutdown => return,
+                Step::Empty(head) => queue.tail.wait_change(head, None),
                 Step::Stalled(other, seen) => {
-                    if self.shutdown.load(Ordering::Acquire) {
-                        return;
-                    }
-                    self.cqs[other as usize].completed.wait_change(seen, None);
+                    self.cqs[other as usize].completed.wait_change(seen, None)
                 }
             }
         }
     }
 
-    /// Asks the workers serving the CQs to return once their rings are empty.
+    /// Asks the workers serving the CQs to return once they have run everything enqueued
+    /// before: a shutdown record goes at the end of every ring (so a sleeping worker wakes).
+    /// Once stopped, further calls are refused.
     pub fn stop(&self) {
-        self.shutdown.store(true, Ordering::Release);
+        if self.shutdown.swap(true, Ordering::AcqRel) {
+            return;
+        }
         for cq in &self.cqs[..self.num_cqs as usize] {
-            cq.tail.store(cq.tail.load());
-            cq.completed.store(cq.completed.load());
+            let guard = loop {
+                match cq.host() {
+                    Ok(g) => break g,
+                    // Another thread is inside a call on this CQ: let it finish.
+                    Err(_) => core::hint::spin_loop(),
+                }
+            };
+            self.push(cq, &guard, Command::Shutdown);
         }
     }
 
@@ -443,6 +451,10 @@ impl<C: Chip> Device<C> {
                 unsafe { pages_to_host(&self.chip, &src, &dst) }.map_err(|e| (e, "read"))
             }
             Command::Program(p) => self.chip.run(&p).map_err(|e| (e, "program")),
+            Command::Shutdown => {
+                cq.pop(0);
+                return Step::Shutdown;
+            }
             Command::RecordEvent { id } => {
                 cq.completed.store(id);
                 Ok(())
@@ -500,9 +512,14 @@ impl<C: Chip> Device<C> {
 
     /// Waits for room in `cq`'s command ring.
     fn wait_room(&self, cq: &CommandQueue) {
-        while !cq.has_room() {
+        loop {
+            // Read before the check, so a move of the head after it wakes the wait below.
+            let head = cq.head.load();
+            if cq.has_room() {
+                return;
+            }
             if self.is_threaded() {
-                cq.head.wait_change(cq.head.load(), None);
+                cq.head.wait_change(head, None);
             } else {
                 self.poll();
             }
@@ -859,11 +876,12 @@ impl<C: Chip> Device<C> {
             let count = per_chunk.min(layout.num_pages() - first);
             let len = count as u64 * page;
             let (at, end) = loop {
+                let head = queue.head.load();
                 if let Some(r) = queue.reserve(guard.side(), len) {
                     break r;
                 }
                 if self.is_threaded() {
-                    queue.head.wait_change(queue.head.load(), Some(1000));
+                    queue.head.wait_change(head, None);
                 } else {
                     self.poll();
                 }

@@ -36,6 +36,25 @@ STATIC_ASSERT(offsetof(ttrt_event, device_id) == 0, "ttrt_event.device_id");
 STATIC_ASSERT(offsetof(ttrt_event, cq_id) == 4, "ttrt_event.cq_id");
 STATIC_ASSERT(offsetof(ttrt_event, id) == 8, "ttrt_event.id");
 
+/* Device API structs (pinned by static_assertions in src/ffi/device.rs and tensor.rs). */
+STATIC_ASSERT(sizeof(ttrt_device_config) == 40, "ttrt_device_config size");
+STATIC_ASSERT(offsetof(ttrt_device_config, struct_size) == 0, "ttrt_device_config.struct_size");
+STATIC_ASSERT(offsetof(ttrt_device_config, num_command_queues) == 12, "ttrt_device_config.num_command_queues");
+STATIC_ASSERT(offsetof(ttrt_device_config, trace_region_size) == 16, "ttrt_device_config.trace_region_size");
+STATIC_ASSERT(offsetof(ttrt_device_config, l1_small_size) == 24, "ttrt_device_config.l1_small_size");
+STATIC_ASSERT(offsetof(ttrt_device_config, cq_data_size) == 32, "ttrt_device_config.cq_data_size");
+STATIC_ASSERT(sizeof(ttrt_core_range) == 16, "ttrt_core_range size");
+STATIC_ASSERT(sizeof(ttrt_shard_spec) == 28, "ttrt_shard_spec size");
+STATIC_ASSERT(offsetof(ttrt_shard_spec, shape) == 16, "ttrt_shard_spec.shape");
+STATIC_ASSERT(sizeof(ttrt_memory_config) == 36, "ttrt_memory_config size");
+STATIC_ASSERT(offsetof(ttrt_memory_config, shard) == 8, "ttrt_memory_config.shard");
+STATIC_ASSERT(sizeof(ttrt_tensor_spec) == 24, "ttrt_tensor_spec size");
+STATIC_ASSERT(offsetof(ttrt_tensor_spec, format) == 16, "ttrt_tensor_spec.format");
+STATIC_ASSERT(offsetof(ttrt_host_tensor, size) == sizeof(void *), "ttrt_host_tensor.size");
+STATIC_ASSERT(offsetof(ttrt_host_tensor, shape) == 2 * sizeof(void *), "ttrt_host_tensor.shape");
+STATIC_ASSERT(TTRT_BUFFER_TYPE_L1 == 1 && TTRT_MEMORY_LAYOUT_BLOCK_SHARDED == 3, "memory enums");
+STATIC_ASSERT(TTRT_UNARY_OP_NEG == 11 && TTRT_BINARY_OP_MAXIMUM == 3, "op enums");
+
 STATIC_ASSERT(offsetof(ttrt_build_info, struct_size) == 0, "struct_size first");
 STATIC_ASSERT(offsetof(ttrt_build_info, features) == 20, "ttrt_build_info.features");
 STATIC_ASSERT(offsetof(ttrt_build_info, target) == 24, "ttrt_build_info.target");

@@ -1,17 +1,19 @@
 //! `ttrt bench`: throughput suites, each figure one plain line.
 //!
-//! Every suite is single-threaded, allocates its buffers before the clock starts, warms up,
-//! and reports the median of its timed runs. Figures are printed next to a baseline measured
+//! Every suite allocates its buffers before the clock starts, warms up, and reports the median
+//! of its timed runs; `formats` is single-threaded, `device` drives the device's worker threads
+//! as the C API does. Figures are printed next to a baseline measured
 //! in the same rounds (interleaved with them), so a noisy machine moves both alike and the
 //! ratio is what to compare across machines.
 
+mod device;
 mod formats;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 pub const USAGE: &str = "\
-ttrt bench - measure host-side throughput (single-threaded)
+ttrt bench - measure host-side throughput and device overheads
 
 Usage:
   ttrt bench [SUITE...] [--quick]
@@ -19,12 +21,15 @@ Usage:
 Suites (all of them when none is named):
   formats   tilize/untilize of a 1024x1024 float32 tensor (Float16_b, Bfp8_b)
             against a memcpy of the same 4 MiB
+  device    host cost of enqueueing an op (against a record copy) and of replaying
+            traces of 1-1000 ops; 2-CQ overlapped input against 1 CQ; a cross-CQ
+            event round trip against an atomic ping-pong between two threads
 
 Options:
   --quick   fewer runs (a smoke test; the figures are rough)
   --help    print this help
 
-Each figure is one line: throughput and its ratio to the baseline, with the goal.";
+Each figure is one line: its value and its ratio to the baseline, with the goal.";
 
 /// How much to measure.
 #[derive(Clone, Copy, Debug)]
@@ -62,10 +67,16 @@ struct Suite {
     run: fn(Plan) -> Result<(), String>,
 }
 
-const SUITES: &[Suite] = &[Suite {
-    name: "formats",
-    run: formats::run,
-}];
+const SUITES: &[Suite] = &[
+    Suite {
+        name: "formats",
+        run: formats::run,
+    },
+    Suite {
+        name: "device",
+        run: device::run,
+    },
+];
 
 /// `ttrt bench ARGS...` (the arguments after `bench`).
 pub fn main(args: &[String]) -> ExitCode {

@@ -10,7 +10,7 @@ ttrt - embedded runtime for Tenstorrent accelerators (simulated device by defaul
 Usage:
   ttrt --version        print the library version and ABI version
   ttrt --help           print this help
-  ttrt bench [formats] [--quick]
+  ttrt bench [formats] [device] [--quick]
                         measure tilize/untilize throughput against memcpy
                         (`ttrt bench --help` for the suites)
 

@@ -605,9 +605,9 @@ fn event_round_trip(plan: Plan) -> Result<(), String> {
         None => "not pinned".to_string(),
     };
     println!(
-        "device/atomic ping-pong: {:.2} us per round trip (baseline: two host threads {pinned}, \
+        "device/atomic ping-pong: {:.0} ns per round trip (baseline: two host threads {pinned}, \
          spin {SPINS} then yield; medians of {} trips over {timed} runs)",
-        us(ping),
+        ns(ping),
         pings.len()
     );
     println!(

@@ -151,6 +151,43 @@ pub struct ttrt_host_tensor {
     pub layout: u32,
 }
 
+// The C enums are the runtime's, value for value (their `from_u32` parses the C values).
+macro_rules! same_values {
+    ($($c:expr => $r:expr),* $(,)?) => {
+        $(static_assertions::const_assert_eq!($c as u32, $r as u32);)*
+    };
+}
+same_values!(
+    ttrt_buffer_type::Dram => BufferType::Dram,
+    ttrt_buffer_type::L1 => BufferType::L1,
+    ttrt_buffer_type::L1Small => BufferType::L1Small,
+    ttrt_buffer_type::Trace => BufferType::Trace,
+    ttrt_memory_layout::Interleaved => MemoryLayout::Interleaved,
+    ttrt_memory_layout::HeightSharded => MemoryLayout::HeightSharded,
+    ttrt_memory_layout::WidthSharded => MemoryLayout::WidthSharded,
+    ttrt_memory_layout::BlockSharded => MemoryLayout::BlockSharded,
+    ttrt_tensor_layout::Tile => TensorLayout::Tile,
+    ttrt_tensor_layout::RowMajor => TensorLayout::RowMajor,
+    ttrt_shard_orientation::RowMajor => ShardOrientation::RowMajor,
+    ttrt_shard_orientation::ColMajor => ShardOrientation::ColMajor,
+    ttrt_unary_op::Identity => UnaryOp::Identity,
+    ttrt_unary_op::Relu => UnaryOp::Relu,
+    ttrt_unary_op::Gelu => UnaryOp::Gelu,
+    ttrt_unary_op::Exp => UnaryOp::Exp,
+    ttrt_unary_op::Log => UnaryOp::Log,
+    ttrt_unary_op::Sqrt => UnaryOp::Sqrt,
+    ttrt_unary_op::Reciprocal => UnaryOp::Reciprocal,
+    ttrt_unary_op::Sigmoid => UnaryOp::Sigmoid,
+    ttrt_unary_op::Tanh => UnaryOp::Tanh,
+    ttrt_unary_op::Abs => UnaryOp::Abs,
+    ttrt_unary_op::Square => UnaryOp::Square,
+    ttrt_unary_op::Neg => UnaryOp::Neg,
+    ttrt_binary_op::Add => BinaryOp::Add,
+    ttrt_binary_op::Subtract => BinaryOp::Subtract,
+    ttrt_binary_op::Multiply => BinaryOp::Multiply,
+    ttrt_binary_op::Maximum => BinaryOp::Maximum,
+);
+
 static_assertions::assert_eq_size!(ttrt_core_range, [u32; 4]);
 static_assertions::assert_eq_size!(ttrt_shard_spec, [u32; 7]);
 static_assertions::assert_eq_size!(ttrt_memory_config, [u32; 9]);

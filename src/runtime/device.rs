@@ -637,8 +637,8 @@ impl<C: Chip> Device<C> {
         })
     }
 
-    /// Checks that `ev` belongs to this device and was issued.
-    fn check_event(&self, ev: &Event) -> Result<&CommandQueue, RuntimeError> {
+    /// The CQ of `ev`, checked to be this device's, and whether `ev.id` was issued on it.
+    fn event_queue(&self, ev: &Event) -> Result<(&CommandQueue, bool), RuntimeError> {
         if ev.device_id != self.id {
             return fail!(
                 InvalidArgument,
@@ -648,14 +648,21 @@ impl<C: Chip> Device<C> {
             );
         }
         let queue = self.cq(ev.cq_id)?;
-        let issued = queue.issued.load(Ordering::Acquire);
-        if ev.id == 0 || !reached(issued, ev.id) {
+        let issued = ev.id != 0 && reached(queue.issued.load(Ordering::Acquire), ev.id);
+        Ok((queue, issued))
+    }
+
+    /// Checks that `ev` belongs to this device and was issued.
+    fn check_event(&self, ev: &Event) -> Result<&CommandQueue, RuntimeError> {
+        let (queue, issued) = self.event_queue(ev)?;
+        if !issued {
             return fail!(
                 InvalidArgument,
-                "event {} on CQ {} of device {} was never recorded (the last recorded id is {issued})",
+                "event {} on CQ {} of device {} was never recorded (the last recorded id is {})",
                 ev.id,
                 ev.cq_id,
-                self.id
+                self.id,
+                queue.issued.load(Ordering::Acquire)
             );
         }
         Ok(queue)
@@ -690,17 +697,8 @@ impl<C: Chip> Device<C> {
 
     /// Whether `ev` has completed (an id never issued has not).
     pub fn event_query(&self, ev: &Event) -> Result<bool, RuntimeError> {
-        if ev.device_id != self.id {
-            return fail!(
-                InvalidArgument,
-                "event of device {} used on device {}",
-                ev.device_id,
-                self.id
-            );
-        }
-        let queue = self.cq(ev.cq_id)?;
-        let issued = queue.issued.load(Ordering::Acquire);
-        if ev.id == 0 || !reached(issued, ev.id) {
+        let (queue, issued) = self.event_queue(ev)?;
+        if !issued {
             return Ok(false);
         }
         if !self.is_threaded() {
@@ -947,16 +945,26 @@ impl<C: Chip> Device<C> {
 
     // ---------------------------------------------------------------- device ops
 
-    /// Enqueues (or, during capture, records) one program into `out`, checking the program
-    /// cache rule.
-    fn enqueue_program(&self, cq: u8, program: Program, key: u32) -> Result<(), RuntimeError> {
+    /// Takes `cq`'s host side for one program with signature `key`: during capture, a program
+    /// not in the cache is refused here, before anything is allocated for it.
+    fn program_slot(
+        &self,
+        cq: u8,
+        key: u32,
+    ) -> Result<(&CommandQueue, HostGuard<'_>), RuntimeError> {
         let queue = self.cq(cq)?;
         let mut guard = queue.host()?;
-        match Self::capture_of(&mut guard) {
+        if Self::capture_of(&mut guard).is_some() && !self.program_cache.contains(key) {
+            return fail!(InvalidState, "{NOT_CACHED}");
+        }
+        Ok((queue, guard))
+    }
+
+    /// Enqueues a program or, during capture, records it (the cache rule was checked by
+    /// `program_slot`).
+    fn submit(&self, queue: &CommandQueue, guard: &mut HostGuard<'_>, program: Program, key: u32) {
+        match guard.side().capture {
             Some((tid, n)) => {
-                if !self.program_cache.contains(key) {
-                    return fail!(InvalidState, "{NOT_CACHED}");
-                }
                 if (n as u64) < self.layout.staging_slots {
                     // SAFETY: slot n is inside the staging area, which only the capturing CQ
                     // (whose host side we hold) writes.
@@ -966,20 +974,9 @@ impl<C: Chip> Device<C> {
             }
             None => {
                 self.program_cache.insert(key);
-                self.push(queue, &guard, Command::Program(program));
+                self.push(queue, guard, Command::Program(program));
             }
         }
-        Ok(())
-    }
-
-    /// Refuses an op during capture before anything is allocated when its program is new.
-    fn precheck(&self, cq: u8, key: u32) -> Result<(), RuntimeError> {
-        let queue = self.cq(cq)?;
-        let mut guard = queue.host()?;
-        if Self::capture_of(&mut guard).is_some() && !self.program_cache.contains(key) {
-            return fail!(InvalidState, "{NOT_CACHED}");
-        }
-        Ok(())
     }
 
     fn tile_operand(&self, t: &Tensor, what: &str) -> Result<(), RuntimeError> {
@@ -1008,18 +1005,15 @@ impl<C: Chip> Device<C> {
             b.map(|b| (b.spec, b.memory)),
             (out_spec, *out_mem),
         ));
-        self.precheck(cq, key)?;
-        let mut out = self.allocate_tensor(&out_spec, out_mem)?;
+        let (queue, mut guard) = self.program_slot(cq, key)?;
+        let out = self.allocate_tensor(&out_spec, out_mem)?;
         let program = Program {
             op,
             a: a.buffer,
             b: b.unwrap_or(a).buffer,
             out: out.buffer,
         };
-        if let Err(e) = self.enqueue_program(cq, program, key) {
-            let _ = self.deallocate(&mut out, true);
-            return Err(e);
-        }
+        self.submit(queue, &mut guard, program, key);
         Ok(out)
     }
 
@@ -1122,16 +1116,15 @@ impl<C: Chip> Device<C> {
             );
         }
         let key = signature(&(OpKind::Copy, (a.spec, a.memory), (out.spec, out.memory)));
-        self.enqueue_program(
-            cq,
-            Program {
-                op: OpKind::Copy,
-                a: a.buffer,
-                b: a.buffer,
-                out: out.buffer,
-            },
-            key,
-        )
+        let (queue, mut guard) = self.program_slot(cq, key)?;
+        let program = Program {
+            op: OpKind::Copy,
+            a: a.buffer,
+            b: a.buffer,
+            out: out.buffer,
+        };
+        self.submit(queue, &mut guard, program, key);
+        Ok(())
     }
 
     // ---------------------------------------------------------------- traces

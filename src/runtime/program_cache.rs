@@ -17,25 +17,56 @@ pub struct ProgramCache {
     slots: [AtomicU32; PROGRAM_CACHE_CAPACITY],
 }
 
-/// FNV-1a, 64-bit: small, deterministic, no allocation.
-struct Fnv(u64);
+/// A word-at-a-time multiplicative hash (the shape of rustc's FxHash): deterministic, no
+/// allocation, and a few instructions per field, since it runs on every op enqueue.
+struct WordHash(u64);
 
-impl Hasher for Fnv {
+const SEED: u64 = 0x517c_c1b7_2722_0a95;
+
+impl WordHash {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for WordHash {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= *b as u64;
-            self.0 = self.0.wrapping_mul(0x100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
         }
+        for b in chunks.remainder() {
+            self.mix(*b as u64);
+        }
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.mix(v as u64);
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.mix(v as u64);
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.mix(v);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.mix(v as u64);
     }
 }
 
 /// The signature of a program: everything but buffer addresses.
 pub fn signature(parts: &impl Hash) -> u32 {
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let mut h = WordHash(0);
     parts.hash(&mut h);
     // 0 marks an empty slot.
     let h = h.finish();

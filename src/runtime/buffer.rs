@@ -399,6 +399,7 @@ pub struct BufferLayout {
 
 impl BufferLayout {
     /// Checks the request and computes the page layout.
+    #[inline]
     pub fn new(
         shape: [u32; 4],
         format: DataFormat,

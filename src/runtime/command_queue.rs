@@ -155,6 +155,7 @@ impl CommandQueue {
     }
 
     /// Appends a record; the caller made sure there is room (`has_room`).
+    #[inline(always)]
     pub(crate) fn push(&self, _guard: &HostGuard<'_>, cmd: Command) {
         let tail = self.tail.load();
         debug_assert!(tail.wrapping_sub(self.head.load()) < RING_RECORDS);

@@ -526,6 +526,7 @@ impl<C: Chip> Device<C> {
         }
     }
 
+    #[inline(always)]
     fn push(&self, cq: &CommandQueue, guard: &HostGuard<'_>, cmd: Command) {
         self.wait_room(cq);
         cq.push(guard, cmd);
@@ -709,6 +710,7 @@ impl<C: Chip> Device<C> {
 
     // ---------------------------------------------------------------- tensors
 
+    #[inline(always)]
     fn layout_of(
         &self,
         spec: &TensorSpec,
@@ -731,31 +733,47 @@ impl<C: Chip> Device<C> {
         spec: &TensorSpec,
         mem: &MemoryConfig,
     ) -> Result<Tensor, RuntimeError> {
-        if mem.buffer_type == BufferType::Trace {
+        let layout = self.layout_of(spec, mem)?;
+        self.allocate_laid_out(layout, signature(&(*spec, *mem)))
+    }
+
+    /// Allocates a buffer of `layout` for a tensor whose spec and memory config have
+    /// signature `sig`.
+    #[inline(always)]
+    fn allocate_laid_out(&self, layout: BufferLayout, sig: u32) -> Result<Tensor, RuntimeError> {
+        let addr = self.allocate_buffer(&layout)?;
+        Ok(Tensor {
+            device_id: self.id,
+            allocated: true,
+            sig,
+            buffer: BufferRef { addr, layout },
+        })
+    }
+
+    /// Allocates a buffer of `layout`: its base address.
+    #[inline(always)]
+    fn allocate_buffer(&self, layout: &BufferLayout) -> Result<u64, RuntimeError> {
+        if layout.buffer_type() == BufferType::Trace {
             return fail!(
                 InvalidArgument,
                 "tensors cannot be allocated in the trace region"
             );
         }
-        let layout = self.layout_of(spec, mem)?;
         let addr = self.books.with(|b| {
             b.allocator.allocate(
-                mem.buffer_type,
+                layout.buffer_type(),
                 layout.total_size(),
                 layout.size_per_bank(),
                 layout.banks(),
             )
         })?;
-        if self.traces.any() && self.warn_next_alloc.swap(false, Ordering::AcqRel) {
+        if self.warn_next_alloc.load(Ordering::Relaxed)
+            && self.traces.any()
+            && self.warn_next_alloc.swap(false, Ordering::AcqRel)
+        {
             log::warn!("{ALLOC_WITH_TRACE}");
         }
-        Ok(Tensor {
-            device_id: self.id,
-            spec: *spec,
-            memory: *mem,
-            buffer: BufferRef { addr, layout },
-            allocated: true,
-        })
+        Ok(addr)
     }
 
     /// Frees a tensor's buffer. `force` is accepted for TT-NN's signature: ttrt tensors never
@@ -769,8 +787,10 @@ impl<C: Chip> Device<C> {
                 t.buffer.addr
             );
         }
-        self.books
-            .with(|b| b.allocator.deallocate(t.memory.buffer_type, t.buffer.addr))?;
+        self.books.with(|b| {
+            b.allocator
+                .deallocate(t.buffer.layout.buffer_type(), t.buffer.addr)
+        })?;
         t.allocated = false;
         Ok(())
     }
@@ -806,7 +826,7 @@ impl<C: Chip> Device<C> {
         t: &Tensor,
         direction: &'static str,
     ) -> Result<(), RuntimeError> {
-        let shape = t.spec.shape.map(|d| d as usize);
+        let shape = t.spec().shape.map(|d| d as usize);
         if h.shape != shape {
             return fail!(
                 InvalidArgument,
@@ -819,11 +839,11 @@ impl<C: Chip> Device<C> {
             return fail!(InvalidArgument, "host tensor data is NULL");
         }
         if h.tiled {
-            if h.format != t.spec.format {
+            if h.format != t.spec().format {
                 return fail!(
                     InvalidArgument,
                     "a TILE-layout host tensor is in the device's pages: format {} expected, found {}",
-                    t.spec.format.name(),
+                    t.spec().format.name(),
                     h.format.name()
                 );
             }
@@ -962,10 +982,30 @@ impl<C: Chip> Device<C> {
 
     /// Enqueues a program or, during capture, records it (the cache rule was checked by
     /// `program_slot`).
-    fn submit(&self, queue: &CommandQueue, guard: &mut HostGuard<'_>, program: Program, key: u32) {
+    #[inline(always)]
+    ///
+    /// The program is assembled where it is stored (ring record or staging slot), from the
+    /// operands' buffers: it is the largest record, and every op enqueue writes one.
+    #[allow(clippy::too_many_arguments)]
+    fn submit(
+        &self,
+        queue: &CommandQueue,
+        guard: &mut HostGuard<'_>,
+        key: u32,
+        op: OpKind,
+        a: &BufferRef,
+        b: &BufferRef,
+        out: &BufferRef,
+    ) {
         match guard.side().capture {
             Some((tid, n)) => {
                 if (n as u64) < self.layout.staging_slots {
+                    let program = Program {
+                        op,
+                        a: *a,
+                        b: *b,
+                        out: *out,
+                    };
                     // SAFETY: slot n is inside the staging area, which only the capturing CQ
                     // (whose host side we hold) writes.
                     unsafe { self.staging_slot(n).write(program) };
@@ -974,14 +1014,23 @@ impl<C: Chip> Device<C> {
             }
             None => {
                 self.program_cache.insert(key);
-                self.push(queue, guard, Command::Program(program));
+                self.wait_room(queue);
+                queue.push(
+                    guard,
+                    Command::Program(Program {
+                        op,
+                        a: *a,
+                        b: *b,
+                        out: *out,
+                    }),
+                );
             }
         }
     }
 
     fn tile_operand(&self, t: &Tensor, what: &str) -> Result<(), RuntimeError> {
         self.live(t, what)?;
-        if t.spec.layout != TensorLayout::Tile {
+        if t.spec().layout != TensorLayout::Tile {
             return fail!(
                 InvalidArgument,
                 "{what} tensor is ROW_MAJOR; device ops need TILE layout"
@@ -999,21 +1048,24 @@ impl<C: Chip> Device<C> {
         out_spec: TensorSpec,
         out_mem: &MemoryConfig,
     ) -> Result<Tensor, RuntimeError> {
-        let key = signature(&(
-            op,
-            (a.spec, a.memory),
-            b.map(|b| (b.spec, b.memory)),
-            (out_spec, *out_mem),
-        ));
-        let (queue, mut guard) = self.program_slot(cq, key)?;
-        let out = self.allocate_tensor(&out_spec, out_mem)?;
-        let program = Program {
-            op,
-            a: a.buffer,
-            b: b.unwrap_or(a).buffer,
-            out: out.buffer,
+        // The output is built in place. Its layout is the first input's when it has that
+        // spec and memory config, as elementwise ops mostly do.
+        let mut out = Tensor {
+            device_id: self.id,
+            allocated: false,
+            sig: a.sig,
+            buffer: a.buffer,
         };
-        self.submit(queue, &mut guard, program, key);
+        if a.spec() != out_spec || a.memory_config() != *out_mem {
+            out.buffer.layout = self.layout_of(&out_spec, out_mem)?;
+            out.sig = signature(&(out_spec, *out_mem));
+        }
+        let key = signature(&(op, a.sig, b.map(|b| b.sig), out.sig));
+        let (queue, mut guard) = self.program_slot(cq, key)?;
+        out.buffer.addr = self.allocate_buffer(&out.buffer.layout)?;
+        out.allocated = true;
+        let b = &b.unwrap_or(a).buffer;
+        self.submit(queue, &mut guard, key, op, &a.buffer, b, &out.buffer);
         Ok(out)
     }
 
@@ -1026,7 +1078,7 @@ impl<C: Chip> Device<C> {
         out_mem: &MemoryConfig,
     ) -> Result<Tensor, RuntimeError> {
         self.tile_operand(a, "input")?;
-        self.run_op(cq, OpKind::Unary(op), a, None, a.spec, out_mem)
+        self.run_op(cq, OpKind::Unary(op), a, None, a.spec(), out_mem)
     }
 
     /// `out = a op b`, elementwise over equal shapes.
@@ -1040,16 +1092,16 @@ impl<C: Chip> Device<C> {
     ) -> Result<Tensor, RuntimeError> {
         self.tile_operand(a, "first input")?;
         self.tile_operand(b, "second input")?;
-        if a.spec.shape != b.spec.shape {
+        if a.spec().shape != b.spec().shape {
             return fail!(
                 InvalidArgument,
                 "binary {} needs equal shapes: {:?} and {:?}",
                 op.name(),
-                a.spec.shape,
-                b.spec.shape
+                a.spec().shape,
+                b.spec().shape
             );
         }
-        self.run_op(cq, OpKind::Binary(op), a, Some(b), a.spec, out_mem)
+        self.run_op(cq, OpKind::Binary(op), a, Some(b), a.spec(), out_mem)
     }
 
     /// `out = a · b` over the last two dimensions; `b`'s outer dimensions are 1 (broadcast)
@@ -1063,14 +1115,14 @@ impl<C: Chip> Device<C> {
     ) -> Result<Tensor, RuntimeError> {
         self.tile_operand(a, "first input")?;
         self.tile_operand(b, "second input")?;
-        let [a0, a1, m, k] = a.spec.shape;
-        let [b0, b1, kb, n] = b.spec.shape;
+        let [a0, a1, m, k] = a.spec().shape;
+        let [b0, b1, kb, n] = b.spec().shape;
         if k != kb {
             return fail!(
                 InvalidArgument,
                 "matmul inner dimensions differ: a is {:?}, b is {:?} ({k} != {kb})",
-                a.spec.shape,
-                b.spec.shape
+                a.spec().shape,
+                b.spec().shape
             );
         }
         if !(b0 * b1 == 1 || (b0, b1) == (a0, a1)) {
@@ -1083,7 +1135,7 @@ impl<C: Chip> Device<C> {
         }
         let spec = TensorSpec {
             shape: [a0, a1, m, n],
-            ..a.spec
+            ..a.spec()
         };
         self.run_op(cq, OpKind::Matmul, a, Some(b), spec, out_mem)
     }
@@ -1096,34 +1148,38 @@ impl<C: Chip> Device<C> {
         mem: &MemoryConfig,
     ) -> Result<Tensor, RuntimeError> {
         self.live(a, "input")?;
-        self.run_op(cq, OpKind::Copy, a, None, a.spec, mem)
+        self.run_op(cq, OpKind::Copy, a, None, a.spec(), mem)
     }
 
     /// Copies `a` into the existing tensor `out` (same spec, any memory config), in place.
     pub fn reshard(&self, cq: u8, a: &Tensor, out: &Tensor) -> Result<(), RuntimeError> {
         self.live(a, "input")?;
         self.live(out, "output")?;
-        if a.spec != out.spec {
+        if a.spec() != out.spec() {
             return fail!(
                 InvalidArgument,
                 "reshard needs equal specs: input {:?} {} {:?}, output {:?} {} {:?}",
-                a.spec.shape,
-                a.spec.format.name(),
-                a.spec.layout,
-                out.spec.shape,
-                out.spec.format.name(),
-                out.spec.layout
+                a.spec().shape,
+                a.spec().format.name(),
+                a.spec().layout,
+                out.spec().shape,
+                out.spec().format.name(),
+                out.spec().layout
             );
         }
-        let key = signature(&(OpKind::Copy, (a.spec, a.memory), (out.spec, out.memory)));
+        // In place: not the program `to_memory_config` runs (that one allocates its output).
+        let key = signature(&(OpKind::Copy, a.sig, out.sig, "in place"));
         let (queue, mut guard) = self.program_slot(cq, key)?;
-        let program = Program {
-            op: OpKind::Copy,
-            a: a.buffer,
-            b: a.buffer,
-            out: out.buffer,
-        };
-        self.submit(queue, &mut guard, program, key);
+        let op = OpKind::Copy;
+        self.submit(
+            queue,
+            &mut guard,
+            key,
+            op,
+            &a.buffer,
+            &a.buffer,
+            &out.buffer,
+        );
         Ok(())
     }
 

@@ -39,22 +39,34 @@ impl MemoryConfig {
 
 /// A tensor on a device. Plain data: the device that allocated it frees its buffer
 /// (`Device::deallocate`), after which it only remembers what it was.
+///
+/// The spec and memory config are those of the buffer's layout; `sig` is their program-cache
+/// signature, computed once when the tensor is allocated (every op enqueue needs it).
 #[derive(Clone, Copy, Debug)]
 pub struct Tensor {
     pub(crate) device_id: u32,
-    pub(crate) spec: TensorSpec,
-    pub(crate) memory: MemoryConfig,
-    pub(crate) buffer: BufferRef,
     pub(crate) allocated: bool,
+    pub(crate) sig: u32,
+    pub(crate) buffer: BufferRef,
 }
 
 impl Tensor {
-    pub fn spec(&self) -> &TensorSpec {
-        &self.spec
+    pub fn spec(&self) -> TensorSpec {
+        let l = &self.buffer.layout;
+        TensorSpec {
+            shape: l.shape(),
+            format: l.format(),
+            layout: l.tensor_layout(),
+        }
     }
 
-    pub fn memory_config(&self) -> &MemoryConfig {
-        &self.memory
+    pub fn memory_config(&self) -> MemoryConfig {
+        let l = &self.buffer.layout;
+        MemoryConfig {
+            buffer_type: l.buffer_type(),
+            memory_layout: l.memory_layout(),
+            shard: l.shard_spec(),
+        }
     }
 
     /// The buffer's base address (the same in every bank).

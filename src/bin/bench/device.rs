@@ -344,7 +344,8 @@ impl Model<'_> {
         consumed()?;
         // SAFETY: `out` outlives the read: every run ends with a synchronize, and on an early
         // return the device, dropped before the buffers, drains its queues.
-        unsafe { dev.read_tensor(0, &x, host_pages(out, self.input.spec()), false) }.map_err(rt)?;
+        unsafe { dev.read_tensor(0, &x, host_pages(out, &self.input.spec()), false) }
+            .map_err(rt)?;
         // The read is ahead of anything that could reuse the buffer on CQ 0.
         dev.deallocate(&mut x, true).map_err(rt)
     }

@@ -31,6 +31,9 @@ pub enum Command {
         data_at: u64,
         data_end: u64,
     },
+    /// Copy every page of `dst` from a host buffer already in the device's pages (the host
+    /// waits for this command: its memory stays valid until then).
+    WriteFrom { dst: BufferRef, src: HostBuffer },
     /// Gather every page of `src` into the host buffer, converting on the way.
     Read { src: BufferRef, dst: HostBuffer },
     /// Run one device program.

@@ -21,7 +21,7 @@ use super::trace::{
 use super::transfer::{host_to_pages, pages_to_host, HostBuffer};
 use crate::format::{check_extent, Arch, Rounding};
 use crate::hal::sim::compute::{BinaryOp, UnaryOp};
-use crate::hal::{BufferRef, Chip, OpKind, Program};
+use crate::hal::{BufferRef, Chip, HalError, OpKind, Program};
 use crate::sync::Lock;
 
 /// How a device is opened.
@@ -412,6 +412,18 @@ impl<C: Chip> Device<C> {
         }
     }
 
+    /// Writes `bytes`, whole pages of `dst` back to back, from page `first` on.
+    fn write_pages(&self, dst: &BufferRef, first: u32, bytes: &[u8]) -> Result<(), HalError> {
+        let kind = dst.kind();
+        bytes
+            .chunks_exact(dst.layout.page_size() as usize)
+            .zip(first..)
+            .try_for_each(|(data, p)| {
+                let (bank, offset) = dst.layout.page_location(p);
+                self.chip.write(kind, bank, dst.addr + offset, data)
+            })
+    }
+
     fn step(&self, cq: &CommandQueue) -> Step {
         let Some(cmd) = cq.front() else {
             return Step::Empty(cq.head.load());
@@ -426,23 +438,19 @@ impl<C: Chip> Device<C> {
                 data_end: end,
             } => {
                 data_end = end;
-                let page = dst.layout.page_size() as usize;
+                let len = count as usize * dst.layout.page_size() as usize;
                 // SAFETY: the host reserved these bytes for this command and does not reuse
                 // them before `pop` releases them.
-                let bytes = unsafe {
-                    core::slice::from_raw_parts(
-                        cq.data(data_at, count as usize * page),
-                        count as usize * page,
-                    )
-                };
-                let kind = dst.kind();
-                bytes
-                    .chunks_exact(page)
-                    .zip(first..first + count)
-                    .try_for_each(|(data, p)| {
-                        let (bank, offset) = dst.layout.page_location(p);
-                        self.chip.write(kind, bank, dst.addr + offset, data)
-                    })
+                let bytes = unsafe { core::slice::from_raw_parts(cq.data(data_at, len), len) };
+                self.write_pages(&dst, first, bytes)
+                    .map_err(|e| (e, "write"))
+            }
+            Command::WriteFrom { dst, src } => {
+                let len = dst.layout.num_pages() as usize * dst.layout.page_size() as usize;
+                // SAFETY: the host checked that `src` holds the tensor's pages and waits for
+                // this command before the caller's memory can go away.
+                let bytes = unsafe { core::slice::from_raw_parts(src.ptr as *const u8, len) };
+                self.write_pages(&dst, 0, bytes)
                     .map_err(|e| (e, "write"))
             }
             // SAFETY: the host checked `dst` against the tensor and the caller of a read
@@ -879,6 +887,19 @@ impl<C: Chip> Device<C> {
         }
         self.live(dst, "destination")?;
         self.check_host(src, dst, "input")?;
+        if blocking && src.tiled {
+            // The caller's memory already holds the device's pages and stays valid until this
+            // call returns: the device copies it from there, with no stop in the data ring.
+            self.push(
+                queue,
+                &guard,
+                Command::WriteFrom {
+                    dst: dst.buffer,
+                    src: *src,
+                },
+            );
+            return self.complete(queue, &guard);
+        }
         let layout = &dst.buffer.layout;
         let page = layout.page_size();
         let per_chunk = ((queue.data_cap / 2) / page).max(1) as u32;

@@ -279,6 +279,51 @@ fn write_after_read_ping_pong_across_cqs_on_one_buffer() {
 }
 
 #[test]
+fn the_same_ping_pong_without_events_reads_stale_data() {
+    // Polled, the simulated device runs CQ 0 until it is empty or stalled, then CQ 1: without
+    // the events nothing holds CQ 0's read back until CQ 1's write has landed, and each read
+    // sees the write before. With the events the same schedule gives every read its write.
+    let d = Device::new(
+        DeviceConfig {
+            num_command_queues: 2,
+            ..DeviceConfig::default()
+        },
+        SimChip::new(Arch::WormholeB0).unwrap(),
+    )
+    .unwrap();
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    write(&d, 0, &t, &values(0), true);
+    for with_events in [false, true] {
+        let rounds = 4;
+        let mut outs = vec![vec![0f32; N]; rounds];
+        let mut read_done = d.record_event(0).unwrap();
+        for (i, out) in outs.iter_mut().enumerate() {
+            let i = i + 1;
+            if with_events {
+                d.wait_for_event(1, &read_done).unwrap();
+            }
+            write(&d, 1, &t, &values(i), false);
+            if with_events {
+                let written = d.record_event(1).unwrap();
+                d.wait_for_event(0, &written).unwrap();
+            }
+            // SAFETY: `outs` outlives the synchronize below.
+            unsafe { d.read_tensor(0, &t, host(out, SHAPE), false) }.unwrap();
+            read_done = d.record_event(0).unwrap();
+            d.poll();
+        }
+        d.synchronize().unwrap();
+        for (i, out) in outs.iter().enumerate() {
+            let i = i + 1;
+            let want = if with_events { i } else { i - 1 };
+            assert_eq!(out, &values(want), "events {with_events}: read {i}");
+        }
+        // The next pass starts from the last write.
+        write(&d, 0, &t, &values(0), true);
+    }
+}
+
+#[test]
 fn non_blocking_reads_and_writes_on_one_cq_are_fifo() {
     let d = open(1, 0);
     let t = d.allocate_tensor(&spec(), &dram()).unwrap();
@@ -303,6 +348,40 @@ fn non_blocking_writes_copy_the_callers_bytes_before_returning() {
         .unwrap();
     data.fill(99.0); // reused at once
     assert_eq!(read(&d, 0, &t), values(3));
+}
+
+/// A host buffer over `t`'s device pages (TILE layout, the tensor's own format).
+fn pages(bytes: &mut [u8], t: &Tensor) -> HostBuffer {
+    let shape = t.spec().shape.map(|d| d as usize);
+    HostBuffer {
+        ptr: bytes.as_mut_ptr(),
+        len: bytes.len(),
+        format: t.spec().format,
+        shape,
+        strides: [0; 4],
+        tiled: true,
+    }
+}
+
+#[test]
+fn a_blocking_write_of_device_pages_lands_before_returning_and_in_queue_order() {
+    let d = open(1, 0);
+    let t = d.allocate_tensor(&spec(), &dram()).unwrap();
+    // The device pages of values(2), as the device itself lays them out.
+    let scratch = d.allocate_tensor(&spec(), &dram()).unwrap();
+    write(&d, 0, &scratch, &values(2), true);
+    let mut bytes = vec![0u8; N * 2];
+    // SAFETY: blocking.
+    unsafe { d.read_tensor(0, &scratch, pages(&mut bytes, &scratch), true) }.unwrap();
+
+    write(&d, 0, &t, &values(1), false);
+    let mut before = vec![0f32; N];
+    // SAFETY: `before` outlives the blocking write, which completes every earlier command.
+    unsafe { d.read_tensor(0, &t, host(&mut before, SHAPE), false) }.unwrap();
+    d.write_tensor(0, &pages(&mut bytes, &t), &t, true).unwrap();
+    bytes.fill(0xff); // the caller's memory is the caller's again
+    assert_eq!(before, values(1), "the read queued before the write saw the write");
+    assert_eq!(read(&d, 0, &t), values(2));
 }
 
 #[test]

@@ -635,6 +635,14 @@ typedef struct ttrt_device_config {
   // Bytes of each command queue's data ring in host memory (non-blocking writes wait there
   // until the device takes them). Default 16 MiB.
   uint64_t cq_data_size;
+  // Bytes at `arena`.
+  uint64_t arena_size;
+  // Memory for the whole simulated device, from the caller, or NULL (default): the device's
+  // host memory (command rings, trace store) at the start, the chip's L1 of every core and
+  // its DRAM channels (as large as what remains allows) after it. It must stay valid and
+  // untouched until `ttrt_device_close`. Required without `std`, where nothing else can
+  // provide it; with `std` NULL gives sparse mappings of the full DRAM.
+  void *arena;
 } ttrt_device_config;
 
 // A point in one command queue's stream of commands. Returned by recording; passed to waits,

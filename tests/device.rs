@@ -380,7 +380,11 @@ fn a_blocking_write_of_device_pages_lands_before_returning_and_in_queue_order() 
     unsafe { d.read_tensor(0, &t, host(&mut before, SHAPE), false) }.unwrap();
     d.write_tensor(0, &pages(&mut bytes, &t), &t, true).unwrap();
     bytes.fill(0xff); // the caller's memory is the caller's again
-    assert_eq!(before, values(1), "the read queued before the write saw the write");
+    assert_eq!(
+        before,
+        values(1),
+        "the read queued before the write saw the write"
+    );
     assert_eq!(read(&d, 0, &t), values(2));
 }
 
@@ -855,4 +859,110 @@ fn use_after_close_is_rejected() {
         // Closing twice: the handle is gone.
         assert_eq!(ttrt_device_close(dev), ttrt_status::InvalidArgument);
     }
+}
+
+#[test]
+fn a_device_opened_in_the_callers_arena_keeps_its_memory_there() {
+    use ttrt::ffi::device::*;
+    use ttrt::ffi::status::ttrt_status;
+    use ttrt::ffi::tensor::*;
+    let message = || unsafe {
+        std::ffi::CStr::from_ptr(ttrt::ffi::error::ttrt_last_error_message())
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut cfg: ttrt_device_config = unsafe { std::mem::zeroed() };
+    unsafe { ttrt_device_config_default(&mut cfg) };
+    cfg.cq_data_size = 1 << 20;
+    let mut dev = std::ptr::null_mut();
+
+    // Too small for Wormhole's L1 (64 cores x 1464 KiB): refused, naming what it needs.
+    let mut small = vec![0u8; 8 << 20];
+    cfg.arena = small.as_mut_ptr().cast();
+    cfg.arena_size = small.len() as u64;
+    assert_eq!(
+        unsafe { ttrt_device_open(&cfg, &mut dev) },
+        ttrt_status::InvalidArgument
+    );
+    assert!(
+        message().contains("too small for Wormhole"),
+        "{}",
+        message()
+    );
+    cfg.arena = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { ttrt_device_open(&cfg, &mut dev) },
+        ttrt_status::InvalidArgument
+    );
+    assert!(message().contains("cfg->arena is NULL"), "{}", message());
+
+    // Zeroed pages, mapped when first touched: only what the device writes becomes nonzero.
+    let mut arena = vec![0u8; 128 << 20];
+    cfg.arena = arena.as_mut_ptr().cast();
+    cfg.arena_size = arena.len() as u64;
+    unsafe {
+        assert_eq!(ttrt_device_open(&cfg, &mut dev), ttrt_status::Success);
+        let spec = ttrt_tensor_spec {
+            shape: SHAPE,
+            format: 5,
+            layout: 0,
+        };
+        let mem = ttrt_memory_config::default();
+        let mut t = std::ptr::null_mut();
+        assert_eq!(
+            ttrt_allocate_tensor_on_device(dev, &spec, &mem, &mut t),
+            ttrt_status::Success
+        );
+        let mut x = values(5);
+        let host = |data: &mut [f32]| ttrt_host_tensor {
+            data: data.as_mut_ptr().cast(),
+            size: data.len() * 4,
+            shape: SHAPE,
+            format: 0,
+            layout: 1,
+        };
+        assert_eq!(
+            ttrt_copy_host_to_device_tensor(dev, 0, &host(&mut x), t, true),
+            ttrt_status::Success,
+            "{}",
+            message()
+        );
+        let mut y = std::ptr::null_mut();
+        assert_eq!(
+            ttrt_op_unary(dev, 0, 1, t, &mem, &mut y),
+            ttrt_status::Success
+        );
+        let mut got = vec![f32::NAN; N];
+        assert_eq!(
+            ttrt_copy_device_to_host_tensor(dev, 0, y, &mut host(&mut got), true),
+            ttrt_status::Success,
+            "{}",
+            message()
+        );
+        let want: Vec<f32> = values(5).iter().map(|&v| bf16(v.max(0.0))).collect();
+        assert_values(&got, &want, "relu in the arena");
+        // The input's Float16_b tiles are in the chip's part of the arena (after the host
+        // memory, where the write passed through the data ring): 16 bytes of its first row.
+        let row: Vec<u8> = values(5)[..8]
+            .iter()
+            .flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes())
+            .collect();
+        let host_part = Device::<SimChip>::sysmem_size_for(
+            &DeviceConfig {
+                cq_data_size: 1 << 20,
+                ..DeviceConfig::default()
+            },
+            &ttrt::hal::ChipGeometry::of(Arch::WormholeB0),
+        ) + arena.as_ptr().align_offset(64);
+        assert!(
+            arena[host_part..]
+                .windows(row.len())
+                .any(|w| w == row.as_slice()),
+            "the input's pages are not in the chip's part of the arena"
+        );
+        ttrt_tensor_free(y);
+        ttrt_tensor_free(t);
+        assert_eq!(ttrt_device_close(dev), ttrt_status::Success);
+    }
+    drop(arena);
 }

@@ -17,8 +17,9 @@ use super::format::arch_of;
 use super::handle::{Handle, HandleTable};
 use super::status::ttrt_status;
 use crate::hal::sim::SimChip;
+use crate::hal::ChipGeometry;
 use crate::runtime::error::fail;
-use crate::runtime::{Device, DeviceConfig, Event, RuntimeError};
+use crate::runtime::{Device, DeviceConfig, ErrorKind, Event, RuntimeError};
 
 /// An open device (opaque).
 pub struct ttrt_device {
@@ -44,9 +45,21 @@ pub struct ttrt_device_config {
     /// Bytes of each command queue's data ring in host memory (non-blocking writes wait there
     /// until the device takes them). Default 16 MiB.
     pub cq_data_size: u64,
+    /// Bytes at `arena`.
+    pub arena_size: u64,
+    /// Memory for the whole simulated device, from the caller, or NULL (default): the device's
+    /// host memory (command rings, trace store) at the start, the chip's L1 of every core and
+    /// its DRAM channels (as large as what remains allows) after it. It must stay valid and
+    /// untouched until `ttrt_device_close`. Required without `std`, where nothing else can
+    /// provide it; with `std` NULL gives sparse mappings of the full DRAM.
+    pub arena: *mut core::ffi::c_void,
 }
 
-static_assertions::assert_eq_size!(ttrt_device_config, [u64; 5]);
+static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_device_config, arena_size), 40);
+static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_device_config, arena), 48);
+/// What `struct_size` must be at least: the config before `arena_size` and `arena` were added
+/// (both then read as absent).
+const CONFIG_SIZE_V1: u32 = 40;
 static_assertions::const_assert_eq!(
     core::mem::offset_of!(ttrt_device_config, trace_region_size),
     16
@@ -128,21 +141,63 @@ pub unsafe extern "C" fn ttrt_device_config_default(cfg: *mut ttrt_device_config
                 trace_region_size: d.trace_region_size,
                 l1_small_size: d.l1_small_size,
                 cq_data_size: d.cq_data_size,
+                arena_size: 0,
+                arena: core::ptr::null_mut(),
             });
         }
     })
 }
 
-fn config_of(c: &ttrt_device_config) -> Result<DeviceConfig, RuntimeError> {
-    let min = core::mem::size_of::<ttrt_device_config>() as u32;
-    if c.struct_size < min {
+/// What `ttrt_device_open` needs from a `ttrt_device_config`.
+struct OpenConfig {
+    device: DeviceConfig,
+    arena: Option<&'static mut [u8]>,
+}
+
+/// Reads a config of `c.struct_size` bytes.
+///
+/// # Safety
+/// `c` points to at least `c.struct_size` readable bytes; a non-NULL `arena` to `arena_size`
+/// bytes that nothing else uses until the device closes.
+unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeError> {
+    // SAFETY: the caller's contract covers the first field.
+    let size = unsafe { core::ptr::addr_of!((*c).struct_size).read_unaligned() };
+    let min = CONFIG_SIZE_V1;
+    if size < min {
         return Err(ArgError::StructSize {
             arg: "cfg",
-            found: c.struct_size,
+            found: size,
             min,
         }
         .into());
     }
+    // SAFETY: at least the first CONFIG_SIZE_V1 bytes are readable.
+    let head = unsafe { core::ptr::read_unaligned(c.cast::<[u8; CONFIG_SIZE_V1 as usize]>()) };
+    let mut full = ttrt_device_config {
+        struct_size: size,
+        device_id: 0,
+        arch: 0,
+        num_command_queues: 0,
+        trace_region_size: 0,
+        l1_small_size: 0,
+        cq_data_size: 0,
+        arena_size: 0,
+        arena: core::ptr::null_mut(),
+    };
+    if size as usize >= core::mem::size_of::<ttrt_device_config>() {
+        // SAFETY: the caller's struct has every field.
+        full = unsafe { core::ptr::read_unaligned(c) };
+    } else {
+        // SAFETY: the first CONFIG_SIZE_V1 bytes of `full` are the fields `head` holds.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                head.as_ptr(),
+                (&mut full as *mut ttrt_device_config).cast::<u8>(),
+                head.len(),
+            )
+        };
+    }
+    let c = full;
     if !(1..=2).contains(&c.num_command_queues) {
         return fail!(
             InvalidArgument,
@@ -150,26 +205,79 @@ fn config_of(c: &ttrt_device_config) -> Result<DeviceConfig, RuntimeError> {
             c.num_command_queues
         );
     }
-    Ok(DeviceConfig {
-        device_id: c.device_id,
-        arch: arch_of(c.arch, "cfg->arch")?,
-        num_command_queues: c.num_command_queues as u8,
-        trace_region_size: c.trace_region_size,
-        l1_small_size: c.l1_small_size,
-        cq_data_size: c.cq_data_size,
+    let arena = match (c.arena.is_null(), c.arena_size) {
+        (true, 0) => None,
+        (true, n) => {
+            return fail!(
+                InvalidArgument,
+                "cfg->arena is NULL but cfg->arena_size is {n}"
+            )
+        }
+        (false, n) => {
+            let Ok(len) = usize::try_from(n) else {
+                return fail!(
+                    InvalidArgument,
+                    "cfg->arena_size {n} does not fit this target's address space"
+                );
+            };
+            // SAFETY: the caller's contract: `len` bytes at `arena`, the device's alone until
+            // it closes.
+            Some(unsafe { core::slice::from_raw_parts_mut(c.arena.cast::<u8>(), len) })
+        }
+    };
+    Ok(OpenConfig {
+        device: DeviceConfig {
+            device_id: c.device_id,
+            arch: arch_of(c.arch, "cfg->arch")?,
+            num_command_queues: c.num_command_queues as u8,
+            trace_region_size: c.trace_region_size,
+            l1_small_size: c.l1_small_size,
+            cq_data_size: c.cq_data_size,
+        },
+        arena,
     })
 }
 
-#[cfg(feature = "std")]
-fn open_device(cfg: DeviceConfig) -> Result<Arc<Shared>, RuntimeError> {
-    let chip = SimChip::new(cfg.arch).map_err(|e| {
+/// The device over the caller's arena: its host memory first (aligned to 64), the chip after.
+fn device_in(cfg: DeviceConfig, arena: &'static mut [u8]) -> Result<Device<SimChip>, RuntimeError> {
+    let (len, at) = (arena.len(), arena.as_ptr());
+    let need = Device::<SimChip>::sysmem_size_for(&cfg, &ChipGeometry::of(cfg.arch));
+    let skip = at.align_offset(64);
+    let too_small = || {
         RuntimeError::new(
-            crate::runtime::ErrorKind::OutOfMemory,
-            format_args!("cannot reserve the simulated chip's memory: {e}"),
+            ErrorKind::InvalidArgument,
+            format_args!(
+                "cfg->arena of {len} B at {at:p} is too small for {}: it needs {need} B of \
+                 host memory, then the L1 of every core and at least one page per DRAM channel",
+                cfg.arch.name()
+            ),
         )
-    })?;
+    };
+    if skip.saturating_add(need) >= len {
+        return Err(too_small());
+    }
+    let (sysmem, chip_memory) = arena[skip..].split_at_mut(need);
+    let chip = SimChip::in_arena(cfg.arch, chip_memory).ok_or_else(too_small)?;
+    Device::new_in(cfg, chip, sysmem)
+}
+
+#[cfg(feature = "std")]
+fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
+    let OpenConfig { device: cfg, arena } = cfg;
+    let dev = match arena {
+        Some(arena) => device_in(cfg, arena)?,
+        None => {
+            let chip = SimChip::new(cfg.arch).map_err(|e| {
+                RuntimeError::new(
+                    ErrorKind::OutOfMemory,
+                    format_args!("cannot reserve the simulated chip's memory: {e}"),
+                )
+            })?;
+            Device::new(cfg, chip)?
+        }
+    };
     let shared = Arc::new(Shared {
-        dev: Device::new(cfg, chip)?,
+        dev,
         closed: AtomicBool::new(false),
         workers: crate::sync::Lock::new(alloc::vec::Vec::new()),
     });
@@ -181,7 +289,7 @@ fn open_device(cfg: DeviceConfig) -> Result<Arc<Shared>, RuntimeError> {
             .spawn(move || s.dev.serve(cq))
             .map_err(|e| {
                 RuntimeError::new(
-                    crate::runtime::ErrorKind::OutOfMemory,
+                    ErrorKind::OutOfMemory,
                     format_args!("cannot start the worker thread of CQ {cq}: {e}"),
                 )
             });
@@ -196,13 +304,22 @@ fn open_device(cfg: DeviceConfig) -> Result<Arc<Shared>, RuntimeError> {
     Ok(shared)
 }
 
+/// Without `std` the device lives in the caller's arena and the caller drives it
+/// (`ttrt_device_poll`; blocking calls drive it themselves).
 #[cfg(not(feature = "std"))]
-fn open_device(_cfg: DeviceConfig) -> Result<Arc<Shared>, RuntimeError> {
-    fail!(
-        Unsupported,
-        "this build has no std: the simulated chip needs its memory from the firmware \
-         (use the Rust API, Device::new_in over SimChip::in_arena)"
-    )
+fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
+    let OpenConfig { device: cfg, arena } = cfg;
+    let Some(arena) = arena else {
+        return fail!(
+            InvalidArgument,
+            "cfg->arena is NULL: without std the simulated device's memory comes from the \
+             firmware (set cfg->arena and cfg->arena_size)"
+        );
+    };
+    Ok(Arc::new(Shared {
+        dev: device_in(cfg, arena)?,
+        closed: AtomicBool::new(false),
+    }))
 }
 
 /// Opens a device: a simulated chip of `cfg->arch` (NULL: the defaults).
@@ -218,10 +335,13 @@ pub unsafe extern "C" fn ttrt_device_open(
         // SAFETY: the caller's contract.
         let o = unsafe { out(out_dev, "out")? };
         let config = if cfg.is_null() {
-            DeviceConfig::default()
+            OpenConfig {
+                device: DeviceConfig::default(),
+                arena: None,
+            }
         } else {
             // SAFETY: the caller's contract.
-            config_of(unsafe { arg(cfg, "cfg")? })?
+            unsafe { config_of(cfg)? }
         };
         let shared = open_device(config)?;
         let handle = DeviceHandle::table()

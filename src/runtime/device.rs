@@ -21,7 +21,7 @@ use super::trace::{
 use super::transfer::{host_to_pages, pages_to_host, HostBuffer};
 use crate::format::{check_extent, Arch, Rounding};
 use crate::hal::sim::compute::{BinaryOp, UnaryOp};
-use crate::hal::{BufferRef, Chip, HalError, OpKind, Program};
+use crate::hal::{BufferRef, Chip, ChipGeometry, HalError, OpKind, Program};
 use crate::sync::Lock;
 
 /// How a device is opened.
@@ -173,12 +173,20 @@ enum Step {
 impl<C: Chip> Device<C> {
     /// Host memory a device with `config` on `chip` needs (for [`Device::new_in`]).
     pub fn sysmem_size(config: &DeviceConfig, chip: &C) -> usize {
-        let (per_bank, banks) = Self::trace_geometry(config, chip);
+        Self::sysmem_size_for(config, chip.geometry())
+    }
+
+    /// [`Device::sysmem_size`] for a chip of `geometry` (only its DRAM channel count counts).
+    pub fn sysmem_size_for(config: &DeviceConfig, geometry: &ChipGeometry) -> usize {
+        let (per_bank, banks) = Self::trace_geometry_of(config, geometry);
         SysmemLayout::of(config, per_bank, banks).total
     }
 
     fn trace_geometry(config: &DeviceConfig, chip: &C) -> (u64, u32) {
-        let g = chip.geometry();
+        Self::trace_geometry_of(config, chip.geometry())
+    }
+
+    fn trace_geometry_of(config: &DeviceConfig, g: &ChipGeometry) -> (u64, u32) {
         let banks = g.dram_channels;
         let pages = config.trace_region_size.div_ceil(TRACE_PAGE_SIZE);
         (pages.div_ceil(banks as u64) * TRACE_PAGE_SIZE, banks)
@@ -450,8 +458,7 @@ impl<C: Chip> Device<C> {
                 // SAFETY: the host checked that `src` holds the tensor's pages and waits for
                 // this command before the caller's memory can go away.
                 let bytes = unsafe { core::slice::from_raw_parts(src.ptr as *const u8, len) };
-                self.write_pages(&dst, 0, bytes)
-                    .map_err(|e| (e, "write"))
+                self.write_pages(&dst, 0, bytes).map_err(|e| (e, "write"))
             }
             // SAFETY: the host checked `dst` against the tensor and the caller of a read
             // promised the buffer stays valid until the read completes.

@@ -37,12 +37,14 @@ STATIC_ASSERT(offsetof(ttrt_event, cq_id) == 4, "ttrt_event.cq_id");
 STATIC_ASSERT(offsetof(ttrt_event, id) == 8, "ttrt_event.id");
 
 /* Device API structs (pinned by static_assertions in src/ffi/device.rs and tensor.rs). */
-STATIC_ASSERT(sizeof(ttrt_device_config) == 40, "ttrt_device_config size");
+STATIC_ASSERT(sizeof(ttrt_device_config) == 48 + sizeof(void *) + (sizeof(void *) == 4 ? 4 : 0), "ttrt_device_config size");
 STATIC_ASSERT(offsetof(ttrt_device_config, struct_size) == 0, "ttrt_device_config.struct_size");
 STATIC_ASSERT(offsetof(ttrt_device_config, num_command_queues) == 12, "ttrt_device_config.num_command_queues");
 STATIC_ASSERT(offsetof(ttrt_device_config, trace_region_size) == 16, "ttrt_device_config.trace_region_size");
 STATIC_ASSERT(offsetof(ttrt_device_config, l1_small_size) == 24, "ttrt_device_config.l1_small_size");
 STATIC_ASSERT(offsetof(ttrt_device_config, cq_data_size) == 32, "ttrt_device_config.cq_data_size");
+STATIC_ASSERT(offsetof(ttrt_device_config, arena_size) == 40, "ttrt_device_config.arena_size");
+STATIC_ASSERT(offsetof(ttrt_device_config, arena) == 48, "ttrt_device_config.arena");
 STATIC_ASSERT(sizeof(ttrt_core_range) == 16, "ttrt_core_range size");
 STATIC_ASSERT(sizeof(ttrt_shard_spec) == 28, "ttrt_shard_spec size");
 STATIC_ASSERT(offsetof(ttrt_shard_spec, shape) == 16, "ttrt_shard_spec.shape");

@@ -361,7 +361,9 @@ impl Loop<'_> {
 
     fn write(&self, cq: u8, i: usize) -> Result<(), String> {
         let input = &self.inputs[i % self.inputs.len()];
-        self.dev.write_tensor(cq, &self.src, input, true).map_err(rt)
+        self.dev
+            .write_tensor(cq, &self.src, input, true)
+            .map_err(rt)
     }
 
     /// `LOOP_ITERATIONS` of: the write, then the model, all on CQ 0.
@@ -458,7 +460,11 @@ fn two_cq_overlap(plan: Plan) -> Result<(), String> {
                 l.single_cq(&mut outs)
             }
         };
-        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
         let mut t = [Duration::ZERO; 4];
         for (k, l) in [&one, &two].into_iter().enumerate() {
             for two_cqs in order {

@@ -446,9 +446,8 @@ fn two_cq_overlap(plan: Plan) -> Result<(), String> {
         dev.finish(0).map_err(rt)?;
         let model = start.elapsed();
         let start = Instant::now();
-        dev.to_memory_config(0, &inputs[0], &l1)
-            .and_then(|mut x| dev.deallocate(&mut x, true))
-            .map_err(rt)?;
+        let mut x = dev.to_memory_config(0, &inputs[0], &l1).map_err(rt)?;
+        dev.deallocate(&mut x, true).map_err(rt)?;
         dev.finish(0).map_err(rt)?;
         let first = start.elapsed();
 

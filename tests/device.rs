@@ -819,33 +819,48 @@ fn a_deallocated_tensor_is_refused() {
     assert!(d.deallocate(&mut t, true).is_err());
 }
 
+/// The C API's last error text on this thread.
+fn message() -> String {
+    // SAFETY: the library keeps the text valid until the next failure on this thread.
+    unsafe { std::ffi::CStr::from_ptr(ttrt::ffi::error::ttrt_last_error_message()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A `SHAPE` Float16_b TILE tensor in DRAM, through the C API.
+fn c_tensor(dev: *mut ttrt::ffi::device::ttrt_device) -> *mut ttrt::ffi::tensor::ttrt_tensor {
+    use ttrt::ffi::tensor::*;
+    let spec = ttrt_tensor_spec {
+        shape: SHAPE,
+        format: 5,
+        layout: 0,
+    };
+    let mut t = std::ptr::null_mut();
+    // SAFETY: `dev` is an open device; the arguments are valid.
+    let status = unsafe {
+        ttrt_allocate_tensor_on_device(dev, &spec, &ttrt_memory_config::default(), &mut t)
+    };
+    assert_eq!(
+        status,
+        ttrt::ffi::status::ttrt_status::Success,
+        "{}",
+        message()
+    );
+    t
+}
+
 #[test]
 fn use_after_close_is_rejected() {
     use ttrt::ffi::device::*;
     use ttrt::ffi::status::ttrt_status;
     use ttrt::ffi::tensor::*;
-    let message = || unsafe {
-        std::ffi::CStr::from_ptr(ttrt::ffi::error::ttrt_last_error_message())
-            .to_string_lossy()
-            .into_owned()
-    };
     unsafe {
         let mut dev = std::ptr::null_mut();
         assert_eq!(
             ttrt_device_open(std::ptr::null(), &mut dev),
             ttrt_status::Success
         );
-        let spec = ttrt_tensor_spec {
-            shape: SHAPE,
-            format: 5,
-            layout: 0,
-        };
-        let mem = ttrt_memory_config::default();
-        let mut t = std::ptr::null_mut();
-        assert_eq!(
-            ttrt_allocate_tensor_on_device(dev, &spec, &mem, &mut t),
-            ttrt_status::Success
-        );
+        let t = c_tensor(dev);
         assert_eq!(ttrt_device_close(dev), ttrt_status::Success);
         assert_eq!(ttrt_finish(dev, 0), ttrt_status::InvalidArgument);
         assert!(message().contains("freed"), "{}", message());
@@ -866,11 +881,6 @@ fn a_device_opened_in_the_callers_arena_keeps_its_memory_there() {
     use ttrt::ffi::device::*;
     use ttrt::ffi::status::ttrt_status;
     use ttrt::ffi::tensor::*;
-    let message = || unsafe {
-        std::ffi::CStr::from_ptr(ttrt::ffi::error::ttrt_last_error_message())
-            .to_string_lossy()
-            .into_owned()
-    };
     let mut cfg: ttrt_device_config = unsafe { std::mem::zeroed() };
     unsafe { ttrt_device_config_default(&mut cfg) };
     cfg.cq_data_size = 1 << 20;
@@ -902,17 +912,8 @@ fn a_device_opened_in_the_callers_arena_keeps_its_memory_there() {
     cfg.arena_size = arena.len() as u64;
     unsafe {
         assert_eq!(ttrt_device_open(&cfg, &mut dev), ttrt_status::Success);
-        let spec = ttrt_tensor_spec {
-            shape: SHAPE,
-            format: 5,
-            layout: 0,
-        };
         let mem = ttrt_memory_config::default();
-        let mut t = std::ptr::null_mut();
-        assert_eq!(
-            ttrt_allocate_tensor_on_device(dev, &spec, &mem, &mut t),
-            ttrt_status::Success
-        );
+        let t = c_tensor(dev);
         let mut x = values(5);
         let host = |data: &mut [f32]| ttrt_host_tensor {
             data: data.as_mut_ptr().cast(),

@@ -906,6 +906,19 @@ fn a_device_opened_in_the_callers_arena_keeps_its_memory_there() {
     );
     assert!(message().contains("cfg->arena is NULL"), "{}", message());
 
+    // A config of the size before the arena fields: they are not read (this pair would be
+    // refused), and the device opens on its own memory.
+    cfg.arena_size = 5;
+    cfg.struct_size = 40;
+    assert_eq!(
+        unsafe { ttrt_device_open(&cfg, &mut dev) },
+        ttrt_status::Success,
+        "{}",
+        message()
+    );
+    assert_eq!(unsafe { ttrt_device_close(dev) }, ttrt_status::Success);
+    cfg.struct_size = std::mem::size_of::<ttrt_device_config>() as u32;
+
     // Zeroed pages, mapped when first touched: only what the device writes becomes nonzero.
     let mut arena = vec![0u8; 128 << 20];
     cfg.arena = arena.as_mut_ptr().cast();

@@ -171,32 +171,18 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
         }
         .into());
     }
-    // SAFETY: at least the first CONFIG_SIZE_V1 bytes are readable.
-    let head = unsafe { core::ptr::read_unaligned(c.cast::<[u8; CONFIG_SIZE_V1 as usize]>()) };
-    let mut full = ttrt_device_config {
-        struct_size: size,
-        device_id: 0,
-        arch: 0,
-        num_command_queues: 0,
-        trace_region_size: 0,
-        l1_small_size: 0,
-        cq_data_size: 0,
-        arena_size: 0,
-        arena: core::ptr::null_mut(),
+    // Fields past the caller's struct_size read as zero (NULL arena).
+    // SAFETY: all-zero is a valid ttrt_device_config (integers and a null pointer).
+    let mut full: ttrt_device_config = unsafe { core::mem::zeroed() };
+    let known = (size as usize).min(core::mem::size_of::<ttrt_device_config>());
+    // SAFETY: the caller's struct has `size` readable bytes; `full` has room for `known`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            c.cast::<u8>(),
+            (&mut full as *mut ttrt_device_config).cast::<u8>(),
+            known,
+        )
     };
-    if size as usize >= core::mem::size_of::<ttrt_device_config>() {
-        // SAFETY: the caller's struct has every field.
-        full = unsafe { core::ptr::read_unaligned(c) };
-    } else {
-        // SAFETY: the first CONFIG_SIZE_V1 bytes of `full` are the fields `head` holds.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                head.as_ptr(),
-                (&mut full as *mut ttrt_device_config).cast::<u8>(),
-                head.len(),
-            )
-        };
-    }
     let c = full;
     if !(1..=2).contains(&c.num_command_queues) {
         return fail!(

@@ -497,26 +497,24 @@ impl<C: Chip> Device<C> {
         Step::Ran
     }
 
-    fn store_slot(&self, slot: u32) -> *mut Program {
-        // SAFETY: callers index below `store_slots`.
+    /// Program slot `slot` of the array at byte `offset` of host memory.
+    fn program_at(&self, offset: usize, slot: u32) -> *mut Program {
+        // SAFETY: callers index below the array's length (`store_slots`, `staging_slots`).
         unsafe {
             self.sysmem
                 .base
-                .add(self.layout.store)
+                .add(offset)
                 .cast::<Program>()
                 .add(slot as usize)
         }
     }
 
+    fn store_slot(&self, slot: u32) -> *mut Program {
+        self.program_at(self.layout.store, slot)
+    }
+
     fn staging_slot(&self, slot: u32) -> *mut Program {
-        // SAFETY: callers index below `staging_slots`.
-        unsafe {
-            self.sysmem
-                .base
-                .add(self.layout.staging)
-                .cast::<Program>()
-                .add(slot as usize)
-        }
+        self.program_at(self.layout.staging, slot)
     }
 
     // ---------------------------------------------------------------- host waits
@@ -1042,16 +1040,13 @@ impl<C: Chip> Device<C> {
             }
             None => {
                 self.program_cache.insert(key);
-                self.wait_room(queue);
-                queue.push(
-                    guard,
-                    Command::Program(Program {
-                        op,
-                        a: *a,
-                        b: *b,
-                        out: *out,
-                    }),
-                );
+                let program = Program {
+                    op,
+                    a: *a,
+                    b: *b,
+                    out: *out,
+                };
+                self.push(queue, guard, Command::Program(program));
             }
         }
     }

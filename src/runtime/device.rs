@@ -1008,10 +1008,10 @@ impl<C: Chip> Device<C> {
 
     /// Enqueues a program or, during capture, records it (the cache rule was checked by
     /// `program_slot`).
-    #[inline(always)]
     ///
     /// The program is assembled where it is stored (ring record or staging slot), from the
     /// operands' buffers: it is the largest record, and every op enqueue writes one.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,

@@ -21,7 +21,11 @@ extern crate alloc;
 pub mod ffi;
 pub mod format;
 pub mod hal;
+#[cfg(feature = "std")]
+pub mod image;
 pub mod message;
+#[cfg(feature = "alloc")]
+pub mod netlist;
 pub mod runtime;
 mod sync;
 pub mod version;

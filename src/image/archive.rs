@@ -1,0 +1,1 @@
+//! Tar and zip archives read in place.

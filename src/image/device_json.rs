@@ -1,0 +1,1 @@
+//! `device.json` of a TTI image.

@@ -1,0 +1,1 @@
+//! Tensor files of a TTI image (`.bin`, `.tbin`).

@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod device_json;
 mod error;
+pub mod runtime_config;
 pub mod tensor_file;
 
 pub use error::{ImageError, ImageErrorKind};

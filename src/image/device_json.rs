@@ -1,1 +1,0 @@
-//! `device.json` of a TTI image.

@@ -55,7 +55,13 @@ pub(crate) fn found(v: &Value) -> String {
 }
 
 pub(crate) fn mismatch<T>(path: &str, expected: &str, v: &Value) -> Result<T, ImageError> {
-    invalid!("{path}: expected {expected}, found {}", found(v))
+    // The document itself has the empty path; the file name in front already says where.
+    let at = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    };
+    invalid!("{at}expected {expected}, found {}", found(v))
 }
 
 pub(crate) fn object<'v>(v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, ImageError> {

@@ -936,3 +936,13 @@ fn runtime_config_never_overrides_a_variable_already_set() {
     // Applying again sets nothing: the variable is now set.
     assert!(c.apply_to_environment().is_empty());
 }
+
+#[test]
+fn a_required_key_set_to_null_is_named() {
+    let mut v = pybuda_value();
+    v["compiled_graph_state"]["ordered_input_names"] = Value::Null;
+    assert_eq!(
+        parse_err(&v),
+        "device.json: compiled_graph_state.ordered_input_names: required, found null"
+    );
+}

@@ -62,6 +62,8 @@ pub struct CompiledGraphState {
     pub ordered_input_names: Vec<String>,
     pub ordered_output_names: Vec<String>,
     pub ordered_target_names: Vec<String>,
+    /// In graph order (the backend's loader kept these two in a `std::set`, loading tensors
+    /// in name order; ttrt keeps the file's order).
     pub ordered_constant_node_names: Vec<String>,
     pub ordered_parameter_node_names: Vec<String>,
     /// One shape per input name, in order (any rank).
@@ -92,9 +94,11 @@ pub struct RuntimeTensorTransform {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TensorTransform {
     NoTransform,
-    /// Convolution input laid out for a strided first layer.
+    /// Convolution input laid out for a strided first layer. Both strides are kept; the
+    /// backend's loader asserted they were equal, which is for the consumer to decide.
     Prestride {
-        /// `original_shape.dims_`: the NCHW shape before prestriding.
+        /// `original_shape.dims_`: the NCHW shape before prestriding. Exactly 4 dims are
+        /// required: the backend read dims 1 to 3 without checking the length.
         original_shape: [usize; 4],
         stride_height: u32,
         stride_width: u32,

@@ -193,6 +193,9 @@ impl<'v> Fields<'v> {
     ) -> Result<T, ImageError> {
         match self.take(key) {
             Some(v) => conv(v, &self.path(key)),
+            None if self.map.contains_key(key) => {
+                invalid!("{}: required, found null", self.path(key))
+            }
             None => invalid!("{}: required key is missing", self.path(key)),
         }
     }

@@ -126,8 +126,9 @@ pub(super) fn list<'a>(bytes: &'a [u8], list: &mut MemberList<'a>) -> Result<(),
             return invalid!("tar header at offset {pos}: {e}");
         }
         let typeflag = block[TYPEFLAG];
-        let header_size = parse_number(&block[SIZE])
-            .or_else(|e| invalid!("tar header at offset {pos}: size field {e}"))?;
+        let header_size = parse_number(&block[SIZE]).map_err(|e| {
+            ImageError::invalid(format!("tar header at offset {pos}: size field {e}"))
+        })?;
         let data_start = pos + BLOCK;
         let is_extension = matches!(typeflag, b'x' | b'g' | b'L' | b'K');
         let size = match pending.size {
@@ -139,8 +140,10 @@ pub(super) fn list<'a>(bytes: &'a [u8], list: &mut MemberList<'a>) -> Result<(),
         } else {
             match pending.path.take() {
                 Some(p) => p,
-                None => header_name(block).or_else(|raw| {
-                    invalid!("tar header at offset {pos}: the name is not UTF-8 ({raw:?})")
+                None => header_name(block).map_err(|raw| {
+                    ImageError::invalid(format!(
+                        "tar header at offset {pos}: the name is not UTF-8 ({raw:?})"
+                    ))
                 })?,
             }
         };
@@ -172,11 +175,11 @@ pub(super) fn list<'a>(bytes: &'a [u8], list: &mut MemberList<'a>) -> Result<(),
             b'L' => {
                 pending.from.get_or_insert(pos);
                 let raw = field_text(data);
-                let path = std::str::from_utf8(raw).or_else(|_| {
-                    invalid!(
+                let path = std::str::from_utf8(raw).map_err(|_| {
+                    ImageError::invalid(format!(
                         "tar header at offset {pos}: the GNU long name is not UTF-8 ({:?})",
                         String::from_utf8_lossy(raw)
-                    )
+                    ))
                 })?;
                 pending.path = Some(path.to_owned());
             }

@@ -172,16 +172,16 @@ pub(super) fn list<'a>(
     let mut at = 0usize;
     for i in 0..dir.entries {
         let entry_at = dir.offset + at as u64;
-        let entry = read_central_entry(cd, at).or_else(|what| {
-            invalid!("zip: central directory entry {i} at offset {entry_at}: {what}")
+        let entry = read_central_entry(cd, at).map_err(|what| {
+            ImageError::invalid(format!(
+                "zip: central directory entry {i} at offset {entry_at}: {what}"
+            ))
         })?;
         at = entry.next;
-        let name = std::str::from_utf8(entry.name).or_else(|_| {
-            invalid!(
+        let name = std::str::from_utf8(entry.name).map_err(|_| ImageError::invalid(format!(
                 "zip: central directory entry {i} at offset {entry_at}: the name is not UTF-8 ({:?})",
                 String::from_utf8_lossy(entry.name)
-            )
-        })?;
+            )))?;
         add_member(bytes, name, &entry, list)?;
     }
     Ok(())

@@ -181,7 +181,8 @@ fn strip_dot_slash(mut name: &str) -> &str {
 /// Rejects names that could reach outside the directory an archive is read into, or that two
 /// readers would see differently. A directory may be `./` alone; a file needs a name.
 fn check_name(kind: ArchiveKind, raw: &str, is_dir: bool) -> Result<(), ImageError> {
-    let problem = if raw.is_empty() || (!is_dir && strip_dot_slash(raw).is_empty()) {
+    let bare = strip_dot_slash(raw);
+    let problem = if raw.is_empty() || (!is_dir && (bare.is_empty() || bare == ".")) {
         "an empty name is not allowed"
     } else if raw.contains('\0') {
         "a NUL byte in the name is not allowed"

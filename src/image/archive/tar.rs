@@ -20,12 +20,13 @@ const TYPEFLAG: usize = 156;
 const MAGIC: Range<usize> = 257..263;
 const PREFIX: Range<usize> = 345..500;
 
-/// A valid header checksum at offset 0, or an empty archive (two zero blocks).
+/// A valid header checksum at offset 0, or an empty archive (two zero blocks), or a file cut
+/// inside its first header that still shows the ustar magic (so the error says "cut short").
 pub(super) fn looks_like_tar(bytes: &[u8]) -> bool {
     match bytes.get(..BLOCK) {
         Some(block) if is_zero(block) => bytes.get(BLOCK..2 * BLOCK).is_some_and(is_zero),
         Some(block) => checksum_ok(block).is_ok(),
-        None => false,
+        None => bytes.get(MAGIC).is_some_and(|m| m.starts_with(b"ustar")),
     }
 }
 

@@ -679,14 +679,14 @@ fn tar_writer_writes_posix_ustar_headers_and_two_zero_blocks() {
     let file = header_at(&tar, 512);
     assert_eq!(&file[..25], b"unzipped_tti/device.json\0");
     assert_eq!(&file[100..108], b"0000644\0");
-    assert_eq!(&file[108..124], b"0000000\00000000\0");
+    assert_eq!(&file[108..124], b"0000000\x000000000\x00");
     assert_eq!(&file[124..136], b"00000000010\0");
     assert_eq!(
         &file[136..148],
         format!("{:011o}\0", 1_700_000_000u64).as_bytes()
     );
     assert_eq!(file[156], b'0');
-    assert_eq!(&file[257..265], b"ustar\000");
+    assert_eq!(&file[257..265], b"ustar\x0000");
     assert!(
         file[265..329].iter().all(|&b| b == 0),
         "uname and gname are empty"

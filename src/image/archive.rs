@@ -1,1 +1,0 @@
-//! Tar and zip archives read in place.

@@ -25,11 +25,45 @@ const DEST_TILES_HALF_SYNC: u64 = 8;
 /// Upstream's `MAX_NUM_INTERMEDIATE_BUFFERS`.
 const MAX_INTERMEDIATES: u32 = 8;
 
+/// The netlist and name indexes of its queues, graphs and ops, so checks that resolve names
+/// stay linear in the netlist's size.
 struct Checker<'a> {
     netlist: &'a Netlist,
+    queues: BTreeMap<&'a str, &'a Queue>,
+    graphs: BTreeMap<&'a str, &'a Graph>,
+    ops: BTreeMap<&'a str, (&'a Graph, &'a Op)>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    fn new(netlist: &'a Netlist) -> Checker<'a> {
+        let mut c = Checker {
+            netlist,
+            queues: BTreeMap::new(),
+            graphs: BTreeMap::new(),
+            ops: BTreeMap::new(),
+        };
+        // The first of duplicate names wins, as the linear lookups of `Netlist` do.
+        for q in &netlist.queues {
+            c.queues.entry(q.name.as_str()).or_insert(q);
+        }
+        for g in &netlist.graphs {
+            c.graphs.entry(g.name.as_str()).or_insert(g);
+            for op in &g.ops {
+                c.ops.entry(op.name.as_str()).or_insert((g, op));
+            }
+        }
+        c
+    }
+    fn queue(&self, name: &str) -> Option<&'a Queue> {
+        self.queues.get(name).copied()
+    }
+    fn graph(&self, name: &str) -> Option<&'a Graph> {
+        self.graphs.get(name).copied()
+    }
+    fn op(&self, name: &str) -> Option<(&'a Graph, &'a Op)> {
+        self.ops.get(name).copied()
+    }
+
     fn err(&self, line: u32, path: String, message: String) -> NetlistError {
         NetlistError {
             file: self.netlist.file.clone(),
@@ -42,7 +76,7 @@ impl Checker<'_> {
 
 /// Checks every rule; the first broken one is the error.
 pub fn validate(netlist: &Netlist) -> R {
-    let c = Checker { netlist };
+    let c = Checker::new(netlist);
     if netlist.queues.is_empty() {
         return Err(c.err(1, "queues".into(), "the netlist declares no queues".into()));
     }
@@ -147,7 +181,6 @@ fn positive_dims(c: &Checker, line: u32, path: &str, dims: &[(&str, u32)]) -> R 
 }
 
 fn queue(c: &Checker, q: &Queue) -> R {
-    let n = c.netlist;
     let path = format!("queues.{}", q.name);
     positive_dims(
         c,
@@ -207,7 +240,7 @@ fn queue(c: &Checker, q: &Queue) -> R {
             ));
         }
     }
-    if !q.is_host_input() && n.op(&q.input).is_none() {
+    if !q.is_host_input() && c.op(&q.input).is_none() {
         return Err(c.err(
             q.line,
             format!("{path}.input"),
@@ -219,7 +252,7 @@ fn queue(c: &Checker, q: &Queue) -> R {
         if alias == &q.name {
             return bad(format!("queue `{}` cannot alias itself", q.name));
         }
-        let Some(target) = n.queue(alias) else {
+        let Some(target) = c.queue(alias) else {
             return bad(format!("alias `{alias}` is not a queue of the netlist"));
         };
         if target.alias.is_some() {
@@ -407,7 +440,7 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
         ));
     }
     for (i, input) in op.inputs.iter().enumerate() {
-        let is_queue = n.queue(input).is_some();
+        let is_queue = c.queue(input).is_some();
         let is_local_op = g.op(input).is_some();
         // Wormhole and later chips connect graphs of one temporal epoch without queues
         // (upstream `is_queueless_multichip_supported`); Grayskull only through queues.
@@ -416,9 +449,9 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
             .arch
             .iter()
             .any(|a| *a != crate::format::Arch::Grayskull);
-        let is_remote_op = queueless && n.op(input).is_some();
+        let is_remote_op = queueless && c.op(input).is_some();
         if !is_queue && !is_local_op && !is_remote_op {
-            let message = match n.op(input) {
+            let message = match c.op(input) {
                 Some((other, _)) => format!(
                     "input `{input}` is an op of graph `{}`; on Grayskull inputs must be a queue or an op of the same graph (graphs talk through queues)",
                     other.name
@@ -516,14 +549,12 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
                 ));
             }
         }
-        "fused_op" => {
-            if a.fused_op_id.is_none() {
-                return Err(c.err(
-                    op.line,
-                    apath,
-                    "a fused_op needs attribute fused_op_id".into(),
-                ));
-            }
+        "fused_op" if a.fused_op_id.is_none() => {
+            return Err(c.err(
+                op.line,
+                apath,
+                "a fused_op needs attribute fused_op_id".into(),
+            ));
         }
         "splice" => {
             for (i, s) in a.splice.iter().enumerate() {
@@ -548,9 +579,6 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
             apath,
             "the z attribute of a matmul op needs accumulate: true".into(),
         ));
-    }
-    if a.relu_en && a.relu_mode.is_none() && a.relu_threshold.is_some() {
-        // Upstream defaults the mode; only a threshold without a mode is suspicious, not wrong.
     }
     for kb in &a.kernel_broadcast {
         kernel_broadcast_input(c, op, &apath, kb.input as usize, kb.tiles > 0)?;
@@ -695,7 +723,6 @@ fn untilized_outputs(c: &Checker) -> R {
 }
 
 fn program(c: &Checker, p: &Program) -> R {
-    let n = c.netlist;
     let path = format!("programs.{}", p.name);
     let mut declared: Vec<&str> = Vec::new();
     let mut depth = 0usize;
@@ -762,7 +789,7 @@ fn program(c: &Checker, p: &Program) -> R {
             }
             Instruction::Execute(e) => {
                 let epath = format!("{at}.execute");
-                let Some(g) = n.graph(&e.graph_name) else {
+                let Some(g) = c.graph(&e.graph_name) else {
                     return Err(c.err(
                         line,
                         format!("{epath}.graph_name"),
@@ -774,7 +801,7 @@ fn program(c: &Checker, p: &Program) -> R {
                 };
                 for s in &e.queue_settings {
                     let spath = format!("{epath}.queue_settings.{}", s.name);
-                    let Some(q) = n.queue(&s.name) else {
+                    let Some(q) = c.queue(&s.name) else {
                         return Err(c.err(
                             s.line,
                             spath,
@@ -886,7 +913,7 @@ fn program(c: &Checker, p: &Program) -> R {
                 // Every host-fed queue the graph reads needs its pointers.
                 for op in &g.ops {
                     for input in &op.inputs {
-                        let Some(q) = n.queue(input) else { continue };
+                        let Some(q) = c.queue(input) else { continue };
                         if q.input == "HOST"
                             && q.io_type == IoType::Queue
                             && e.queue_setting(input).is_none()
@@ -905,7 +932,7 @@ fn program(c: &Checker, p: &Program) -> R {
             }
             Instruction::AllocateQueue(queues) | Instruction::DeallocateQueue(queues) => {
                 for (k, q) in queues.iter().enumerate() {
-                    if n.queue(q).is_none() {
+                    if c.queue(q).is_none() {
                         return Err(c.err(
                             line,
                             format!("{at}[{k}]"),
@@ -1116,17 +1143,18 @@ fn fused_op(c: &Checker, f: &FusedOp) -> R {
                     }
                 }
             }
-            if is_matmul_or_reduce(&o.op_type) && o.attributes.m_k.unwrap_or(0) > 1 {
-                if !matches!(o.output, FusedOutput::Intermed(_)) {
-                    return Err(c.err(
-                        o.line,
-                        format!("{p}.output"),
-                        format!(
-                            "{} sub-op `{}` with m_k > 1 must write an intermediate buffer",
-                            o.op_type, o.name
-                        ),
-                    ));
-                }
+            if is_matmul_or_reduce(&o.op_type)
+                && o.attributes.m_k.unwrap_or(0) > 1
+                && !matches!(o.output, FusedOutput::Intermed(_))
+            {
+                return Err(c.err(
+                    o.line,
+                    format!("{p}.output"),
+                    format!(
+                        "{} sub-op `{}` with m_k > 1 must write an intermediate buffer",
+                        o.op_type, o.name
+                    ),
+                ));
             }
             if o.op_type == "reduce"
                 && (o.attributes.dim.is_none() || o.attributes.reduce_type.is_none())

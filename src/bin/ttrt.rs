@@ -1,6 +1,8 @@
 //! `ttrt`: the command-line tool. Subcommands arrive with the layers they drive.
 
 mod bench;
+mod info;
+mod pack;
 
 use std::process::ExitCode;
 
@@ -10,8 +12,13 @@ ttrt - embedded runtime for Tenstorrent accelerators (simulated device by defaul
 Usage:
   ttrt --version        print the library version and ABI version
   ttrt --help           print this help
-  ttrt bench [formats] [device] [--quick]
-                        measure tilize/untilize throughput against memcpy
+  ttrt info IMAGE [--json]
+                        summarize a .tti archive or a netlist: versions, arch,
+                        grid, inputs and targets, queues and programs
+  ttrt pack NETLIST --tensors DIR [--arch ARCH] -o OUT.tti
+                        write a TTI archive in PyBuda's layout
+  ttrt bench [formats] [device] [netlist] [--quick]
+                        measure host-side throughput against baselines
                         (`ttrt bench --help` for the suites)
 
 The C library is libttrt.so / libttrt.a with include/ttrt.h; see README.md.";
@@ -28,6 +35,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("bench") => bench::main(&args[1..]),
+        Some("info") => info::main(&args[1..]),
+        Some("pack") => pack::main(&args[1..]),
         Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
             if args.is_empty() {

@@ -21,6 +21,8 @@ pub mod event;
 pub mod format;
 #[cfg(feature = "alloc")]
 pub mod handle;
+#[cfg(feature = "std")]
+pub mod image;
 pub mod library;
 pub mod log;
 pub mod status;

@@ -8,6 +8,8 @@ pub mod device_json;
 mod error;
 pub mod runtime_config;
 pub mod tensor_file;
+mod tti;
 
-pub use error::{ImageError, ImageErrorKind};
 pub(crate) use error::invalid;
+pub use error::{ImageError, ImageErrorKind};
+pub use tti::{Image, ImageSource, ImageTensor, TTI_ROOT};

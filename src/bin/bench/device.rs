@@ -223,7 +223,11 @@ fn enqueue_op(plan: Plan) -> Result<(), String> {
     // share the machine's state of the moment, which moves the copy by 2x between rounds.
     let (copy, op) = (median(&copies), median(&ops));
     let per = |d: Duration| ns(d) / OPS_PER_RUN as f64;
-    let mut ratios: Vec<f64> = ops.iter().zip(&copies).map(|(o, c)| ratio(*o, *c)).collect();
+    let mut ratios: Vec<f64> = ops
+        .iter()
+        .zip(&copies)
+        .map(|(o, c)| ratio(*o, *c))
+        .collect();
     ratios.sort_unstable_by(f64::total_cmp);
     let paired = ratios[ratios.len() / 2];
     println!(

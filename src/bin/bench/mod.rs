@@ -8,6 +8,7 @@
 
 mod device;
 mod formats;
+mod netlist;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -24,6 +25,8 @@ Suites (all of them when none is named):
   device    host cost of enqueueing an op (against a record copy) and of replaying
             traces of 1-1000 ops; 2-CQ overlapped input against 1 CQ; a cross-CQ
             event round trip against an atomic ping-pong between two threads
+  netlist   parse + validate of a generated 1 MB BERT-like netlist against
+            std::fs::read of the same file
 
 Options:
   --quick   fewer runs (a smoke test; the figures are rough)
@@ -75,6 +78,10 @@ const SUITES: &[Suite] = &[
     Suite {
         name: "device",
         run: device::run,
+    },
+    Suite {
+        name: "netlist",
+        run: netlist::run,
     },
 ];
 

@@ -1,0 +1,283 @@
+//! `ttrt info IMAGE [--json]`: what PyBuda's `TTDeviceImage.info()` prints about an image
+//! (versions, device name, arch, chip ids, backend device type, grid size, harvested rows,
+//! training, ordered input and target shapes), then the netlist's queues and programs.
+
+use std::process::ExitCode;
+
+use serde_json::{json, Value};
+use ttrt::image::{Image, ImageSource};
+use ttrt::netlist::{IoType, Netlist, Queue, QueueLocation};
+
+const USAGE: &str = "\
+Usage: ttrt info IMAGE [--json]
+  IMAGE   a .tti archive (tar or zip, as PyBuda writes it) or a netlist .yaml
+  --json  print one JSON object instead of text";
+
+pub fn main(args: &[String]) -> ExitCode {
+    let mut path = None;
+    let mut as_json = false;
+    for a in args {
+        match a.as_str() {
+            "--json" => as_json = true,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other if other.starts_with('-') => {
+                eprintln!("ttrt info: unknown option `{other}`\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            other if path.is_none() => path = Some(other.to_string()),
+            other => {
+                eprintln!("ttrt info: one image at a time (also given `{other}`)\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(path) = path else {
+        eprintln!("ttrt info: no image given\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let image = match Image::open(&path) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("ttrt info: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary(&image)).unwrap_or_default()
+        );
+    } else {
+        print!("{}", text(&image));
+    }
+    ExitCode::SUCCESS
+}
+
+/// A queue's host tensor shape per entry: `[input_count, t, rows, cols]` with `w` left to the
+/// caller (notes/buda-backend.md, "Queue descriptor").
+fn entry_shape(q: &Queue) -> [u64; 3] {
+    let rows =
+        q.grid_size.r as u64 * q.mblock.m as u64 * q.ublock.rt as u64 * q.tile_dim.height as u64;
+    let cols =
+        q.grid_size.c as u64 * q.mblock.n as u64 * q.ublock.ct as u64 * q.tile_dim.width as u64;
+    [q.t as u64, rows, cols]
+}
+
+fn io_type(q: &Queue) -> &'static str {
+    match q.io_type {
+        IoType::Queue => "queue",
+        IoType::Ram => "ram",
+    }
+}
+
+fn location(q: &Queue) -> &'static str {
+    match q.loc {
+        QueueLocation::Dram => "dram",
+        QueueLocation::Host => "host",
+    }
+}
+
+fn source_name(s: ImageSource) -> &'static str {
+    match s {
+        ImageSource::TarArchive => "TTI archive (tar)",
+        ImageSource::ZipArchive => "TTI archive (zip)",
+        ImageSource::Netlist => "netlist",
+    }
+}
+
+fn shapes(v: &[Vec<usize>]) -> String {
+    format!("{v:?}")
+}
+
+/// `ordered_target_shapes`, which only training images fill (kept among device.json's
+/// untyped keys).
+fn target_shapes(g: &ttrt::image::device_json::CompiledGraphState) -> String {
+    match g.extra.get("ordered_target_shapes") {
+        Some(v) => v.to_string(),
+        None => "[]".into(),
+    }
+}
+
+fn text(image: &Image) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Image: {} ({})",
+        image.file(),
+        source_name(image.source())
+    );
+    if let Some(d) = image.device_json() {
+        let g = &d.compiled_graph_state;
+        let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "None".into());
+        let _ = writeln!(s, "Image Info...");
+        let _ = writeln!(s, "- Version Info:");
+        let _ = writeln!(s, "    - pybuda_version: {}", opt(&d.pybuda_pip_version_id));
+        let _ = writeln!(s, "    - pybuda_commit: {}", opt(&d.pybuda_commit_hash));
+        let _ = writeln!(
+            s,
+            "    - buda_backend_commit: {}",
+            opt(&d.budabackend_commit_hash)
+        );
+        let _ = writeln!(s, "- Device Name: {}", d.device_image_name);
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Device Info...");
+        let _ = writeln!(s, "- arch: {}", d.arch.name());
+        let _ = writeln!(s, "- chip_ids: {:?}", d.chip_ids);
+        let _ = writeln!(s, "- backend device type: {}", d.devtype);
+        match d.grid_size {
+            Some(g) => {
+                let _ = writeln!(s, "- grid size: {:?}", g);
+            }
+            None => {
+                let _ = writeln!(s, "- grid size: None");
+            }
+        }
+        if d.harvested_rows.is_empty() {
+            let _ = writeln!(s, "- harvested rows: None");
+        } else {
+            let _ = writeln!(s, "- harvested rows: {:?}", d.harvested_rows);
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Compilation Graph State...");
+        let _ = writeln!(
+            s,
+            "- training: {}",
+            if d.training { "True" } else { "False" }
+        );
+        let _ = writeln!(
+            s,
+            "- ordered input shapes: {}",
+            shapes(&g.ordered_input_shapes)
+        );
+        let _ = writeln!(s, "- ordered targets shapes: {}", target_shapes(g));
+        let _ = writeln!(s);
+    } else {
+        let archs: Vec<&str> = image
+            .netlist()
+            .devices
+            .arch
+            .iter()
+            .map(|a| a.name())
+            .collect();
+        let _ = writeln!(
+            s,
+            "- arch: {} (from the netlist's devices)",
+            archs.join(", ")
+        );
+    }
+    let _ = writeln!(s, "Inputs: {}", image.input_names().join(", "));
+    let _ = writeln!(s, "Outputs: {}", image.output_names().join(", "));
+    let _ = writeln!(s);
+    queues_text(&mut s, image.netlist());
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Programs:");
+    for p in image.netlist().programs() {
+        let params: Vec<String> = p.params().map(|n| format!("${n}")).collect();
+        let _ = writeln!(
+            s,
+            "  {} (params: {})",
+            p.name,
+            if params.is_empty() {
+                "none".to_string()
+            } else {
+                params.join(", ")
+            }
+        );
+    }
+    s
+}
+
+fn queues_text(s: &mut String, n: &Netlist) {
+    use std::fmt::Write;
+    let _ = writeln!(s, "Queues:");
+    let width = n
+        .queues()
+        .iter()
+        .map(|q| q.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        s,
+        "  {:width$}  {:5}  {:4}  {:>18}  {:10}  {:>7}  input",
+        "name", "type", "loc", "shape [t,r,c]", "format", "entries"
+    );
+    for q in n.queues() {
+        let [t, r, c] = entry_shape(q);
+        let _ = writeln!(
+            s,
+            "  {:width$}  {:5}  {:4}  {:>18}  {:10}  {:>7}  {}",
+            q.name,
+            io_type(q),
+            location(q),
+            format!("[{t},{r},{c}]"),
+            q.df.name(),
+            q.entries,
+            q.input
+        );
+    }
+}
+
+fn summary(image: &Image) -> Value {
+    let n = image.netlist();
+    let queues: Vec<Value> = n
+        .queues()
+        .iter()
+        .map(|q| {
+            let [t, r, c] = entry_shape(q);
+            json!({
+                "name": q.name,
+                "input": q.input,
+                "type": io_type(q),
+                "location": location(q),
+                "shape": [t, r, c],
+                "format": q.df.name(),
+                "entries": q.entries,
+            })
+        })
+        .collect();
+    let programs: Vec<Value> = n
+        .programs()
+        .iter()
+        .map(|p| {
+            let params: Vec<String> = p.params().map(|n| format!("${n}")).collect();
+            json!({"name": p.name, "params": params})
+        })
+        .collect();
+    let mut v = json!({
+        "file": image.file(),
+        "source": source_name(image.source()),
+        "arch": image.arch().name(),
+        "inputs": image.input_names(),
+        "outputs": image.output_names(),
+        "queues": queues,
+        "programs": programs,
+    });
+    if let Some(d) = image.device_json() {
+        let g = &d.compiled_graph_state;
+        v["version_info"] = json!({
+            "pybuda_version": d.pybuda_pip_version_id,
+            "pybuda_commit": d.pybuda_commit_hash,
+            "buda_backend_commit": d.budabackend_commit_hash,
+        });
+        v["device_name"] = json!(d.device_image_name);
+        v["chip_ids"] = json!(d.chip_ids);
+        v["backend_device_type"] = json!(d.devtype);
+        v["grid_size"] = json!(d.grid_size);
+        v["harvested_rows"] = json!(d.harvested_rows);
+        v["training"] = json!(d.training);
+        v["ordered_input_shapes"] = json!(g.ordered_input_shapes);
+        v["ordered_target_shapes"] = g
+            .extra
+            .get("ordered_target_shapes")
+            .cloned()
+            .unwrap_or_else(|| json!([]));
+        v["constants"] = json!(g.ordered_constant_node_names);
+        v["parameters"] = json!(g.ordered_parameter_node_names);
+    }
+    v
+}

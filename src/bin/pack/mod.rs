@@ -1,0 +1,287 @@
+//! `ttrt pack NETLIST --tensors DIR [--arch ARCH] [--name NAME] -o OUT.tti`: a TTI archive in
+//! PyBuda's layout from a netlist and the tensors of its constants and parameters.
+//!
+//! The netlist's host-fed queues are the graph's inputs, except those with a tensor file in
+//! DIR: `<queue>.bin`, the queue's one entry as little-endian float32 in
+//! `[1, t, rows, cols]` order, which become parameters (ram queues) or constants (queues), as
+//! PyBuda's constants and parameters are. Outputs are the queues an op writes and no op reads.
+//! device.json is filled from the netlist the way PyBuda fills it, so `ttrt info` (and
+//! PyBuda's own loader) read the archive back.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use ttrt::format::{Arch, DataFormat};
+use ttrt::image::archive::TarWriter;
+use ttrt::image::device_json::{DeviceJson, PackedGraph};
+use ttrt::image::tensor_file::host_tensor_descriptor;
+use ttrt::image::TTI_ROOT;
+use ttrt::netlist::{IoType, Netlist, Queue};
+
+const USAGE: &str = "\
+Usage: ttrt pack NETLIST --tensors DIR [--arch ARCH] [--name NAME] -o OUT.tti
+  NETLIST        a Buda netlist (.yaml)
+  --tensors DIR  <queue>.bin for each constant or parameter queue: its entry as
+                 little-endian float32, [1, t, rows, cols]
+  --arch ARCH    Grayskull, Wormhole_B0 or Blackhole (default: the netlist's first)
+  --name NAME    the device image name (default: the netlist's file stem)
+  -o OUT.tti     the archive to write";
+
+struct Args {
+    netlist: PathBuf,
+    tensors: Option<PathBuf>,
+    arch: Option<Arch>,
+    name: Option<String>,
+    out: PathBuf,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let (mut netlist, mut tensors, mut arch, mut name, mut out) = (None, None, None, None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |what: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{what} needs a value"))
+        };
+        match a.as_str() {
+            "--tensors" => tensors = Some(PathBuf::from(value("--tensors")?)),
+            "--arch" => {
+                let v = value("--arch")?;
+                arch = Some(Arch::from_name(&v).ok_or_else(|| {
+                    format!("unknown arch `{v}` (Grayskull, Wormhole_B0 or Blackhole)")
+                })?);
+            }
+            "--name" => name = Some(value("--name")?),
+            "-o" | "--output" => out = Some(PathBuf::from(value("-o")?)),
+            other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),
+            other if netlist.is_none() => netlist = Some(PathBuf::from(other)),
+            other => return Err(format!("one netlist at a time (also given `{other}`)")),
+        }
+    }
+    Ok(Args {
+        netlist: netlist.ok_or("no netlist given")?,
+        tensors,
+        arch,
+        name,
+        out: out.ok_or("no output given (-o OUT.tti)")?,
+    })
+}
+
+pub fn main(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let args = match parse_args(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ttrt pack: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match pack(&args) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ttrt pack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `[1, t, rows, cols]` of one entry of `q`.
+fn entry_shape(q: &Queue) -> [usize; 4] {
+    let rows = q.grid_size.r as usize
+        * q.mblock.m as usize
+        * q.ublock.rt as usize
+        * q.tile_dim.height as usize;
+    let cols = q.grid_size.c as usize
+        * q.mblock.n as usize
+        * q.ublock.ct as usize
+        * q.tile_dim.width as usize;
+    [1, q.t as usize, rows, cols]
+}
+
+/// A tensor to store: the queue, where its bytes come from, its descriptor.
+struct Stored {
+    queue: String,
+    file: PathBuf,
+    size: u64,
+    parameter: bool,
+    desc: ttrt::image::device_json::TensorDescriptor,
+}
+
+fn pack(args: &Args) -> Result<String, String> {
+    let shown = args.netlist.display().to_string();
+    let text = std::fs::read_to_string(&args.netlist)
+        .map_err(|e| format!("{shown}: cannot read the netlist: {e}"))?;
+    let netlist = ttrt::netlist::parse(&text, &shown).map_err(|e| e.to_string())?;
+    let arch = match args.arch {
+        Some(a) => a,
+        None => *netlist
+            .devices
+            .arch
+            .first()
+            .ok_or_else(|| format!("{shown}: the netlist names no arch; pass --arch"))?,
+    };
+    let file_name = args
+        .netlist
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{shown}: the netlist's file name is not UTF-8"))?
+        .to_string();
+    let stem = args
+        .netlist
+        .file_stem()
+        .and_then(|n| n.to_str())
+        .unwrap_or("model")
+        .to_string();
+
+    let stored = tensors_of(&netlist, args.tensors.as_deref())?;
+    let read_by_op = |q: &str| {
+        netlist
+            .graphs()
+            .iter()
+            .any(|g| g.ops.iter().any(|op| op.inputs.iter().any(|i| i == q)))
+    };
+    let inputs: Vec<(String, Vec<usize>)> = netlist
+        .queues()
+        .iter()
+        .filter(|q| q.is_host_input() && !stored.iter().any(|s| s.queue == q.name))
+        .map(|q| (q.name.clone(), entry_shape(q).to_vec()))
+        .collect();
+    let outputs: Vec<(String, Vec<usize>, DataFormat)> = netlist
+        .queues()
+        .iter()
+        .filter(|q| !q.is_host_input() && !read_by_op(&q.name))
+        .map(|q| (q.name.clone(), entry_shape(q).to_vec(), q.df))
+        .collect();
+    let graph = netlist
+        .graphs()
+        .first()
+        .ok_or_else(|| format!("{shown}: the netlist has no graph"))?;
+    let split = |parameter: bool| {
+        stored
+            .iter()
+            .filter(|s| s.parameter == parameter)
+            .map(|s| (s.queue.clone(), s.desc.clone()))
+            .collect::<Vec<_>>()
+    };
+    let device = DeviceJson::for_pack(PackedGraph {
+        arch,
+        device_image_name: args.name.clone().unwrap_or(stem),
+        graph_name: graph.name.clone(),
+        microbatch: graph.input_count as usize,
+        inputs,
+        outputs,
+        constants: split(false),
+        parameters: split(true),
+        netlist_filename: file_name.clone(),
+    })
+    .map_err(|e| e.to_string())?;
+
+    let out_shown = args.out.display().to_string();
+    let io = |e: std::io::Error| format!("{out_shown}: {e}");
+    let file = File::create(&args.out).map_err(io)?;
+    let mut tar = TarWriter::new(BufWriter::new(file));
+    tar.add_dir(TTI_ROOT).map_err(io)?;
+    tar.add_file(
+        &format!("{TTI_ROOT}device.json"),
+        device.to_json().as_bytes(),
+    )
+    .map_err(io)?;
+    tar.add_file(&format!("{TTI_ROOT}compile_and_runtime_config.json"), b"{}")
+        .map_err(io)?;
+    tar.add_file(&format!("{TTI_ROOT}{file_name}"), text.as_bytes())
+        .map_err(io)?;
+    if !stored.is_empty() {
+        tar.add_dir(&format!("{TTI_ROOT}tensors")).map_err(io)?;
+    }
+    for s in &stored {
+        let mut f = File::open(&s.file).map_err(|e| format!("{}: {e}", s.file.display()))?;
+        tar.add_file_from(&format!("{TTI_ROOT}{}", s.desc.bin), s.size, &mut f)
+            .map_err(io)?;
+    }
+    tar.finish().map_err(io)?;
+    Ok(format!(
+        "{out_shown}: {} for {}, {} inputs, {} outputs, {} constants, {} parameters",
+        file_name,
+        arch.name(),
+        device.compiled_graph_state.ordered_input_names.len(),
+        device.compiled_graph_state.ordered_output_names.len(),
+        device
+            .compiled_graph_state
+            .ordered_constant_node_names
+            .len(),
+        device
+            .compiled_graph_state
+            .ordered_parameter_node_names
+            .len(),
+    ))
+}
+
+/// The constant and parameter tensors found in `dir`: one `<queue>.bin` per host-fed queue,
+/// sized as that queue's entry in float32. A file that names no such queue is an error (a
+/// misspelt name would otherwise silently become a model input).
+fn tensors_of(netlist: &Netlist, dir: Option<&Path>) -> Result<Vec<Stored>, String> {
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    let shown = dir.display();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{shown}: {e}"))?;
+    let mut stored = Vec::new();
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| format!("{shown}: {e}"))?;
+        let path = e.path();
+        if path.extension().and_then(|x| x.to_str()) != Some("bin") {
+            continue;
+        }
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            return Err(format!("{}: the file name is not UTF-8", path.display()));
+        };
+        names.push((stem.to_string(), path));
+    }
+    names.sort();
+    for (name, path) in names {
+        let Some(q) = netlist.queue(&name) else {
+            return Err(format!(
+                "{}: no queue of the netlist is named {name:?}",
+                path.display()
+            ));
+        };
+        if !q.is_host_input() {
+            return Err(format!(
+                "{}: queue {name:?} is written by op {:?}, not loaded from the host",
+                path.display(),
+                q.input
+            ));
+        }
+        let shape = entry_shape(q);
+        let desc = host_tensor_descriptor(&name, DataFormat::Float32, shape, 4)
+            .map_err(|e| e.to_string())?;
+        let expected: usize = shape.iter().product::<usize>() * 4;
+        let size = std::fs::metadata(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len();
+        if size != expected as u64 {
+            return Err(format!(
+                "{}: expected {expected} bytes (float32 {shape:?} of queue {name:?}), found {size}",
+                path.display()
+            ));
+        }
+        stored.push(Stored {
+            queue: name,
+            file: path,
+            size,
+            parameter: q.io_type == IoType::Ram,
+            desc,
+        });
+    }
+    Ok(stored)
+}

@@ -1,0 +1,286 @@
+//! `ttrt_image`: a compiled model as PyBuda leaves it, a TTI archive (tar or zip) or a bare
+//! netlist `.yaml`, opened without extracting anything (PyBuda's `TTDeviceImage.load_from_disk`,
+//! the embedded loader's `tt_backend::create` input).
+
+use alloc::ffi::CString;
+use alloc::vec::Vec;
+use core::ffi::c_char;
+
+use super::boundary::{arg, c_str, call, guard, out};
+use super::error::{set_last_error, ApiError, ArgError, CError};
+use super::format::ttrt_arch;
+use super::handle::{Borrow, Handle, HandleTable};
+use super::status::ttrt_status;
+use crate::format::Arch;
+use crate::image::{Image, ImageError, ImageErrorKind};
+
+/// An open image (opaque).
+pub struct ttrt_image {
+    _private: [u8; 0],
+}
+
+pub(crate) struct ImageHandle {
+    pub image: Image,
+    /// The names as C strings, alive as long as the handle (the pointers the name getters
+    /// return point here).
+    inputs: Vec<CString>,
+    outputs: Vec<CString>,
+}
+
+impl Handle for ImageHandle {
+    type Opaque = ttrt_image;
+    const KIND: &'static str = "ttrt_image";
+    const TAG: usize = 4;
+    fn table() -> &'static HandleTable<Self> {
+        static TABLE: HandleTable<ImageHandle> = HandleTable::new();
+        &TABLE
+    }
+}
+
+impl CError for ImageError {
+    fn status(&self) -> ttrt_status {
+        match self.kind {
+            ImageErrorKind::Io => ttrt_status::IoError,
+            ImageErrorKind::Invalid => ttrt_status::InvalidImage,
+        }
+    }
+}
+
+/// Why an image call failed: its arguments, or the image itself.
+enum ImageCallError {
+    Arg(ArgError),
+    Image(ImageError),
+}
+
+impl From<ArgError> for ImageCallError {
+    fn from(e: ArgError) -> Self {
+        ImageCallError::Arg(e)
+    }
+}
+
+impl From<ImageError> for ImageCallError {
+    fn from(e: ImageError) -> Self {
+        ImageCallError::Image(e)
+    }
+}
+
+impl core::fmt::Display for ImageCallError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ImageCallError::Arg(e) => e.fmt(f),
+            ImageCallError::Image(e) => e.fmt(f),
+        }
+    }
+}
+
+impl CError for ImageCallError {
+    fn status(&self) -> ttrt_status {
+        match self {
+            ImageCallError::Arg(e) => e.status(),
+            ImageCallError::Image(e) => e.status(),
+        }
+    }
+}
+
+pub(crate) fn image<'a>(
+    img: *const ttrt_image,
+    name: &'static str,
+) -> Result<Borrow<'a, ImageHandle>, ArgError> {
+    ImageHandle::table().get(img, name)
+}
+
+/// C strings of `names`; a name with a NUL byte inside cannot be handed to C and makes the
+/// image invalid.
+fn c_names(names: &[alloc::string::String], what: &str) -> Result<Vec<CString>, ImageError> {
+    names
+        .iter()
+        .map(|n| {
+            CString::new(n.as_str()).map_err(|_| {
+                ImageError::invalid(alloc::format!("{what} name {n:?} contains a NUL byte"))
+            })
+        })
+        .collect()
+}
+
+/// Opens a compiled model: a `.tti` archive (PyBuda's tar, or zip) or a netlist (`.yaml` /
+/// `.yml`). The archive is read in place (memory-mapped); nothing is extracted to disk.
+/// Errors: `TTRT_STATUS_IO_ERROR` when the file cannot be read, `TTRT_STATUS_INVALID_IMAGE`
+/// when it is malformed, with a message naming the file, the member and the key.
+///
+/// # Safety
+/// `path` is a NUL-terminated string; `out` points to writable storage for a handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_open(
+    path: *const c_char,
+    out_img: *mut *mut ttrt_image,
+) -> ttrt_status {
+    call("ttrt_image_open", || -> Result<(), ImageCallError> {
+        // SAFETY: the caller's contract.
+        let path = unsafe { c_str(path, "path") }?;
+        // SAFETY: the caller's contract.
+        let slot = unsafe { out(out_img, "out") }?;
+        let image = Image::open(path)?;
+        let inputs = c_names(image.input_names(), "input")?;
+        let outputs = c_names(image.output_names(), "output")?;
+        let handle = ImageHandle::table()
+            .insert(ImageHandle {
+                image,
+                inputs,
+                outputs,
+            })
+            .ok_or_else(|| ImageError::invalid("too many open images".into()))?;
+        slot.write(handle);
+        Ok(())
+    })
+}
+
+/// Closes an image. NULL is accepted.
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_free(img: *mut ttrt_image) {
+    guard("ttrt_image_free", (), || {
+        if !img.is_null() {
+            if let Err(e) = ImageHandle::table().remove(img, "img") {
+                set_last_error(format_args!("ttrt_image_free: {e}"));
+            }
+        }
+    })
+}
+
+/// How many inputs the model takes (`ordered_input_names` of the image's device.json; for a
+/// bare netlist, its queues fed by the host). 0 for NULL or a freed handle.
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_input_count(img: *const ttrt_image) -> usize {
+    count("ttrt_image_input_count", img, |h| h.inputs.len())
+}
+
+/// How many outputs the model gives (`ordered_output_names`; for a bare netlist, its queues
+/// that an op writes and no op reads). 0 for NULL or a freed handle.
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_output_count(img: *const ttrt_image) -> usize {
+    count("ttrt_image_output_count", img, |h| h.outputs.len())
+}
+
+/// The name of input `i` (its queue's name), valid until `ttrt_image_free`; NULL when `i` is
+/// out of range or the handle is not a live image (the last error says which).
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_input_name(img: *const ttrt_image, i: usize) -> *const c_char {
+    name("ttrt_image_input_name", img, i, |h| &h.inputs)
+}
+
+/// The name of output `i`, valid until `ttrt_image_free`; NULL when `i` is out of range or the
+/// handle is not a live image.
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_output_name(img: *const ttrt_image, i: usize) -> *const c_char {
+    name("ttrt_image_output_name", img, i, |h| &h.outputs)
+}
+
+/// The chip generation the image was compiled for (device.json `arch`; for a bare netlist the
+/// first arch its `devices` entry names).
+///
+/// # Safety
+/// `img` is an image handle; `out` points to writable storage.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_arch(
+    img: *const ttrt_image,
+    out_arch: *mut ttrt_arch,
+) -> ttrt_status {
+    call("ttrt_image_arch", || -> Result<(), ApiError> {
+        let h = image(img, "img")?;
+        // SAFETY: the caller's contract.
+        let slot = unsafe { out(out_arch, "out") }?;
+        slot.write(match h.image.arch() {
+            Arch::Grayskull => ttrt_arch::Grayskull,
+            Arch::WormholeB0 => ttrt_arch::WormholeB0,
+            Arch::Blackhole => ttrt_arch::Blackhole,
+        });
+        Ok(())
+    })
+}
+
+/// Sets the environment variables of the image's `compile_and_runtime_config.json` that are not
+/// set already (a variable the process has set is never overridden), as PyBuda does when it
+/// loads an image. ttrt never does this by itself. `n_set` (may be NULL) receives how many were
+/// set. An image without that file sets nothing.
+///
+/// # Safety
+/// `img` is an image handle; `n_set` is NULL or points to writable storage.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_apply_runtime_config(
+    img: *const ttrt_image,
+    n_set: *mut usize,
+) -> ttrt_status {
+    call(
+        "ttrt_image_apply_runtime_config",
+        || -> Result<(), ApiError> {
+            let h = image(img, "img")?;
+            let set = h
+                .image
+                .runtime_config()
+                .map_or(0, |c| c.apply_to_environment().len());
+            if !n_set.is_null() {
+                // SAFETY: the caller's contract.
+                unsafe { arg(n_set, "n_set") }?;
+                // SAFETY: non-NULL and writable by the caller's contract.
+                unsafe { n_set.write(set) };
+            }
+            Ok(())
+        },
+    )
+}
+
+fn count(
+    func: &'static str,
+    img: *const ttrt_image,
+    f: impl FnOnce(&ImageHandle) -> usize,
+) -> usize {
+    guard(func, 0, || match image(img, "img") {
+        Ok(h) => f(&h),
+        Err(e) => {
+            set_last_error(format_args!("{func}: {e}"));
+            0
+        }
+    })
+}
+
+fn name(
+    func: &'static str,
+    img: *const ttrt_image,
+    i: usize,
+    names: impl FnOnce(&ImageHandle) -> &Vec<CString>,
+) -> *const c_char {
+    guard(func, core::ptr::null(), || match image(img, "img") {
+        Ok(h) => {
+            let list = names(&h);
+            match list.get(i) {
+                // The string lives in the handle's slot until ttrt_image_free.
+                Some(s) => s.as_ptr(),
+                None => {
+                    set_last_error(format_args!(
+                        "{func}: index {i} is out of range (the image has {})",
+                        list.len()
+                    ));
+                    core::ptr::null()
+                }
+            }
+        }
+        Err(e) => {
+            set_last_error(format_args!("{func}: {e}"));
+            core::ptr::null()
+        }
+    })
+}

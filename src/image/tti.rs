@@ -1,0 +1,330 @@
+//! An opened compiled model: a TTI archive (device.json, the netlist, constant and parameter
+//! tensors, compile_and_runtime_config.json) or a bare netlist. The archive stays memory-mapped
+//! and its members are read in place; the netlist and device.json are parsed and checked at
+//! open, and every tensor member is found and size-checked then, so a broken image fails at
+//! open, not halfway through initialization.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use memmap2::Mmap;
+
+use super::archive::Archive;
+use super::device_json::{DeviceJson, TensorEntry};
+use super::runtime_config::RuntimeConfig;
+use super::tensor_file::TensorFile;
+use super::{invalid, ImageError, ImageErrorKind};
+use crate::format::Arch;
+use crate::netlist::{self, Netlist};
+
+/// Where every member of a PyBuda image lives inside the archive.
+pub const TTI_ROOT: &str = "unzipped_tti/";
+const DEVICE_JSON: &str = "unzipped_tti/device.json";
+const RUNTIME_CONFIG: &str = "unzipped_tti/compile_and_runtime_config.json";
+
+/// What kind of file an image came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageSource {
+    /// A TTI archive written as a tar (what PyBuda writes).
+    TarArchive,
+    /// A TTI archive written as a zip (which the C++ loader also accepts).
+    ZipArchive,
+    /// A netlist on its own: no device.json, no tensors.
+    Netlist,
+}
+
+/// A constant or parameter tensor the image carries.
+#[derive(Clone, Debug)]
+pub struct ImageTensor {
+    /// The graph node's name (its queue's name in the netlist).
+    pub name: String,
+    /// A parameter (trainable) rather than a constant.
+    pub parameter: bool,
+    pub entry: TensorEntry,
+}
+
+/// An opened image.
+pub struct Image {
+    file: String,
+    source: ImageSource,
+    /// The archive's bytes (`None` for a bare netlist).
+    map: Option<Mmap>,
+    netlist: Netlist,
+    netlist_member: String,
+    device: Option<DeviceJson>,
+    runtime_config: Option<RuntimeConfig>,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    tensors: Vec<ImageTensor>,
+}
+
+fn io_error(file: &str, what: &str, e: std::io::Error) -> ImageError {
+    ImageError::new(ImageErrorKind::Io, format!("{file}: cannot {what}: {e}"))
+}
+
+impl Image {
+    /// Opens `path`: a netlist when its name ends in `.yaml` or `.yml`, else a TTI archive.
+    pub fn open(path: impl AsRef<Path>) -> Result<Image, ImageError> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let is_netlist = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if is_netlist {
+            let text = std::fs::read(path).map_err(|e| io_error(&file, "read the netlist", e))?;
+            return Image::from_netlist(&text, &file);
+        }
+        let f = std::fs::File::open(path).map_err(|e| io_error(&file, "open", e))?;
+        // SAFETY: the mapping is read-only and private to this image. A file truncated by
+        // another process while mapped would fault on access (SIGBUS), as with every reader of
+        // mapped files; TTI images are written once and then only read.
+        let map = unsafe { Mmap::map(&f) }.map_err(|e| io_error(&file, "map", e))?;
+        Image::from_archive(map, file)
+    }
+
+    /// A bare netlist (its text, and the file name for messages).
+    pub fn from_netlist(text: &[u8], file: &str) -> Result<Image, ImageError> {
+        let text = std::str::from_utf8(text).map_err(|e| {
+            ImageError::invalid(format!("{file}: the netlist is not UTF-8 text ({e})"))
+        })?;
+        let netlist = netlist::parse(text, file).map_err(|e| ImageError::invalid(e.to_string()))?;
+        let (inputs, outputs) = host_queues(&netlist);
+        Ok(Image {
+            file: file.to_string(),
+            source: ImageSource::Netlist,
+            map: None,
+            netlist,
+            netlist_member: String::new(),
+            device: None,
+            runtime_config: None,
+            inputs,
+            outputs,
+            tensors: Vec::new(),
+        })
+    }
+
+    fn from_archive(map: Mmap, file: String) -> Result<Image, ImageError> {
+        let in_file = |e: ImageError| e.context(&file);
+        let archive = Archive::parse(&map).map_err(in_file)?;
+        let source = match archive.kind() {
+            super::archive::ArchiveKind::Tar => ImageSource::TarArchive,
+            super::archive::ArchiveKind::Zip => ImageSource::ZipArchive,
+        };
+        let member = |name: &str| -> Result<Cow<'_, [u8]>, ImageError> {
+            match archive.find(name) {
+                Some(m) => m.bytes().map_err(in_file),
+                None => invalid!("{file}: the archive has no member {name}"),
+            }
+        };
+        if archive.find(DEVICE_JSON).is_none() {
+            return invalid!(
+                "{file}: the archive has no member {DEVICE_JSON}: not a PyBuda TTI image ({} \
+                 members{})",
+                archive.members().len(),
+                archive
+                    .members()
+                    .first()
+                    .map_or(String::new(), |m| format!(", the first is {}", m.name()))
+            );
+        }
+        let device = DeviceJson::parse(&member(DEVICE_JSON)?)
+            .map_err(|e| e.context(format_args!("{file}: {DEVICE_JSON}")))?;
+        let runtime_config = match archive.find(RUNTIME_CONFIG) {
+            Some(m) => Some(
+                RuntimeConfig::parse(&m.bytes().map_err(in_file)?)
+                    .map_err(|e| e.context(format_args!("{file}: {RUNTIME_CONFIG}")))?,
+            ),
+            None => None,
+        };
+        let netlist_member = format!(
+            "{TTI_ROOT}{}",
+            device.compiled_graph_state.netlist_member()?
+        );
+        let Some(netlist_bytes) = archive.find(&netlist_member) else {
+            return invalid!(
+                "{file}: the archive has no member {netlist_member}, the netlist that \
+                 device.json's compiled_graph_state.netlist_filename names"
+            );
+        };
+        let text = netlist_bytes.bytes().map_err(in_file)?;
+        let text = std::str::from_utf8(&text).map_err(|e| {
+            ImageError::invalid(format!("{file}: {netlist_member}: not UTF-8 text ({e})"))
+        })?;
+        let netlist = netlist::parse(text, &format!("{file}: {netlist_member}"))
+            .map_err(|e| ImageError::invalid(e.to_string()))?;
+
+        let state = &device.compiled_graph_state;
+        let mut tensors = Vec::new();
+        for (names, entries, parameter) in [
+            (
+                &state.ordered_constant_node_names,
+                &state.post_const_eval_constants,
+                false,
+            ),
+            (
+                &state.ordered_parameter_node_names,
+                &state.post_const_eval_parameters,
+                true,
+            ),
+        ] {
+            for name in names {
+                // Nodes folded away by constant evaluation have no entry: nothing to load.
+                let Some(entry) = entries.get(name) else {
+                    continue;
+                };
+                let path = format!("{TTI_ROOT}{}", entry.member());
+                if let TensorEntry::Binary(_) = entry {
+                    let Some(m) = archive.find(&path) else {
+                        return invalid!(
+                            "{file}: tensor {name:?}: the archive has no member {path}"
+                        );
+                    };
+                    // Stored members are checked in place; a deflated one only by its size
+                    // here (inflating every parameter at open would double the memory).
+                    if !m.is_compressed() {
+                        TensorFile::check(entry, name, &m.bytes().map_err(in_file)?)
+                            .map_err(|e| e.context(format_args!("{file}: {path}")))?;
+                    }
+                } else {
+                    TensorFile::check(entry, name, &[])
+                        .map_err(|e| e.context(format_args!("{file}: {path}")))?;
+                }
+                tensors.push(ImageTensor {
+                    name: name.clone(),
+                    parameter,
+                    entry: entry.clone(),
+                });
+            }
+        }
+        let inputs = state.ordered_input_names.clone();
+        let outputs = state.ordered_output_names.clone();
+        for name in inputs.iter().chain(&outputs) {
+            if netlist.queue(name).is_none() {
+                return invalid!(
+                    "{file}: device.json names the graph input or output {name:?}, which is not \
+                     a queue of {netlist_member}"
+                );
+            }
+        }
+        drop(archive);
+        Ok(Image {
+            file,
+            source,
+            map: Some(map),
+            netlist,
+            netlist_member,
+            device: Some(device),
+            runtime_config,
+            inputs,
+            outputs,
+            tensors,
+        })
+    }
+
+    /// The file as the caller named it.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    pub fn source(&self) -> ImageSource {
+        self.source
+    }
+
+    pub fn netlist(&self) -> &Netlist {
+        &self.netlist
+    }
+
+    /// The archive member the netlist came from (empty for a bare netlist).
+    pub fn netlist_member(&self) -> &str {
+        &self.netlist_member
+    }
+
+    /// device.json (`None` for a bare netlist).
+    pub fn device_json(&self) -> Option<&DeviceJson> {
+        self.device.as_ref()
+    }
+
+    /// compile_and_runtime_config.json, when the archive has one.
+    pub fn runtime_config(&self) -> Option<&RuntimeConfig> {
+        self.runtime_config.as_ref()
+    }
+
+    /// The chip generation the image was compiled for: device.json's arch, or the first arch
+    /// the netlist's `devices` names (Wormhole B0 when it names none).
+    pub fn arch(&self) -> Arch {
+        match &self.device {
+            Some(d) => d.arch,
+            None => self
+                .netlist
+                .devices
+                .arch
+                .first()
+                .copied()
+                .unwrap_or(Arch::WormholeB0),
+        }
+    }
+
+    /// The model's inputs in order: device.json's `ordered_input_names`, or for a bare
+    /// netlist its queues fed by the host, in file order.
+    pub fn input_names(&self) -> &[String] {
+        &self.inputs
+    }
+
+    /// The model's outputs in order: `ordered_output_names`, or for a bare netlist its queues
+    /// that an op writes and no op reads, in file order.
+    pub fn output_names(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// The constants and parameters the image carries, constants first, each in device.json
+    /// order.
+    pub fn tensors(&self) -> &[ImageTensor] {
+        &self.tensors
+    }
+
+    /// The bytes of a tensor the image carries, checked against its descriptor.
+    pub fn tensor_bytes(&self, name: &str) -> Result<Cow<'_, [u8]>, ImageError> {
+        let Some(t) = self.tensors.iter().find(|t| t.name == name) else {
+            return invalid!("{}: the image carries no tensor named {name:?}", self.file);
+        };
+        let Some(map) = &self.map else {
+            return invalid!("{}: a bare netlist carries no tensors", self.file);
+        };
+        let archive = Archive::parse(map).map_err(|e| e.context(&self.file))?;
+        let path = format!("{TTI_ROOT}{}", t.entry.member());
+        let Some(m) = archive.find(&path) else {
+            return invalid!(
+                "{}: tensor {name:?}: the archive has no member {path}",
+                self.file
+            );
+        };
+        let bytes = m.bytes().map_err(|e| e.context(&self.file))?;
+        TensorFile::check(&t.entry, name, &bytes)
+            .map_err(|e| e.context(format_args!("{}: {path}", self.file)))?;
+        Ok(bytes)
+    }
+}
+
+/// A bare netlist's inputs and outputs: host-fed queues, and queues an op writes that no op
+/// reads, each in file order.
+fn host_queues(n: &Netlist) -> (Vec<String>, Vec<String>) {
+    let read_by_op = |q: &str| {
+        n.graphs()
+            .iter()
+            .any(|g| g.ops.iter().any(|op| op.inputs.iter().any(|i| i == q)))
+    };
+    let inputs = n
+        .queues()
+        .iter()
+        .filter(|q| q.input.eq_ignore_ascii_case("HOST"))
+        .map(|q| q.name.clone())
+        .collect();
+    let outputs = n
+        .queues()
+        .iter()
+        .filter(|q| !q.input.eq_ignore_ascii_case("HOST") && !read_by_op(&q.name))
+        .map(|q| q.name.clone())
+        .collect();
+    (inputs, outputs)
+}

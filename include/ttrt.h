@@ -79,6 +79,11 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 // Bytes of the header in front of every tilized tile.
 #define TILE_HEADER_SIZE 16
 
+// Deepest nesting of sequences and maps accepted. Netlists nest about six levels (a program's
+// execute instruction: programs, program, instruction, execute, queue_settings, queue); the
+// bound keeps every later recursive walk of the tree far from the stack's end.
+#define MAX_DEPTH 64
+
 // Capacity of each buffer type's block list: live buffers and free holes together. A region
 // whose buffers are packed (DRAM weights allocated once, never freed) holds `MAX_BLOCKS - 1`
 // buffers; a fully fragmented one (a hole between every two buffers) about half that. With
@@ -137,6 +142,24 @@ enum ttrt_status
 typedef enum ttrt_status ttrt_status;
 #else
 typedef uint32_t ttrt_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Chip generation (ttrt's own values: upstream's changed over time).
+enum ttrt_arch
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  TTRT_ARCH_GRAYSKULL = 1,
+  TTRT_ARCH_WORMHOLE_B0 = 2,
+  TTRT_ARCH_BLACKHOLE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_arch ttrt_arch;
+#else
+typedef uint32_t ttrt_arch;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -338,24 +361,6 @@ enum ttrt_data_format
 typedef enum ttrt_data_format ttrt_data_format;
 #else
 typedef uint32_t ttrt_data_format;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// Chip generation (ttrt's own values: upstream's changed over time).
-enum ttrt_arch
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  TTRT_ARCH_GRAYSKULL = 1,
-  TTRT_ARCH_WORMHOLE_B0 = 2,
-  TTRT_ARCH_BLACKHOLE = 3,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum ttrt_arch ttrt_arch;
-#else
-typedef uint32_t ttrt_arch;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -614,6 +619,9 @@ typedef struct TileDim TileDim;
 
 // An open device (opaque).
 typedef struct ttrt_device ttrt_device;
+
+// An open image (opaque).
+typedef struct ttrt_image ttrt_image;
 
 // A tensor on a device (opaque).
 typedef struct ttrt_tensor ttrt_tensor;
@@ -991,6 +999,65 @@ ttrt_status ttrt_untilize(const void *src,
                           size_t src_len,
                           const struct ttrt_io_desc *layout,
                           struct ttrt_tensor_desc *dst);
+
+// Opens a compiled model: a `.tti` archive (PyBuda's tar, or zip) or a netlist (`.yaml` /
+// `.yml`). The archive is read in place (memory-mapped); nothing is extracted to disk.
+// Errors: `TTRT_STATUS_IO_ERROR` when the file cannot be read, `TTRT_STATUS_INVALID_IMAGE`
+// when it is malformed, with a message naming the file, the member and the key.
+//
+// # Safety
+// `path` is a NUL-terminated string; `out` points to writable storage for a handle.
+ttrt_status ttrt_image_open(const char *path, struct ttrt_image **out_img);
+
+// Closes an image. NULL is accepted.
+//
+// # Safety
+// `img` is NULL or an image handle.
+void ttrt_image_free(struct ttrt_image *img);
+
+// How many inputs the model takes (`ordered_input_names` of the image's device.json; for a
+// bare netlist, its queues fed by the host). 0 for NULL or a freed handle.
+//
+// # Safety
+// `img` is NULL or an image handle.
+size_t ttrt_image_input_count(const struct ttrt_image *img);
+
+// How many outputs the model gives (`ordered_output_names`; for a bare netlist, its queues
+// that an op writes and no op reads). 0 for NULL or a freed handle.
+//
+// # Safety
+// `img` is NULL or an image handle.
+size_t ttrt_image_output_count(const struct ttrt_image *img);
+
+// The name of input `i` (its queue's name), valid until `ttrt_image_free`; NULL when `i` is
+// out of range or the handle is not a live image (the last error says which).
+//
+// # Safety
+// `img` is NULL or an image handle.
+const char *ttrt_image_input_name(const struct ttrt_image *img, size_t i);
+
+// The name of output `i`, valid until `ttrt_image_free`; NULL when `i` is out of range or the
+// handle is not a live image.
+//
+// # Safety
+// `img` is NULL or an image handle.
+const char *ttrt_image_output_name(const struct ttrt_image *img, size_t i);
+
+// The chip generation the image was compiled for (device.json `arch`; for a bare netlist the
+// first arch its `devices` entry names).
+//
+// # Safety
+// `img` is an image handle; `out` points to writable storage.
+ttrt_status ttrt_image_arch(const struct ttrt_image *img, ttrt_arch *out_arch);
+
+// Sets the environment variables of the image's `compile_and_runtime_config.json` that are not
+// set already (a variable the process has set is never overridden), as PyBuda does when it
+// loads an image. ttrt never does this by itself. `n_set` (may be NULL) receives how many were
+// set. An image without that file sets nothing.
+//
+// # Safety
+// `img` is an image handle; `n_set` is NULL or points to writable storage.
+ttrt_status ttrt_image_apply_runtime_config(const struct ttrt_image *img, size_t *n_set);
 
 // The library's version, `"MAJOR.MINOR.PATCH"`. Static; never NULL.
 const char *ttrt_version(void);

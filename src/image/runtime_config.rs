@@ -29,16 +29,7 @@ impl RuntimeConfig {
     /// text, `true`/`false` as "1"/"0" (PyBuda reads its flags with `int(...)`); null, lists
     /// and objects are rejected with the variable named.
     pub fn parse(bytes: &[u8]) -> Result<RuntimeConfig, ImageError> {
-        let value: Value = match serde_json::from_slice(bytes) {
-            Ok(v) => v,
-            Err(e) => {
-                return invalid!(
-                    "{FILE}: not valid JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                )
-            }
-        };
+        let value = crate::image::device_json::reader::document(bytes, FILE)?;
         let Value::Object(map) = value else {
             return invalid!("{FILE}: expected an object of variable name -> value");
         };

@@ -176,31 +176,31 @@ impl Reader<'_> {
         }
     }
 
-    fn uint_list(&self, node: &Node, path: &str) -> R<Vec<u32>> {
+    /// A list whose items `read` reads, each at its own path (`key[i]`).
+    fn list<T>(
+        &self,
+        node: &Node,
+        path: &str,
+        read: impl Fn(&Self, &Node, &str) -> R<T>,
+    ) -> R<Vec<T>> {
         let items = self.seq(node, path)?;
         items
             .iter()
             .enumerate()
-            .map(|(i, n)| self.uint(n, &item(path, i)))
+            .map(|(i, n)| read(self, n, &item(path, i)))
             .collect()
+    }
+
+    fn uint_list(&self, node: &Node, path: &str) -> R<Vec<u32>> {
+        self.list(node, path, Self::uint)
     }
 
     fn int_list(&self, node: &Node, path: &str) -> R<Vec<i64>> {
-        let items = self.seq(node, path)?;
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, n)| self.int(n, &item(path, i)))
-            .collect()
+        self.list(node, path, Self::int)
     }
 
     fn string_list(&self, node: &Node, path: &str) -> R<Vec<String>> {
-        let items = self.seq(node, path)?;
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, n)| self.string(n, &item(path, i)))
-            .collect()
+        self.list(node, path, Self::string)
     }
 
     /// A single name or a list of them (`target_device: 0` or `[0, 1]`).

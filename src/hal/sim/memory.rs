@@ -81,7 +81,7 @@ impl SimMemory {
             ),
         };
         let end = addr.checked_add(len as u64);
-        if bank >= banks || end.map_or(true, |e| e > bank_size) {
+        if bank >= banks || end.is_none_or(|e| e > bank_size) {
             return Err(HalError::OutOfRange {
                 kind,
                 bank,

@@ -6,7 +6,7 @@
 //! See notes/buda-backend.md, "TTI archive".
 
 mod descriptor;
-mod reader;
+pub(crate) mod reader;
 
 use std::collections::BTreeMap;
 
@@ -131,16 +131,7 @@ pub struct PackedGraph {
 impl DeviceJson {
     /// Reads device.json. Every message starts with `device.json: ` and names the key path.
     pub fn parse(bytes: &[u8]) -> Result<DeviceJson, ImageError> {
-        let value: Value = match serde_json::from_slice(bytes) {
-            Ok(v) => v,
-            Err(e) => {
-                return invalid!(
-                    "{FILE}: not valid JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                )
-            }
-        };
+        let value = reader::document(bytes, FILE)?;
         DeviceJson::from_value(&value).map_err(|e| e.context(FILE))
     }
 

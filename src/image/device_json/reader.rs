@@ -5,6 +5,18 @@ use serde_json::{Map, Value};
 
 use crate::image::{invalid, ImageError};
 
+/// The JSON document in `bytes` of the member `file`, or an error saying where it stops being
+/// JSON.
+pub(crate) fn document(bytes: &[u8], file: &str) -> Result<Value, ImageError> {
+    serde_json::from_slice(bytes).or_else(|e| {
+        invalid!(
+            "{file}: not valid JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
 /// The path of `key` under `parent` (`a.b`, or just `b` at the top level).
 pub(crate) fn child(parent: &str, key: &str) -> String {
     if parent.is_empty() {

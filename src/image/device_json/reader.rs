@@ -8,12 +8,12 @@ use crate::image::{invalid, ImageError};
 /// The JSON document in `bytes` of the member `file`, or an error saying where it stops being
 /// JSON.
 pub(crate) fn document(bytes: &[u8], file: &str) -> Result<Value, ImageError> {
-    serde_json::from_slice(bytes).or_else(|e| {
-        invalid!(
+    serde_json::from_slice(bytes).map_err(|e| {
+        ImageError::invalid(format!(
             "{file}: not valid JSON at line {} column {}: {e}",
             e.line(),
             e.column()
-        )
+        ))
     })
 }
 

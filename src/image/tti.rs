@@ -309,22 +309,7 @@ impl Image {
 /// A bare netlist's inputs and outputs: host-fed queues, and queues an op writes that no op
 /// reads, each in file order.
 fn host_queues(n: &Netlist) -> (Vec<String>, Vec<String>) {
-    let read_by_op = |q: &str| {
-        n.graphs()
-            .iter()
-            .any(|g| g.ops.iter().any(|op| op.inputs.iter().any(|i| i == q)))
-    };
-    let inputs = n
-        .queues()
-        .iter()
-        .filter(|q| q.input.eq_ignore_ascii_case("HOST"))
-        .map(|q| q.name.clone())
-        .collect();
-    let outputs = n
-        .queues()
-        .iter()
-        .filter(|q| !q.input.eq_ignore_ascii_case("HOST") && !read_by_op(&q.name))
-        .map(|q| q.name.clone())
-        .collect();
+    let inputs = n.host_fed_queues().map(|q| q.name.clone()).collect();
+    let outputs = n.output_queues().map(|q| q.name.clone()).collect();
     (inputs, outputs)
 }

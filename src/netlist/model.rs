@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::format::{Arch, DataFormat, IoLayout, TileDim, UblockOrder};
+use crate::format::{Arch, DataFormat, IoLayout, QueueLayout, TileDim, UblockOrder};
 
 use super::fused_op::FusedOp;
 use super::program::Program;
@@ -155,6 +155,28 @@ impl Queue {
     pub fn is_host_input(&self) -> bool {
         // Upstream also treats `net2net` producers as outside the netlist.
         self.input == "HOST" || self.input.contains("net2net")
+    }
+
+    /// Where the queue's values sit in its buffers on `arch` (netlist queues have no stack
+    /// factors).
+    pub fn layout(&self, arch: Arch) -> QueueLayout {
+        QueueLayout {
+            format: self.df,
+            arch,
+            tile: self.tile_dim,
+            grid_r: self.grid_size.r,
+            grid_c: self.grid_size.c,
+            mblock_m: self.mblock.m,
+            mblock_n: self.mblock.n,
+            ublock_rt: self.ublock.rt,
+            ublock_ct: self.ublock.ct,
+            ublock_order: self.ublock_order,
+            t: self.t,
+            hstack: 1,
+            vstack: 1,
+            stack_row_major: true,
+            layout: self.layout,
+        }
     }
 }
 
@@ -458,6 +480,21 @@ impl Netlist {
     }
     pub fn fused_op(&self, id: &str) -> Option<&FusedOp> {
         self.fused_ops.iter().find(|f| f.id == id)
+    }
+    /// Queues the host pushes (graph inputs, constants and parameters), in file order.
+    pub fn host_fed_queues(&self) -> impl Iterator<Item = &Queue> {
+        self.queues.iter().filter(|q| q.is_host_input())
+    }
+    /// Queues an op writes and no op reads (the model's outputs), in file order.
+    pub fn output_queues(&self) -> impl Iterator<Item = &Queue> {
+        let read_by_op = |q: &Queue| {
+            self.graphs
+                .iter()
+                .any(|g| g.ops.iter().any(|op| op.inputs.contains(&q.name)))
+        };
+        self.queues
+            .iter()
+            .filter(move |q| !q.is_host_input() && !read_by_op(q))
     }
     /// The op named `name` in any graph, with its graph.
     pub fn op(&self, name: &str) -> Option<(&Graph, &Op)> {

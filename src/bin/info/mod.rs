@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
+use ttrt::format::Arch;
 use ttrt::image::{Image, ImageSource};
 use ttrt::netlist::{IoType, Netlist, Queue, QueueLocation};
 
@@ -56,14 +57,11 @@ pub fn main(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// A queue's host tensor shape per entry: `[input_count, t, rows, cols]` with `w` left to the
-/// caller (notes/buda-backend.md, "Queue descriptor").
-fn entry_shape(q: &Queue) -> [u64; 3] {
-    let rows =
-        q.grid_size.r as u64 * q.mblock.m as u64 * q.ublock.rt as u64 * q.tile_dim.height as u64;
-    let cols =
-        q.grid_size.c as u64 * q.mblock.n as u64 * q.ublock.ct as u64 * q.tile_dim.width as u64;
-    [q.t as u64, rows, cols]
+/// `[t, rows, cols]` of one entry of `q` as a host tensor (notes/buda-backend.md, "Queue
+/// descriptor").
+fn entry_shape(q: &Queue, arch: Arch) -> [usize; 3] {
+    let [_, t, rows, cols] = q.layout(arch).host_shape(1);
+    [t, rows, cols]
 }
 
 fn io_type(q: &Queue) -> &'static str {
@@ -172,7 +170,7 @@ fn text(image: &Image) -> String {
     let _ = writeln!(s, "Inputs: {}", image.input_names().join(", "));
     let _ = writeln!(s, "Outputs: {}", image.output_names().join(", "));
     let _ = writeln!(s);
-    queues_text(&mut s, image.netlist());
+    queues_text(&mut s, image.netlist(), image.arch());
     let _ = writeln!(s);
     let _ = writeln!(s, "Programs:");
     for p in image.netlist().programs() {
@@ -191,7 +189,7 @@ fn text(image: &Image) -> String {
     s
 }
 
-fn queues_text(s: &mut String, n: &Netlist) {
+fn queues_text(s: &mut String, n: &Netlist, arch: Arch) {
     use std::fmt::Write;
     let _ = writeln!(s, "Queues:");
     let width = n
@@ -207,7 +205,7 @@ fn queues_text(s: &mut String, n: &Netlist) {
         "name", "type", "loc", "shape [t,r,c]", "format", "entries"
     );
     for q in n.queues() {
-        let [t, r, c] = entry_shape(q);
+        let [t, r, c] = entry_shape(q, arch);
         let _ = writeln!(
             s,
             "  {:width$}  {:5}  {:4}  {:>18}  {:10}  {:>7}  {}",
@@ -224,11 +222,12 @@ fn queues_text(s: &mut String, n: &Netlist) {
 
 fn summary(image: &Image) -> Value {
     let n = image.netlist();
+    let arch = image.arch();
     let queues: Vec<Value> = n
         .queues()
         .iter()
         .map(|q| {
-            let [t, r, c] = entry_shape(q);
+            let [t, r, c] = entry_shape(q, arch);
             json!({
                 "name": q.name,
                 "input": q.input,

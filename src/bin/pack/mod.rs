@@ -95,16 +95,8 @@ pub fn main(args: &[String]) -> ExitCode {
 }
 
 /// `[1, t, rows, cols]` of one entry of `q`.
-fn entry_shape(q: &Queue) -> [usize; 4] {
-    let rows = q.grid_size.r as usize
-        * q.mblock.m as usize
-        * q.ublock.rt as usize
-        * q.tile_dim.height as usize;
-    let cols = q.grid_size.c as usize
-        * q.mblock.n as usize
-        * q.ublock.ct as usize
-        * q.tile_dim.width as usize;
-    [1, q.t as usize, rows, cols]
+fn entry_shape(q: &Queue, arch: Arch) -> [usize; 4] {
+    q.layout(arch).host_shape(1)
 }
 
 /// A tensor to store: the queue, where its bytes come from, its descriptor.
@@ -142,24 +134,15 @@ fn pack(args: &Args) -> Result<String, String> {
         .unwrap_or("model")
         .to_string();
 
-    let stored = tensors_of(&netlist, args.tensors.as_deref())?;
-    let read_by_op = |q: &str| {
-        netlist
-            .graphs()
-            .iter()
-            .any(|g| g.ops.iter().any(|op| op.inputs.iter().any(|i| i == q)))
-    };
+    let stored = tensors_of(&netlist, arch, args.tensors.as_deref())?;
     let inputs: Vec<(String, Vec<usize>)> = netlist
-        .queues()
-        .iter()
-        .filter(|q| q.is_host_input() && !stored.iter().any(|s| s.queue == q.name))
-        .map(|q| (q.name.clone(), entry_shape(q).to_vec()))
+        .host_fed_queues()
+        .filter(|q| !stored.iter().any(|s| s.queue == q.name))
+        .map(|q| (q.name.clone(), entry_shape(q, arch).to_vec()))
         .collect();
     let outputs: Vec<(String, Vec<usize>, DataFormat)> = netlist
-        .queues()
-        .iter()
-        .filter(|q| !q.is_host_input() && !read_by_op(&q.name))
-        .map(|q| (q.name.clone(), entry_shape(q).to_vec(), q.df))
+        .output_queues()
+        .map(|q| (q.name.clone(), entry_shape(q, arch).to_vec(), q.df))
         .collect();
     let graph = netlist
         .graphs()
@@ -228,7 +211,7 @@ fn pack(args: &Args) -> Result<String, String> {
 /// The constant and parameter tensors found in `dir`: one `<queue>.bin` per host-fed queue,
 /// sized as that queue's entry in float32. A file that names no such queue is an error (a
 /// misspelt name would otherwise silently become a model input).
-fn tensors_of(netlist: &Netlist, dir: Option<&Path>) -> Result<Vec<Stored>, String> {
+fn tensors_of(netlist: &Netlist, arch: Arch, dir: Option<&Path>) -> Result<Vec<Stored>, String> {
     let Some(dir) = dir else {
         return Ok(Vec::new());
     };
@@ -262,7 +245,7 @@ fn tensors_of(netlist: &Netlist, dir: Option<&Path>) -> Result<Vec<Stored>, Stri
                 q.input
             ));
         }
-        let shape = entry_shape(q);
+        let shape = entry_shape(q, arch);
         let desc = host_tensor_descriptor(&name, DataFormat::Float32, shape, 4)
             .map_err(|e| e.to_string())?;
         let expected: usize = shape.iter().product::<usize>() * 4;

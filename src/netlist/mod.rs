@@ -8,6 +8,7 @@
 //! naming the file, line, key path and what was expected against what was found.
 
 mod error;
+pub mod exec;
 mod fused_op;
 mod model;
 mod program;

@@ -18,6 +18,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "std")]
+pub mod backend;
 pub mod ffi;
 pub mod format;
 pub mod hal;

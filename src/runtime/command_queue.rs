@@ -9,10 +9,11 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
+use super::device::Kernel;
 use super::error::{fail, RuntimeError};
 use super::signal::Signal;
 use super::transfer::HostBuffer;
-use crate::hal::{BufferRef, Program};
+use crate::hal::{BufferRef, MemKind, Program};
 use crate::message::MessageBuf;
 
 /// Records in each command ring.
@@ -38,6 +39,33 @@ pub enum Command {
     Read { src: BufferRef, dst: HostBuffer },
     /// Run one device program.
     Program(Program),
+    /// Copy `len` bytes from the data ring at `data_at` to `addr` of `bank`.
+    WriteRaw {
+        kind: MemKind,
+        bank: u32,
+        addr: u64,
+        len: u32,
+        data_at: u64,
+        data_end: u64,
+    },
+    /// Copy `len` bytes from host memory at `src` to `addr` of `bank` (the host waits).
+    WriteRawFrom {
+        kind: MemKind,
+        bank: u32,
+        addr: u64,
+        src: usize,
+        len: usize,
+    },
+    /// Copy `len` bytes at `addr` of `bank` to host memory at `dst` (the host waits).
+    ReadRaw {
+        kind: MemKind,
+        bank: u32,
+        addr: u64,
+        dst: usize,
+        len: usize,
+    },
+    /// Run a kernel.
+    Kernel(Kernel),
     /// Mark event `id` of this CQ complete.
     RecordEvent { id: u32 },
     /// Stall this CQ until event `id` of CQ `cq` has completed.

@@ -24,6 +24,9 @@ use crate::hal::sim::compute::{BinaryOp, UnaryOp};
 use crate::hal::{BufferRef, Chip, ChipGeometry, HalError, OpKind, Program};
 use crate::sync::Lock;
 
+mod raw;
+pub use raw::{Kernel, KernelFn, KernelMessage};
+
 /// How a device is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeviceConfig {
@@ -466,6 +469,23 @@ impl<C: Chip> Device<C> {
                 unsafe { pages_to_host(&self.chip, &src, &dst) }.map_err(|e| (e, "read"))
             }
             Command::Program(p) => self.chip.run(&p).map_err(|e| (e, "program")),
+            Command::WriteRaw { .. }
+            | Command::WriteRawFrom { .. }
+            | Command::ReadRaw { .. }
+            | Command::Kernel(_) => {
+                if let Command::WriteRaw { data_end: end, .. } = cmd {
+                    data_end = end;
+                }
+                if let Err((text, what)) = self.run_raw(cq, &cmd) {
+                    cq.set_error(format_args!(
+                        "device error on CQ {} ({what}): {}",
+                        cq.id,
+                        text.as_str()
+                    ));
+                }
+                cq.pop(data_end);
+                return Step::Ran;
+            }
             Command::Shutdown => {
                 cq.pop(0);
                 return Step::Shutdown;
@@ -919,17 +939,7 @@ impl<C: Chip> Device<C> {
         while first < layout.num_pages() {
             let count = per_chunk.min(layout.num_pages() - first);
             let len = count as u64 * page;
-            let (at, end) = loop {
-                let head = queue.head.load();
-                if let Some(r) = queue.reserve(guard.side(), len) {
-                    break r;
-                }
-                if self.is_threaded() {
-                    queue.head.wait_change(head, None);
-                } else {
-                    self.poll();
-                }
-            };
+            let (at, end) = self.reserve_data(queue, &mut guard, len);
             // SAFETY: `at..at + len` was just reserved; `src` was checked.
             let out = unsafe {
                 core::slice::from_raw_parts_mut(queue.data(at, len as usize), len as usize)

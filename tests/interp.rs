@@ -442,7 +442,7 @@ fn params_missing_extra_and_malformed() {
         e.contains("program `p`") && e.contains("`$c` is not declared"),
         "{e}"
     );
-    for bad in ["", "1.5", "yes", "0x10", "$a"] {
+    for bad in ["", " 1", "1.5", "yes", "0x10", "$a"] {
         let e = run_err(p, &[("$a", "1"), ("$b", bad)]);
         assert!(e.contains("`$b` has value"), "{bad}: {e}");
     }

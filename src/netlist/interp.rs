@@ -447,7 +447,7 @@ fn bind_params(
         } else if value.eq_ignore_ascii_case("false") {
             0
         } else {
-            value.trim().parse::<i64>().map_err(|_| ProgramError {
+            value.parse::<i64>().map_err(|_| ProgramError {
                 message: format!(
                     "program `{program}`: param `${key}` has value `{value}`, expected an integer or true/false"
                 ),
@@ -769,4 +769,56 @@ fn compile_setting(
         global_wrptr_autoinc: arg(&s.global_wrptr_autoinc)?,
         read_only: opt(&s.read_only)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varinst_arithmetic() {
+        use VarInstOp::*;
+        assert_eq!(var_inst(Set, 9, -4, 0), Ok(-4));
+        assert_eq!(var_inst(Add, 9, -4, 6), Ok(2));
+        assert_eq!(var_inst(Mul, 9, -4, 6), Ok(-24));
+        assert_eq!(var_inst(Inc, 9, -4, 0), Ok(5));
+        assert_eq!(var_inst(IncWrap, 6, 3, 8), Ok(1));
+        assert_eq!(var_inst(IncWrap, 0, -1, 8), Ok(7));
+        assert_eq!(var_inst(IncWrap, -3, -30, 8), Ok(7));
+        assert_eq!(var_inst(IncWrap, i64::MAX, i64::MAX, 7), Ok(0));
+        assert!(var_inst(IncWrap, 1, 1, 0)
+            .unwrap_err()
+            .contains("wrap >= 1"));
+        assert!(var_inst(IncWrap, 1, 1, -8)
+            .unwrap_err()
+            .contains("found -8"));
+        assert!(var_inst(Add, 0, i64::MAX, 1)
+            .unwrap_err()
+            .contains("add overflows"));
+        assert!(var_inst(Mul, 0, i64::MIN, -1)
+            .unwrap_err()
+            .contains("mul overflows"));
+        assert!(var_inst(Inc, i64::MIN, -1, 0)
+            .unwrap_err()
+            .contains("inc overflows"));
+    }
+
+    #[test]
+    fn pointers_run_below_twice_the_entries() {
+        let queues = [(String::from("q"), 8u64)];
+        assert_eq!(pointer(&queues, 0, "rd_ptr_global", 7), Ok(7));
+        for v in [8, -1, i64::MAX, i64::MIN] {
+            let e = pointer(&queues, 0, "rd_ptr_global", v).unwrap_err();
+            assert!(
+                e.starts_with("pointer overflow: queue `q` rd_ptr_global"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_stays_on_one_line() {
+        let e = at("p\nq", 3, "bad");
+        assert_eq!(e.to_string(), "program `p\\nq`, line 3: bad");
+    }
 }

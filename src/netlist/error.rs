@@ -19,7 +19,7 @@ pub struct NetlistError {
 
 /// Writes `text` with line breaks and other control characters escaped: names quoted in a
 /// netlist may hold them, and an error must stay one line.
-fn one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+pub(super) fn one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
     for c in text.chars() {
         if c.is_control() {
             write!(f, "{}", c.escape_default())?;

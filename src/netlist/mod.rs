@@ -10,6 +10,7 @@
 mod error;
 pub mod exec;
 mod fused_op;
+pub mod interp;
 mod model;
 mod program;
 mod read;
@@ -24,6 +25,7 @@ pub use error::NetlistError;
 pub use fused_op::{
     FusedOp, FusedOperand, FusedOutput, Schedule, ScheduledOp, ScheduledOpAttributes,
 };
+pub use interp::{Interpreter, PointerKind, ProgramError, ProgramHost, ResolvedSetting};
 pub use model::{
     Devices, Dim, Graph, GridLoc, GridSize, InputPad, InputUnpad, IoType, KernelBroadcast,
     MathFidelity, Mblock, Netlist, Op, OpAttributes, Queue, QueueBuffer, QueueLocation, ReduceFunc,

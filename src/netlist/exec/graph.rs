@@ -189,10 +189,14 @@ impl GraphPlan {
                 for name in &op.inputs {
                     if op_index(name).is_none() {
                         let q = queue_index(name).ok_or_else(|| {
-                            err_op(
-                                op,
-                                format!("input {name} is neither a queue nor an op of the graph"),
-                            )
+                            let what = match netlist.op(name) {
+                                Some((other, _)) => format!(
+                                    "input {name}: reading an op of graph {} across graphs is not supported",
+                                    other.name
+                                ),
+                                None => format!("input {name} is neither a queue nor an op of the graph"),
+                            };
+                            err_op(op, what)
                         })?;
                         if !queues.contains(&q) {
                             queues.push(q);

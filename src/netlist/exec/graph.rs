@@ -77,6 +77,9 @@ struct OpPlan {
     prev: Tensor,
     scratch: Tensor,
     writes: Vec<WritePlan>,
+    /// Values the op's output and scratch tensors must hold at most (a matmul's product
+    /// before z accumulation is larger than its output).
+    reserve: usize,
 }
 
 enum Node {
@@ -281,7 +284,11 @@ impl GraphPlan {
             .collect();
         for (i, s) in shapes.iter().enumerate() {
             let s = s.unwrap_or(Shape::new(0, 0, 0));
-            values.push(sized(s, g.ops[i].out_df));
+            let mut t = sized(s, g.ops[i].out_df);
+            let reserve = ops[i].reserve;
+            t.data.reserve(reserve.saturating_sub(t.data.len()));
+            ops[i].scratch.data.reserve(reserve);
+            values.push(t);
         }
 
         // Queues the ops write, with their input_tms, checked against the queue shape.
@@ -649,6 +656,7 @@ fn compile_op(
     };
     let declared = declared_shape(op);
     let mut int8_output = false;
+    let mut reserve = 0;
     let (kind, shape) = match t {
         "matmul" => {
             if a.identity {
@@ -700,6 +708,7 @@ fn compile_op(
                 }
             }
             int8_output = a.requant;
+            reserve = reserve.max(s0.z as usize * s0.rt as usize * s1.ct as usize * 1024);
             let extras = MatmulExtras {
                 accumulate,
                 bias: a.bias,
@@ -819,6 +828,7 @@ fn compile_op(
         prev: Tensor::zeros(0, 0, 0, op.out_df),
         scratch: sized(shape, op.out_df),
         writes: Vec::new(),
+        reserve: reserve.max(shape.z as usize * shape.rt as usize * shape.ct as usize * 1024),
     };
     Ok((plan, shape))
 }

@@ -805,3 +805,100 @@ fn refuses_unsupported_ops_and_bad_shapes() {
     .unwrap_err();
     assert!(e.contains("inner dimensions"), "{e}");
 }
+
+#[test]
+fn splice_ublock_places_ublocks_in_order() {
+    let a = tensor(1, 1, 2, |_, _, c| (c / 32) as f32);
+    let b = tensor(1, 1, 1, |_, _, _| 10.0);
+    let s = [
+        q("a", "HOST", 1, 1, 2, "Float32", 0),
+        q("b", "HOST", 1, 1, 1, "Float32", 1),
+        q("out", "op0", 1, 1, 3, "Float32", 2),
+    ];
+    // Per round: a's ublock 1 (index 1, length 1), then b's only ublock.
+    let o = op(
+        "op0",
+        "splice",
+        &["a", "b"],
+        1,
+        1,
+        3,
+        "Float32",
+        0,
+        ", attributes: {input0: [1, 1, 1], input1: [0, 1, 1]}",
+    );
+    let n = netlist(&s, &[o], "");
+    let e = GraphPlan::new(&n, 0, Arch::Grayskull)
+        .err()
+        .map(|e| e.message);
+    // 1 round of 2 units cannot fill 3 output ublocks.
+    assert!(e.unwrap().contains("splice produces 2 units"));
+    let s = [
+        q("a", "HOST", 1, 1, 2, "Float32", 0),
+        q("b", "HOST", 1, 1, 1, "Float32", 1),
+        q("out", "op0", 1, 1, 2, "Float32", 2),
+    ];
+    let o = op(
+        "op0",
+        "splice",
+        &["a", "b"],
+        1,
+        1,
+        2,
+        "Float32",
+        0,
+        ", attributes: {input0: [1, 1, 1], input1: [0, 1, 1]}",
+    );
+    let n = netlist(&s, &[o], "");
+    let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
+    let mut io = MemIo::new(&n);
+    io.set("a", a);
+    io.set("b", b);
+    plan.run(&mut io).unwrap();
+    let y = io.get("out");
+    assert_eq!((at(y, 0, 5, 3), at(y, 0, 5, 40)), (1.0, 10.0));
+}
+
+#[test]
+fn embedding_copies_table_rows_by_index_bits() {
+    // Table: 32 rows of 32 (one tile, flat order = row-major inside the tile).
+    let table = tensor(1, 1, 1, |_, r, c| (r * 100 + c) as f32);
+    let mut idx = Tensor::zeros(1, 1, 1, DataFormat::RawUInt32);
+    for (w, k) in [7u32, 0, u32::MAX, 31].iter().enumerate() {
+        idx.data[w] = f32::from_bits(*k);
+    }
+    let s = [
+        q("t", "HOST", 1, 1, 1, "Float32", 0),
+        q("i", "HOST", 1, 1, 1, "RawUInt32", 1),
+        q("out", "op0", 1, 1, 1, "Float32", 2),
+    ];
+    let o = op(
+        "op0",
+        "embedding",
+        &["t", "i"],
+        1,
+        1,
+        1,
+        "Float32",
+        0,
+        ", attributes: {num_indices: 4}",
+    )
+    .replace("in_df: [Float32, Float32]", "in_df: [Float32, RawUInt32]");
+    let n = netlist(&s, &[o], "");
+    let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
+    let mut io = MemIo::new(&n);
+    io.set("t", table);
+    io.set("i", idx);
+    plan.run(&mut io).unwrap();
+    let y = io.get("out");
+    assert_eq!(
+        [
+            at(y, 0, 0, 5),
+            at(y, 0, 1, 5),
+            at(y, 0, 2, 5),
+            at(y, 0, 3, 5),
+            at(y, 0, 4, 5)
+        ],
+        [705.0, 5.0, 0.0, 3105.0, 0.0]
+    );
+}

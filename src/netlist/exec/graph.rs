@@ -57,6 +57,7 @@ struct InputPlan {
 /// A queue an op writes, with the queue's `input_tms`.
 struct WritePlan {
     queue: usize,
+    name: String,
     tms: Vec<Tm>,
     t: Tensor,
     spare: Tensor,
@@ -97,7 +98,11 @@ pub struct GraphPlan {
     ops: Vec<OpPlan>,
     input_queues: Vec<usize>,
     output_queues: Vec<usize>,
+    /// Every queue's name, by index (for messages).
+    queue_names: Vec<String>,
 }
+
+static_assertions::assert_impl_all!(GraphPlan: Send);
 
 /// Whether golden requantizes an input tagged `df` (Bfp2 and Bfp4 of both families).
 fn low_bfp(df: DataFormat) -> bool {
@@ -332,6 +337,7 @@ impl GraphPlan {
             spare.data.reserve(max);
             ops[i].writes.push(WritePlan {
                 queue: qi,
+                name: q.name.clone(),
                 tms: q.input_tms.clone(),
                 t,
                 spare,
@@ -424,6 +430,7 @@ impl GraphPlan {
             ops,
             input_queues: read_slots.iter().map(|r| r.0).collect(),
             output_queues,
+            queue_names: netlist.queues.iter().map(|q| q.name.clone()).collect(),
         })
     }
 
@@ -454,6 +461,7 @@ impl GraphPlan {
             nodes,
             values,
             ops,
+            queue_names,
             ..
         } = self;
         for node in nodes.iter() {
@@ -461,7 +469,8 @@ impl GraphPlan {
                 Node::Read { queue, slot } => {
                     io.read(queue, &mut values[slot]).map_err(|e| ExecError {
                         message: format!(
-                            "netlist {file}: graph {graph}: reading queue {queue}: {e}"
+                            "netlist {file}: graph {graph}: reading queue {}: {e}",
+                            queue_names[queue]
                         ),
                     })?;
                 }
@@ -567,7 +576,8 @@ fn run_op(
     let out = &values[op.slot];
     for w in op.writes.iter_mut() {
         if w.tms.is_empty() {
-            io.write(w.queue, out)?;
+            io.write(w.queue, out)
+                .map_err(|e| format!("writing queue {}: {e}", w.name))?;
             continue;
         }
         w.t.copy_from(out);
@@ -575,7 +585,8 @@ fn run_op(
             apply_tm(tm, &w.t, &mut w.spare)?;
             core::mem::swap(&mut w.t, &mut w.spare);
         }
-        io.write(w.queue, &w.t)?;
+        io.write(w.queue, &w.t)
+            .map_err(|e| format!("writing queue {}: {e}", w.name))?;
     }
     Ok(())
 }

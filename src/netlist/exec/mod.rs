@@ -13,6 +13,17 @@ use alloc::vec::Vec;
 
 use crate::format::DataFormat;
 
+mod fused;
+mod graph;
+pub mod matmul;
+mod nary;
+pub mod ops;
+pub mod quantize;
+pub mod tm;
+
+pub use graph::GraphPlan;
+pub use tm::Shape;
+
 /// Rows and columns of a tile.
 pub const TILE: usize = 32;
 
@@ -67,6 +78,16 @@ impl Tensor {
         let n = z as usize * rt as usize * TILE * ct as usize * TILE;
         self.data.clear();
         self.data.resize(n, 0.0);
+    }
+
+    /// Makes this tensor a copy of `src` (shape, tag and values), reusing the buffer.
+    pub fn copy_from(&mut self, src: &Tensor) {
+        self.z = src.z;
+        self.rt = src.rt;
+        self.ct = src.ct;
+        self.tag = src.tag;
+        self.data.clear();
+        self.data.extend_from_slice(&src.data);
     }
 
     /// Whether the shapes (z, rt, ct) are equal (golden ignores tile dims and tags here).

@@ -1,0 +1,845 @@
+//! [`GraphPlan`]: one graph of a netlist compiled for golden execution, and the per-op pipeline
+//! of golden-ops.md §1.
+//!
+//! Compiling checks every op type, attribute and TM (anything ttrt does not model is refused
+//! here, never answered wrongly later), computes every op's output shape from its inputs and
+//! compares it with the shape the netlist declares, and with the shape of every queue the op
+//! writes (golden itself does not check these and silently corrupts its outputs). The nodes are
+//! then ordered: a queue an op of the graph writes is read after that write, unless the writer
+//! itself depends on the queue (a ram updated in place), in which case the read comes first.
+//!
+//! Running visits the nodes in that order. A queue read fills its tensor through
+//! [`QueueIo::read`] once per run and every consumer copies from it. An op: collects copies of
+//! its inputs, unpads, applies its TMs in order, pads, quantizes inputs tagged Bfp2/Bfp4 (and,
+//! on Wormhole B0, truncates Float32-tagged inputs to Tf32), snapshots its previous output if it
+//! is a gradient op, computes, accumulates the gradient, applies relu (not for fused_op) and
+//! quantizes its output (Int8/Int32 always, Bfp2/Bfp4; quantization, requantization and
+//! requantizing matmuls to Int8). Each queue the op writes gets the op's output after the
+//! queue's `input_tms` through [`QueueIo::write`].
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::format::{Arch, DataFormat, TileDim};
+use crate::netlist::{Dim, InputPad, InputUnpad, Netlist, Op, ReduceFunc, ReluMode, Tm};
+
+use super::fused::FusedPlan;
+use super::matmul::{depthwise, matmul_op, reduce_max, reduce_shape, MatmulExtras};
+use super::nary::{EmbeddingPlan, SplicePlan};
+use super::ops::{apply_binary, apply_sfpu, relu, Binary, Sfpu};
+use super::quantize::quantize;
+use super::tm::{apply_tm, pad, tm_shape, unpad, unpad_shape, Shape};
+use super::{ExecError, QueueIo, Tensor};
+
+/// What an op computes.
+enum Kind {
+    Unary { op: Sfpu, vector: Dim },
+    Binary(Binary),
+    Matmul(MatmulExtras),
+    Depthwise { bias: bool },
+    Reduce { dim: Dim, z: u32 },
+    Splice(SplicePlan),
+    Embedding(EmbeddingPlan),
+    Fused(FusedPlan),
+}
+
+/// One input of an op: where it comes from and how it is transformed. `t` holds the result.
+struct InputPlan {
+    slot: usize,
+    unpad: Option<InputUnpad>,
+    tms: Vec<Tm>,
+    pad: Option<InputPad>,
+    t: Tensor,
+    spare: Tensor,
+}
+
+/// A queue an op writes, with the queue's `input_tms`.
+struct WritePlan {
+    queue: usize,
+    name: String,
+    tms: Vec<Tm>,
+    t: Tensor,
+    spare: Tensor,
+}
+
+struct OpPlan {
+    name: String,
+    line: u32,
+    kind: Kind,
+    inputs: Vec<InputPlan>,
+    slot: usize,
+    out_df: DataFormat,
+    relu: Option<(Option<ReluMode>, f32)>,
+    /// quantization, requantization, matmul with requant: the output quantizer is Int8.
+    int8_output: bool,
+    gradient: bool,
+    has_run: bool,
+    prev: Tensor,
+    scratch: Tensor,
+    writes: Vec<WritePlan>,
+    /// Values the op's output and scratch tensors must hold at most (a matmul's product
+    /// before z accumulation is larger than its output).
+    reserve: usize,
+}
+
+enum Node {
+    Read { queue: usize, slot: usize },
+    Op(usize),
+}
+
+/// One graph of a netlist, compiled for golden execution (see the module documentation).
+pub struct GraphPlan {
+    file: String,
+    graph: String,
+    arch: Arch,
+    nodes: Vec<Node>,
+    values: Vec<Tensor>,
+    ops: Vec<OpPlan>,
+    input_queues: Vec<usize>,
+    output_queues: Vec<usize>,
+    /// Every queue's name, by index (for messages).
+    queue_names: Vec<String>,
+}
+
+static_assertions::assert_impl_all!(GraphPlan: Send);
+
+/// Whether golden requantizes an input tagged `df` (Bfp2 and Bfp4 of both families).
+fn low_bfp(df: DataFormat) -> bool {
+    matches!(
+        df,
+        DataFormat::Bfp2 | DataFormat::Bfp2B | DataFormat::Bfp4 | DataFormat::Bfp4B
+    )
+}
+
+fn entry_shape(q: &crate::netlist::Queue) -> Shape {
+    Shape::new(
+        q.t,
+        q.grid_size.r * q.mblock.m * q.ublock.rt,
+        q.grid_size.c * q.mblock.n * q.ublock.ct,
+    )
+}
+
+fn declared_shape(op: &Op) -> Shape {
+    Shape::new(
+        op.t,
+        op.grid_size.r * op.mblock.m * op.ublock.rt,
+        op.grid_size.c * op.mblock.n * op.ublock.ct,
+    )
+}
+
+fn sized(s: Shape, tag: DataFormat) -> Tensor {
+    Tensor::zeros(s.z, s.rt, s.ct, tag)
+}
+
+/// The shape after a list of TMs, and the largest shape met on the way (in values).
+fn shapes_through(tms: &[Tm], mut s: Shape) -> Result<(Shape, usize), String> {
+    let len = |s: Shape| s.z as usize * s.rt as usize * s.ct as usize * 1024;
+    let mut max = len(s);
+    for tm in tms {
+        s = tm_shape(tm, s).map_err(|e| format!("TM {tm:?}: {e} (input shape {s})"))?;
+        max = max.max(len(s));
+    }
+    Ok((s, max))
+}
+
+/// Checks the TMs an op input carries: golden supports `transpose` only where the op
+/// transposes inside tiles, `tile_broadcast` only inside fused ops.
+fn check_input_tms(op: &Op, index: usize, tms: &[Tm]) -> Result<(), String> {
+    let t = op.op_type.as_str();
+    for tm in tms {
+        match tm {
+            Tm::TileBroadcast(_) => {
+                return Err(format!(
+                    "input {index}: tile_broadcast outside a fused op is not supported"
+                ))
+            }
+            Tm::Transpose => {
+                let ok = match t {
+                    "matmul" => index == 1,
+                    "reduce" | "splice" | "embedding" | "fused_op" | "depthwise" => false,
+                    _ if Binary::from_name(t, None).is_some() => index == 0,
+                    _ => Sfpu::from_name(t, None, None, None).is_some(),
+                };
+                if !ok {
+                    return Err(format!(
+                        "input {index}: transpose on input {index} of {t} is not supported"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl GraphPlan {
+    /// Compiles graph `graph` (index into `netlist.graphs`) for a chip of `arch`.
+    pub fn new(netlist: &Netlist, graph: usize, arch: Arch) -> Result<GraphPlan, ExecError> {
+        let g = netlist.graphs.get(graph).ok_or_else(|| ExecError {
+            message: format!("netlist {}: no graph {graph}", netlist.file),
+        })?;
+        let err_op = |op: &Op, what: String| ExecError {
+            message: format!(
+                "netlist {}: graph {}: op {} (line {}): {what}",
+                netlist.file, g.name, op.name, op.line
+            ),
+        };
+        let op_index = |name: &str| g.ops.iter().position(|o| o.name == name);
+        let queue_index = |name: &str| netlist.queues.iter().position(|q| q.name == name);
+
+        // Slots: one per queue read, then one per op.
+        let mut read_slots: Vec<(usize, usize)> = Vec::new(); // (queue, slot)
+        let mut values: Vec<Tensor> = Vec::new();
+        let op_slot0 = {
+            let mut queues: Vec<usize> = Vec::new();
+            for op in &g.ops {
+                for name in &op.inputs {
+                    if op_index(name).is_none() {
+                        let q = queue_index(name).ok_or_else(|| {
+                            let what = match netlist.op(name) {
+                                Some((other, _)) => format!(
+                                    "input {name}: reading an op of graph {} across graphs is not supported",
+                                    other.name
+                                ),
+                                None => format!("input {name} is neither a queue nor an op of the graph"),
+                            };
+                            err_op(op, what)
+                        })?;
+                        if !queues.contains(&q) {
+                            queues.push(q);
+                        }
+                    }
+                }
+            }
+            queues.sort_unstable();
+            for q in queues {
+                let queue = &netlist.queues[q];
+                if queue.tile_dim != TileDim::FULL {
+                    return Err(ExecError {
+                        message: format!(
+                            "netlist {}: graph {}: queue {} (line {}): tile_dim {}x{} is not supported",
+                            netlist.file, g.name, queue.name, queue.line,
+                            queue.tile_dim.height, queue.tile_dim.width
+                        ),
+                    });
+                }
+                read_slots.push((q, values.len()));
+                values.push(sized(entry_shape(queue), queue.df));
+            }
+            values.len()
+        };
+        let slot_of = |name: &str| -> usize {
+            match op_index(name) {
+                Some(i) => op_slot0 + i,
+                None => {
+                    let q = queue_index(name).unwrap_or(usize::MAX);
+                    read_slots
+                        .iter()
+                        .find(|(qq, _)| *qq == q)
+                        .map_or(0, |r| r.1)
+                }
+            }
+        };
+
+        // Ops in file order give their output slots; compile them in dependency order so the
+        // input shapes are known.
+        let n = g.ops.len();
+        let mut shapes: Vec<Option<Shape>> = alloc::vec![None; n];
+        let mut plans: Vec<Option<OpPlan>> = (0..n).map(|_| None).collect();
+        let mut deps_done = 0;
+        while deps_done < n {
+            let before = deps_done;
+            for (i, op) in g.ops.iter().enumerate() {
+                if plans[i].is_some() {
+                    continue;
+                }
+                let mut in_shapes = Vec::new();
+                let mut ready = true;
+                for name in &op.inputs {
+                    match op_index(name) {
+                        Some(j) => match shapes[j] {
+                            Some(s) => in_shapes.push(s),
+                            None => ready = false,
+                        },
+                        None => {
+                            let q = queue_index(name).unwrap_or(0);
+                            in_shapes.push(entry_shape(&netlist.queues[q]));
+                        }
+                    }
+                }
+                if !ready {
+                    continue;
+                }
+                let plan = compile_op(netlist, op, &in_shapes, arch, &slot_of, op_slot0 + i)
+                    .map_err(|e| err_op(op, e))?;
+                shapes[i] = Some(plan.1);
+                plans[i] = Some(plan.0);
+                deps_done += 1;
+            }
+            if deps_done == before {
+                let stuck = g.ops.iter().zip(&plans).find(|(_, p)| p.is_none());
+                let op = stuck.map(|s| s.0).unwrap_or(&g.ops[0]);
+                return Err(err_op(op, "the ops form a cycle".to_string()));
+            }
+        }
+        let mut ops: Vec<OpPlan> = plans
+            .into_iter()
+            .map(|p| p.unwrap_or_else(|| unreachable!()))
+            .collect();
+        for (i, s) in shapes.iter().enumerate() {
+            let s = s.unwrap_or(Shape::new(0, 0, 0));
+            let mut t = sized(s, g.ops[i].out_df);
+            let reserve = ops[i].reserve;
+            t.data.reserve(reserve.saturating_sub(t.data.len()));
+            ops[i].scratch.data.reserve(reserve);
+            values.push(t);
+        }
+
+        // Queues the ops write, with their input_tms, checked against the queue shape.
+        let mut output_queues = Vec::new();
+        for (qi, q) in netlist.queues.iter().enumerate() {
+            let Some(i) = op_index(&q.input) else {
+                continue;
+            };
+            let op = &g.ops[i];
+            let what = |e: String| {
+                err_op(
+                    op,
+                    format!("output queue {} (line {}): {e}", q.name, q.line),
+                )
+            };
+            if q.tile_dim != TileDim::FULL {
+                return Err(what(format!(
+                    "tile_dim {}x{} is not supported",
+                    q.tile_dim.height, q.tile_dim.width
+                )));
+            }
+            if q.input_tms
+                .iter()
+                .any(|t| matches!(t, Tm::Pad { .. } | Tm::TileBroadcast(_)))
+            {
+                return Err(what(
+                    "pad and tile_broadcast in queue input_tms are not supported".into(),
+                ));
+            }
+            let s = shapes[i].unwrap_or(Shape::new(0, 0, 0));
+            let (after, max) = shapes_through(&q.input_tms, s).map_err(what)?;
+            if after != entry_shape(q) {
+                return Err(what(format!(
+                    "the op's output {s} becomes {after} after the queue's input_tms, but a queue entry is {}",
+                    entry_shape(q)
+                )));
+            }
+            let mut t = sized(after, op.out_df);
+            t.data.reserve(max.saturating_sub(t.data.len()));
+            let mut spare = Tensor::zeros(0, 0, 0, op.out_df);
+            spare.data.reserve(max);
+            ops[i].writes.push(WritePlan {
+                queue: qi,
+                name: q.name.clone(),
+                tms: q.input_tms.clone(),
+                t,
+                spare,
+            });
+            output_queues.push(qi);
+        }
+
+        // Node order: reads of queues an op writes come after the write unless the writer
+        // depends on the queue.
+        let reads_queue = |start: usize, q: usize| -> bool {
+            let mut stack = alloc::vec![start];
+            let mut seen = alloc::vec![false; n];
+            while let Some(i) = stack.pop() {
+                if core::mem::replace(&mut seen[i], true) {
+                    continue;
+                }
+                for name in &g.ops[i].inputs {
+                    match op_index(name) {
+                        Some(j) => stack.push(j),
+                        None => {
+                            if queue_index(name) == Some(q) {
+                                return true;
+                            }
+                        }
+                    }
+                }
+            }
+            false
+        };
+        // deps[node]: nodes that must come first. Nodes 0..reads are reads, then ops.
+        let reads = read_slots.len();
+        let mut deps: Vec<Vec<usize>> = Vec::new();
+        for &(q, _) in &read_slots {
+            let mut d = Vec::new();
+            if let Some(p) = op_index(&netlist.queues[q].input) {
+                if !reads_queue(p, q) {
+                    d.push(reads + p);
+                }
+            }
+            deps.push(d);
+        }
+        for op in &g.ops {
+            let d = op
+                .inputs
+                .iter()
+                .map(|name| match op_index(name) {
+                    Some(j) => reads + j,
+                    None => {
+                        let q = queue_index(name).unwrap_or(0);
+                        read_slots.iter().position(|r| r.0 == q).unwrap_or(0)
+                    }
+                })
+                .collect();
+            deps.push(d);
+        }
+        let total = deps.len();
+        let mut placed = alloc::vec![false; total];
+        let mut nodes = Vec::with_capacity(total);
+        while nodes.len() < total {
+            let next = (0..total).find(|&i| !placed[i] && deps[i].iter().all(|&d| placed[d]));
+            let Some(i) = next else {
+                return Err(ExecError {
+                    message: format!(
+                        "netlist {}: graph {}: the ops and the queues they write form a cycle",
+                        netlist.file, g.name
+                    ),
+                });
+            };
+            placed[i] = true;
+            nodes.push(if i < reads {
+                Node::Read {
+                    queue: read_slots[i].0,
+                    slot: read_slots[i].1,
+                }
+            } else {
+                Node::Op(i - reads)
+            });
+        }
+        for op in &mut ops {
+            if op.gradient {
+                op.prev = values[op.slot].clone();
+            }
+        }
+        Ok(GraphPlan {
+            file: netlist.file.clone(),
+            graph: g.name.clone(),
+            arch,
+            nodes,
+            values,
+            ops,
+            input_queues: read_slots.iter().map(|r| r.0).collect(),
+            output_queues,
+            queue_names: netlist.queues.iter().map(|q| q.name.clone()).collect(),
+        })
+    }
+
+    /// Queues (indexes into `Netlist::queues`) that ops of this graph read, in file order.
+    pub fn input_queues(&self) -> &[usize] {
+        &self.input_queues
+    }
+
+    /// Queues that ops of this graph write, in file order.
+    pub fn output_queues(&self) -> &[usize] {
+        &self.output_queues
+    }
+
+    /// The output of op `name` after the last run (before any queue's `input_tms`).
+    pub fn op_output(&self, name: &str) -> Option<&Tensor> {
+        self.ops
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| &self.values[o.slot])
+    }
+
+    /// One run of the graph: every node once, in order (see the module documentation).
+    pub fn run(&mut self, io: &mut dyn QueueIo) -> Result<(), ExecError> {
+        let GraphPlan {
+            file,
+            graph,
+            arch,
+            nodes,
+            values,
+            ops,
+            queue_names,
+            ..
+        } = self;
+        for node in nodes.iter() {
+            match *node {
+                Node::Read { queue, slot } => {
+                    io.read(queue, &mut values[slot]).map_err(|e| ExecError {
+                        message: format!(
+                            "netlist {file}: graph {graph}: reading queue {}: {e}",
+                            queue_names[queue]
+                        ),
+                    })?;
+                }
+                Node::Op(i) => {
+                    let op = &mut ops[i];
+                    run_op(op, values, *arch, io).map_err(|e| ExecError {
+                        message: format!(
+                            "netlist {file}: graph {graph}: op {} (line {}): {e}",
+                            op.name, op.line
+                        ),
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Steps 1-5 of the pipeline for one input.
+fn prepare_input(input: &mut InputPlan, src: &Tensor, arch: Arch) -> Result<(), String> {
+    match input.unpad {
+        Some(u) => unpad(src, &mut input.t, u.rt, u.ct)?,
+        None => input.t.copy_from(src),
+    }
+    for tm in &input.tms {
+        apply_tm(tm, &input.t, &mut input.spare)?;
+        core::mem::swap(&mut input.t, &mut input.spare);
+    }
+    if let Some(p) = input.pad {
+        pad(&input.t, &mut input.spare, p.rt, p.ct, p.pad_value);
+        core::mem::swap(&mut input.t, &mut input.spare);
+    }
+    if low_bfp(input.t.tag) {
+        let tag = input.t.tag;
+        quantize(&mut input.t.data, tag);
+    } else if input.t.tag == DataFormat::Float32 && arch == Arch::WormholeB0 {
+        input.t.tag = DataFormat::Tf32;
+        quantize(&mut input.t.data, DataFormat::Tf32);
+    }
+    Ok(())
+}
+
+fn run_op(
+    op: &mut OpPlan,
+    values: &mut [Tensor],
+    arch: Arch,
+    io: &mut dyn QueueIo,
+) -> Result<(), String> {
+    for input in op.inputs.iter_mut() {
+        prepare_input(input, &values[input.slot], arch)?;
+    }
+    let out = &mut values[op.slot];
+    let accumulate = op.gradient && op.has_run;
+    if accumulate {
+        op.prev.copy_from(out);
+    }
+    let ins = &op.inputs;
+    let input = |k: usize| &ins[k].t;
+    match &mut op.kind {
+        Kind::Unary { op: f, vector } => apply_sfpu(*f, *vector, input(0), out)?,
+        Kind::Binary(b) => apply_binary(*b, input(0), input(1), out)?,
+        Kind::Matmul(extras) => {
+            let mut next = 2;
+            let bias = extras.bias.then(|| {
+                next += 1;
+                input(2)
+            });
+            let scale = (extras.requant || extras.dequant).then(|| input(next));
+            matmul_op(
+                extras,
+                input(0),
+                input(1),
+                bias,
+                scale,
+                &mut op.scratch,
+                out,
+            )?
+        }
+        Kind::Depthwise { bias } => {
+            depthwise(input(0), input(1), bias.then(|| input(2)), out);
+        }
+        Kind::Reduce { dim, z } => reduce_max(input(0), *dim, *z, out),
+        Kind::Splice(s) => s.run(input, out),
+        Kind::Embedding(e) => e.run(input(0), input(1), out)?,
+        Kind::Fused(f) => f.run(input, out)?,
+    }
+    if accumulate && !op.writes.iter().any(|w| io.zero(w.queue)) {
+        for (o, &p) in out.data.iter_mut().zip(&op.prev.data) {
+            *o += p;
+        }
+    }
+    op.has_run = true;
+    if let Some((mode, threshold)) = op.relu {
+        relu(&mut out.data, mode, threshold);
+    }
+    let df = op.out_df;
+    if matches!(df, DataFormat::Int8 | DataFormat::Int32) || low_bfp(df) {
+        quantize(
+            &mut out.data,
+            if op.int8_output { DataFormat::Int8 } else { df },
+        );
+    }
+    let out = &values[op.slot];
+    for w in op.writes.iter_mut() {
+        if w.tms.is_empty() {
+            io.write(w.queue, out)
+                .map_err(|e| format!("writing queue {}: {e}", w.name))?;
+            continue;
+        }
+        w.t.copy_from(out);
+        for tm in &w.tms {
+            apply_tm(tm, &w.t, &mut w.spare)?;
+            core::mem::swap(&mut w.t, &mut w.spare);
+        }
+        io.write(w.queue, &w.t)
+            .map_err(|e| format!("writing queue {}: {e}", w.name))?;
+    }
+    Ok(())
+}
+
+/// Compiles one op: its kind, its inputs' pipelines and its output shape, checked against the
+/// declared shape.
+fn compile_op(
+    netlist: &Netlist,
+    op: &Op,
+    in_shapes: &[Shape],
+    arch: Arch,
+    slot_of: &dyn Fn(&str) -> usize,
+    slot: usize,
+) -> Result<(OpPlan, Shape), String> {
+    let _ = arch;
+    if op.tile_dim != TileDim::FULL {
+        return Err(format!(
+            "tile_dim {}x{} is not supported",
+            op.tile_dim.height, op.tile_dim.width
+        ));
+    }
+    let a = &op.attributes;
+    let t = op.op_type.as_str();
+    // Inputs: unpad, TMs, pad.
+    let mut inputs = Vec::new();
+    let mut shapes = Vec::new();
+    for (k, name) in op.inputs.iter().enumerate() {
+        let tms = op.input_tms.get(k).cloned().unwrap_or_default();
+        check_input_tms(op, k, &tms)?;
+        let unpad_attr = op.input_unpad.get(k).copied().flatten();
+        let pad_attr = op.input_pad.get(k).copied().flatten();
+        let mut s = in_shapes[k];
+        if let Some(u) = unpad_attr {
+            s = unpad_shape(s, u.rt, u.ct).map_err(|e| format!("input {k}: {e}"))?;
+        }
+        let (mut s, mut max) = shapes_through(&tms, s).map_err(|e| format!("input {k}: {e}"))?;
+        if let Some(p) = pad_attr {
+            s = Shape::new(s.z, s.rt + p.rt, s.ct + p.ct);
+            max = max.max(s.z as usize * s.rt as usize * s.ct as usize * 1024);
+        }
+        let mut tt = sized(s, DataFormat::Float32);
+        tt.data.reserve(max.saturating_sub(tt.data.len()));
+        let mut spare = Tensor::zeros(0, 0, 0, DataFormat::Float32);
+        spare.data.reserve(max);
+        inputs.push(InputPlan {
+            slot: slot_of(name),
+            unpad: unpad_attr,
+            tms,
+            pad: pad_attr,
+            t: tt,
+            spare,
+        });
+        shapes.push(s);
+    }
+    let need = |count: usize| -> Result<(), String> {
+        if shapes.len() != count {
+            return Err(format!(
+                "{t} takes {count} inputs, the op has {}",
+                shapes.len()
+            ));
+        }
+        Ok(())
+    };
+    let same = |i: usize, j: usize, what: &str| -> Result<(), String> {
+        if shapes[i] != shapes[j] {
+            return Err(format!(
+                "{what}: input {i} has shape {} and input {j} {} after their TMs; they must be equal",
+                shapes[i], shapes[j]
+            ));
+        }
+        Ok(())
+    };
+    let vector = match a.vector {
+        None | Some(Dim::Rc) => Dim::Rc,
+        Some(Dim::R) => Dim::R,
+        Some(Dim::C) => Dim::C,
+        Some(Dim::Z) => return Err("vector: z is not supported".into()),
+    };
+    let declared = declared_shape(op);
+    let mut int8_output = false;
+    let mut reserve = 0;
+    let (kind, shape) = match t {
+        "matmul" => {
+            if a.identity {
+                return Err("identity (sparse) matmul is not supported".into());
+            }
+            let gelu = match a.sfpu_op.as_deref() {
+                None => None,
+                Some("gelu") => Some(vector),
+                Some(other) => return Err(format!("matmul sfpu_op {other} is not supported")),
+            };
+            if a.requant && a.dequant {
+                return Err("matmul with both requant and dequant is not supported".into());
+            }
+            need(2 + a.bias as usize + (a.requant || a.dequant) as usize)?;
+            let (s0, s1) = (shapes[0], shapes[1]);
+            if s0.ct != s1.rt {
+                return Err(format!(
+                    "matmul inner dimensions differ: input 0 {s0} and input 1 {s1}"
+                ));
+            }
+            if let (Some(mk), Some(ukt)) = (a.m_k, a.u_kt) {
+                if mk * ukt != s1.rt {
+                    return Err(format!(
+                        "m_k {mk} * u_kt {ukt} must equal input 1's rt {} (after TMs)",
+                        s1.rt
+                    ));
+                }
+            }
+            if s1.z < s0.z {
+                return Err(format!("input 1 has t {} below input 0's t {}", s1.z, s0.z));
+            }
+            let mut out = Shape::new(s0.z, s0.rt, s1.ct);
+            let accumulate = if a.accumulate {
+                let z = a.z.unwrap_or(0);
+                if z == 0 || s0.z % z != 0 || s0.z <= 1 {
+                    return Err(format!(
+                        "accumulate with z {z} does not divide input t {}",
+                        s0.z
+                    ));
+                }
+                out.z /= z;
+                Some(z)
+            } else {
+                None
+            };
+            for (k, s) in shapes.iter().enumerate().skip(2) {
+                if *s != out {
+                    return Err(format!("input {k} has shape {s} but the product is {out}"));
+                }
+            }
+            int8_output = a.requant;
+            reserve = reserve.max(s0.z as usize * s0.rt as usize * s1.ct as usize * 1024);
+            let extras = MatmulExtras {
+                accumulate,
+                bias: a.bias,
+                requant: a.requant,
+                dequant: a.dequant,
+                zero_point: a.zero_point.unwrap_or(0.0),
+                gelu,
+            };
+            (Kind::Matmul(extras), out)
+        }
+        "depthwise" => {
+            need(2 + a.bias as usize)?;
+            if a.u_kt.is_some_and(|u| u != 1) {
+                return Err("depthwise needs u_kt 1".into());
+            }
+            let (s0, s1) = (shapes[0], shapes[1]);
+            let kernels = s1.rt;
+            if a.m_k.is_some_and(|m| m != kernels) || kernels == 0 || s0.ct % kernels != 0 {
+                return Err(format!(
+                    "depthwise kernel count (input 1 rt {kernels}) must equal m_k and divide input 0's ct {}",
+                    s0.ct
+                ));
+            }
+            let out = Shape::new(s0.z, s0.rt, s0.ct / kernels);
+            if s1.ct != out.ct || s1.z < s0.z {
+                return Err(format!("depthwise input 1 {s1} does not fit input 0 {s0}"));
+            }
+            if a.bias && shapes[2] != out {
+                return Err(format!(
+                    "the bias {} differs from the output {out}",
+                    shapes[2]
+                ));
+            }
+            (Kind::Depthwise { bias: a.bias }, out)
+        }
+        "reduce" => {
+            need(1)?;
+            match a.reduce_type {
+                Some(ReduceFunc::Max) => {}
+                Some(_) => {
+                    return Err(
+                        "reduce type avg/sum is not supported (golden's parser rejects it)".into(),
+                    )
+                }
+                None => return Err("reduce without type is not supported".into()),
+            }
+            let dim = a.dim.ok_or("reduce without dim is not supported")?;
+            let z = if dim == Dim::Z {
+                let z = a.z.unwrap_or(0);
+                if z == 0 || shapes[0].z % z != 0 {
+                    return Err(format!(
+                        "reduce z {z} does not divide input t {}",
+                        shapes[0].z
+                    ));
+                }
+                z
+            } else {
+                1
+            };
+            let s = shapes[0];
+            let (oz, ort, oct) = reduce_shape(dim, z, s.z, s.rt, s.ct);
+            (Kind::Reduce { dim, z }, Shape::new(oz, ort, oct))
+        }
+        "splice" => {
+            let plan = SplicePlan::new(op, &shapes, declared)?;
+            (Kind::Splice(plan), declared)
+        }
+        "embedding" => {
+            need(2)?;
+            let plan = EmbeddingPlan::new(op, &shapes, declared)?;
+            (Kind::Embedding(plan), declared)
+        }
+        "fused_op" => {
+            let id = a
+                .fused_op_id
+                .as_deref()
+                .ok_or("fused_op without fused_op_id")?;
+            let fused = netlist
+                .fused_op(id)
+                .ok_or_else(|| format!("fused op {id} is not defined"))?;
+            let (plan, s) = FusedPlan::new(fused, op, &shapes)?;
+            (Kind::Fused(plan), s)
+        }
+        "tilizer" | "topk" => return Err(format!("op type {t} is not supported")),
+        _ => {
+            if let Some(b) = Binary::from_name(t, a.zero_point) {
+                need(2)?;
+                same(0, 1, t)?;
+                int8_output = b.forces_int8();
+                (Kind::Binary(b), shapes[0])
+            } else if let Some(f) = Sfpu::from_name(t, a.exponent, a.slope, a.probability) {
+                need(1)?;
+                (Kind::Unary { op: f, vector }, shapes[0])
+            } else {
+                return Err(format!("op type {t} is not supported"));
+            }
+        }
+    };
+    if shape != declared {
+        return Err(format!(
+            "the computed output shape {shape} differs from the declared shape {declared} (grid_size * mblock * ublock, t)"
+        ));
+    }
+    let relu =
+        (a.relu_en && t != "fused_op").then_some((a.relu_mode, a.relu_threshold.unwrap_or(0.0)));
+    let plan = OpPlan {
+        name: op.name.clone(),
+        line: op.line,
+        kind,
+        inputs,
+        slot,
+        out_df: op.out_df,
+        relu,
+        int8_output,
+        gradient: op.gradient_op,
+        has_run: false,
+        prev: Tensor::zeros(0, 0, 0, op.out_df),
+        scratch: sized(shape, op.out_df),
+        writes: Vec::new(),
+        reserve: reserve.max(shape.z as usize * shape.rt as usize * shape.ct as usize * 1024),
+    };
+    Ok((plan, shape))
+}

@@ -1,0 +1,292 @@
+//! matmul, depthwise and reduce on whole tensors (golden-ops.md §8, §9).
+//!
+//! matmul adds tile products with golden's 8-lane FMA tree
+//! ([`compute::matmul_tile_accumulate`]), K tile by K tile, into an output tile that starts at
+//! +0. Depthwise uses golden's scalar tile matmul: a plain `acc += a·b` loop over k, which g++
+//! does not contract to FMA under `--std=c++17` (ISO mode turns `-ffp-contract` off).
+
+use alloc::format;
+use alloc::string::String;
+
+use crate::format::DataFormat;
+use crate::hal::sim::compute;
+use crate::netlist::Dim;
+
+use super::ops::{apply_sfpu, mul0, Sfpu};
+use super::{Tensor, TILE};
+
+const TILE_LEN: usize = TILE * TILE;
+
+/// Copies tile `(z, r, c)` of `t` into `out`, row-major.
+#[inline]
+pub(crate) fn gather(t: &Tensor, z: usize, r: usize, c: usize, out: &mut [f32; TILE_LEN]) {
+    let (rows, cols) = (t.rows(), t.cols());
+    for i in 0..TILE {
+        let o = (z * rows + r * TILE + i) * cols + c * TILE;
+        out[i * TILE..(i + 1) * TILE].copy_from_slice(&t.data[o..o + TILE]);
+    }
+}
+
+/// Writes `tile` as tile `(z, r, c)` of `t`.
+#[inline]
+pub(crate) fn scatter(tile: &[f32; TILE_LEN], t: &mut Tensor, z: usize, r: usize, c: usize) {
+    let (rows, cols) = (t.rows(), t.cols());
+    for i in 0..TILE {
+        let o = (z * rows + r * TILE + i) * cols + c * TILE;
+        t.data[o..o + TILE].copy_from_slice(&tile[i * TILE..(i + 1) * TILE]);
+    }
+}
+
+/// `dst[z] = in0[z] · in1[z]` for `z < in0.z`: `(in0.z, in0.rt, in1.ct)`, tagged as `in0`.
+/// The caller has checked `in0.ct == in1.rt` and `in1.z >= in0.z`.
+pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
+    dst.reshape(in0.z, in0.rt, in1.ct);
+    dst.tag = in0.tag;
+    let mut a = [0f32; TILE_LEN];
+    let mut b = [0f32; TILE_LEN];
+    let mut acc = [0f32; TILE_LEN];
+    for z in 0..in0.z as usize {
+        for i in 0..in0.rt as usize {
+            for j in 0..in1.ct as usize {
+                acc.fill(0.0);
+                for k in 0..in0.ct as usize {
+                    gather(in0, z, i, k, &mut a);
+                    gather(in1, z, k, j, &mut b);
+                    compute::matmul_tile_accumulate(&mut acc, &a, &b);
+                }
+                scatter(&acc, dst, z, i, j);
+            }
+        }
+    }
+}
+
+/// Sums groups of `group` consecutive slices in order (`acc = X[g·n]`, then `acc += X[g·n+1]`,
+/// ...), writing `z / group` slices.
+pub fn accumulate_z(src: &Tensor, group: u32, dst: &mut Tensor) {
+    dst.reshape(src.z / group, src.rt, src.ct);
+    dst.tag = src.tag;
+    let n = src.slice_len();
+    for g in 0..dst.z as usize {
+        let out = &mut dst.data[g * n..(g + 1) * n];
+        let first = g * group as usize;
+        out.copy_from_slice(&src.data[first * n..(first + 1) * n]);
+        for k in 1..group as usize {
+            let s = &src.data[(first + k) * n..(first + k + 1) * n];
+            for (o, &v) in out.iter_mut().zip(s) {
+                *o += v;
+            }
+        }
+    }
+}
+
+/// `y += bias`, with only row 0 of each bias tile, copied to all 32 rows (elementwise instead
+/// when `elementwise`, golden's integer matmul).
+pub fn add_bias(y: &mut Tensor, bias: &Tensor, elementwise: bool) {
+    let cols = y.cols();
+    for (row, out) in y.data.chunks_exact_mut(cols).enumerate() {
+        let from = if elementwise { row } else { row - row % TILE };
+        let b = &bias.data[from * cols..(from + 1) * cols];
+        for (o, &v) in out.iter_mut().zip(b) {
+            *o += v;
+        }
+    }
+}
+
+/// What a matmul op adds to the product (golden-ops.md §8, steps 5-8).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatmulExtras {
+    /// `accumulate: true` with `z`.
+    pub accumulate: Option<u32>,
+    pub bias: bool,
+    pub requant: bool,
+    pub dequant: bool,
+    pub zero_point: f32,
+    /// `sfpu_op: gelu`, with the op's vector mode.
+    pub gelu: Option<Dim>,
+}
+
+/// The matmul op: product, z accumulation, bias, requant/dequant and gelu. `inputs` are the
+/// op's inputs after their TMs; `scratch` is a tensor the op may reuse.
+pub fn matmul_op(
+    extras: &MatmulExtras,
+    in0: &Tensor,
+    in1: &Tensor,
+    bias: Option<&Tensor>,
+    scale: Option<&Tensor>,
+    scratch: &mut Tensor,
+    dst: &mut Tensor,
+) -> Result<(), String> {
+    let is_int = |t: &Tensor| matches!(t.tag, DataFormat::Int8 | DataFormat::Int32);
+    let any_int =
+        is_int(in0) || is_int(in1) || bias.is_some_and(is_int) || scale.is_some_and(is_int);
+    matmul(in0, in1, dst);
+    if let Some(group) = extras.accumulate {
+        accumulate_z(dst, group, scratch);
+        core::mem::swap(dst, scratch);
+    }
+    if let Some(bias) = bias {
+        if !bias.same_shape(dst) {
+            return Err(format!(
+                "the bias has shape [t {}, rt {}, ct {}], the product [t {}, rt {}, ct {}]",
+                bias.z, bias.rt, bias.ct, dst.z, dst.rt, dst.ct
+            ));
+        }
+        add_bias(dst, bias, any_int);
+    }
+    if let Some(scale) = scale {
+        if !scale.same_shape(dst) {
+            return Err(format!(
+                "the requant/dequant scale has shape [t {}, rt {}, ct {}], the product [t {}, rt {}, ct {}]",
+                scale.z, scale.rt, scale.ct, dst.z, dst.rt, dst.ct
+            ));
+        }
+        let zp = extras.zero_point;
+        for (y, &s) in dst.data.iter_mut().zip(&scale.data) {
+            *y = if extras.requant {
+                mul0(*y, s) + zp
+            } else {
+                mul0(*y + -zp, s)
+            };
+        }
+    }
+    if let Some(vector) = extras.gelu {
+        apply_sfpu(Sfpu::Compute(compute::UnaryOp::Gelu), vector, dst, scratch)?;
+        core::mem::swap(dst, scratch);
+    }
+    Ok(())
+}
+
+/// Depthwise: `out[z][r][c] = Σ_b tile_matmul(in0[z][r][c + b·ct_out], in1[z][b][c])`, with
+/// `B = in1.rt` kernel positions and `ct_out = in0.ct / B`, plus an optional row-0 bias.
+pub fn depthwise(in0: &Tensor, in1: &Tensor, bias: Option<&Tensor>, dst: &mut Tensor) {
+    let kernels = in1.rt as usize;
+    let ct = in0.ct as usize / kernels;
+    dst.reshape(in0.z, in0.rt, ct as u32);
+    dst.tag = in0.tag;
+    let mut a = [0f32; TILE_LEN];
+    let mut b = [0f32; TILE_LEN];
+    let mut out = [0f32; TILE_LEN];
+    for z in 0..in0.z as usize {
+        for r in 0..in0.rt as usize {
+            for c in 0..ct {
+                out.fill(0.0);
+                for k in 0..kernels {
+                    gather(in0, z, r, c + k * ct, &mut a);
+                    gather(in1, z, k, c, &mut b);
+                    for i in 0..TILE {
+                        for j in 0..TILE {
+                            let mut acc = 0f32;
+                            for m in 0..TILE {
+                                acc += a[i * TILE + m] * b[m * TILE + j];
+                            }
+                            out[i * TILE + j] += acc;
+                        }
+                    }
+                }
+                scatter(&out, dst, z, r, c);
+            }
+        }
+    }
+    if let Some(bias) = bias {
+        add_bias(dst, bias, false);
+    }
+}
+
+/// The output shape of reduce max over `dim` (`z` groups of `group` slices).
+pub fn reduce_shape(dim: Dim, group: u32, z: u32, rt: u32, ct: u32) -> (u32, u32, u32) {
+    match dim {
+        Dim::R => (z, 1, ct),
+        Dim::C => (z, rt, 1),
+        Dim::Rc => (z, 1, 1),
+        Dim::Z => (z / group.max(1), rt, ct),
+    }
+}
+
+/// reduce max (golden-ops.md §9). r/c/rc: the accumulator starts at -inf and takes `v` when
+/// `acc < v`, so NaNs are ignored; the result sits in row 0, column 0 or element [0][0] of the
+/// output tiles and the rest is 0. z: `acc = X[first]`, then `acc = X_k < acc ? acc : X_k`
+/// elementwise over each group of `group` slices.
+pub fn reduce_max(src: &Tensor, dim: Dim, group: u32, dst: &mut Tensor) {
+    let (z, rt, ct) = reduce_shape(dim, group, src.z, src.rt, src.ct);
+    dst.reshape(z, rt, ct);
+    dst.tag = src.tag;
+    let (rows, cols) = (src.rows(), src.cols());
+    let n = rows * cols;
+    let take = |acc: f32, v: f32| if acc < v { v } else { acc };
+    match dim {
+        Dim::C => {
+            let ocols = dst.cols();
+            for zz in 0..src.z as usize {
+                for r in 0..rows {
+                    let row = &src.data[zz * n + r * cols..zz * n + (r + 1) * cols];
+                    let m = row.iter().fold(f32::NEG_INFINITY, |a, &v| take(a, v));
+                    dst.data[(zz * rows + r) * ocols] = m;
+                }
+            }
+        }
+        Dim::R => {
+            for zz in 0..src.z as usize {
+                for c in 0..cols {
+                    let mut m = f32::NEG_INFINITY;
+                    for r in 0..rows {
+                        m = take(m, src.data[zz * n + r * cols + c]);
+                    }
+                    dst.data[zz * TILE * cols + c] = m;
+                }
+            }
+        }
+        Dim::Rc => {
+            for zz in 0..src.z as usize {
+                let m = src.data[zz * n..(zz + 1) * n]
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |a, &v| take(a, v));
+                dst.data[zz * TILE_LEN] = m;
+            }
+        }
+        Dim::Z => {
+            let group = group.max(1) as usize;
+            for g in 0..z as usize {
+                let out = &mut dst.data[g * n..(g + 1) * n];
+                out.copy_from_slice(&src.data[g * group * n..(g * group + 1) * n]);
+                for k in 1..group {
+                    let s = &src.data[(g * group + k) * n..(g * group + k + 1) * n];
+                    for (o, &v) in out.iter_mut().zip(s) {
+                        *o = if v < *o { *o } else { v };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduce_c_ignores_nan() {
+        let mut src = Tensor::zeros(1, 1, 2, DataFormat::Float32);
+        src.data[5] = f32::NAN;
+        src.data[40] = 7.0;
+        src.data[64] = -1.0; // row 1
+        let mut dst = Tensor::zeros(0, 0, 0, DataFormat::Float32);
+        reduce_max(&src, Dim::C, 1, &mut dst);
+        assert_eq!((dst.rt, dst.ct), (1, 1));
+        assert_eq!(dst.data[0], 7.0);
+        assert_eq!(dst.data[1], 0.0);
+        assert_eq!(dst.data[32], 0.0);
+    }
+
+    #[test]
+    fn matmul_identity() {
+        let mut a = Tensor::zeros(1, 1, 1, DataFormat::Float32);
+        let mut id = a.clone();
+        for i in 0..32 {
+            id.data[i * 33] = 1.0;
+            a.data[i * 32 + (i * 7) % 32] = i as f32;
+        }
+        let mut y = Tensor::zeros(0, 0, 0, DataFormat::Float32);
+        matmul(&a, &id, &mut y);
+        assert_eq!(y.data, a.data);
+    }
+}

@@ -1,0 +1,76 @@
+//! Compiles every graph of every corpus netlist (except the error tests) with `GraphPlan::new`
+//! and reports the ones ttrt refuses, with the reason.
+
+use std::path::{Path, PathBuf};
+
+use ttrt::format::Arch;
+use ttrt::netlist::exec::GraphPlan;
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "yaml") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn corpus_graphs_compile_or_are_refused_with_a_reason() {
+    let root = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/corpus/netlists"
+    ));
+    let mut files = Vec::new();
+    yaml_files(root, &mut files);
+    files.retain(|p| !p.to_string_lossy().contains("verif/error_tests"));
+    files.sort();
+    if files.is_empty() {
+        eprintln!("no corpus at {}", root.display());
+        return;
+    }
+    let (mut graphs, mut refused, mut unparsed) = (0, 0, 0);
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let name = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let netlist = match ttrt::netlist::parse(&text, &name) {
+            Ok(n) => n,
+            Err(e) => {
+                unparsed += 1;
+                eprintln!("not parsed: {e}");
+                continue;
+            }
+        };
+        let arch = if netlist.devices.arch.contains(&Arch::WormholeB0) {
+            Arch::WormholeB0
+        } else {
+            netlist
+                .devices
+                .arch
+                .first()
+                .copied()
+                .unwrap_or(Arch::WormholeB0)
+        };
+        for g in 0..netlist.graphs.len() {
+            graphs += 1;
+            if let Err(e) = GraphPlan::new(&netlist, g, arch) {
+                refused += 1;
+                eprintln!("refused: {e}");
+                assert!(!e.message.contains('\n'), "one line: {e}");
+            }
+        }
+    }
+    eprintln!(
+        "{} netlists ({unparsed} not parsed), {graphs} graphs, {refused} refused",
+        files.len()
+    );
+}

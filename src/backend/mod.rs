@@ -1,45 +1,47 @@
 //! The Buda backend lifecycle of PyBuda's embedded TTI loader, on ttrt's device core:
-//! create from an image (or a netlist), initialize (queues allocated in device DRAM or host
-//! memory, constants and parameters loaded), then push_input -> run_program -> get_output ->
-//! pop_output, and finish. See notes/buda-backend.md.
+//! create from an image (or a netlist), initialize (every queue laid out in device DRAM at the
+//! netlist's channel and address, or in host memory, with its header; constants and parameters
+//! loaded), then push_input -> run_program -> get_output -> pop_output, and finish.
+//! See notes/buda-backend.md.
+//!
+//! The device is a simulated chip driven by one worker thread per command queue. Transfers
+//! (push, get) go on the io CQ and programs on the run CQ: with two CQs, CQ 1 and CQ 0, the
+//! run CQ waiting for the io CQ's last event before each graph; with one, both on CQ 0. A graph
+//! runs as one kernel per `execute`, on the device side of the run CQ.
+//!
+//! Threads: the io calls (push, get, pop, free) may run on one thread while run_program runs on
+//! another; a second thread entering the same side at once is refused with
+//! `InvalidState`, never blocked. initialize and finish take both sides.
 
+mod error;
+mod execute;
+mod queue;
+
+use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::fmt;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
-use crate::format::{Arch, DataFormat, HostTensor, HostTensorMut};
-use crate::netlist::Netlist;
+use error::err;
+pub use error::{BackendError, BackendErrorKind};
+use execute::{GraphRt, Job, RunHost};
+use queue::{staging, HostMem, QueueRt};
 
-/// What went wrong, mapped one to one onto the C status codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackendErrorKind {
-    InvalidArgument,
-    NotFound,
-    InvalidState,
-    Timeout,
-    Runtime,
-    OutOfMemory,
-    Unsupported,
-    InvalidImage,
-}
-
-/// A backend failure: its kind and one line saying what and where.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BackendError {
-    pub kind: BackendErrorKind,
-    pub message: String,
-}
-
-impl fmt::Display for BackendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+use crate::format::{
+    untilize, Arch, DataFormat, HostTensor, HostTensorMut, IoLayout, QueueLayout, Rounding,
+};
+use crate::hal::sim::SimChip;
+use crate::netlist::exec::GraphPlan;
+use crate::netlist::interp::Interpreter;
+use crate::netlist::{IoType, Netlist, QueueLocation};
+use crate::runtime::{Device, DeviceConfig};
 
 /// How a backend is created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackendConfig {
-    /// The chip to simulate; `None`: the image's (or the netlist's first) arch.
+    /// The chip to simulate; `None`: the image's arch (for a netlist, its first arch).
     pub arch: Option<Arch>,
     /// 1, or 2: transfers on CQ 1, programs on CQ 0, ordered by events.
     pub num_command_queues: u8,
@@ -63,62 +65,757 @@ pub struct OutputTensor {
     pub shape: [usize; 4],
 }
 
-/// A Buda backend over a simulated device.
-pub struct Backend {
-    _private: (),
+/// A queue as `get_queue_descriptor` describes it (Buda's tt_dram_io_desc).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueDesc {
+    pub name: String,
+    pub io_type: IoType,
+    pub location: QueueLocation,
+    /// Format, grid, blocks, t, tile, layout (stack factors 1).
+    pub layout: QueueLayout,
+    pub entries: u32,
+    pub input_count: u32,
+    /// Bytes of one entry in one buffer, without header or padding.
+    pub entry_size: usize,
+    /// (DRAM channel or 0, address) of every buffer.
+    pub buffers: Vec<(u32, u64)>,
 }
 
-#[allow(unused_variables)]
-impl Backend {
-    /// A backend for a netlist alone (no constants or parameters are loaded).
-    pub fn from_netlist(netlist: Netlist, config: &BackendConfig) -> Result<Backend, BackendError> {
-        todo!()
+/// A constant or parameter to load at initialize.
+struct Load {
+    queue: String,
+    data: Vec<u8>,
+    format: DataFormat,
+    shape: [usize; 4],
+    strides: [usize; 4],
+}
+
+/// What an initialized backend runs on.
+pub(crate) struct Runtime {
+    device: Arc<Device<SimChip>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    queues: Box<[QueueRt]>,
+    graphs: Box<[GraphRt]>,
+    jobs: Box<[Job]>,
+    interp: UnsafeCell<Interpreter>,
+    io_cq: u8,
+    run_cq: u8,
+    /// The io CQ's last event after a push (0: none yet).
+    last_io_event: AtomicU32,
+}
+
+impl Runtime {
+    pub(crate) fn device(&self) -> &Device<SimChip> {
+        &self.device
     }
 
-    /// A backend for a TTI image.
-    #[cfg(feature = "std")]
-    pub fn create(image: &crate::image::Image, config: &BackendConfig) -> Result<Backend, BackendError> {
-        todo!()
+    fn io_mem(&self) -> HostMem<'_, SimChip> {
+        HostMem {
+            device: &self.device,
+            cq: self.io_cq,
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.device.stop();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+const CREATED: u8 = 0;
+const READY: u8 = 1;
+const FINISHED: u8 = 2;
+
+/// A Buda backend over a simulated device.
+pub struct Backend {
+    netlist: Netlist,
+    arch: Arch,
+    config: BackendConfig,
+    loads: Vec<Load>,
+    state: AtomicU8,
+    io_busy: AtomicBool,
+    run_busy: AtomicBool,
+    rt: UnsafeCell<Option<Box<Runtime>>>,
+}
+
+// SAFETY: `rt` is written only by initialize and finish, which hold both sides; the io and
+// run sides read it under their own flag, and the runtime's parts follow the rules in
+// queue.rs and execute.rs.
+unsafe impl Sync for Backend {}
+unsafe impl Send for Backend {}
+
+/// One side of the backend, held for one call.
+struct Side<'a>(&'a AtomicBool);
+
+impl Drop for Side<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// Waits for `ready` per a Buda timeout in milliseconds: `< 0` forever, `0` one try, `> 0` at
+/// most that long.
+fn wait_for(timeout_ms: i32, ready: impl Fn() -> bool) -> bool {
+    if ready() {
+        return true;
+    }
+    if timeout_ms == 0 {
+        return false;
+    }
+    let start = std::time::Instant::now();
+    loop {
+        std::thread::sleep(std::time::Duration::from_micros(20));
+        if ready() {
+            return true;
+        }
+        if timeout_ms > 0 && start.elapsed().as_millis() >= timeout_ms as u128 {
+            return false;
+        }
+    }
+}
+
+impl Backend {
+    fn new(
+        netlist: Netlist,
+        arch: Arch,
+        config: &BackendConfig,
+        loads: Vec<Load>,
+    ) -> Result<Backend, BackendError> {
+        if !(1..=2).contains(&config.num_command_queues) {
+            return err!(
+                InvalidArgument,
+                "num_command_queues is {}: a backend uses 1 or 2",
+                config.num_command_queues
+            );
+        }
+        Ok(Backend {
+            netlist,
+            arch,
+            config: *config,
+            loads,
+            state: AtomicU8::new(CREATED),
+            io_busy: AtomicBool::new(false),
+            run_busy: AtomicBool::new(false),
+            rt: UnsafeCell::new(None),
+        })
+    }
+
+    /// A backend for a netlist alone (no constants or parameters are loaded).
+    pub fn from_netlist(netlist: Netlist, config: &BackendConfig) -> Result<Backend, BackendError> {
+        let arch = match config.arch {
+            Some(a) => a,
+            None => match netlist.devices.arch.first() {
+                Some(&a) => a,
+                None => {
+                    return err!(
+                        InvalidImage,
+                        "netlist {}: devices names no arch",
+                        netlist.file
+                    )
+                }
+            },
+        };
+        Backend::new(netlist, arch, config, Vec::new())
+    }
+
+    /// A backend for a TTI image: arch from the image unless the config names one; the
+    /// image's constants and parameters are read now and loaded by initialize.
+    pub fn create(
+        image: &crate::image::Image,
+        config: &BackendConfig,
+    ) -> Result<Backend, BackendError> {
+        use crate::image::device_json::TensorEntry;
+        let mut loads = Vec::new();
+        for t in image.tensors() {
+            let desc = match &t.entry {
+                TensorEntry::Binary(d) => d,
+                TensorEntry::Pickled(member) => {
+                    return err!(
+                        InvalidImage,
+                        "{}: tensor '{}' is pickled ({member}): the embedded loader cannot read it; re-export the image with PYBUDA_TTI_BACKEND_FORMAT=1",
+                        image.file(),
+                        t.name
+                    )
+                }
+            };
+            if desc.tilized.is_some() {
+                return err!(
+                    Unsupported,
+                    "{}: tensor '{}' is stored tilized ({}): load it from a .bin export",
+                    image.file(),
+                    t.name,
+                    desc.bin
+                );
+            }
+            let data = image.tensor_bytes(&t.name).map_err(|e| {
+                BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
+            })?;
+            loads.push(Load {
+                queue: t.name.clone(),
+                data: data.into_owned(),
+                format: desc.format,
+                shape: desc.shape,
+                strides: desc.strides,
+            });
+        }
+        let arch = config.arch.unwrap_or_else(|| image.arch());
+        Backend::new(image.netlist().clone(), arch, config, loads)
     }
 
     pub fn netlist(&self) -> &Netlist {
-        todo!()
+        &self.netlist
     }
 
-    pub fn initialize(&mut self) -> Result<(), BackendError> {
-        todo!()
+    pub fn arch(&self) -> Arch {
+        self.arch
     }
 
-    /// The host tensor shape of `w` entries of `queue` and its io descriptor fields.
-    pub fn queue_shape(&self, queue: &str, single: bool) -> Result<([usize; 4], DataFormat), BackendError> {
-        todo!()
+    /// Programs in netlist order.
+    pub fn program_names(&self) -> impl Iterator<Item = &str> {
+        self.netlist.programs.iter().map(|p| p.name.as_str())
     }
 
-    pub fn push_input(&self, queue: &str, t: &HostTensor<'_>, push_one: bool, timeout_ms: i32, ptr: i32) -> Result<(), BackendError> {
-        todo!()
+    fn take<'a>(&'a self, flag: &'a AtomicBool, call: &str) -> Result<Side<'a>, BackendError> {
+        if flag
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return err!(
+                InvalidState,
+                "{call}: another thread is inside a call on the same side of this backend"
+            );
+        }
+        Ok(Side(flag))
     }
 
+    /// The runtime, for a call made while holding a side.
+    fn runtime(&self, call: &str) -> Result<&Runtime, BackendError> {
+        match self.state.load(Ordering::Acquire) {
+            READY => {}
+            CREATED => {
+                return err!(
+                    InvalidState,
+                    "{call}: the backend is not initialized (call initialize first)"
+                )
+            }
+            _ => return err!(InvalidState, "{call}: the backend has finished"),
+        }
+        // SAFETY: READY means `rt` is set, and it changes only under both sides.
+        match unsafe { (*self.rt.get()).as_deref() } {
+            Some(rt) => Ok(rt),
+            None => err!(InvalidState, "{call}: the backend is not initialized"),
+        }
+    }
+
+    fn queue_index(&self, call: &str, name: &str) -> Result<usize, BackendError> {
+        match self.netlist.queues.iter().position(|q| q.name == name) {
+            Some(i) => Ok(i),
+            None => err!(
+                NotFound,
+                "{call}: queue '{name}' is not in netlist {}",
+                self.netlist.file
+            ),
+        }
+    }
+
+    /// The descriptor of `queue` (tt_dram_io_desc).
+    pub fn queue_desc(&self, queue: &str) -> Result<QueueDesc, BackendError> {
+        if self.state.load(Ordering::Acquire) == FINISHED {
+            return err!(
+                InvalidState,
+                "get_queue_descriptor: the backend has finished"
+            );
+        }
+        let q = &self.netlist.queues[self.queue_index("get_queue_descriptor", queue)?];
+        let layout = q.layout(self.arch);
+        Ok(QueueDesc {
+            name: q.name.clone(),
+            io_type: q.io_type,
+            location: q.loc,
+            layout,
+            entries: q.entries,
+            input_count: queue_input_count(&self.netlist, q),
+            entry_size: layout.entry_size(),
+            buffers: q.buffers.iter().map(|b| (b.channel, b.address)).collect(),
+        })
+    }
+
+    /// Starts the simulated device, lays out every queue and loads the image's constants and
+    /// parameters.
+    pub fn initialize(&self) -> Result<(), BackendError> {
+        let _io = self.take(&self.io_busy, "initialize")?;
+        let _run = self.take(&self.run_busy, "initialize")?;
+        match self.state.load(Ordering::Acquire) {
+            CREATED => {}
+            READY => {
+                return err!(
+                    InvalidState,
+                    "initialize: the backend is already initialized"
+                )
+            }
+            _ => return err!(InvalidState, "initialize: the backend has finished"),
+        }
+        let rt = self.start()?;
+        // SAFETY: both sides are held.
+        unsafe { *self.rt.get() = Some(rt) };
+        self.state.store(READY, Ordering::Release);
+        let loaded = self.loads.iter().try_for_each(|l| {
+            let qi = self.queue_index("initialize", &l.queue)?;
+            let t = HostTensor {
+                data: &l.data,
+                format: l.format,
+                shape: l.shape,
+                strides: l.strides,
+            };
+            let rt = self.runtime("initialize")?;
+            let ptr = if rt.queues[qi].io_type == IoType::Ram {
+                0
+            } else {
+                -1
+            };
+            self.push(rt, qi, &t, false, 0, ptr, "initialize")
+        });
+        if let Err(e) = loaded {
+            self.state.store(FINISHED, Ordering::Release);
+            // SAFETY: both sides are held.
+            drop(unsafe { (*self.rt.get()).take() });
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn start(&self) -> Result<Box<Runtime>, BackendError> {
+        let netlist = &self.netlist;
+        let chip = SimChip::new(self.arch).map_err(|e| {
+            BackendError::new(
+                BackendErrorKind::OutOfMemory,
+                alloc::format!("cannot reserve the simulated chip's memory: {e}"),
+            )
+        })?;
+        let cqs = self.config.num_command_queues;
+        let device = Arc::new(Device::new(
+            DeviceConfig {
+                arch: self.arch,
+                num_command_queues: cqs,
+                ..DeviceConfig::default()
+            },
+            chip,
+        )?);
+        device.set_threaded(true);
+        let mut workers = Vec::new();
+        for cq in 0..cqs {
+            let d = Arc::clone(&device);
+            match std::thread::Builder::new()
+                .name(alloc::format!("ttrt-backend-cq{cq}"))
+                .spawn(move || d.serve(cq))
+            {
+                Ok(w) => workers.push(w),
+                Err(e) => {
+                    device.stop();
+                    workers
+                        .into_iter()
+                        .for_each(|w: std::thread::JoinHandle<()>| drop(w.join()));
+                    return err!(
+                        OutOfMemory,
+                        "cannot start the worker thread of CQ {cq}: {e}"
+                    );
+                }
+            }
+        }
+        let mut rt = Box::new(Runtime {
+            device,
+            workers,
+            queues: Box::new([]),
+            graphs: Box::new([]),
+            jobs: Box::new([]),
+            interp: UnsafeCell::new(Interpreter::new(netlist).map_err(|e| {
+                BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
+            })?),
+            io_cq: if cqs == 2 { 1 } else { 0 },
+            run_cq: 0,
+            last_io_event: AtomicU32::new(0),
+        });
+        let queues = netlist
+            .queues
+            .iter()
+            .map(|q| QueueRt::new(netlist, q, self.arch, rt.device.chip()))
+            .collect::<Result<Vec<_>, _>>()?;
+        rt.queues = queues.into_boxed_slice();
+        for q in rt.queues.iter() {
+            q.set_rd(&rt.io_mem(), 0)
+                .and_then(|()| q.set_wr(&rt.io_mem(), 0))
+                .map_err(|e| {
+                    BackendError::new(
+                        BackendErrorKind::Runtime,
+                        alloc::format!("queue '{}': {e}", q.name),
+                    )
+                })?;
+        }
+        let mut graphs = Vec::with_capacity(netlist.graphs.len());
+        for (i, g) in netlist.graphs.iter().enumerate() {
+            let plan = GraphPlan::new(netlist, i, self.arch).map_err(|e| {
+                let kind = if e.message.contains("not supported") {
+                    BackendErrorKind::Unsupported
+                } else {
+                    BackendErrorKind::InvalidImage
+                };
+                BackendError::new(kind, e.message)
+            })?;
+            graphs.push(GraphRt::new(g.name.clone(), g.input_count, plan));
+        }
+        rt.graphs = graphs.into_boxed_slice();
+        let queues: *const [QueueRt] = &*rt.queues;
+        rt.jobs = rt
+            .graphs
+            .iter()
+            .map(|g| Job {
+                queues,
+                graph: g as *const GraphRt,
+            })
+            .collect();
+        Ok(rt)
+    }
+
+    /// Pushes `t` (W entries along its outermost dimension) into `queue`.
+    pub fn push_input(
+        &self,
+        queue: &str,
+        t: &HostTensor<'_>,
+        push_one: bool,
+        timeout_ms: i32,
+        ptr: i32,
+    ) -> Result<(), BackendError> {
+        let _io = self.take(&self.io_busy, "push_input")?;
+        let rt = self.runtime("push_input")?;
+        let qi = self.queue_index("push_input", queue)?;
+        self.push(rt, qi, t, push_one, timeout_ms, ptr, "push_input")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &self,
+        rt: &Runtime,
+        qi: usize,
+        t: &HostTensor<'_>,
+        push_one: bool,
+        timeout_ms: i32,
+        ptr: i32,
+        call: &str,
+    ) -> Result<(), BackendError> {
+        let q = &rt.queues[qi];
+        let name = &q.name;
+        if !q.host_fed {
+            return err!(
+                InvalidArgument,
+                "{call}: queue '{name}' is written by op '{}', not by the host",
+                self.netlist.queues[qi].input
+            );
+        }
+        if !q.allocated.load(Ordering::Acquire) {
+            return err!(InvalidState, "{call}: queue '{name}' is deallocated");
+        }
+        let w = t.shape[0];
+        if w == 0 {
+            return err!(
+                InvalidArgument,
+                "{call} to queue '{name}': the tensor has no entries (W = 0)"
+            );
+        }
+        if push_one && w != 1 {
+            return err!(
+                InvalidArgument,
+                "{call} to queue '{name}': push_one with a tensor of {w} entries"
+            );
+        }
+        if w != 1 && w % q.input_count as usize != 0 {
+            return err!(
+                InvalidArgument,
+                "{call} to queue '{name}': a tensor of {w} entries; W must be 1 or a multiple of the input_count {}",
+                q.input_count
+            );
+        }
+        if w > q.entries as usize {
+            return err!(
+                InvalidArgument,
+                "{call} to queue '{name}': {w} entries do not fit a queue of {}",
+                q.entries
+            );
+        }
+        let first = match q.io_type {
+            IoType::Ram => {
+                if ptr >= 0 && ptr as u32 >= q.entries {
+                    return err!(
+                        InvalidArgument,
+                        "{call} to ram '{name}': ptr {ptr} is outside its {} entries",
+                        q.entries
+                    );
+                }
+                if ptr >= 0 {
+                    ptr as u32
+                } else {
+                    q.wr.load(Ordering::Acquire)
+                }
+            }
+            IoType::Queue => {
+                if ptr >= 0 {
+                    return err!(
+                        InvalidArgument,
+                        "{call} to queue '{name}': ptr {ptr} selects an entry of a ram; a queue is written at its write pointer (pass -1)"
+                    );
+                }
+                let need = q.entries - w as u32;
+                if !wait_for(timeout_ms, || q.occupancy() <= need) {
+                    return err!(
+                        Timeout,
+                        "{call} to queue '{name}' timed out after {timeout_ms} ms: {} of {} entries are full and {w} are pushed",
+                        q.occupancy(),
+                        q.entries
+                    );
+                }
+                q.wr.load(Ordering::Acquire)
+            }
+        };
+        // SAFETY: the io side's staging; this call holds the io side (or both).
+        let buf = staging(unsafe { &mut *q.io_staging.get() }, q.bytes_for(w));
+        crate::format::tilize(t, &q.layout, Rounding::default(), buf).map_err(|e| {
+            BackendError::new(
+                BackendErrorKind::InvalidArgument,
+                alloc::format!("{call} to queue '{name}': {e}"),
+            )
+        })?;
+        let mem = rt.io_mem();
+        let io_err = |e: String| {
+            BackendError::new(
+                BackendErrorKind::Runtime,
+                alloc::format!("{call} to queue '{name}': {e}"),
+            )
+        };
+        q.write_entries(&mem, first, w, buf).map_err(io_err)?;
+        if q.io_type == IoType::Queue {
+            q.set_wr(&mem, q.advance(first, w as u32)).map_err(io_err)?;
+        }
+        if rt.io_cq != rt.run_cq {
+            let ev = rt.device.record_event(rt.io_cq)?;
+            rt.last_io_event.store(ev.id, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Runs program `program` with `params` (name with or without `$`, value).
     pub fn run_program(&self, program: &str, params: &[(&str, &str)]) -> Result<(), BackendError> {
-        todo!()
+        let _run = self.take(&self.run_busy, "run_program")?;
+        let rt = self.runtime("run_program")?;
+        // SAFETY: the run side is held.
+        let interp = unsafe { &mut *rt.interp.get() };
+        let Some(index) = interp.program_index(program) else {
+            return err!(
+                NotFound,
+                "run_program: program '{program}' is not in netlist {} (programs: {})",
+                self.netlist.file,
+                self.netlist
+                    .programs
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        let mut host = RunHost { rt };
+        interp
+            .run(index, params, &mut host)
+            .map_err(|e| BackendError::new(BackendErrorKind::Runtime, alloc::format!("{e}")))
     }
 
-    pub fn get_output(&self, queue: &str, get_one: bool, timeout_ms: i32, ptr: i32) -> Result<OutputTensor, BackendError> {
-        todo!()
+    /// The entries get_output reads: (queue index, first pointer, count).
+    fn output_span(
+        &self,
+        rt: &Runtime,
+        call: &str,
+        queue: &str,
+        one: bool,
+        timeout_ms: i32,
+        ptr: i32,
+    ) -> Result<(usize, u32, usize), BackendError> {
+        let qi = self.queue_index(call, queue)?;
+        let q = &rt.queues[qi];
+        if !q.allocated.load(Ordering::Acquire) {
+            return err!(InvalidState, "{call}: queue '{queue}' is deallocated");
+        }
+        let n = if one { 1 } else { q.input_count };
+        match q.io_type {
+            IoType::Ram => {
+                if ptr >= 0 && ptr as u32 >= q.entries {
+                    return err!(
+                        InvalidArgument,
+                        "{call} from ram '{queue}': ptr {ptr} is outside its {} entries",
+                        q.entries
+                    );
+                }
+                let first = if ptr >= 0 {
+                    ptr as u32
+                } else {
+                    q.rd.load(Ordering::Acquire)
+                };
+                Ok((qi, first, n as usize))
+            }
+            IoType::Queue => {
+                if ptr >= 0 {
+                    return err!(
+                        InvalidArgument,
+                        "{call} from queue '{queue}': ptr {ptr} selects an entry of a ram; a queue is read at its read pointer (pass -1)"
+                    );
+                }
+                if !wait_for(timeout_ms, || q.occupancy() >= n) {
+                    return err!(
+                        Timeout,
+                        "{call} from queue '{queue}' timed out after {timeout_ms} ms: {n} entr{} needed, {} available",
+                        if n == 1 { "y" } else { "ies" },
+                        q.occupancy()
+                    );
+                }
+                Ok((qi, q.rd.load(Ordering::Acquire), n as usize))
+            }
+        }
     }
 
-    pub fn get_output_into(&self, queue: &str, dst: &mut HostTensorMut<'_>, get_one: bool, timeout_ms: i32, ptr: i32) -> Result<(), BackendError> {
-        todo!()
+    /// Reads the entries of a span and converts them into `dst`.
+    fn read_into(
+        &self,
+        rt: &Runtime,
+        call: &str,
+        (qi, first, n): (usize, u32, usize),
+        dst: &mut HostTensorMut<'_>,
+    ) -> Result<(), BackendError> {
+        let q = &rt.queues[qi];
+        // SAFETY: the io side's staging; this call holds the io side.
+        let buf = staging(unsafe { &mut *q.io_staging.get() }, q.bytes_for(n));
+        q.read_entries(&rt.io_mem(), first, n, buf).map_err(|e| {
+            BackendError::new(
+                BackendErrorKind::Runtime,
+                alloc::format!("{call} from queue '{}': {e}", q.name),
+            )
+        })?;
+        untilize(buf, &q.layout, dst).map_err(|e| {
+            BackendError::new(
+                BackendErrorKind::InvalidArgument,
+                alloc::format!("{call} from queue '{}': {e}", q.name),
+            )
+        })
     }
 
-    pub fn pop_output(&self, queue: &str, pop_one: bool, timeout_ms: i32) -> Result<(), BackendError> {
-        todo!()
+    /// Peeks at 1 (`get_one`) or input_count entries of `queue`; returns them in fresh memory
+    /// in the host-compatible format of the queue's format.
+    pub fn get_output(
+        &self,
+        queue: &str,
+        get_one: bool,
+        timeout_ms: i32,
+        ptr: i32,
+    ) -> Result<OutputTensor, BackendError> {
+        let _io = self.take(&self.io_busy, "get_output")?;
+        let rt = self.runtime("get_output")?;
+        let span = self.output_span(rt, "get_output", queue, get_one, timeout_ms, ptr)?;
+        let q = &rt.queues[span.0];
+        let format = q.layout.format.host_compatible();
+        let shape = q.layout.host_shape(span.2);
+        let item = format.host_item_size().unwrap_or(4);
+        let mut data = alloc::vec![0u8; shape.iter().product::<usize>() * item];
+        let mut dst = HostTensorMut::contiguous(&mut data, format, shape);
+        self.read_into(rt, "get_output", span, &mut dst)?;
+        Ok(OutputTensor {
+            data,
+            format,
+            shape,
+        })
     }
 
+    /// get_output into the caller's tensor (Float32 or the queue's host-compatible format,
+    /// shape `[n, z, rows, cols]`): nothing is allocated.
+    pub fn get_output_into(
+        &self,
+        queue: &str,
+        dst: &mut HostTensorMut<'_>,
+        get_one: bool,
+        timeout_ms: i32,
+        ptr: i32,
+    ) -> Result<(), BackendError> {
+        let _io = self.take(&self.io_busy, "get_output")?;
+        let rt = self.runtime("get_output")?;
+        let span = self.output_span(rt, "get_output", queue, get_one, timeout_ms, ptr)?;
+        self.read_into(rt, "get_output", span, dst)
+    }
+
+    /// Advances the read pointer of `queue` by 1 (`pop_one`) or input_count entries.
+    pub fn pop_output(
+        &self,
+        queue: &str,
+        pop_one: bool,
+        timeout_ms: i32,
+    ) -> Result<(), BackendError> {
+        let _io = self.take(&self.io_busy, "pop_output")?;
+        let rt = self.runtime("pop_output")?;
+        let qi = self.queue_index("pop_output", queue)?;
+        let q = &rt.queues[qi];
+        if q.io_type == IoType::Ram {
+            return err!(
+                InvalidArgument,
+                "pop_output: queue '{queue}' is a ram (RandomAccess): rams are read with a ptr, not popped"
+            );
+        }
+        let (_, first, n) = self.output_span(rt, "pop_output", queue, pop_one, timeout_ms, -1)?;
+        q.set_rd(&rt.io_mem(), q.advance(first, n as u32))
+            .map_err(|e| {
+                BackendError::new(
+                    BackendErrorKind::Runtime,
+                    alloc::format!("pop_output from queue '{queue}': {e}"),
+                )
+            })
+    }
+
+    /// Waits until the device has run everything enqueued.
     pub fn wait_for_idle(&self) -> Result<(), BackendError> {
-        todo!()
+        let rt = self.runtime("wait_for_idle")?;
+        Ok(rt.device.synchronize()?)
     }
 
-    pub fn finish(&mut self) -> Result<(), BackendError> {
-        todo!()
+    /// Stops the device and frees its memory. Every later call fails with InvalidState.
+    pub fn finish(&self) -> Result<(), BackendError> {
+        let _io = self.take(&self.io_busy, "finish")?;
+        let _run = self.take(&self.run_busy, "finish")?;
+        if self.state.swap(FINISHED, Ordering::AcqRel) == FINISHED {
+            return err!(InvalidState, "finish: the backend has already finished");
+        }
+        // SAFETY: both sides are held.
+        let rt = unsafe { (*self.rt.get()).take() };
+        let synced = rt.as_ref().map(|rt| rt.device.synchronize());
+        drop(rt);
+        match synced {
+            Some(Err(e)) => Err(e.into()),
+            _ => Ok(()),
+        }
     }
+
+    /// The format get_output returns for `queue` and the host shape of `n` entries.
+    pub fn output_format(
+        &self,
+        queue: &str,
+        n: usize,
+    ) -> Result<(DataFormat, [usize; 4]), BackendError> {
+        let d = self.queue_desc(queue)?;
+        Ok((d.layout.format.host_compatible(), d.layout.host_shape(n)))
+    }
+}
+
+/// Entries graphs move per execute for `q` (see queue.rs).
+fn queue_input_count(netlist: &Netlist, q: &crate::netlist::Queue) -> u32 {
+    queue::input_count_of(netlist, q)
+}
+
+/// Whether a layout is tilized (for descriptors).
+pub fn is_tilized(layout: &QueueLayout) -> bool {
+    layout.layout == IoLayout::Tilized
 }

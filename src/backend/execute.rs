@@ -1,0 +1,360 @@
+//! `execute`: a graph run `input_count` times as one kernel on the program CQ, reading its input
+//! queues at their local read pointers and writing its output queues at their write pointers
+//! (notes/buda-backend.md, "Programs"); and the host side of the program interpreter, which
+//! turns each `execute` into that kernel and each pointer change into the queue's header.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::sync::atomic::Ordering;
+
+use super::queue::{staging, ChipMem, HostMem, Mem, QueueRt};
+use super::Runtime;
+use crate::format::{untilize, DataFormat, HostTensor, HostTensorMut, Rounding};
+use crate::hal::Chip;
+use crate::netlist::exec::{GraphPlan, QueueIo, Tensor};
+use crate::netlist::interp::{PointerKind, ProgramHost, ResolvedSetting};
+use crate::netlist::IoType;
+use crate::runtime::{Event, Kernel, KernelMessage};
+
+#[cfg(target_endian = "big")]
+compile_error!("the backend views float32 tensors as little-endian bytes");
+
+/// How long a kernel waits for an input entry that is not there yet, or for room in an
+/// output queue, before it fails (milliseconds).
+const KERNEL_WAIT_MS: u64 = 1000;
+
+/// One queue's part in the current execute of a graph.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QueueExec {
+    pub queue: usize,
+    pub reads: bool,
+    pub writes: bool,
+    /// `rd_ptr_global` / `wr_ptr_global` given by the program: set before the first run.
+    pub set_rd: Option<u32>,
+    pub set_wr: Option<u32>,
+    /// `rd_ptr_local`, else the global read pointer.
+    pub local: Option<u32>,
+    pub rd_autoinc: u32,
+    pub global_rd_autoinc: u32,
+    pub global_wr_autoinc: u32,
+    /// prologue or epilogue: read once, the local pointer stays.
+    pub hold: bool,
+    pub zero: bool,
+    /// The local read pointer during the execute.
+    cur: u32,
+}
+
+impl QueueExec {
+    fn new(queue: usize, reads: bool, writes: bool) -> QueueExec {
+        QueueExec {
+            queue,
+            reads,
+            writes,
+            set_rd: None,
+            set_wr: None,
+            local: None,
+            rd_autoinc: 0,
+            global_rd_autoinc: 0,
+            global_wr_autoinc: 0,
+            hold: false,
+            zero: false,
+            cur: 0,
+        }
+    }
+
+    /// The defaults of a queue not named in the execute's settings.
+    fn reset(&mut self, io_type: IoType) {
+        let q = io_type == IoType::Queue;
+        *self = QueueExec {
+            rd_autoinc: q as u32,
+            global_wr_autoinc: q as u32,
+            ..QueueExec::new(self.queue, self.reads, self.writes)
+        };
+    }
+
+    fn apply(&mut self, s: &ResolvedSetting) {
+        self.set_rd = s.rd_ptr_global;
+        self.set_wr = s.wr_ptr_global;
+        self.local = s.rd_ptr_local;
+        self.rd_autoinc = s.rd_ptr_autoinc;
+        self.global_rd_autoinc = s.global_rdptr_autoinc;
+        self.global_wr_autoinc = s.global_wrptr_autoinc;
+        self.hold = s.prologue || s.epilogue;
+        self.zero = s.zero;
+    }
+}
+
+/// A graph of the netlist, compiled.
+pub(crate) struct GraphRt {
+    pub name: String,
+    pub input_count: u32,
+    pub plan: UnsafeCell<GraphPlan>,
+    /// Every queue the graph reads or writes, with this execute's settings.
+    pub exec: UnsafeCell<Vec<QueueExec>>,
+}
+
+// SAFETY: `plan` and `exec` are used by the run side while no kernel of the graph is queued,
+// and by that kernel while it runs (the run side waits for it).
+unsafe impl Sync for GraphRt {}
+unsafe impl Send for GraphRt {}
+
+impl GraphRt {
+    pub fn new(name: String, input_count: u32, plan: GraphPlan) -> GraphRt {
+        let mut exec: Vec<QueueExec> = Vec::new();
+        for &q in plan.input_queues() {
+            exec.push(QueueExec::new(q, true, false));
+        }
+        for &q in plan.output_queues() {
+            match exec.iter_mut().find(|e| e.queue == q) {
+                Some(e) => e.writes = true,
+                None => exec.push(QueueExec::new(q, false, true)),
+            }
+        }
+        GraphRt {
+            name,
+            input_count: input_count.max(1),
+            plan: UnsafeCell::new(plan),
+            exec: UnsafeCell::new(exec),
+        }
+    }
+}
+
+/// What a graph kernel's context word points to.
+pub(crate) struct Job {
+    pub queues: *const [QueueRt],
+    pub graph: *const GraphRt,
+}
+
+/// The kernel: runs the graph of `ctx` (a `Job`) once per input.
+pub(crate) fn graph_kernel(ctx: usize, chip: &dyn Chip, message: &mut KernelMessage) -> bool {
+    // SAFETY: the run side keeps the job, its queues and graph alive and untouched until this
+    // kernel has run (it waits for the CQ after enqueueing).
+    let job = unsafe { &*(ctx as *const Job) };
+    let (queues, graph) = unsafe { (&*job.queues, &*job.graph) };
+    match run_graph(queues, graph, &ChipMem(chip)) {
+        Ok(()) => true,
+        Err(text) => {
+            message.set(format_args!("graph '{}': {text}", graph.name));
+            false
+        }
+    }
+}
+
+fn run_graph(queues: &[QueueRt], graph: &GraphRt, mem: &dyn Mem) -> Result<(), String> {
+    // SAFETY: see `GraphRt`.
+    let (exec, plan) = unsafe { (&mut *graph.exec.get(), &mut *graph.plan.get()) };
+    for e in exec.iter_mut() {
+        let q = &queues[e.queue];
+        if let Some(v) = e.set_rd {
+            q.set_rd(mem, v)?;
+        }
+        if let Some(v) = e.set_wr {
+            q.set_wr(mem, v)?;
+        }
+        e.cur = e.local.unwrap_or_else(|| q.rd.load(Ordering::Acquire));
+    }
+    for _ in 0..graph.input_count {
+        let mut io = KernelIo { queues, exec, mem };
+        plan.run(&mut io).map_err(|e| e.message)?;
+        for e in exec.iter_mut() {
+            let q = &queues[e.queue];
+            if e.reads {
+                if !e.hold {
+                    e.cur = q.advance(e.cur, e.rd_autoinc);
+                }
+                if e.global_rd_autoinc > 0 {
+                    q.set_rd(
+                        mem,
+                        q.advance(q.rd.load(Ordering::Acquire), e.global_rd_autoinc),
+                    )?;
+                }
+            }
+            if e.writes && e.global_wr_autoinc > 0 {
+                q.set_wr(
+                    mem,
+                    q.advance(q.wr.load(Ordering::Acquire), e.global_wr_autoinc),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Waits (a bounded time) for `ready`; false if it never became true.
+fn wait_until(mut ready: impl FnMut() -> bool) -> bool {
+    if ready() {
+        return true;
+    }
+    let start = std::time::Instant::now();
+    while start.elapsed().as_millis() < KERNEL_WAIT_MS as u128 {
+        std::thread::sleep(std::time::Duration::from_micros(50));
+        if ready() {
+            return true;
+        }
+    }
+    false
+}
+
+/// The float32 bytes of a tensor's values.
+fn bytes_of(v: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no padding and any byte is a valid u8; the length is in bytes.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len() * 4) }
+}
+
+fn bytes_of_mut(v: &mut [f32]) -> &mut [u8] {
+    // SAFETY: as above; every bit pattern is a valid f32.
+    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), v.len() * 4) }
+}
+
+struct KernelIo<'a> {
+    queues: &'a [QueueRt],
+    exec: &'a [QueueExec],
+    mem: &'a dyn Mem,
+}
+
+impl KernelIo<'_> {
+    fn exec_of(&self, queue: usize) -> Result<&QueueExec, String> {
+        self.exec
+            .iter()
+            .find(|e| e.queue == queue)
+            .ok_or_else(|| alloc::format!("queue {queue} is not an input or output of the graph"))
+    }
+}
+
+impl QueueIo for KernelIo<'_> {
+    fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
+        let e = *self.exec_of(queue)?;
+        let q = &self.queues[queue];
+        if !q.allocated.load(Ordering::Acquire) {
+            return Err(alloc::format!("queue '{}' is deallocated", q.name));
+        }
+        if q.io_type == IoType::Queue {
+            let present = || q.distance(q.rd.load(Ordering::Acquire), e.cur) < q.occupancy();
+            if !wait_until(present) {
+                return Err(alloc::format!(
+                    "queue '{}' has no entry at read pointer {} (read pointer {}, write pointer {}): push its entries before run_program",
+                    q.name,
+                    e.cur,
+                    q.rd.load(Ordering::Acquire),
+                    q.wr.load(Ordering::Acquire)
+                ));
+            }
+        }
+        // SAFETY: the device side's staging is used by one kernel at a time.
+        let buf = staging(unsafe { &mut *q.dev_staging.get() }, q.bytes_for(1));
+        q.read_entries(self.mem, e.cur, 1, buf)?;
+        let shape = q.layout.host_shape(1);
+        let mut dst =
+            HostTensorMut::contiguous(bytes_of_mut(&mut out.data), DataFormat::Float32, shape);
+        untilize(buf, &q.layout, &mut dst).map_err(|e| alloc::format!("queue '{}': {e}", q.name))
+    }
+
+    fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), String> {
+        let q = &self.queues[queue];
+        self.exec_of(queue)?;
+        if !q.allocated.load(Ordering::Acquire) {
+            return Err(alloc::format!("queue '{}' is deallocated", q.name));
+        }
+        if q.io_type == IoType::Queue && !wait_until(|| q.occupancy() < q.entries) {
+            return Err(alloc::format!(
+                "output queue '{}' is full ({} entries): pop its outputs before running again",
+                q.name,
+                q.entries
+            ));
+        }
+        let shape = q.layout.host_shape(1);
+        let src = HostTensor::contiguous(bytes_of(&entry.data), DataFormat::Float32, shape);
+        // SAFETY: as in `read`.
+        let buf = staging(unsafe { &mut *q.dev_staging.get() }, q.bytes_for(1));
+        crate::format::tilize(&src, &q.layout, Rounding::default(), buf)
+            .map_err(|e| alloc::format!("queue '{}': {e}", q.name))?;
+        q.write_entries(self.mem, q.wr.load(Ordering::Acquire), 1, buf)
+    }
+
+    fn zero(&self, queue: usize) -> bool {
+        self.exec.iter().any(|e| e.queue == queue && e.zero)
+    }
+}
+
+/// The run side's answers to the program interpreter.
+pub(crate) struct RunHost<'a> {
+    pub rt: &'a Runtime,
+}
+
+impl RunHost<'_> {
+    fn mem(&self) -> HostMem<'_, crate::hal::sim::SimChip> {
+        HostMem {
+            device: self.rt.device(),
+            cq: self.rt.run_cq,
+        }
+    }
+}
+
+impl ProgramHost for RunHost<'_> {
+    fn execute(&mut self, graph: usize, settings: &[ResolvedSetting]) -> Result<(), String> {
+        let rt = self.rt;
+        let g = &rt.graphs[graph];
+        // SAFETY: no kernel of this graph is queued (the previous execute was waited for).
+        let exec = unsafe { &mut *g.exec.get() };
+        for e in exec.iter_mut() {
+            e.reset(rt.queues[e.queue].io_type);
+            if let Some(s) = settings.iter().find(|s| s.queue == e.queue) {
+                e.apply(s);
+            }
+        }
+        let device = rt.device();
+        if rt.io_cq != rt.run_cq {
+            let id = rt.last_io_event.load(Ordering::Acquire);
+            if id != 0 {
+                let ev = Event {
+                    device_id: device.id(),
+                    cq_id: rt.io_cq,
+                    id,
+                };
+                device
+                    .wait_for_event(rt.run_cq, &ev)
+                    .map_err(|e| alloc::string::ToString::to_string(e.message()))?;
+            }
+        }
+        let kernel = Kernel {
+            entry: graph_kernel,
+            ctx: &rt.jobs[graph] as *const Job as usize,
+        };
+        // SAFETY: the job and everything it points to live in the runtime, which outlives the
+        // kernel: the finish below waits for it.
+        unsafe { device.enqueue_kernel(rt.run_cq, kernel) }
+            .and_then(|()| device.finish(rt.run_cq))
+            .map_err(|e| alloc::string::ToString::to_string(e.message()))
+    }
+
+    fn allocate_queues(&mut self, queues: &[usize]) -> Result<(), String> {
+        for &i in queues {
+            let q = &self.rt.queues[i];
+            q.set_rd(&self.mem(), 0)?;
+            q.set_wr(&self.mem(), 0)?;
+            q.allocated.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    fn deallocate_queues(&mut self, queues: &[usize]) -> Result<(), String> {
+        for &i in queues {
+            self.rt.queues[i].allocated.store(false, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    fn set_queue_pointer(
+        &mut self,
+        queue: usize,
+        which: PointerKind,
+        value: u32,
+    ) -> Result<(), String> {
+        let q = &self.rt.queues[queue];
+        match which {
+            PointerKind::RdGlobal => q.set_rd(&self.mem(), value),
+            PointerKind::WrGlobal => q.set_wr(&self.mem(), value),
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! A netlist queue as the backend runs it: its buffers (in device DRAM at the channel and
+//! address the netlist gives, or in host memory), the header at the start of every buffer
+//! (word 0: read pointer, word 1: write pointer), and the pointers themselves.
+//!
+//! Pointers count modulo `2 * entries` (slot = pointer % entries), so a full queue and an
+//! empty one differ. Each pointer has one writer at a time: the host moves the write pointer of
+//! the queues it pushes and the read pointer of the queues it pops; the device (a graph's
+//! kernel) moves the others. The header mirrors them in the queue's memory, as on silicon.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use super::error::{err, BackendError};
+use crate::format::{Arch, QueueLayout};
+use crate::hal::{Chip, MemKind};
+use crate::netlist::{IoType, Netlist, Queue, QueueLocation};
+use crate::runtime::Device;
+
+/// Where one queue's buffers live.
+pub(crate) enum QueueMem {
+    /// One buffer per core of the queue's grid: (DRAM channel, address).
+    Dram(Vec<(u32, u64)>),
+    /// Host memory the device reaches over PCIe: all buffers back to back.
+    Host(UnsafeCell<Vec<u8>>),
+}
+
+/// A queue of the netlist, allocated.
+pub(crate) struct QueueRt {
+    pub name: String,
+    pub layout: QueueLayout,
+    pub io_type: IoType,
+    pub entries: u32,
+    /// Entries a graph consumes or produces per execute (what get/pop without `one` move).
+    pub input_count: u32,
+    /// Written by the host (not by an op).
+    pub host_fed: bool,
+    pub mem: QueueMem,
+    /// Bytes of one entry in one buffer.
+    pub entry_size: usize,
+    pub header_size: usize,
+    /// Buffers (cores of the queue's grid).
+    pub buffers: usize,
+    pub rd: AtomicU32,
+    pub wr: AtomicU32,
+    /// Cleared by `deallocate_queue`, set again by `allocate_queue`.
+    pub allocated: AtomicBool,
+    /// The host side's conversion buffer (push and get; one io thread at a time).
+    pub io_staging: UnsafeCell<Vec<u8>>,
+    /// The device side's conversion buffer (one kernel at a time).
+    pub dev_staging: UnsafeCell<Vec<u8>>,
+}
+
+// SAFETY: the staging buffers and host memory are used by one side at a time (the io side and
+// the device side each own their staging; host memory is written at disjoint slots, ordered
+// by the pointers), see the module text.
+unsafe impl Sync for QueueRt {}
+unsafe impl Send for QueueRt {}
+
+/// Entries graphs move per execute for `q`: the consumer graph's input_count, else the
+/// producer graph's; 1 for a ram with one entry.
+pub(crate) fn input_count_of(netlist: &Netlist, q: &Queue) -> u32 {
+    if q.io_type == IoType::Ram && q.entries == 1 {
+        return 1;
+    }
+    let consumer = netlist.graphs.iter().find(|g| {
+        g.ops
+            .iter()
+            .any(|op| op.inputs.iter().any(|i| *i == q.name))
+    });
+    let producer = netlist
+        .graphs
+        .iter()
+        .find(|g| g.ops.iter().any(|op| op.name == q.input));
+    consumer.or(producer).map_or(1, |g| g.input_count.max(1))
+}
+
+impl QueueRt {
+    /// Lays out queue `q` of `netlist` on a chip of `arch`, checking that its buffers fit.
+    pub fn new(
+        netlist: &Netlist,
+        q: &Queue,
+        arch: Arch,
+        chip: &dyn Chip,
+    ) -> Result<QueueRt, BackendError> {
+        let layout = q.layout(arch);
+        if let Err(e) = layout.validate() {
+            return err!(Unsupported, "queue '{}' (line {}): {e}", q.name, q.line);
+        }
+        let entry_size = layout.entry_size();
+        let header_size = arch.queue_header_size();
+        let io_size = layout.io_size(q.entries) as u64;
+        let buffers = layout.buffers();
+        let mem = match q.loc {
+            QueueLocation::Dram => {
+                let g = chip.geometry();
+                let mut list = Vec::with_capacity(buffers);
+                for (i, b) in q.buffers.iter().enumerate() {
+                    let end = b.address.checked_add(io_size);
+                    if b.channel >= g.dram_channels || end.is_none_or(|e| e > g.dram_channel_size) {
+                        return err!(
+                            InvalidArgument,
+                            "queue '{}' (line {}): buffer {i} at [{}, {:#x}] of {io_size} B does not fit the {} DRAM ({} channels of {} B)",
+                            q.name,
+                            q.line,
+                            b.channel,
+                            b.address,
+                            arch.name(),
+                            g.dram_channels,
+                            g.dram_channel_size
+                        );
+                    }
+                    list.push((b.channel, b.address));
+                }
+                if list.len() != buffers {
+                    return err!(
+                        InvalidArgument,
+                        "queue '{}' (line {}): {} buffer addresses for a grid of {buffers} cores",
+                        q.name,
+                        q.line,
+                        list.len()
+                    );
+                }
+                QueueMem::Dram(list)
+            }
+            QueueLocation::Host => {
+                QueueMem::Host(UnsafeCell::new(alloc::vec![0; buffers * io_size as usize]))
+            }
+        };
+        Ok(QueueRt {
+            name: q.name.clone(),
+            layout,
+            io_type: q.io_type,
+            entries: q.entries,
+            input_count: input_count_of(netlist, q),
+            host_fed: q.is_host_input(),
+            mem,
+            entry_size,
+            header_size,
+            buffers,
+            rd: AtomicU32::new(0),
+            wr: AtomicU32::new(0),
+            allocated: AtomicBool::new(true),
+            io_staging: UnsafeCell::new(Vec::new()),
+            dev_staging: UnsafeCell::new(Vec::new()),
+        })
+    }
+
+    /// The pointer wrap: `2 * entries`.
+    pub fn wrap(&self) -> u32 {
+        2 * self.entries
+    }
+
+    /// `p + n`, wrapped.
+    pub fn advance(&self, p: u32, n: u32) -> u32 {
+        ((p as u64 + n as u64) % self.wrap() as u64) as u32
+    }
+
+    /// Entries between `from` and `to` (`to - from`, wrapped).
+    pub fn distance(&self, from: u32, to: u32) -> u32 {
+        ((to as u64 + self.wrap() as u64 - from as u64) % self.wrap() as u64) as u32
+    }
+
+    /// Entries written and not yet popped.
+    pub fn occupancy(&self) -> u32 {
+        self.distance(
+            self.rd.load(Ordering::Acquire),
+            self.wr.load(Ordering::Acquire),
+        )
+    }
+
+    /// Bytes `n` entries take in every buffer together (the staging layout of `tilize`).
+    pub fn bytes_for(&self, n: usize) -> usize {
+        n * self.entry_size * self.buffers
+    }
+}
+
+/// How one side reaches a queue's memory.
+pub(crate) trait Mem {
+    fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String>;
+    fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), String>;
+    /// A small write that need not be waited for (ordered with the side's later commands).
+    fn post(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
+        self.write(kind, bank, addr, bytes)
+    }
+}
+
+/// The host side: through a command queue of the device.
+pub(crate) struct HostMem<'a, C: Chip> {
+    pub device: &'a Device<C>,
+    pub cq: u8,
+}
+
+impl<C: Chip> Mem for HostMem<'_, C> {
+    fn post(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
+        self.device
+            .write_raw(self.cq, kind, bank, addr, bytes, false)
+            .map_err(|e| alloc::string::ToString::to_string(e.message()))
+    }
+    fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
+        self.device
+            .write_raw(self.cq, kind, bank, addr, bytes, true)
+            .map_err(|e| alloc::string::ToString::to_string(e.message()))
+    }
+    fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), String> {
+        self.device
+            .read_raw(self.cq, kind, bank, addr, bytes)
+            .map_err(|e| alloc::string::ToString::to_string(e.message()))
+    }
+}
+
+/// The device side: the chip itself (inside a kernel).
+pub(crate) struct ChipMem<'a>(pub &'a dyn Chip);
+
+impl Mem for ChipMem<'_> {
+    fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
+        self.0
+            .write(kind, bank, addr, bytes)
+            .map_err(|e| alloc::format!("{e}"))
+    }
+    fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), String> {
+        self.0
+            .read(kind, bank, addr, bytes)
+            .map_err(|e| alloc::format!("{e}"))
+    }
+}
+
+impl QueueRt {
+    /// Moves `n` entries between `staging` (tilize's layout: for each buffer, the entries back
+    /// to back) and the slots from `first` on, wrapping at the end of the queue.
+    fn transfer(
+        &self,
+        mem: &dyn Mem,
+        first: u32,
+        n: usize,
+        staging: *mut u8,
+        write: bool,
+    ) -> Result<(), String> {
+        let es = self.entry_size;
+        let slot0 = (first % self.entries) as usize;
+        let until_end = self.entries as usize - slot0;
+        let spans = [
+            (slot0, n.min(until_end), 0usize),
+            (0, n.saturating_sub(until_end), n.min(until_end)),
+        ];
+        for b in 0..self.buffers {
+            for &(slot, count, skip) in &spans {
+                if count == 0 {
+                    continue;
+                }
+                let len = count * es;
+                let at = (b * n + skip) * es;
+                // SAFETY: `staging` holds `bytes_for(n)` bytes (the caller's), and `at + len`
+                // stays inside buffer b's share of them.
+                let bytes = unsafe { core::slice::from_raw_parts_mut(staging.add(at), len) };
+                let offset = (self.header_size + slot * es) as u64;
+                match &self.mem {
+                    QueueMem::Dram(list) => {
+                        let (ch, addr) = list[b];
+                        if write {
+                            mem.write(MemKind::Dram, ch, addr + offset, bytes)?;
+                        } else {
+                            mem.read(MemKind::Dram, ch, addr + offset, bytes)?;
+                        }
+                    }
+                    QueueMem::Host(cell) => {
+                        let io_size = self.header_size + self.entries as usize * es;
+                        // SAFETY: host queue memory is only reached here, at slots the
+                        // pointers give to one side at a time.
+                        let host = unsafe { &mut *cell.get() };
+                        let at = b * io_size + offset as usize;
+                        if write {
+                            host[at..at + len].copy_from_slice(bytes);
+                        } else {
+                            bytes.copy_from_slice(&host[at..at + len]);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `n` entries from `staging` at the slots from pointer `first` on.
+    pub fn write_entries(
+        &self,
+        mem: &dyn Mem,
+        first: u32,
+        n: usize,
+        staging: &[u8],
+    ) -> Result<(), String> {
+        debug_assert!(staging.len() >= self.bytes_for(n));
+        self.transfer(mem, first, n, staging.as_ptr().cast_mut(), true)
+    }
+
+    /// Reads `n` entries from the slots from pointer `first` on into `staging`.
+    pub fn read_entries(
+        &self,
+        mem: &dyn Mem,
+        first: u32,
+        n: usize,
+        staging: &mut [u8],
+    ) -> Result<(), String> {
+        debug_assert!(staging.len() >= self.bytes_for(n));
+        self.transfer(mem, first, n, staging.as_mut_ptr(), false)
+    }
+
+    /// Writes header word `word` (0: read pointer, 1: write pointer) of every buffer.
+    pub fn write_header(&self, mem: &dyn Mem, word: usize, value: u32) -> Result<(), String> {
+        let bytes = value.to_le_bytes();
+        match &self.mem {
+            QueueMem::Dram(list) => {
+                for &(ch, addr) in list {
+                    mem.post(MemKind::Dram, ch, addr + 4 * word as u64, &bytes)?;
+                }
+            }
+            QueueMem::Host(cell) => {
+                let io_size = self.header_size + self.entries as usize * self.entry_size;
+                // SAFETY: header words have one writer each (see the module text).
+                let host = unsafe { &mut *cell.get() };
+                for b in 0..self.buffers {
+                    let at = b * io_size + 4 * word;
+                    host[at..at + 4].copy_from_slice(&bytes);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the read pointer and mirrors it into the header.
+    pub fn set_rd(&self, mem: &dyn Mem, value: u32) -> Result<(), String> {
+        self.rd.store(value, Ordering::Release);
+        self.write_header(mem, 0, value & 0xffff)
+    }
+
+    /// Sets the write pointer and mirrors it into the header.
+    pub fn set_wr(&self, mem: &dyn Mem, value: u32) -> Result<(), String> {
+        self.wr.store(value, Ordering::Release);
+        self.write_header(mem, 1, value)
+    }
+}
+
+/// Grows `v` to at least `len` bytes (only the first use of a size allocates).
+pub(crate) fn staging(v: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if v.len() < len {
+        v.resize(len, 0);
+    }
+    &mut v[..len]
+}

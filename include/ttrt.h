@@ -79,6 +79,9 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 // Bytes of the header in front of every tilized tile.
 #define TILE_HEADER_SIZE 16
 
+// Rows and columns of a tile.
+#define TILE 32
+
 // Deepest nesting of sequences and maps accepted. Netlists nest about six levels (a program's
 // execute instruction: programs, program, instruction, execute, queue_settings, queue); the
 // bound keeps every later recursive walk of the tree far from the stack's end.
@@ -617,6 +620,9 @@ typedef struct MemoryConfig MemoryConfig;
 // The shape of a tile. Buda supports 32x32 (the default), 16x32, 32x16, 8x32, 4x32, 2x32, 1x32.
 typedef struct TileDim TileDim;
 
+// A Buda backend (opaque).
+typedef struct ttrt_backend ttrt_backend;
+
 // An open device (opaque).
 typedef struct ttrt_device ttrt_device;
 
@@ -626,43 +632,14 @@ typedef struct ttrt_image ttrt_image;
 // A tensor on a device (opaque).
 typedef struct ttrt_tensor ttrt_tensor;
 
-// How `ttrt_device_open` opens a device. Fill with `ttrt_device_config_default` first.
-typedef struct ttrt_device_config {
-  // `sizeof(ttrt_device_config)`.
+// How `ttrt_backend_create` sets up the device. Initialize with `ttrt_backend_config_default`.
+typedef struct ttrt_backend_config {
   uint32_t struct_size;
-  // The device's id (events carry it). Default 0.
-  uint32_t device_id;
-  // A `ttrt_arch`: the simulated chip's geometry. Default `TTRT_ARCH_WORMHOLE_B0`.
+  // A `ttrt_arch`, or 0: the image's.
   uint32_t arch;
-  // 1 or 2. Default 1.
+  // 1, or 2: transfers on CQ 1 and programs on CQ 0, ordered by events.
   uint32_t num_command_queues;
-  // Bytes of DRAM kept for traces. Default 0 (no traces).
-  uint64_t trace_region_size;
-  // Bytes of L1 per core kept for L1_SMALL buffers. Default 0.
-  uint64_t l1_small_size;
-  // Bytes of each command queue's data ring in host memory (non-blocking writes wait there
-  // until the device takes them). Default 16 MiB.
-  uint64_t cq_data_size;
-  // Bytes at `arena`.
-  uint64_t arena_size;
-  // Memory for the whole simulated device, from the caller, or NULL (default): the device's
-  // host memory (command rings, trace store) at the start, the chip's L1 of every core and
-  // its DRAM channels (as large as what remains allows) after it. It must stay valid and
-  // untouched until `ttrt_device_close`. Required without `std`, where nothing else can
-  // provide it; with `std` NULL gives sparse mappings of the full DRAM.
-  void *arena;
-} ttrt_device_config;
-
-// A point in one command queue's stream of commands. Returned by recording; passed to waits,
-// synchronize and query. Ids count per command queue from 1.
-typedef struct ttrt_event {
-  // The device the event was recorded on.
-  uint32_t device_id;
-  // The command queue it was recorded on (0 or 1).
-  uint8_t cq_id;
-  // Its id within that command queue, from 1.
-  uint32_t id;
-} ttrt_event;
+} ttrt_backend_config;
 
 // A queue as the host sees it (Buda's `tt_dram_io_desc`), plus the two facts tilizing needs
 // that Buda kept elsewhere: `ublock_order` and `arch`. A zero `arch` means Wormhole B0, zero
@@ -702,15 +679,6 @@ typedef struct ttrt_io_desc {
   bool stack_row_major;
 } ttrt_io_desc;
 
-// Options of `ttrt_tilize_with_options`. Initialize with `ttrt_codec_options_default`.
-typedef struct ttrt_codec_options {
-  uint32_t struct_size;
-  // A `ttrt_bfp_rounding`.
-  uint32_t bfp_rounding;
-  // A `ttrt_float16_b_rounding`.
-  uint32_t float16_b_rounding;
-} ttrt_codec_options;
-
 // A host tensor (Buda's `tt_PytorchTensorDesc`). `shape` and `strides` always have four
 // entries, outermost first (`[w, z, y, x]`); strides are in bytes. `dim` is the tensor's rank:
 // with `dim < 4` the leading `4 - dim` entries of `shape` are 1 (0 is read as 1).
@@ -727,6 +695,59 @@ typedef struct ttrt_tensor_desc {
   // A `ttrt_tensor_owner`.
   uint32_t owner;
 } ttrt_tensor_desc;
+
+// One `run_program` parameter: `{"$p_loop_count", "4"}` (the `$` may be left out).
+typedef struct ttrt_program_param {
+  const char *name;
+  const char *value;
+} ttrt_program_param;
+
+// How `ttrt_device_open` opens a device. Fill with `ttrt_device_config_default` first.
+typedef struct ttrt_device_config {
+  // `sizeof(ttrt_device_config)`.
+  uint32_t struct_size;
+  // The device's id (events carry it). Default 0.
+  uint32_t device_id;
+  // A `ttrt_arch`: the simulated chip's geometry. Default `TTRT_ARCH_WORMHOLE_B0`.
+  uint32_t arch;
+  // 1 or 2. Default 1.
+  uint32_t num_command_queues;
+  // Bytes of DRAM kept for traces. Default 0 (no traces).
+  uint64_t trace_region_size;
+  // Bytes of L1 per core kept for L1_SMALL buffers. Default 0.
+  uint64_t l1_small_size;
+  // Bytes of each command queue's data ring in host memory (non-blocking writes wait there
+  // until the device takes them). Default 16 MiB.
+  uint64_t cq_data_size;
+  // Bytes at `arena`.
+  uint64_t arena_size;
+  // Memory for the whole simulated device, from the caller, or NULL (default): the device's
+  // host memory (command rings, trace store) at the start, the chip's L1 of every core and
+  // its DRAM channels (as large as what remains allows) after it. It must stay valid and
+  // untouched until `ttrt_device_close`. Required without `std`, where nothing else can
+  // provide it; with `std` NULL gives sparse mappings of the full DRAM.
+  void *arena;
+} ttrt_device_config;
+
+// A point in one command queue's stream of commands. Returned by recording; passed to waits,
+// synchronize and query. Ids count per command queue from 1.
+typedef struct ttrt_event {
+  // The device the event was recorded on.
+  uint32_t device_id;
+  // The command queue it was recorded on (0 or 1).
+  uint8_t cq_id;
+  // Its id within that command queue, from 1.
+  uint32_t id;
+} ttrt_event;
+
+// Options of `ttrt_tilize_with_options`. Initialize with `ttrt_codec_options_default`.
+typedef struct ttrt_codec_options {
+  uint32_t struct_size;
+  // A `ttrt_bfp_rounding`.
+  uint32_t bfp_rounding;
+  // A `ttrt_float16_b_rounding`.
+  uint32_t float16_b_rounding;
+} ttrt_codec_options;
 
 // What the loaded library is: version, ABI, features and target. Filled by
 // `ttrt_get_build_info`; set `struct_size` to `sizeof(ttrt_build_info)` first.
@@ -821,6 +842,151 @@ typedef struct ttrt_host_tensor {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Fills the backend's defaults: the image's arch, one command queue.
+//
+// # Safety
+// `cfg` is NULL (ignored) or points to a writable `ttrt_backend_config`.
+void ttrt_backend_config_default(struct ttrt_backend_config *cfg);
+
+// Creates a backend for `img` (tt_backend::create): arch and device from the image unless
+// `cfg` names an arch; the simulated chip. `cfg` may be NULL (the defaults). The image's
+// constants and parameters are read now, so the image may be freed after this call.
+//
+// # Safety
+// `img` is an image handle; `cfg` NULL or a config; `out_be` writable.
+ttrt_status ttrt_backend_create(const struct ttrt_image *img,
+                                const struct ttrt_backend_config *cfg,
+                                struct ttrt_backend **out_be);
+
+// Starts the device, lays out every queue of the netlist (DRAM at the netlist's channels and
+// addresses, or host memory) and loads the image's constants and parameters.
+//
+// # Safety
+// `be` is a backend handle.
+ttrt_status ttrt_backend_initialize(struct ttrt_backend *be);
+
+// How many programs the netlist has (0 for a bad handle).
+//
+// # Safety
+// `be` is NULL or a backend handle.
+size_t ttrt_backend_program_count(const struct ttrt_backend *be);
+
+// The name of program `i`, in netlist order (`get_programs()`), valid until the backend is
+// freed; NULL when out of range.
+//
+// # Safety
+// `be` is NULL or a backend handle.
+const char *ttrt_backend_program_name(const struct ttrt_backend *be, size_t i);
+
+// Fills `out` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
+// name it points to stays valid until the backend is freed.
+//
+// # Safety
+// `be` is a backend handle; `queue` a NUL-terminated string; `out_desc` writable.
+ttrt_status ttrt_backend_get_queue_descriptor(const struct ttrt_backend *be,
+                                              const char *queue,
+                                              struct ttrt_io_desc *out_desc);
+
+// A zeroed, backend-owned host tensor shaped for one (`single`) or input_count entries of
+// queue `q`, in the host-compatible format of its format (the io_utils helper). Release it
+// with `ttrt_tensor_desc_free`.
+//
+// # Safety
+// `be` is a backend handle; `q` a descriptor; `out_t` writable.
+ttrt_status ttrt_backend_tensor_desc_for_queue(const struct ttrt_backend *be,
+                                               const struct ttrt_io_desc *q,
+                                               bool single,
+                                               struct ttrt_tensor_desc *out_t);
+
+// Pushes `t` into queue `q` (push_input): its outermost dimension W is split into W entries
+// (W is 1 or a multiple of the queue's input_count; fewer than 4 dims are expanded), converted
+// from its host format to the queue's format and tile layout. `push_one`: W must be 1.
+// `timeout_ms`: < 0 waits forever for room, 0 tries once, > 0 waits at most that long, then
+// `TTRT_STATUS_TIMEOUT`. `ptr` >= 0 selects the entry of a ram; -1 otherwise.
+//
+// # Safety
+// `be` is a backend handle; `q` and `t` valid descriptors; `t->ptr` spans its shape and strides.
+ttrt_status ttrt_push_input(struct ttrt_backend *be,
+                            const struct ttrt_io_desc *q,
+                            const struct ttrt_tensor_desc *t,
+                            bool push_one,
+                            int32_t timeout_ms,
+                            int32_t ptr);
+
+// Runs program `program` (run_program) with `n_params` parameters, e.g.
+// `{"$p_loop_count", "1"}`. Every `param` the program declares must be given, and only those.
+//
+// # Safety
+// `be` is a backend handle; `program` a NUL-terminated string; `params` NULL (when n_params
+// is 0) or `n_params` parameters of NUL-terminated strings.
+ttrt_status ttrt_backend_run_program(struct ttrt_backend *be,
+                                     const char *program,
+                                     const struct ttrt_program_param *params,
+                                     size_t n_params);
+
+// Peeks at 1 (`get_one`) or input_count entries of queue `q` from its read pointer (ram: at
+// `ptr`), moving no pointer (get_output). `out_t` receives backend-owned memory, shape
+// `[W, t, rows, cols]`, in the host-compatible format of the queue's format; it stays valid
+// until `ttrt_tensor_desc_free` or the backend finishes. Timeouts as `ttrt_push_input`.
+//
+// # Safety
+// `be` is a backend handle; `q` a descriptor; `out_t` writable.
+ttrt_status ttrt_get_output(struct ttrt_backend *be,
+                            const struct ttrt_io_desc *q,
+                            struct ttrt_tensor_desc *out_t,
+                            bool get_one,
+                            int32_t timeout_ms,
+                            int32_t ptr);
+
+// get_output into the caller's memory: `dst` describes a writable tensor of shape
+// `[W, t, rows, cols]` in Float32 or the queue's host-compatible format. Allocates nothing,
+// so a steady-state loop built on it allocates nothing.
+//
+// # Safety
+// `be` is a backend handle; `q` a descriptor; `dst->ptr` writable over its shape and strides.
+ttrt_status ttrt_get_output_into(struct ttrt_backend *be,
+                                 const struct ttrt_io_desc *q,
+                                 const struct ttrt_tensor_desc *dst,
+                                 bool get_one,
+                                 int32_t timeout_ms,
+                                 int32_t ptr);
+
+// Advances the read pointer of queue `q` by 1 (`pop_one`) or input_count entries
+// (pop_output). Popping a ram is an error.
+//
+// # Safety
+// `be` is a backend handle; `q` a descriptor.
+ttrt_status ttrt_pop_output(struct ttrt_backend *be,
+                            const struct ttrt_io_desc *q,
+                            bool pop_one,
+                            int32_t timeout_ms);
+
+// Releases backend-owned tensor memory (from get_output or tensor_desc_for_queue) and sets
+// `t->ptr` to NULL. Memory the caller owns is refused.
+//
+// # Safety
+// `t` points to a writable tensor descriptor.
+ttrt_status ttrt_tensor_desc_free(struct ttrt_tensor_desc *t);
+
+// Waits until the device has run everything enqueued.
+//
+// # Safety
+// `be` is a backend handle.
+ttrt_status ttrt_backend_wait_for_idle(struct ttrt_backend *be);
+
+// Stops the device (tt_backend::finish). Backend-owned tensors of this backend are released;
+// every later call on it fails with `TTRT_STATUS_INVALID_STATE`.
+//
+// # Safety
+// `be` is a backend handle.
+ttrt_status ttrt_backend_finish(struct ttrt_backend *be);
+
+// Frees a backend (finishing it first if needed). NULL is accepted.
+//
+// # Safety
+// `be` is NULL or a backend handle.
+void ttrt_backend_free(struct ttrt_backend *be);
 
 // Fills `cfg` with the defaults: device 0, Wormhole B0, 1 command queue, no trace region,
 // no L1_SMALL region, 16 MiB data ring per command queue.

@@ -366,7 +366,10 @@ fn tensor_geometry(
     Ok((format, shape, strides, extent))
 }
 
-fn host_tensor<'a>(t: &'a ttrt_tensor_desc, arg: &'static str) -> Result<HostTensor<'a>, ApiError> {
+pub(crate) fn host_tensor<'a>(
+    t: &'a ttrt_tensor_desc,
+    arg: &'static str,
+) -> Result<HostTensor<'a>, ApiError> {
     let (format, shape, strides, extent) = tensor_geometry(t, arg)?;
     let data: &[u8] = if extent == 0 {
         &[]
@@ -378,6 +381,29 @@ fn host_tensor<'a>(t: &'a ttrt_tensor_desc, arg: &'static str) -> Result<HostTen
         unsafe { core::slice::from_raw_parts(t.ptr.cast::<u8>(), extent) }
     };
     Ok(HostTensor {
+        data,
+        format,
+        shape,
+        strides,
+    })
+}
+
+/// A writable view of the caller's tensor `t` (`t->ptr` must be writable over its extent).
+pub(crate) fn host_tensor_mut<'a>(
+    t: &'a ttrt_tensor_desc,
+    arg: &'static str,
+) -> Result<HostTensorMut<'a>, ApiError> {
+    let (format, shape, strides, extent) = tensor_geometry(t, arg)?;
+    let data: &mut [u8] = if extent == 0 {
+        &mut []
+    } else {
+        if t.ptr.is_null() {
+            return Err(ArgError::Null { arg: "dst->ptr" }.into());
+        }
+        // SAFETY: the caller's tensor spans `extent` writable bytes from `ptr`.
+        unsafe { core::slice::from_raw_parts_mut(t.ptr as *mut u8, extent) }
+    };
+    Ok(HostTensorMut {
         data,
         format,
         shape,

@@ -13,6 +13,8 @@
 
 #![allow(non_camel_case_types)]
 
+#[cfg(feature = "std")]
+pub mod backend;
 pub mod boundary;
 #[cfg(feature = "alloc")]
 pub mod device;

@@ -1,0 +1,680 @@
+//! `ttrt_backend`: the Buda backend lifecycle of PyBuda's embedded TTI loader
+//! (`tt_backend::create`, initialize, push_input, run_program, get_output, pop_output,
+//! free_tensor, finish), on the simulated device.
+
+use alloc::ffi::CString;
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_void};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::boundary::{arg, c_str, call, guard, out};
+use super::error::{set_last_error, ApiError, ArgError, CError};
+use super::format::{
+    arch_of, host_tensor, host_tensor_mut, ttrt_io_desc, ttrt_tensor_desc, ttrt_tensor_owner,
+};
+use super::handle::{Borrow, Handle, HandleTable};
+use super::image::image;
+use super::status::ttrt_status;
+use crate::backend::{Backend, BackendConfig, BackendError, BackendErrorKind, QueueDesc};
+use crate::format::{Arch, DataFormat, HostTensorMut, IoLayout, UblockOrder};
+use crate::netlist::{IoType, QueueLocation};
+use crate::sync::Lock;
+
+/// A Buda backend (opaque).
+pub struct ttrt_backend {
+    _private: [u8; 0],
+}
+
+/// How `ttrt_backend_create` sets up the device. Initialize with `ttrt_backend_config_default`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ttrt_backend_config {
+    pub struct_size: u32,
+    /// A `ttrt_arch`, or 0: the image's.
+    pub arch: u32,
+    /// 1, or 2: transfers on CQ 1 and programs on CQ 0, ordered by events.
+    pub num_command_queues: u32,
+}
+
+static_assertions::assert_eq_size!(ttrt_backend_config, [u32; 3]);
+
+/// One `run_program` parameter: `{"$p_loop_count", "4"}` (the `$` may be left out).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ttrt_program_param {
+    pub name: *const c_char,
+    pub value: *const c_char,
+}
+
+pub(crate) struct BackendHandle {
+    backend: Backend,
+    id: u64,
+    programs: Vec<CString>,
+    /// Queue names handed out in descriptors, alive as long as the handle.
+    queue_names: Vec<CString>,
+}
+
+impl Handle for BackendHandle {
+    type Opaque = ttrt_backend;
+    const KIND: &'static str = "ttrt_backend";
+    const TAG: usize = 5;
+    fn table() -> &'static HandleTable<Self> {
+        static TABLE: HandleTable<BackendHandle> = HandleTable::new();
+        &TABLE
+    }
+}
+
+impl CError for BackendError {
+    fn status(&self) -> ttrt_status {
+        match self.kind {
+            BackendErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
+            BackendErrorKind::NotFound => ttrt_status::NotFound,
+            BackendErrorKind::InvalidState => ttrt_status::InvalidState,
+            BackendErrorKind::Timeout => ttrt_status::Timeout,
+            BackendErrorKind::Runtime => ttrt_status::RuntimeError,
+            BackendErrorKind::OutOfMemory => ttrt_status::OutOfMemory,
+            BackendErrorKind::Unsupported => ttrt_status::Unsupported,
+            BackendErrorKind::InvalidImage => ttrt_status::InvalidImage,
+        }
+    }
+}
+
+/// Why a backend call failed: its arguments, or the backend.
+enum CallError {
+    Api(ApiError),
+    Backend(BackendError),
+}
+
+impl From<ApiError> for CallError {
+    fn from(e: ApiError) -> Self {
+        CallError::Api(e)
+    }
+}
+
+impl From<ArgError> for CallError {
+    fn from(e: ArgError) -> Self {
+        CallError::Api(e.into())
+    }
+}
+
+impl From<BackendError> for CallError {
+    fn from(e: BackendError) -> Self {
+        CallError::Backend(e)
+    }
+}
+
+impl core::fmt::Display for CallError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CallError::Api(e) => e.fmt(f),
+            CallError::Backend(e) => e.fmt(f),
+        }
+    }
+}
+
+impl CError for CallError {
+    fn status(&self) -> ttrt_status {
+        match self {
+            CallError::Api(e) => e.status(),
+            CallError::Backend(e) => e.status(),
+        }
+    }
+}
+
+fn backend<'a>(be: *const ttrt_backend) -> Result<Borrow<'a, BackendHandle>, ArgError> {
+    BackendHandle::table().get(be, "be")
+}
+
+/// Backend-owned tensor memory (get_output, tensor_desc_for_queue): address, owning backend,
+/// the bytes.
+static OWNED: Lock<Vec<(usize, u64, Vec<u8>)>> = Lock::new(Vec::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Hands `data` to C as backend-owned memory of backend `id`.
+fn hand_out(id: u64, data: Vec<u8>) -> *const c_void {
+    let ptr = data.as_ptr() as usize;
+    OWNED.with(|o| o.push((ptr, id, data)));
+    ptr as *const c_void
+}
+
+/// Fills the backend's defaults: the image's arch, one command queue.
+///
+/// # Safety
+/// `cfg` is NULL (ignored) or points to a writable `ttrt_backend_config`.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_config_default(cfg: *mut ttrt_backend_config) {
+    guard("ttrt_backend_config_default", (), || {
+        // SAFETY: the caller's contract.
+        if let Ok(o) = unsafe { out(cfg, "cfg") } {
+            o.write(ttrt_backend_config {
+                struct_size: core::mem::size_of::<ttrt_backend_config>() as u32,
+                arch: 0,
+                num_command_queues: 1,
+            });
+        }
+    })
+}
+
+fn config_of(c: Option<&ttrt_backend_config>) -> Result<BackendConfig, ArgError> {
+    let Some(c) = c else {
+        return Ok(BackendConfig::default());
+    };
+    let min = core::mem::size_of::<ttrt_backend_config>() as u32;
+    if c.struct_size < min {
+        return Err(ArgError::StructSize {
+            arg: "cfg",
+            found: c.struct_size,
+            min,
+        });
+    }
+    if !(1..=2).contains(&c.num_command_queues) {
+        return Err(ArgError::Range {
+            arg: "cfg->num_command_queues",
+            found: c.num_command_queues.into(),
+            allowed: "1 or 2",
+        });
+    }
+    Ok(BackendConfig {
+        arch: match c.arch {
+            0 => None,
+            a => Some(arch_of(a, "cfg->arch")?),
+        },
+        num_command_queues: c.num_command_queues as u8,
+    })
+}
+
+/// Creates a backend for `img` (tt_backend::create): arch and device from the image unless
+/// `cfg` names an arch; the simulated chip. `cfg` may be NULL (the defaults). The image's
+/// constants and parameters are read now, so the image may be freed after this call.
+///
+/// # Safety
+/// `img` is an image handle; `cfg` NULL or a config; `out_be` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_create(
+    img: *const super::image::ttrt_image,
+    cfg: *const ttrt_backend_config,
+    out_be: *mut *mut ttrt_backend,
+) -> ttrt_status {
+    call("ttrt_backend_create", || -> Result<(), CallError> {
+        let h = image(img, "img")?;
+        // SAFETY: the caller's contract.
+        let cfg = if cfg.is_null() {
+            None
+        } else {
+            Some(unsafe { arg(cfg, "cfg") }?)
+        };
+        let config = config_of(cfg)?;
+        // SAFETY: the caller's contract.
+        let slot = unsafe { out(out_be, "out") }?;
+        let backend = Backend::create(&h.image, &config)?;
+        let programs = backend
+            .program_names()
+            .map(|p| CString::new(p).unwrap_or_default())
+            .collect();
+        let queue_names = backend
+            .netlist()
+            .queues
+            .iter()
+            .map(|q| CString::new(q.name.as_str()).unwrap_or_default())
+            .collect();
+        let handle = BackendHandle::table()
+            .insert(BackendHandle {
+                backend,
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                programs,
+                queue_names,
+            })
+            .ok_or_else(|| {
+                BackendError::new(BackendErrorKind::OutOfMemory, "too many backends".into())
+            })?;
+        slot.write(handle);
+        Ok(())
+    })
+}
+
+/// Starts the device, lays out every queue of the netlist (DRAM at the netlist's channels and
+/// addresses, or host memory) and loads the image's constants and parameters.
+///
+/// # Safety
+/// `be` is a backend handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_initialize(be: *mut ttrt_backend) -> ttrt_status {
+    call("ttrt_backend_initialize", || -> Result<(), CallError> {
+        Ok(backend(be)?.backend.initialize()?)
+    })
+}
+
+/// How many programs the netlist has (0 for a bad handle).
+///
+/// # Safety
+/// `be` is NULL or a backend handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_program_count(be: *const ttrt_backend) -> usize {
+    guard("ttrt_backend_program_count", 0, || match backend(be) {
+        Ok(h) => h.programs.len(),
+        Err(e) => {
+            set_last_error(format_args!("ttrt_backend_program_count: {e}"));
+            0
+        }
+    })
+}
+
+/// The name of program `i`, in netlist order (`get_programs()`), valid until the backend is
+/// freed; NULL when out of range.
+///
+/// # Safety
+/// `be` is NULL or a backend handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_program_name(
+    be: *const ttrt_backend,
+    i: usize,
+) -> *const c_char {
+    guard(
+        "ttrt_backend_program_name",
+        core::ptr::null(),
+        || match backend(be) {
+            Ok(h) => match h.programs.get(i) {
+                Some(p) => p.as_ptr(),
+                None => {
+                    set_last_error(format_args!(
+                    "ttrt_backend_program_name: index {i} is out of range (the netlist has {} programs)",
+                    h.programs.len()
+                ));
+                    core::ptr::null()
+                }
+            },
+            Err(e) => {
+                set_last_error(format_args!("ttrt_backend_program_name: {e}"));
+                core::ptr::null()
+            }
+        },
+    )
+}
+
+fn arch_value(a: Arch) -> u32 {
+    match a {
+        Arch::Grayskull => 1,
+        Arch::WormholeB0 => 2,
+        Arch::Blackhole => 3,
+    }
+}
+
+fn io_desc(h: &BackendHandle, d: &QueueDesc) -> ttrt_io_desc {
+    let l = &d.layout;
+    let name = h
+        .backend
+        .netlist()
+        .queues
+        .iter()
+        .position(|q| q.name == d.name)
+        .map_or(core::ptr::null(), |i| h.queue_names[i].as_ptr());
+    ttrt_io_desc {
+        queue_name: name,
+        io_type: match d.io_type {
+            IoType::Queue => 0,
+            IoType::Ram => 1,
+        },
+        layout: match l.layout {
+            IoLayout::Tilized => 0,
+            IoLayout::Flat => 1,
+        },
+        grid_r: l.grid_r,
+        grid_c: l.grid_c,
+        entries: d.entries,
+        ublock_rt: l.ublock_rt,
+        ublock_ct: l.ublock_ct,
+        mblock_m: l.mblock_m,
+        mblock_n: l.mblock_n,
+        tile_height: l.tile.height,
+        tile_width: l.tile.width,
+        t: l.t,
+        input_count: d.input_count,
+        hstack_factor: 1,
+        vstack_factor: 1,
+        format: l.format as u32,
+        entry_size: d.entry_size as u32,
+        location: match d.location {
+            QueueLocation::Dram => 0,
+            QueueLocation::Host => 1,
+        },
+        ublock_order: match l.ublock_order {
+            UblockOrder::R => 0,
+            UblockOrder::C => 1,
+        },
+        arch: arch_value(l.arch),
+        stack_row_major: true,
+    }
+}
+
+/// Fills `out` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
+/// name it points to stays valid until the backend is freed.
+///
+/// # Safety
+/// `be` is a backend handle; `queue` a NUL-terminated string; `out_desc` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_get_queue_descriptor(
+    be: *const ttrt_backend,
+    queue: *const c_char,
+    out_desc: *mut ttrt_io_desc,
+) -> ttrt_status {
+    call(
+        "ttrt_backend_get_queue_descriptor",
+        || -> Result<(), CallError> {
+            let h = backend(be)?;
+            // SAFETY: the caller's contract.
+            let name = unsafe { c_str(queue, "queue") }?;
+            // SAFETY: the caller's contract.
+            let slot = unsafe { out(out_desc, "out") }?;
+            let d = h.backend.queue_desc(name)?;
+            slot.write(io_desc(&h, &d));
+            Ok(())
+        },
+    )
+}
+
+/// The queue a descriptor names, checked against the netlist's.
+fn queue_of<'a>(h: &BackendHandle, q: &'a ttrt_io_desc) -> Result<(&'a str, QueueDesc), CallError> {
+    // SAFETY: a descriptor's name is NULL or a NUL-terminated string (the caller's contract).
+    let name = unsafe { c_str(q.queue_name, "q->queue_name") }?;
+    let d = h.backend.queue_desc(name)?;
+    let mine = io_desc(h, &d);
+    let fields = [
+        ("q->format", mine.format, q.format),
+        ("q->t", mine.t, q.t),
+        ("q->entries", mine.entries, q.entries),
+        ("q->grid_r", mine.grid_r, q.grid_r),
+        ("q->grid_c", mine.grid_c, q.grid_c),
+        ("q->mblock_m", mine.mblock_m, q.mblock_m),
+        ("q->mblock_n", mine.mblock_n, q.mblock_n),
+        ("q->ublock_rt", mine.ublock_rt, q.ublock_rt),
+        ("q->ublock_ct", mine.ublock_ct, q.ublock_ct),
+        ("q->io_type", mine.io_type, q.io_type),
+    ];
+    for (what, expected, found) in fields {
+        if expected != found {
+            return Err(ApiError::Mismatch {
+                what,
+                expected: expected.into(),
+                found: found.into(),
+            }
+            .into());
+        }
+    }
+    Ok((name, d))
+}
+
+/// A zeroed, backend-owned host tensor shaped for one (`single`) or input_count entries of
+/// queue `q`, in the host-compatible format of its format (the io_utils helper). Release it
+/// with `ttrt_tensor_desc_free`.
+///
+/// # Safety
+/// `be` is a backend handle; `q` a descriptor; `out_t` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_tensor_desc_for_queue(
+    be: *const ttrt_backend,
+    q: *const ttrt_io_desc,
+    single: bool,
+    out_t: *mut ttrt_tensor_desc,
+) -> ttrt_status {
+    call(
+        "ttrt_backend_tensor_desc_for_queue",
+        || -> Result<(), CallError> {
+            let h = backend(be)?;
+            // SAFETY: the caller's contract.
+            let q = unsafe { arg(q, "q") }?;
+            // SAFETY: the caller's contract.
+            let slot = unsafe { out(out_t, "out") }?;
+            let (_, d) = queue_of(&h, q)?;
+            let n = if single { 1 } else { d.input_count as usize };
+            let format = d.layout.format.host_compatible();
+            let shape = d.layout.host_shape(n);
+            let item = format.host_item_size().unwrap_or(4);
+            let data = alloc::vec![0u8; shape.iter().product::<usize>() * item];
+            slot.write(owned_desc(h.id, data, format, shape));
+            Ok(())
+        },
+    )
+}
+
+fn owned_desc(id: u64, data: Vec<u8>, format: DataFormat, shape: [usize; 4]) -> ttrt_tensor_desc {
+    let item = format.host_item_size().unwrap_or(4);
+    let strides = crate::format::contiguous_strides(shape, item);
+    ttrt_tensor_desc {
+        ptr: hand_out(id, data),
+        itemsize: item as u32,
+        format: format as u32,
+        shape: shape.map(|d| d as u32),
+        strides: strides.map(|s| s as u32),
+        dim: 4,
+        owner: ttrt_tensor_owner::Backend as u32,
+    }
+}
+
+/// Pushes `t` into queue `q` (push_input): its outermost dimension W is split into W entries
+/// (W is 1 or a multiple of the queue's input_count; fewer than 4 dims are expanded), converted
+/// from its host format to the queue's format and tile layout. `push_one`: W must be 1.
+/// `timeout_ms`: < 0 waits forever for room, 0 tries once, > 0 waits at most that long, then
+/// `TTRT_STATUS_TIMEOUT`. `ptr` >= 0 selects the entry of a ram; -1 otherwise.
+///
+/// # Safety
+/// `be` is a backend handle; `q` and `t` valid descriptors; `t->ptr` spans its shape and strides.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_push_input(
+    be: *mut ttrt_backend,
+    q: *const ttrt_io_desc,
+    t: *const ttrt_tensor_desc,
+    push_one: bool,
+    timeout_ms: i32,
+    ptr: i32,
+) -> ttrt_status {
+    call("ttrt_push_input", || -> Result<(), CallError> {
+        let h = backend(be)?;
+        // SAFETY: the caller's contract.
+        let (q, t) = unsafe { (arg(q, "q")?, arg(t, "t")?) };
+        let (name, _) = queue_of(&h, q)?;
+        let host = host_tensor(t, "t")?;
+        Ok(h.backend
+            .push_input(name, &host, push_one, timeout_ms, ptr)?)
+    })
+}
+
+/// Runs program `program` (run_program) with `n_params` parameters, e.g.
+/// `{"$p_loop_count", "1"}`. Every `param` the program declares must be given, and only those.
+///
+/// # Safety
+/// `be` is a backend handle; `program` a NUL-terminated string; `params` NULL (when n_params
+/// is 0) or `n_params` parameters of NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_run_program(
+    be: *mut ttrt_backend,
+    program: *const c_char,
+    params: *const ttrt_program_param,
+    n_params: usize,
+) -> ttrt_status {
+    call("ttrt_backend_run_program", || -> Result<(), CallError> {
+        let h = backend(be)?;
+        // SAFETY: the caller's contract.
+        let program = unsafe { c_str(program, "program") }?;
+        const MAX: usize = 32;
+        if n_params > MAX {
+            return Err(ArgError::Range {
+                arg: "n_params",
+                found: n_params as u64,
+                allowed: "at most 32 parameters",
+            }
+            .into());
+        }
+        let mut list: [(&str, &str); MAX] = [("", ""); MAX];
+        if n_params > 0 {
+            // SAFETY: the caller's contract.
+            let ps = unsafe { core::slice::from_raw_parts(arg(params, "params")?, n_params) };
+            for (slot, p) in list.iter_mut().zip(ps) {
+                // SAFETY: the caller's contract.
+                *slot = unsafe {
+                    (
+                        c_str(p.name, "params[i].name")?,
+                        c_str(p.value, "params[i].value")?,
+                    )
+                };
+            }
+        }
+        Ok(h.backend.run_program(program, &list[..n_params])?)
+    })
+}
+
+/// Peeks at 1 (`get_one`) or input_count entries of queue `q` from its read pointer (ram: at
+/// `ptr`), moving no pointer (get_output). `out_t` receives backend-owned memory, shape
+/// `[W, t, rows, cols]`, in the host-compatible format of the queue's format; it stays valid
+/// until `ttrt_tensor_desc_free` or the backend finishes. Timeouts as `ttrt_push_input`.
+///
+/// # Safety
+/// `be` is a backend handle; `q` a descriptor; `out_t` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_get_output(
+    be: *mut ttrt_backend,
+    q: *const ttrt_io_desc,
+    out_t: *mut ttrt_tensor_desc,
+    get_one: bool,
+    timeout_ms: i32,
+    ptr: i32,
+) -> ttrt_status {
+    call("ttrt_get_output", || -> Result<(), CallError> {
+        let h = backend(be)?;
+        // SAFETY: the caller's contract.
+        let q = unsafe { arg(q, "q") }?;
+        // SAFETY: the caller's contract.
+        let slot = unsafe { out(out_t, "out") }?;
+        let (name, _) = queue_of(&h, q)?;
+        let t = h.backend.get_output(name, get_one, timeout_ms, ptr)?;
+        slot.write(owned_desc(h.id, t.data, t.format, t.shape));
+        Ok(())
+    })
+}
+
+/// get_output into the caller's memory: `dst` describes a writable tensor of shape
+/// `[W, t, rows, cols]` in Float32 or the queue's host-compatible format. Allocates nothing,
+/// so a steady-state loop built on it allocates nothing.
+///
+/// # Safety
+/// `be` is a backend handle; `q` a descriptor; `dst->ptr` writable over its shape and strides.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_get_output_into(
+    be: *mut ttrt_backend,
+    q: *const ttrt_io_desc,
+    dst: *const ttrt_tensor_desc,
+    get_one: bool,
+    timeout_ms: i32,
+    ptr: i32,
+) -> ttrt_status {
+    call("ttrt_get_output_into", || -> Result<(), CallError> {
+        let h = backend(be)?;
+        // SAFETY: the caller's contract.
+        let (q, dst) = unsafe { (arg(q, "q")?, arg(dst, "dst")?) };
+        let (name, _) = queue_of(&h, q)?;
+        let mut t: HostTensorMut<'_> = host_tensor_mut(dst, "dst")?;
+        Ok(h.backend
+            .get_output_into(name, &mut t, get_one, timeout_ms, ptr)?)
+    })
+}
+
+/// Advances the read pointer of queue `q` by 1 (`pop_one`) or input_count entries
+/// (pop_output). Popping a ram is an error.
+///
+/// # Safety
+/// `be` is a backend handle; `q` a descriptor.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pop_output(
+    be: *mut ttrt_backend,
+    q: *const ttrt_io_desc,
+    pop_one: bool,
+    timeout_ms: i32,
+) -> ttrt_status {
+    call("ttrt_pop_output", || -> Result<(), CallError> {
+        let h = backend(be)?;
+        // SAFETY: the caller's contract.
+        let q = unsafe { arg(q, "q") }?;
+        let (name, _) = queue_of(&h, q)?;
+        Ok(h.backend.pop_output(name, pop_one, timeout_ms)?)
+    })
+}
+
+/// Releases backend-owned tensor memory (from get_output or tensor_desc_for_queue) and sets
+/// `t->ptr` to NULL. Memory the caller owns is refused.
+///
+/// # Safety
+/// `t` points to a writable tensor descriptor.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_tensor_desc_free(t: *mut ttrt_tensor_desc) -> ttrt_status {
+    call("ttrt_tensor_desc_free", || -> Result<(), CallError> {
+        // SAFETY: the caller's contract.
+        let t = unsafe { super::boundary::arg_mut(t, "t") }?;
+        if t.owner != ttrt_tensor_owner::Backend as u32 {
+            return Err(BackendError::new(
+                BackendErrorKind::InvalidArgument,
+                "ttrt_tensor_desc_free: the tensor is owned by the caller (owner FRONTEND), not the backend".into(),
+            )
+            .into());
+        }
+        let ptr = t.ptr as usize;
+        let found = OWNED.with(|o| o.iter().position(|e| e.0 == ptr).map(|i| o.swap_remove(i)));
+        if found.is_none() {
+            return Err(BackendError::new(
+                BackendErrorKind::InvalidArgument,
+                alloc::format!("ttrt_tensor_desc_free: {ptr:#x} is not live backend-owned memory (freed already, or its backend finished)"),
+            )
+            .into());
+        }
+        t.ptr = core::ptr::null();
+        Ok(())
+    })
+}
+
+/// Waits until the device has run everything enqueued.
+///
+/// # Safety
+/// `be` is a backend handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_wait_for_idle(be: *mut ttrt_backend) -> ttrt_status {
+    call("ttrt_backend_wait_for_idle", || -> Result<(), CallError> {
+        Ok(backend(be)?.backend.wait_for_idle()?)
+    })
+}
+
+fn release_owned(id: u64) {
+    OWNED.with(|o| o.retain(|e| e.1 != id));
+}
+
+/// Stops the device (tt_backend::finish). Backend-owned tensors of this backend are released;
+/// every later call on it fails with `TTRT_STATUS_INVALID_STATE`.
+///
+/// # Safety
+/// `be` is a backend handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_finish(be: *mut ttrt_backend) -> ttrt_status {
+    call("ttrt_backend_finish", || -> Result<(), CallError> {
+        let h = backend(be)?;
+        let r = h.backend.finish();
+        release_owned(h.id);
+        Ok(r?)
+    })
+}
+
+/// Frees a backend (finishing it first if needed). NULL is accepted.
+///
+/// # Safety
+/// `be` is NULL or a backend handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_free(be: *mut ttrt_backend) {
+    guard("ttrt_backend_free", (), || {
+        if be.is_null() {
+            return;
+        }
+        if let Ok(h) = backend(be) {
+            let _ = h.backend.finish();
+            release_owned(h.id);
+        }
+        if let Err(e) = BackendHandle::table().remove(be, "be") {
+            set_last_error(format_args!("ttrt_backend_free: {e}"));
+        }
+    })
+}

@@ -393,3 +393,83 @@ fn ttrt_pack_rebuilds_the_committed_image() {
     assert!(text.contains("Inputs: x"), "{text}");
     assert!(text.contains("Outputs: logits"), "{text}");
 }
+
+/// The image through the backend on the simulated device: the logits agree with this file's
+/// own evaluation (float rounding apart: golden sums matmuls in its 8-lane order) and classify
+/// exactly as train.py's bf16 emulation.
+#[test]
+fn the_backend_runs_the_image_to_the_same_logits_and_accuracy() {
+    use ttrt::backend::{Backend, BackendConfig};
+    use ttrt::format::{HostTensor, HostTensorMut};
+    let image = ttrt::image::Image::open(dir().with_extension("tti")).unwrap();
+    let expected = classify(&netlist(), true);
+    for cqs in [1, 2] {
+        let be = Backend::create(
+            &image,
+            &BackendConfig {
+                arch: None,
+                num_command_queues: cqs,
+            },
+        )
+        .unwrap();
+        be.initialize().unwrap();
+        let d = be.queue_desc("x").unwrap();
+        let n = d.input_count as usize;
+        let shape = d.layout.host_shape(n);
+        let inputs = std::fs::read(dir().join("test_inputs.bin")).unwrap();
+        let per_push = shape.iter().product::<usize>() * 4;
+        let mut logits = Vec::new();
+        for chunk in inputs.chunks(per_push) {
+            let t = HostTensor::contiguous(chunk, DataFormat::Float32, shape);
+            be.push_input("x", &t, false, 1000, -1).unwrap();
+            be.run_program("run_fwd", &[("$p_loop_count", "1")])
+                .unwrap();
+            let out_shape = [n, 1, TILE, TILE];
+            let mut buf = vec![0u8; n * TILE * TILE * 4];
+            let mut dst = HostTensorMut::contiguous(&mut buf, DataFormat::Float32, out_shape);
+            be.get_output_into("logits", &mut dst, false, 1000, -1)
+                .unwrap();
+            be.pop_output("logits", false, 1000).unwrap();
+            logits.extend(
+                buf.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap())),
+            );
+        }
+        be.finish().unwrap();
+        assert_eq!(logits.len(), expected.v.len());
+        for (i, (&got, &want)) in logits.iter().zip(&expected.v).enumerate() {
+            assert!(
+                (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                "logit {i}: device {got}, reference {want}"
+            );
+        }
+        let device = Mat {
+            rows: expected.rows,
+            cols: TILE,
+            v: logits,
+        };
+        assert_eq!(correct(&device), BF16_CORRECT, "{cqs} CQs");
+    }
+}
+
+/// README's first command reports the accuracy over the held-out split.
+#[test]
+fn ttrt_run_reports_the_held_out_accuracy() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ttrt"))
+        .arg("run")
+        .arg(dir().with_extension("tti"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = format!(
+        "accuracy {BF16_CORRECT}/{HELD_OUT} = {:.2}% over the labelled samples",
+        100.0 * BF16_CORRECT as f64 / HELD_OUT as f64
+    );
+    assert!(stdout.contains(&want), "{stdout}");
+    assert!(stdout.contains("inferences/s"), "{stdout}");
+}

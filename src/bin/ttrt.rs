@@ -3,6 +3,7 @@
 mod bench;
 mod info;
 mod pack;
+mod run;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,9 @@ Usage:
                         grid, inputs and targets, queues and programs
   ttrt pack NETLIST --tensors DIR [--arch ARCH] -o OUT.tti
                         write a TTI archive in PyBuda's layout
+  ttrt run IMAGE [--loops N] [--inputs DIR] [--labels FILE] [--outputs DIR]
+                        the embedded loader's loop on the simulated device:
+                        outputs' checksums, accuracy with labels, loops/s
   ttrt bench [formats] [device] [netlist] [--quick]
                         measure host-side throughput against baselines
                         (`ttrt bench --help` for the suites)
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::main(&args[1..]),
         Some("info") => info::main(&args[1..]),
         Some("pack") => pack::main(&args[1..]),
+        Some("run") => run::main(&args[1..]),
         Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
             if args.is_empty() {

@@ -376,6 +376,49 @@ fn run_device_examples(build: &Path) {
             text(&out.stderr)
         );
     }
+    run_tti_loader(build);
+}
+
+/// The embedded loader in C runs the digits image and prints, for each output, the name, shape,
+/// format and checksum that `ttrt run` prints for one loop of the same inputs.
+fn run_tti_loader(build: &Path) {
+    let image = support::root().join("examples").join("digits.tti");
+    let out = Command::new(build.join("tti_loader"))
+        .arg(&image)
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .output()
+        .expect("cannot run tti_loader");
+    let c_lines = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tti_loader failed ({}):\n{c_lines}{}",
+        out.status,
+        text(&out.stderr)
+    );
+    let empty = support::scratch("tti-loader-no-inputs");
+    let run = support::run(
+        Command::new(env!("CARGO_BIN_EXE_ttrt"))
+            .args(["run", "--loops", "1", "--inputs"])
+            .arg(&empty)
+            .arg(&image),
+    );
+    let outputs = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.starts_with("output "))
+            .map(str::to_string)
+            .collect()
+    };
+    let rust_lines = text(&run.stdout);
+    assert_eq!(outputs(&c_lines).len(), 1, "{c_lines}");
+    assert!(
+        c_lines.contains("output logits shape [4, 1, 32, 32] format Float32 checksum 0x"),
+        "{c_lines}"
+    );
+    assert_eq!(
+        outputs(&c_lines),
+        outputs(&rust_lines),
+        "tti_loader:\n{c_lines}ttrt run:\n{rust_lines}"
+    );
 }
 
 #[test]

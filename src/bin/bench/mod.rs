@@ -6,6 +6,7 @@
 //! in the same rounds (interleaved with them), so a noisy machine moves both alike and the
 //! ratio is what to compare across machines.
 
+mod backend;
 mod device;
 mod formats;
 mod netlist;
@@ -27,6 +28,9 @@ Suites (all of them when none is named):
             event round trip against an atomic ping-pong between two threads
   netlist   parse + validate of a generated 1 MB BERT-like netlist against
             std::fs::read of the same file
+  backend   a push -> run_program -> get_output -> pop cycle of a 1024x1024
+            Float16_b datacopy netlist against tilize + untilize alone; the
+            digits model's inferences/s and where its time goes
 
 Options:
   --quick   fewer runs (a smoke test; the figures are rough)
@@ -82,6 +86,10 @@ const SUITES: &[Suite] = &[
     Suite {
         name: "netlist",
         run: netlist::run,
+    },
+    Suite {
+        name: "backend",
+        run: backend::run,
     },
 ];
 

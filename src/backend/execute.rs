@@ -90,6 +90,8 @@ pub(crate) struct GraphRt {
     pub name: String,
     pub input_count: u32,
     pub plan: UnsafeCell<GraphPlan>,
+    /// A graph that only copies one queue's entries into another laid out alike: (from, to).
+    pub copy: Option<(usize, usize)>,
     /// Every queue the graph reads or writes, with this execute's settings.
     pub exec: UnsafeCell<Vec<QueueExec>>,
 }
@@ -100,7 +102,10 @@ unsafe impl Sync for GraphRt {}
 unsafe impl Send for GraphRt {}
 
 impl GraphRt {
-    pub fn new(name: String, input_count: u32, plan: GraphPlan) -> GraphRt {
+    pub fn new(name: String, input_count: u32, plan: GraphPlan, queues: &[QueueRt]) -> GraphRt {
+        let copy = plan
+            .queue_copy(|q| queues[q].layout.format)
+            .filter(|&(a, b)| queues[a].layout == queues[b].layout);
         let mut exec: Vec<QueueExec> = Vec::new();
         for &q in plan.input_queues() {
             exec.push(QueueExec::new(q, true, false));
@@ -115,6 +120,7 @@ impl GraphRt {
             name,
             input_count: input_count.max(1),
             plan: UnsafeCell::new(plan),
+            copy,
             exec: UnsafeCell::new(exec),
         }
     }
@@ -156,7 +162,10 @@ fn run_graph(queues: &[QueueRt], graph: &GraphRt, mem: &dyn Mem) -> Result<(), S
     }
     for _ in 0..graph.input_count {
         let mut io = KernelIo { queues, exec, mem };
-        plan.run(&mut io).map_err(|e| e.message)?;
+        match graph.copy {
+            Some((from, to)) => io.copy_entry(from, to)?,
+            None => plan.run(&mut io).map_err(|e| e.message)?,
+        }
         for e in exec.iter_mut() {
             let q = &queues[e.queue];
             if e.reads {
@@ -222,8 +231,9 @@ impl KernelIo<'_> {
     }
 }
 
-impl QueueIo for KernelIo<'_> {
-    fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
+impl KernelIo<'_> {
+    /// The queue and the pointer the current run reads it at, once its entry is there.
+    fn readable(&self, queue: usize) -> Result<(&QueueRt, u32), String> {
         let e = *self.exec_of(queue)?;
         let q = &self.queues[queue];
         if !q.allocated.load(Ordering::Acquire) {
@@ -241,16 +251,11 @@ impl QueueIo for KernelIo<'_> {
                 ));
             }
         }
-        // SAFETY: the device side's staging is used by one kernel at a time.
-        let buf = staging(unsafe { &mut *q.dev_staging.get() }, q.bytes_for(1));
-        q.read_entries(self.mem, e.cur, 1, buf)?;
-        let shape = q.layout.host_shape(1);
-        let mut dst =
-            HostTensorMut::contiguous(bytes_of_mut(&mut out.data), DataFormat::Float32, shape);
-        untilize(buf, &q.layout, &mut dst).map_err(|e| alloc::format!("queue '{}': {e}", q.name))
+        Ok((q, e.cur))
     }
 
-    fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), String> {
+    /// The queue the current run writes, once it has room.
+    fn writable(&self, queue: usize) -> Result<&QueueRt, String> {
         let q = &self.queues[queue];
         self.exec_of(queue)?;
         if !q.allocated.load(Ordering::Acquire) {
@@ -263,6 +268,35 @@ impl QueueIo for KernelIo<'_> {
                 q.entries
             ));
         }
+        Ok(q)
+    }
+
+    /// A run of a graph that only copies: the entry's bytes move as they are (the two queues
+    /// lay entries out alike).
+    fn copy_entry(&mut self, from: usize, to: usize) -> Result<(), String> {
+        let (src, at) = self.readable(from)?;
+        let dst = self.writable(to)?;
+        // SAFETY: the device side's staging is used by one kernel at a time.
+        let buf = staging(unsafe { &mut *src.dev_staging.get() }, src.bytes_for(1));
+        src.read_entries(self.mem, at, 1, buf)?;
+        dst.write_entries(self.mem, dst.wr.load(Ordering::Acquire), 1, buf)
+    }
+}
+
+impl QueueIo for KernelIo<'_> {
+    fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
+        let (q, at) = self.readable(queue)?;
+        // SAFETY: the device side's staging is used by one kernel at a time.
+        let buf = staging(unsafe { &mut *q.dev_staging.get() }, q.bytes_for(1));
+        q.read_entries(self.mem, at, 1, buf)?;
+        let shape = q.layout.host_shape(1);
+        let mut dst =
+            HostTensorMut::contiguous(bytes_of_mut(&mut out.data), DataFormat::Float32, shape);
+        untilize(buf, &q.layout, &mut dst).map_err(|e| alloc::format!("queue '{}': {e}", q.name))
+    }
+
+    fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), String> {
+        let q = self.writable(queue)?;
         let shape = q.layout.host_shape(1);
         let src = HostTensor::contiguous(bytes_of(&entry.data), DataFormat::Float32, shape);
         // SAFETY: as in `read`.

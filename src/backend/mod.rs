@@ -465,7 +465,12 @@ impl Backend {
                 };
                 BackendError::new(kind, e.message)
             })?;
-            graphs.push(GraphRt::new(g.name.clone(), g.input_count, plan));
+            graphs.push(GraphRt::new(
+                g.name.clone(),
+                g.input_count,
+                plan,
+                &rt.queues,
+            ));
         }
         rt.graphs = graphs.into_boxed_slice();
         let queues: *const [QueueRt] = &*rt.queues;

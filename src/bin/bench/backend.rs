@@ -15,18 +15,18 @@ const ROWS: usize = 1024;
 const COLS: usize = 1024;
 const SHAPE: [usize; 4] = [1, 1, ROWS, COLS];
 
-/// A datacopy between two 1024x1024 Float16_b queues on one core (mblock 8x8 of 4x4 ublocks).
+/// A datacopy between two 1024x1024 Float16_b queues on one core (mblock 16x8 of 2x4 ublocks).
 const NETLIST: &str = r#"
 devices:
   arch: wormhole_b0
 queues:
-  x: {type: queue, input: HOST, entries: 2, grid_size: [1, 1], t: 1, mblock: [8, 8], ublock: [4, 4], df: Float16_b, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}
-  y: {type: queue, input: copy, entries: 2, grid_size: [1, 1], t: 1, mblock: [8, 8], ublock: [4, 4], df: Float16_b, target_device: 0, loc: dram, dram: [[1, 0x10000000]]}
+  x: {type: queue, input: HOST, entries: 2, grid_size: [1, 1], t: 1, mblock: [16, 8], ublock: [2, 4], df: Float16_b, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}
+  y: {type: queue, input: copy, entries: 2, grid_size: [1, 1], t: 1, mblock: [16, 8], ublock: [2, 4], df: Float16_b, target_device: 0, loc: dram, dram: [[1, 0x10000000]]}
 graphs:
   g:
     target_device: 0
     input_count: 1
-    copy: {type: datacopy, grid_loc: [0, 0], grid_size: [1, 1], inputs: [x], in_df: [Float16_b], acc_df: Float16_b, out_df: Float16_b, intermed_df: Float16_b, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi3, untilize_output: false, t: 1, mblock: [8, 8], ublock: [4, 4]}
+    copy: {type: datacopy, grid_loc: [0, 0], grid_size: [1, 1], inputs: [x], in_df: [Float16_b], acc_df: Float16_b, out_df: Float16_b, intermed_df: Float16_b, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi3, untilize_output: false, t: 1, mblock: [16, 8], ublock: [2, 4]}
 programs:
   - run:
       - param: [$p_loop_count]

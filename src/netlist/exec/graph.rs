@@ -444,6 +444,43 @@ impl GraphPlan {
         &self.output_queues
     }
 
+    /// When every run of the graph only copies one queue's entry into another queue (one
+    /// datacopy or nop, no TMs, pads, relu or gradient, and no quantization that could change
+    /// a value of the input queue's format): the (input, output) queues. A runtime may then
+    /// move the entry's bytes when the two queues lay them out alike.
+    pub fn queue_copy(
+        &self,
+        netlist_queue_df: impl Fn(usize) -> DataFormat,
+    ) -> Option<(usize, usize)> {
+        let [op] = &self.ops[..] else { return None };
+        let ([input], [write]) = (&op.inputs[..], &op.writes[..]) else {
+            return None;
+        };
+        let Kind::Unary {
+            op: Sfpu::Compute(crate::hal::sim::compute::UnaryOp::Identity),
+            vector: Dim::Rc,
+        } = op.kind
+        else {
+            return None;
+        };
+        let plain = input.unpad.is_none() && input.tms.is_empty() && input.pad.is_none();
+        if !plain || !write.tms.is_empty() || op.relu.is_some() || op.gradient || op.int8_output {
+            return None;
+        }
+        let queue = self.nodes.iter().find_map(|n| match *n {
+            Node::Read { queue, slot } if slot == input.slot => Some(queue),
+            _ => None,
+        })?;
+        let df = netlist_queue_df(queue);
+        // Float32 inputs are cut to Tf32 on Wormhole B0; Int8, Int32 and low block-float
+        // outputs are quantized to out_df, which only leaves values alone in the same format.
+        let tf32 = df == DataFormat::Float32 && self.arch == Arch::WormholeB0;
+        let requantized = (matches!(op.out_df, DataFormat::Int8 | DataFormat::Int32)
+            || low_bfp(op.out_df))
+            && op.out_df != df;
+        (!tf32 && !requantized).then_some((queue, write.queue))
+    }
+
     /// The output of op `name` after the last run (before any queue's `input_tms`).
     pub fn op_output(&self, name: &str) -> Option<&Tensor> {
         self.ops

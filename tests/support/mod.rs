@@ -151,3 +151,9 @@ impl XorShift {
         self.0
     }
 }
+
+pub mod compare;
+pub mod reference;
+pub mod reference_ops;
+pub mod reference_run;
+pub mod stimulus;

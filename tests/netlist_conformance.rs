@@ -6,11 +6,15 @@
 //!   test-arg, default 1);
 //! - params: each declared `$name` takes the test-arg `name` without a `p_` prefix (or `name`
 //!   itself); otherwise 1 when the name mentions a count or loop, else 0;
+//! - order: programs that read a queue entry nothing has written yet wait for the other
+//!   programs of the round (some netlists list consumers first);
 //! - pushes before each invocation: every host-fed queue is filled up to its capacity (its
-//!   free slots by the reference's pointers); a host-fed ram is written once, every slot, at
-//!   the first invocation. Values come from the stimulus config (tests/support/stimulus.rs),
-//!   one seeded generator per queue, pushed as Float32 for float queues and in the integer
-//!   host format for integer and raw queues;
+//!   free slots by the reference's pointers); a ram the host feeds, or that an op writes and
+//!   an op reads, is written once, every slot, at the first invocation (its initial value).
+//!   Values come from the stimulus config (tests/support/stimulus.rs), one seeded generator
+//!   per queue, pushed as Float32 for float queues and in the integer host format for integer
+//!   and raw queues; without a stimulus config, uniform [-1, 1), or [0, 1) when the netlist
+//!   takes a sqrt or log;
 //! - after each invocation: every entry each output queue holds is read (get_output one entry
 //!   at a time, then pop_output); every written slot of an output ram is read by pointer.
 //!
@@ -32,7 +36,7 @@ use support::stimulus::generate;
 use support::XorShift;
 use ttrt::backend::{Backend, BackendConfig};
 use ttrt::format::{DataFormat, HostTensor};
-use ttrt::netlist::{parse, IoType, Netlist, Value};
+use ttrt::netlist::{parse, IoType, Netlist, Program, Value};
 
 const TIMEOUT_MS: i32 = 60_000;
 
@@ -103,69 +107,156 @@ fn host_view(t: &Tensor, df: DataFormat) -> Tensor {
     out
 }
 
-/// Plans the run of `net` on the reference.
+/// Whether some op or fused sub-op takes a sqrt or log (golden stops on negative inputs), so
+/// the default stimulus must be non-negative.
+fn needs_positive_inputs(net: &Netlist) -> bool {
+    let domain = |t: &str| matches!(t, "sqrt" | "log");
+    net.graphs
+        .iter()
+        .flat_map(|g| &g.ops)
+        .any(|op| domain(&op.op_type))
+        || net
+            .fused_ops
+            .iter()
+            .flat_map(|f| &f.schedules)
+            .flat_map(|s| &s.ops)
+            .any(|s| domain(&s.op_type))
+}
+
+/// The queues the driver writes from the host: host-fed queues and rams, and rams an op
+/// writes but some op reads (their initial contents), in file order.
+fn pushed_queues(net: &Netlist) -> Vec<String> {
+    let read = |name: &str| {
+        net.graphs
+            .iter()
+            .flat_map(|g| &g.ops)
+            .any(|op| op.inputs.iter().any(|n| n == name))
+    };
+    net.queues
+        .iter()
+        .filter(|q| q.is_host_input() || (q.io_type == IoType::Ram && read(&q.name)))
+        .map(|q| q.name.clone())
+        .collect()
+}
+
+/// The reference state while planning.
+struct Planner<'a> {
+    net: &'a Netlist,
+    machine: Machine<'a>,
+    rngs: Vec<XorShift>,
+    pushed: Vec<String>,
+    rams_filled: bool,
+    positive: bool,
+}
+
+impl Planner<'_> {
+    /// Pushes, runs `prog` and drains the outputs on the reference.
+    fn invoke(&mut self, prog: &Program) -> Result<Invocation, RefError> {
+        let net = self.net;
+        let stim = net.test_config.as_ref().and_then(|t| t.stimulus.as_ref());
+        let m = &mut self.machine;
+        let mut pushes = Vec::new();
+        for (name, rng) in self.pushed.iter().zip(&mut self.rngs) {
+            let q = net.queue(name).expect("known queue");
+            let slots: Vec<Option<usize>> = if q.io_type == IoType::Ram {
+                if self.rams_filled {
+                    continue;
+                }
+                (0..q.entries as usize).map(Some).collect()
+            } else {
+                vec![None; m.queue(name).free()]
+            };
+            for slot in slots {
+                let t = generate(stim, name, q.df, entry_shape(net, name), self.positive, rng)?;
+                m.host_push(name, t.clone(), slot)?;
+                pushes.push((name.clone(), t, slot));
+            }
+        }
+        self.rams_filled = true;
+        let params: Vec<(String, i64)> = prog
+            .params()
+            .map(|p| (p.to_string(), param_value(net, p)))
+            .collect();
+        m.run_program(&prog.name, &params)?;
+        let mut outputs = Vec::new();
+        let mut rams = Vec::new();
+        for q in net.output_queues() {
+            if m.queue(&q.name).ram {
+                for (slot, t) in m.queue(&q.name).slots.iter().enumerate() {
+                    if let Some(t) = t {
+                        rams.push((q.name.clone(), slot, host_view(t, q.df)));
+                    }
+                }
+                continue;
+            }
+            for _ in 0..m.queue(&q.name).occupancy() {
+                outputs.push((q.name.clone(), host_view(&m.host_peek(&q.name)?, q.df)));
+                m.host_pop(&q.name);
+            }
+        }
+        Ok(Invocation {
+            program: prog.name.clone(),
+            params,
+            pushes,
+            outputs,
+            rams,
+        })
+    }
+}
+
+/// Plans the run of `net` on the reference. Each round runs every program once, in netlist
+/// order, except that a program reading a queue entry nothing has written yet waits until
+/// another program of the round has written it (netlists that list consumers first).
 fn plan(net: &Netlist) -> Result<Vec<Invocation>, RefError> {
     if let Some(why) = unsupported_feature(net) {
         return Err(RefError::Unsupported(why));
     }
-    let stim = net.test_config.as_ref().and_then(|t| t.stimulus.as_ref());
     let repeats = test_arg_int(net, "program_loop_count").unwrap_or(1).max(1);
-    let mut m = Machine::new(net);
-    let host_fed: Vec<String> = net.host_fed_queues().map(|q| q.name.clone()).collect();
-    let outputs: Vec<String> = net.output_queues().map(|q| q.name.clone()).collect();
-    let mut rngs: Vec<XorShift> = (0..host_fed.len())
-        .map(|i| XorShift(0x9E37_79B9_7F4A_7C15 ^ ((i as u64 + 1) * 0x2545_F491_4F6C_DD1D)))
-        .collect();
+    let pushed = pushed_queues(net);
+    let mut planner = Planner {
+        net,
+        machine: Machine::new(net),
+        rngs: (0..pushed.len())
+            .map(|i| XorShift(0x9E37_79B9_7F4A_7C15 ^ ((i as u64 + 1) * 0x2545_F491_4F6C_DD1D)))
+            .collect(),
+        pushed,
+        rams_filled: false,
+        positive: needs_positive_inputs(net),
+    };
     let mut plan = Vec::new();
-    for round in 0..repeats {
-        for prog in &net.programs {
-            let mut pushes = Vec::new();
-            for (name, rng) in host_fed.iter().zip(&mut rngs) {
-                let q = net.queue(name).expect("known queue");
-                let shape = entry_shape(net, name);
-                let slots: Vec<Option<usize>> = if q.io_type == IoType::Ram {
-                    if round > 0 || !plan.is_empty() {
-                        continue;
+    for _ in 0..repeats {
+        let mut pending: Vec<&Program> = net.programs.iter().collect();
+        while !pending.is_empty() {
+            let mut last_err = None;
+            let mut ran = None;
+            for (k, prog) in pending.iter().enumerate() {
+                let saved = (
+                    planner.machine.clone(),
+                    planner.rngs.clone(),
+                    planner.rams_filled,
+                );
+                match planner.invoke(prog) {
+                    Ok(inv) => {
+                        ran = Some((k, inv));
+                        break;
                     }
-                    (0..q.entries as usize).map(Some).collect()
-                } else {
-                    vec![None; m.queue(name).free()]
-                };
-                for slot in slots {
-                    let t = generate(stim, name, q.df, shape, rng)?;
-                    m.host_push(name, t.clone(), slot)?;
-                    pushes.push((name.clone(), t, slot));
+                    Err(RefError::Unwritten(why)) => {
+                        (planner.machine, planner.rngs, planner.rams_filled) = saved;
+                        last_err.get_or_insert(why);
+                    }
+                    Err(e) => return Err(e),
                 }
             }
-            let params: Vec<(String, i64)> = prog
-                .params()
-                .map(|p| (p.to_string(), param_value(net, p)))
-                .collect();
-            m.run_program(&prog.name, &params)?;
-            let mut outs = Vec::new();
-            let mut rams = Vec::new();
-            for name in &outputs {
-                let df = net.queue(name).expect("known queue").df;
-                if m.queue(name).ram {
-                    for (slot, t) in m.queue(name).slots.iter().enumerate() {
-                        if let Some(t) = t {
-                            rams.push((name.clone(), slot, host_view(t, df)));
-                        }
-                    }
-                    continue;
+            match ran {
+                Some((k, inv)) => {
+                    pending.remove(k);
+                    plan.push(inv);
                 }
-                for _ in 0..m.queue(name).occupancy() {
-                    outs.push((name.clone(), host_view(&m.host_peek(name)?, df)));
-                    m.host_pop(name);
+                None => {
+                    let why = last_err.expect("an error");
+                    return Err(RefError::Unsupported(format!("no program order: {why}")));
                 }
             }
-            plan.push(Invocation {
-                program: prog.name.clone(),
-                params,
-                pushes,
-                outputs: outs,
-                rams,
-            });
         }
     }
     Ok(plan)
@@ -356,7 +447,7 @@ fn run_one(rel: &str, text: &str) -> Verdict {
     let planned = match catch_unwind(AssertUnwindSafe(|| plan(&net))) {
         Ok(Ok(p)) => p,
         Ok(Err(RefError::Unsupported(why))) => return Verdict::Unsupported(why),
-        Ok(Err(e @ RefError::Invalid(_))) => return Verdict::Fail(format!("reference: {e}")),
+        Ok(Err(e)) => return Verdict::Fail(format!("reference: {e}")),
         Err(p) => return Verdict::Fail(format!("reference panic: {}", panic_message(&*p))),
     };
     if std::env::var_os("TTRT_CONFORMANCE_REFERENCE_ONLY").is_some() {

@@ -141,6 +141,7 @@ pub const STRICT_CXX: &[&str] = &[
 ];
 
 /// A small deterministic generator for seeded test inputs (xorshift64).
+#[derive(Clone, Debug)]
 pub struct XorShift(pub u64);
 
 impl XorShift {

@@ -23,6 +23,9 @@ pub enum RefError {
     Unsupported(String),
     /// The netlist asks for something golden would reject (shape mismatch, bad attribute).
     Invalid(String),
+    /// A read of a queue slot nothing has written yet (the program order is wrong for it, or
+    /// the slot holds device memory that was never initialized).
+    Unwritten(String),
 }
 
 impl std::fmt::Display for RefError {
@@ -30,6 +33,7 @@ impl std::fmt::Display for RefError {
         match self {
             RefError::Unsupported(m) => write!(f, "unsupported: {m}"),
             RefError::Invalid(m) => write!(f, "invalid: {m}"),
+            RefError::Unwritten(m) => write!(f, "unwritten: {m}"),
         }
     }
 }

@@ -13,7 +13,7 @@ use ttrt::format::{Arch, DataFormat, IoLayout, TileDim};
 use ttrt::netlist::{Graph, Instruction, IoType, Netlist, Op, Operand, QueueSetting, VarInstOp};
 
 use super::reference::{
-    apply_tm, invalid, netlist_arch, quantize, unsupported, RefError, RefResult, Tensor, TILE,
+    apply_tm, invalid, netlist_arch, quantize, RefError, RefResult, Tensor, TILE,
 };
 use super::reference_ops::eval_op;
 
@@ -84,6 +84,7 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
 }
 
 /// The reference state of a netlist across run_program calls.
+#[derive(Clone)]
 pub struct Machine<'a> {
     pub net: &'a Netlist,
     pub arch: Arch,
@@ -94,6 +95,9 @@ pub struct Machine<'a> {
     grad_prev: HashMap<String, Tensor>,
     /// Queue pointers bound to variables by the last execute naming them: (queue, var, read).
     bindings: Vec<(String, String, bool)>,
+    /// Every op's outputs of its graph's last execute, one per run: ops of a later temporal
+    /// graph read them directly.
+    op_outputs: HashMap<String, Vec<Tensor>>,
 }
 
 impl<'a> Machine<'a> {
@@ -122,6 +126,7 @@ impl<'a> Machine<'a> {
             statics: HashMap::new(),
             grad_prev: HashMap::new(),
             bindings: Vec::new(),
+            op_outputs: HashMap::new(),
         }
     }
 
@@ -338,27 +343,30 @@ impl<'a> Machine<'a> {
                 }
             }
         }
-        let order = topo_order(graph)?;
-        for _ in 0..graph.input_count.max(1) {
-            let mut entries: HashMap<&str, Tensor> = HashMap::new();
-            for r in &readers {
-                let q = &self.queues[&r.name];
-                entries.insert(r.name.as_str(), read_slot(&r.name, q, r.local)?);
-            }
+        let order = topo_order(self.net, graph)?;
+        let mut runs: HashMap<String, Vec<Tensor>> = HashMap::new();
+        for run in 0..graph.input_count.max(1) as usize {
+            // Ops run in dependency order; each queue entry is read when an op needs it and
+            // each op output is written to its queues at once, so a queue relaying between
+            // two ops of one graph holds the new entry when its reader runs.
             let mut outputs: HashMap<&str, Tensor> = HashMap::new();
             for &i in &order {
                 let op = &graph.ops[i];
-                let raw: Vec<Tensor> = op
-                    .inputs
-                    .iter()
-                    .map(|n| {
-                        entries
+                let mut raw = Vec::with_capacity(op.inputs.len());
+                for n in &op.inputs {
+                    let t = if let Some(r) = readers.iter().find(|r| &r.name == n) {
+                        read_slot(n, &self.queues[n], r.local)?
+                    } else {
+                        outputs
                             .get(n.as_str())
-                            .or_else(|| outputs.get(n.as_str()))
+                            .or_else(|| self.op_outputs.get(n).and_then(|v| v.get(run)))
                             .cloned()
-                            .ok_or_else(|| RefError::Invalid(format!("{}: no input {n}", op.name)))
-                    })
-                    .collect::<RefResult<_>>()?;
+                            .ok_or_else(|| {
+                                RefError::Invalid(format!("{}: no input {n}", op.name))
+                            })?
+                    };
+                    raw.push(t);
+                }
                 let prev = if op.gradient_op {
                     self.gradient_prev(op)
                 } else {
@@ -368,27 +376,25 @@ impl<'a> Machine<'a> {
                 if op.gradient_op {
                     self.grad_prev.insert(op.name.clone(), out.clone());
                 }
-                outputs.insert(op.name.as_str(), out);
-            }
-            // Op outputs go to the queues they feed, stored in the queue's format.
-            for q in self.net.queues.iter() {
-                let Some(out) = outputs.get(q.input.as_str()) else {
-                    continue;
-                };
-                let mut t = out.clone();
-                for tm in &q.input_tms {
-                    t = apply_tm(&t, tm)?;
+                runs.entry(op.name.clone()).or_default().push(out.clone());
+                // The queues this op feeds store the output in their own format.
+                for q in self.net.queues.iter().filter(|q| q.input == op.name) {
+                    let mut t = out.clone();
+                    for tm in &q.input_tms {
+                        t = apply_tm(&t, tm)?;
+                    }
+                    let s = settings.iter().find(|s| s.name == q.name);
+                    let state = self.queues.get_mut(&q.name).expect("known queue");
+                    let inc = match s {
+                        Some(s) => resolve(vars, &s.global_wrptr_autoinc)? as usize,
+                        None => usize::from(!state.ram),
+                    };
+                    quantize(&mut t, state.df)?;
+                    let slot = state.wr % state.entries;
+                    state.slots[slot] = Some(t);
+                    state.wr = (state.wr + inc) % state.wrap();
                 }
-                let s = settings.iter().find(|s| s.name == q.name);
-                let state = self.queues.get_mut(&q.name).expect("known queue");
-                let inc = match s {
-                    Some(s) => resolve(vars, &s.global_wrptr_autoinc)? as usize,
-                    None => usize::from(!state.ram),
-                };
-                quantize(&mut t, state.df)?;
-                let slot = state.wr % state.entries;
-                state.slots[slot] = Some(t);
-                state.wr = (state.wr + inc) % state.wrap();
+                outputs.insert(op.name.as_str(), out);
             }
             for r in &mut readers {
                 let q = self.queues.get_mut(&r.name).expect("known queue");
@@ -398,6 +404,7 @@ impl<'a> Machine<'a> {
                 q.rd = (q.rd + r.global_inc) % q.wrap();
             }
         }
+        self.op_outputs.extend(runs);
         Ok(())
     }
 
@@ -423,10 +430,10 @@ impl<'a> Machine<'a> {
 fn read_slot(name: &str, q: &QueueState, ptr: usize) -> RefResult<Tensor> {
     match &q.slots[ptr % q.entries] {
         Some(t) => Ok(t.clone()),
-        None => unsupported(format!(
+        None => Err(RefError::Unwritten(format!(
             "reads entry {} of {name}, which neither the host nor an op wrote",
             ptr % q.entries
-        )),
+        ))),
     }
 }
 
@@ -440,8 +447,9 @@ fn resolve(vars: &HashMap<String, i64>, o: &Operand) -> RefResult<i64> {
     }
 }
 
-/// Indices of the graph's ops so that every op comes after the ops it reads.
-fn topo_order(graph: &Graph) -> RefResult<Vec<usize>> {
+/// Indices of the graph's ops so that every op comes after the ops it reads, directly or
+/// through a queue (not a ram) the other op writes.
+fn topo_order(net: &Netlist, graph: &Graph) -> RefResult<Vec<usize>> {
     let mut done = vec![false; graph.ops.len()];
     let mut order = Vec::new();
     while order.len() < graph.ops.len() {
@@ -451,11 +459,17 @@ fn topo_order(graph: &Graph) -> RefResult<Vec<usize>> {
                 continue;
             }
             let ready = op.inputs.iter().all(|n| {
+                // A ram read gives its previous contents: no dependency on its writer.
+                let producer = match net.queue(n) {
+                    Some(q) if q.io_type == IoType::Ram => return true,
+                    Some(q) => q.input.as_str(),
+                    None => n.as_str(),
+                };
                 graph
                     .ops
                     .iter()
-                    .position(|o| &o.name == n)
-                    .is_none_or(|j| done[j])
+                    .position(|o| o.name == producer)
+                    .is_none_or(|j| j == i || done[j])
             });
             if ready {
                 done[i] = true;

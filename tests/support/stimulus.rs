@@ -1,8 +1,10 @@
 //! Input data per a netlist's `stimulus-config` (golden-ops.md section 13), from a seeded
 //! xorshift generator: deterministic, but not bit-exact with libstdc++'s distributions.
 //!
-//! Without a stimulus config, float queues get uniform values in [-1, 1), integer queues
-//! uniform integers in [-16, 16] (unsigned formats [0, 16]) and raw queues zeros.
+//! Without a stimulus config, float queues get uniform values in [-1, 1) (in [0, 1) when
+//! `positive` is set: the driver asks for it when the netlist takes a sqrt or log, which golden
+//! refuses on negative values), integer queues uniform integers in [-16, 16] (unsigned
+//! formats [0, 16]) and raw queues zeros.
 #![allow(dead_code)]
 
 use ttrt::format::DataFormat;
@@ -158,6 +160,7 @@ pub fn generate(
     queue: &str,
     df: DataFormat,
     shape: (usize, usize, usize),
+    positive: bool,
     rng: &mut XorShift,
 ) -> RefResult<Tensor> {
     let (z, rt, ct) = shape;
@@ -166,6 +169,7 @@ pub fn generate(
     let Some(cfg) = cfg.map(|c| config_for(c, queue)) else {
         let data = (0..z * rows * cols)
             .map(|_| match ints {
+                None if positive => unit(rng) as f32 as f64,
                 None => (unit(rng) * 2.0 - 1.0) as f32 as f64,
                 Some(_) if is_raw(df) => 0.0,
                 Some((lo, _)) => {

@@ -1,17 +1,18 @@
 //! The reference evaluation of one op of a netlist graph (golden-ops.md section 1): input
-//! unpad/TMs/pad and quantization, the op itself (sections 6-11), relu and output
-//! quantization. Works on [`Tensor`]s from `reference.rs`.
+//! unpad/TMs/pad and quantization, the op itself (sections 6-11, with splice and embedding
+//! here), relu and output quantization. Works on [`Tensor`]s from `reference.rs`.
 #![allow(dead_code)]
 
+use ttrt::format::UblockOrder;
 use ttrt::format::{Arch, DataFormat};
 use ttrt::netlist::{
-    Dim, FusedOperand, FusedOutput, Netlist, Op, ReduceFunc, ReluMode, ScheduledOp, Tm,
+    Dim, FusedOperand, FusedOutput, Netlist, Op, ReduceFunc, ReluMode, ScheduledOp, SpliceMode, Tm,
 };
 
 use super::reference::{
-    accumulate_z, apply_tm, binary_tensor, embedding, invalid, matmul, prepare_input, quantize,
-    quantize_op_input, reduce_max, relu, sfpu, sfpu_tensor, splice, unsupported, RefError,
-    RefResult, SfpuParams, Tensor, TILE,
+    accumulate_z, apply_tm, binary_tensor, invalid, matmul, prepare_input, quantize,
+    quantize_op_input, reduce_max, relu, sfpu, sfpu_tensor, unsupported, RefError, RefResult,
+    SfpuParams, Tensor, TILE,
 };
 
 const BINARY: &[&str] = &[
@@ -311,4 +312,190 @@ fn eval_fused(net: &Netlist, op: &Op, xs: &[Tensor]) -> RefResult<Tensor> {
         }
     }
     output.ok_or_else(|| RefError::Invalid(format!("fused op {id} writes no output")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// splice and embedding (section 10)
+// ---------------------------------------------------------------------------------------------
+
+/// Copies tile `(zs, rs, cs)` of `src` to tile `(zd, rd, cd)` of `dst`.
+fn copy_tile(src: &Tensor, s: (usize, usize, usize), dst: &mut Tensor, d: (usize, usize, usize)) {
+    for i in 0..TILE {
+        for j in 0..TILE {
+            let v = src.at(s.0, s.1 * TILE + i, s.2 * TILE + j);
+            dst.set(d.0, d.1 * TILE + i, d.2 * TILE + j, v);
+        }
+    }
+}
+
+/// splice: round-robin windows of each input's units (t slices or ublocks).
+pub fn splice(op: &Op, inputs: &[Tensor]) -> RefResult<Tensor> {
+    let a = &op.attributes;
+    let windows: Vec<_> = (0..inputs.len())
+        .map(|i| a.splice.get(i).copied().flatten())
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| RefError::Invalid("splice: an input has no window".into()))?;
+    let (ur, uc) = (op.ublock.rt as usize, op.ublock.ct as usize);
+    let (m, n) = (op.mblock.m as usize, op.mblock.n as usize);
+    let (gr, gc) = (op.grid_size.r as usize, op.grid_size.c as usize);
+    let (rt, ct) = (gr * m * ur, gc * n * uc);
+    let mut out = Tensor::zeros(op.t as usize, rt, ct, op.out_df);
+    let mode = a.granularity.unwrap_or(SpliceMode::Ublock);
+    // For each input, the units it contributes, in output order: t granularity works on whole
+    // slices; ublock granularity on per-core ublocks of the output's ublock shape.
+    match mode {
+        SpliceMode::T => {
+            let mut zo = 0;
+            let mut next = vec![0usize; inputs.len()];
+            while zo < out.z {
+                let before = zo;
+                for (i, (x, w)) in inputs.iter().zip(&windows).enumerate() {
+                    if (x.rt(), x.ct()) != (rt, ct) {
+                        return invalid("splice t: input tile shape differs from the op's");
+                    }
+                    let group = (w.index + w.stride) as usize;
+                    let base = next[i];
+                    if base + group > x.z && base < x.z {
+                        return invalid("splice t: an input's slices are not consumed whole");
+                    }
+                    if base >= x.z {
+                        continue;
+                    }
+                    for k in 0..w.length as usize {
+                        if zo >= out.z {
+                            return invalid("splice t: more slices than the op's t");
+                        }
+                        for r in 0..rt {
+                            for c in 0..ct {
+                                copy_tile(
+                                    x,
+                                    (base + w.index as usize + k, r, c),
+                                    &mut out,
+                                    (zo, r, c),
+                                );
+                            }
+                        }
+                        zo += 1;
+                    }
+                    next[i] = base + group;
+                }
+                if zo == before {
+                    return invalid("splice t: inputs exhausted before the output is full");
+                }
+            }
+        }
+        SpliceMode::Ublock => {
+            // Position of ublock `o` within an m x n mblock, in the output ublock order.
+            let by_rows = op.ublock_order == UblockOrder::R;
+            let place = |o: usize, mm: usize, nn: usize| {
+                if by_rows {
+                    (o / nn, o % nn)
+                } else {
+                    (o % mm, o / mm)
+                }
+            };
+            for zi in 0..out.z {
+                for cr in 0..gr {
+                    for cc in 0..gc {
+                        let mut units: Vec<Vec<(usize, usize)>> = Vec::new();
+                        for x in inputs {
+                            if x.rt() % (gr * ur) != 0 || x.ct() % (gc * uc) != 0 || zi >= x.z {
+                                return invalid("splice ublock: input does not split into ublocks");
+                            }
+                            let (im, inn) = (x.rt() / gr / ur, x.ct() / gc / uc);
+                            units.push(
+                                (0..im * inn)
+                                    .map(|o| {
+                                        let (br, bc) = place(o, im, inn);
+                                        (cr * im * ur + br * ur, cc * inn * uc + bc * uc)
+                                    })
+                                    .collect(),
+                            );
+                        }
+                        let mut next = vec![0usize; inputs.len()];
+                        let mut o = 0;
+                        while o < m * n {
+                            let before = o;
+                            for (i, w) in windows.iter().enumerate() {
+                                let base = next[i];
+                                if base >= units[i].len() {
+                                    continue;
+                                }
+                                for k in 0..w.length as usize {
+                                    let Some(&(sr, sc)) = units[i].get(base + w.index as usize + k)
+                                    else {
+                                        return invalid("splice ublock: window past the input");
+                                    };
+                                    if o >= m * n {
+                                        return invalid("splice ublock: more ublocks than fit");
+                                    }
+                                    let (br, bc) = place(o, m, n);
+                                    let (dr, dc) = (cr * m * ur + br * ur, cc * n * uc + bc * uc);
+                                    for i2 in 0..ur {
+                                        for j2 in 0..uc {
+                                            let x = &inputs[i];
+                                            copy_tile(
+                                                x,
+                                                (zi, sr + i2, sc + j2),
+                                                &mut out,
+                                                (zi, dr + i2, dc + j2),
+                                            );
+                                        }
+                                    }
+                                    o += 1;
+                                }
+                                next[i] = base + (w.index + w.stride) as usize;
+                            }
+                            if o == before {
+                                return invalid("splice ublock: inputs exhausted");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// embedding: output row `w` of each core row is table row `indices[w]` (0xFFFFFFFF: zeros).
+/// The table is read as row-major rows of its full width; indices are the integer values of
+/// the core row's slice of input 1, flattened row-major.
+pub fn embedding(op: &Op, table: &Tensor, indices: &Tensor) -> RefResult<Tensor> {
+    let num = op.attributes.num_indices.unwrap_or(0) as usize;
+    let gr = op.grid_size.r as usize;
+    let rt_core = num.div_ceil(TILE);
+    let ct = (op.grid_size.c * op.mblock.n * op.ublock.ct) as usize;
+    if ct * TILE != table.cols {
+        return invalid("embedding: table width differs from the op's");
+    }
+    let z = op.t as usize;
+    let mut out = Tensor::zeros(z, gr * rt_core, ct, op.out_df);
+    if indices.rows % gr != 0 {
+        return invalid("embedding: indices do not split over the grid rows");
+    }
+    let slice_rows = indices.rows / gr;
+    for zi in 0..z.min(indices.z) {
+        for core in 0..gr {
+            for w in 0..num {
+                let flat = w;
+                let (r, c) = (core * slice_rows + flat / indices.cols, flat % indices.cols);
+                if r >= (core + 1) * slice_rows {
+                    return invalid("embedding: fewer indices than num_indices");
+                }
+                let idx = indices.at(zi, r, c);
+                if idx == 4294967295.0 {
+                    continue;
+                }
+                let k = idx as usize;
+                if k >= table.rows {
+                    return invalid(format!("embedding: index {k} past the table"));
+                }
+                for c in 0..table.cols {
+                    out.set(zi, core * rt_core * TILE + w, c, table.at(0, k, c));
+                }
+            }
+        }
+    }
+    Ok(out)
 }

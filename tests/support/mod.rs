@@ -141,6 +141,7 @@ pub const STRICT_CXX: &[&str] = &[
 ];
 
 /// A small deterministic generator for seeded test inputs (xorshift64).
+#[derive(Clone, Debug)]
 pub struct XorShift(pub u64);
 
 impl XorShift {
@@ -151,3 +152,9 @@ impl XorShift {
         self.0
     }
 }
+
+pub mod compare;
+pub mod reference;
+pub mod reference_ops;
+pub mod reference_run;
+pub mod stimulus;

@@ -1,0 +1,501 @@
+//! The reference evaluation of one op of a netlist graph (golden-ops.md section 1): input
+//! unpad/TMs/pad and quantization, the op itself (sections 6-11, with splice and embedding
+//! here), relu and output quantization. Works on [`Tensor`]s from `reference.rs`.
+#![allow(dead_code)]
+
+use ttrt::format::UblockOrder;
+use ttrt::format::{Arch, DataFormat};
+use ttrt::netlist::{
+    Dim, FusedOperand, FusedOutput, Netlist, Op, ReduceFunc, ReluMode, ScheduledOp, SpliceMode, Tm,
+};
+
+use super::reference::{
+    accumulate_z, apply_tm, binary_tensor, invalid, matmul, prepare_input, quantize,
+    quantize_op_input, reduce_max, relu, sfpu, sfpu_tensor, unsupported, RefError, RefResult,
+    SfpuParams, Tensor, TILE,
+};
+
+const BINARY: &[&str] = &[
+    "add",
+    "subtract",
+    "multiply",
+    "maximum",
+    "quantization",
+    "requantization",
+    "dequantization",
+];
+const COPY: &[&str] = &["datacopy", "nop", "ethernet_datacopy"];
+
+fn sfpu_params(exponent: Option<i64>, slope: Option<f32>) -> SfpuParams {
+    SfpuParams {
+        exponent: exponent.unwrap_or(0),
+        slope: slope.map_or(0.01, f64::from),
+    }
+}
+
+fn is_sfpu(op: &str) -> bool {
+    matches!(sfpu(op, 1.0, SfpuParams::default()), Ok(Some(_)) | Err(_))
+}
+
+fn apply_relu(t: &mut Tensor, mode: Option<ReluMode>, threshold: Option<f32>) {
+    let thr = threshold.map_or(0.0, f64::from);
+    t.data.iter_mut().for_each(|x| *x = relu(*x, mode, thr));
+}
+
+/// Golden's output quantization (section 1 step 10).
+fn quantize_output(
+    t: &mut Tensor,
+    op_type: &str,
+    requant: bool,
+    out_df: DataFormat,
+) -> RefResult<()> {
+    let runs = matches!(
+        out_df,
+        DataFormat::Int8
+            | DataFormat::Int32
+            | DataFormat::Bfp2
+            | DataFormat::Bfp2B
+            | DataFormat::Bfp4
+            | DataFormat::Bfp4B
+    );
+    if !runs {
+        return Ok(());
+    }
+    let forced = matches!(op_type, "quantization" | "requantization") || requant;
+    quantize(t, if forced { DataFormat::Int8 } else { out_df })
+}
+
+/// Evaluates `op` on the raw tensors of its inputs (queue entries or producer outputs, in
+/// operand order). `prev` is a gradient op's previous output: it is added to the result before
+/// relu and output quantization (section 12).
+pub fn eval_op(
+    net: &Netlist,
+    arch: Arch,
+    op: &Op,
+    raw: &[Tensor],
+    prev: Option<&Tensor>,
+) -> RefResult<Tensor> {
+    if raw.len() != op.inputs.len() {
+        return invalid(format!("{}: {} inputs given", op.name, raw.len()));
+    }
+    let mut xs = Vec::with_capacity(raw.len());
+    for (i, r) in raw.iter().enumerate() {
+        let tms = op.input_tms.get(i).map_or(&[][..], Vec::as_slice);
+        let mut t = prepare_input(
+            r,
+            op.input_unpad.get(i).and_then(Option::as_ref),
+            tms,
+            op.input_pad.get(i).and_then(Option::as_ref),
+        )?;
+        quantize_op_input(&mut t, arch)?;
+        xs.push(t);
+    }
+    let a = &op.attributes;
+    let ty = op.op_type.as_str();
+    let mut out = if COPY.contains(&ty) {
+        xs[0].clone()
+    } else if BINARY.contains(&ty) {
+        let zp = f64::from(a.zero_point.unwrap_or(0.0));
+        binary_tensor(ty, &xs[0], &xs[1], zp)?
+    } else if is_sfpu(ty) {
+        sfpu_tensor(ty, &xs[0], a.vector, sfpu_params(a.exponent, a.slope))?
+    } else {
+        match ty {
+            "matmul" => eval_matmul(op, &xs)?,
+            "reduce" => {
+                if a.reduce_type.unwrap_or(ReduceFunc::Max) != ReduceFunc::Max {
+                    return unsupported("reduce other than max");
+                }
+                let dim = a
+                    .dim
+                    .ok_or_else(|| RefError::Invalid("reduce without dim".into()))?;
+                reduce_max(&xs[0], dim, a.z.unwrap_or(1) as usize)?
+            }
+            "splice" => splice(op, &xs)?,
+            "embedding" => embedding(op, &xs[0], &xs[1])?,
+            "fused_op" => eval_fused(net, op, &xs)?,
+            other => return unsupported(format!("op type {other}")),
+        }
+    };
+    if let Some(p) = prev {
+        let tag = out.tag;
+        out = binary_tensor("add", p, &out, 0.0)?;
+        out.tag = tag;
+    }
+    if a.relu_en && ty != "fused_op" {
+        apply_relu(&mut out, a.relu_mode, a.relu_threshold);
+    }
+    quantize_output(&mut out, ty, a.requant, op.out_df)?;
+    Ok(out)
+}
+
+fn eval_matmul(op: &Op, xs: &[Tensor]) -> RefResult<Tensor> {
+    let a = &op.attributes;
+    if a.identity {
+        return unsupported("identity (sparse) matmul");
+    }
+    let mut y = matmul(&xs[0], &xs[1])?;
+    if a.accumulate {
+        y = accumulate_z(&y, a.z.unwrap_or(1) as usize)?;
+    }
+    let is_int = xs
+        .iter()
+        .any(|x| matches!(x.tag, DataFormat::Int8 | DataFormat::Int32));
+    let mut next = 2;
+    if a.bias {
+        let b = xs
+            .get(2)
+            .ok_or_else(|| RefError::Invalid("matmul bias input missing".into()))?;
+        if b.dims() != y.dims() {
+            return invalid(format!(
+                "matmul bias {:?} vs output {:?}",
+                b.dims(),
+                y.dims()
+            ));
+        }
+        for zi in 0..y.z {
+            for r in 0..y.rows {
+                let br = if is_int { r } else { r - r % TILE };
+                for c in 0..y.cols {
+                    let v = y.at(zi, r, c) + b.at(zi, br, c);
+                    y.set(zi, r, c, v);
+                }
+            }
+        }
+        next = 3;
+    }
+    if a.requant || a.dequant {
+        let s = xs
+            .get(next)
+            .ok_or_else(|| RefError::Invalid("matmul scale input missing".into()))?;
+        let zp = f64::from(a.zero_point.unwrap_or(0.0));
+        let scaled = if a.requant {
+            binary_tensor("requantization", &y, s, zp)?
+        } else {
+            binary_tensor("dequantization", &y, s, zp)?
+        };
+        y = Tensor {
+            tag: y.tag,
+            ..scaled
+        };
+    }
+    match a.sfpu_op.as_deref() {
+        None => {}
+        Some("gelu") => y = sfpu_tensor("gelu", &y, a.vector, SfpuParams::default())?,
+        Some(other) => return unsupported(format!("matmul sfpu_op {other}")),
+    }
+    Ok(y)
+}
+
+/// The sub-op TMs allowed inside fused ops (broadcast and tile_broadcast).
+fn sub_input(x: &Tensor, tms: &[Tm]) -> RefResult<Tensor> {
+    let mut t = x.clone();
+    for tm in tms {
+        t = apply_tm(&t, tm)?;
+    }
+    Ok(t)
+}
+
+fn eval_sub_op(base: &Op, s: &ScheduledOp, ins: &[Tensor], dest_is_in1: bool) -> RefResult<Tensor> {
+    let ty = s.op_type.as_str();
+    let a = &s.attributes;
+    if COPY.contains(&ty) {
+        Ok(ins[0].clone())
+    } else if BINARY.contains(&ty) {
+        let zp = f64::from(s.zero_point.unwrap_or(0.0));
+        if ty == "dequantization" && dest_is_in1 {
+            // (dest - zp) * input0
+            let t = binary_tensor("subtract", &ins[1], &ins[1].map(|_| zp), 0.0)?;
+            let mut out = binary_tensor("multiply", &t, &ins[0], 0.0)?;
+            out.tag = ins[0].tag;
+            Ok(out)
+        } else {
+            binary_tensor(ty, &ins[0], &ins[1], zp)
+        }
+    } else if is_sfpu(ty) {
+        let v = Some(a.vector.unwrap_or(Dim::Rc));
+        sfpu_tensor(ty, &ins[0], v, sfpu_params(a.exponent, a.slope))
+    } else if ty == "matmul" {
+        matmul(&ins[0], &ins[1])
+    } else if ty == "reduce" {
+        if a.reduce_type.unwrap_or(ReduceFunc::Max) != ReduceFunc::Max {
+            return unsupported("fused reduce other than max");
+        }
+        let dim = a
+            .dim
+            .or(base.attributes.dim)
+            .ok_or_else(|| RefError::Invalid("fused reduce without dim".into()))?;
+        reduce_max(&ins[0], dim, 1)
+    } else {
+        unsupported(format!("fused sub-op type {ty}"))
+    }
+}
+
+/// A fused op (section 11): its schedules run in order over intermediate buffers and `dest`.
+fn eval_fused(net: &Netlist, op: &Op, xs: &[Tensor]) -> RefResult<Tensor> {
+    let id = op
+        .attributes
+        .fused_op_id
+        .as_deref()
+        .ok_or_else(|| RefError::Invalid("fused_op without fused_op_id".into()))?;
+    let fused = net
+        .fused_op(id)
+        .ok_or_else(|| RefError::Invalid(format!("no fused op {id}")))?;
+    let mut inter: Vec<Option<Tensor>> = vec![None; fused.intermediates as usize];
+    let mut dest: Option<Tensor> = None;
+    let mut output: Option<Tensor> = None;
+    for s in fused.schedules.iter().flat_map(|sc| &sc.ops) {
+        let mut ins = Vec::new();
+        for (i, operand) in s.inputs.iter().enumerate() {
+            let t = match operand {
+                FusedOperand::Input(n) => xs.get(*n as usize).cloned(),
+                FusedOperand::Intermed(k) => inter.get(*k as usize).cloned().flatten(),
+                FusedOperand::Dest => dest.clone(),
+            }
+            .ok_or_else(|| RefError::Invalid(format!("{}: {operand} holds no data", s.name)))?;
+            let tms = s.input_tms.get(i).map_or(&[][..], Vec::as_slice);
+            ins.push(sub_input(&t, tms)?);
+        }
+        let reads_dest = s.inputs.contains(&FusedOperand::Dest);
+        let dest_is_in1 = s.inputs.get(1) == Some(&FusedOperand::Dest);
+        let mut y = eval_sub_op(op, s, &ins, dest_is_in1)?;
+        let (relu_en, mode, thr) = if s.output == FusedOutput::Output && op.attributes.relu_en {
+            (true, op.attributes.relu_mode, op.attributes.relu_threshold)
+        } else {
+            (
+                s.attributes.relu_en,
+                s.attributes.relu_mode,
+                s.attributes.relu_threshold,
+            )
+        };
+        if relu_en {
+            apply_relu(&mut y, mode, thr);
+        }
+        let buffer_df = match s.output {
+            FusedOutput::Intermed(_) => op.intermed_df,
+            FusedOutput::Dest => op.acc_df,
+            FusedOutput::Output => op.out_df,
+        };
+        if matches!(s.op_type.as_str(), "quantization" | "requantization") {
+            quantize(&mut y, DataFormat::Int8)?;
+        } else if matches!(buffer_df, DataFormat::Int8 | DataFormat::Int32) {
+            quantize(&mut y, buffer_df)?;
+        }
+        if !reads_dest {
+            dest = None;
+        }
+        let written = match s.output {
+            FusedOutput::Intermed(k) => {
+                let slot = inter
+                    .get_mut(k as usize)
+                    .ok_or_else(|| RefError::Invalid(format!("intermed{k} out of range")))?;
+                *slot = Some(y);
+                Some(k)
+            }
+            FusedOutput::Dest => {
+                dest = Some(y);
+                None
+            }
+            FusedOutput::Output => {
+                output = Some(y);
+                None
+            }
+        };
+        for p in s.pop.iter().chain(&s.pop_last) {
+            if let FusedOperand::Intermed(k) = p {
+                if Some(*k) != written {
+                    if let Some(slot) = inter.get_mut(*k as usize) {
+                        *slot = None;
+                    }
+                }
+            }
+        }
+    }
+    output.ok_or_else(|| RefError::Invalid(format!("fused op {id} writes no output")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// splice and embedding (section 10)
+// ---------------------------------------------------------------------------------------------
+
+/// Copies tile `(zs, rs, cs)` of `src` to tile `(zd, rd, cd)` of `dst`.
+fn copy_tile(src: &Tensor, s: (usize, usize, usize), dst: &mut Tensor, d: (usize, usize, usize)) {
+    for i in 0..TILE {
+        for j in 0..TILE {
+            let v = src.at(s.0, s.1 * TILE + i, s.2 * TILE + j);
+            dst.set(d.0, d.1 * TILE + i, d.2 * TILE + j, v);
+        }
+    }
+}
+
+/// splice: round-robin windows of each input's units (t slices or ublocks).
+pub fn splice(op: &Op, inputs: &[Tensor]) -> RefResult<Tensor> {
+    let a = &op.attributes;
+    let windows: Vec<_> = (0..inputs.len())
+        .map(|i| a.splice.get(i).copied().flatten())
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| RefError::Invalid("splice: an input has no window".into()))?;
+    let (ur, uc) = (op.ublock.rt as usize, op.ublock.ct as usize);
+    let (m, n) = (op.mblock.m as usize, op.mblock.n as usize);
+    let (gr, gc) = (op.grid_size.r as usize, op.grid_size.c as usize);
+    let (rt, ct) = (gr * m * ur, gc * n * uc);
+    let mut out = Tensor::zeros(op.t as usize, rt, ct, op.out_df);
+    let mode = a.granularity.unwrap_or(SpliceMode::Ublock);
+    // For each input, the units it contributes, in output order: t granularity works on whole
+    // slices; ublock granularity on per-core ublocks of the output's ublock shape.
+    match mode {
+        SpliceMode::T => {
+            let mut zo = 0;
+            let mut next = vec![0usize; inputs.len()];
+            while zo < out.z {
+                let before = zo;
+                for (i, (x, w)) in inputs.iter().zip(&windows).enumerate() {
+                    if (x.rt(), x.ct()) != (rt, ct) {
+                        return invalid("splice t: input tile shape differs from the op's");
+                    }
+                    let group = (w.index + w.stride) as usize;
+                    let base = next[i];
+                    if base + group > x.z && base < x.z {
+                        return invalid("splice t: an input's slices are not consumed whole");
+                    }
+                    if base >= x.z {
+                        continue;
+                    }
+                    for k in 0..w.length as usize {
+                        if zo >= out.z {
+                            return invalid("splice t: more slices than the op's t");
+                        }
+                        for r in 0..rt {
+                            for c in 0..ct {
+                                copy_tile(
+                                    x,
+                                    (base + w.index as usize + k, r, c),
+                                    &mut out,
+                                    (zo, r, c),
+                                );
+                            }
+                        }
+                        zo += 1;
+                    }
+                    next[i] = base + group;
+                }
+                if zo == before {
+                    return invalid("splice t: inputs exhausted before the output is full");
+                }
+            }
+        }
+        SpliceMode::Ublock => {
+            // Position of ublock `o` within an m x n mblock, in the output ublock order.
+            let by_rows = op.ublock_order == UblockOrder::R;
+            let place = |o: usize, mm: usize, nn: usize| {
+                if by_rows {
+                    (o / nn, o % nn)
+                } else {
+                    (o % mm, o / mm)
+                }
+            };
+            for zi in 0..out.z {
+                for cr in 0..gr {
+                    for cc in 0..gc {
+                        let mut units: Vec<Vec<(usize, usize)>> = Vec::new();
+                        for x in inputs {
+                            if x.rt() % (gr * ur) != 0 || x.ct() % (gc * uc) != 0 || zi >= x.z {
+                                return invalid("splice ublock: input does not split into ublocks");
+                            }
+                            let (im, inn) = (x.rt() / gr / ur, x.ct() / gc / uc);
+                            units.push(
+                                (0..im * inn)
+                                    .map(|o| {
+                                        let (br, bc) = place(o, im, inn);
+                                        (cr * im * ur + br * ur, cc * inn * uc + bc * uc)
+                                    })
+                                    .collect(),
+                            );
+                        }
+                        let mut next = vec![0usize; inputs.len()];
+                        let mut o = 0;
+                        while o < m * n {
+                            let before = o;
+                            for (i, w) in windows.iter().enumerate() {
+                                let base = next[i];
+                                if base >= units[i].len() {
+                                    continue;
+                                }
+                                for k in 0..w.length as usize {
+                                    let Some(&(sr, sc)) = units[i].get(base + w.index as usize + k)
+                                    else {
+                                        return invalid("splice ublock: window past the input");
+                                    };
+                                    if o >= m * n {
+                                        return invalid("splice ublock: more ublocks than fit");
+                                    }
+                                    let (br, bc) = place(o, m, n);
+                                    let (dr, dc) = (cr * m * ur + br * ur, cc * n * uc + bc * uc);
+                                    for i2 in 0..ur {
+                                        for j2 in 0..uc {
+                                            let x = &inputs[i];
+                                            copy_tile(
+                                                x,
+                                                (zi, sr + i2, sc + j2),
+                                                &mut out,
+                                                (zi, dr + i2, dc + j2),
+                                            );
+                                        }
+                                    }
+                                    o += 1;
+                                }
+                                next[i] = base + (w.index + w.stride) as usize;
+                            }
+                            if o == before {
+                                return invalid("splice ublock: inputs exhausted");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// embedding: output row `w` of each core row is table row `indices[w]` (0xFFFFFFFF: zeros).
+/// The table is read as row-major rows of its full width; indices are the integer values of
+/// the core row's slice of input 1, flattened row-major.
+pub fn embedding(op: &Op, table: &Tensor, indices: &Tensor) -> RefResult<Tensor> {
+    let num = op.attributes.num_indices.unwrap_or(0) as usize;
+    let gr = op.grid_size.r as usize;
+    let rt_core = num.div_ceil(TILE);
+    let ct = (op.grid_size.c * op.mblock.n * op.ublock.ct) as usize;
+    if ct * TILE != table.cols {
+        return invalid("embedding: table width differs from the op's");
+    }
+    let z = op.t as usize;
+    let mut out = Tensor::zeros(z, gr * rt_core, ct, op.out_df);
+    if indices.rows % gr != 0 {
+        return invalid("embedding: indices do not split over the grid rows");
+    }
+    let slice_rows = indices.rows / gr;
+    for zi in 0..z.min(indices.z) {
+        for core in 0..gr {
+            for w in 0..num {
+                let flat = w;
+                let (r, c) = (core * slice_rows + flat / indices.cols, flat % indices.cols);
+                if r >= (core + 1) * slice_rows {
+                    return invalid("embedding: fewer indices than num_indices");
+                }
+                let idx = indices.at(zi, r, c);
+                if idx == 4294967295.0 {
+                    continue;
+                }
+                let k = idx as usize;
+                if k >= table.rows {
+                    return invalid(format!("embedding: index {k} past the table"));
+                }
+                for c in 0..table.cols {
+                    out.set(zi, core * rt_core * TILE + w, c, table.at(0, k, c));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -167,6 +167,8 @@ fn run_graph(queues: &[QueueRt], graph: &GraphRt, mem: &dyn Mem) -> Result<(), S
             None => plan.run(&mut io).map_err(|e| e.message)?,
         }
         for e in exec.iter_mut() {
+            // `zero` starts a gradient op's accumulation over: on the first run only.
+            e.zero = false;
             let q = &queues[e.queue];
             if e.reads {
                 if !e.hold {
@@ -178,12 +180,6 @@ fn run_graph(queues: &[QueueRt], graph: &GraphRt, mem: &dyn Mem) -> Result<(), S
                         q.advance(q.rd.load(Ordering::Acquire), e.global_rd_autoinc),
                     )?;
                 }
-            }
-            if e.writes && e.global_wr_autoinc > 0 {
-                q.set_wr(
-                    mem,
-                    q.advance(q.wr.load(Ordering::Acquire), e.global_wr_autoinc),
-                )?;
             }
         }
     }
@@ -279,7 +275,20 @@ impl KernelIo<'_> {
         // SAFETY: the device side's staging is used by one kernel at a time.
         let buf = staging(unsafe { &mut *src.dev_staging.get() }, src.bytes_for(1));
         src.read_entries(self.mem, at, 1, buf)?;
-        dst.write_entries(self.mem, dst.wr.load(Ordering::Acquire), 1, buf)
+        let wr = dst.wr.load(Ordering::Acquire);
+        dst.write_entries(self.mem, wr, 1, buf)?;
+        self.written(to, wr)
+    }
+
+    /// After an entry of `queue` was written at `wr`: the write pointer moves on at once, so
+    /// an op of the same run reading the queue (a relay queue) finds the entry.
+    fn written(&self, queue: usize, wr: u32) -> Result<(), String> {
+        let e = self.exec_of(queue)?;
+        if e.global_wr_autoinc > 0 {
+            let q = &self.queues[queue];
+            q.set_wr(self.mem, q.advance(wr, e.global_wr_autoinc))?;
+        }
+        Ok(())
     }
 }
 
@@ -303,7 +312,9 @@ impl QueueIo for KernelIo<'_> {
         let buf = staging(unsafe { &mut *q.dev_staging.get() }, q.bytes_for(1));
         crate::format::tilize(&src, &q.layout, Rounding::default(), buf)
             .map_err(|e| alloc::format!("queue '{}': {e}", q.name))?;
-        q.write_entries(self.mem, q.wr.load(Ordering::Acquire), 1, buf)
+        let wr = q.wr.load(Ordering::Acquire);
+        q.write_entries(self.mem, wr, 1, buf)?;
+        self.written(queue, wr)
     }
 
     fn zero(&self, queue: usize) -> bool {

@@ -513,15 +513,12 @@ impl Backend {
     ) -> Result<(), BackendError> {
         let q = &rt.queues[qi];
         let name = &q.name;
-        if !q.host_fed {
+        if !q.host_fed && q.io_type == IoType::Queue {
             return err!(
                 InvalidArgument,
                 "{call}: queue '{name}' is written by op '{}', not by the host",
                 self.netlist.queues[qi].input
             );
-        }
-        if !q.allocated.load(Ordering::Acquire) {
-            return err!(InvalidState, "{call}: queue '{name}' is deallocated");
         }
         let w = t.shape[0];
         if w == 0 {
@@ -647,9 +644,6 @@ impl Backend {
     ) -> Result<(usize, u32, usize), BackendError> {
         let qi = self.queue_index(call, queue)?;
         let q = &rt.queues[qi];
-        if !q.allocated.load(Ordering::Acquire) {
-            return err!(InvalidState, "{call}: queue '{queue}' is deallocated");
-        }
         let n = if one { 1 } else { q.input_count };
         match q.io_type {
             IoType::Ram => {

@@ -64,6 +64,43 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
             if op.attributes.identity {
                 return Some(format!("sparse (identity) matmul {}", op.name));
             }
+            // Golden reads embedding indices as the bit patterns of the values: only raw or
+            // integer queues hold indices; float ones give meaningless rows (upstream's
+            // basic/netlist_embedding.yaml only exercises parsing, and places both of its
+            // inputs at one DRAM address).
+            if op.op_type == "embedding" {
+                let index_df = op.inputs.get(1).and_then(|i| net.queue(i)).map(|q| q.df);
+                if let Some(df) = index_df.filter(|df| {
+                    !df.is_raw()
+                        && !matches!(
+                            df,
+                            ttrt::format::DataFormat::Int32
+                                | ttrt::format::DataFormat::UInt16
+                                | ttrt::format::DataFormat::UInt8
+                                | ttrt::format::DataFormat::Int8
+                        )
+                }) {
+                    return Some(format!(
+                        "embedding {} with indices in a {} queue",
+                        op.name,
+                        df.name()
+                    ));
+                }
+            }
+        }
+    }
+    // ttrt's engine refuses, at initialize, an op reading an op of another graph (temporal
+    // graphs on two chips, joined without a queue): the reference would model it.
+    for g in &net.graphs {
+        for op in &g.ops {
+            for input in &op.inputs {
+                if let Some((other, _)) = net.op(input).filter(|(other, _)| other.name != g.name) {
+                    return Some(format!(
+                        "op {} reads op {input} of graph {} (no queue between temporal graphs): refused by the backend",
+                        op.name, other.name
+                    ));
+                }
+            }
         }
     }
     for q in net.queues.iter().filter(|q| q.layout == IoLayout::Flat) {

@@ -372,23 +372,35 @@ pub unsafe extern "C" fn ttrt_backend_get_queue_descriptor(
     )
 }
 
-/// The queue a descriptor names, checked against the netlist's.
-fn queue_of<'a>(h: &BackendHandle, q: &'a ttrt_io_desc) -> Result<(&'a str, QueueDesc), CallError> {
+/// The queue a descriptor names, checked against the netlist's (nothing is allocated: push,
+/// get and pop go through here in steady-state loops).
+fn queue_of<'a>(h: &BackendHandle, q: &'a ttrt_io_desc) -> Result<&'a str, CallError> {
     // SAFETY: a descriptor's name is NULL or a NUL-terminated string (the caller's contract).
     let name = unsafe { c_str(q.queue_name, "q->queue_name") }?;
-    let d = h.backend.queue_desc(name)?;
-    let mine = io_desc(h, &d);
+    let Some(nq) = h.backend.netlist().queue(name) else {
+        // The backend's own message (NotFound, naming the netlist).
+        h.backend.queue_desc(name)?;
+        return Err(ArgError::Null {
+            arg: "q->queue_name",
+        }
+        .into());
+    };
+    let l = nq.layout(h.backend.arch());
+    let io_type = match nq.io_type {
+        IoType::Queue => 0,
+        IoType::Ram => 1,
+    };
     let fields = [
-        ("q->format", mine.format, q.format),
-        ("q->t", mine.t, q.t),
-        ("q->entries", mine.entries, q.entries),
-        ("q->grid_r", mine.grid_r, q.grid_r),
-        ("q->grid_c", mine.grid_c, q.grid_c),
-        ("q->mblock_m", mine.mblock_m, q.mblock_m),
-        ("q->mblock_n", mine.mblock_n, q.mblock_n),
-        ("q->ublock_rt", mine.ublock_rt, q.ublock_rt),
-        ("q->ublock_ct", mine.ublock_ct, q.ublock_ct),
-        ("q->io_type", mine.io_type, q.io_type),
+        ("q->format", l.format as u32, q.format),
+        ("q->t", l.t, q.t),
+        ("q->entries", nq.entries, q.entries),
+        ("q->grid_r", l.grid_r, q.grid_r),
+        ("q->grid_c", l.grid_c, q.grid_c),
+        ("q->mblock_m", l.mblock_m, q.mblock_m),
+        ("q->mblock_n", l.mblock_n, q.mblock_n),
+        ("q->ublock_rt", l.ublock_rt, q.ublock_rt),
+        ("q->ublock_ct", l.ublock_ct, q.ublock_ct),
+        ("q->io_type", io_type, q.io_type),
     ];
     for (what, expected, found) in fields {
         if expected != found {
@@ -400,7 +412,7 @@ fn queue_of<'a>(h: &BackendHandle, q: &'a ttrt_io_desc) -> Result<(&'a str, Queu
             .into());
         }
     }
-    Ok((name, d))
+    Ok(name)
 }
 
 /// A zeroed, backend-owned host tensor shaped for one (`single`) or input_count entries of
@@ -424,7 +436,8 @@ pub unsafe extern "C" fn ttrt_backend_tensor_desc_for_queue(
             let q = unsafe { arg(q, "q") }?;
             // SAFETY: the caller's contract.
             let slot = unsafe { out(out_t, "out") }?;
-            let (_, d) = queue_of(&h, q)?;
+            let name = queue_of(&h, q)?;
+            let d = h.backend.queue_desc(name)?;
             let n = if single { 1 } else { d.input_count as usize };
             let format = d.layout.format.host_compatible();
             let shape = d.layout.host_shape(n);
@@ -471,7 +484,7 @@ pub unsafe extern "C" fn ttrt_push_input(
         let h = backend(be)?;
         // SAFETY: the caller's contract.
         let (q, t) = unsafe { (arg(q, "q")?, arg(t, "t")?) };
-        let (name, _) = queue_of(&h, q)?;
+        let name = queue_of(&h, q)?;
         let host = host_tensor(t, "t")?;
         Ok(h.backend
             .push_input(name, &host, push_one, timeout_ms, ptr)?)
@@ -544,7 +557,7 @@ pub unsafe extern "C" fn ttrt_get_output(
         let q = unsafe { arg(q, "q") }?;
         // SAFETY: the caller's contract.
         let slot = unsafe { out(out_t, "out") }?;
-        let (name, _) = queue_of(&h, q)?;
+        let name = queue_of(&h, q)?;
         let t = h.backend.get_output(name, get_one, timeout_ms, ptr)?;
         slot.write(owned_desc(h.id, t.data, t.format, t.shape));
         Ok(())
@@ -570,7 +583,7 @@ pub unsafe extern "C" fn ttrt_get_output_into(
         let h = backend(be)?;
         // SAFETY: the caller's contract.
         let (q, dst) = unsafe { (arg(q, "q")?, arg(dst, "dst")?) };
-        let (name, _) = queue_of(&h, q)?;
+        let name = queue_of(&h, q)?;
         let mut t: HostTensorMut<'_> = host_tensor_mut(dst, "dst")?;
         Ok(h.backend
             .get_output_into(name, &mut t, get_one, timeout_ms, ptr)?)
@@ -593,7 +606,7 @@ pub unsafe extern "C" fn ttrt_pop_output(
         let h = backend(be)?;
         // SAFETY: the caller's contract.
         let q = unsafe { arg(q, "q") }?;
-        let (name, _) = queue_of(&h, q)?;
+        let name = queue_of(&h, q)?;
         Ok(h.backend.pop_output(name, pop_one, timeout_ms)?)
     })
 }

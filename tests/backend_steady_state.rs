@@ -103,7 +103,7 @@ fn push_run_get_into_pop_allocates_nothing_once_warm() {
                 name: pn.as_ptr(),
                 value: pv.as_ptr(),
             };
-            let mut step = |k: usize| {
+            let step = |k: usize| {
                 let at = (k % (inputs.len() / per_push)) * per_push;
                 let src = desc(inputs[at..].as_ptr(), 0, 4, [n, 1, 32, 64]);
                 ok(ttrt_push_input(be, &qx, &src, false, -1, -1));

@@ -393,7 +393,7 @@ fn rounding_slack(df: Option<ttrt::format::DataFormat>) -> f64 {
 
 /// Replays the plan on the backend.
 fn drive(net: &Netlist, plan: &[Invocation]) -> Result<(), String> {
-    let mut backend = be(
+    let backend = be(
         "create",
         Backend::from_netlist(net.clone(), &BackendConfig::default()),
     )?;

@@ -13,6 +13,8 @@
 //! another; a second thread entering the same side at once is refused with
 //! `InvalidState`, never blocked. initialize and finish take both sides.
 
+#![allow(clippy::result_large_err)]
+
 mod error;
 mod execute;
 mod queue;

@@ -64,11 +64,10 @@ pub(crate) fn input_count_of(netlist: &Netlist, q: &Queue) -> u32 {
     if q.io_type == IoType::Ram && q.entries == 1 {
         return 1;
     }
-    let consumer = netlist.graphs.iter().find(|g| {
-        g.ops
-            .iter()
-            .any(|op| op.inputs.iter().any(|i| *i == q.name))
-    });
+    let consumer = netlist
+        .graphs
+        .iter()
+        .find(|g| g.ops.iter().any(|op| op.inputs.contains(&q.name)));
     let producer = netlist
         .graphs
         .iter()

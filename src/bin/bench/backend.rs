@@ -93,7 +93,6 @@ pub fn run(plan: Plan) -> Result<(), String> {
         base.push(time(&mut codec)?);
         full.push(time(&mut cycle)?);
     }
-    drop(cycle);
     if out2 != reference {
         return Err("the datacopy cycle's output differs from the input through Float16_b".into());
     }

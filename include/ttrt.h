@@ -82,6 +82,9 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 // Rows and columns of a tile.
 #define TILE 32
 
+// `std::mt19937`'s default seed.
+#define Mt19937_DEFAULT_SEED 5489
+
 // Deepest nesting of sequences and maps accepted. Netlists nest about six levels (a program's
 // execute instruction: programs, program, instruction, execute, queue_settings, queue); the
 // bound keeps every later recursive walk of the tree far from the stack's end.

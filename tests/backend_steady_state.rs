@@ -2,41 +2,17 @@
 //! run_program -> get_output_into -> pop of the digits image, through the C API, on one and two
 //! command queues, makes no heap allocation on any thread. A counting global allocator proves it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod support;
+
 use std::ffi::CString;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
+
+use support::counting::{Counting, ALLOCATIONS, COUNTING};
 
 use ttrt::ffi::backend::*;
 use ttrt::ffi::format::{ttrt_io_desc, ttrt_tensor_desc};
 use ttrt::ffi::image::*;
 use ttrt::ffi::status::ttrt_status;
-
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract.
-        unsafe { System.dealloc(p, layout) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract.
-        unsafe { System.realloc(p, layout, size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;

@@ -1,33 +1,18 @@
 //! Compiles every graph of every corpus netlist (except the error tests) with `GraphPlan::new`
 //! and reports the ones ttrt refuses, with the reason.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::{corpus, yaml_files};
 
 use ttrt::format::Arch;
 use ttrt::netlist::exec::GraphPlan;
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn corpus_graphs_compile_or_are_refused_with_a_reason() {
-    let root = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/corpus/netlists"
-    ));
+    let root = corpus();
     let mut files = Vec::new();
-    yaml_files(root, &mut files);
+    yaml_files(&root, &mut files);
     files.retain(|p| !p.to_string_lossy().contains("verif/error_tests"));
     files.sort();
     if files.is_empty() {
@@ -38,7 +23,7 @@ fn corpus_graphs_compile_or_are_refused_with_a_reason() {
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
         let name = path
-            .strip_prefix(root)
+            .strip_prefix(&root)
             .unwrap()
             .to_string_lossy()
             .into_owned();

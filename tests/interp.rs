@@ -2,7 +2,9 @@
 //! queue settings and their defaults, pointer bindings, params, allocation, and every program
 //! of the upstream netlist corpus.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::{corpus, yaml_files};
 
 use ttrt::netlist::{
     parse, Interpreter, Netlist, PointerKind, ProgramHost, ResolvedSetting, Value,
@@ -501,21 +503,6 @@ fn unknown_names_fail_to_compile() {
         e.contains(&format!("line {}:", line(3))) && e.contains("graph `g9`"),
         "{e}"
     );
-}
-
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/netlists")
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read corpus dir") {
-        let path = entry.expect("corpus entry").path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|x| x == "yaml") {
-            out.push(path);
-        }
-    }
 }
 
 /// The value of a test-arg as a param string.

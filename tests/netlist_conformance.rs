@@ -26,8 +26,9 @@
 
 mod support;
 
+use support::{corpus, yaml_files};
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
 
 use support::compare::{compare, config_for, default_config};
 use support::reference::{host_format, to_host, RefError, Tensor};
@@ -39,21 +40,6 @@ use ttrt::format::{DataFormat, HostTensor};
 use ttrt::netlist::{parse, IoType, Netlist, Program, Value};
 
 const TIMEOUT_MS: i32 = 60_000;
-
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/netlists")
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read corpus dir") {
-        let path = entry.expect("corpus entry").path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|x| x == "yaml") {
-            out.push(path);
-        }
-    }
-}
 
 /// One push: queue, host values, ram slot (None: at the write pointer).
 type Push = (String, Tensor, Option<usize>);

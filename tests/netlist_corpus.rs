@@ -2,28 +2,17 @@
 //! `verif/error_tests/` reads and validates, a few values match the file text, and every file
 //! under `verif/error_tests/` is rejected with a message that states its reason.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::{corpus, yaml_files};
+
+use std::path::Path;
 
 use ttrt::format::{Arch, DataFormat};
 use ttrt::netlist::{
     parse, ComparisonType, Dim, FusedOperand, FusedOutput, Instruction, IoType, Netlist, Operand,
     QueueBuffer, StimulusType, Tm, Value, VarInstOp,
 };
-
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/netlists")
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read corpus dir") {
-        let path = entry.expect("corpus entry").path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|x| x == "yaml") {
-            out.push(path);
-        }
-    }
-}
 
 fn relative(path: &Path) -> String {
     path.strip_prefix(corpus())

@@ -153,7 +153,25 @@ impl XorShift {
     }
 }
 
+/// The netlist corpus beside the checkout (`../shared/corpus/netlists`).
+pub fn corpus() -> PathBuf {
+    root().join("../shared/corpus/netlists")
+}
+
+/// Every `.yaml` file under `dir`, recursively, appended to `out`.
+pub fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read corpus dir") {
+        let path = entry.expect("corpus entry").path();
+        if path.is_dir() {
+            yaml_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
 pub mod compare;
+pub mod counting;
 pub mod reference;
 pub mod reference_ops;
 pub mod reference_run;

@@ -31,9 +31,7 @@ pub use error::{BackendError, BackendErrorKind};
 use execute::{GraphRt, Job, RunHost};
 use queue::{staging, HostMem, QueueRt};
 
-use crate::format::{
-    untilize, Arch, DataFormat, HostTensor, HostTensorMut, IoLayout, QueueLayout, Rounding,
-};
+use crate::format::{untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout, Rounding};
 use crate::hal::sim::SimChip;
 use crate::netlist::exec::GraphPlan;
 use crate::netlist::interp::Interpreter;
@@ -324,6 +322,12 @@ impl Backend {
         }
     }
 
+    /// The netlist's queue `name` (NotFound, naming the netlist and `call`, if it has none).
+    /// Allocates nothing: the C API checks descriptors against it on every transfer.
+    pub fn queue(&self, call: &str, name: &str) -> Result<&crate::netlist::Queue, BackendError> {
+        Ok(&self.netlist.queues[self.queue_index(call, name)?])
+    }
+
     /// The descriptor of `queue` (tt_dram_io_desc).
     pub fn queue_desc(&self, queue: &str) -> Result<QueueDesc, BackendError> {
         if self.state.load(Ordering::Acquire) == FINISHED {
@@ -332,7 +336,7 @@ impl Backend {
                 "get_queue_descriptor: the backend has finished"
             );
         }
-        let q = &self.netlist.queues[self.queue_index("get_queue_descriptor", queue)?];
+        let q = self.queue("get_queue_descriptor", queue)?;
         let layout = q.layout(self.arch);
         Ok(QueueDesc {
             name: q.name.clone(),
@@ -340,7 +344,7 @@ impl Backend {
             location: q.loc,
             layout,
             entries: q.entries,
-            input_count: queue_input_count(&self.netlist, q),
+            input_count: queue::input_count_of(&self.netlist, q),
             entry_size: layout.entry_size(),
             buffers: q.buffers.iter().map(|b| (b.channel, b.address)).collect(),
         })
@@ -809,14 +813,4 @@ impl Backend {
         let d = self.queue_desc(queue)?;
         Ok((d.layout.format.host_compatible(), d.layout.host_shape(n)))
     }
-}
-
-/// Entries graphs move per execute for `q` (see queue.rs).
-fn queue_input_count(netlist: &Netlist, q: &crate::netlist::Queue) -> u32 {
-    queue::input_count_of(netlist, q)
-}
-
-/// Whether a layout is tilized (for descriptors).
-pub fn is_tilized(layout: &QueueLayout) -> bool {
-    layout.layout == IoLayout::Tilized
 }

@@ -377,14 +377,7 @@ pub unsafe extern "C" fn ttrt_backend_get_queue_descriptor(
 fn queue_of<'a>(h: &BackendHandle, q: &'a ttrt_io_desc) -> Result<&'a str, CallError> {
     // SAFETY: a descriptor's name is NULL or a NUL-terminated string (the caller's contract).
     let name = unsafe { c_str(q.queue_name, "q->queue_name") }?;
-    let Some(nq) = h.backend.netlist().queue(name) else {
-        // The backend's own message (NotFound, naming the netlist).
-        h.backend.queue_desc(name)?;
-        return Err(ArgError::Null {
-            arg: "q->queue_name",
-        }
-        .into());
-    };
+    let nq = h.backend.queue("q->queue_name", name)?;
     let l = nq.layout(h.backend.arch());
     let io_type = match nq.io_type {
         IoType::Queue => 0,

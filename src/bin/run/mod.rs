@@ -280,6 +280,16 @@ fn run(args: &Args) -> Result<(), String> {
         }
         params.push((p.name.clone(), list));
     }
+    // Borrowed once, outside the timed loop.
+    let params: Vec<(&str, Vec<(&str, &str)>)> = params
+        .iter()
+        .map(|(p, list)| {
+            (
+                p.as_str(),
+                list.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+            )
+        })
+        .collect();
 
     struct Out {
         name: String,
@@ -337,10 +347,8 @@ fn run(args: &Args) -> Result<(), String> {
         }
         let t1 = Instant::now();
         for (program, list) in &params {
-            let refs: Vec<(&str, &str)> =
-                list.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
             backend
-                .run_program(program, &refs)
+                .run_program(program, list)
                 .map_err(|e| e.to_string())?;
         }
         let t2 = Instant::now();

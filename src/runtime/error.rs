@@ -27,12 +27,22 @@ pub enum ErrorKind {
 /// A runtime failure.
 pub struct RuntimeError {
     pub kind: ErrorKind,
-    message: MessageBuf<256>,
+    message: Text,
 }
 
+/// The text lives behind a pointer where there is a heap: every device call returns a
+/// `Result<_, RuntimeError>`, and an inline 256-byte buffer made each of them a few hundred
+/// bytes to move on the success path too. Errors are off the steady-state path, so the
+/// allocation costs nothing there. Bare-metal builds without `alloc` keep it inline.
+#[cfg(feature = "alloc")]
+type Text = alloc::boxed::Box<MessageBuf<256>>;
+#[cfg(not(feature = "alloc"))]
+type Text = MessageBuf<256>;
+
 impl RuntimeError {
+    #[cold]
     pub fn new(kind: ErrorKind, args: fmt::Arguments<'_>) -> RuntimeError {
-        let mut message = MessageBuf::new();
+        let mut message = Text::default();
         message.set(args);
         RuntimeError { kind, message }
     }

@@ -62,6 +62,8 @@ pub enum ExecutorKind {
 }
 
 impl ExecutorKind {
+    /// Every executor, in the order of the config table.
+    /// cbindgen:ignore
     pub const ALL: [ExecutorKind; 5] = [
         ExecutorKind::Model,
         ExecutorKind::TracedModel,

@@ -1321,6 +1321,14 @@ ttrt_status ttrt_pipeline_create(struct ttrt_device *dev,
                                  const struct ttrt_memory_config *dram_output,
                                  struct ttrt_pipeline **out_p);
 
+// The executor the pipeline's config chose, as upstream names its class
+// (`"MultiCQTracedModelOverlappedInputExecutor"`), or NULL for a handle that is not a live
+// pipeline. The string is static.
+//
+// # Safety
+// `p` is NULL or a pipeline handle.
+const char *ttrt_pipeline_executor(const struct ttrt_pipeline *p);
+
 // Compiles the model with `sample` (a host tensor of the inputs' shape, format and layout):
 // a warm-up run and, for traced pipelines, the trace capture with the check that the
 // persistent L1 input lands where the trace reads it ("L1 input tensor address mismatch:

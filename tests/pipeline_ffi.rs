@@ -262,6 +262,7 @@ fn upstream_matrix_through_the_c_api() {
                         &dram,
                         &mut p,
                     ));
+                    assert_eq!(CStr::from_ptr(ttrt_pipeline_executor(p)).to_str(), Ok(name));
                     let n = (shape[2] * shape[3]) as usize;
                     let round = |rng: &mut Rng| {
                         let mut data = Vec::new();
@@ -643,6 +644,11 @@ fn call_order_nulls_and_freed_handles() {
              another type)",
         );
         ttrt_pipeline_free(ptr::null_mut());
+        assert!(ttrt_pipeline_executor(p).is_null());
+        assert_eq!(
+            last_error(),
+            "ttrt_pipeline_executor: argument `p` is a ttrt_pipeline that has already been freed"
+        );
 
         // A pipeline outliving its device: calls say the device is closed; free still works.
         let (dev2, p2, _user2, st, _) = pipeline_with(Behaviour::Relu, config(true, 1, false));

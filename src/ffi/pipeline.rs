@@ -9,7 +9,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use core::ffi::c_void;
+use core::ffi::{c_char, c_void};
 use core::ops::Deref;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -22,7 +22,9 @@ use super::tensor::{
     host_of, lend_tensor, memory_of, take_tensor, ttrt_host_tensor, ttrt_memory_config, ttrt_tensor,
 };
 use crate::hal::sim::SimChip;
-use crate::pipeline::{MemoryConfigs, Model, Pipeline, PipelineConfig, PipelineError};
+use crate::pipeline::{
+    ExecutorKind, MemoryConfigs, Model, Pipeline, PipelineConfig, PipelineError,
+};
 use crate::runtime::{Device, ErrorKind, HostBuffer, RuntimeError, Tensor};
 
 /// A TT-CNN pipeline (opaque).
@@ -209,6 +211,7 @@ struct Inner {
 
 pub(crate) struct PipelineHandle {
     shared: Arc<Shared>,
+    kind: ExecutorKind,
     busy: AtomicBool,
     inner: UnsafeCell<Inner>,
 }
@@ -438,6 +441,7 @@ pub unsafe extern "C" fn ttrt_pipeline_create(
         let handle = PipelineHandle::table()
             .insert(PipelineHandle {
                 shared,
+                kind: pipeline.executor(),
                 busy: AtomicBool::new(false),
                 inner: UnsafeCell::new(Inner {
                     pipeline,
@@ -450,6 +454,31 @@ pub unsafe extern "C" fn ttrt_pipeline_create(
         o.write(handle);
         Ok::<(), CallError>(())
     })
+}
+
+/// The executor the pipeline's config chose, as upstream names its class
+/// (`"MultiCQTracedModelOverlappedInputExecutor"`), or NULL for a handle that is not a live
+/// pipeline. The string is static.
+///
+/// # Safety
+/// `p` is NULL or a pipeline handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pipeline_executor(p: *const ttrt_pipeline) -> *const c_char {
+    guard(
+        "ttrt_pipeline_executor",
+        core::ptr::null(),
+        || match pipeline(p) {
+            Ok(h) => {
+                // The kind is fixed at create, so reading it needs no exclusive use.
+                let kind = h.kind;
+                kind.name_nul().as_ptr().cast()
+            }
+            Err(e) => {
+                super::error::set_last_error(format_args!("ttrt_pipeline_executor: {e}"));
+                core::ptr::null()
+            }
+        },
+    )
 }
 
 /// Compiles the model with `sample` (a host tensor of the inputs' shape, format and layout):

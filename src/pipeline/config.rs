@@ -73,15 +73,23 @@ impl ExecutorKind {
     ];
 
     /// Upstream's class name.
-    pub const fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
+        let s = self.name_nul();
+        &s[..s.len() - 1]
+    }
+
+    /// [`ExecutorKind::name`], NUL-terminated (for the C API).
+    pub const fn name_nul(self) -> &'static str {
         match self {
-            ExecutorKind::Model => "ModelExecutor",
-            ExecutorKind::TracedModel => "TracedModelExecutor",
-            ExecutorKind::MultiCqModelOverlappedInput => "MultiCQModelOverlappedInputExecutor",
+            ExecutorKind::Model => "ModelExecutor\0",
+            ExecutorKind::TracedModel => "TracedModelExecutor\0",
+            ExecutorKind::MultiCqModelOverlappedInput => "MultiCQModelOverlappedInputExecutor\0",
             ExecutorKind::MultiCqTracedModelOverlappedInput => {
-                "MultiCQTracedModelOverlappedInputExecutor"
+                "MultiCQTracedModelOverlappedInputExecutor\0"
             }
-            ExecutorKind::MultiCqTracedModelPipelinedIo => "MultiCQTracedModelPipelinedIOExecutor",
+            ExecutorKind::MultiCqTracedModelPipelinedIo => {
+                "MultiCQTracedModelPipelinedIOExecutor\0"
+            }
         }
     }
 

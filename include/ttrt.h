@@ -632,7 +632,9 @@ typedef struct ttrt_device ttrt_device;
 // An open image (opaque).
 typedef struct ttrt_image ttrt_image;
 
-// A TT-CNN pipeline (opaque).
+// A TT-CNN pipeline (opaque). One thread at a time uses a pipeline: a call made while another
+// call on the same pipeline is in progress (on another thread, or from its model callback)
+// fails with `TTRT_STATUS_INVALID_STATE`.
 typedef struct ttrt_pipeline ttrt_pipeline;
 
 // A tensor on a device (opaque).

@@ -27,7 +27,9 @@ use crate::pipeline::{
 };
 use crate::runtime::{Device, ErrorKind, HostBuffer, RuntimeError, Tensor};
 
-/// A TT-CNN pipeline (opaque).
+/// A TT-CNN pipeline (opaque). One thread at a time uses a pipeline: a call made while another
+/// call on the same pipeline is in progress (on another thread, or from its model callback)
+/// fails with `TTRT_STATUS_INVALID_STATE`.
 pub struct ttrt_pipeline {
     _private: [u8; 0],
 }

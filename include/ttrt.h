@@ -632,6 +632,11 @@ typedef struct ttrt_device ttrt_device;
 // An open image (opaque).
 typedef struct ttrt_image ttrt_image;
 
+// A TT-CNN pipeline (opaque). One thread at a time uses a pipeline: a call made while another
+// call on the same pipeline is in progress (on another thread, or from its model callback)
+// fails with `TTRT_STATUS_INVALID_STATE`.
+typedef struct ttrt_pipeline ttrt_pipeline;
+
 // A tensor on a device (opaque).
 typedef struct ttrt_tensor ttrt_tensor;
 
@@ -777,13 +782,49 @@ typedef void (*ttrt_log_callback)(void *user,
                                   const char *target,
                                   const char *message);
 
-// What a tensor holds: shape (outermost first), a `ttrt_data_format`, a
-// `ttrt_tensor_layout`. TILE tensors need the last two dimensions to be multiples of 32.
-typedef struct ttrt_tensor_spec {
-  uint32_t shape[4];
-  uint32_t format;
-  uint32_t layout;
-} ttrt_tensor_spec;
+// How `ttrt_pipeline_create` chooses the executor. Initialize with
+// `ttrt_pipeline_config_default`.
+//
+// | use_trace | num_command_queues | all_transfers_on_separate_command_queue | executor |
+// |---|---|---|---|
+// | false | 1 | false | ModelExecutor |
+// | true | 1 | false | TracedModelExecutor |
+// | false | 2 | false | MultiCQModelOverlappedInputExecutor |
+// | true | 2 | false | MultiCQTracedModelOverlappedInputExecutor |
+// | true | 2 | true | MultiCQTracedModelPipelinedIOExecutor |
+typedef struct ttrt_pipeline_config {
+  // `sizeof(ttrt_pipeline_config)`.
+  uint32_t struct_size;
+  // Capture the model once and replay the trace for every input. Default true.
+  bool use_trace;
+  // 1, or 2 (input writes on CQ 1). The device must have as many. Default 1.
+  uint32_t num_command_queues;
+  // With 2 CQs and trace: CQ 0 runs ops only, CQ 1 does every transfer (needs
+  // `dram_output`). Default false.
+  bool all_transfers_on_separate_command_queue;
+} ttrt_pipeline_config;
+
+// The model: enqueues device ops on command queue `cq` of `dev` that read `input` (an L1
+// tensor the pipeline made from the current input) and stores a new output tensor in
+// `*output`. Returns a `ttrt_status` (`TTRT_STATUS_SUCCESS`, or a failure: the pipeline call
+// then fails with that status and the model's last error text).
+//
+// Ownership: `input` belongs to the pipeline and is valid only during the call. The model may
+// deallocate it (`ttrt_tensor_deallocate`, as TT-NN models do after their first op) but must
+// not free the handle. `*output` passes to the pipeline, which frees it; it must be a new
+// tensor of `dev` (an identity model runs an identity op). `user` is the pointer given to
+// `ttrt_pipeline_create`.
+//
+// When it is called: on the thread calling `ttrt_pipeline_compile` or `ttrt_pipeline_enqueue`.
+// Traced pipelines call it twice at compile (a warm-up, then the trace capture) and never
+// again; during the capture it may only enqueue device ops and allocate or deallocate
+// tensors. The other executors call it once per input. It must not call functions of its own
+// pipeline.
+typedef uint32_t (*ttrt_model_fn)(void *user,
+                                  struct ttrt_device *dev,
+                                  uint8_t cq,
+                                  struct ttrt_tensor *input,
+                                  struct ttrt_tensor **output);
 
 // A rectangle of cores, corners inclusive. For DRAM sharding x is the DRAM bank, y is 0.
 typedef struct ttrt_core_range {
@@ -823,6 +864,14 @@ typedef struct ttrt_host_tensor {
   uint32_t format;
   uint32_t layout;
 } ttrt_host_tensor;
+
+// What a tensor holds: shape (outermost first), a `ttrt_data_format`, a
+// `ttrt_tensor_layout`. TILE tensors need the last two dimensions to be multiples of 32.
+typedef struct ttrt_tensor_spec {
+  uint32_t shape[4];
+  uint32_t format;
+  uint32_t layout;
+} ttrt_tensor_spec;
 
 // Every format, in value order.
 #define DataFormat_ALL { DataFormat_Float32, DataFormat_Float16, DataFormat_Bfp8, DataFormat_Bfp4, DataFormat_Tf32, DataFormat_Float16B, DataFormat_Bfp8B, DataFormat_Bfp4B, DataFormat_Int32, DataFormat_UInt16, DataFormat_Lf8, DataFormat_Bfp2, DataFormat_Int8, DataFormat_Bfp2B, DataFormat_Fp8E4m3, DataFormat_UInt8, DataFormat_RawUInt8, DataFormat_RawUInt16, DataFormat_RawUInt32, }
@@ -1246,6 +1295,100 @@ ttrt_status ttrt_get_build_info(struct ttrt_build_info *info);
 // back unchanged. A NULL `cb`, or `max_level` `TTRT_LOG_LEVEL_OFF`, turns logging off. By
 // default nothing is logged and nothing is printed. Replaces any earlier registration.
 ttrt_status ttrt_set_log_callback(ttrt_log_callback cb, void *user, uint32_t max_level);
+
+// Fills `cfg` with upstream's defaults: trace on, 1 command queue, transfers on the ops
+// queue.
+//
+// # Safety
+// `cfg` is NULL (ignored) or points to a writable `ttrt_pipeline_config`.
+void ttrt_pipeline_config_default(struct ttrt_pipeline_config *cfg);
+
+// TT-CNN's `create_pipeline_from_config`: checks the config against the memory configs and
+// chooses the executor (see `ttrt_pipeline_config`). `cfg` NULL: the defaults. `model` and
+// `l1_input` are required; `dram_input` (the persistent DRAM input; required by every
+// executor but ModelExecutor) and `dram_output` (the persistent DRAM output; required with
+// `all_transfers_on_separate_command_queue`) may be NULL. Config errors carry upstream's
+// texts. The pipeline keeps the device alive; free it before or after closing the device.
+//
+// # Safety
+// `dev` is a device handle; `cfg`, `dram_input`, `dram_output` are NULL or point to their
+// structs; `l1_input` points to a memory config; `out_p` is writable. `model` and `user` stay
+// valid until the pipeline is freed.
+ttrt_status ttrt_pipeline_create(struct ttrt_device *dev,
+                                 const struct ttrt_pipeline_config *cfg,
+                                 ttrt_model_fn model,
+                                 void *user,
+                                 const struct ttrt_memory_config *l1_input,
+                                 const struct ttrt_memory_config *dram_input,
+                                 const struct ttrt_memory_config *dram_output,
+                                 struct ttrt_pipeline **out_p);
+
+// The executor the pipeline's config chose, as upstream names its class
+// (`"MultiCQTracedModelOverlappedInputExecutor"`), or NULL for a handle that is not a live
+// pipeline. The string is static.
+//
+// # Safety
+// `p` is NULL or a pipeline handle.
+const char *ttrt_pipeline_executor(const struct ttrt_pipeline *p);
+
+// Compiles the model with `sample` (a host tensor of the inputs' shape, format and layout):
+// a warm-up run and, for traced pipelines, the trace capture with the check that the
+// persistent L1 input lands where the trace reads it ("L1 input tensor address mismatch:
+// expected A, got B" otherwise). The device input has the sample's shape and data format in
+// TILE layout; outputs come back in the sample's layout.
+//
+// # Safety
+// `p` is a pipeline handle; `sample` points to a host tensor whose data is readable.
+ttrt_status ttrt_pipeline_compile(struct ttrt_pipeline *p, const struct ttrt_host_tensor *sample);
+
+// Allocates `n` output tensors on the host now (after compile), so that enqueue and pop_all
+// allocate nothing; from then on the inputs enqueued between two pop_alls must fit in them
+// ("Number of inputs (N) exceeds the number of pre-allocated output slots (M).").
+//
+// # Safety
+// `p` is a pipeline handle.
+ttrt_status ttrt_pipeline_preallocate_output_tensors_on_host(struct ttrt_pipeline *p, size_t n);
+
+// Enqueues `n` host tensors: each is written to the device, the model runs on it and its
+// output is read back into a host tensor of the pipeline. Waits for nothing; the inputs'
+// bytes are copied before this returns. Every input is checked against the sample first, so
+// a bad input enqueues nothing. The pipelined-IO executor needs at least 2 inputs per call.
+//
+// # Safety
+// `p` is a pipeline handle; `inputs` points to `n` host tensors whose data is readable (NULL
+// when `n` is 0).
+ttrt_status ttrt_pipeline_enqueue(struct ttrt_pipeline *p,
+                                  const struct ttrt_host_tensor *inputs,
+                                  size_t n);
+
+// Waits for the device, then returns the outputs of every input enqueued since the last
+// pop_all, in order: `*outputs` is an array of `*n` host tensors (ROW_MAJOR or TILE like the
+// sample; see `ttrt_pipeline_compile`).
+//
+// The array and the tensors' data belong to the pipeline and stay valid until the next
+// enqueue, pop_all, cleanup or free of the pipeline; read (or copy) them before. Do not
+// write to them.
+//
+// # Safety
+// `p` is a pipeline handle; `outputs` and `n` are writable.
+ttrt_status ttrt_pipeline_pop_all(struct ttrt_pipeline *p,
+                                  const struct ttrt_host_tensor **outputs,
+                                  size_t *n);
+
+// Waits for the device, then releases the trace and the pipeline's device tensors. Outputs
+// already enqueued can still be popped; nothing more can be enqueued. Freeing the pipeline
+// cleans up too.
+//
+// # Safety
+// `p` is a pipeline handle.
+ttrt_status ttrt_pipeline_cleanup(struct ttrt_pipeline *p);
+
+// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A
+// pipeline in use (from its own model callback) is not freed; the last error says so.
+//
+// # Safety
+// `p` is NULL or a pipeline handle.
+void ttrt_pipeline_free(struct ttrt_pipeline *p);
 
 // The name of a status code as spelled in this header (`"TTRT_STATUS_TIMEOUT"`), or
 // `"TTRT_STATUS_UNKNOWN"` for a value that is not a status. Never NULL; the string is static.

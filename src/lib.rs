@@ -28,6 +28,8 @@ pub mod image;
 pub mod message;
 #[cfg(feature = "alloc")]
 pub mod netlist;
+#[cfg(feature = "alloc")]
+pub mod pipeline;
 pub mod runtime;
 mod sync;
 pub mod version;

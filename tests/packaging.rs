@@ -363,6 +363,10 @@ fn run_device_examples(build: &Path) {
             "events_2cq",
             "8 iterations, 6144 values each: all equal to relu(x) * x",
         ),
+        (
+            "pipeline",
+            "5 configs x 2 rounds x 16 inputs, 4096 values each: all equal to relu(x) . w + b",
+        ),
     ] {
         let out = Command::new(build.join(name))
             .env("LD_LIBRARY_PATH", lib_dir())

@@ -27,6 +27,8 @@ pub mod handle;
 pub mod image;
 pub mod library;
 pub mod log;
+#[cfg(feature = "alloc")]
+pub mod pipeline;
 pub mod status;
 #[cfg(feature = "alloc")]
 pub mod tensor;

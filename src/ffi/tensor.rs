@@ -275,7 +275,7 @@ fn spec_of(s: &ttrt_tensor_spec) -> Result<TensorSpec, RuntimeError> {
     })
 }
 
-fn memory_of(m: &ttrt_memory_config) -> Result<MemoryConfig, RuntimeError> {
+pub(crate) fn memory_of(m: &ttrt_memory_config) -> Result<MemoryConfig, RuntimeError> {
     let buffer_type = enum_arg(
         m.buffer_type,
         "mem->buffer_type",
@@ -313,7 +313,7 @@ fn memory_of(m: &ttrt_memory_config) -> Result<MemoryConfig, RuntimeError> {
     })
 }
 
-fn host_of(h: &ttrt_host_tensor) -> Result<HostBuffer, RuntimeError> {
+pub(crate) fn host_of(h: &ttrt_host_tensor) -> Result<HostBuffer, RuntimeError> {
     let format = data_format(h.format, "host->format")?;
     let tiled = enum_arg(
         h.layout,
@@ -355,6 +355,39 @@ fn new_handle(
             fail!(OutOfMemory, "too many live tensors")
         }
     }
+}
+
+/// Lends `t`, a tensor the caller owns, to C code as a new handle (a pipeline's model callback
+/// gets its input this way); [`take_tensor`] takes it back. `None` when the table is full.
+pub(crate) fn lend_tensor(shared: &Arc<Shared>, t: Tensor) -> Option<*mut ttrt_tensor> {
+    TensorHandle::table().insert(TensorHandle {
+        shared: Arc::clone(shared),
+        tensor: t,
+        allocated: AtomicBool::new(t.is_allocated()),
+    })
+}
+
+/// Takes the tensor behind `t` out of its handle, as it is now (allocated or deallocated): the
+/// handle is freed, the device memory is not. A handle of another device is refused.
+pub(crate) fn take_tensor(
+    t: *mut ttrt_tensor,
+    shared: &Arc<Shared>,
+    name: &'static str,
+) -> Result<Tensor, RuntimeError> {
+    let current = {
+        let h = tensor(t, name)?;
+        if !Arc::ptr_eq(&h.shared, shared) {
+            return fail!(
+                InvalidArgument,
+                "`{name}` is a tensor of device {}, not of device {}",
+                h.shared.dev.id(),
+                shared.dev.id()
+            );
+        }
+        h.current()
+    };
+    TensorHandle::table().remove(t, name)?;
+    Ok(current)
 }
 
 /// Allocates a tensor on the device. Host-side bookkeeping: nothing is enqueued. DRAM buffers

@@ -45,6 +45,11 @@ STATIC_ASSERT(offsetof(ttrt_device_config, l1_small_size) == 24, "ttrt_device_co
 STATIC_ASSERT(offsetof(ttrt_device_config, cq_data_size) == 32, "ttrt_device_config.cq_data_size");
 STATIC_ASSERT(offsetof(ttrt_device_config, arena_size) == 40, "ttrt_device_config.arena_size");
 STATIC_ASSERT(offsetof(ttrt_device_config, arena) == 48, "ttrt_device_config.arena");
+STATIC_ASSERT(sizeof(ttrt_pipeline_config) == 16, "ttrt_pipeline_config size");
+STATIC_ASSERT(offsetof(ttrt_pipeline_config, use_trace) == 4, "ttrt_pipeline_config.use_trace");
+STATIC_ASSERT(offsetof(ttrt_pipeline_config, num_command_queues) == 8, "ttrt_pipeline_config.num_command_queues");
+STATIC_ASSERT(offsetof(ttrt_pipeline_config, all_transfers_on_separate_command_queue) == 12,
+              "ttrt_pipeline_config.all_transfers_on_separate_command_queue");
 STATIC_ASSERT(sizeof(ttrt_core_range) == 16, "ttrt_core_range size");
 STATIC_ASSERT(sizeof(ttrt_shard_spec) == 28, "ttrt_shard_spec size");
 STATIC_ASSERT(offsetof(ttrt_shard_spec, shape) == 16, "ttrt_shard_spec.shape");

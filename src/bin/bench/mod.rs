@@ -10,6 +10,7 @@ mod backend;
 mod device;
 mod formats;
 mod netlist;
+mod pipeline;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -31,6 +32,9 @@ Suites (all of them when none is named):
   backend   a push -> run_program -> get_output -> pop cycle of a 1024x1024
             Float16_b datacopy netlist against tilize + untilize alone; the
             digits model's inferences/s and where its time goes
+  pipeline  the five TT-CNN executors on a model of many small ops whose input
+            and output transfers take about as long as the model: each
+            executor's throughput against ModelExecutor
 
 Options:
   --quick   fewer runs (a smoke test; the figures are rough)
@@ -90,6 +94,10 @@ const SUITES: &[Suite] = &[
     Suite {
         name: "backend",
         run: backend::run,
+    },
+    Suite {
+        name: "pipeline",
+        run: pipeline::run,
     },
 ];
 

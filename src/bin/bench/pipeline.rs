@@ -1,0 +1,558 @@
+//! The `pipeline` suite: the throughput of the five TT-CNN executors, each as a ratio to
+//! ModelExecutor measured in the same rounds, on the workload the executors are for: a model of
+//! many small ops (a chain of elementwise ops on a small tensor) whose input takes about as long
+//! to bring to the device as the model takes to run.
+//!
+//! The link. On silicon an input crosses PCIe, which takes device time on the command queue
+//! that moves it but no host CPU (the transfer is DMA), while a reshard on the chip is far
+//! faster. The simulated chip has no link: its transfers are host memcpys, as fast as its
+//! reshard, so no executor could hide one behind the model. The suite therefore runs the
+//! simulated chip behind a model of the link ([`LinkedChip`]): every host <-> device transfer
+//! (the device's page reads and writes; programs, reshards included, run on the chip and do not
+//! cross it) occupies its direction of a full-duplex link for bytes / bandwidth, spent asleep.
+//! The bandwidth is set so that one input's transfer takes as long as the model, measured alone
+//! on the same machine first.
+//!
+//! Two workloads: the model ending in a matmul to a narrow output (1/8 of the input: the
+//! overlapped-input executors can hide the whole input transfer), and the model's output as
+//! large as its input (the read matters as much as the write: the case for putting every
+//! transfer on CQ 1). Inputs are host tensors already in the device's pages (TILE), as in the
+//! `device` suite: a host conversion would measure the codec, which the `formats` suite does.
+//!
+//! Each executor has its own device (its traces and persistent tensors to itself), driven as
+//! `ttrt_device_open` drives one: a worker thread per CQ. A round enqueues the same inputs into
+//! every pipeline in turn, each `enqueue` + `pop_all` timed; the order rotates between rounds.
+//! The outputs of every executor are compared with ModelExecutor's.
+
+#![allow(clippy::result_large_err)] // the runtime's errors carry their text inline
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ttrt::format::{Arch, DataFormat};
+use ttrt::hal::sim::compute::UnaryOp;
+use ttrt::hal::sim::SimChip;
+use ttrt::hal::{Chip, ChipGeometry, HalError, MemKind, Program};
+use ttrt::pipeline::{
+    host_buffer, memory_config_for_persistent_dram_tensor, ExecutorKind, HostTensor, MemoryConfigs,
+    Pipeline,
+};
+use ttrt::runtime::allocator::BufferType;
+use ttrt::runtime::buffer::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
+use ttrt::runtime::{Device, DeviceConfig, MemoryConfig, RuntimeError, Tensor, TensorSpec};
+
+use super::{median, Plan};
+
+/// Rows and columns of an input.
+const ROWS: u32 = 256;
+const COLS: u32 = 256;
+/// Elementwise ops in the model.
+const OPS: u32 = 16;
+/// Columns of the narrow output (the matmul's weight is `COLS x NARROW`).
+const NARROW: u32 = 32;
+/// Inputs per enqueue.
+const INPUTS: usize = 32;
+/// Link debt below this is carried to the next transfer instead of slept off (a sleep shorter
+/// than this costs more than it lasts).
+const PAY_AT: Duration = Duration::from_micros(50);
+
+/// One workload: the model's output is narrow or as large as the input.
+#[derive(Clone, Copy, Debug)]
+struct Workload {
+    name: &'static str,
+    /// Columns of the matmul's output, or `None`: no matmul, the output is the input's size.
+    narrow: Option<u32>,
+}
+
+const WORKLOADS: [Workload; 2] = [
+    Workload {
+        name: "narrow output",
+        narrow: Some(NARROW),
+    },
+    Workload {
+        name: "output as large as the input",
+        narrow: None,
+    },
+];
+
+fn shape() -> [u32; 4] {
+    [1, 1, ROWS, COLS]
+}
+
+fn spec(shape: [u32; 4]) -> TensorSpec {
+    TensorSpec {
+        shape,
+        format: DataFormat::Float16B,
+        layout: TensorLayout::Tile,
+    }
+}
+
+/// Bytes of one input (Float16_b tiles have no header).
+const INPUT_BYTES: usize = (ROWS * COLS * 2) as usize;
+
+fn rt(e: RuntimeError) -> String {
+    e.to_string()
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+// ------------------------------------------------------------------ the link
+
+/// One direction of the link: when it is next free, in nanoseconds since the link's epoch, and
+/// the time its transfers have lost oversleeping, which the next ones get back.
+struct Direction {
+    free_at: AtomicU64,
+    credit: AtomicU64,
+}
+
+impl Direction {
+    fn new() -> Direction {
+        Direction {
+            free_at: AtomicU64::new(0),
+            credit: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A full-duplex host link of one bandwidth each way.
+///
+/// Transfers arrive page by page. Their time is slept off once it adds up to [`PAY_AT`]; a
+/// sleep that ends late (the scheduler's wake-up latency, large on a busy machine) is credited
+/// to the direction's next transfers, so the link's throughput stays its bandwidth whatever
+/// the machine's load, and only the latency of single transfers varies.
+struct Link {
+    epoch: Instant,
+    rate: Arc<Rate>,
+    host_to_device: Direction,
+    device_to_host: Direction,
+}
+
+/// The link's time per byte, in picoseconds (shared by the links of all the devices of a
+/// workload, and set again every round).
+struct Rate(AtomicU64);
+
+impl Rate {
+    /// `bytes` cross in `time`.
+    fn set(&self, bytes: usize, time: Duration) {
+        let ps = time.as_secs_f64() * 1e12 / bytes as f64;
+        self.0.store(ps as u64, Ordering::Relaxed);
+    }
+
+    fn ns_per_byte(&self) -> f64 {
+        self.0.load(Ordering::Relaxed) as f64 / 1e3
+    }
+}
+
+impl Link {
+    fn new(rate: Arc<Rate>) -> Link {
+        Link {
+            epoch: Instant::now(),
+            rate,
+            host_to_device: Direction::new(),
+            device_to_host: Direction::new(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// `bytes` cross in direction `d`: after the transfers ahead of them, at the link's rate.
+    /// The caller sleeps until they have crossed (once the debt is worth a sleep). Each
+    /// direction is used by one worker at a time (a CQ's transfers are in order, and the
+    /// executors put each direction on one CQ), so plain loads and stores suffice.
+    fn cross(&self, d: &Direction, bytes: usize) {
+        let mut cost = (bytes as f64 * self.rate.ns_per_byte()) as u64;
+        let credit = d.credit.load(Ordering::Relaxed);
+        let refund = credit.min(cost);
+        d.credit.store(credit - refund, Ordering::Relaxed);
+        cost -= refund;
+        let now = self.now();
+        let end = d.free_at.load(Ordering::Relaxed).max(now) + cost;
+        d.free_at.store(end, Ordering::Relaxed);
+        if end - now < PAY_AT.as_nanos() as u64 {
+            return;
+        }
+        loop {
+            let now = self.now();
+            if now >= end {
+                d.credit.fetch_add(now - end, Ordering::Relaxed);
+                return;
+            }
+            std::thread::sleep(Duration::from_nanos(end - now));
+        }
+    }
+}
+
+/// The simulated chip behind a [`Link`]: page reads and writes (the device's transfers) cross
+/// it; programs run on the chip.
+struct LinkedChip {
+    chip: SimChip,
+    link: Arc<Link>,
+}
+
+impl Chip for LinkedChip {
+    fn geometry(&self) -> &ChipGeometry {
+        self.chip.geometry()
+    }
+
+    fn read(&self, kind: MemKind, bank: u32, addr: u64, dst: &mut [u8]) -> Result<(), HalError> {
+        self.chip.read(kind, bank, addr, dst)?;
+        self.link.cross(&self.link.device_to_host, dst.len());
+        Ok(())
+    }
+
+    fn write(&self, kind: MemKind, bank: u32, addr: u64, src: &[u8]) -> Result<(), HalError> {
+        self.link.cross(&self.link.host_to_device, src.len());
+        self.chip.write(kind, bank, addr, src)
+    }
+
+    fn run(&self, program: &Program) -> Result<(), HalError> {
+        self.chip.run(program)
+    }
+}
+
+/// A device on a linked chip driven as `ttrt_device_open` drives one; dropping it drains and
+/// stops it.
+struct Served {
+    dev: Arc<Device<LinkedChip>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Served {
+    fn open(rate: &Arc<Rate>) -> Result<Served, String> {
+        let config = DeviceConfig {
+            num_command_queues: 2,
+            trace_region_size: 1 << 20,
+            ..DeviceConfig::default()
+        };
+        let chip = LinkedChip {
+            chip: SimChip::new(Arch::WormholeB0)
+                .map_err(|e| format!("cannot reserve the simulated chip: {e}"))?,
+            link: Arc::new(Link::new(Arc::clone(rate))),
+        };
+        let dev = Arc::new(Device::new(config, chip).map_err(rt)?);
+        dev.set_threaded(true);
+        let mut served = Served {
+            dev,
+            workers: Vec::new(),
+        };
+        for cq in 0..2 {
+            let dev = Arc::clone(&served.dev);
+            let worker = std::thread::Builder::new()
+                .name(format!("bench-pipe-cq{cq}"))
+                .spawn(move || {
+                    precise_sleeps();
+                    dev.serve(cq)
+                })
+                .map_err(|e| format!("cannot start the worker thread of CQ {cq}: {e}"))?;
+            served.workers.push(worker);
+        }
+        Ok(served)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.dev.synchronize();
+        self.dev.stop();
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// Sleeps of the calling thread end within a microsecond of their time (Linux rounds them up
+/// by its 50 us timer slack otherwise, a tenth of a transfer here).
+fn precise_sleeps() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK takes a value and touches no memory.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
+    }
+}
+
+// ------------------------------------------------------------------ the model
+
+type ModelFn = Box<dyn FnMut(&Device<LinkedChip>, u8, &mut Tensor) -> Result<Tensor, RuntimeError>>;
+
+/// `OPS` elementwise ops (relu and neg in turn, each into L1, freeing the one before), then,
+/// for a narrow output, a matmul with `weight`.
+fn model(weight: Option<Tensor>) -> ModelFn {
+    Box::new(move |dev: &Device<LinkedChip>, cq: u8, x: &mut Tensor| {
+        let l1 = MemoryConfig::L1_INTERLEAVED;
+        let mut y = dev.unary(cq, UnaryOp::Relu, x, &l1)?;
+        for k in 1..OPS {
+            let op = if k % 2 == 1 {
+                UnaryOp::Neg
+            } else {
+                UnaryOp::Relu
+            };
+            let mut z = dev.unary(cq, op, &y, &l1)?;
+            std::mem::swap(&mut y, &mut z);
+            dev.deallocate(&mut z, true)?;
+        }
+        if let Some(w) = &weight {
+            let mut z = dev.matmul(cq, &y, w, &l1)?;
+            std::mem::swap(&mut y, &mut z);
+            dev.deallocate(&mut z, true)?;
+        }
+        Ok(y)
+    })
+}
+
+/// The device input and, for a narrow output, the DRAM output: sharded over as many DRAM banks
+/// (at most 6) as divide the tile rows; the L1 input over as many cores (at most 8).
+fn memory_configs(narrow: Option<u32>) -> Result<MemoryConfigs, String> {
+    let tile_rows = ROWS / 32;
+    let divisor = |most: u32| (1..=most).rev().find(|c| tile_rows % c == 0).unwrap_or(1);
+    let dram = |cols| {
+        memory_config_for_persistent_dram_tensor(
+            [1, 1, ROWS, cols],
+            MemoryLayout::HeightSharded,
+            (divisor(6), 1),
+        )
+        .map_err(|e| e.to_string())
+    };
+    let cores = divisor(8);
+    Ok(MemoryConfigs {
+        l1_input: MemoryConfig {
+            buffer_type: BufferType::L1,
+            memory_layout: MemoryLayout::HeightSharded,
+            shard: Some(ShardSpec {
+                grid: CoreRange {
+                    start: (0, 0),
+                    end: (cores - 1, 0),
+                },
+                shape: [ROWS / cores, COLS],
+                orientation: ShardOrientation::RowMajor,
+            }),
+        },
+        dram_input: Some(dram(COLS)?),
+        dram_output: Some(dram(narrow.unwrap_or(COLS))?),
+    })
+}
+
+/// Host inputs in the device's pages: Float16_b values in ±[1, 2).
+fn inputs() -> Vec<HostTensor> {
+    (0..INPUTS)
+        .map(|k| {
+            let bytes = (0..INPUT_BYTES / 2)
+                .flat_map(|i| {
+                    let v = 0x3f80 | ((i + k) as u16 & 0x7f) | (((i + k) as u16 & 1) << 15);
+                    v.to_le_bytes()
+                })
+                .collect();
+            HostTensor::new(bytes, shape(), DataFormat::Float16B, TensorLayout::Tile)
+        })
+        .collect()
+}
+
+/// The weight of the narrow matmul in DRAM: small values, so the sums stay near 1.
+fn weight(dev: &Device<LinkedChip>, narrow: u32) -> Result<Tensor, String> {
+    let spec = spec([1, 1, COLS, narrow]);
+    let t = dev
+        .allocate_tensor(&spec, &MemoryConfig::DRAM_INTERLEAVED)
+        .map_err(rt)?;
+    let values: Vec<f32> = (0..COLS * narrow)
+        .map(|i| ((i % 7) as f32 - 3.0) / 256.0)
+        .collect();
+    let h = HostTensor::from_f32(&values, spec.shape);
+    let buffer = host_buffer(
+        h.as_bytes().as_ptr().cast_mut(),
+        h.as_bytes().len(),
+        h.shape(),
+        h.format(),
+        h.layout(),
+    );
+    dev.write_tensor(0, &buffer, &t, true).map_err(rt)?;
+    Ok(t)
+}
+
+// ------------------------------------------------------------------ measuring
+
+/// The model alone on an idle device of its own, whose link is instant: what the link's
+/// transfer of one input is set to take.
+struct ModelAlone {
+    served: Served,
+    model: ModelFn,
+    dram: Tensor,
+    l1_input: MemoryConfig,
+}
+
+impl ModelAlone {
+    fn new(w: &Workload, mems: &MemoryConfigs, x: &HostTensor) -> Result<ModelAlone, String> {
+        let served = Served::open(&Arc::new(Rate(AtomicU64::new(0))))?;
+        let dev = &*served.dev;
+        let weight = w.narrow.map(|n| weight(dev, n)).transpose()?;
+        let dram = dev
+            .allocate_tensor(
+                &spec(shape()),
+                &mems.dram_input.unwrap_or(MemoryConfig::DRAM_INTERLEAVED),
+            )
+            .map_err(rt)?;
+        let buffer = host_buffer(
+            x.as_bytes().as_ptr().cast_mut(),
+            x.as_bytes().len(),
+            x.shape(),
+            x.format(),
+            x.layout(),
+        );
+        dev.write_tensor(0, &buffer, &dram, true).map_err(rt)?;
+        Ok(ModelAlone {
+            served,
+            model: model(weight),
+            dram,
+            l1_input: mems.l1_input,
+        })
+    }
+
+    /// The model enqueued, then finished (median of `runs`).
+    fn time(&mut self, runs: usize) -> Result<Duration, String> {
+        let dev = &*self.served.dev;
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let mut l1 = dev
+                .to_memory_config(0, &self.dram, &self.l1_input)
+                .map_err(rt)?;
+            dev.finish(0).map_err(rt)?;
+            let start = Instant::now();
+            let mut y = (self.model)(dev, 0, &mut l1).map_err(rt)?;
+            dev.finish(0).map_err(rt)?;
+            times.push(start.elapsed());
+            dev.deallocate(&mut y, true).map_err(rt)?;
+            dev.deallocate(&mut l1, true).map_err(rt)?;
+        }
+        Ok(median(&times))
+    }
+}
+
+pub fn run(plan: Plan) -> Result<(), String> {
+    let xs = inputs();
+    for w in WORKLOADS {
+        workload(plan, &w, &xs)?;
+    }
+    Ok(())
+}
+
+fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
+    let mems = memory_configs(w.narrow)?;
+    let mut alone = ModelAlone::new(w, &mems, &xs[0])?;
+    // One input's transfer takes as long as the model: set before every round from the model
+    // timed alone just then, so that a change in the machine's load moves both.
+    let rate = Arc::new(Rate(AtomicU64::new(0)));
+    let calibrate = |alone: &mut ModelAlone| -> Result<Duration, String> {
+        let t = alone.time(3)?;
+        rate.set(INPUT_BYTES, t);
+        Ok(t)
+    };
+    calibrate(&mut alone)?;
+
+    let mut served = Vec::new();
+    let mut pipes = Vec::new();
+    for kind in ExecutorKind::ALL {
+        let s = Served::open(&rate)?;
+        let weight = w.narrow.map(|n| weight(&s.dev, n)).transpose()?;
+        let mut p = Pipeline::new(Arc::clone(&s.dev), kind.config(), model(weight), mems)
+            .map_err(|e| format!("{kind}: {e}"))?;
+        p.compile(&xs[0]).map_err(|e| format!("{kind}: {e}"))?;
+        p.preallocate_output_tensors_on_host(xs.len())
+            .map_err(|e| format!("{kind}: {e}"))?;
+        pipes.push(p);
+        served.push(s);
+    }
+
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); pipes.len()];
+    let mut model_times = Vec::new();
+    let started = Instant::now();
+    let (mut done, mut timed) = (0, 0);
+    while done < plan.warmup || plan.more(timed, started) {
+        let keep = done >= plan.warmup;
+        let model_time = calibrate(&mut alone)?;
+        for k in 0..pipes.len() {
+            let which = (done + k) % pipes.len();
+            let p = &mut pipes[which];
+            let start = Instant::now();
+            p.enqueue(xs).map_err(|e| e.to_string())?;
+            p.pop_all().map_err(|e| e.to_string())?;
+            let t = start.elapsed();
+            if keep {
+                samples[which].push(t);
+            }
+        }
+        if keep {
+            model_times.push(model_time);
+        }
+        timed += keep as usize;
+        done += 1;
+    }
+    let reference = pipes[0].pop_all().map_err(|e| e.to_string())?.to_vec();
+    for p in &mut pipes[1..] {
+        if p.pop_all().map_err(|e| e.to_string())? != reference.as_slice() {
+            return Err(format!(
+                "{}: {} computed other outputs than ModelExecutor",
+                w.name,
+                p.executor()
+            ));
+        }
+    }
+
+    let out_bytes = reference[0].as_bytes().len();
+    let model_time = median(&model_times);
+    let ns_per_byte = model_time.as_secs_f64() * 1e9 / INPUT_BYTES as f64;
+    let link_gbs = 1.0 / ns_per_byte;
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "pipeline/{}: [1,1,{ROWS},{COLS}] Float16_b in ({} KiB), {} KiB out; model: {OPS} \
+         elementwise ops{} into L1, {:.0} us alone; link {:.3} GB/s each way (set every round \
+         so that an input crosses in the time the model takes alone), so an input crosses in \
+         {:.0} us and an output in {:.0} us; {INPUTS} inputs per enqueue; medians of {timed} \
+         rounds, worker threads, {cpus} CPUs",
+        w.name,
+        INPUT_BYTES >> 10,
+        out_bytes >> 10,
+        if w.narrow.is_some() {
+            format!(" then a matmul to {NARROW} columns")
+        } else {
+            String::new()
+        },
+        us(model_time),
+        link_gbs,
+        INPUT_BYTES as f64 * ns_per_byte / 1e3,
+        out_bytes as f64 * ns_per_byte / 1e3,
+    );
+    println!(
+        "pipeline/{}: {:<42} {:>9} {:>9} {:>8}  goal",
+        w.name, "executor", "us/input", "inputs/s", "x Model"
+    );
+    let base = median(&samples[0]);
+    let overlapped = median(&samples[3]);
+    for (kind, s) in ExecutorKind::ALL.iter().zip(&samples) {
+        let t = median(s);
+        let goal = match (kind, w.narrow) {
+            (ExecutorKind::Model, _) => "baseline".to_string(),
+            (ExecutorKind::MultiCqTracedModelOverlappedInput, Some(_)) => ">= 1.7x".to_string(),
+            (ExecutorKind::MultiCqTracedModelPipelinedIo, None) => format!(
+                ">= MultiCQTracedModelOverlappedInput ({:.2}x of it)",
+                overlapped.as_secs_f64() / t.as_secs_f64()
+            ),
+            _ => String::new(),
+        };
+        println!(
+            "pipeline/{}: {:<42} {:>9.0} {:>9.0} {:>7.2}x  {goal}",
+            w.name,
+            kind.name(),
+            us(t) / xs.len() as f64,
+            xs.len() as f64 / t.as_secs_f64(),
+            base.as_secs_f64() / t.as_secs_f64(),
+        );
+    }
+    drop(pipes);
+    drop(served);
+    drop(alone);
+    Ok(())
+}

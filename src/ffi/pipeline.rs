@@ -1,0 +1,654 @@
+//! `ttrt_pipeline`: TT-CNN pipelines (`create_pipeline_from_config`, `compile`, `enqueue`,
+//! `pop_all`, `preallocate_output_tensors_on_host`, `cleanup`) with the model as a C callback.
+//!
+//! A pipeline is used by one thread at a time: a call made while another is inside a call on
+//! the same pipeline (including from the model callback) is refused, not blocked.
+
+#![allow(clippy::result_large_err)] // see runtime: errors carry their text inline
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::ffi::{c_char, c_void};
+use core::ops::Deref;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::boundary::{arg, call, guard, out};
+use super::device::{device, ttrt_device, Shared};
+use super::error::{ArgError, CError};
+use super::handle::{Borrow, Handle, HandleTable};
+use super::status::ttrt_status;
+use super::tensor::{
+    host_of, lend_tensor, memory_of, take_tensor, ttrt_host_tensor, ttrt_memory_config, ttrt_tensor,
+};
+use crate::hal::sim::SimChip;
+use crate::pipeline::{
+    ExecutorKind, MemoryConfigs, Model, Pipeline, PipelineConfig, PipelineError,
+};
+use crate::runtime::{Device, ErrorKind, HostBuffer, RuntimeError, Tensor};
+
+/// A TT-CNN pipeline (opaque). One thread at a time uses a pipeline: a call made while another
+/// call on the same pipeline is in progress (on another thread, or from its model callback)
+/// fails with `TTRT_STATUS_INVALID_STATE`.
+pub struct ttrt_pipeline {
+    _private: [u8; 0],
+}
+
+/// How `ttrt_pipeline_create` chooses the executor. Initialize with
+/// `ttrt_pipeline_config_default`.
+///
+/// | use_trace | num_command_queues | all_transfers_on_separate_command_queue | executor |
+/// |---|---|---|---|
+/// | false | 1 | false | ModelExecutor |
+/// | true | 1 | false | TracedModelExecutor |
+/// | false | 2 | false | MultiCQModelOverlappedInputExecutor |
+/// | true | 2 | false | MultiCQTracedModelOverlappedInputExecutor |
+/// | true | 2 | true | MultiCQTracedModelPipelinedIOExecutor |
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ttrt_pipeline_config {
+    /// `sizeof(ttrt_pipeline_config)`.
+    pub struct_size: u32,
+    /// Capture the model once and replay the trace for every input. Default true.
+    pub use_trace: bool,
+    /// 1, or 2 (input writes on CQ 1). The device must have as many. Default 1.
+    pub num_command_queues: u32,
+    /// With 2 CQs and trace: CQ 0 runs ops only, CQ 1 does every transfer (needs
+    /// `dram_output`). Default false.
+    pub all_transfers_on_separate_command_queue: bool,
+}
+
+/// The config as read from C memory: bools as bytes, so that any byte value is defined.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawConfig {
+    struct_size: u32,
+    use_trace: u8,
+    num_command_queues: u32,
+    all_transfers_on_separate_command_queue: u8,
+}
+
+static_assertions::assert_eq_size!(ttrt_pipeline_config, [u32; 4]);
+static_assertions::assert_eq_size!(RawConfig, ttrt_pipeline_config);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_pipeline_config, use_trace),
+    core::mem::offset_of!(RawConfig, use_trace)
+);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_pipeline_config, num_command_queues),
+    core::mem::offset_of!(RawConfig, num_command_queues)
+);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(
+        ttrt_pipeline_config,
+        all_transfers_on_separate_command_queue
+    ),
+    core::mem::offset_of!(RawConfig, all_transfers_on_separate_command_queue)
+);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(
+        ttrt_pipeline_config,
+        all_transfers_on_separate_command_queue
+    ),
+    12
+);
+
+/// The model: enqueues device ops on command queue `cq` of `dev` that read `input` (an L1
+/// tensor the pipeline made from the current input) and stores a new output tensor in
+/// `*output`. Returns a `ttrt_status` (`TTRT_STATUS_SUCCESS`, or a failure: the pipeline call
+/// then fails with that status and the model's last error text).
+///
+/// Ownership: `input` belongs to the pipeline and is valid only during the call. The model may
+/// deallocate it (`ttrt_tensor_deallocate`, as TT-NN models do after their first op) but must
+/// not free the handle. `*output` passes to the pipeline, which frees it; it must be a new
+/// tensor of `dev` (an identity model runs an identity op). `user` is the pointer given to
+/// `ttrt_pipeline_create`.
+///
+/// When it is called: on the thread calling `ttrt_pipeline_compile` or `ttrt_pipeline_enqueue`.
+/// Traced pipelines call it twice at compile (a warm-up, then the trace capture) and never
+/// again; during the capture it may only enqueue device ops and allocate or deallocate
+/// tensors. The other executors call it once per input. It must not call functions of its own
+/// pipeline.
+pub type ttrt_model_fn = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        dev: *mut ttrt_device,
+        cq: u8,
+        input: *mut ttrt_tensor,
+        output: *mut *mut ttrt_tensor,
+    ) -> u32,
+>;
+
+type ModelFn = unsafe extern "C" fn(
+    *mut c_void,
+    *mut ttrt_device,
+    u8,
+    *mut ttrt_tensor,
+    *mut *mut ttrt_tensor,
+) -> u32;
+
+/// The C callback as a [`Model`].
+struct CModel {
+    f: ModelFn,
+    user: *mut c_void,
+    dev: *mut ttrt_device,
+    shared: Arc<Shared>,
+}
+
+fn kind_of(status: u32) -> ErrorKind {
+    match ttrt_status::from_u32(status) {
+        Some(ttrt_status::InvalidArgument) => ErrorKind::InvalidArgument,
+        Some(ttrt_status::InvalidState) => ErrorKind::InvalidState,
+        Some(ttrt_status::OutOfMemory) => ErrorKind::OutOfMemory,
+        Some(ttrt_status::Timeout) => ErrorKind::Timeout,
+        Some(ttrt_status::NotFound) => ErrorKind::NotFound,
+        Some(ttrt_status::Unsupported) => ErrorKind::Unsupported,
+        _ => ErrorKind::Device,
+    }
+}
+
+impl Model<SimChip> for CModel {
+    fn run(
+        &mut self,
+        _dev: &Device<SimChip>,
+        cq: u8,
+        input: &mut Tensor,
+    ) -> Result<Tensor, RuntimeError> {
+        let lent = lend_tensor(&self.shared, *input).ok_or_else(|| {
+            RuntimeError::new(
+                ErrorKind::OutOfMemory,
+                format_args!("too many live tensors to lend the model its input"),
+            )
+        })?;
+        let mut output: *mut ttrt_tensor = core::ptr::null_mut();
+        // SAFETY: the callback and its user pointer are the caller's (ttrt_pipeline_create's
+        // contract); `lent` is a live handle and `output` a writable location.
+        let status = unsafe { (self.f)(self.user, self.dev, cq, lent, &mut output) };
+        match take_tensor(lent, &self.shared, "input") {
+            Ok(t) => *input = t,
+            // The model freed the handle: ttrt_tensor_free deallocated the tensor with it.
+            Err(_) => input.allocated = false,
+        }
+        if status != ttrt_status::Success as u32 {
+            let text = super::error::last_error();
+            return Err(RuntimeError::new(
+                kind_of(status),
+                format_args!(
+                    "the model callback returned {}: {text}",
+                    ttrt_status::from_u32(status).map_or("TTRT_STATUS_UNKNOWN", ttrt_status::name)
+                ),
+            ));
+        }
+        if output.is_null() {
+            return Err(ArgError::Null { arg: "*output" }.into());
+        }
+        if output == lent {
+            return Err(RuntimeError::new(
+                ErrorKind::InvalidArgument,
+                format_args!(
+                    "the model returned its input tensor; it must return a new tensor \
+                     (an identity model runs an identity op)"
+                ),
+            ));
+        }
+        take_tensor(output, &self.shared, "*output")
+    }
+}
+
+/// The device a pipeline runs on, kept alive with it.
+struct SharedDevice(Arc<Shared>);
+
+impl Deref for SharedDevice {
+    type Target = Device<SimChip>;
+    fn deref(&self) -> &Device<SimChip> {
+        &self.0.dev
+    }
+}
+
+struct Inner {
+    pipeline: Pipeline<SharedDevice, CModel>,
+    /// What `ttrt_pipeline_pop_all` hands out: views of the pipeline's output buffers.
+    views: Vec<ttrt_host_tensor>,
+}
+
+pub(crate) struct PipelineHandle {
+    shared: Arc<Shared>,
+    kind: ExecutorKind,
+    busy: AtomicBool,
+    inner: UnsafeCell<Inner>,
+}
+
+// SAFETY: `inner` is reached only by the call that holds `busy` (one at a time); its raw
+// pointers are the caller's user pointer and device handle (used on the calling thread, per
+// ttrt_pipeline_create's contract) and views of the pipeline's own buffers.
+unsafe impl Send for PipelineHandle {}
+unsafe impl Sync for PipelineHandle {}
+
+impl Handle for PipelineHandle {
+    type Opaque = ttrt_pipeline;
+    const KIND: &'static str = "ttrt_pipeline";
+    const TAG: usize = 6;
+    fn table() -> &'static HandleTable<Self> {
+        static TABLE: HandleTable<PipelineHandle> = HandleTable::new();
+        &TABLE
+    }
+}
+
+/// Clears `busy` when a call ends, panicking or not.
+struct InUse<'a>(&'a AtomicBool);
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// A failed pipeline call: its arguments, the device, or the pipeline.
+enum CallError {
+    Runtime(RuntimeError),
+    Pipeline(PipelineError),
+}
+
+impl From<RuntimeError> for CallError {
+    fn from(e: RuntimeError) -> Self {
+        CallError::Runtime(e)
+    }
+}
+
+impl From<ArgError> for CallError {
+    fn from(e: ArgError) -> Self {
+        CallError::Runtime(e.into())
+    }
+}
+
+impl From<PipelineError> for CallError {
+    fn from(e: PipelineError) -> Self {
+        CallError::Pipeline(e)
+    }
+}
+
+impl core::fmt::Display for CallError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CallError::Runtime(e) => e.fmt(f),
+            CallError::Pipeline(e) => e.fmt(f),
+        }
+    }
+}
+
+impl CError for PipelineError {
+    fn status(&self) -> ttrt_status {
+        match self.kind() {
+            ErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
+            ErrorKind::InvalidState => ttrt_status::InvalidState,
+            ErrorKind::OutOfMemory => ttrt_status::OutOfMemory,
+            ErrorKind::Timeout => ttrt_status::Timeout,
+            ErrorKind::Device => ttrt_status::RuntimeError,
+            ErrorKind::NotFound => ttrt_status::NotFound,
+            ErrorKind::Unsupported => ttrt_status::Unsupported,
+        }
+    }
+}
+
+impl CError for CallError {
+    fn status(&self) -> ttrt_status {
+        match self {
+            CallError::Runtime(e) => e.status(),
+            CallError::Pipeline(e) => e.status(),
+        }
+    }
+}
+
+fn pipeline<'a>(p: *const ttrt_pipeline) -> Result<Borrow<'a, PipelineHandle>, ArgError> {
+    PipelineHandle::table().get(p, "p")
+}
+
+/// Runs `f` with exclusive use of the pipeline behind `p`, on an open device.
+fn with_pipeline<R>(
+    p: *const ttrt_pipeline,
+    f: impl FnOnce(&mut Inner) -> Result<R, CallError>,
+) -> Result<R, CallError> {
+    let h = pipeline(p)?;
+    h.shared.open()?;
+    if h.busy
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return Err(RuntimeError::new(
+            ErrorKind::InvalidState,
+            format_args!(
+                "the pipeline is in use by another call (a pipeline is used by one thread at a \
+                 time, and not from its own model callback)"
+            ),
+        )
+        .into());
+    }
+    let _in_use = InUse(&h.busy);
+    // SAFETY: `busy` makes this call the only one reaching `inner` until `_in_use` drops.
+    f(unsafe { &mut *h.inner.get() })
+}
+
+/// Fills `cfg` with upstream's defaults: trace on, 1 command queue, transfers on the ops
+/// queue.
+///
+/// # Safety
+/// `cfg` is NULL (ignored) or points to a writable `ttrt_pipeline_config`.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pipeline_config_default(cfg: *mut ttrt_pipeline_config) {
+    guard("ttrt_pipeline_config_default", (), || {
+        let d = PipelineConfig::default();
+        // SAFETY: the caller's contract.
+        if let Ok(o) = unsafe { out(cfg, "cfg") } {
+            o.write(ttrt_pipeline_config {
+                struct_size: core::mem::size_of::<ttrt_pipeline_config>() as u32,
+                use_trace: d.use_trace,
+                num_command_queues: d.num_command_queues as u32,
+                all_transfers_on_separate_command_queue: d.all_transfers_on_separate_command_queue,
+            });
+        }
+    })
+}
+
+/// Reads a config of `c.struct_size` bytes (fields past it take their defaults).
+///
+/// # Safety
+/// `c` points to at least `c.struct_size` readable bytes.
+unsafe fn config_of(c: *const ttrt_pipeline_config) -> Result<PipelineConfig, CallError> {
+    // SAFETY: the caller's contract covers the first field.
+    let size = unsafe { core::ptr::addr_of!((*c).struct_size).read_unaligned() };
+    const MIN: u32 = core::mem::size_of::<ttrt_pipeline_config>() as u32;
+    if size < MIN {
+        return Err(ArgError::StructSize {
+            arg: "cfg",
+            found: size,
+            min: MIN,
+        }
+        .into());
+    }
+    // SAFETY: the caller's struct has at least MIN readable bytes, the size of RawConfig, whose
+    // fields are integers (any bytes are valid).
+    let raw = unsafe { c.cast::<RawConfig>().read_unaligned() };
+    let Ok(num_command_queues) = u8::try_from(raw.num_command_queues) else {
+        return Err(ArgError::Range {
+            arg: "cfg->num_command_queues",
+            found: raw.num_command_queues.into(),
+            allowed: "1 or 2",
+        }
+        .into());
+    };
+    Ok(PipelineConfig {
+        use_trace: raw.use_trace != 0,
+        num_command_queues,
+        all_transfers_on_separate_command_queue: raw.all_transfers_on_separate_command_queue != 0,
+    })
+}
+
+/// TT-CNN's `create_pipeline_from_config`: checks the config against the memory configs and
+/// chooses the executor (see `ttrt_pipeline_config`). `cfg` NULL: the defaults. `model` and
+/// `l1_input` are required; `dram_input` (the persistent DRAM input; required by every
+/// executor but ModelExecutor) and `dram_output` (the persistent DRAM output; required with
+/// `all_transfers_on_separate_command_queue`) may be NULL. Config errors carry upstream's
+/// texts. The pipeline keeps the device alive; free it before or after closing the device.
+///
+/// # Safety
+/// `dev` is a device handle; `cfg`, `dram_input`, `dram_output` are NULL or point to their
+/// structs; `l1_input` points to a memory config; `out_p` is writable. `model` and `user` stay
+/// valid until the pipeline is freed.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)] // the contract's signature (DESIGN.md §4)
+pub unsafe extern "C" fn ttrt_pipeline_create(
+    dev: *mut ttrt_device,
+    cfg: *const ttrt_pipeline_config,
+    model: ttrt_model_fn,
+    user: *mut c_void,
+    l1_input: *const ttrt_memory_config,
+    dram_input: *const ttrt_memory_config,
+    dram_output: *const ttrt_memory_config,
+    out_p: *mut *mut ttrt_pipeline,
+) -> ttrt_status {
+    call("ttrt_pipeline_create", || {
+        // SAFETY: the caller's contract.
+        let o = unsafe { out(out_p, "out")? };
+        let config = if cfg.is_null() {
+            PipelineConfig::default()
+        } else {
+            // SAFETY: the caller's contract.
+            unsafe { config_of(cfg)? }
+        };
+        let Some(f) = model else {
+            return Err(ArgError::Null { arg: "model" }.into());
+        };
+        let optional = |m: *const ttrt_memory_config, name| -> Result<_, CallError> {
+            if m.is_null() {
+                return Ok(None);
+            }
+            // SAFETY: the caller's contract: NULL or a memory config.
+            Ok(Some(memory_of(unsafe { arg(m, name)? })?))
+        };
+        let mems = MemoryConfigs {
+            // SAFETY: the caller's contract.
+            l1_input: memory_of(unsafe { arg(l1_input, "l1_input")? })?,
+            dram_input: optional(dram_input, "dram_input")?,
+            dram_output: optional(dram_output, "dram_output")?,
+        };
+        let shared = Arc::clone(&device(dev)?.shared);
+        shared.open()?;
+        let model = CModel {
+            f,
+            user,
+            dev,
+            shared: Arc::clone(&shared),
+        };
+        let pipeline = Pipeline::new(SharedDevice(Arc::clone(&shared)), config, model, mems)?;
+        let handle = PipelineHandle::table()
+            .insert(PipelineHandle {
+                shared,
+                kind: pipeline.executor(),
+                busy: AtomicBool::new(false),
+                inner: UnsafeCell::new(Inner {
+                    pipeline,
+                    views: Vec::new(),
+                }),
+            })
+            .ok_or_else(|| {
+                RuntimeError::new(ErrorKind::OutOfMemory, format_args!("too many pipelines"))
+            })?;
+        o.write(handle);
+        Ok::<(), CallError>(())
+    })
+}
+
+/// The executor the pipeline's config chose, as upstream names its class
+/// (`"MultiCQTracedModelOverlappedInputExecutor"`), or NULL for a handle that is not a live
+/// pipeline. The string is static.
+///
+/// # Safety
+/// `p` is NULL or a pipeline handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pipeline_executor(p: *const ttrt_pipeline) -> *const c_char {
+    guard(
+        "ttrt_pipeline_executor",
+        core::ptr::null(),
+        || match pipeline(p) {
+            Ok(h) => {
+                // The kind is fixed at create, so reading it needs no exclusive use.
+                let kind = h.kind;
+                kind.name_nul().as_ptr().cast()
+            }
+            Err(e) => {
+                super::error::set_last_error(format_args!("ttrt_pipeline_executor: {e}"));
+                core::ptr::null()
+            }
+        },
+    )
+}
+
+/// Compiles the model with `sample` (a host tensor of the inputs' shape, format and layout):
+/// a warm-up run and, for traced pipelines, the trace capture with the check that the
+/// persistent L1 input lands where the trace reads it ("L1 input tensor address mismatch:
+/// expected A, got B" otherwise). The device input has the sample's shape and data format in
+/// TILE layout; outputs come back in the sample's layout.
+///
+/// # Safety
+/// `p` is a pipeline handle; `sample` points to a host tensor whose data is readable.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pipeline_compile(
+    p: *mut ttrt_pipeline,
+    sample: *const ttrt_host_tensor,
+) -> ttrt_status {
+    call("ttrt_pipeline_compile", || {
+        // SAFETY: the caller's contract.
+        let s = host_of(unsafe { arg(sample, "sample")? })?;
+        with_pipeline(p, |inner| {
+            // SAFETY: the caller's contract: the sample's data is readable.
+            unsafe { inner.pipeline.compile_with(s) }?;
+            Ok(())
+        })
+    })
+}
+
+/// Allocates `n` output tensors on the host now (after compile), so that enqueue and pop_all
+/// allocate nothing; from then on the inputs enqueued between two pop_alls must fit in them
+/// ("Number of inputs (N) exceeds the number of pre-allocated output slots (M).").
+///
+/// # Safety
+/// `p` is a pipeline handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pipeline_preallocate_output_tensors_on_host(
+    p: *mut ttrt_pipeline,
+    n: usize,
+) -> ttrt_status {
+    call("ttrt_pipeline_preallocate_output_tensors_on_host", || {
+        with_pipeline(p, |inner| {
+            inner.pipeline.preallocate_output_tensors_on_host(n)?;
+            inner.views.clear();
+            inner.views.reserve_exact(n);
+            Ok(())
+        })
+    })
+}
+
+/// An input that cannot be read (a failed input is never enqueued: the inputs are all checked
+/// first).
+const NO_INPUT: HostBuffer = HostBuffer {
+    ptr: core::ptr::null_mut(),
+    len: 0,
+    format: crate::format::DataFormat::Float32,
+    shape: [0; 4],
+    strides: [0; 4],
+    tiled: false,
+};
+
+/// Enqueues `n` host tensors: each is written to the device, the model runs on it and its
+/// output is read back into a host tensor of the pipeline. Waits for nothing; the inputs'
+/// bytes are copied before this returns. Every input is checked against the sample first, so
+/// a bad input enqueues nothing. The pipelined-IO executor needs at least 2 inputs per call.
+///
+/// # Safety
+/// `p` is a pipeline handle; `inputs` points to `n` host tensors whose data is readable (NULL
+/// when `n` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pipeline_enqueue(
+    p: *mut ttrt_pipeline,
+    inputs: *const ttrt_host_tensor,
+    n: usize,
+) -> ttrt_status {
+    call("ttrt_pipeline_enqueue", || {
+        let inputs: &[ttrt_host_tensor] = if n == 0 {
+            &[]
+        } else {
+            // SAFETY: the caller's contract: `n` host tensors at `inputs` (NULL checked by
+            // `arg`).
+            unsafe { core::slice::from_raw_parts(arg(inputs, "inputs")?, n) }
+        };
+        for (i, h) in inputs.iter().enumerate() {
+            host_of(h).map_err(|e| {
+                RuntimeError::new(e.kind, format_args!("inputs[{i}]: {}", e.message()))
+            })?;
+        }
+        with_pipeline(p, |inner| {
+            let input = |i: usize| host_of(&inputs[i]).unwrap_or(NO_INPUT);
+            // SAFETY: the caller's contract: every input's data is readable.
+            unsafe { inner.pipeline.enqueue_with(n, &input) }?;
+            Ok(())
+        })
+    })
+}
+
+/// Waits for the device, then returns the outputs of every input enqueued since the last
+/// pop_all, in order: `*outputs` is an array of `*n` host tensors (ROW_MAJOR or TILE like the
+/// sample; see `ttrt_pipeline_compile`).
+///
+/// The array and the tensors' data belong to the pipeline and stay valid until the next
+/// enqueue, pop_all, cleanup or free of the pipeline; read (or copy) them before. Do not
+/// write to them.
+///
+/// # Safety
+/// `p` is a pipeline handle; `outputs` and `n` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pipeline_pop_all(
+    p: *mut ttrt_pipeline,
+    outputs: *mut *const ttrt_host_tensor,
+    n: *mut usize,
+) -> ttrt_status {
+    call("ttrt_pipeline_pop_all", || {
+        // SAFETY: the caller's contract.
+        let (o, on) = unsafe { (out(outputs, "outputs")?, out(n, "n")?) };
+        with_pipeline(p, |inner| {
+            let popped = inner.pipeline.pop_all()?;
+            inner.views.clear();
+            inner.views.extend(popped.iter().map(|t| ttrt_host_tensor {
+                data: t.as_bytes().as_ptr().cast_mut().cast(),
+                size: t.as_bytes().len(),
+                shape: t.shape(),
+                format: t.format() as u32,
+                layout: t.layout() as u32,
+            }));
+            o.write(inner.views.as_ptr());
+            on.write(inner.views.len());
+            Ok(())
+        })
+    })
+}
+
+/// Waits for the device, then releases the trace and the pipeline's device tensors. Outputs
+/// already enqueued can still be popped; nothing more can be enqueued. Freeing the pipeline
+/// cleans up too.
+///
+/// # Safety
+/// `p` is a pipeline handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pipeline_cleanup(p: *mut ttrt_pipeline) -> ttrt_status {
+    call("ttrt_pipeline_cleanup", || {
+        with_pipeline(p, |inner| Ok(inner.pipeline.cleanup()?))
+    })
+}
+
+/// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A
+/// pipeline in use (from its own model callback) is not freed; the last error says so.
+///
+/// # Safety
+/// `p` is NULL or a pipeline handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_pipeline_free(p: *mut ttrt_pipeline) {
+    guard("ttrt_pipeline_free", (), || {
+        if p.is_null() {
+            return;
+        }
+        let busy = match pipeline(p) {
+            Ok(h) => h.busy.load(Ordering::Acquire),
+            Err(e) => {
+                super::error::set_last_error(format_args!("ttrt_pipeline_free: {e}"));
+                return;
+            }
+        };
+        if busy {
+            super::error::set_last_error(format_args!(
+                "ttrt_pipeline_free: the pipeline is in use (called from its model callback?); \
+                 it was not freed"
+            ));
+            return;
+        }
+        let _ = PipelineHandle::table().remove(p, "p");
+    })
+}

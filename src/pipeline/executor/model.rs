@@ -1,0 +1,68 @@
+//! ModelExecutor: one command queue, no trace. Each input is written straight into a new L1
+//! tensor, the model runs on it, the L1 input is freed and the output read back.
+
+use crate::hal::Chip;
+use crate::runtime::{Device, HostBuffer, Tensor};
+
+use super::super::error::PipelineError;
+use super::super::host::{HostTensor, OutputSpec};
+use super::super::model::{run_model, Model};
+use super::{read_and_free, Setup, Temp};
+
+const CQ: u8 = 0;
+
+pub(crate) struct ModelExecutor {
+    setup: Setup,
+}
+
+impl ModelExecutor {
+    pub fn new(setup: Setup) -> Self {
+        ModelExecutor { setup }
+    }
+
+    /// host -> L1 input, model, free the L1 input: the output.
+    fn run_one<C: Chip, M: Model<C>>(
+        &self,
+        dev: &Device<C>,
+        model: &mut M,
+        x: &HostBuffer,
+    ) -> Result<Tensor, PipelineError> {
+        let mut l1 = Temp::new(
+            dev,
+            dev.allocate_tensor(&self.setup.input, &self.setup.mems.l1_input)?,
+        );
+        dev.write_tensor(CQ, x, l1.get(), false)?;
+        let out = run_model(model, dev, CQ, l1.get())?;
+        l1.free()?;
+        Ok(out)
+    }
+
+    pub fn compile<C: Chip, M: Model<C>>(
+        &mut self,
+        dev: &Device<C>,
+        model: &mut M,
+        sample: &HostBuffer,
+    ) -> Result<OutputSpec, PipelineError> {
+        let out = Temp::new(dev, self.run_one(dev, model, sample)?);
+        let spec = OutputSpec::of(&out.tensor, self.setup.host_layout);
+        out.free()?;
+        dev.synchronize()?;
+        Ok(spec)
+    }
+
+    pub fn execute<C: Chip, M: Model<C>>(
+        &mut self,
+        dev: &Device<C>,
+        model: &mut M,
+        input: &dyn Fn(usize) -> HostBuffer,
+        outputs: &mut [HostTensor],
+        issued: &mut usize,
+    ) -> Result<(), PipelineError> {
+        for (i, slot) in outputs.iter_mut().enumerate() {
+            let out = self.run_one(dev, model, &input(i))?;
+            read_and_free(dev, CQ, out, slot)?;
+            *issued += 1;
+        }
+        Ok(())
+    }
+}

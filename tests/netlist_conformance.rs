@@ -11,10 +11,11 @@
 //! - pushes before each invocation: every host-fed queue is filled up to its capacity (its
 //!   free slots by the reference's pointers); a ram the host feeds, or that an op writes and
 //!   an op reads, is written once, every slot, at the first invocation (its initial value).
-//!   Values come from the stimulus config (tests/support/stimulus.rs), one seeded generator
-//!   per queue, pushed as Float32 for float queues and in the integer host format for integer
-//!   and raw queues; without a stimulus config, uniform [-1, 1), or [0, 1) when the netlist
-//!   takes a sqrt or log;
+//!   Values come from the stimulus config (tests/support/stimulus.rs; the sparse tiles and
+//!   encodings of identity matmuls from tests/support/sparse_stimulus.rs), one seeded
+//!   generator per queue, drawn again from the same state when driving, pushed as Float32
+//!   for float queues and in the integer host format for integer and raw queues; without a
+//!   stimulus config, uniform [-1, 1), or [0, 1) when the netlist takes a sqrt or log;
 //! - after each invocation: every entry each output queue holds is read (get_output one entry
 //!   at a time, then pop_output); every written slot of an output ram is read by pointer.
 //!
@@ -33,6 +34,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use support::compare::{compare, config_for, default_config};
 use support::reference::{host_format, to_host, RefError, Tensor};
 use support::reference_run::{unsupported_feature, Machine};
+use support::sparse_stimulus;
 use support::stimulus::generate;
 use support::XorShift;
 use ttrt::backend::{Backend, BackendConfig};
@@ -41,8 +43,20 @@ use ttrt::netlist::{parse, IoType, Netlist, Program, Value};
 
 const TIMEOUT_MS: i32 = 60_000;
 
-/// One push: queue, host values, ram slot (None: at the write pointer).
-type Push = (String, Tensor, Option<usize>);
+/// One push: queue, the generator state its host values are drawn from (drawn again when
+/// driving, so a plan holds no copies of its inputs), ram slot (None: at the write pointer).
+type Push = (String, XorShift, Option<usize>);
+
+/// The host values of one push to queue `name`, drawn from `rng`.
+fn draw(net: &Netlist, name: &str, positive: bool, rng: &mut XorShift) -> Result<Tensor, RefError> {
+    let df = net.queue(name).expect("known queue").df;
+    let stim = net.test_config.as_ref().and_then(|t| t.stimulus.as_ref());
+    let shape = entry_shape(net, name);
+    match sparse_stimulus::generate(net, name, shape) {
+        Some(t) => t,
+        None => generate(stim, name, df, shape, positive, rng),
+    }
+}
 
 /// One run_program call and what surrounds it.
 struct Invocation {
@@ -139,7 +153,6 @@ impl Planner<'_> {
     /// Pushes, runs `prog` and drains the outputs on the reference.
     fn invoke(&mut self, prog: &Program) -> Result<Invocation, RefError> {
         let net = self.net;
-        let stim = net.test_config.as_ref().and_then(|t| t.stimulus.as_ref());
         let m = &mut self.machine;
         let mut pushes = Vec::new();
         for (name, rng) in self.pushed.iter().zip(&mut self.rngs) {
@@ -153,9 +166,9 @@ impl Planner<'_> {
                 vec![None; m.queue(name).free()]
             };
             for slot in slots {
-                let t = generate(stim, name, q.df, entry_shape(net, name), self.positive, rng)?;
-                m.host_push(name, t.clone(), slot)?;
-                pushes.push((name.clone(), t, slot));
+                pushes.push((name.clone(), rng.clone(), slot));
+                let t = draw(net, name, self.positive, rng)?;
+                m.host_push(name, t, slot)?;
             }
         }
         self.rams_filled = true;
@@ -216,18 +229,23 @@ fn plan(net: &Netlist) -> Result<Vec<Invocation>, RefError> {
             let mut last_err = None;
             let mut ran = None;
             for (k, prog) in pending.iter().enumerate() {
-                let saved = (
-                    planner.machine.clone(),
-                    planner.rngs.clone(),
-                    planner.rams_filled,
-                );
+                // Only worth a copy when another program could run instead.
+                let saved = (pending.len() > 1).then(|| {
+                    (
+                        planner.machine.clone(),
+                        planner.rngs.clone(),
+                        planner.rams_filled,
+                    )
+                });
                 match planner.invoke(prog) {
                     Ok(inv) => {
                         ran = Some((k, inv));
                         break;
                     }
                     Err(RefError::Unwritten(why)) => {
-                        (planner.machine, planner.rngs, planner.rams_filled) = saved;
+                        if let Some(saved) = saved {
+                            (planner.machine, planner.rngs, planner.rams_filled) = saved;
+                        }
                         last_err.get_or_insert(why);
                     }
                     Err(e) => return Err(e),
@@ -385,10 +403,12 @@ fn drive(net: &Netlist, plan: &[Invocation]) -> Result<(), String> {
     )?;
     be("initialize", backend.initialize())?;
     for (i, inv) in plan.iter().enumerate() {
-        for (queue, t, slot) in &inv.pushes {
+        for (queue, rng, slot) in &inv.pushes {
+            let t = draw(net, queue, needs_positive_inputs(net), &mut rng.clone())
+                .map_err(|e| format!("stimulus of {queue}: {e}"))?;
             let df = net.queue(queue).expect("known queue").df;
             let fmt = push_format(df);
-            let bytes = encode(t, fmt);
+            let bytes = encode(&t, fmt);
             let host = HostTensor::contiguous(&bytes, fmt, [1, t.z, t.rows, t.cols]);
             let ptr = slot.map_or(-1, |s| s as i32);
             be(

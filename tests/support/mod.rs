@@ -175,4 +175,5 @@ pub mod counting;
 pub mod reference;
 pub mod reference_ops;
 pub mod reference_run;
+pub mod sparse_stimulus;
 pub mod stimulus;

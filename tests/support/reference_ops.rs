@@ -14,6 +14,7 @@ use super::reference::{
     quantize_op_input, reduce_max, relu, sfpu, sfpu_tensor, unsupported, RefError, RefResult,
     SfpuParams, Tensor, TILE,
 };
+use super::sparse_stimulus::SparseProblem;
 
 const BINARY: &[&str] = &[
     "add",
@@ -101,6 +102,7 @@ pub fn eval_op(
         sfpu_tensor(ty, &xs[0], a.vector, sfpu_params(a.exponent, a.slope))?
     } else {
         match ty {
+            "matmul" if a.identity => eval_identity_matmul(net, op, raw, &xs)?,
             "matmul" => eval_matmul(op, &xs)?,
             "reduce" => {
                 if a.reduce_type.unwrap_or(ReduceFunc::Max) != ReduceFunc::Max {
@@ -182,6 +184,96 @@ fn eval_matmul(op: &Op, xs: &[Tensor]) -> RefResult<Tensor> {
     match a.sfpu_op.as_deref() {
         None => {}
         Some("gelu") => y = sfpu_tensor("gelu", &y, a.vector, SfpuParams::default())?,
+        Some(other) => return unsupported(format!("matmul sfpu_op {other}")),
+    }
+    Ok(y)
+}
+
+/// An identity (sparse) matmul, from the dense truth the stimulus drew
+/// (`sparse_stimulus.rs`), never from the encoding: `Y[z] = A[z] · act`, where column tile `K`
+/// of `A` meets activation row tile `K` counted through the activation's slices. The op's
+/// sparse-tile and encoding inputs must be the queue entries drawn from that same `A`. A bias
+/// is added elementwise (golden's identity path adds the whole bias tile), then gelu.
+fn eval_identity_matmul(
+    net: &Netlist,
+    op: &Op,
+    raw: &[Tensor],
+    xs: &[Tensor],
+) -> RefResult<Tensor> {
+    let p = SparseProblem::for_op(net, op)?;
+    let sh = &p.shape;
+    let dims = |t: &Tensor| (t.z, t.rt(), t.ct());
+    if raw[0] != p.sparse_queue(dims(&raw[0]), raw[0].tag)? {
+        return invalid(format!(
+            "{}: input 0 is not the drawn sparse tiles",
+            op.name
+        ));
+    }
+    if raw[2] != p.encoding_queue(dims(&raw[2]))? {
+        return invalid(format!("{}: input 2 is not the drawn encoding", op.name));
+    }
+    let act = &xs[1];
+    if act.data.iter().any(|x| !x.is_finite()) {
+        return unsupported("identity matmul on non-finite activations");
+    }
+    let cols = (op.grid_size.c * op.mblock.n * op.ublock.ct) as usize;
+    if act.ct() < cols || act.ct() % op.grid_size.c as usize != 0 {
+        return invalid(format!(
+            "{}: activations {:?} for {cols} output column tiles",
+            op.name,
+            dims(act)
+        ));
+    }
+    // Core column c reads its own group of activation columns; output column tile
+    // c·(cols/grid_c) + j comes from activation column tile c·(act.ct/grid_c) + j.
+    let (per_core_out, per_core_act) = (
+        cols / op.grid_size.c as usize,
+        act.ct() / op.grid_size.c as usize,
+    );
+    let mut y = Tensor::zeros(sh.slices, sh.rows(), cols, op.out_df);
+    for z in 0..sh.slices {
+        for r in 0..sh.rows() {
+            for k in 0..sh.k_tiles() {
+                let Some(tile) = p.at(z, r, k) else { continue };
+                let (az, ar) = (k / act.rt(), k % act.rt());
+                if az >= act.z {
+                    return invalid(format!("{}: A reaches activation row tile {k}", op.name));
+                }
+                let core_row = r / sh.core_rows();
+                for i in 0..TILE {
+                    for kk in 0..TILE {
+                        let v = p.tile_value(core_row, tile, i, kk);
+                        if v == 0.0 {
+                            continue;
+                        }
+                        for c in 0..op.grid_size.c as usize {
+                            let width = per_core_out * TILE;
+                            let b0 = act.idx(az, ar * TILE + kk, c * per_core_act * TILE);
+                            let y0 = y.idx(z, r * TILE + i, c * width);
+                            let b = &act.data[b0..b0 + width];
+                            for (o, x) in y.data[y0..y0 + width].iter_mut().zip(b) {
+                                *o += v * x;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if op.attributes.bias {
+        let b = &xs[3];
+        if b.dims() != y.dims() {
+            return invalid(format!(
+                "identity matmul bias {:?} vs output {:?}",
+                b.dims(),
+                y.dims()
+            ));
+        }
+        y.data.iter_mut().zip(&b.data).for_each(|(o, v)| *o += v);
+    }
+    match op.attributes.sfpu_op.as_deref() {
+        None => {}
+        Some("gelu") => y = sfpu_tensor("gelu", &y, op.attributes.vector, SfpuParams::default())?,
         Some(other) => return unsupported(format!("matmul sfpu_op {other}")),
     }
     Ok(y)

@@ -61,9 +61,6 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
             if op.tile_dim != full {
                 return Some(format!("tile_dim of op {}", op.name));
             }
-            if op.attributes.identity {
-                return Some(format!("sparse (identity) matmul {}", op.name));
-            }
             // Golden reads embedding indices as the bit patterns of the values: only raw or
             // integer queues hold indices; float ones give meaningless rows (upstream's
             // basic/netlist_embedding.yaml only exercises parsing, and places both of its

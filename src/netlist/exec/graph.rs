@@ -29,6 +29,7 @@ use super::matmul::{depthwise, matmul_op, reduce_max, reduce_shape, MatmulExtras
 use super::nary::{EmbeddingPlan, SplicePlan};
 use super::ops::{apply_binary, apply_sfpu, relu, Binary, Sfpu};
 use super::quantize::quantize;
+use super::sparse::IdentityMatmulPlan;
 use super::tm::{apply_tm, pad, tm_shape, unpad, unpad_shape, Shape};
 use super::{ExecError, QueueIo, Tensor};
 
@@ -37,6 +38,7 @@ enum Kind {
     Unary { op: Sfpu, vector: Dim },
     Binary(Binary),
     Matmul(MatmulExtras),
+    IdentityMatmul(IdentityMatmulPlan),
     Depthwise { bias: bool },
     Reduce { dim: Dim, z: u32 },
     Splice(SplicePlan),
@@ -586,6 +588,10 @@ fn run_op(
                 out,
             )?
         }
+        Kind::IdentityMatmul(p) => {
+            let bias = p.bias.then(|| input(3));
+            p.run(input(0), input(1), input(2), bias, &mut op.scratch, out)?
+        }
         Kind::Depthwise { bias } => {
             depthwise(input(0), input(1), bias.then(|| input(2)), out);
         }
@@ -706,10 +712,11 @@ fn compile_op(
     let mut int8_output = false;
     let mut reserve = 0;
     let (kind, shape) = match t {
+        "matmul" if a.identity => {
+            let plan = IdentityMatmulPlan::new(op, &shapes, vector)?;
+            (Kind::IdentityMatmul(plan), declared)
+        }
         "matmul" => {
-            if a.identity {
-                return Err("identity (sparse) matmul is not supported".into());
-            }
             let gelu = match a.sfpu_op.as_deref() {
                 None => None,
                 Some("gelu") => Some(vector),

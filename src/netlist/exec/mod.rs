@@ -19,6 +19,7 @@ pub mod matmul;
 mod nary;
 pub mod ops;
 pub mod quantize;
+pub mod sparse;
 pub mod tm;
 
 pub use graph::GraphPlan;

@@ -5,9 +5,13 @@
 //! See notes/buda-backend.md.
 //!
 //! The device is a simulated chip driven by one worker thread per command queue. Transfers
-//! (push, get) go on the io CQ and programs on the run CQ: with two CQs, CQ 1 and CQ 0, the
-//! run CQ waiting for the io CQ's last event before each graph; with one, both on CQ 0. A graph
-//! runs as one kernel per `execute`, on the device side of the run CQ.
+//! (push, get, the pointer updates of pop) are made in the io CQ's order and programs run on
+//! the run CQ: with two CQs, CQ 1 and CQ 0, the run CQ waiting for the io CQ's last event
+//! before each graph; with one, both on CQ 0. A graph runs as one kernel per `execute`, on the
+//! device side of the run CQ. A transfer runs on the calling thread once the io CQ has run
+//! what it holds (`Device::run_inline`) and converts straight between the caller's tensor and
+//! the queue's memory where the chip maps it (`Chip::map`; entries.rs): no staging copy, and
+//! no trip through the CQ's worker when the CQ is idle.
 //!
 //! Threads: the io calls (push, get, pop, free) may run on one thread while run_program runs on
 //! another; a second thread entering the same side at once is refused with
@@ -15,6 +19,7 @@
 
 #![allow(clippy::result_large_err)]
 
+mod entries;
 mod error;
 mod execute;
 mod queue;
@@ -29,9 +34,9 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use error::err;
 pub use error::{BackendError, BackendErrorKind};
 use execute::{GraphRt, Job, RunHost};
-use queue::{staging, HostMem, QueueRt};
+use queue::{ChipMem, HostMem, Mem, QueueRt};
 
-use crate::format::{untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout, Rounding};
+use crate::format::{check_untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout};
 use crate::hal::sim::SimChip;
 use crate::netlist::exec::GraphPlan;
 use crate::netlist::interp::Interpreter;
@@ -85,9 +90,16 @@ pub struct QueueDesc {
 struct Load {
     queue: String,
     data: Vec<u8>,
-    format: DataFormat,
-    shape: [usize; 4],
-    strides: [usize; 4],
+    kind: LoadKind,
+}
+
+enum LoadKind {
+    /// A `.bin`: a host tensor, converted as a push converts it.
+    Host {
+        format: DataFormat,
+        shape: [usize; 4],
+        strides: [usize; 4],
+    },
 }
 
 /// What an initialized backend runs on.
@@ -114,6 +126,15 @@ impl Runtime {
             device: &self.device,
             cq: self.io_cq,
         }
+    }
+
+    /// Runs `f` on the io side's memory in the io CQ's order: on the calling thread, once the
+    /// CQ has run what was enqueued before (see `Device::run_inline`), with the chip's memory
+    /// reached as a transfer command reaches it, in place where the chip maps it.
+    fn run_io(&self, f: impl FnOnce(&dyn Mem) -> Result<(), String>) -> Result<(), String> {
+        self.device
+            .run_inline(self.io_cq, |chip| f(&ChipMem(chip)))
+            .map_err(|e| alloc::string::ToString::to_string(e.message()))?
     }
 }
 
@@ -229,6 +250,7 @@ impl Backend {
         config: &BackendConfig,
     ) -> Result<Backend, BackendError> {
         use crate::image::device_json::TensorEntry;
+        let arch = config.arch.unwrap_or_else(|| image.arch());
         let mut loads = Vec::new();
         for t in image.tensors() {
             let desc = match &t.entry {
@@ -251,18 +273,20 @@ impl Backend {
                     desc.bin
                 );
             }
+            let kind = LoadKind::Host {
+                format: desc.format,
+                shape: desc.shape,
+                strides: desc.strides,
+            };
             let data = image.tensor_bytes(&t.name).map_err(|e| {
                 BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
             })?;
             loads.push(Load {
                 queue: t.name.clone(),
                 data: data.into_owned(),
-                format: desc.format,
-                shape: desc.shape,
-                strides: desc.strides,
+                kind,
             });
         }
-        let arch = config.arch.unwrap_or_else(|| image.arch());
         Backend::new(image.netlist().clone(), arch, config, loads)
     }
 
@@ -371,19 +395,25 @@ impl Backend {
         self.state.store(READY, Ordering::Release);
         let loaded = self.loads.iter().try_for_each(|l| {
             let qi = self.queue_index("initialize", &l.queue)?;
-            let t = HostTensor {
-                data: &l.data,
-                format: l.format,
-                shape: l.shape,
-                strides: l.strides,
-            };
             let rt = self.runtime("initialize")?;
-            let ptr = if rt.queues[qi].io_type == IoType::Ram {
-                0
-            } else {
-                -1
-            };
-            self.push(rt, qi, &t, false, 0, ptr, "initialize")
+            let q = &rt.queues[qi];
+            let ptr = if q.io_type == IoType::Ram { 0 } else { -1 };
+            let now = 0;
+            match l.kind {
+                LoadKind::Host {
+                    format,
+                    shape,
+                    strides,
+                } => {
+                    let t = HostTensor {
+                        data: &l.data,
+                        format,
+                        shape,
+                        strides,
+                    };
+                    self.push(rt, qi, &t, false, now, ptr, "initialize")
+                }
+            }
         });
         if let Err(e) = loaded {
             self.state.store(FINISHED, Ordering::Release);
@@ -517,6 +547,34 @@ impl Backend {
         ptr: i32,
         call: &str,
     ) -> Result<(), BackendError> {
+        let w = t.shape[0];
+        let first = self.push_span(rt, qi, w, push_one, timeout_ms, ptr, call)?;
+        let q = &rt.queues[qi];
+        crate::format::check_tilize(t, &q.layout).map_err(|e| {
+            BackendError::new(
+                BackendErrorKind::InvalidArgument,
+                alloc::format!("{call} to queue '{}': {e}", q.name),
+            )
+        })?;
+        self.deliver(rt, qi, first, w, call, |mem| {
+            // SAFETY: the io side's staging; this call holds the io side (or both).
+            q.tilize_entries(mem, first, t, unsafe { &mut *q.io_staging.get() })
+        })
+    }
+
+    /// Checks a push of `w` entries into queue `qi` and waits for room; returns the pointer
+    /// of the first entry.
+    #[allow(clippy::too_many_arguments)]
+    fn push_span(
+        &self,
+        rt: &Runtime,
+        qi: usize,
+        w: usize,
+        push_one: bool,
+        timeout_ms: i32,
+        ptr: i32,
+        call: &str,
+    ) -> Result<u32, BackendError> {
         let q = &rt.queues[qi];
         let name = &q.name;
         if !q.host_fed && q.io_type == IoType::Queue {
@@ -526,7 +584,6 @@ impl Backend {
                 self.netlist.queues[qi].input
             );
         }
-        let w = t.shape[0];
         if w == 0 {
             return err!(
                 InvalidArgument,
@@ -553,7 +610,7 @@ impl Backend {
                 q.entries
             );
         }
-        let first = match q.io_type {
+        match q.io_type {
             IoType::Ram => {
                 if ptr >= 0 && ptr as u32 >= q.entries {
                     return err!(
@@ -563,9 +620,9 @@ impl Backend {
                     );
                 }
                 if ptr >= 0 {
-                    ptr as u32
+                    Ok(ptr as u32)
                 } else {
-                    q.wr.load(Ordering::Acquire)
+                    Ok(q.wr.load(Ordering::Acquire))
                 }
             }
             IoType::Queue => {
@@ -584,28 +641,37 @@ impl Backend {
                         q.entries
                     );
                 }
-                q.wr.load(Ordering::Acquire)
+                Ok(q.wr.load(Ordering::Acquire))
             }
-        };
-        // SAFETY: the io side's staging; this call holds the io side (or both).
-        let buf = staging(unsafe { &mut *q.io_staging.get() }, q.bytes_for(w));
-        crate::format::tilize(t, &q.layout, Rounding::default(), buf).map_err(|e| {
-            BackendError::new(
-                BackendErrorKind::InvalidArgument,
-                alloc::format!("{call} to queue '{name}': {e}"),
-            )
-        })?;
-        let mem = rt.io_mem();
-        let io_err = |e: String| {
+        }
+    }
+
+    /// Writes `w` entries into queue `qi` from pointer `first` on with `write`, in the io
+    /// CQ's order; then publishes them: the write pointer of a queue moves past them and,
+    /// with two CQs, an event on the io CQ tells the run CQ they are there.
+    fn deliver(
+        &self,
+        rt: &Runtime,
+        qi: usize,
+        first: u32,
+        w: usize,
+        call: &str,
+        write: impl FnOnce(&dyn Mem) -> Result<(), String>,
+    ) -> Result<(), BackendError> {
+        let q = &rt.queues[qi];
+        rt.run_io(|mem| {
+            write(mem)?;
+            if q.io_type == IoType::Queue {
+                q.set_wr(mem, q.advance(first, w as u32))?;
+            }
+            Ok(())
+        })
+        .map_err(|e| {
             BackendError::new(
                 BackendErrorKind::Runtime,
-                alloc::format!("{call} to queue '{name}': {e}"),
+                alloc::format!("{call} to queue '{}': {e}", q.name),
             )
-        };
-        q.write_entries(&mem, first, w, buf).map_err(io_err)?;
-        if q.io_type == IoType::Queue {
-            q.set_wr(&mem, q.advance(first, w as u32)).map_err(io_err)?;
-        }
+        })?;
         if rt.io_cq != rt.run_cq {
             let ev = rt.device.record_event(rt.io_cq)?;
             rt.last_io_event.store(ev.id, Ordering::Release);
@@ -696,20 +762,21 @@ impl Backend {
         dst: &mut HostTensorMut<'_>,
     ) -> Result<(), BackendError> {
         let q = &rt.queues[qi];
+        let fail = |kind, e: &dyn core::fmt::Display| {
+            BackendError::new(kind, alloc::format!("{call} from queue '{}': {e}", q.name))
+        };
+        let found = check_untilize(dst, &q.layout)
+            .map_err(|e| fail(BackendErrorKind::InvalidArgument, &e))?;
+        if found != n {
+            let e = crate::format::FormatError::Entries {
+                found,
+                detail: "get_output reads 1 entry with get_one, else input_count entries",
+            };
+            return Err(fail(BackendErrorKind::InvalidArgument, &e));
+        }
         // SAFETY: the io side's staging; this call holds the io side.
-        let buf = staging(unsafe { &mut *q.io_staging.get() }, q.bytes_for(n));
-        q.read_entries(&rt.io_mem(), first, n, buf).map_err(|e| {
-            BackendError::new(
-                BackendErrorKind::Runtime,
-                alloc::format!("{call} from queue '{}': {e}", q.name),
-            )
-        })?;
-        untilize(buf, &q.layout, dst).map_err(|e| {
-            BackendError::new(
-                BackendErrorKind::InvalidArgument,
-                alloc::format!("{call} from queue '{}': {e}", q.name),
-            )
-        })
+        rt.run_io(|mem| q.untilize_entries(mem, first, dst, unsafe { &mut *q.io_staging.get() }))
+            .map_err(|e| fail(BackendErrorKind::Runtime, &e))
     }
 
     /// Peeks at 1 (`get_one`) or input_count entries of `queue`; returns them in fresh memory
@@ -772,7 +839,7 @@ impl Backend {
             );
         }
         let (_, first, n) = self.output_span(rt, "pop_output", queue, pop_one, timeout_ms, -1)?;
-        q.set_rd(&rt.io_mem(), q.advance(first, n as u32))
+        rt.run_io(|mem| q.set_rd(mem, q.advance(first, n as u32)))
             .map_err(|e| {
                 BackendError::new(
                     BackendErrorKind::Runtime,

@@ -23,6 +23,7 @@ mod entries;
 mod error;
 mod execute;
 mod queue;
+mod timeout;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -35,6 +36,7 @@ use error::err;
 pub use error::{BackendError, BackendErrorKind};
 use execute::{GraphRt, Job, RunHost};
 use queue::{ChipMem, HostMem, Mem, QueueRt};
+use timeout::{Timeout, TimeoutOverrides};
 
 use crate::format::{check_untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout};
 use crate::hal::sim::SimChip;
@@ -157,6 +159,7 @@ pub struct Backend {
     arch: Arch,
     config: BackendConfig,
     loads: Vec<Load>,
+    timeouts: TimeoutOverrides,
     state: AtomicU8,
     io_busy: AtomicBool,
     run_busy: AtomicBool,
@@ -218,6 +221,7 @@ impl Backend {
             arch,
             config: *config,
             loads,
+            timeouts: TimeoutOverrides::from_env()?,
             state: AtomicU8::new(CREATED),
             io_busy: AtomicBool::new(false),
             run_busy: AtomicBool::new(false),
@@ -398,7 +402,7 @@ impl Backend {
             let rt = self.runtime("initialize")?;
             let q = &rt.queues[qi];
             let ptr = if q.io_type == IoType::Ram { 0 } else { -1 };
-            let now = 0;
+            let now = Timeout::given(0);
             match l.kind {
                 LoadKind::Host {
                     format,
@@ -522,6 +526,7 @@ impl Backend {
     }
 
     /// Pushes `t` (W entries along its outermost dimension) into `queue`.
+    /// `TT_BACKEND_PUSH_TIMEOUT`, when set at create, replaces `timeout_ms`.
     pub fn push_input(
         &self,
         queue: &str,
@@ -533,7 +538,8 @@ impl Backend {
         let _io = self.take(&self.io_busy, "push_input")?;
         let rt = self.runtime("push_input")?;
         let qi = self.queue_index("push_input", queue)?;
-        self.push(rt, qi, t, push_one, timeout_ms, ptr, "push_input")
+        let timeout = TimeoutOverrides::apply(self.timeouts.push, timeout::PUSH, timeout_ms);
+        self.push(rt, qi, t, push_one, timeout, ptr, "push_input")
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -543,12 +549,12 @@ impl Backend {
         qi: usize,
         t: &HostTensor<'_>,
         push_one: bool,
-        timeout_ms: i32,
+        timeout: Timeout,
         ptr: i32,
         call: &str,
     ) -> Result<(), BackendError> {
         let w = t.shape[0];
-        let first = self.push_span(rt, qi, w, push_one, timeout_ms, ptr, call)?;
+        let first = self.push_span(rt, qi, w, push_one, timeout, ptr, call)?;
         let q = &rt.queues[qi];
         crate::format::check_tilize(t, &q.layout).map_err(|e| {
             BackendError::new(
@@ -571,7 +577,7 @@ impl Backend {
         qi: usize,
         w: usize,
         push_one: bool,
-        timeout_ms: i32,
+        timeout: Timeout,
         ptr: i32,
         call: &str,
     ) -> Result<u32, BackendError> {
@@ -633,10 +639,10 @@ impl Backend {
                     );
                 }
                 let need = q.entries - w as u32;
-                if !wait_for(timeout_ms, || q.occupancy() <= need) {
+                if !wait_for(timeout.ms, || q.occupancy() <= need) {
                     return err!(
                         Timeout,
-                        "{call} to queue '{name}' timed out after {timeout_ms} ms: {} of {} entries are full and {w} are pushed",
+                        "{call} to queue '{name}' timed out after {timeout}: {} of {} entries are full and {w} are pushed",
                         q.occupancy(),
                         q.entries
                     );
@@ -711,7 +717,7 @@ impl Backend {
         call: &str,
         queue: &str,
         one: bool,
-        timeout_ms: i32,
+        timeout: Timeout,
         ptr: i32,
     ) -> Result<(usize, u32, usize), BackendError> {
         let qi = self.queue_index(call, queue)?;
@@ -740,10 +746,10 @@ impl Backend {
                         "{call} from queue '{queue}': ptr {ptr} selects an entry of a ram; a queue is read at its read pointer (pass -1)"
                     );
                 }
-                if !wait_for(timeout_ms, || q.occupancy() >= n) {
+                if !wait_for(timeout.ms, || q.occupancy() >= n) {
                     return err!(
                         Timeout,
-                        "{call} from queue '{queue}' timed out after {timeout_ms} ms: {n} entr{} needed, {} available",
+                        "{call} from queue '{queue}' timed out after {timeout}: {n} entr{} needed, {} available",
                         if n == 1 { "y" } else { "ies" },
                         q.occupancy()
                     );
@@ -780,7 +786,8 @@ impl Backend {
     }
 
     /// Peeks at 1 (`get_one`) or input_count entries of `queue`; returns them in fresh memory
-    /// in the host-compatible format of the queue's format.
+    /// in the host-compatible format of the queue's format. `TT_BACKEND_GET_TIMEOUT`, when
+    /// set at create, replaces `timeout_ms` (also for `get_output_into`).
     pub fn get_output(
         &self,
         queue: &str,
@@ -790,7 +797,8 @@ impl Backend {
     ) -> Result<OutputTensor, BackendError> {
         let _io = self.take(&self.io_busy, "get_output")?;
         let rt = self.runtime("get_output")?;
-        let span = self.output_span(rt, "get_output", queue, get_one, timeout_ms, ptr)?;
+        let timeout = TimeoutOverrides::apply(self.timeouts.get, timeout::GET, timeout_ms);
+        let span = self.output_span(rt, "get_output", queue, get_one, timeout, ptr)?;
         let q = &rt.queues[span.0];
         let format = q.layout.format.host_compatible();
         let shape = q.layout.host_shape(span.2);
@@ -817,11 +825,13 @@ impl Backend {
     ) -> Result<(), BackendError> {
         let _io = self.take(&self.io_busy, "get_output")?;
         let rt = self.runtime("get_output")?;
-        let span = self.output_span(rt, "get_output", queue, get_one, timeout_ms, ptr)?;
+        let timeout = TimeoutOverrides::apply(self.timeouts.get, timeout::GET, timeout_ms);
+        let span = self.output_span(rt, "get_output", queue, get_one, timeout, ptr)?;
         self.read_into(rt, "get_output", span, dst)
     }
 
     /// Advances the read pointer of `queue` by 1 (`pop_one`) or input_count entries.
+    /// `TT_BACKEND_POP_TIMEOUT`, when set at create, replaces `timeout_ms`.
     pub fn pop_output(
         &self,
         queue: &str,
@@ -838,7 +848,8 @@ impl Backend {
                 "pop_output: queue '{queue}' is a ram (RandomAccess): rams are read with a ptr, not popped"
             );
         }
-        let (_, first, n) = self.output_span(rt, "pop_output", queue, pop_one, timeout_ms, -1)?;
+        let timeout = TimeoutOverrides::apply(self.timeouts.pop, timeout::POP, timeout_ms);
+        let (_, first, n) = self.output_span(rt, "pop_output", queue, pop_one, timeout, -1)?;
         rt.run_io(|mem| q.set_rd(mem, q.advance(first, n as u32)))
             .map_err(|e| {
                 BackendError::new(

@@ -102,6 +102,9 @@ enum LoadKind {
         shape: [usize; 4],
         strides: [usize; 4],
     },
+    /// A `.tbin`: the queue's buffers in its buffer order, each holding `entries` entries in
+    /// the device layout, written as they are.
+    Tilized { entries: usize },
 }
 
 /// What an initialized backend runs on.
@@ -248,7 +251,8 @@ impl Backend {
     }
 
     /// A backend for a TTI image: arch from the image unless the config names one; the
-    /// image's constants and parameters are read now and loaded by initialize.
+    /// image's constants and parameters are read (and `.tbin` ones checked against their
+    /// queues) now, and loaded by initialize.
     pub fn create(
         image: &crate::image::Image,
         config: &BackendConfig,
@@ -268,19 +272,15 @@ impl Backend {
                     )
                 }
             };
-            if desc.tilized.is_some() {
-                return err!(
-                    Unsupported,
-                    "{}: tensor '{}' is stored tilized ({}): load it from a .bin export",
-                    image.file(),
-                    t.name,
-                    desc.bin
-                );
-            }
-            let kind = LoadKind::Host {
-                format: desc.format,
-                shape: desc.shape,
-                strides: desc.strides,
+            let kind = match desc.tilized {
+                Some(buffers) => LoadKind::Tilized {
+                    entries: tilized_entries(image, arch, &t.name, desc, buffers)?,
+                },
+                None => LoadKind::Host {
+                    format: desc.format,
+                    shape: desc.shape,
+                    strides: desc.strides,
+                },
             };
             let data = image.tensor_bytes(&t.name).map_err(|e| {
                 BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
@@ -416,6 +416,12 @@ impl Backend {
                         strides,
                     };
                     self.push(rt, qi, &t, false, now, ptr, "initialize")
+                }
+                LoadKind::Tilized { entries } => {
+                    let first = self.push_span(rt, qi, entries, false, now, ptr, "initialize")?;
+                    self.deliver(rt, qi, first, entries, "initialize", |mem| {
+                        q.write_entries(mem, first, entries, &l.data)
+                    })
                 }
             }
         });
@@ -891,4 +897,55 @@ impl Backend {
         let d = self.queue_desc(queue)?;
         Ok((d.layout.format.host_compatible(), d.layout.host_shape(n)))
     }
+}
+
+/// Checks a `.tbin` constant or parameter against the queue it loads: the queue's format, one
+/// buffer per core of its grid, and buffers of W whole entries (W the descriptor's outermost
+/// dimension, as PyBuda's tilize wrote it); returns W.
+fn tilized_entries(
+    image: &crate::image::Image,
+    arch: Arch,
+    name: &str,
+    desc: &crate::image::device_json::TensorDescriptor,
+    buffers: crate::image::device_json::TilizedBuffers,
+) -> Result<usize, BackendError> {
+    let file = image.file();
+    let member = &desc.bin;
+    let Some(q) = image.netlist().queues.iter().find(|q| q.name == name) else {
+        return err!(
+            InvalidImage,
+            "{file}: tensor '{name}' ({member}): the netlist has no queue '{name}' to load it into"
+        );
+    };
+    let layout = q.layout(arch);
+    if desc.format != layout.format {
+        return err!(
+            InvalidImage,
+            "{file}: tensor '{name}' ({member}): tilized as {}, but queue '{name}' holds {}",
+            desc.format.name(),
+            layout.format.name()
+        );
+    }
+    if buffers.num_buffers != layout.buffers() {
+        return err!(
+            InvalidImage,
+            "{file}: tensor '{name}' ({member}): {} buffers, but queue '{name}' has {} (a {}x{} grid)",
+            buffers.num_buffers,
+            layout.buffers(),
+            layout.grid_r,
+            layout.grid_c
+        );
+    }
+    let entry = layout.entry_size();
+    let w = desc.shape[0].max(1);
+    let expected = w.saturating_mul(entry);
+    if expected != buffers.buffer_size_bytes {
+        return err!(
+            InvalidImage,
+            "{file}: tensor '{name}' ({member}): buffers of {} B, but {w} entr{} of queue '{name}' take {expected} B per buffer ({entry} B each)",
+            buffers.buffer_size_bytes,
+            if w == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(w)
 }

@@ -903,7 +903,10 @@ void ttrt_backend_config_default(struct ttrt_backend_config *cfg);
 
 // Creates a backend for `img` (tt_backend::create): arch and device from the image unless
 // `cfg` names an arch; the simulated chip. `cfg` may be NULL (the defaults). The image's
-// constants and parameters are read now, so the image may be freed after this call.
+// constants and parameters are read now (`.bin` or pre-tilized `.tbin`), so the image may be
+// freed after this call. The timeout overrides `TT_BACKEND_PUSH_TIMEOUT`,
+// `TT_BACKEND_GET_TIMEOUT` and `TT_BACKEND_POP_TIMEOUT` are read now too; a value that is not a
+// whole number of seconds is `TTRT_STATUS_INVALID_ARGUMENT`.
 //
 // # Safety
 // `img` is an image handle; `cfg` NULL or a config; `out_be` writable.
@@ -955,7 +958,9 @@ ttrt_status ttrt_backend_tensor_desc_for_queue(const struct ttrt_backend *be,
 // (W is 1 or a multiple of the queue's input_count; fewer than 4 dims are expanded), converted
 // from its host format to the queue's format and tile layout. `push_one`: W must be 1.
 // `timeout_ms`: < 0 waits forever for room, 0 tries once, > 0 waits at most that long, then
-// `TTRT_STATUS_TIMEOUT`. `ptr` >= 0 selects the entry of a ram; -1 otherwise.
+// `TTRT_STATUS_TIMEOUT`; when `TT_BACKEND_PUSH_TIMEOUT` (whole seconds) was set as the backend
+// was created, it replaces `timeout_ms`, as upstream. `ptr` >= 0 selects the entry of a ram;
+// -1 otherwise.
 //
 // # Safety
 // `be` is a backend handle; `q` and `t` valid descriptors; `t->ptr` spans its shape and strides.
@@ -980,7 +985,8 @@ ttrt_status ttrt_backend_run_program(struct ttrt_backend *be,
 // Peeks at 1 (`get_one`) or input_count entries of queue `q` from its read pointer (ram: at
 // `ptr`), moving no pointer (get_output). `out_t` receives backend-owned memory, shape
 // `[W, t, rows, cols]`, in the host-compatible format of the queue's format; it stays valid
-// until `ttrt_tensor_desc_free` or the backend finishes. Timeouts as `ttrt_push_input`.
+// until `ttrt_tensor_desc_free` or the backend finishes. Timeouts as `ttrt_push_input`, with
+// `TT_BACKEND_GET_TIMEOUT` as the override.
 //
 // # Safety
 // `be` is a backend handle; `q` a descriptor; `out_t` writable.
@@ -993,7 +999,7 @@ ttrt_status ttrt_get_output(struct ttrt_backend *be,
 
 // get_output into the caller's memory: `dst` describes a writable tensor of shape
 // `[W, t, rows, cols]` in Float32 or the queue's host-compatible format. Allocates nothing,
-// so a steady-state loop built on it allocates nothing.
+// so a steady-state loop built on it allocates nothing. Timeouts as `ttrt_get_output`.
 //
 // # Safety
 // `be` is a backend handle; `q` a descriptor; `dst->ptr` writable over its shape and strides.
@@ -1005,7 +1011,8 @@ ttrt_status ttrt_get_output_into(struct ttrt_backend *be,
                                  int32_t ptr);
 
 // Advances the read pointer of queue `q` by 1 (`pop_one`) or input_count entries
-// (pop_output). Popping a ram is an error.
+// (pop_output). Popping a ram is an error. Timeouts as `ttrt_push_input`, with
+// `TT_BACKEND_POP_TIMEOUT` as the override.
 //
 // # Safety
 // `be` is a backend handle; `q` a descriptor.

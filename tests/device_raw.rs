@@ -210,5 +210,88 @@ fn transfers_and_kernels_are_refused_during_trace_capture() {
     };
     let e = unsafe { dev.enqueue_kernel(0, k) }.unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidState);
+    let e = dev.run_inline(0, |_| ()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidState);
     dev.end_trace_capture(0, tid).unwrap();
+}
+
+#[test]
+fn the_simulated_chip_maps_its_memory_in_place() {
+    let chip = SimChip::new(Arch::WormholeB0).unwrap();
+    let g = *chip.geometry();
+    chip.write(MemKind::Dram, 3, 0x4000, &pattern(64, 1))
+        .unwrap();
+    let p = chip.map(MemKind::Dram, 3, 0x4000, 64).unwrap();
+    // SAFETY: the map covers 64 bytes; nothing else touches them.
+    let view = unsafe { std::slice::from_raw_parts_mut(p.as_ptr(), 64) };
+    assert_eq!(view, &pattern(64, 1)[..]);
+    view.copy_from_slice(&pattern(64, 2));
+    let mut back = [0u8; 64];
+    chip.read(MemKind::Dram, 3, 0x4000, &mut back).unwrap();
+    assert_eq!(&back[..], &pattern(64, 2)[..]);
+    // L1 maps too, bank by bank; nothing outside the chip does.
+    chip.write(MemKind::L1, 5, 0x100, &[7; 4]).unwrap();
+    let p = chip.map(MemKind::L1, 5, 0x100, 4).unwrap();
+    assert_eq!(
+        unsafe { std::slice::from_raw_parts(p.as_ptr(), 4) },
+        &[7; 4]
+    );
+    assert!(chip.map(MemKind::Dram, g.dram_channels, 0, 1).is_none());
+    assert!(chip
+        .map(MemKind::Dram, 0, g.dram_channel_size - 3, 4)
+        .is_none());
+    assert!(chip.map(MemKind::L1, g.l1_banks(), 0, 1).is_none());
+    assert!(chip.map(MemKind::Dram, 0, u64::MAX, 2).is_none());
+}
+
+#[test]
+fn inline_host_work_runs_after_everything_the_cq_holds() {
+    let d = open(1);
+    for round in 0..20u32 {
+        d.write_raw(0, MemKind::Dram, 0, 0x100, &round.to_le_bytes(), false)
+            .unwrap();
+        // Non-blocking writes and kernels still queued when run_inline is called.
+        d.write_raw(
+            0,
+            MemKind::Dram,
+            0,
+            0x8000,
+            &vec![round as u8; 60_000],
+            false,
+        )
+        .unwrap();
+        for _ in 0..3 {
+            let k = Kernel {
+                entry: increment,
+                ctx: 0x100,
+            };
+            unsafe { d.enqueue_kernel(0, k) }.unwrap();
+        }
+        let (v, last) = d
+            .run_inline(0, |chip| {
+                let word = chip.map(MemKind::Dram, 0, 0x100, 4).unwrap();
+                let tail = chip.map(MemKind::Dram, 0, 0x8000 + 59_999, 1).unwrap();
+                // SAFETY: the maps cover these bytes; the CQ has run everything before.
+                unsafe {
+                    let w = std::slice::from_raw_parts(word.as_ptr(), 4);
+                    (u32::from_le_bytes(w.try_into().unwrap()), *tail.as_ptr())
+                }
+            })
+            .unwrap();
+        assert_eq!((v, last), (round + 3, round as u8));
+    }
+    // A device error left by an earlier command is returned instead of running the work.
+    let k = Kernel {
+        entry: failing,
+        ctx: 0,
+    };
+    unsafe { d.enqueue_kernel(0, k) }.unwrap();
+    let mut ran = false;
+    let e = d.run_inline(0, |_| ran = true).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "device error on CQ 0 (kernel): graph 'g': sqrt of -1"
+    );
+    assert!(!ran);
+    assert_eq!(d.run_inline(0, |_| 5).unwrap(), 5);
 }

@@ -8,9 +8,9 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::Ordering;
 
-use super::queue::{staging, ChipMem, HostMem, Mem, QueueRt};
+use super::queue::{ChipMem, HostMem, Mem, QueueRt};
 use super::Runtime;
-use crate::format::{untilize, DataFormat, HostTensor, HostTensorMut, Rounding};
+use crate::format::{DataFormat, HostTensor, HostTensorMut};
 use crate::hal::Chip;
 use crate::netlist::exec::{GraphPlan, QueueIo, Tensor};
 use crate::netlist::interp::{PointerKind, ProgramHost, ResolvedSetting};
@@ -272,11 +272,11 @@ impl KernelIo<'_> {
     fn copy_entry(&mut self, from: usize, to: usize) -> Result<(), String> {
         let (src, at) = self.readable(from)?;
         let dst = self.writable(to)?;
-        // SAFETY: the device side's staging is used by one kernel at a time.
-        let buf = staging(unsafe { &mut *src.dev_staging.get() }, src.bytes_for(1));
-        src.read_entries(self.mem, at, 1, buf)?;
         let wr = dst.wr.load(Ordering::Acquire);
-        dst.write_entries(self.mem, wr, 1, buf)?;
+        // SAFETY: the device side's staging is used by one kernel at a time.
+        src.copy_entry(self.mem, at, dst, wr, unsafe {
+            &mut *src.dev_staging.get()
+        })?;
         self.written(to, wr)
     }
 
@@ -295,25 +295,20 @@ impl KernelIo<'_> {
 impl QueueIo for KernelIo<'_> {
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
         let (q, at) = self.readable(queue)?;
-        // SAFETY: the device side's staging is used by one kernel at a time.
-        let buf = staging(unsafe { &mut *q.dev_staging.get() }, q.bytes_for(1));
-        q.read_entries(self.mem, at, 1, buf)?;
         let shape = q.layout.host_shape(1);
         let mut dst =
             HostTensorMut::contiguous(bytes_of_mut(&mut out.data), DataFormat::Float32, shape);
-        untilize(buf, &q.layout, &mut dst).map_err(|e| alloc::format!("queue '{}': {e}", q.name))
+        // SAFETY: the device side's staging is used by one kernel at a time.
+        q.untilize_entries(self.mem, at, &mut dst, unsafe { &mut *q.dev_staging.get() })
     }
 
     fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), String> {
         let q = self.writable(queue)?;
         let shape = q.layout.host_shape(1);
         let src = HostTensor::contiguous(bytes_of(&entry.data), DataFormat::Float32, shape);
-        // SAFETY: as in `read`.
-        let buf = staging(unsafe { &mut *q.dev_staging.get() }, q.bytes_for(1));
-        crate::format::tilize(&src, &q.layout, Rounding::default(), buf)
-            .map_err(|e| alloc::format!("queue '{}': {e}", q.name))?;
         let wr = q.wr.load(Ordering::Acquire);
-        q.write_entries(self.mem, wr, 1, buf)?;
+        // SAFETY: as in `read`.
+        q.tilize_entries(self.mem, wr, &src, unsafe { &mut *q.dev_staging.get() })?;
         self.written(queue, wr)
     }
 

@@ -5,9 +5,13 @@
 //! See notes/buda-backend.md.
 //!
 //! The device is a simulated chip driven by one worker thread per command queue. Transfers
-//! (push, get) go on the io CQ and programs on the run CQ: with two CQs, CQ 1 and CQ 0, the
-//! run CQ waiting for the io CQ's last event before each graph; with one, both on CQ 0. A graph
-//! runs as one kernel per `execute`, on the device side of the run CQ.
+//! (push, get, the pointer updates of pop) are made in the io CQ's order and programs run on
+//! the run CQ: with two CQs, CQ 1 and CQ 0, the run CQ waiting for the io CQ's last event
+//! before each graph; with one, both on CQ 0. A graph runs as one kernel per `execute`, on the
+//! device side of the run CQ. A transfer runs on the calling thread once the io CQ has run
+//! what it holds (`Device::run_inline`) and converts straight between the caller's tensor and
+//! the queue's memory where the chip maps it (`Chip::map`; entries.rs): no staging copy, and
+//! no trip through the CQ's worker when the CQ is idle.
 //!
 //! Threads: the io calls (push, get, pop, free) may run on one thread while run_program runs on
 //! another; a second thread entering the same side at once is refused with
@@ -15,9 +19,11 @@
 
 #![allow(clippy::result_large_err)]
 
+mod entries;
 mod error;
 mod execute;
 mod queue;
+mod timeout;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -29,9 +35,10 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use error::err;
 pub use error::{BackendError, BackendErrorKind};
 use execute::{GraphRt, Job, RunHost};
-use queue::{staging, HostMem, QueueRt};
+use queue::{ChipMem, HostMem, Mem, QueueRt};
+use timeout::{Timeout, TimeoutOverrides};
 
-use crate::format::{untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout, Rounding};
+use crate::format::{check_untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout};
 use crate::hal::sim::SimChip;
 use crate::netlist::exec::GraphPlan;
 use crate::netlist::interp::Interpreter;
@@ -85,9 +92,19 @@ pub struct QueueDesc {
 struct Load {
     queue: String,
     data: Vec<u8>,
-    format: DataFormat,
-    shape: [usize; 4],
-    strides: [usize; 4],
+    kind: LoadKind,
+}
+
+enum LoadKind {
+    /// A `.bin`: a host tensor, converted as a push converts it.
+    Host {
+        format: DataFormat,
+        shape: [usize; 4],
+        strides: [usize; 4],
+    },
+    /// A `.tbin`: the queue's buffers in its buffer order, each holding `entries` entries in
+    /// the device layout, written as they are.
+    Tilized { entries: usize },
 }
 
 /// What an initialized backend runs on.
@@ -115,6 +132,15 @@ impl Runtime {
             cq: self.io_cq,
         }
     }
+
+    /// Runs `f` on the io side's memory in the io CQ's order: on the calling thread, once the
+    /// CQ has run what was enqueued before (see `Device::run_inline`), with the chip's memory
+    /// reached as a transfer command reaches it, in place where the chip maps it.
+    fn run_io(&self, f: impl FnOnce(&dyn Mem) -> Result<(), String>) -> Result<(), String> {
+        self.device
+            .run_inline(self.io_cq, |chip| f(&ChipMem(chip)))
+            .map_err(|e| alloc::string::ToString::to_string(e.message()))?
+    }
 }
 
 impl Drop for Runtime {
@@ -136,6 +162,7 @@ pub struct Backend {
     arch: Arch,
     config: BackendConfig,
     loads: Vec<Load>,
+    timeouts: TimeoutOverrides,
     state: AtomicU8,
     io_busy: AtomicBool,
     run_busy: AtomicBool,
@@ -197,6 +224,7 @@ impl Backend {
             arch,
             config: *config,
             loads,
+            timeouts: TimeoutOverrides::from_env()?,
             state: AtomicU8::new(CREATED),
             io_busy: AtomicBool::new(false),
             run_busy: AtomicBool::new(false),
@@ -223,12 +251,14 @@ impl Backend {
     }
 
     /// A backend for a TTI image: arch from the image unless the config names one; the
-    /// image's constants and parameters are read now and loaded by initialize.
+    /// image's constants and parameters are read (and `.tbin` ones checked against their
+    /// queues) now, and loaded by initialize.
     pub fn create(
         image: &crate::image::Image,
         config: &BackendConfig,
     ) -> Result<Backend, BackendError> {
         use crate::image::device_json::TensorEntry;
+        let arch = config.arch.unwrap_or_else(|| image.arch());
         let mut loads = Vec::new();
         for t in image.tensors() {
             let desc = match &t.entry {
@@ -242,27 +272,25 @@ impl Backend {
                     )
                 }
             };
-            if desc.tilized.is_some() {
-                return err!(
-                    Unsupported,
-                    "{}: tensor '{}' is stored tilized ({}): load it from a .bin export",
-                    image.file(),
-                    t.name,
-                    desc.bin
-                );
-            }
+            let kind = match desc.tilized {
+                Some(buffers) => LoadKind::Tilized {
+                    entries: tilized_entries(image, arch, &t.name, desc, buffers)?,
+                },
+                None => LoadKind::Host {
+                    format: desc.format,
+                    shape: desc.shape,
+                    strides: desc.strides,
+                },
+            };
             let data = image.tensor_bytes(&t.name).map_err(|e| {
                 BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
             })?;
             loads.push(Load {
                 queue: t.name.clone(),
                 data: data.into_owned(),
-                format: desc.format,
-                shape: desc.shape,
-                strides: desc.strides,
+                kind,
             });
         }
-        let arch = config.arch.unwrap_or_else(|| image.arch());
         Backend::new(image.netlist().clone(), arch, config, loads)
     }
 
@@ -371,19 +399,31 @@ impl Backend {
         self.state.store(READY, Ordering::Release);
         let loaded = self.loads.iter().try_for_each(|l| {
             let qi = self.queue_index("initialize", &l.queue)?;
-            let t = HostTensor {
-                data: &l.data,
-                format: l.format,
-                shape: l.shape,
-                strides: l.strides,
-            };
             let rt = self.runtime("initialize")?;
-            let ptr = if rt.queues[qi].io_type == IoType::Ram {
-                0
-            } else {
-                -1
-            };
-            self.push(rt, qi, &t, false, 0, ptr, "initialize")
+            let q = &rt.queues[qi];
+            let ptr = if q.io_type == IoType::Ram { 0 } else { -1 };
+            let now = Timeout::given(0);
+            match l.kind {
+                LoadKind::Host {
+                    format,
+                    shape,
+                    strides,
+                } => {
+                    let t = HostTensor {
+                        data: &l.data,
+                        format,
+                        shape,
+                        strides,
+                    };
+                    self.push(rt, qi, &t, false, now, ptr, "initialize")
+                }
+                LoadKind::Tilized { entries } => {
+                    let first = self.push_span(rt, qi, entries, false, now, ptr, "initialize")?;
+                    self.deliver(rt, qi, first, entries, "initialize", |mem| {
+                        q.write_entries(mem, first, entries, &l.data)
+                    })
+                }
+            }
         });
         if let Err(e) = loaded {
             self.state.store(FINISHED, Ordering::Release);
@@ -492,6 +532,7 @@ impl Backend {
     }
 
     /// Pushes `t` (W entries along its outermost dimension) into `queue`.
+    /// `TT_BACKEND_PUSH_TIMEOUT`, when set at create, replaces `timeout_ms`.
     pub fn push_input(
         &self,
         queue: &str,
@@ -503,7 +544,8 @@ impl Backend {
         let _io = self.take(&self.io_busy, "push_input")?;
         let rt = self.runtime("push_input")?;
         let qi = self.queue_index("push_input", queue)?;
-        self.push(rt, qi, t, push_one, timeout_ms, ptr, "push_input")
+        let timeout = TimeoutOverrides::apply(self.timeouts.push, timeout::PUSH, timeout_ms);
+        self.push(rt, qi, t, push_one, timeout, ptr, "push_input")
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -513,10 +555,38 @@ impl Backend {
         qi: usize,
         t: &HostTensor<'_>,
         push_one: bool,
-        timeout_ms: i32,
+        timeout: Timeout,
         ptr: i32,
         call: &str,
     ) -> Result<(), BackendError> {
+        let w = t.shape[0];
+        let first = self.push_span(rt, qi, w, push_one, timeout, ptr, call)?;
+        let q = &rt.queues[qi];
+        crate::format::check_tilize(t, &q.layout).map_err(|e| {
+            BackendError::new(
+                BackendErrorKind::InvalidArgument,
+                alloc::format!("{call} to queue '{}': {e}", q.name),
+            )
+        })?;
+        self.deliver(rt, qi, first, w, call, |mem| {
+            // SAFETY: the io side's staging; this call holds the io side (or both).
+            q.tilize_entries(mem, first, t, unsafe { &mut *q.io_staging.get() })
+        })
+    }
+
+    /// Checks a push of `w` entries into queue `qi` and waits for room; returns the pointer
+    /// of the first entry.
+    #[allow(clippy::too_many_arguments)]
+    fn push_span(
+        &self,
+        rt: &Runtime,
+        qi: usize,
+        w: usize,
+        push_one: bool,
+        timeout: Timeout,
+        ptr: i32,
+        call: &str,
+    ) -> Result<u32, BackendError> {
         let q = &rt.queues[qi];
         let name = &q.name;
         if !q.host_fed && q.io_type == IoType::Queue {
@@ -526,7 +596,6 @@ impl Backend {
                 self.netlist.queues[qi].input
             );
         }
-        let w = t.shape[0];
         if w == 0 {
             return err!(
                 InvalidArgument,
@@ -553,7 +622,7 @@ impl Backend {
                 q.entries
             );
         }
-        let first = match q.io_type {
+        match q.io_type {
             IoType::Ram => {
                 if ptr >= 0 && ptr as u32 >= q.entries {
                     return err!(
@@ -563,9 +632,9 @@ impl Backend {
                     );
                 }
                 if ptr >= 0 {
-                    ptr as u32
+                    Ok(ptr as u32)
                 } else {
-                    q.wr.load(Ordering::Acquire)
+                    Ok(q.wr.load(Ordering::Acquire))
                 }
             }
             IoType::Queue => {
@@ -576,36 +645,45 @@ impl Backend {
                     );
                 }
                 let need = q.entries - w as u32;
-                if !wait_for(timeout_ms, || q.occupancy() <= need) {
+                if !wait_for(timeout.ms, || q.occupancy() <= need) {
                     return err!(
                         Timeout,
-                        "{call} to queue '{name}' timed out after {timeout_ms} ms: {} of {} entries are full and {w} are pushed",
+                        "{call} to queue '{name}' timed out after {timeout}: {} of {} entries are full and {w} are pushed",
                         q.occupancy(),
                         q.entries
                     );
                 }
-                q.wr.load(Ordering::Acquire)
+                Ok(q.wr.load(Ordering::Acquire))
             }
-        };
-        // SAFETY: the io side's staging; this call holds the io side (or both).
-        let buf = staging(unsafe { &mut *q.io_staging.get() }, q.bytes_for(w));
-        crate::format::tilize(t, &q.layout, Rounding::default(), buf).map_err(|e| {
-            BackendError::new(
-                BackendErrorKind::InvalidArgument,
-                alloc::format!("{call} to queue '{name}': {e}"),
-            )
-        })?;
-        let mem = rt.io_mem();
-        let io_err = |e: String| {
+        }
+    }
+
+    /// Writes `w` entries into queue `qi` from pointer `first` on with `write`, in the io
+    /// CQ's order; then publishes them: the write pointer of a queue moves past them and,
+    /// with two CQs, an event on the io CQ tells the run CQ they are there.
+    fn deliver(
+        &self,
+        rt: &Runtime,
+        qi: usize,
+        first: u32,
+        w: usize,
+        call: &str,
+        write: impl FnOnce(&dyn Mem) -> Result<(), String>,
+    ) -> Result<(), BackendError> {
+        let q = &rt.queues[qi];
+        rt.run_io(|mem| {
+            write(mem)?;
+            if q.io_type == IoType::Queue {
+                q.set_wr(mem, q.advance(first, w as u32))?;
+            }
+            Ok(())
+        })
+        .map_err(|e| {
             BackendError::new(
                 BackendErrorKind::Runtime,
-                alloc::format!("{call} to queue '{name}': {e}"),
+                alloc::format!("{call} to queue '{}': {e}", q.name),
             )
-        };
-        q.write_entries(&mem, first, w, buf).map_err(io_err)?;
-        if q.io_type == IoType::Queue {
-            q.set_wr(&mem, q.advance(first, w as u32)).map_err(io_err)?;
-        }
+        })?;
         if rt.io_cq != rt.run_cq {
             let ev = rt.device.record_event(rt.io_cq)?;
             rt.last_io_event.store(ev.id, Ordering::Release);
@@ -645,7 +723,7 @@ impl Backend {
         call: &str,
         queue: &str,
         one: bool,
-        timeout_ms: i32,
+        timeout: Timeout,
         ptr: i32,
     ) -> Result<(usize, u32, usize), BackendError> {
         let qi = self.queue_index(call, queue)?;
@@ -674,10 +752,10 @@ impl Backend {
                         "{call} from queue '{queue}': ptr {ptr} selects an entry of a ram; a queue is read at its read pointer (pass -1)"
                     );
                 }
-                if !wait_for(timeout_ms, || q.occupancy() >= n) {
+                if !wait_for(timeout.ms, || q.occupancy() >= n) {
                     return err!(
                         Timeout,
-                        "{call} from queue '{queue}' timed out after {timeout_ms} ms: {n} entr{} needed, {} available",
+                        "{call} from queue '{queue}' timed out after {timeout}: {n} entr{} needed, {} available",
                         if n == 1 { "y" } else { "ies" },
                         q.occupancy()
                     );
@@ -696,24 +774,26 @@ impl Backend {
         dst: &mut HostTensorMut<'_>,
     ) -> Result<(), BackendError> {
         let q = &rt.queues[qi];
+        let fail = |kind, e: &dyn core::fmt::Display| {
+            BackendError::new(kind, alloc::format!("{call} from queue '{}': {e}", q.name))
+        };
+        let found = check_untilize(dst, &q.layout)
+            .map_err(|e| fail(BackendErrorKind::InvalidArgument, &e))?;
+        if found != n {
+            let e = crate::format::FormatError::Entries {
+                found,
+                detail: "get_output reads 1 entry with get_one, else input_count entries",
+            };
+            return Err(fail(BackendErrorKind::InvalidArgument, &e));
+        }
         // SAFETY: the io side's staging; this call holds the io side.
-        let buf = staging(unsafe { &mut *q.io_staging.get() }, q.bytes_for(n));
-        q.read_entries(&rt.io_mem(), first, n, buf).map_err(|e| {
-            BackendError::new(
-                BackendErrorKind::Runtime,
-                alloc::format!("{call} from queue '{}': {e}", q.name),
-            )
-        })?;
-        untilize(buf, &q.layout, dst).map_err(|e| {
-            BackendError::new(
-                BackendErrorKind::InvalidArgument,
-                alloc::format!("{call} from queue '{}': {e}", q.name),
-            )
-        })
+        rt.run_io(|mem| q.untilize_entries(mem, first, dst, unsafe { &mut *q.io_staging.get() }))
+            .map_err(|e| fail(BackendErrorKind::Runtime, &e))
     }
 
     /// Peeks at 1 (`get_one`) or input_count entries of `queue`; returns them in fresh memory
-    /// in the host-compatible format of the queue's format.
+    /// in the host-compatible format of the queue's format. `TT_BACKEND_GET_TIMEOUT`, when
+    /// set at create, replaces `timeout_ms` (also for `get_output_into`).
     pub fn get_output(
         &self,
         queue: &str,
@@ -723,7 +803,8 @@ impl Backend {
     ) -> Result<OutputTensor, BackendError> {
         let _io = self.take(&self.io_busy, "get_output")?;
         let rt = self.runtime("get_output")?;
-        let span = self.output_span(rt, "get_output", queue, get_one, timeout_ms, ptr)?;
+        let timeout = TimeoutOverrides::apply(self.timeouts.get, timeout::GET, timeout_ms);
+        let span = self.output_span(rt, "get_output", queue, get_one, timeout, ptr)?;
         let q = &rt.queues[span.0];
         let format = q.layout.format.host_compatible();
         let shape = q.layout.host_shape(span.2);
@@ -750,11 +831,13 @@ impl Backend {
     ) -> Result<(), BackendError> {
         let _io = self.take(&self.io_busy, "get_output")?;
         let rt = self.runtime("get_output")?;
-        let span = self.output_span(rt, "get_output", queue, get_one, timeout_ms, ptr)?;
+        let timeout = TimeoutOverrides::apply(self.timeouts.get, timeout::GET, timeout_ms);
+        let span = self.output_span(rt, "get_output", queue, get_one, timeout, ptr)?;
         self.read_into(rt, "get_output", span, dst)
     }
 
     /// Advances the read pointer of `queue` by 1 (`pop_one`) or input_count entries.
+    /// `TT_BACKEND_POP_TIMEOUT`, when set at create, replaces `timeout_ms`.
     pub fn pop_output(
         &self,
         queue: &str,
@@ -771,8 +854,9 @@ impl Backend {
                 "pop_output: queue '{queue}' is a ram (RandomAccess): rams are read with a ptr, not popped"
             );
         }
-        let (_, first, n) = self.output_span(rt, "pop_output", queue, pop_one, timeout_ms, -1)?;
-        q.set_rd(&rt.io_mem(), q.advance(first, n as u32))
+        let timeout = TimeoutOverrides::apply(self.timeouts.pop, timeout::POP, timeout_ms);
+        let (_, first, n) = self.output_span(rt, "pop_output", queue, pop_one, timeout, -1)?;
+        rt.run_io(|mem| q.set_rd(mem, q.advance(first, n as u32)))
             .map_err(|e| {
                 BackendError::new(
                     BackendErrorKind::Runtime,
@@ -813,4 +897,55 @@ impl Backend {
         let d = self.queue_desc(queue)?;
         Ok((d.layout.format.host_compatible(), d.layout.host_shape(n)))
     }
+}
+
+/// Checks a `.tbin` constant or parameter against the queue it loads: the queue's format, one
+/// buffer per core of its grid, and buffers of W whole entries (W the descriptor's outermost
+/// dimension, as PyBuda's tilize wrote it); returns W.
+fn tilized_entries(
+    image: &crate::image::Image,
+    arch: Arch,
+    name: &str,
+    desc: &crate::image::device_json::TensorDescriptor,
+    buffers: crate::image::device_json::TilizedBuffers,
+) -> Result<usize, BackendError> {
+    let file = image.file();
+    let member = &desc.bin;
+    let Some(q) = image.netlist().queues.iter().find(|q| q.name == name) else {
+        return err!(
+            InvalidImage,
+            "{file}: tensor '{name}' ({member}): the netlist has no queue '{name}' to load it into"
+        );
+    };
+    let layout = q.layout(arch);
+    if desc.format != layout.format {
+        return err!(
+            InvalidImage,
+            "{file}: tensor '{name}' ({member}): tilized as {}, but queue '{name}' holds {}",
+            desc.format.name(),
+            layout.format.name()
+        );
+    }
+    if buffers.num_buffers != layout.buffers() {
+        return err!(
+            InvalidImage,
+            "{file}: tensor '{name}' ({member}): {} buffers, but queue '{name}' has {} (a {}x{} grid)",
+            buffers.num_buffers,
+            layout.buffers(),
+            layout.grid_r,
+            layout.grid_c
+        );
+    }
+    let entry = layout.entry_size();
+    let w = desc.shape[0].max(1);
+    let expected = w.saturating_mul(entry);
+    if expected != buffers.buffer_size_bytes {
+        return err!(
+            InvalidImage,
+            "{file}: tensor '{name}' ({member}): buffers of {} B, but {w} entr{} of queue '{name}' take {expected} B per buffer ({entry} B each)",
+            buffers.buffer_size_bytes,
+            if w == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(w)
 }

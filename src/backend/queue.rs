@@ -183,33 +183,33 @@ pub(crate) trait Mem {
     fn post(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
         self.write(kind, bank, addr, bytes)
     }
+    /// The memory in place, where this side may access it so (see `Chip::map`).
+    fn map(&self, _kind: MemKind, _bank: u32, _addr: u64, _len: usize) -> Option<*mut u8> {
+        None
+    }
 }
 
-/// The host side: through a command queue of the device.
+/// The host side: on the calling thread, in a command queue's order (`Device::run_inline`:
+/// after what the CQ holds, before what is enqueued later).
 pub(crate) struct HostMem<'a, C: Chip> {
     pub device: &'a Device<C>,
     pub cq: u8,
 }
 
 impl<C: Chip> Mem for HostMem<'_, C> {
-    fn post(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
-        self.device
-            .write_raw(self.cq, kind, bank, addr, bytes, false)
-            .map_err(|e| alloc::string::ToString::to_string(e.message()))
-    }
     fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
         self.device
-            .write_raw(self.cq, kind, bank, addr, bytes, true)
-            .map_err(|e| alloc::string::ToString::to_string(e.message()))
+            .run_inline(self.cq, |chip| ChipMem(chip).write(kind, bank, addr, bytes))
+            .map_err(|e| alloc::string::ToString::to_string(e.message()))?
     }
     fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), String> {
         self.device
-            .read_raw(self.cq, kind, bank, addr, bytes)
-            .map_err(|e| alloc::string::ToString::to_string(e.message()))
+            .run_inline(self.cq, |chip| ChipMem(chip).read(kind, bank, addr, bytes))
+            .map_err(|e| alloc::string::ToString::to_string(e.message()))?
     }
 }
 
-/// The device side: the chip itself (inside a kernel).
+/// The chip itself: inside a kernel, or on the host in a CQ's order (`Device::run_inline`).
 pub(crate) struct ChipMem<'a>(pub &'a dyn Chip);
 
 impl Mem for ChipMem<'_> {
@@ -222,6 +222,9 @@ impl Mem for ChipMem<'_> {
         self.0
             .read(kind, bank, addr, bytes)
             .map_err(|e| alloc::format!("{e}"))
+    }
+    fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<*mut u8> {
+        self.0.map(kind, bank, addr, len).map(|p| p.as_ptr())
     }
 }
 

@@ -185,7 +185,10 @@ fn config_of(c: Option<&ttrt_backend_config>) -> Result<BackendConfig, ArgError>
 
 /// Creates a backend for `img` (tt_backend::create): arch and device from the image unless
 /// `cfg` names an arch; the simulated chip. `cfg` may be NULL (the defaults). The image's
-/// constants and parameters are read now, so the image may be freed after this call.
+/// constants and parameters are read now (`.bin` or pre-tilized `.tbin`), so the image may be
+/// freed after this call. The timeout overrides `TT_BACKEND_PUSH_TIMEOUT`,
+/// `TT_BACKEND_GET_TIMEOUT` and `TT_BACKEND_POP_TIMEOUT` are read now too; a value that is not a
+/// whole number of seconds is `TTRT_STATUS_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `img` is an image handle; `cfg` NULL or a config; `out_be` writable.
@@ -460,7 +463,9 @@ fn owned_desc(id: u64, data: Vec<u8>, format: DataFormat, shape: [usize; 4]) -> 
 /// (W is 1 or a multiple of the queue's input_count; fewer than 4 dims are expanded), converted
 /// from its host format to the queue's format and tile layout. `push_one`: W must be 1.
 /// `timeout_ms`: < 0 waits forever for room, 0 tries once, > 0 waits at most that long, then
-/// `TTRT_STATUS_TIMEOUT`. `ptr` >= 0 selects the entry of a ram; -1 otherwise.
+/// `TTRT_STATUS_TIMEOUT`; when `TT_BACKEND_PUSH_TIMEOUT` (whole seconds) was set as the backend
+/// was created, it replaces `timeout_ms`, as upstream. `ptr` >= 0 selects the entry of a ram;
+/// -1 otherwise.
 ///
 /// # Safety
 /// `be` is a backend handle; `q` and `t` valid descriptors; `t->ptr` spans its shape and strides.
@@ -531,7 +536,8 @@ pub unsafe extern "C" fn ttrt_backend_run_program(
 /// Peeks at 1 (`get_one`) or input_count entries of queue `q` from its read pointer (ram: at
 /// `ptr`), moving no pointer (get_output). `out_t` receives backend-owned memory, shape
 /// `[W, t, rows, cols]`, in the host-compatible format of the queue's format; it stays valid
-/// until `ttrt_tensor_desc_free` or the backend finishes. Timeouts as `ttrt_push_input`.
+/// until `ttrt_tensor_desc_free` or the backend finishes. Timeouts as `ttrt_push_input`, with
+/// `TT_BACKEND_GET_TIMEOUT` as the override.
 ///
 /// # Safety
 /// `be` is a backend handle; `q` a descriptor; `out_t` writable.
@@ -559,7 +565,7 @@ pub unsafe extern "C" fn ttrt_get_output(
 
 /// get_output into the caller's memory: `dst` describes a writable tensor of shape
 /// `[W, t, rows, cols]` in Float32 or the queue's host-compatible format. Allocates nothing,
-/// so a steady-state loop built on it allocates nothing.
+/// so a steady-state loop built on it allocates nothing. Timeouts as `ttrt_get_output`.
 ///
 /// # Safety
 /// `be` is a backend handle; `q` a descriptor; `dst->ptr` writable over its shape and strides.
@@ -584,7 +590,8 @@ pub unsafe extern "C" fn ttrt_get_output_into(
 }
 
 /// Advances the read pointer of queue `q` by 1 (`pop_one`) or input_count entries
-/// (pop_output). Popping a ram is an error.
+/// (pop_output). Popping a ram is an error. Timeouts as `ttrt_push_input`, with
+/// `TT_BACKEND_POP_TIMEOUT` as the override.
 ///
 /// # Safety
 /// `be` is a backend handle; `q` a descriptor.

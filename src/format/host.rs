@@ -61,6 +61,51 @@ impl<'a> HostTensorMut<'a> {
     }
 }
 
+/// Byte offset of element (w, 0, row, col) under `strides`; `usize::MAX` if it overflows.
+fn window_at(strides: [usize; 4], w: usize, row: usize, col: usize) -> usize {
+    let at = w
+        .checked_mul(strides[0])
+        .zip(row.checked_mul(strides[2]))
+        .zip(col.checked_mul(strides[3]))
+        .and_then(|((a, b), c)| a.checked_add(b)?.checked_add(c));
+    at.unwrap_or(usize::MAX)
+}
+
+impl<'a> HostTensor<'a> {
+    /// The `[1, z, rows, cols]` part of the tensor whose first element is (w, 0, row, col),
+    /// with the same strides (a window starting past the data has none, which the codecs'
+    /// extent check refuses).
+    pub fn window(&self, w: usize, row: usize, col: usize, rows: usize, cols: usize) -> Self {
+        let at = window_at(self.strides, w, row, col);
+        HostTensor {
+            data: self.data.get(at..).unwrap_or(&[]),
+            format: self.format,
+            shape: [1, self.shape[1], rows, cols],
+            strides: self.strides,
+        }
+    }
+}
+
+impl HostTensorMut<'_> {
+    /// [`HostTensor::window`] of a writable tensor.
+    pub fn window(
+        &mut self,
+        w: usize,
+        row: usize,
+        col: usize,
+        rows: usize,
+        cols: usize,
+    ) -> HostTensorMut<'_> {
+        let at = window_at(self.strides, w, row, col);
+        HostTensorMut {
+            data: self.data.get_mut(at..).unwrap_or(&mut []),
+            format: self.format,
+            shape: [1, self.shape[1], rows, cols],
+            strides: self.strides,
+        }
+    }
+}
+
 /// Checks that every element of a tensor lies inside `len` bytes; returns the item size.
 pub(crate) fn check_extent(
     len: usize,

@@ -21,7 +21,9 @@ pub use data_format::{DataFormat, ExponentFamily};
 pub use error::FormatError;
 pub(crate) use host::check_extent;
 pub use host::{contiguous_strides, HostTensor, HostTensorMut};
-pub use queue::{tilize, untilize, IoLayout, QueueLayout, UblockOrder};
+pub use queue::{
+    check_tilize, check_untilize, tilize, untilize, IoLayout, QueueLayout, UblockOrder,
+};
 pub use tile::{decode_tile, encode_tile, tile_size_bytes, TileDim, TILE_HEADER_SIZE};
 
 /// How block floats round their mantissas.

@@ -202,6 +202,31 @@ impl QueueLayout {
         ]
     }
 
+    /// One core's share of an entry as a layout of its own (a 1x1 grid), and the height and
+    /// width in host elements of the rectangle it covers: core (gr, gc) holds rows
+    /// `gr * height..` and columns `gc * width..` of every host slice, and tilizing that
+    /// rectangle with the share's layout gives exactly the core's bytes of the entry. So a
+    /// queue whose buffers are not one contiguous range converts in place, core by core.
+    /// `None` when a core's tiles are not one rectangle of the host slice: stacked t slices
+    /// over several cores, or a flat layout over several cores (flat numbers tiles across
+    /// the grid).
+    pub const fn core_share(&self) -> Option<(QueueLayout, usize, usize)> {
+        let one_core = self.grid_r == 1 && self.grid_c == 1;
+        let rectangle =
+            self.hstack == 1 && self.vstack == 1 && matches!(self.layout, IoLayout::Tilized);
+        if !one_core && !rectangle {
+            return None;
+        }
+        let share = QueueLayout {
+            grid_r: 1,
+            grid_c: 1,
+            ..*self
+        };
+        let height = share.tiles_r() * self.tile.height as usize * self.vstack as usize;
+        let width = share.tiles_c() * self.tile.width as usize * self.hstack as usize;
+        Some((share, height, width))
+    }
+
     /// Calls `visit` for every tile of `w_count` entries, in the order of the output bytes.
     #[inline(always)]
     fn for_each_tile<E>(
@@ -373,6 +398,47 @@ fn check_pair(
     Ok(w)
 }
 
+/// The checks `tilize` makes of its source before converting anything: the host format, the
+/// shape the layout gives W entries and the extent of the strides; returns W.
+pub fn check_tilize(src: &HostTensor<'_>, layout: &QueueLayout) -> Result<usize, FormatError> {
+    if !src.format.is_host_input() {
+        return Err(FormatError::HostFormat {
+            format: src.format,
+            direction: "push (tilize) from the host",
+        });
+    }
+    check_pair(
+        layout,
+        src.data.len(),
+        src.format,
+        src.shape,
+        src.strides,
+        "push (tilize) from the host",
+    )
+}
+
+/// The checks `untilize` makes of its destination before converting anything: Float32 or the
+/// queue format's host-compatible format, the shape of W entries and the extent of the
+/// strides; returns W.
+pub fn check_untilize(dst: &HostTensorMut<'_>, layout: &QueueLayout) -> Result<usize, FormatError> {
+    let compatible = layout.format.host_compatible();
+    if dst.format != DataFormat::Float32 && dst.format != compatible {
+        return Err(FormatError::OutputFormat {
+            queue: layout.format,
+            expected: compatible,
+            found: dst.format,
+        });
+    }
+    check_pair(
+        layout,
+        dst.data.len(),
+        dst.format,
+        dst.shape,
+        dst.strides,
+        "untilize into",
+    )
+}
+
 /// Converts a host tensor of W entries into the queue's tilized bytes (see the module text for
 /// the layout) in `dst`; returns the bytes written. Host data is decoded to fp32 and then
 /// quantized to the queue format, as Buda's push does.
@@ -382,20 +448,7 @@ pub fn tilize(
     rounding: Rounding,
     dst: &mut [u8],
 ) -> Result<usize, FormatError> {
-    if !src.format.is_host_input() {
-        return Err(FormatError::HostFormat {
-            format: src.format,
-            direction: "push (tilize) from the host",
-        });
-    }
-    let w_count = check_pair(
-        layout,
-        src.data.len(),
-        src.format,
-        src.shape,
-        src.strides,
-        "push (tilize) from the host",
-    )?;
+    let w_count = check_tilize(src, layout)?;
     let total = layout.tilized_size(w_count);
     if dst.len() < total {
         return Err(FormatError::BufferSize {
@@ -607,22 +660,7 @@ pub fn untilize(
     layout: &QueueLayout,
     dst: &mut HostTensorMut<'_>,
 ) -> Result<(), FormatError> {
-    let compatible = layout.format.host_compatible();
-    if dst.format != DataFormat::Float32 && dst.format != compatible {
-        return Err(FormatError::OutputFormat {
-            queue: layout.format,
-            expected: compatible,
-            found: dst.format,
-        });
-    }
-    let w_count = check_pair(
-        layout,
-        dst.data.len(),
-        dst.format,
-        dst.shape,
-        dst.strides,
-        "untilize into",
-    )?;
+    let w_count = check_untilize(dst, layout)?;
     let total = layout.tilized_size(w_count);
     if src.len() != total {
         return Err(FormatError::BufferSize {

@@ -9,6 +9,7 @@
 pub mod sim;
 
 use core::fmt;
+use core::ptr::NonNull;
 
 use crate::format::{Arch, FormatError};
 use crate::runtime::buffer::BufferLayout;
@@ -232,4 +233,18 @@ pub trait Chip: Send + Sync {
 
     /// Runs one program to completion.
     fn run(&self, program: &Program) -> Result<(), HalError>;
+
+    /// `len` bytes at `addr` of `bank` as memory the caller may access in place, when the
+    /// chip's memory is reachable that way (the simulated chip's is host memory; a transport
+    /// could map a PCIe BAR window); `None` when it is not, or the range is outside the chip:
+    /// then only `read` and `write` reach it. The default is `None`.
+    ///
+    /// Accesses through the pointer are chip memory accesses like `read` and `write`, under
+    /// the same rules: made where those would be (by a command on a CQ, in that CQ's order),
+    /// and racing with any other access to the same bytes that no event orders. The pointer
+    /// stays valid as long as the chip.
+    fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
+        let _ = (kind, bank, addr, len);
+        None
+    }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ttrt::backend::{Backend, BackendConfig};
 use ttrt::format::{tilize, untilize, DataFormat, HostTensor, HostTensorMut, Rounding};
 
-use super::{median, time, Plan};
+use super::{median, Plan};
 
 const ROWS: usize = 1024;
 const COLS: usize = 1024;
@@ -66,42 +66,69 @@ pub fn run(plan: Plan) -> Result<(), String> {
         let mut dst = HostTensorMut::contiguous(&mut reference, DataFormat::Float32, SHAPE);
         untilize(&ref_tiles, &layout, &mut dst).map_err(|e| e.to_string())?;
     }
-    let mut codec = || -> Result<(), String> {
+    // The codec alone, and when its tilize ended.
+    let mut codec = || -> Result<[Instant; 3], String> {
+        let t0 = Instant::now();
         tilize(&src, &layout, Rounding::default(), &mut tiles).map_err(|e| e.to_string())?;
+        let t1 = Instant::now();
         let mut dst = HostTensorMut::contiguous(&mut out, DataFormat::Float32, SHAPE);
         untilize(&tiles, &layout, &mut dst).map_err(|e| e.to_string())?;
         black_box(&out);
-        Ok(())
+        Ok([t0, t1, Instant::now()])
     };
     let mut out2 = vec![0u8; ROWS * COLS * 4];
-    let mut cycle = || -> Result<(), String> {
+    // One cycle, and when each of its four calls ended.
+    let mut cycle = || -> Result<[Instant; 5], String> {
+        let t0 = Instant::now();
         be.push_input("x", &src, true, -1, -1).map_err(e)?;
+        let t1 = Instant::now();
         be.run_program("run", &params).map_err(e)?;
+        let t2 = Instant::now();
         let mut dst = HostTensorMut::contiguous(&mut out2, DataFormat::Float32, SHAPE);
         be.get_output_into("y", &mut dst, true, -1, -1).map_err(e)?;
+        let t3 = Instant::now();
         be.pop_output("y", true, -1).map_err(e)?;
+        let t4 = Instant::now();
         black_box(&out2);
-        Ok(())
+        Ok([t0, t1, t2, t3, t4])
     };
     for _ in 0..plan.warmup.max(1) {
         codec()?;
         cycle()?;
     }
-    let (mut base, mut full) = (Vec::new(), Vec::new());
+    let (mut base, mut tilize_part, mut untilize_part) = (Vec::new(), Vec::new(), Vec::new());
+    let mut phases: [Vec<Duration>; 5] = Default::default();
     let started = Instant::now();
     while plan.more(base.len(), started) {
-        base.push(time(&mut codec)?);
-        full.push(time(&mut cycle)?);
+        let c = codec()?;
+        base.push(c[2] - c[0]);
+        tilize_part.push(c[1] - c[0]);
+        untilize_part.push(c[2] - c[1]);
+        let t = cycle()?;
+        phases[0].push(t[4] - t[0]);
+        for (i, p) in phases[1..].iter_mut().enumerate() {
+            p.push(t[i + 1] - t[i]);
+        }
     }
     if out2 != reference {
         return Err("the datacopy cycle's output differs from the input through Float16_b".into());
     }
-    let (b, f) = (median(&base), median(&full));
+    let (b, f) = (median(&base), median(&phases[0]));
+    let [push, run, get, pop] = [1, 2, 3, 4].map(|i| median(&phases[i]));
     println!(
         "backend datacopy cycle 1024x1024 Float16_b: {:.3} ms = {:.2}x tilize+untilize ({:.3} ms); goal <= 1.5x",
         ms(f),
         ratio(f, b),
         ms(b)
+    );
+    println!(
+        "  where the cycle goes (medians): push {:.3} ms, run_program {:.3} ms, get_output {:.3} ms, pop {:.3} ms; codec: tilize {:.3} ms, untilize {:.3} ms",
+        ms(push),
+        ms(run),
+        ms(get),
+        ms(pop),
+        ms(median(&tilize_part)),
+        ms(median(&untilize_part))
     );
     be.finish().map_err(e)?;
     digits(plan)

@@ -13,6 +13,8 @@ mod memory;
 
 pub use memory::SimMemory;
 
+use core::ptr::NonNull;
+
 use super::{Chip, ChipGeometry, HalError, MemKind, Program};
 use crate::format::{Arch, Rounding};
 
@@ -85,5 +87,10 @@ impl Chip for SimChip {
 
     fn run(&self, program: &Program) -> Result<(), HalError> {
         exec::run(self, program, self.rounding)
+    }
+
+    /// The simulated memory is host memory: every range inside the chip maps.
+    fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
+        NonNull::new(self.memory.at(kind, bank, addr, len).ok()?)
     }
 }

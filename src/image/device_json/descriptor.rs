@@ -43,7 +43,8 @@ pub struct TensorDescriptor {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TilizedBuffers {
     pub num_buffers: usize,
-    /// Bytes of one buffer (header included).
+    /// Bytes of one buffer: its W entries, without the queue header (upstream's push of a
+    /// tilized tensor writes them after the header, from the write pointer on).
     pub buffer_size_bytes: usize,
 }
 

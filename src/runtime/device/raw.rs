@@ -188,6 +188,28 @@ impl<C: Chip> Device<C> {
         Ok(())
     }
 
+    /// Runs `f` with the chip on the calling thread, in `cq`'s order: after every command
+    /// enqueued on `cq` before has completed, and before any enqueued after (the call holds
+    /// the CQ's host side throughout). For host code that accesses chip memory in place
+    /// ([`Chip::map`]) as a transfer command would: an idle CQ is not waited for, so nothing
+    /// goes through the CQ's worker. Returns the CQ's pending device error instead, if any.
+    pub fn run_inline<R>(&self, cq: u8, f: impl FnOnce(&C) -> R) -> Result<R, RuntimeError> {
+        let queue = self.cq(cq)?;
+        let mut guard = queue.host()?;
+        if Self::capture_of(&mut guard).is_some() {
+            return fail!(
+                InvalidState,
+                "transfers cannot be captured into a trace (CQ {cq} is capturing)"
+            );
+        }
+        if queue.head.load() == queue.tail.load() {
+            queue.take_error()?;
+        } else {
+            self.complete(queue, &guard)?;
+        }
+        Ok(f(&self.chip))
+    }
+
     /// Runs a raw write or read, or a kernel, on the device side.
     pub(super) fn run_raw(
         &self,

@@ -76,42 +76,6 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 // device worker thread, panics caught at this interface).
 #define TTRT_FEATURE_STD (1 << 1)
 
-// Bytes of the header in front of every tilized tile.
-#define TILE_HEADER_SIZE 16
-
-// Rows and columns of a tile.
-#define TILE 32
-
-// `std::mt19937`'s default seed.
-#define Mt19937_DEFAULT_SEED 5489
-
-// Deepest nesting of sequences and maps accepted. Netlists nest about six levels (a program's
-// execute instruction: programs, program, instruction, execute, queue_settings, queue); the
-// bound keeps every later recursive walk of the tree far from the stack's end.
-#define MAX_DEPTH 64
-
-// Capacity of each buffer type's block list: live buffers and free holes together. A region
-// whose buffers are packed (DRAM weights allocated once, never freed) holds `MAX_BLOCKS - 1`
-// buffers; a fully fragmented one (a hole between every two buffers) about half that. With
-// 4 bytes a block this keeps the whole [`Allocator`] near 8 KiB.
-#define MAX_BLOCKS 512
-
-// Records in each command ring.
-#define RING_RECORDS 1024
-
-// Signatures a device remembers; once full, new programs are still run but not remembered
-// (so they cannot be captured).
-#define PROGRAM_CACHE_CAPACITY 1024
-
-// Bytes of trace region one captured program takes.
-#define TRACE_RECORD_SIZE 512
-
-// Trace buffers are whole pages of this size.
-#define TRACE_PAGE_SIZE 1024
-
-// Traces alive on one device at a time.
-#define MAX_TRACES 64
-
 // What a call did. `TTRT_STATUS_SUCCESS` is 0; every other value is a failure whose text
 // `ttrt_last_error_message()` returns.
 enum ttrt_status
@@ -188,150 +152,6 @@ enum ttrt_log_level
 typedef enum ttrt_log_level ttrt_log_level;
 #else
 typedef uint32_t ttrt_log_level;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// A data format: how one datum is stored on the device or on the host.
-enum DataFormat
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint8_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  DATA_FORMAT_FLOAT32 = 0,
-  // "fp16_a": 5-bit exponent (bias 15), 10-bit mantissa, no infinities or NaN on the device.
-  DATA_FORMAT_FLOAT16 = 1,
-  DATA_FORMAT_BFP8 = 2,
-  DATA_FORMAT_BFP4 = 3,
-  // Float32 with the mantissa cut to 10 bits (Wormhole's math format).
-  DATA_FORMAT_TF32 = 4,
-  // bfloat16.
-  DATA_FORMAT_FLOAT16_B = 5,
-  DATA_FORMAT_BFP8_B = 6,
-  DATA_FORMAT_BFP4_B = 7,
-  DATA_FORMAT_INT32 = 8,
-  DATA_FORMAT_U_INT16 = 9,
-  // 8-bit float of the A family: 5-bit exponent, 2-bit mantissa.
-  DATA_FORMAT_LF8 = 10,
-  DATA_FORMAT_BFP2 = 11,
-  DATA_FORMAT_INT8 = 14,
-  DATA_FORMAT_BFP2_B = 15,
-  DATA_FORMAT_FP8_E4M3 = 26,
-  DATA_FORMAT_U_INT8 = 30,
-  DATA_FORMAT_RAW_U_INT8 = 240,
-  DATA_FORMAT_RAW_U_INT16 = 241,
-  DATA_FORMAT_RAW_U_INT32 = 242,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum DataFormat DataFormat;
-#else
-typedef uint8_t DataFormat;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// Elementwise unary ops of the golden model (golden-ops.md §6.1, §6.2, §6.4).
-//
-// | Op | fp32 result for `x` |
-// |---|---|
-// | `Identity` | `x` (datacopy, nop: the bits pass through unchanged) |
-// | `Relu` | `x >= 0 ? x : +0` (§6.4 with threshold 0): `-0.0` is kept, NaN gives `+0` |
-// | `Gelu` | in double: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, stored as float |
-// | `Exp` | `min(FLT_MAX, expf(x))`: `+inf` and NaN give `FLT_MAX` |
-// | `Log` | `±0` gives `logf(FLT_EPSILON)` ≈ -15.942385; `x < 0` gives NaN; else `logf(x)` |
-// | `Sqrt` | `sqrtf(x)` (`sqrt(-0) = -0`); NaN or `x < 0` is an error |
-// | `Reciprocal` | `±0` gives `+8388608` (`1/FLT_EPSILON`); else `1.0/x` in double; a NaN or `-inf` result is an error |
-// | `Sigmoid` | in double: `1/(1 + Exp(-x))`; NaN and `-inf` give `1/(1 + FLT_MAX)` ≈ 2.94e-39 |
-// | `Tanh` | `tanhf(x)` |
-// | `Abs` | `fabsf(x)`: the sign bit cleared, NaN included |
-// | `Square` | `x·x` in fp32 |
-// | `Neg` | not a golden op (TT-Metal's `neg`): IEEE negation, the sign bit flipped, NaN included |
-enum UnaryOp
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  UNARY_OP_IDENTITY = 0,
-  UNARY_OP_RELU,
-  UNARY_OP_GELU,
-  UNARY_OP_EXP,
-  UNARY_OP_LOG,
-  UNARY_OP_SQRT,
-  UNARY_OP_RECIPROCAL,
-  UNARY_OP_SIGMOID,
-  UNARY_OP_TANH,
-  UNARY_OP_ABS,
-  UNARY_OP_SQUARE,
-  UNARY_OP_NEG,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum UnaryOp UnaryOp;
-#else
-typedef uint32_t UnaryOp;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// Elementwise binary ops of the golden model (golden-ops.md §7), `a op b` in fp32.
-//
-// | Op | fp32 result |
-// |---|---|
-// | `Add` | `a + b` |
-// | `Subtract` | `a - b` |
-// | `Multiply` | `+0` if the bits of `a` or of `b` are `+0.0` (so `+0·inf = +0`, but `-0·inf = NaN`), else `a·b` |
-// | `Maximum` | `a > b ? a : b`: `b` when either is NaN and for `±0` against `±0` |
-enum BinaryOp
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  BINARY_OP_ADD = 0,
-  BINARY_OP_SUBTRACT,
-  BINARY_OP_MULTIPLY,
-  BINARY_OP_MAXIMUM,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum BinaryOp BinaryOp;
-#else
-typedef uint32_t BinaryOp;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// Where a buffer lives. Values mirror the C API's enum.
-enum BufferType
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  BUFFER_TYPE_DRAM = 0,
-  BUFFER_TYPE_L1 = 1,
-  BUFFER_TYPE_L1_SMALL = 2,
-  BUFFER_TYPE_TRACE = 3,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum BufferType BufferType;
-#else
-typedef uint32_t BufferType;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// How pages are spread over banks. Values mirror the C API's enum.
-enum MemoryLayout
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  MEMORY_LAYOUT_INTERLEAVED = 0,
-  MEMORY_LAYOUT_HEIGHT_SHARDED = 1,
-  MEMORY_LAYOUT_WIDTH_SHARDED = 2,
-  MEMORY_LAYOUT_BLOCK_SHARDED = 3,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum MemoryLayout MemoryLayout;
-#else
-typedef uint32_t MemoryLayout;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -617,12 +437,6 @@ typedef uint32_t ttrt_binary_op;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Where a tensor lives.
-typedef struct MemoryConfig MemoryConfig;
-
-// The shape of a tile. Buda supports 32x32 (the default), 16x32, 32x16, 8x32, 4x32, 2x32, 1x32.
-typedef struct TileDim TileDim;
-
 // A Buda backend (opaque).
 typedef struct ttrt_backend ttrt_backend;
 
@@ -873,19 +687,15 @@ typedef struct ttrt_tensor_spec {
   uint32_t layout;
 } ttrt_tensor_spec;
 
-// Every format, in value order.
-#define DataFormat_ALL { DataFormat_Float32, DataFormat_Float16, DataFormat_Bfp8, DataFormat_Bfp4, DataFormat_Tf32, DataFormat_Float16B, DataFormat_Bfp8B, DataFormat_Bfp4B, DataFormat_Int32, DataFormat_UInt16, DataFormat_Lf8, DataFormat_Bfp2, DataFormat_Int8, DataFormat_Bfp2B, DataFormat_Fp8E4m3, DataFormat_UInt8, DataFormat_RawUInt8, DataFormat_RawUInt16, DataFormat_RawUInt32, }
 
 
 
-// Every op, in value order.
-#define UnaryOp_ALL { UnaryOp_Identity, UnaryOp_Relu, UnaryOp_Gelu, UnaryOp_Exp, UnaryOp_Log, UnaryOp_Sqrt, UnaryOp_Reciprocal, UnaryOp_Sigmoid, UnaryOp_Tanh, UnaryOp_Abs, UnaryOp_Square, UnaryOp_Neg, }
 
-// Every op, in value order.
-#define BinaryOp_ALL { BinaryOp_Add, BinaryOp_Subtract, BinaryOp_Multiply, BinaryOp_Maximum, }
 
-// Every buffer type, in value order.
-#define BufferType_ALL { BufferType_Dram, BufferType_L1, BufferType_L1Small, BufferType_Trace, }
+
+
+
+
 
 
 

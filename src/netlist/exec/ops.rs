@@ -181,7 +181,7 @@ pub struct Mt19937 {
 
 impl Mt19937 {
     /// `std::mt19937`'s default seed.
-    pub const DEFAULT_SEED: u32 = 5489;
+    const DEFAULT_SEED: u32 = 5489;
 
     pub fn new(seed: u32) -> Mt19937 {
         let mut state = [0u32; 624];

@@ -860,6 +860,49 @@ fn splice_ublock_places_ublocks_in_order() {
 }
 
 #[test]
+fn embedding_reads_float16_indices_as_the_bits_of_their_values() {
+    // Golden casts each index value's f32 bit pattern to uint32 (ops/embedding_op.cpp): from a
+    // Float16 queue, +0.0 is row 0 and 1.0 is row 0x3f800000, past any table.
+    let table = tensor(1, 1, 1, |_, r, c| (r * 100 + c) as f32);
+    let s = [
+        q("t", "HOST", 1, 1, 1, "Float32", 0),
+        q("i", "HOST", 1, 1, 1, "Float16", 1),
+        q("out", "op0", 1, 1, 1, "Float32", 2),
+    ];
+    let o = op(
+        "op0",
+        "embedding",
+        &["t", "i"],
+        1,
+        1,
+        1,
+        "Float32",
+        0,
+        ", attributes: {num_indices: 2}",
+    )
+    .replace("in_df: [Float32, Float32]", "in_df: [Float32, Float16]");
+    let n = netlist(&s, &[o], "");
+    let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
+    let mut io = MemIo::new(&n);
+    io.set("t", table);
+    io.set("i", Tensor::zeros(1, 1, 1, DataFormat::Float16));
+    plan.run(&mut io).unwrap();
+    let y = io.get("out");
+    assert_eq!(
+        [at(y, 0, 0, 7), at(y, 0, 1, 7), at(y, 0, 2, 7)],
+        [7.0, 7.0, 0.0]
+    );
+    let mut idx = Tensor::zeros(1, 1, 1, DataFormat::Float16);
+    idx.data[1] = 1.0;
+    io.set("i", idx);
+    let e = plan.run(&mut io).unwrap_err().message;
+    assert!(
+        e.contains("embedding index 1065353216 is outside the table's 32 rows"),
+        "{e}"
+    );
+}
+
+#[test]
 fn embedding_copies_table_rows_by_index_bits() {
     // Table: 32 rows of 32 (one tile, flat order = row-major inside the tile).
     let table = tensor(1, 1, 1, |_, r, c| (r * 100 + c) as f32);

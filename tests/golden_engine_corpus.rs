@@ -1,4 +1,5 @@
-//! Compiles every graph of every corpus netlist (except the error tests) with `GraphPlan::new`
+//! Compiles every graph of every corpus netlist (except the error tests) with `GraphPlan`, the
+//! graphs of a temporal graph together,
 //! and reports the ones ttrt refuses, with the reason.
 
 mod support;
@@ -7,6 +8,7 @@ use support::{corpus, yaml_files};
 
 use ttrt::format::Arch;
 use ttrt::netlist::exec::GraphPlan;
+use ttrt::netlist::TemporalGraphs;
 
 #[test]
 fn corpus_graphs_compile_or_are_refused_with_a_reason() {
@@ -45,9 +47,18 @@ fn corpus_graphs_compile_or_are_refused_with_a_reason() {
                 .copied()
                 .unwrap_or(Arch::WormholeB0)
         };
-        for g in 0..netlist.graphs.len() {
-            graphs += 1;
-            if let Err(e) = GraphPlan::new(&netlist, g, arch) {
+        // Graphs joined by ops reading ops compile together, as one temporal graph.
+        let temporal = match TemporalGraphs::new(&netlist) {
+            Ok(t) => t,
+            Err(e) => {
+                refused += 1;
+                eprintln!("refused: {name}: {e}");
+                continue;
+            }
+        };
+        for members in temporal.groups() {
+            graphs += members.len();
+            if let Err(e) = GraphPlan::temporal(&netlist, members, arch) {
                 refused += 1;
                 eprintln!("refused: {e}");
                 assert!(!e.message.contains('\n'), "one line: {e}");

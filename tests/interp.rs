@@ -383,6 +383,22 @@ fn a_later_execute_rebinds_and_unbound_variables_move_nothing() {
 }
 
 #[test]
+fn a_read_only_ram_does_not_bind_its_write_pointer() {
+    // The same execute with read_only: true binds ram0's read pointer to $r but not its write
+    // pointer to $w (golden's varinst propagation skips the write pointer of a read_only view).
+    let p = "  - p:\n      - var: {$r: 0, $w: 0}\n      - execute: {graph_name: g1, queue_settings: {ram0: {rd_ptr_global: $r, wr_ptr_global: $w, read_only: true}, grad0: {rd_ptr_local: 0, rd_ptr_global: 0}}}\n      - varinst: [$w, inc, 1]\n      - varinst: [$r, inc, 3]\n";
+    assert_eq!(run(p, &[]).pointers(), [(RAM0, PointerKind::RdGlobal, 3)]);
+    let p = p.replace("read_only: true", "read_only: false");
+    assert_eq!(
+        run(&p, &[]).pointers(),
+        [
+            (RAM0, PointerKind::WrGlobal, 1),
+            (RAM0, PointerKind::RdGlobal, 3)
+        ]
+    );
+}
+
+#[test]
 fn bindings_end_with_the_run() {
     let p = "  - p:\n      - staticvar: {$v: 0}\n      - varinst: [$v, incwrap, 1, 8]\n      - execute: {graph_name: g0, queue_settings: {input0: {rd_ptr_local: $v, rd_ptr_global: $v}}}\n";
     let mut i = interp(p);

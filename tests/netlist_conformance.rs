@@ -23,7 +23,9 @@
 //! compared with the netlist's comparison config (AllCloseHw with upstream's defaults when it
 //! has none). Each netlist runs under catch_unwind, so a panic fails that netlist only.
 //! Netlists using something the reference does not model are listed as UNSUPPORTED and do not
-//! fail the test; any FAIL does.
+//! fail the test; any FAIL does. A netlist the reference expects the device to refuse at
+//! initialize (queues overlapping in DRAM) passes when the backend's initialize fails saying
+//! so, and is counted as refused.
 
 mod support;
 
@@ -32,8 +34,8 @@ use support::{corpus, yaml_files};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use support::compare::{compare, config_for, default_config};
-use support::reference::{host_format, to_host, RefError, Tensor};
-use support::reference_run::{unsupported_feature, Machine};
+use support::reference::{host_format, to_host, RefError, Tensor, TILE};
+use support::reference_run::{refused_at_initialize, unsupported_feature, Machine};
 use support::sparse_stimulus;
 use support::stimulus::generate;
 use support::XorShift;
@@ -54,7 +56,7 @@ fn draw(net: &Netlist, name: &str, positive: bool, rng: &mut XorShift) -> Result
     let shape = entry_shape(net, name);
     match sparse_stimulus::generate(net, name, shape) {
         Some(t) => t,
-        None => generate(stim, name, df, shape, positive, rng),
+        None => generate(stim, name, df, shape, positive, rng).map(|t| host_entry(net, name, t)),
     }
 }
 
@@ -98,6 +100,20 @@ fn entry_shape(net: &Netlist, name: &str) -> (usize, usize, usize) {
     let rt = q.grid_size.r * q.mblock.m * q.ublock.rt;
     let ct = q.grid_size.c * q.mblock.n * q.ublock.ct;
     (q.t as usize, rt as usize, ct as usize)
+}
+
+/// A generated entry of 32x32 tiles as the host holds it for queue `name`: for a queue of
+/// smaller tiles (`tile_dim`), the top-left corner of every tile, packed (`rt*th x ct*tw`).
+fn host_entry(net: &Netlist, name: &str, t: Tensor) -> Tensor {
+    let d = net.queue(name).expect("known queue").tile_dim;
+    let (th, tw) = (d.height as usize, d.width as usize);
+    if (th, tw) == (TILE, TILE) {
+        return t;
+    }
+    let (rows, cols) = (t.rows / TILE * th, t.cols / TILE * tw);
+    Tensor::build(t.z, rows, cols, t.tag, |z, r, c| {
+        t.at(z, r / th * TILE + r % th, c / tw * TILE + c % tw)
+    })
 }
 
 /// Host values as get_output returns them for a queue of format `df`.
@@ -181,10 +197,8 @@ impl Planner<'_> {
         let mut rams = Vec::new();
         for q in net.output_queues() {
             if m.queue(&q.name).ram {
-                for (slot, t) in m.queue(&q.name).slots.iter().enumerate() {
-                    if let Some(t) = t {
-                        rams.push((q.name.clone(), slot, host_view(t, q.df)));
-                    }
+                for (slot, t) in m.ram_entries(&q.name) {
+                    rams.push((q.name.clone(), slot, host_view(&t, q.df)));
                 }
                 continue;
             }
@@ -209,6 +223,9 @@ impl Planner<'_> {
 fn plan(net: &Netlist) -> Result<Vec<Invocation>, RefError> {
     if let Some(why) = unsupported_feature(net) {
         return Err(RefError::Unsupported(why));
+    }
+    if let Some(why) = refused_at_initialize(net) {
+        return Err(RefError::Refused(why));
     }
     let repeats = test_arg_int(net, "program_loop_count").unwrap_or(1).max(1);
     let pushed = pushed_queues(net);
@@ -451,8 +468,27 @@ fn drive(net: &Netlist, plan: &[Invocation]) -> Result<(), String> {
 
 enum Verdict {
     Pass,
+    /// The backend refused the netlist at initialize, as the reference predicts.
+    Refused(String),
     Fail(String),
     Unsupported(String),
+}
+
+/// The reference expects initialize to fail (`why`): checks that the backend's does, saying
+/// that queues overlap.
+fn expect_refusal(net: &Netlist, why: &str) -> Verdict {
+    let outcome = Backend::from_netlist(net.clone(), &BackendConfig::default())
+        .and_then(|b| b.initialize().map(|()| b));
+    match outcome {
+        Err(e) if e.message.contains("overlaps") => {
+            Verdict::Refused(format!("{why}; backend: {}", e.message))
+        }
+        Err(e) => Verdict::Fail(format!("expected a refusal ({why}), got: {e}")),
+        Ok(b) => {
+            let _ = b.finish();
+            Verdict::Fail(format!("expected initialize to refuse the netlist: {why}"))
+        }
+    }
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -470,6 +506,12 @@ fn run_one(rel: &str, text: &str) -> Verdict {
     let planned = match catch_unwind(AssertUnwindSafe(|| plan(&net))) {
         Ok(Ok(p)) => p,
         Ok(Err(RefError::Unsupported(why))) => return Verdict::Unsupported(why),
+        Ok(Err(RefError::Refused(why))) => {
+            return match catch_unwind(AssertUnwindSafe(|| expect_refusal(&net, &why))) {
+                Ok(v) => v,
+                Err(p) => Verdict::Fail(format!("panic: {}", panic_message(&*p))),
+            }
+        }
         Ok(Err(e)) => return Verdict::Fail(format!("reference: {e}")),
         Err(p) => return Verdict::Fail(format!("reference panic: {}", panic_message(&*p))),
     };
@@ -491,7 +533,7 @@ fn every_corpus_netlist_matches_the_reference() {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let mut lines = Vec::new();
-    let (mut pass, mut fail, mut unsupported) = (0, 0, 0);
+    let (mut pass, mut refused, mut fail, mut unsupported) = (0, 0, 0, 0);
     for path in &files {
         let rel = path
             .strip_prefix(corpus())
@@ -506,6 +548,11 @@ fn every_corpus_netlist_matches_the_reference() {
             Verdict::Pass => {
                 pass += 1;
                 format!("PASS {rel}")
+            }
+            Verdict::Refused(why) => {
+                pass += 1;
+                refused += 1;
+                format!("PASS(refused at initialize as predicted: {why}) {rel}")
             }
             Verdict::Fail(why) => {
                 fail += 1;
@@ -528,7 +575,9 @@ fn every_corpus_netlist_matches_the_reference() {
     for l in &unsupported_list {
         println!("  {l}");
     }
-    println!("{pass} passed, {fail} failed, {unsupported} unsupported");
+    println!(
+        "{pass} passed ({refused} refused at initialize as predicted), {fail} failed, {unsupported} unsupported"
+    );
     assert!(pass + fail + unsupported >= 90, "corpus not found");
     assert_eq!(fail, 0, "{fail} netlists failed (see the lines above)");
 }

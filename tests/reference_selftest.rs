@@ -378,3 +378,119 @@ fn tensor_comparison() {
         .unwrap_err()
         .contains("shape"));
 }
+
+#[test]
+fn small_tiles_sit_in_tile_corners_and_clear_outside() {
+    // One 1x32 host row per tile: host row 1 is tile row 1, element row 32.
+    let host = Tensor::build(1, 2, 32, F::Float32, |_, r, c| (r * 100 + c + 1) as f64);
+    let t = spread_small_tiles(&host, 1, 32);
+    assert_eq!((t.rows, t.cols), (64, 32));
+    assert_eq!(
+        (t.at(0, 0, 5), t.at(0, 32, 5), t.at(0, 1, 5)),
+        (6.0, 106.0, 0.0)
+    );
+    let mut x = tile(|r, _| if r == 0 { 1.0 } else { -2.0 });
+    x.set(0, 4, 4, f64::NAN);
+    x.set(0, 5, 5, f64::INFINITY);
+    clear_outside_tile(&mut x, 1, 32);
+    assert_eq!(x.at(0, 0, 3), 1.0);
+    assert!(x.at(0, 4, 4).is_nan());
+    assert_eq!((x.at(0, 5, 5), x.at(0, 6, 6)), (0.0, 0.0));
+}
+
+#[test]
+fn embedding_indices_are_the_bits_of_the_values() {
+    use support::reference_ops::embedding;
+    let text = r#"
+devices:
+  arch: wormhole_b0
+queues:
+  t: {type: queue, input: HOST, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, layout: flat, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}
+  i: {type: queue, input: HOST, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: RawUInt32, target_device: 0, loc: dram, dram: [[0, 0x11000000]]}
+  o: {type: queue, input: e, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x12000000]]}
+graphs:
+  g:
+    target_device: 0
+    input_count: 1
+    e: {type: embedding, grid_loc: [0, 0], grid_size: [1, 1], inputs: [t, i], in_df: [Float32, RawUInt32], acc_df: Float32, out_df: Float32, intermed_df: Float32, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi4, untilize_output: false, t: 1, mblock: [1, 1], ublock: [1, 1], attributes: {num_indices: 2}}
+programs:
+  - p:
+      - execute: {graph_name: g, queue_settings: {t: {prologue: false, epilogue: false, zero: false, rd_ptr_global: 0, rd_ptr_local: 0}, i: {prologue: false, epilogue: false, zero: false, rd_ptr_global: 0, rd_ptr_local: 0}}}
+"#;
+    let net = ttrt::netlist::parse(text, "e.yaml").unwrap();
+    let op = &net.graphs[0].ops[0];
+    let table = tile(|r, c| (r * 100 + c) as f64);
+    // A raw queue holds the index itself; any other format the bits of its value.
+    let raw = Tensor::build(1, 32, 32, F::RawUInt32, |_, r, c| (r * 32 + c + 3) as f64);
+    let y = embedding(op, &table, &raw).unwrap();
+    assert_eq!((y.at(0, 0, 1), y.at(0, 1, 1)), (301.0, 401.0));
+    let zeros = Tensor::build(1, 32, 32, F::Float16, |_, _, _| 0.0);
+    let y = embedding(op, &table, &zeros).unwrap();
+    assert_eq!(
+        (y.at(0, 0, 1), y.at(0, 1, 1), y.at(0, 2, 1)),
+        (1.0, 1.0, 0.0)
+    );
+    let ones = Tensor::build(1, 32, 32, F::Float16, |_, _, _| 1.0);
+    let e = embedding(op, &table, &ones).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("index 1065353216 (from 1) past the table's 32 rows"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_machine_models_dual_view_rams_and_temporal_graphs() {
+    use support::reference_run::Machine;
+    // writer: 4 entries of t 1; reader: 2 entries of t 2 over the same memory.
+    let text = r#"
+devices:
+  arch: wormhole_b0
+queues:
+  q0: {type: queue, input: HOST, entries: 2, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}
+  writer: {type: ram, input: c0, entries: 4, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x11000000]]}
+  reader: {type: ram, input: HOST, alias: writer, entries: 2, grid_size: [1, 1], t: 2, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x11000000]]}
+  out: {type: queue, input: c2, entries: 2, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x12000000]]}
+graphs:
+  a:
+    target_device: 0
+    input_count: 2
+    c0: {type: datacopy, grid_loc: [0, 0], grid_size: [1, 1], inputs: [q0], in_df: [Float32], acc_df: Float32, out_df: Float32, intermed_df: Float32, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi4, untilize_output: false, t: 1, mblock: [1, 1], ublock: [1, 1]}
+    c1: {type: datacopy, grid_loc: [0, 1], grid_size: [1, 1], inputs: [q0], in_df: [Float32], acc_df: Float32, out_df: Float32, intermed_df: Float32, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi4, untilize_output: false, t: 1, mblock: [1, 1], ublock: [1, 1]}
+  b:
+    target_device: 1
+    input_count: 2
+    c2: {type: multiply, grid_loc: [0, 0], grid_size: [1, 1], inputs: [c1, c1], in_df: [Float32, Float32], acc_df: Float32, out_df: Float32, intermed_df: Float32, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi4, untilize_output: false, t: 1, mblock: [1, 1], ublock: [1, 1]}
+programs:
+  - p:
+      - execute: {graph_name: a, queue_settings: {q0: {prologue: false, epilogue: false, zero: false, rd_ptr_global: 0, rd_ptr_local: 0}, writer: {prologue: false, epilogue: false, zero: false, rd_ptr_global: 0, wr_ptr_global: 1, global_wrptr_autoinc: 1}}}
+      - execute: {graph_name: b, queue_settings: {}}
+"#;
+    let net = ttrt::netlist::parse(text, "m.yaml").unwrap();
+    let mut m = Machine::new(&net);
+    let entry =
+        |v: f64, z: usize| Tensor::build(z, 32, 32, F::Float32, move |zi, _, _| v + zi as f64);
+    // Reader entry 1 is writer entries 2 and 3.
+    m.host_push("reader", entry(10.0, 2), Some(0)).unwrap();
+    m.host_push("reader", entry(20.0, 2), Some(1)).unwrap();
+    let w: Vec<f64> = m
+        .ram_entries("writer")
+        .iter()
+        .map(|(_, t)| t.at(0, 0, 0))
+        .collect();
+    assert_eq!(w, [10.0, 11.0, 20.0, 21.0]);
+    m.host_push("q0", entry(3.0, 1), None).unwrap();
+    m.host_push("q0", entry(4.0, 1), None).unwrap();
+    m.run_program("p", &[]).unwrap();
+    // Graph `a` wrote q0's entries into writer 1 and 2; reader entry 0 is writer 0 and 1.
+    let r: Vec<Vec<f64>> = m
+        .ram_entries("reader")
+        .iter()
+        .map(|(_, t)| (0..t.z).map(|z| t.at(z, 0, 0)).collect())
+        .collect();
+    assert_eq!(r, [vec![10.0, 3.0], vec![4.0, 21.0]]);
+    // Graph `b` multiplied op c1 of graph `a` by itself, run by run: 9, then 16.
+    assert_eq!(m.host_peek("out").unwrap().at(0, 0, 0), 9.0);
+    m.host_pop("out");
+    assert_eq!(m.host_peek("out").unwrap().at(0, 0, 0), 16.0);
+}

@@ -75,7 +75,9 @@ impl QueueExec {
 
     fn apply(&mut self, s: &ResolvedSetting) {
         self.set_rd = s.rd_ptr_global;
-        self.set_wr = s.wr_ptr_global;
+        // A read-only view of a dual-view ram leaves the write pointer to the view that
+        // writes (golden ignores its wr_ptr_global).
+        self.set_wr = s.wr_ptr_global.filter(|_| !s.read_only);
         self.local = s.rd_ptr_local;
         self.rd_autoinc = s.rd_ptr_autoinc;
         self.global_rd_autoinc = s.global_rdptr_autoinc;
@@ -158,7 +160,11 @@ fn run_graph(queues: &[QueueRt], graph: &GraphRt, mem: &dyn Mem) -> Result<(), S
         if let Some(v) = e.set_wr {
             q.set_wr(mem, v)?;
         }
-        e.cur = e.local.unwrap_or_else(|| q.rd.load(Ordering::Acquire));
+        // A ram has no local read pointer: each run reads at its global one (tt_ram::get).
+        e.cur = match e.local {
+            Some(local) if q.io_type == IoType::Queue => local,
+            _ => q.rd.load(Ordering::Acquire),
+        };
     }
     for _ in 0..graph.input_count {
         let mut io = KernelIo { queues, exec, mem };
@@ -171,14 +177,19 @@ fn run_graph(queues: &[QueueRt], graph: &GraphRt, mem: &dyn Mem) -> Result<(), S
             e.zero = false;
             let q = &queues[e.queue];
             if e.reads {
+                let ram = q.io_type == IoType::Ram;
                 if !e.hold {
                     e.cur = q.advance(e.cur, e.rd_autoinc);
                 }
-                if e.global_rd_autoinc > 0 {
+                // A prologue or epilogue ram keeps its read pointer (tt_ram::get).
+                if e.global_rd_autoinc > 0 && !(ram && e.hold) {
                     q.set_rd(
                         mem,
                         q.advance(q.rd.load(Ordering::Acquire), e.global_rd_autoinc),
                     )?;
+                }
+                if ram {
+                    e.cur = q.rd.load(Ordering::Acquire);
                 }
             }
         }
@@ -296,10 +307,19 @@ impl QueueIo for KernelIo<'_> {
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
         let (q, at) = self.readable(queue)?;
         let shape = q.layout.host_shape(1);
-        let mut dst =
-            HostTensorMut::contiguous(bytes_of_mut(&mut out.data), DataFormat::Float32, shape);
+        // Tiles under 32x32 arrive in the host layout, then move into the plan's 32x32 tiles.
+        let values = shape.iter().product::<usize>().min(out.data.len());
+        let mut dst = HostTensorMut::contiguous(
+            bytes_of_mut(&mut out.data[..values]),
+            DataFormat::Float32,
+            shape,
+        );
         // SAFETY: the device side's staging is used by one kernel at a time.
-        q.untilize_entries(self.mem, at, &mut dst, unsafe { &mut *q.dev_staging.get() })
+        q.untilize_entries(self.mem, at, &mut dst, unsafe { &mut *q.dev_staging.get() })?;
+        if q.layout.tile != crate::format::TileDim::FULL {
+            out.spread_tiles(q.layout.tile);
+        }
+        Ok(())
     }
 
     fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), String> {
@@ -334,6 +354,14 @@ impl RunHost<'_> {
 impl ProgramHost for RunHost<'_> {
     fn execute(&mut self, graph: usize, settings: &[ResolvedSetting]) -> Result<(), String> {
         let rt = self.rt;
+        // A sub-graph of a temporal graph only records its settings until the last one's
+        // execute; `graph` becomes the runtime graph (temporal graph) to run.
+        // SAFETY: the temporal state belongs to the run side, which this call holds.
+        let temporal = unsafe { &mut *rt.temporal.get() };
+        let Some(graph) = temporal.arrive(graph, settings)? else {
+            return Ok(());
+        };
+        let settings = temporal.settings(graph, settings);
         let g = &rt.graphs[graph];
         // SAFETY: no kernel of this graph is queued (the previous execute was waited for).
         let exec = unsafe { &mut *g.exec.get() };
@@ -363,9 +391,11 @@ impl ProgramHost for RunHost<'_> {
         };
         // SAFETY: the job and everything it points to live in the runtime, which outlives the
         // kernel: the finish below waits for it.
-        unsafe { device.enqueue_kernel(rt.run_cq, kernel) }
+        let ran = unsafe { device.enqueue_kernel(rt.run_cq, kernel) }
             .and_then(|()| device.finish(rt.run_cq))
-            .map_err(|e| alloc::string::ToString::to_string(e.message()))
+            .map_err(|e| alloc::string::ToString::to_string(e.message()));
+        temporal.ran(graph);
+        ran
     }
 
     fn allocate_queues(&mut self, queues: &[usize]) -> Result<(), String> {

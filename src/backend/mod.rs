@@ -8,10 +8,12 @@
 //! (push, get, the pointer updates of pop) are made in the io CQ's order and programs run on
 //! the run CQ: with two CQs, CQ 1 and CQ 0, the run CQ waiting for the io CQ's last event
 //! before each graph; with one, both on CQ 0. A graph runs as one kernel per `execute`, on the
-//! device side of the run CQ. A transfer runs on the calling thread once the io CQ has run
-//! what it holds (`Device::run_inline`) and converts straight between the caller's tensor and
-//! the queue's memory where the chip maps it (`Chip::map`; entries.rs): no staging copy, and
-//! no trip through the CQ's worker when the CQ is idle.
+//! device side of the run CQ; a temporal graph (graphs joined by ops reading ops,
+//! netlist::temporal) as one kernel at the execute of its last sub-graph. A transfer runs on
+//! the calling thread once the io CQ has run what it holds (`Device::run_inline`) and converts
+//! straight between the caller's tensor and the queue's memory where the chip maps it
+//! (`Chip::map`; entries.rs): no staging copy, and no trip through the CQ's worker when the CQ
+//! is idle.
 //!
 //! Threads: the io calls (push, get, pop, free) may run on one thread while run_program runs on
 //! another; a second thread entering the same side at once is refused with
@@ -22,7 +24,9 @@
 mod entries;
 mod error;
 mod execute;
+mod placement;
 mod queue;
+mod temporal;
 mod timeout;
 
 use alloc::boxed::Box;
@@ -42,7 +46,7 @@ use crate::format::{check_untilize, Arch, DataFormat, HostTensor, HostTensorMut,
 use crate::hal::sim::SimChip;
 use crate::netlist::exec::GraphPlan;
 use crate::netlist::interp::Interpreter;
-use crate::netlist::{IoType, Netlist, QueueLocation};
+use crate::netlist::{IoType, Netlist, QueueLocation, TemporalGraphs};
 use crate::runtime::{Device, DeviceConfig};
 
 /// How a backend is created.
@@ -112,9 +116,12 @@ pub(crate) struct Runtime {
     device: Arc<Device<SimChip>>,
     workers: Vec<std::thread::JoinHandle<()>>,
     queues: Box<[QueueRt]>,
+    /// One per temporal graph (netlist::temporal): most are one netlist graph each.
     graphs: Box<[GraphRt]>,
     jobs: Box<[Job]>,
     interp: UnsafeCell<Interpreter>,
+    /// Executes of sub-graphs waiting for the rest of their temporal graph (run side).
+    temporal: UnsafeCell<temporal::TemporalRun>,
     io_cq: u8,
     run_cq: u8,
     /// The io CQ's last event after a push (0: none yet).
@@ -436,6 +443,19 @@ impl Backend {
 
     fn start(&self) -> Result<Box<Runtime>, BackendError> {
         let netlist = &self.netlist;
+        let temporal = TemporalGraphs::new(netlist)
+            .and_then(|t| t.check_programs(netlist).map(|()| t))
+            .map_err(|e| {
+                BackendError::new(
+                    BackendErrorKind::InvalidImage,
+                    alloc::format!("netlist {}: {e}", netlist.file),
+                )
+            })?;
+        // Checked before the device starts, so a bad netlist leaves no worker behind.
+        placement::check_dram_overlaps(netlist, self.arch)?;
+        let interp = Interpreter::new(netlist).map_err(|e| {
+            BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
+        })?;
         let chip = SimChip::new(self.arch).map_err(|e| {
             BackendError::new(
                 BackendErrorKind::OutOfMemory,
@@ -478,12 +498,11 @@ impl Backend {
             queues: Box::new([]),
             graphs: Box::new([]),
             jobs: Box::new([]),
-            interp: UnsafeCell::new(Interpreter::new(netlist).map_err(|e| {
-                BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
-            })?),
+            interp: UnsafeCell::new(interp),
             io_cq: if cqs == 2 { 1 } else { 0 },
             run_cq: 0,
             last_io_event: AtomicU32::new(0),
+            temporal: UnsafeCell::new(temporal::TemporalRun::new(netlist, &temporal)),
         });
         let queues = netlist
             .queues
@@ -501,9 +520,15 @@ impl Backend {
                     )
                 })?;
         }
-        let mut graphs = Vec::with_capacity(netlist.graphs.len());
-        for (i, g) in netlist.graphs.iter().enumerate() {
-            let plan = GraphPlan::new(netlist, i, self.arch).map_err(|e| {
+        let mut graphs = Vec::with_capacity(temporal.groups().len());
+        for members in temporal.groups() {
+            let first = &netlist.graphs[members[0]];
+            let name = members
+                .iter()
+                .map(|&m| netlist.graphs[m].name.as_str())
+                .collect::<Vec<_>>()
+                .join("+");
+            let plan = GraphPlan::temporal(netlist, members, self.arch).map_err(|e| {
                 let kind = if e.message.contains("not supported") {
                     BackendErrorKind::Unsupported
                 } else {
@@ -511,12 +536,7 @@ impl Backend {
                 };
                 BackendError::new(kind, e.message)
             })?;
-            graphs.push(GraphRt::new(
-                g.name.clone(),
-                g.input_count,
-                plan,
-                &rt.queues,
-            ));
+            graphs.push(GraphRt::new(name, first.input_count, plan, &rt.queues));
         }
         rt.graphs = graphs.into_boxed_slice();
         let queues: *const [QueueRt] = &*rt.queues;
@@ -710,6 +730,8 @@ impl Backend {
                     .join(", ")
             );
         };
+        // SAFETY: the run side is held. Upstream forgets partial temporal graphs per program.
+        unsafe { &mut *rt.temporal.get() }.reset();
         let mut host = RunHost { rt };
         interp
             .run(index, params, &mut host)

@@ -46,6 +46,11 @@ pub(crate) struct QueueRt {
     pub wr: AtomicU32,
     /// Cleared by `deallocate_queue`, set again by `allocate_queue`.
     pub allocated: AtomicBool,
+    /// The header in front of the buffers is this queue's. A second view of a ram (`alias`)
+    /// shares the buffers, header included, with the ram it names; each view keeps its own
+    /// pointers (golden's views are separate rams over one memory), and the shared header
+    /// mirrors those of the named ram only.
+    pub owns_header: bool,
     /// The host side's conversion buffer (push and get; one io thread at a time).
     pub io_staging: UnsafeCell<Vec<u8>>,
     /// The device side's conversion buffer (one kernel at a time).
@@ -141,6 +146,7 @@ impl QueueRt {
             rd: AtomicU32::new(0),
             wr: AtomicU32::new(0),
             allocated: AtomicBool::new(true),
+            owns_header: q.alias.is_none(),
             io_staging: UnsafeCell::new(Vec::new()),
             dev_staging: UnsafeCell::new(Vec::new()),
         })
@@ -333,12 +339,18 @@ impl QueueRt {
     /// Sets the read pointer and mirrors it into the header.
     pub fn set_rd(&self, mem: &dyn Mem, value: u32) -> Result<(), String> {
         self.rd.store(value, Ordering::Release);
+        if !self.owns_header {
+            return Ok(());
+        }
         self.write_header(mem, 0, value & 0xffff)
     }
 
     /// Sets the write pointer and mirrors it into the header.
     pub fn set_wr(&self, mem: &dyn Mem, value: u32) -> Result<(), String> {
         self.wr.store(value, Ordering::Release);
+        if !self.owns_header {
+            return Ok(());
+        }
         self.write_header(mem, 1, value)
     }
 }

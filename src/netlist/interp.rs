@@ -22,8 +22,9 @@
 //! - Boolean settings (prologue, epilogue, zero, read_only) must evaluate to 0 or 1; pointers
 //!   to `0..2*entries`; autoincrements to `0..=u32::MAX`.
 //! - Binding: each execute (re)binds a queue's global read (write) pointer to the variable its
-//!   setting names, or unbinds it when the setting is an immediate; a queue the execute does
-//!   not mention keeps its binding. A varinst that changes a bound variable's value calls
+//!   setting names, or unbinds it when the setting is an immediate (or, for the write pointer,
+//!   when the execute marks the queue `read_only`); a queue the execute does not mention keeps
+//!   its binding. A varinst that changes a bound variable's value calls
 //!   [`ProgramHost::set_queue_pointer`] for every queue bound to it, in the order the bindings
 //!   were first written in the program; a varinst that leaves the value as it was calls
 //!   nothing. Bindings last until the run ends.
@@ -357,7 +358,10 @@ impl Interpreter {
                             .map_err(|what| at(&code.name, line, &what))?;
                         resolved.push(r);
                         state.rebind(code, s.queue, PointerKind::RdGlobal, s.rd_ptr_global);
-                        state.rebind(code, s.queue, PointerKind::WrGlobal, s.wr_ptr_global);
+                        // A read-only view of a dual-view ram does not follow its write
+                        // pointer's variable (golden's propagate skips it).
+                        let wr = if r.read_only { None } else { s.wr_ptr_global };
+                        state.rebind(code, s.queue, PointerKind::WrGlobal, wr);
                     }
                     host.execute(*graph, resolved).map_err(|e| {
                         at(

@@ -15,6 +15,7 @@ mod model;
 mod program;
 mod read;
 mod scalar;
+pub mod temporal;
 mod test_config;
 mod validate;
 mod yaml;
@@ -32,6 +33,7 @@ pub use model::{
     ReluMode, SpliceInput, SpliceMode, Tm, TopkSort, Ublock, Value,
 };
 pub use program::{Execute, Instruction, Operand, Program, QueueSetting, Step, VarDecl, VarInstOp};
+pub use temporal::TemporalGraphs;
 pub use test_config::{
     ComparisonConfig, ComparisonMethod, ComparisonType, IoConfig, StimulusConfig, StimulusType,
     TestConfig, Verbosity,

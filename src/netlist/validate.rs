@@ -286,6 +286,37 @@ fn queue(c: &Checker, q: &Queue) -> R {
                 q.name
             ));
         }
+        // The views differ only in how t slices group into entries: an entry of the view with
+        // fewer entries is a run of whole entries of the other, concatenated along t (golden's
+        // tt_ram::update_from_base), which is also how their bytes coincide.
+        let per_slice = |x: &Queue| {
+            (
+                x.grid_size,
+                x.mblock,
+                x.ublock,
+                x.ublock_order,
+                x.df,
+                x.tile_dim,
+                x.layout,
+            )
+        };
+        if per_slice(q) != per_slice(target) {
+            return bad(format!(
+                "`{}` aliases `{alias}` but their grid, blocks, ublock_order, df, tile_dim or layout differ: views of one ram differ only in t and entries",
+                q.name
+            ));
+        }
+        let (many, few) = if q.entries >= target.entries {
+            (q.entries, target.entries)
+        } else {
+            (target.entries, q.entries)
+        };
+        if few == 0 || many % few != 0 {
+            return bad(format!(
+                "`{}` has {} entries and `{alias}` {}: the entries of views of one ram must divide each other",
+                q.name, q.entries, target.entries
+            ));
+        }
     }
     Ok(())
 }

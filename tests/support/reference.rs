@@ -6,7 +6,9 @@
 //! outputs, Tf32 inputs on Wormhole) are modelled with f32 bit manipulations; everything else
 //! is plain f64 arithmetic, so results differ from golden's f32 math by rounding only.
 //!
-//! Tiles are always 32x32 here: netlists with other `tile_dim`s are refused as unsupported.
+//! Tiles are 32x32 here. A queue with smaller tiles (`tile_dim`) holds each entry the way golden
+//! does: every value of the host's entry in the top-left `tile_dim` corner of a 32x32 tile, the
+//! rest 0 ([`spread_small_tiles`]).
 #![allow(dead_code)]
 
 use ttrt::format::{Arch, DataFormat};
@@ -26,6 +28,8 @@ pub enum RefError {
     /// A read of a queue slot nothing has written yet (the program order is wrong for it, or
     /// the slot holds device memory that was never initialized).
     Unwritten(String),
+    /// The device refuses the netlist at initialize (the driver checks that it does).
+    Refused(String),
 }
 
 impl std::fmt::Display for RefError {
@@ -34,6 +38,7 @@ impl std::fmt::Display for RefError {
             RefError::Unsupported(m) => write!(f, "unsupported: {m}"),
             RefError::Invalid(m) => write!(f, "invalid: {m}"),
             RefError::Unwritten(m) => write!(f, "unwritten: {m}"),
+            RefError::Refused(m) => write!(f, "refused: {m}"),
         }
     }
 }
@@ -771,4 +776,50 @@ pub fn reduce_max(x: &Tensor, dim: Dim, zn: usize) -> RefResult<Tensor> {
 /// The arch the backend simulates for a netlist created with the default config: its first.
 pub fn netlist_arch(n: &Netlist) -> Arch {
     n.devices.arch.first().copied().unwrap_or(Arch::Grayskull)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiles smaller than 32x32 (golden-ops.md section 4, "Tiny tiles")
+// ---------------------------------------------------------------------------------------------
+
+/// A host entry of `th x tw` tiles (`rows = rt*th`, `cols = ct*tw`) in golden's 32x32 tiles:
+/// host element (R, C) at row `R/th*32 + R%th`, column `C/tw*32 + C%tw`, zeros elsewhere.
+pub fn spread_small_tiles(host: &Tensor, th: usize, tw: usize) -> Tensor {
+    let (rt, ct) = (host.rows / th, host.cols / tw);
+    let mut out = Tensor::zeros(host.z, rt, ct, host.tag);
+    for z in 0..host.z {
+        for r in 0..host.rows {
+            for c in 0..host.cols {
+                out.set(
+                    z,
+                    r / th * TILE + r % th,
+                    c / tw * TILE + c % tw,
+                    host.at(z, r, c),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Golden's clearing after an op whose input 0 has `th x tw` tiles: every value outside the
+/// top-left `th x tw` of its tile is multiplied by a 0 mask (0 times inf is 0, NaN stays).
+pub fn clear_outside_tile(t: &mut Tensor, th: usize, tw: usize) {
+    for z in 0..t.z {
+        for r in 0..t.rows {
+            for c in 0..t.cols {
+                if r % TILE >= th || c % TILE >= tw {
+                    let v = t.at(z, r, c);
+                    let cleared = if v.is_nan() {
+                        v
+                    } else if v.is_infinite() {
+                        0.0
+                    } else {
+                        v * 0.0
+                    };
+                    t.set(z, r, c, cleared);
+                }
+            }
+        }
+    }
 }

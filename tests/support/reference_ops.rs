@@ -10,9 +10,9 @@ use ttrt::netlist::{
 };
 
 use super::reference::{
-    accumulate_z, apply_tm, binary_tensor, invalid, matmul, prepare_input, quantize,
-    quantize_op_input, reduce_max, relu, sfpu, sfpu_tensor, unsupported, RefError, RefResult,
-    SfpuParams, Tensor, TILE,
+    accumulate_z, apply_tm, binary_tensor, clear_outside_tile, invalid, matmul, prepare_input,
+    quantize, quantize_op_input, reduce_max, relu, sfpu, sfpu_tensor, unsupported, RefError,
+    RefResult, SfpuParams, Tensor, TILE,
 };
 use super::sparse_stimulus::SparseProblem;
 
@@ -93,13 +93,23 @@ pub fn eval_op(
     }
     let a = &op.attributes;
     let ty = op.op_type.as_str();
+    // Input 0 read straight from a queue of tiles under 32x32: eltwise ops clear their output
+    // outside those tiles, and SFPU ops compute whole tiles (golden-ops.md 4 and 6.3).
+    let small0 = op
+        .inputs
+        .first()
+        .filter(|n| net.op(n).is_none())
+        .and_then(|n| net.queue(n))
+        .map(|q| (q.tile_dim.height as usize, q.tile_dim.width as usize))
+        .filter(|&d| d != (TILE, TILE));
+    let vector = if small0.is_some() { None } else { a.vector };
     let mut out = if COPY.contains(&ty) {
         xs[0].clone()
     } else if BINARY.contains(&ty) {
         let zp = f64::from(a.zero_point.unwrap_or(0.0));
         binary_tensor(ty, &xs[0], &xs[1], zp)?
     } else if is_sfpu(ty) {
-        sfpu_tensor(ty, &xs[0], a.vector, sfpu_params(a.exponent, a.slope))?
+        sfpu_tensor(ty, &xs[0], vector, sfpu_params(a.exponent, a.slope))?
     } else {
         match ty {
             "matmul" if a.identity => eval_identity_matmul(net, op, raw, &xs)?,
@@ -119,6 +129,11 @@ pub fn eval_op(
             other => return unsupported(format!("op type {other}")),
         }
     };
+    if let Some((th, tw)) = small0 {
+        if COPY.contains(&ty) || BINARY.contains(&ty) || is_sfpu(ty) {
+            clear_outside_tile(&mut out, th, tw);
+        }
+    }
     if let Some(p) = prev {
         let tag = out.tag;
         out = binary_tensor("add", p, &out, 0.0)?;
@@ -551,8 +566,10 @@ pub fn splice(op: &Op, inputs: &[Tensor]) -> RefResult<Tensor> {
 }
 
 /// embedding: output row `w` of each core row is table row `indices[w]` (0xFFFFFFFF: zeros).
-/// The table is read as row-major rows of its full width; indices are the integer values of
-/// the core row's slice of input 1, flattened row-major.
+/// The table is read as row-major rows of its full width; indices come from the core row's
+/// slice of input 1, flattened row-major. Golden takes each index as the bit pattern of the
+/// f32 it holds: a raw queue's integer (raw values are bit-cast into floats on push), and for
+/// any other format the bits of the value itself (so 0.0 is row 0 and 1.0 is row 0x3f800000).
 pub fn embedding(op: &Op, table: &Tensor, indices: &Tensor) -> RefResult<Tensor> {
     let num = op.attributes.num_indices.unwrap_or(0) as usize;
     let gr = op.grid_size.r as usize;
@@ -575,13 +592,21 @@ pub fn embedding(op: &Op, table: &Tensor, indices: &Tensor) -> RefResult<Tensor>
                 if r >= (core + 1) * slice_rows {
                     return invalid("embedding: fewer indices than num_indices");
                 }
-                let idx = indices.at(zi, r, c);
-                if idx == 4294967295.0 {
+                let v = indices.at(zi, r, c);
+                let bits = if indices.tag.is_raw() {
+                    v as u32
+                } else {
+                    (v as f32).to_bits()
+                };
+                if bits == u32::MAX {
                     continue;
                 }
-                let k = idx as usize;
+                let k = bits as usize;
                 if k >= table.rows {
-                    return invalid(format!("embedding: index {k} past the table"));
+                    return invalid(format!(
+                        "embedding: index {k} (from {v}) past the table's {} rows",
+                        table.rows
+                    ));
                 }
                 for c in 0..table.cols {
                     out.set(zi, core * rt_core * TILE + w, c, table.at(0, k, c));

@@ -5,15 +5,37 @@
 //!
 //! As on the simulated chip, every entry written to a queue (by the host or by an op) is
 //! stored in the queue's `df`, after the queue's own `input_tms`.
+//!
+//! What golden does beyond one graph on its own (tt-budabackend `golden/`, `common/tt_ram.cpp`,
+//! `netlist/netlist_workload_data.cpp`), modelled here:
+//! - Temporal graphs: graphs whose ops read ops of other graphs directly form one temporal
+//!   graph. An execute of one of them records its queue settings (values at that moment);
+//!   the execute of the last one not yet executed runs them all, `input_count` times, each run
+//!   visiting every op of every sub-graph in dependency order. Recorded executes are forgotten
+//!   at the start of each run_program.
+//! - Dual-view rams (`alias`): two rams over one memory. The view with more entries holds the
+//!   memory; an entry of the other is `n` consecutive entries of it concatenated along t
+//!   (tt_ram::update_from_base / update_to_base). Each view keeps its own pointers. A
+//!   `read_only` execute setting leaves the view's write pointer alone.
+//! - Rams have no local read pointer: each run reads at the global read pointer, which then
+//!   moves by global_rdptr_autoinc (not for a prologue or epilogue ram).
+//! - Within a run, a queue that no op of the graph writes is read before any op runs (so a
+//!   view of a ram another view of which the graph writes gives the memory as it was when the
+//!   run started, as golden's topological order visits such a root queue first); a queue an op
+//!   of the graph writes is read when its reader runs, after the write.
+//! - Tiles under 32x32 (`tile_dim`) on queues the host feeds: see reference.rs.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 
 use ttrt::format::{Arch, DataFormat, IoLayout, TileDim};
-use ttrt::netlist::{Graph, Instruction, IoType, Netlist, Op, Operand, QueueSetting, VarInstOp};
+use ttrt::netlist::{
+    Instruction, IoType, Netlist, Op, Operand, QueueLocation, QueueSetting, Tm, VarInstOp,
+};
 
 use super::reference::{
-    apply_tm, invalid, netlist_arch, quantize, RefError, RefResult, Tensor, TILE,
+    apply_tm, invalid, netlist_arch, quantize, spread_small_tiles, RefError, RefResult, Tensor,
+    TILE,
 };
 use super::reference_ops::eval_op;
 
@@ -21,6 +43,7 @@ use super::reference_ops::eval_op;
 #[derive(Clone, Debug)]
 pub struct QueueState {
     pub entries: usize,
+    /// The entries, unless another view of the ram holds its memory (see `Machine::storage`).
     pub slots: Vec<Option<Tensor>>,
     /// Global read and write pointers, modulo `2 * entries`.
     pub rd: usize,
@@ -29,6 +52,8 @@ pub struct QueueState {
     pub df: DataFormat,
     /// Set by an execute with `zero: true`: the next gradient write starts over.
     pub zero: bool,
+    /// Tile height and width (32x32 unless `tile_dim` says otherwise).
+    pub tile: (usize, usize),
 }
 
 impl QueueState {
@@ -44,57 +69,54 @@ impl QueueState {
     }
 }
 
+fn small(d: TileDim) -> bool {
+    (d.height as usize, d.width as usize) != (TILE, TILE)
+}
+
 /// Why a netlist uses something this model does not cover, or None.
 pub fn unsupported_feature(net: &Netlist) -> Option<String> {
-    if let Some(q) = net.queues.iter().find(|q| q.alias.is_some()) {
-        return Some(format!("dual-view ram {} (alias)", q.name));
-    }
-    let full = TileDim {
-        height: TILE as u32,
-        width: TILE as u32,
-    };
-    if let Some(q) = net.queues.iter().find(|q| q.tile_dim != full) {
-        return Some(format!("tile_dim of queue {}", q.name));
-    }
-    for g in &net.graphs {
-        for op in &g.ops {
-            if op.tile_dim != full {
-                return Some(format!("tile_dim of op {}", op.name));
-            }
-            // Golden reads embedding indices as the bit patterns of the values: only raw or
-            // integer queues hold indices; float ones give meaningless rows (upstream's
-            // basic/netlist_embedding.yaml only exercises parsing, and places both of its
-            // inputs at one DRAM address).
-            if op.op_type == "embedding" {
-                let index_df = op.inputs.get(1).and_then(|i| net.queue(i)).map(|q| q.df);
-                if let Some(df) = index_df.filter(|df| {
-                    !df.is_raw()
-                        && !matches!(
-                            df,
-                            ttrt::format::DataFormat::Int32
-                                | ttrt::format::DataFormat::UInt16
-                                | ttrt::format::DataFormat::UInt8
-                                | ttrt::format::DataFormat::Int8
-                        )
-                }) {
-                    return Some(format!(
-                        "embedding {} with indices in a {} queue",
-                        op.name,
-                        df.name()
-                    ));
-                }
-            }
+    for q in net.queues.iter().filter(|q| small(q.tile_dim)) {
+        if !q.is_host_input() {
+            return Some(format!(
+                "queue {} of tile_dim {}x{} written by an op",
+                q.name, q.tile_dim.height, q.tile_dim.width
+            ));
+        }
+        if q.layout == IoLayout::Flat {
+            return Some(format!("flat queue {} with tile_dim", q.name));
         }
     }
-    // ttrt's engine refuses, at initialize, an op reading an op of another graph (temporal
-    // graphs on two chips, joined without a queue): the reference would model it.
     for g in &net.graphs {
         for op in &g.ops {
-            for input in &op.inputs {
-                if let Some((other, _)) = net.op(input).filter(|(other, _)| other.name != g.name) {
+            if small(op.tile_dim) {
+                return Some(format!("tile_dim of op {}", op.name));
+            }
+            for (i, input) in op.inputs.iter().enumerate() {
+                let Some(q) = net.queue(input).filter(|q| small(q.tile_dim)) else {
+                    continue;
+                };
+                let whole_tiles = |tm: &Tm| {
+                    matches!(
+                        tm,
+                        Tm::Broadcast { .. }
+                            | Tm::Hslice(_)
+                            | Tm::Hstack(_)
+                            | Tm::Vslice(_)
+                            | Tm::Vstack(_)
+                    )
+                };
+                let tms = op.input_tms.get(i).map_or(&[][..], Vec::as_slice);
+                let eltwise_or_matmul = !matches!(
+                    op.op_type.as_str(),
+                    "splice" | "embedding" | "fused_op" | "topk" | "tilizer" | "depthwise"
+                );
+                if !eltwise_or_matmul
+                    || !tms.iter().all(whole_tiles)
+                    || op.input_pad.get(i).is_some_and(Option::is_some)
+                {
                     return Some(format!(
-                        "op {} reads op {input} of graph {} (no queue between temporal graphs): refused by the backend",
-                        op.name, other.name
+                        "queue {} of tile_dim {}x{} into {} {}",
+                        q.name, q.tile_dim.height, q.tile_dim.width, op.op_type, op.name
                     ));
                 }
             }
@@ -117,6 +139,202 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
     None
 }
 
+// ---------------------------------------------------------------------------------------------
+// DRAM placement: what the device refuses at initialize
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes of one tile as a queue stores it (notes/buda-backend.md, "Tile bytes"): a 16-byte
+/// header, the exponent section of block floats (one byte per 16 datums, 16 bytes for tiles
+/// under 16 rows, in place of the padding), the datums, padding to 32 bytes in all, and on
+/// Blackhole to a multiple of 64. Flat queues hold the datums only.
+fn tile_bytes(df: DataFormat, tile: TileDim, arch: Arch, layout: IoLayout) -> u64 {
+    let datums = u64::from(tile.height) * u64::from(tile.width);
+    let (bits, bfp) = match df {
+        DataFormat::Float32 | DataFormat::Tf32 | DataFormat::Int32 | DataFormat::RawUInt32 => {
+            (32, false)
+        }
+        DataFormat::Float16 | DataFormat::Float16B | DataFormat::UInt16 | DataFormat::RawUInt16 => {
+            (16, false)
+        }
+        DataFormat::Bfp8 | DataFormat::Bfp8B => (8, true),
+        DataFormat::Bfp4 | DataFormat::Bfp4B => (4, true),
+        DataFormat::Bfp2 | DataFormat::Bfp2B => (2, true),
+        _ => (8, false),
+    };
+    let data = datums * bits / 8;
+    if layout == IoLayout::Flat {
+        return data;
+    }
+    let exponents = if bfp && tile.height >= 16 {
+        datums / 16
+    } else {
+        0
+    };
+    let size = data + exponents + 32;
+    if arch == Arch::Blackhole {
+        size.div_ceil(64) * 64
+    } else {
+        size
+    }
+}
+
+/// Why the device refuses the netlist at initialize, or None: DRAM buffers of two queues that
+/// overlap, unless the queues are views of one ram or both are dynamic (the device runtime's
+/// check_queues_do_not_overlap).
+pub fn refused_at_initialize(net: &Netlist) -> Option<String> {
+    let arch = netlist_arch(net);
+    let dynamic: Vec<&str> = net
+        .programs
+        .iter()
+        .flat_map(|p| &p.instructions)
+        .flat_map(|s| match &s.instruction {
+            Instruction::AllocateQueue(n) | Instruction::DeallocateQueue(n) => n.as_slice(),
+            _ => &[],
+        })
+        .map(String::as_str)
+        .collect();
+    let header = if arch == Arch::Blackhole { 64 } else { 32 };
+    let mut spans = Vec::new();
+    for q in net.queues.iter().filter(|q| q.loc == QueueLocation::Dram) {
+        let tiles = u64::from(q.t)
+            * u64::from(q.mblock.m)
+            * u64::from(q.mblock.n)
+            * u64::from(q.ublock.rt)
+            * u64::from(q.ublock.ct);
+        let size =
+            header + u64::from(q.entries) * tiles * tile_bytes(q.df, q.tile_dim, arch, q.layout);
+        for b in &q.buffers {
+            spans.push((q, b.channel, b.address, b.address + size));
+        }
+    }
+    for (i, &(a, ca, sa, ea)) in spans.iter().enumerate() {
+        for &(b, cb, sb, eb) in &spans[i + 1..] {
+            let views = a.name == b.name
+                || a.alias.as_deref() == Some(b.name.as_str())
+                || b.alias.as_deref() == Some(a.name.as_str());
+            let both_dynamic =
+                dynamic.contains(&a.name.as_str()) && dynamic.contains(&b.name.as_str());
+            if ca == cb && sa < eb && sb < ea && !views && !both_dynamic {
+                return Some(format!(
+                    "queues {} and {} overlap in DRAM channel {ca} ({sa:#x}.. and {sb:#x}..)",
+                    a.name, b.name
+                ));
+            }
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Temporal graphs
+// ---------------------------------------------------------------------------------------------
+
+/// The temporal graphs of `net`: members (graph indexes, producers first) of each, and the
+/// temporal graph of each graph.
+fn temporal_graphs(net: &Netlist) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let n = net.graphs.len();
+    let graph_of_op = |name: &str| net.graphs.iter().position(|g| g.op(name).is_some());
+    // reads[g]: other graphs whose ops g's ops read.
+    let reads: Vec<Vec<usize>> = net
+        .graphs
+        .iter()
+        .enumerate()
+        .map(|(gi, g)| {
+            let mut v: Vec<usize> = g
+                .ops
+                .iter()
+                .flat_map(|op| &op.inputs)
+                .filter(|i| net.queue(i).is_none())
+                .filter_map(|i| graph_of_op(i))
+                .filter(|&p| p != gi)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    let mut label: Vec<usize> = (0..n).collect();
+    loop {
+        let mut changed = false;
+        for g in 0..n {
+            for &p in &reads[g] {
+                let l = label[g].min(label[p]);
+                if label[g] != l || label[p] != l {
+                    label[g] = l;
+                    label[p] = l;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut of = vec![0; n];
+    let mut firsts: Vec<usize> = Vec::new();
+    for g in 0..n {
+        let k = match firsts.iter().position(|&f| f == label[g]) {
+            Some(k) => k,
+            None => {
+                firsts.push(label[g]);
+                groups.push(Vec::new());
+                groups.len() - 1
+            }
+        };
+        of[g] = k;
+    }
+    for (k, group) in groups.iter_mut().enumerate() {
+        let members: Vec<usize> = (0..n).filter(|&g| of[g] == k).collect();
+        while group.len() < members.len() {
+            // Graphs reading each other's ops both ways: the op order decides (topo_order).
+            let next = members
+                .iter()
+                .copied()
+                .find(|g| !group.contains(g) && reads[*g].iter().all(|p| group.contains(p)))
+                .or_else(|| members.iter().copied().find(|g| !group.contains(g)));
+            group.push(next.expect("a member left"));
+        }
+    }
+    (groups, of)
+}
+
+/// One queue's settings of one execute, evaluated when the execute instruction ran.
+#[derive(Clone, Debug, PartialEq)]
+struct Setting {
+    name: String,
+    rd_ptr_global: Option<i64>,
+    wr_ptr_global: Option<i64>,
+    rd_ptr_local: Option<i64>,
+    rd_ptr_autoinc: i64,
+    global_rdptr_autoinc: i64,
+    global_wrptr_autoinc: i64,
+    prologue: bool,
+    epilogue: bool,
+    zero: bool,
+    read_only: bool,
+}
+
+fn evaluate(s: &QueueSetting, vars: &HashMap<String, i64>) -> RefResult<Setting> {
+    let get = |o: &Option<Operand>| -> RefResult<Option<i64>> {
+        o.as_ref().map(|x| resolve(vars, x)).transpose()
+    };
+    let flag = |o: &Option<Operand>| -> RefResult<bool> { Ok(get(o)?.unwrap_or(0) != 0) };
+    Ok(Setting {
+        name: s.name.clone(),
+        rd_ptr_global: get(&s.rd_ptr_global)?,
+        wr_ptr_global: get(&s.wr_ptr_global)?,
+        rd_ptr_local: get(&s.rd_ptr_local)?,
+        rd_ptr_autoinc: resolve(vars, &s.rd_ptr_autoinc)?,
+        global_rdptr_autoinc: resolve(vars, &s.global_rdptr_autoinc)?,
+        global_wrptr_autoinc: resolve(vars, &s.global_wrptr_autoinc)?,
+        prologue: flag(&s.prologue)?,
+        epilogue: flag(&s.epilogue)?,
+        zero: flag(&s.zero)?,
+        read_only: flag(&s.read_only)?,
+    })
+}
+
 /// The reference state of a netlist across run_program calls.
 #[derive(Clone)]
 pub struct Machine<'a> {
@@ -129,9 +347,14 @@ pub struct Machine<'a> {
     grad_prev: HashMap<String, Tensor>,
     /// Queue pointers bound to variables by the last execute naming them: (queue, var, read).
     bindings: Vec<(String, String, bool)>,
-    /// Every op's outputs of its graph's last execute, one per run: ops of a later temporal
-    /// graph read them directly.
-    op_outputs: HashMap<String, Vec<Tensor>>,
+    /// For each view of a dual-view ram: the view whose slots hold the memory and how many of
+    /// its entries make one entry of this view.
+    storage: HashMap<String, (String, usize)>,
+    /// Temporal graphs: members of each, and the temporal graph of each graph.
+    temporal: Vec<Vec<usize>>,
+    temporal_of: Vec<usize>,
+    /// Executes of sub-graphs waiting for the rest of their temporal graph.
+    pending: Vec<(usize, Vec<Setting>)>,
 }
 
 impl<'a> Machine<'a> {
@@ -149,10 +372,25 @@ impl<'a> Machine<'a> {
                     ram: q.io_type == IoType::Ram,
                     df: q.df,
                     zero: false,
+                    tile: (q.tile_dim.height as usize, q.tile_dim.width as usize),
                 };
                 (q.name.clone(), state)
             })
             .collect();
+        let mut storage = HashMap::new();
+        for q in &net.queues {
+            let Some(base) = q.alias.as_ref().and_then(|b| net.queue(b)) else {
+                continue;
+            };
+            let (fine, coarse) = if q.entries > base.entries {
+                (q, base)
+            } else {
+                (base, q)
+            };
+            let n = (fine.entries / coarse.entries.max(1)).max(1) as usize;
+            storage.insert(coarse.name.clone(), (fine.name.clone(), n));
+        }
+        let (temporal, temporal_of) = temporal_graphs(net);
         Machine {
             net,
             arch: netlist_arch(net),
@@ -160,7 +398,10 @@ impl<'a> Machine<'a> {
             statics: HashMap::new(),
             grad_prev: HashMap::new(),
             bindings: Vec::new(),
-            op_outputs: HashMap::new(),
+            storage,
+            temporal,
+            temporal_of,
+            pending: Vec::new(),
         }
     }
 
@@ -168,19 +409,79 @@ impl<'a> Machine<'a> {
         &self.queues[name]
     }
 
-    /// The host pushes one entry (values as the host gives them) at the write pointer, or at
-    /// slot `ptr` of a ram.
-    pub fn host_push(&mut self, queue: &str, mut t: Tensor, ptr: Option<usize>) -> RefResult<()> {
-        let q = self.queues.get_mut(queue).expect("known queue");
+    /// Where entry `slot` of view `name` lives: (queue holding the memory, its first slot,
+    /// how many of its slots).
+    fn place(&self, name: &str, slot: usize) -> (String, usize, usize) {
+        let slot = slot % self.queues[name].entries;
+        match self.storage.get(name) {
+            Some((store, n)) => (store.clone(), slot * n, *n),
+            None => (name.to_string(), slot, 1),
+        }
+    }
+
+    /// Entry `slot` (a pointer) of queue `name`, through the view's memory.
+    fn load(&self, name: &str, slot: usize) -> RefResult<Tensor> {
+        let (store, first, n) = self.place(name, slot);
+        let sq = &self.queues[&store];
+        let parts = (first..first + n)
+            .map(|s| read_slot(&store, sq, s))
+            .collect::<RefResult<Vec<_>>>()?;
+        if n == 1 {
+            return Ok(parts.into_iter().next().expect("one part"));
+        }
+        let pz = parts[0].z;
+        let (rows, cols) = (parts[0].rows, parts[0].cols);
+        Ok(Tensor::build(
+            pz * n,
+            rows,
+            cols,
+            self.queues[name].df,
+            |z, r, c| parts[z / pz].at(z % pz, r, c),
+        ))
+    }
+
+    /// Stores `t` as entry `slot` (a pointer) of queue `name`, through the view's memory.
+    fn store(&mut self, name: &str, slot: usize, t: Tensor) {
+        let (store, first, n) = self.place(name, slot);
+        let sq = self.queues.get_mut(&store).expect("known queue");
+        if n == 1 {
+            sq.slots[first] = Some(t);
+            return;
+        }
+        let pz = t.z / n;
+        for k in 0..n {
+            let part = Tensor::build(pz, t.rows, t.cols, t.tag, |z, r, c| t.at(k * pz + z, r, c));
+            sq.slots[first + k] = Some(part);
+        }
+    }
+
+    /// Every entry of ram `name` whose memory has been written, by slot.
+    pub fn ram_entries(&self, name: &str) -> Vec<(usize, Tensor)> {
+        (0..self.queues[name].entries)
+            .filter_map(|s| self.load(name, s).ok().map(|t| (s, t)))
+            .collect()
+    }
+
+    /// The host pushes one entry (values as the host gives them: `rt*th x ct*tw` per slice
+    /// for a queue of `th x tw` tiles) at the write pointer, or at slot `ptr` of a ram.
+    pub fn host_push(&mut self, queue: &str, t: Tensor, ptr: Option<usize>) -> RefResult<()> {
+        let q = &self.queues[queue];
+        let (th, tw) = q.tile;
+        let mut t = if (th, tw) != (TILE, TILE) {
+            spread_small_tiles(&t, th, tw)
+        } else {
+            t
+        };
         quantize(&mut t, q.df)?;
         match ptr {
-            Some(slot) => q.slots[slot % q.entries] = Some(t),
+            Some(slot) => self.store(queue, slot, t),
             None => {
                 if q.free() == 0 {
                     return invalid(format!("push to full queue {queue}"));
                 }
-                let slot = q.wr % q.entries;
-                q.slots[slot] = Some(t);
+                let slot = q.wr;
+                self.store(queue, slot, t);
+                let q = self.queues.get_mut(queue).expect("known queue");
                 q.wr = (q.wr + 1) % q.wrap();
             }
         }
@@ -189,8 +490,7 @@ impl<'a> Machine<'a> {
 
     /// The entry at the read pointer of an output queue (what get_output returns).
     pub fn host_peek(&self, queue: &str) -> RefResult<Tensor> {
-        let q = &self.queues[queue];
-        read_slot(queue, q, q.rd)
+        self.load(queue, self.queues[queue].rd)
     }
 
     /// Advances an output queue's read pointer by one (pop_output).
@@ -205,6 +505,8 @@ impl<'a> Machine<'a> {
             .net
             .program(name)
             .ok_or_else(|| RefError::Invalid(format!("no program {name}")))?;
+        // Golden forgets executes of sub-graphs left waiting by an earlier program.
+        self.pending.clear();
         let mut vars: HashMap<String, i64> = self.statics.get(name).cloned().unwrap_or_default();
         let mut static_names: Vec<String> = vars.keys().cloned().collect();
         let mut loops: Vec<(usize, i64)> = Vec::new();
@@ -277,9 +579,34 @@ impl<'a> Machine<'a> {
                 Instruction::Execute(ex) => {
                     let graph = self
                         .net
-                        .graph(&ex.graph_name)
+                        .graphs
+                        .iter()
+                        .position(|g| g.name == ex.graph_name)
                         .ok_or_else(|| RefError::Invalid(format!("no graph {}", ex.graph_name)))?;
-                    self.execute(graph, &ex.queue_settings, &vars)?;
+                    let mut settings = Vec::new();
+                    for s in &ex.queue_settings {
+                        if !self.queues.contains_key(&s.name) {
+                            return invalid(format!("settings for unknown queue {}", s.name));
+                        }
+                        let setting = evaluate(s, &vars)?;
+                        // A read-only view's write pointer follows no variable.
+                        let wr = if setting.read_only {
+                            &None
+                        } else {
+                            &s.wr_ptr_global
+                        };
+                        settings.push(setting);
+                        // Each execute rebinds the pointers it names to variables and unbinds
+                        // the others (golden propagates through its latest settings only).
+                        for (ptr, read) in [(&s.rd_ptr_global, true), (wr, false)] {
+                            self.bindings
+                                .retain(|(qn, _, r)| !(qn == &s.name && *r == read));
+                            if let Some(Operand::Var(v)) = ptr {
+                                self.bindings.push((s.name.clone(), v.clone(), read));
+                            }
+                        }
+                    }
+                    self.arrive(graph, settings)?;
                 }
                 Instruction::AllocateQueue(_) | Instruction::DeallocateQueue(_) => {}
                 Instruction::EndProgram => break,
@@ -292,6 +619,43 @@ impl<'a> Machine<'a> {
             .collect();
         self.statics.insert(name.to_string(), keep);
         Ok(())
+    }
+
+    /// The execute of `graph`: runs its temporal graph once every sub-graph has been executed.
+    fn arrive(&mut self, graph: usize, settings: Vec<Setting>) -> RefResult<()> {
+        let members = self.temporal[self.temporal_of[graph]].clone();
+        if members.len() == 1 {
+            return self.execute(&members, &settings);
+        }
+        if self.pending.iter().any(|(g, _)| *g == graph) {
+            return invalid(format!(
+                "graph {} executed twice before its temporal graph ran",
+                self.net.graphs[graph].name
+            ));
+        }
+        self.pending.push((graph, settings));
+        if !members
+            .iter()
+            .all(|m| self.pending.iter().any(|(g, _)| g == m))
+        {
+            return Ok(());
+        }
+        let mut merged: Vec<Setting> = Vec::new();
+        for (_, list) in self.pending.drain(..) {
+            for s in list {
+                match merged.iter().find(|m| m.name == s.name) {
+                    Some(m) if *m != s => {
+                        return invalid(format!(
+                            "queue {} gets different settings from executes of one temporal graph",
+                            s.name
+                        ))
+                    }
+                    Some(_) => {}
+                    None => merged.push(s),
+                }
+            }
+        }
+        self.execute(&members, &merged)
     }
 
     /// A varinst changed `var`: queue pointers bound to it follow.
@@ -309,95 +673,98 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn execute(
-        &mut self,
-        graph: &Graph,
-        settings: &[QueueSetting],
-        vars: &HashMap<String, i64>,
-    ) -> RefResult<()> {
-        let get = |o: &Option<Operand>| -> RefResult<Option<i64>> {
-            o.as_ref().map(|x| resolve(vars, x)).transpose()
-        };
+    /// Runs the graphs `graphs` (one temporal graph, producers first) `input_count` times.
+    fn execute(&mut self, graphs: &[usize], settings: &[Setting]) -> RefResult<()> {
+        let net = self.net;
+        let ops: Vec<&Op> = graphs.iter().flat_map(|&g| &net.graphs[g].ops).collect();
+        let input_count = net.graphs[graphs[0]].input_count.max(1) as usize;
         for s in settings {
-            let Some(q) = self.queues.get_mut(&s.name) else {
-                return invalid(format!("settings for unknown queue {}", s.name));
-            };
+            let q = self.queues.get_mut(&s.name).expect("known queue");
             let wrap = q.wrap() as i64;
-            if let Some(v) = get(&s.rd_ptr_global)? {
+            if let Some(v) = s.rd_ptr_global {
                 q.rd = v.rem_euclid(wrap) as usize;
             }
-            if let Some(v) = get(&s.wr_ptr_global)? {
+            if let Some(v) = s.wr_ptr_global.filter(|_| !s.read_only) {
                 q.wr = v.rem_euclid(wrap) as usize;
             }
-            if get(&s.zero)?.unwrap_or(0) != 0 {
+            if s.zero {
                 q.zero = true;
-                for slot in q.slots.iter_mut().flatten() {
+                let (store, _, _) = self.place(&s.name, 0);
+                let sq = self.queues.get_mut(&store).expect("known queue");
+                for slot in sq.slots.iter_mut().flatten() {
                     slot.data.iter_mut().for_each(|x| *x = 0.0);
                 }
             }
-            for (ptr, read) in [(&s.rd_ptr_global, true), (&s.wr_ptr_global, false)] {
-                if let Some(Operand::Var(v)) = ptr {
-                    self.bindings
-                        .retain(|(qn, _, r)| !(qn == &s.name && *r == read));
-                    self.bindings.push((s.name.clone(), v.clone(), read));
-                }
-            }
         }
-        // Input queues of the graph with their local pointer, increments and prologue flag.
+        // Input queues of the graph with their local pointer, increments and hold flag.
         struct Reader {
             name: String,
+            ram: bool,
             local: usize,
             local_inc: usize,
             global_inc: usize,
-            prologue: bool,
+            hold: bool,
+            /// No op of the graph writes it: read when the run starts.
+            early: bool,
         }
+        let written: Vec<&str> = net
+            .queues
+            .iter()
+            .filter(|q| ops.iter().any(|o| o.name == q.input))
+            .map(|q| q.name.as_str())
+            .collect();
         let mut readers: Vec<Reader> = Vec::new();
-        for op in &graph.ops {
+        for op in &ops {
             for name in &op.inputs {
                 if self.queues.contains_key(name) && !readers.iter().any(|r| &r.name == name) {
                     let q = &self.queues[name];
                     let s = settings.iter().find(|s| &s.name == name);
-                    let (local, local_inc, global_inc, prologue) = match s {
+                    let (local, local_inc, global_inc, hold) = match s {
                         Some(s) => (
-                            get(&s.rd_ptr_local)?
+                            s.rd_ptr_local
                                 .map_or(q.rd, |v| v.rem_euclid(q.wrap() as i64) as usize),
-                            resolve(vars, &s.rd_ptr_autoinc)? as usize,
-                            resolve(vars, &s.global_rdptr_autoinc)? as usize,
-                            get(&s.prologue)?.unwrap_or(0) != 0,
+                            s.rd_ptr_autoinc as usize,
+                            s.global_rdptr_autoinc as usize,
+                            s.prologue || s.epilogue,
                         ),
                         None => (q.rd, usize::from(!q.ram), 0, false),
                     };
                     readers.push(Reader {
                         name: name.clone(),
+                        ram: q.ram,
                         local,
                         local_inc,
                         global_inc,
-                        prologue,
+                        hold,
+                        early: !written.contains(&name.as_str()),
                     });
                 }
             }
         }
-        let order = topo_order(self.net, graph)?;
-        let mut runs: HashMap<String, Vec<Tensor>> = HashMap::new();
-        for run in 0..graph.input_count.max(1) as usize {
-            // Ops run in dependency order; each queue entry is read when an op needs it and
-            // each op output is written to its queues at once, so a queue relaying between
-            // two ops of one graph holds the new entry when its reader runs.
+        let order = topo_order(net, &ops)?;
+        for _ in 0..input_count {
+            // A ram is read at its global read pointer, a queue at its local one.
+            let at = |m: &Machine, r: &Reader| if r.ram { m.queues[&r.name].rd } else { r.local };
+            let mut early: HashMap<&str, Tensor> = HashMap::new();
+            for r in readers.iter().filter(|r| r.early) {
+                early.insert(r.name.as_str(), self.load(&r.name, at(self, r))?);
+            }
+            // Ops run in dependency order; each op output is written to its queues at once, so
+            // a queue relaying between two ops of one graph holds the new entry when its reader
+            // runs.
             let mut outputs: HashMap<&str, Tensor> = HashMap::new();
             for &i in &order {
-                let op = &graph.ops[i];
+                let op = ops[i];
                 let mut raw = Vec::with_capacity(op.inputs.len());
                 for n in &op.inputs {
-                    let t = if let Some(r) = readers.iter().find(|r| &r.name == n) {
-                        read_slot(n, &self.queues[n], r.local)?
+                    let t = if let Some(t) = early.get(n.as_str()) {
+                        t.clone()
+                    } else if let Some(r) = readers.iter().find(|r| &r.name == n) {
+                        self.load(n, at(self, r))?
                     } else {
-                        outputs
-                            .get(n.as_str())
-                            .or_else(|| self.op_outputs.get(n).and_then(|v| v.get(run)))
-                            .cloned()
-                            .ok_or_else(|| {
-                                RefError::Invalid(format!("{}: no input {n}", op.name))
-                            })?
+                        outputs.get(n.as_str()).cloned().ok_or_else(|| {
+                            RefError::Invalid(format!("{}: no input {n}", op.name))
+                        })?
                     };
                     raw.push(t);
                 }
@@ -406,39 +773,40 @@ impl<'a> Machine<'a> {
                 } else {
                     None
                 };
-                let out = eval_op(self.net, self.arch, op, &raw, prev.as_ref())?;
+                let out = eval_op(net, self.arch, op, &raw, prev.as_ref())?;
                 if op.gradient_op {
                     self.grad_prev.insert(op.name.clone(), out.clone());
                 }
-                runs.entry(op.name.clone()).or_default().push(out.clone());
                 // The queues this op feeds store the output in their own format.
-                for q in self.net.queues.iter().filter(|q| q.input == op.name) {
+                for q in net.queues.iter().filter(|q| q.input == op.name) {
                     let mut t = out.clone();
                     for tm in &q.input_tms {
                         t = apply_tm(&t, tm)?;
                     }
                     let s = settings.iter().find(|s| s.name == q.name);
-                    let state = self.queues.get_mut(&q.name).expect("known queue");
+                    let state = &self.queues[&q.name];
                     let inc = match s {
-                        Some(s) => resolve(vars, &s.global_wrptr_autoinc)? as usize,
+                        Some(s) => s.global_wrptr_autoinc as usize,
                         None => usize::from(!state.ram),
                     };
                     quantize(&mut t, state.df)?;
-                    let slot = state.wr % state.entries;
-                    state.slots[slot] = Some(t);
+                    let wr = state.wr;
+                    self.store(&q.name, wr, t);
+                    let state = self.queues.get_mut(&q.name).expect("known queue");
                     state.wr = (state.wr + inc) % state.wrap();
                 }
                 outputs.insert(op.name.as_str(), out);
             }
             for r in &mut readers {
                 let q = self.queues.get_mut(&r.name).expect("known queue");
-                if !r.prologue {
+                if !r.hold {
                     r.local = (r.local + r.local_inc) % q.wrap();
                 }
-                q.rd = (q.rd + r.global_inc) % q.wrap();
+                if !(r.ram && r.hold) {
+                    q.rd = (q.rd + r.global_inc) % q.wrap();
+                }
             }
         }
-        self.op_outputs.extend(runs);
         Ok(())
     }
 
@@ -481,14 +849,14 @@ fn resolve(vars: &HashMap<String, i64>, o: &Operand) -> RefResult<i64> {
     }
 }
 
-/// Indices of the graph's ops so that every op comes after the ops it reads, directly or
-/// through a queue (not a ram) the other op writes.
-fn topo_order(net: &Netlist, graph: &Graph) -> RefResult<Vec<usize>> {
-    let mut done = vec![false; graph.ops.len()];
+/// Indices of `ops` so that every op comes after the ops it reads, directly or through a
+/// queue (not a ram) the other op writes.
+fn topo_order(net: &Netlist, ops: &[&Op]) -> RefResult<Vec<usize>> {
+    let mut done = vec![false; ops.len()];
     let mut order = Vec::new();
-    while order.len() < graph.ops.len() {
+    while order.len() < ops.len() {
         let before = order.len();
-        for (i, op) in graph.ops.iter().enumerate() {
+        for (i, op) in ops.iter().enumerate() {
             if done[i] {
                 continue;
             }
@@ -499,9 +867,7 @@ fn topo_order(net: &Netlist, graph: &Graph) -> RefResult<Vec<usize>> {
                     Some(q) => q.input.as_str(),
                     None => n.as_str(),
                 };
-                graph
-                    .ops
-                    .iter()
+                ops.iter()
                     .position(|o| o.name == producer)
                     .is_none_or(|j| j == i || done[j])
             });
@@ -511,7 +877,7 @@ fn topo_order(net: &Netlist, graph: &Graph) -> RefResult<Vec<usize>> {
             }
         }
         if order.len() == before {
-            return invalid(format!("graph {} has a cycle", graph.name));
+            return invalid("the ops of a graph form a cycle");
         }
     }
     Ok(order)

@@ -1,12 +1,16 @@
 //! [`GraphPlan`]: one graph of a netlist compiled for golden execution, and the per-op pipeline
-//! of golden-ops.md §1.
+//! of golden-ops.md §1. Graphs whose ops read ops of other graphs directly (a temporal graph,
+//! netlist::temporal) compile into one plan, whose runs visit all their ops.
 //!
 //! Compiling checks every op type, attribute and TM (anything ttrt does not model is refused
 //! here, never answered wrongly later), computes every op's output shape from its inputs and
 //! compares it with the shape the netlist declares, and with the shape of every queue the op
 //! writes (golden itself does not check these and silently corrupts its outputs). The nodes are
 //! then ordered: a queue an op of the graph writes is read after that write, unless the writer
-//! itself depends on the queue (a ram updated in place), in which case the read comes first.
+//! itself depends on the queue (a ram updated in place), in which case the read comes first. A
+//! queue no op of the plan writes is read before any op runs: so a view of a dual-view ram
+//! whose other view an op of the run writes gives the memory as the run found it, as in golden,
+//! whose topological order visits such a queue (a root) first.
 //!
 //! Running visits the nodes in that order. A queue read fills its tensor through
 //! [`QueueIo::read`] once per run and every consumer copies from it. An op: collects copies of
@@ -16,6 +20,12 @@
 //! quantizes its output (Int8/Int32 always, Bfp2/Bfp4; quantization, requantization and
 //! requantizing matmuls to Int8). Each queue the op writes gets the op's output after the
 //! queue's `input_tms` through [`QueueIo::write`].
+//!
+//! Queues of tiles smaller than 32x32 (`tile_dim`, golden-ops.md §4) are read into 32x32 tiles
+//! holding their values in the top-left corner, the rest 0, as golden holds them. Eltwise ops
+//! and depthwise whose input 0 has such tiles clear their output outside them, and SFPU ops
+//! on them compute whole tiles (vector mode `rc`). Only eltwise, matmul, depthwise and reduce
+//! ops read them, through TMs that move whole tiles; an op writing such a queue is refused.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -83,6 +93,8 @@ struct OpPlan {
     /// Values the op's output and scratch tensors must hold at most (a matmul's product
     /// before z accumulation is larger than its output).
     reserve: usize,
+    /// Input 0's tiles are smaller than 32x32: the output is cleared outside them.
+    clear: Option<TileDim>,
 }
 
 enum Node {
@@ -145,6 +157,42 @@ fn shapes_through(tms: &[Tm], mut s: Shape) -> Result<(Shape, usize), String> {
     Ok((s, max))
 }
 
+/// Checks that input `index` of `op`, a queue of `tile` tiles (smaller than 32x32), goes
+/// where ttrt models such tiles: eltwise, matmul, depthwise and reduce ops, through TMs that
+/// move whole tiles.
+fn check_small_tile_input(
+    op: &Op,
+    index: usize,
+    tile: TileDim,
+    tms: &[Tm],
+    padded: bool,
+) -> Result<(), String> {
+    let (h, w) = (tile.height, tile.width);
+    let t = op.op_type.as_str();
+    if matches!(t, "splice" | "embedding" | "fused_op" | "topk" | "tilizer") {
+        return Err(format!(
+            "input {index}: tile_dim {h}x{w} inputs of {t} are not supported"
+        ));
+    }
+    let moves_tiles = |tm: &Tm| {
+        matches!(
+            tm,
+            Tm::Broadcast { .. } | Tm::Hslice(_) | Tm::Hstack(_) | Tm::Vslice(_) | Tm::Vstack(_)
+        )
+    };
+    if let Some(tm) = tms.iter().find(|tm| !moves_tiles(tm)) {
+        return Err(format!(
+            "input {index}: {tm:?} on tile_dim {h}x{w} tiles is not supported"
+        ));
+    }
+    if padded {
+        return Err(format!(
+            "input {index}: input padding of tile_dim {h}x{w} tiles is not supported"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the TMs an op input carries: golden supports `transpose` only where the op
 /// transposes inside tiles, `tile_broadcast` only inside fused ops.
 fn check_input_tms(op: &Op, index: usize, tms: &[Tm]) -> Result<(), String> {
@@ -176,18 +224,53 @@ fn check_input_tms(op: &Op, index: usize, tms: &[Tm]) -> Result<(), String> {
 }
 
 impl GraphPlan {
-    /// Compiles graph `graph` (index into `netlist.graphs`) for a chip of `arch`.
+    /// Compiles graph `graph` (index into `netlist.graphs`) for a chip of `arch`. A graph whose
+    /// ops read ops of other graphs (a temporal graph) is compiled with [`GraphPlan::temporal`].
     pub fn new(netlist: &Netlist, graph: usize, arch: Arch) -> Result<GraphPlan, ExecError> {
-        let g = netlist.graphs.get(graph).ok_or_else(|| ExecError {
-            message: format!("netlist {}: no graph {graph}", netlist.file),
-        })?;
+        GraphPlan::temporal(netlist, &[graph], arch)
+    }
+
+    /// Compiles the graphs `graphs` (indexes into `netlist.graphs`, producers first) as one
+    /// temporal graph: one run visits the ops of all of them in dependency order, and an op
+    /// may read an op of any of them directly (netlist::temporal).
+    pub fn temporal(
+        netlist: &Netlist,
+        graphs: &[usize],
+        arch: Arch,
+    ) -> Result<GraphPlan, ExecError> {
+        let mut members = Vec::with_capacity(graphs.len());
+        for &i in graphs {
+            members.push(netlist.graphs.get(i).ok_or_else(|| ExecError {
+                message: format!("netlist {}: no graph {i}", netlist.file),
+            })?);
+        }
+        if members.is_empty() {
+            return Err(ExecError {
+                message: format!("netlist {}: a plan needs at least one graph", netlist.file),
+            });
+        }
+        let graph_name = members
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>()
+            .join("+");
+        let all_ops: Vec<&Op> = members.iter().flat_map(|g| g.ops.iter()).collect();
+        let graph_of = |op: &Op| {
+            members
+                .iter()
+                .find(|g| g.ops.iter().any(|o| core::ptr::eq(o, op)))
+                .map_or("", |g| g.name.as_str())
+        };
         let err_op = |op: &Op, what: String| ExecError {
             message: format!(
                 "netlist {}: graph {}: op {} (line {}): {what}",
-                netlist.file, g.name, op.name, op.line
+                netlist.file,
+                graph_of(op),
+                op.name,
+                op.line
             ),
         };
-        let op_index = |name: &str| g.ops.iter().position(|o| o.name == name);
+        let op_index = |name: &str| all_ops.iter().position(|o| o.name == name);
         let queue_index = |name: &str| netlist.queues.iter().position(|q| q.name == name);
 
         // Slots: one per queue read, then one per op.
@@ -195,13 +278,13 @@ impl GraphPlan {
         let mut values: Vec<Tensor> = Vec::new();
         let op_slot0 = {
             let mut queues: Vec<usize> = Vec::new();
-            for op in &g.ops {
+            for op in &all_ops {
                 for name in &op.inputs {
                     if op_index(name).is_none() {
                         let q = queue_index(name).ok_or_else(|| {
                             let what = match netlist.op(name) {
                                 Some((other, _)) => format!(
-                                    "input {name}: reading an op of graph {} across graphs is not supported",
+                                    "input {name} is an op of graph {}, which is not compiled with this one: graphs joined by ops reading ops run as one temporal graph (GraphPlan::temporal)",
                                     other.name
                                 ),
                                 None => format!("input {name} is neither a queue nor an op of the graph"),
@@ -217,15 +300,6 @@ impl GraphPlan {
             queues.sort_unstable();
             for q in queues {
                 let queue = &netlist.queues[q];
-                if queue.tile_dim != TileDim::FULL {
-                    return Err(ExecError {
-                        message: format!(
-                            "netlist {}: graph {}: queue {} (line {}): tile_dim {}x{} is not supported",
-                            netlist.file, g.name, queue.name, queue.line,
-                            queue.tile_dim.height, queue.tile_dim.width
-                        ),
-                    });
-                }
                 read_slots.push((q, values.len()));
                 values.push(sized(entry_shape(queue), queue.df));
             }
@@ -246,13 +320,13 @@ impl GraphPlan {
 
         // Ops in file order give their output slots; compile them in dependency order so the
         // input shapes are known.
-        let n = g.ops.len();
+        let n = all_ops.len();
         let mut shapes: Vec<Option<Shape>> = alloc::vec![None; n];
         let mut plans: Vec<Option<OpPlan>> = (0..n).map(|_| None).collect();
         let mut deps_done = 0;
         while deps_done < n {
             let before = deps_done;
-            for (i, op) in g.ops.iter().enumerate() {
+            for (i, op) in all_ops.iter().copied().enumerate() {
                 if plans[i].is_some() {
                     continue;
                 }
@@ -280,8 +354,8 @@ impl GraphPlan {
                 deps_done += 1;
             }
             if deps_done == before {
-                let stuck = g.ops.iter().zip(&plans).find(|(_, p)| p.is_none());
-                let op = stuck.map(|s| s.0).unwrap_or(&g.ops[0]);
+                let stuck = all_ops.iter().zip(&plans).find(|(_, p)| p.is_none());
+                let op = stuck.map(|s| *s.0).unwrap_or(all_ops[0]);
                 return Err(err_op(op, "the ops form a cycle".to_string()));
             }
         }
@@ -291,7 +365,7 @@ impl GraphPlan {
             .collect();
         for (i, s) in shapes.iter().enumerate() {
             let s = s.unwrap_or(Shape::new(0, 0, 0));
-            let mut t = sized(s, g.ops[i].out_df);
+            let mut t = sized(s, all_ops[i].out_df);
             let reserve = ops[i].reserve;
             t.data.reserve(reserve.saturating_sub(t.data.len()));
             ops[i].scratch.data.reserve(reserve);
@@ -304,7 +378,7 @@ impl GraphPlan {
             let Some(i) = op_index(&q.input) else {
                 continue;
             };
-            let op = &g.ops[i];
+            let op = all_ops[i];
             let what = |e: String| {
                 err_op(
                     op,
@@ -356,7 +430,7 @@ impl GraphPlan {
                 if core::mem::replace(&mut seen[i], true) {
                     continue;
                 }
-                for name in &g.ops[i].inputs {
+                for name in &all_ops[i].inputs {
                     match op_index(name) {
                         Some(j) => stack.push(j),
                         None => {
@@ -381,7 +455,7 @@ impl GraphPlan {
             }
             deps.push(d);
         }
-        for op in &g.ops {
+        for op in &all_ops {
             let d = op
                 .inputs
                 .iter()
@@ -404,7 +478,7 @@ impl GraphPlan {
                 return Err(ExecError {
                     message: format!(
                         "netlist {}: graph {}: the ops and the queues they write form a cycle",
-                        netlist.file, g.name
+                        netlist.file, graph_name
                     ),
                 });
             };
@@ -425,7 +499,7 @@ impl GraphPlan {
         }
         Ok(GraphPlan {
             file: netlist.file.clone(),
-            graph: g.name.clone(),
+            graph: graph_name,
             arch,
             nodes,
             values,
@@ -600,6 +674,9 @@ fn run_op(
         Kind::Embedding(e) => e.run(input(0), input(1), out)?,
         Kind::Fused(f) => f.run(input, out)?,
     }
+    if let Some(tile) = op.clear {
+        out.clear_outside(tile);
+    }
     if accumulate && !op.writes.iter().any(|w| io.zero(w.queue)) {
         for (o, &p) in out.data.iter_mut().zip(&op.prev.data) {
             *o += p;
@@ -653,6 +730,12 @@ fn compile_op(
     }
     let a = &op.attributes;
     let t = op.op_type.as_str();
+    // Tiles smaller than 32x32 only come from queues read directly (every op's output has the
+    // op's tile_dim, and only 32x32 ops are supported).
+    let tile_of = |name: &str| match netlist.queue(name) {
+        Some(q) if netlist.op(name).is_none() => q.tile_dim,
+        _ => TileDim::FULL,
+    };
     // Inputs: unpad, TMs, pad.
     let mut inputs = Vec::new();
     let mut shapes = Vec::new();
@@ -661,6 +744,10 @@ fn compile_op(
         check_input_tms(op, k, &tms)?;
         let unpad_attr = op.input_unpad.get(k).copied().flatten();
         let pad_attr = op.input_pad.get(k).copied().flatten();
+        let tile = tile_of(name);
+        if tile != TileDim::FULL {
+            check_small_tile_input(op, k, tile, &tms, pad_attr.is_some())?;
+        }
         let mut s = in_shapes[k];
         if let Some(u) = unpad_attr {
             s = unpad_shape(s, u.rt, u.ct).map_err(|e| format!("input {k}: {e}"))?;
@@ -702,11 +789,19 @@ fn compile_op(
         }
         Ok(())
     };
+    // Tile dims of input 0: the clearing region of eltwise ops (golden-ops.md §4).
+    let tile0 = op.inputs.first().map_or(TileDim::FULL, |n| tile_of(n));
     let vector = match a.vector {
         None | Some(Dim::Rc) => Dim::Rc,
         Some(Dim::R) => Dim::R,
         Some(Dim::C) => Dim::C,
         Some(Dim::Z) => return Err("vector: z is not supported".into()),
+    };
+    // Golden's SFPU op forces `rc` when its input tiles are 16 or fewer rows or columns.
+    let vector = if tile0 != TileDim::FULL {
+        Dim::Rc
+    } else {
+        vector
     };
     let declared = declared_shape(op);
     let mut int8_output = false;
@@ -869,6 +964,13 @@ fn compile_op(
     }
     let relu =
         (a.relu_en && t != "fused_op").then_some((a.relu_mode, a.relu_threshold.unwrap_or(0.0)));
+    // Eltwise ops and depthwise clear their output outside input 0's tile (the output tile is
+    // 32x32); matmul's inputs are already zero there and reduce clears nothing.
+    let eltwise = matches!(
+        kind,
+        Kind::Unary { .. } | Kind::Binary(_) | Kind::Depthwise { .. }
+    );
+    let clear = (eltwise && tile0 != TileDim::FULL).then_some(tile0);
     let plan = OpPlan {
         name: op.name.clone(),
         line: op.line,
@@ -884,6 +986,7 @@ fn compile_op(
         scratch: sized(shape, op.out_df),
         writes: Vec::new(),
         reserve: reserve.max(shape.z as usize * shape.rt as usize * shape.ct as usize * 1024),
+        clear,
     };
     Ok((plan, shape))
 }

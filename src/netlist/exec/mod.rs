@@ -11,7 +11,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::format::DataFormat;
+use crate::format::{DataFormat, TileDim};
 
 mod fused;
 mod graph;
@@ -95,12 +95,63 @@ impl Tensor {
     pub fn same_shape(&self, other: &Tensor) -> bool {
         (self.z, self.rt, self.ct) == (other.z, other.rt, other.ct)
     }
+
+    /// Spreads an entry of a queue with `tile`-sized tiles into the tensor's 32x32 tiles.
+    ///
+    /// On entry the first `z * rt*tile.height * ct*tile.width` values hold the entry as the
+    /// host sees it (row-major per slice); afterwards element (R, C) of that slice sits at row
+    /// `(R / height)*32 + R % height`, column `(C / width)*32 + C % width` of the tensor, and
+    /// the rest of every tile is +0.0, as golden holds such tiles. Allocates nothing.
+    pub fn spread_tiles(&mut self, tile: TileDim) {
+        let (h, w) = (tile.height as usize, tile.width as usize);
+        let (rows, cols) = (self.rows(), self.cols());
+        let (crows, ccols) = (self.rt as usize * h, self.ct as usize * w);
+        let compact = self.z as usize * crows * ccols;
+        if compact == self.data.len() {
+            return;
+        }
+        self.data[compact..].fill(0.0);
+        // Every value moves to an index at or after its own, so walking backwards never
+        // overwrites a value that has not moved yet; a vacated index that is nobody's target
+        // becomes 0, and one that is a target is written later, by an earlier value.
+        for i in (0..compact).rev() {
+            let z = i / (crows * ccols);
+            let (r, c) = ((i / ccols) % crows, i % ccols);
+            let to = (z * rows + (r / h) * TILE + r % h) * cols + (c / w) * TILE + c % w;
+            if to != i {
+                self.data[to] = self.data[i];
+                self.data[i] = 0.0;
+            }
+        }
+    }
+
+    /// Golden's clearing to `tile` after an op (golden-ops.md §4): values outside the top-left
+    /// `height x width` of every tile are multiplied by a 0 mask, where 0·inf gives 0 and a NaN
+    /// stays NaN.
+    pub fn clear_outside(&mut self, tile: TileDim) {
+        let (h, w) = (tile.height as usize, tile.width as usize);
+        let cols = self.cols();
+        for (i, v) in self.data.iter_mut().enumerate() {
+            let (r, c) = ((i / cols) % TILE, i % cols % TILE);
+            if r >= h || c >= w {
+                *v = if v.is_nan() {
+                    *v
+                } else if v.is_infinite() {
+                    0.0
+                } else {
+                    *v * 0.0
+                };
+            }
+        }
+    }
 }
 
 /// Where a graph's queue entries come from and go to.
 pub trait QueueIo {
     /// Fills `out` (already shaped as one entry of the queue, tag = the queue's format) with
-    /// the entry of queue `queue` (index into `Netlist::queues`) the current run reads.
+    /// the entry of queue `queue` (index into `Netlist::queues`) the current run reads. For a
+    /// queue with tiles smaller than 32x32 (`tile_dim`), each tile's values sit in its top-left
+    /// corner and the rest is 0 ([`Tensor::spread_tiles`] makes that from the host layout).
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String>;
 
     /// Stores `entry` (the producer's output after the queue's `input_tms`) as the entry of

@@ -1,0 +1,317 @@
+//! Queues of tiles smaller than 32x32 (`tile_dim`, golden-ops.md §4 "Tiny tiles"): each tile's
+//! values sit in the top-left corner of a 32x32 golden tile, the rest 0; eltwise ops clear their
+//! output outside input 0's tiles; matmul uses row 0 of every bias tile. Expected values are
+//! worked out by hand.
+
+use std::collections::HashMap;
+
+use ttrt::backend::{Backend, BackendConfig};
+use ttrt::format::{Arch, DataFormat, HostTensor, TileDim};
+use ttrt::netlist::exec::{GraphPlan, QueueIo, Tensor};
+use ttrt::netlist::{self, Netlist};
+
+fn at(t: &Tensor, r: usize, c: usize) -> f32 {
+    t.data[r * t.cols() + c]
+}
+
+#[test]
+fn spreading_puts_host_rows_in_tile_corners() {
+    // Two 1x32 tiles stacked: host rows 0 and 1 (32 values each) land in rows 0 and 32.
+    let mut t = Tensor::zeros(1, 2, 1, DataFormat::Float32);
+    t.data.iter_mut().for_each(|v| *v = -1.0);
+    for i in 0..64 {
+        t.data[i] = 1.0 + i as f32;
+    }
+    t.spread_tiles(TileDim::new(1, 32).unwrap());
+    for r in 0..64 {
+        for c in 0..32 {
+            let want = match r {
+                0 => 1.0 + c as f32,
+                32 => 33.0 + c as f32,
+                _ => 0.0,
+            };
+            assert_eq!(at(&t, r, c), want, "({r}, {c})");
+        }
+    }
+    // Two 32x16 tiles side by side: host column c goes to column c/16*32 + c%16.
+    let mut t = Tensor::zeros(2, 1, 2, DataFormat::Float32);
+    for i in 0..2 * 32 * 32 {
+        t.data[i] = i as f32;
+    }
+    t.spread_tiles(TileDim::new(32, 16).unwrap());
+    for z in 0..2 {
+        for r in 0..32 {
+            for c in 0..64 {
+                let v = t.data[(z * 32 + r) * 64 + c];
+                let want = if c % 32 < 16 {
+                    ((z * 32 + r) * 32 + c / 32 * 16 + c % 32) as f32
+                } else {
+                    0.0
+                };
+                assert_eq!(v, want, "z {z} ({r}, {c})");
+            }
+        }
+    }
+}
+
+#[test]
+fn clearing_zeroes_outside_the_tile_but_keeps_nan() {
+    let mut t = Tensor::zeros(1, 1, 1, DataFormat::Float32);
+    t.data[0] = 3.0;
+    t.data[32] = f32::INFINITY;
+    t.data[33] = f32::NAN;
+    t.data[34] = -2.0;
+    t.clear_outside(TileDim::new(1, 32).unwrap());
+    assert_eq!(t.data[0], 3.0);
+    assert_eq!(t.data[32].to_bits(), 0.0f32.to_bits());
+    assert!(t.data[33].is_nan());
+    assert_eq!(t.data[34].to_bits(), (-0.0f32).to_bits());
+}
+
+/// One graph `g`, op `op0` of `ty` reading queues `a` (tile_dim `a_tile`) and optionally `b`
+/// and `c`, writing `out` (`out_mblock`); `extra` is more of the op's YAML map.
+fn netlist(
+    ty: &str,
+    inputs: &[(&str, &str, &str)],
+    out_mblock: &str,
+    out_tile: &str,
+    extra: &str,
+) -> Netlist {
+    let mut queues = String::new();
+    for (k, (name, mblock, tile)) in inputs.iter().enumerate() {
+        queues += &format!(
+            "  {name}: {{type: queue, input: HOST, entries: 1, grid_size: [1, 1], t: 1, mblock: {mblock}, ublock: [1, 1], {tile} df: Float32, target_device: 0, loc: dram, dram: [[0, 0x{:x}]]}}\n",
+            0x1000_0000 + k * 0x100_0000
+        );
+    }
+    let names: Vec<&str> = inputs.iter().map(|i| i.0).collect();
+    let in_df = vec!["Float32"; inputs.len()].join(", ");
+    let settings: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n}: {{prologue: false, epilogue: false, zero: false, rd_ptr_global: 0, rd_ptr_local: 0}}"))
+        .collect();
+    let text = format!(
+        r#"devices:
+  arch: grayskull
+queues:
+{queues}  out: {{type: queue, input: op0, entries: 1, grid_size: [1, 1], t: 1, mblock: {out_mblock}, ublock: [1, 1], {out_tile} df: Float32, target_device: 0, loc: dram, dram: [[0, 0x20000000]]}}
+graphs:
+  g:
+    target_device: 0
+    input_count: 1
+    op0: {{type: {ty}, grid_loc: [0, 0], grid_size: [1, 1], inputs: [{}], in_df: [{in_df}], acc_df: Float32, out_df: Float32, intermed_df: Float32, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi4, untilize_output: false, t: 1, mblock: {out_mblock}, ublock: [1, 1]{extra}}}
+programs:
+  - p:
+      - execute: {{graph_name: g, queue_settings: {{{}}}}}
+"#,
+        names.join(", "),
+        settings.join(", ")
+    );
+    netlist::parse(&text, "small.yaml").unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+struct MemIo {
+    names: Vec<String>,
+    data: HashMap<String, Tensor>,
+}
+
+impl MemIo {
+    fn new(n: &Netlist) -> MemIo {
+        MemIo {
+            names: n.queues.iter().map(|q| q.name.clone()).collect(),
+            data: HashMap::new(),
+        }
+    }
+}
+
+impl QueueIo for MemIo {
+    fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
+        out.data
+            .copy_from_slice(&self.data[&self.names[queue]].data);
+        Ok(())
+    }
+    fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), String> {
+        self.data.insert(self.names[queue].clone(), entry.clone());
+        Ok(())
+    }
+}
+
+/// `rt x ct` tiles whose element (r, c) is `f(r, c)`.
+fn tensor(rt: u32, ct: u32, f: impl Fn(usize, usize) -> f32) -> Tensor {
+    let mut t = Tensor::zeros(1, rt, ct, DataFormat::Float32);
+    let cols = t.cols();
+    for (i, v) in t.data.iter_mut().enumerate() {
+        *v = f(i / cols, i % cols);
+    }
+    t
+}
+
+const ROW: &str = "tile_dim: [1, 32],";
+
+#[test]
+fn a_matmul_bias_of_1x32_tiles_adds_its_row_to_every_row() {
+    let n = netlist(
+        "matmul",
+        &[
+            ("a", "[1, 2]", ""),
+            ("b", "[2, 2]", ""),
+            ("bias", "[1, 1]", ROW),
+        ],
+        "[1, 2]",
+        "",
+        ", attributes: {m_k: 1, u_kt: 2, bias: true}, input_2_tms: [broadcast: {c: 2}]",
+    );
+    let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
+    let mut io = MemIo::new(&n);
+    // a: 32x64 with a[r][k] = 1 where k == r, b: 64x64 with b[k][c] = k + c: a.b picks row r
+    // of b. The bias tile is one row: bias[c] = 1000 + c, broadcast to both tile columns.
+    io.data
+        .insert("a".into(), tensor(1, 2, |r, k| f32::from(u8::from(k == r))));
+    io.data
+        .insert("b".into(), tensor(2, 2, |k, c| (k + c) as f32));
+    io.data.insert(
+        "bias".into(),
+        tensor(1, 1, |r, c| if r == 0 { 1000.0 + c as f32 } else { 0.0 }),
+    );
+    plan.run(&mut io).unwrap();
+    let y = &io.data["out"];
+    for (r, c) in [(0, 0), (5, 3), (31, 31), (7, 40), (31, 63)] {
+        let want = (r + c) as f32 + 1000.0 + (c % 32) as f32;
+        assert_eq!(at(y, r, c), want, "({r}, {c})");
+    }
+}
+
+#[test]
+fn eltwise_ops_clear_outside_input_0s_tiles() {
+    // exp of a 1x32 tile: exp(0) = 1 outside the row would survive without the clearing.
+    let n = netlist("exp", &[("a", "[1, 1]", ROW)], "[1, 1]", "", "");
+    let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
+    let mut io = MemIo::new(&n);
+    io.data.insert(
+        "a".into(),
+        tensor(1, 1, |r, c| if r == 0 { c as f32 * 0.125 } else { 0.0 }),
+    );
+    plan.run(&mut io).unwrap();
+    let y = &io.data["out"];
+    assert_eq!(at(y, 0, 8), 1.0f32.exp());
+    assert_eq!((at(y, 1, 0), at(y, 31, 31)), (0.0, 0.0));
+    // add: input 0 of full tiles keeps everything, input 0 of small tiles clears.
+    let n = netlist(
+        "add",
+        &[("a", "[1, 1]", ""), ("b", "[1, 1]", ROW)],
+        "[1, 1]",
+        "",
+        "",
+    );
+    let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
+    let mut io = MemIo::new(&n);
+    io.data.insert("a".into(), tensor(1, 1, |_, _| 2.0));
+    io.data.insert(
+        "b".into(),
+        tensor(1, 1, |r, _| if r == 0 { 3.0 } else { 0.0 }),
+    );
+    plan.run(&mut io).unwrap();
+    let y = &io.data["out"];
+    assert_eq!((at(y, 0, 0), at(y, 9, 9)), (5.0, 2.0));
+}
+
+#[test]
+fn sfpu_vector_mode_becomes_rc_on_small_tiles() {
+    // vector: r computes rows 0-3 of a 32x32 tile only; on 32x16 tiles golden forces rc, so
+    // every row of the left 16 columns is computed.
+    let col = "tile_dim: [32, 16],";
+    let n = netlist(
+        "exp",
+        &[("a", "[1, 1]", col)],
+        "[1, 1]",
+        "",
+        ", attributes: {vector: r}",
+    );
+    let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
+    let mut io = MemIo::new(&n);
+    io.data.insert(
+        "a".into(),
+        tensor(1, 1, |_, c| if c < 16 { 1.0 } else { 0.0 }),
+    );
+    plan.run(&mut io).unwrap();
+    let y = &io.data["out"];
+    assert_eq!(at(y, 20, 3), 1.0f32.exp());
+    assert_eq!(at(y, 20, 20), 0.0);
+}
+
+#[test]
+fn small_tiles_are_refused_where_ttrt_does_not_model_them() {
+    let refused = |n: &Netlist| GraphPlan::new(n, 0, Arch::Grayskull).err().unwrap().message;
+    let n = netlist(
+        "datacopy",
+        &[("a", "[1, 1]", ROW)],
+        "[1, 1]",
+        "",
+        ", input_0_tms: [transpose]",
+    );
+    let e = refused(&n);
+    assert!(
+        e.contains("input 0: Transpose on tile_dim 1x32 tiles is not supported"),
+        "{e}"
+    );
+    let n = netlist(
+        "splice",
+        &[("a", "[1, 1]", ROW), ("b", "[1, 1]", "")],
+        "[1, 2]",
+        "",
+        ", attributes: {input0: [0, 1, 1], input1: [0, 1, 1]}",
+    );
+    let e = refused(&n);
+    assert!(
+        e.contains("input 0: tile_dim 1x32 inputs of splice are not supported"),
+        "{e}"
+    );
+    let n = netlist("datacopy", &[("a", "[1, 1]", "")], "[1, 1]", ROW, "");
+    let e = refused(&n);
+    assert!(
+        e.contains("output queue out (line") && e.contains("tile_dim 1x32 is not supported"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_1x32_bias_queue_runs_through_the_backend() {
+    let n = netlist(
+        "matmul",
+        &[
+            ("a", "[1, 2]", ""),
+            ("b", "[2, 2]", ""),
+            ("bias", "[1, 1]", ROW),
+        ],
+        "[1, 2]",
+        "",
+        ", attributes: {m_k: 1, u_kt: 2, bias: true}, input_2_tms: [broadcast: {c: 2}]",
+    );
+    let be = Backend::from_netlist(n, &BackendConfig::default()).unwrap();
+    be.initialize().unwrap();
+    let push = |q: &str, rows: usize, cols: usize, f: &dyn Fn(usize, usize) -> f32| {
+        let data: Vec<u8> = (0..rows * cols)
+            .flat_map(|i| f(i / cols, i % cols).to_le_bytes())
+            .collect();
+        let t = HostTensor::contiguous(&data, DataFormat::Float32, [1, 1, rows, cols]);
+        be.push_input(q, &t, false, 0, -1).unwrap();
+    };
+    // The bias entry, as the host holds it, is one row of 32 values.
+    assert_eq!(be.output_format("bias", 1).unwrap().1, [1, 1, 1, 32]);
+    push("a", 32, 64, &|r, k| f32::from(u8::from(k == r)));
+    push("b", 64, 64, &|k, c| (k * 2 + c) as f32);
+    push("bias", 1, 32, &|_, c| 0.5 * c as f32);
+    be.run_program("p", &[]).unwrap();
+    let out = be.get_output("out", true, 0, -1).unwrap();
+    assert_eq!(out.shape, [1, 1, 32, 64]);
+    let v: Vec<f32> = out
+        .data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    for (r, c) in [(0, 0), (3, 7), (31, 31), (30, 33), (31, 63)] {
+        let want = (r * 2 + c) as f32 + 0.5 * (c % 32) as f32;
+        assert_eq!(v[r * 64 + c], want, "({r}, {c})");
+    }
+    be.finish().unwrap();
+}

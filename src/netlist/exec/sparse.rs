@@ -74,7 +74,7 @@ use super::{Tensor, TILE};
 const TILE_LEN: usize = TILE * TILE;
 
 /// Bytes of one encoding tile: 1024 RawUInt32 words.
-pub const ENCODING_TILE_BYTES: usize = TILE_LEN * 4;
+const ENCODING_TILE_BYTES: usize = TILE_LEN * 4;
 
 /// Bytes of a strip's header: the u32 index word and the u16 ublock count.
 const STRIP_HEADER_BYTES: usize = 6;

@@ -529,6 +529,26 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
         "pipeline/{}: {:<42} {:>9} {:>9} {:>8}  goal",
         w.name, "executor", "us/input", "inputs/s", "x Model"
     );
+    // What each executor could reach if only the link and the model took time (reshards,
+    // events and dispatch free): the model m, an input's crossing i, an output's o.
+    let (m, i, o) = (
+        model_time.as_secs_f64(),
+        INPUT_BYTES as f64 * ns_per_byte / 1e9,
+        out_bytes as f64 * ns_per_byte / 1e9,
+    );
+    let serial = i + m + o;
+    let ideal = |kind: ExecutorKind| {
+        serial
+            / match kind {
+                ExecutorKind::Model | ExecutorKind::TracedModel => serial,
+                // The next write waits until the model has run.
+                ExecutorKind::MultiCqModelOverlappedInput => m + i.max(o),
+                // The next write overlaps the model and the read.
+                ExecutorKind::MultiCqTracedModelOverlappedInput => i.max(m + o),
+                // CQ 0 runs the model only; CQ 1 writes and reads.
+                ExecutorKind::MultiCqTracedModelPipelinedIo => m.max(i + o),
+            }
+    };
     let base = median(&samples[0]);
     let overlapped = median(&samples[3]);
     for (kind, s) in ExecutorKind::ALL.iter().zip(&samples) {
@@ -543,12 +563,13 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
             _ => String::new(),
         };
         println!(
-            "pipeline/{}: {:<42} {:>9.0} {:>9.0} {:>7.2}x  {goal}",
+            "pipeline/{}: {:<42} {:>9.0} {:>9.0} {:>7.2}x  (ideal {:.2}x) {goal}",
             w.name,
             kind.name(),
             us(t) / xs.len() as f64,
             xs.len() as f64 / t.as_secs_f64(),
             base.as_secs_f64() / t.as_secs_f64(),
+            ideal(*kind),
         );
     }
     drop(pipes);

@@ -5,8 +5,6 @@
 //! chip, so the host enqueues and returns while the device runs. Without `std` the caller drives
 //! the device with `ttrt_device_poll`.
 
-#![allow(clippy::result_large_err)] // see runtime: errors carry their text inline
-
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 

@@ -4,8 +4,6 @@
 //! A pipeline is used by one thread at a time: a call made while another is inside a call on
 //! the same pipeline (including from the model callback) is refused, not blocked.
 
-#![allow(clippy::result_large_err)] // see runtime: errors carry their text inline
-
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;

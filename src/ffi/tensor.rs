@@ -1,8 +1,6 @@
 //! `ttrt_tensor`: device tensors (TT-NN's `allocate_tensor_on_device`, `copy_host_to_device_
 //! tensor`, `to_memory_config`, `reshard`, `deallocate`) and the device ops that make them.
 
-#![allow(clippy::result_large_err)] // see runtime: errors carry their text inline
-
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 

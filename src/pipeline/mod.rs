@@ -28,8 +28,6 @@
 //!   steady state allocates nothing once the pool is as large as a round; pre-allocation makes
 //!   that hold from the first round.
 
-#![allow(clippy::result_large_err)] // see runtime: errors carry their text inline
-
 mod config;
 mod error;
 mod executor;

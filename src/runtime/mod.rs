@@ -2,7 +2,6 @@
 //! traces captured once and replayed, the allocator, tensors and device ops.
 
 // Errors carry their one line of text inline (no allocation, no_std), so they are large.
-#![allow(clippy::result_large_err)]
 
 pub mod allocator;
 pub mod buffer;

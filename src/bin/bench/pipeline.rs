@@ -24,8 +24,6 @@
 //! every pipeline in turn, each `enqueue` + `pop_all` timed; the order rotates between rounds.
 //! The outputs of every executor are compared with ModelExecutor's.
 
-#![allow(clippy::result_large_err)] // the runtime's errors carry their text inline
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;

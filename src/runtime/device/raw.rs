@@ -211,6 +211,9 @@ impl<C: Chip> Device<C> {
     }
 
     /// Runs a raw write or read, or a kernel, on the device side.
+    // The failure carries the kernel's text to the CQ's error slot; it is built in place on
+    // the device side's stack, once per failing command.
+    #[allow(clippy::result_large_err)]
     pub(super) fn run_raw(
         &self,
         queue: &CommandQueue,

@@ -370,7 +370,7 @@ impl<C: Chip, D: DeviceRef<Chip = C>, M: Model<C>> Pipeline<D, M> {
         Ok(self)
     }
 
-    /// Enqueues every input and the read of its output; waits for nothing.
+    /// Enqueues every input and the read of its output, without waiting for the device.
     pub fn enqueue(&mut self, inputs: &[HostTensor]) -> Result<&mut Self, PipelineError> {
         // SAFETY: the tensors own their bytes and are borrowed for the call.
         unsafe { self.enqueue_with(inputs.len(), &|i| inputs[i].buffer()) }

@@ -52,9 +52,6 @@ const OPS: u32 = 16;
 const NARROW: u32 = 32;
 /// Inputs per enqueue.
 const INPUTS: usize = 32;
-/// Link debt below this is carried to the next transfer instead of slept off (a sleep shorter
-/// than this costs more than it lasts).
-const PAY_AT: Duration = Duration::from_micros(50);
 
 /// One workload: the model's output is narrow or as large as the input.
 #[derive(Clone, Copy, Debug)]
@@ -100,28 +97,36 @@ fn us(d: Duration) -> f64 {
 
 // ------------------------------------------------------------------ the link
 
-/// One direction of the link: when it is next free, in nanoseconds since the link's epoch, and
-/// the time its transfers have lost oversleeping, which the next ones get back.
+/// One direction of the link: when it is next free, in nanoseconds since the link's epoch; the
+/// time its transfers have lost oversleeping, which the next ones get back; the size of one
+/// transfer, and the bytes of the current one so far.
 struct Direction {
     free_at: AtomicU64,
     credit: AtomicU64,
+    transfer: u64,
+    pending: AtomicU64,
 }
 
 impl Direction {
-    fn new() -> Direction {
+    fn new(transfer: usize) -> Direction {
         Direction {
             free_at: AtomicU64::new(0),
             credit: AtomicU64::new(0),
+            transfer: transfer as u64,
+            pending: AtomicU64::new(0),
         }
     }
 }
 
 /// A full-duplex host link of one bandwidth each way.
 ///
-/// Transfers arrive page by page. Their time is slept off once it adds up to [`PAY_AT`]; a
-/// sleep that ends late (the scheduler's wake-up latency, large on a busy machine) is credited
-/// to the direction's next transfers, so the link's throughput stays its bandwidth whatever
-/// the machine's load, and only the latency of single transfers varies.
+/// Transfers arrive page by page; each page takes the link for its bytes at the link's rate,
+/// after the pages ahead of it. The worker moving a transfer sleeps once, when its last page
+/// has crossed, until the link has carried it: sleeping per page would cost more in wake-ups
+/// (which preempt the model on a 2-CPU machine) than the pages take. The link knows the size
+/// of the workload's transfers (an input one way, an output the other) for that. A sleep that
+/// ends late (the scheduler's wake-up latency) is credited to the direction's next transfers,
+/// so the link's throughput stays its bandwidth whatever the machine's load.
 struct Link {
     epoch: Instant,
     rate: Arc<Rate>,
@@ -146,12 +151,12 @@ impl Rate {
 }
 
 impl Link {
-    fn new(rate: Arc<Rate>) -> Link {
+    fn new(rate: Arc<Rate>, input_bytes: usize, output_bytes: usize) -> Link {
         Link {
             epoch: Instant::now(),
             rate,
-            host_to_device: Direction::new(),
-            device_to_host: Direction::new(),
+            host_to_device: Direction::new(input_bytes),
+            device_to_host: Direction::new(output_bytes),
         }
     }
 
@@ -159,10 +164,17 @@ impl Link {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    /// `bytes` cross in direction `d`: after the transfers ahead of them, at the link's rate.
-    /// The caller sleeps until they have crossed (once the debt is worth a sleep). Each
-    /// direction is used by one worker at a time (a CQ's transfers are in order, and the
-    /// executors put each direction on one CQ), so plain loads and stores suffice.
+    /// Forgets the bytes of transfers of other sizes so far (the set-up's): from here on the
+    /// transfers are the workload's.
+    fn align(&self) {
+        self.host_to_device.pending.store(0, Ordering::Relaxed);
+        self.device_to_host.pending.store(0, Ordering::Relaxed);
+    }
+
+    /// `bytes` cross in direction `d`: after the bytes ahead of them, at the link's rate. At the
+    /// last page of a transfer the caller sleeps until the link has carried it. Each direction
+    /// is used by one worker at a time (a CQ's transfers are in order, and each executor moves
+    /// one direction on one CQ), so plain loads and stores suffice.
     fn cross(&self, d: &Direction, bytes: usize) {
         let mut cost = (bytes as f64 * self.rate.ns_per_byte()) as u64;
         let credit = d.credit.load(Ordering::Relaxed);
@@ -172,9 +184,12 @@ impl Link {
         let now = self.now();
         let end = d.free_at.load(Ordering::Relaxed).max(now) + cost;
         d.free_at.store(end, Ordering::Relaxed);
-        if end - now < PAY_AT.as_nanos() as u64 {
+        let pending = d.pending.load(Ordering::Relaxed) + bytes as u64;
+        if pending < d.transfer {
+            d.pending.store(pending, Ordering::Relaxed);
             return;
         }
+        d.pending.store(pending - d.transfer, Ordering::Relaxed);
         loop {
             let now = self.now();
             if now >= end {
@@ -222,7 +237,7 @@ struct Served {
 }
 
 impl Served {
-    fn open(rate: &Arc<Rate>) -> Result<Served, String> {
+    fn open(rate: &Arc<Rate>, output_bytes: usize) -> Result<Served, String> {
         let config = DeviceConfig {
             num_command_queues: 2,
             trace_region_size: 1 << 20,
@@ -231,7 +246,7 @@ impl Served {
         let chip = LinkedChip {
             chip: SimChip::new(Arch::WormholeB0)
                 .map_err(|e| format!("cannot reserve the simulated chip: {e}"))?,
-            link: Arc::new(Link::new(Arc::clone(rate))),
+            link: Arc::new(Link::new(Arc::clone(rate), INPUT_BYTES, output_bytes)),
         };
         let dev = Arc::new(Device::new(config, chip).map_err(rt)?);
         dev.set_threaded(true);
@@ -384,7 +399,7 @@ struct ModelAlone {
 
 impl ModelAlone {
     fn new(w: &Workload, mems: &MemoryConfigs, x: &HostTensor) -> Result<ModelAlone, String> {
-        let served = Served::open(&Arc::new(Rate(AtomicU64::new(0))))?;
+        let served = Served::open(&Arc::new(Rate(AtomicU64::new(0))), INPUT_BYTES)?;
         let dev = &*served.dev;
         let weight = w.narrow.map(|n| weight(dev, n)).transpose()?;
         let dram = dev
@@ -409,23 +424,25 @@ impl ModelAlone {
         })
     }
 
-    /// The model enqueued, then finished (median of `runs`).
-    fn time(&mut self, runs: usize) -> Result<Duration, String> {
+    /// The model's time per input when it runs `runs` times back to back, as in a pipeline
+    /// (a short burst of compute after a sleep gets a whole CPU from the scheduler; a
+    /// sustained one only its share, which on a busy machine is much less).
+    fn time(&mut self, runs: u32) -> Result<Duration, String> {
         let dev = &*self.served.dev;
-        let mut times = Vec::new();
+        let mut l1 = dev
+            .to_memory_config(0, &self.dram, &self.l1_input)
+            .map_err(rt)?;
+        dev.finish(0).map_err(rt)?;
+        let start = Instant::now();
         for _ in 0..runs {
-            let mut l1 = dev
-                .to_memory_config(0, &self.dram, &self.l1_input)
-                .map_err(rt)?;
-            dev.finish(0).map_err(rt)?;
-            let start = Instant::now();
             let mut y = (self.model)(dev, 0, &mut l1).map_err(rt)?;
-            dev.finish(0).map_err(rt)?;
-            times.push(start.elapsed());
+            // Freed at once: the next run's ops, on the same CQ, come after this one's.
             dev.deallocate(&mut y, true).map_err(rt)?;
-            dev.deallocate(&mut l1, true).map_err(rt)?;
         }
-        Ok(median(&times))
+        dev.finish(0).map_err(rt)?;
+        let t = start.elapsed() / runs;
+        dev.deallocate(&mut l1, true).map_err(rt)?;
+        Ok(t)
     }
 }
 
@@ -444,7 +461,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     // timed alone just then, so that a change in the machine's load moves both.
     let rate = Arc::new(Rate(AtomicU64::new(0)));
     let calibrate = |alone: &mut ModelAlone| -> Result<Duration, String> {
-        let t = alone.time(3)?;
+        let t = alone.time(INPUTS as u32)?;
         rate.set(INPUT_BYTES, t);
         Ok(t)
     };
@@ -452,14 +469,17 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
 
     let mut served = Vec::new();
     let mut pipes = Vec::new();
+    // Float16_b tiles: the output's columns times the rows, 2 bytes each.
+    let output_bytes = (ROWS * w.narrow.unwrap_or(COLS) * 2) as usize;
     for kind in ExecutorKind::ALL {
-        let s = Served::open(&rate)?;
+        let s = Served::open(&rate, output_bytes)?;
         let weight = w.narrow.map(|n| weight(&s.dev, n)).transpose()?;
         let mut p = Pipeline::new(Arc::clone(&s.dev), kind.config(), model(weight), mems)
             .map_err(|e| format!("{kind}: {e}"))?;
         p.compile(&xs[0]).map_err(|e| format!("{kind}: {e}"))?;
         p.preallocate_output_tensors_on_host(xs.len())
             .map_err(|e| format!("{kind}: {e}"))?;
+        s.dev.chip().link.align();
         pipes.push(p);
         served.push(s);
     }
@@ -507,7 +527,8 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     println!(
         "pipeline/{}: [1,1,{ROWS},{COLS}] Float16_b in ({} KiB), {} KiB out; model: {OPS} \
          elementwise ops{} into L1, {:.0} us alone; link {:.3} GB/s each way (set every round \
-         so that an input crosses in the time the model takes alone), so an input crosses in \
+         so that an input crosses in the time the model takes alone, {INPUTS} runs back to \
+         back), so an input crosses in \
          {:.0} us and an output in {:.0} us; {INPUTS} inputs per enqueue; medians of {timed} \
          rounds, worker threads, {cpus} CPUs",
         w.name,

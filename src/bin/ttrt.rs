@@ -21,8 +21,9 @@ Usage:
   ttrt run IMAGE [--loops N] [--inputs DIR] [--labels FILE] [--outputs DIR]
                         the embedded loader's loop on the simulated device:
                         outputs' checksums, accuracy with labels, loops/s
-  ttrt bench [formats] [device] [netlist] [--quick]
-                        measure host-side throughput against baselines
+  ttrt bench [SUITE...] [--quick]
+                        measure against baselines: formats, device, netlist,
+                        backend, pipeline
                         (`ttrt bench --help` for the suites)
 
 The C library is libttrt.so / libttrt.a with include/ttrt.h; see README.md.";

@@ -1,7 +1,6 @@
 //! Byte transfers by (bank, address) and kernels on the device's command queues: they land
 //! where asked, in order with the CQ's other commands and with events between CQs, and a
-//! failing kernel's text comes back from the next blocking call. A host blocked on a CQ runs
-//! the CQ's commands itself when its worker is not running one, each command exactly once.
+//! failing kernel's text comes back from the next blocking call.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -295,50 +294,4 @@ fn inline_host_work_runs_after_everything_the_cq_holds() {
     );
     assert!(!ran);
     assert_eq!(d.run_inline(0, |_| 5).unwrap(), 5);
-}
-
-#[test]
-fn a_blocking_call_runs_the_commands_itself_when_no_worker_serves_the_cq() {
-    // Threaded, but nobody serves CQ 0: before a host helped, this finish never returned.
-    let dev = Device::new(
-        DeviceConfig::default(),
-        SimChip::new(Arch::WormholeB0).unwrap(),
-    )
-    .unwrap();
-    dev.set_threaded(true);
-    dev.write_raw(0, MemKind::Dram, 0, 0x300, &40u32.to_le_bytes(), false)
-        .unwrap();
-    let k = Kernel {
-        entry: increment,
-        ctx: 0x300,
-    };
-    unsafe { dev.enqueue_kernel(0, k) }.unwrap();
-    dev.finish(0).unwrap();
-    let mut w = [0u8; 4];
-    dev.read_raw(0, MemKind::Dram, 0, 0x300, &mut w).unwrap();
-    assert_eq!(u32::from_le_bytes(w), 41);
-}
-
-#[test]
-fn host_and_worker_share_a_cq_without_running_a_command_twice() {
-    let d = open(1);
-    d.write_raw(0, MemKind::Dram, 0, 0x400, &0u32.to_le_bytes(), true)
-        .unwrap();
-    let mut expected = 0;
-    for round in 0..300u32 {
-        for _ in 0..round % 7 {
-            let k = Kernel {
-                entry: increment,
-                ctx: 0x400,
-            };
-            unsafe { d.enqueue_kernel(0, k) }.unwrap();
-            expected += 1;
-        }
-        if round % 3 == 0 {
-            d.finish(0).unwrap();
-        }
-    }
-    let mut w = [0u8; 4];
-    d.read_raw(0, MemKind::Dram, 0, 0x400, &mut w).unwrap();
-    assert_eq!(u32::from_le_bytes(w), expected);
 }

@@ -4,8 +4,7 @@
 //!
 //! One host thread at a time enqueues on a CQ (the C API's thread rule; a second thread is
 //! refused, not blocked) and one device side consumes it, so the rings need no lock: the host
-//! owns the tail, the device the head. The device side is whoever holds the CQ's claim for the
-//! command at hand: its worker, or a host that runs the command itself while it waits.
+//! owns the tail, the device the head.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
@@ -109,10 +108,6 @@ pub struct CommandQueue {
     /// The last event id completed on this CQ.
     pub(crate) completed: Signal,
     busy: AtomicBool,
-    /// 1 while one thread runs a command of the device side: the worker, or a host that runs
-    /// the next command itself while it waits (`Device::help`). A worker that finds it taken
-    /// sleeps until it is released.
-    pub(crate) consumer: Signal,
     host: UnsafeCell<HostSide>,
     error: ErrorSlot,
 }
@@ -131,18 +126,6 @@ pub(crate) struct HostGuard<'a> {
 impl Drop for HostGuard<'_> {
     fn drop(&mut self) {
         self.cq.busy.store(false, Ordering::Release);
-    }
-}
-
-/// The device side of a CQ, held for one command (`CommandQueue::claim`): the records and
-/// data are consumed by one thread at a time.
-pub(crate) struct Claim<'a> {
-    cq: &'a CommandQueue,
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        self.cq.consumer.store(0);
     }
 }
 
@@ -169,7 +152,6 @@ impl CommandQueue {
             issued: AtomicU32::new(0),
             completed: Signal::new(0),
             busy: AtomicBool::new(false),
-            consumer: Signal::new(0),
             host: UnsafeCell::new(HostSide {
                 data_tail: 0,
                 capture: None,
@@ -196,13 +178,6 @@ impl CommandQueue {
             );
         }
         Ok(HostGuard { cq: self })
-    }
-
-    /// The device side for one command; `None` while another thread runs one. Never waits.
-    pub(crate) fn claim(&self) -> Option<Claim<'_>> {
-        // `then`, not `then_some`: a Claim built for a failed claim would release the
-        // holder's when dropped.
-        self.consumer.compare_set(0, 1).then(|| Claim { cq: self })
     }
 
     /// Room for one more record?

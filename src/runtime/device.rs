@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
 use super::allocator::{Allocator, AllocatorConfig, BufferType};
 use super::buffer::{BankGeometry, BufferLayout, TensorLayout};
-use super::command_queue::{Claim, Command, CommandQueue, HostGuard, RING_RECORDS};
+use super::command_queue::{Command, CommandQueue, HostGuard, RING_RECORDS};
 use super::error::{fail, ErrorKind, RuntimeError};
 use super::event::{reached, Event};
 use super::program_cache::{signature, ProgramCache};
@@ -171,8 +171,6 @@ enum Step {
     Stalled(u8, u32),
     /// Took the shutdown record.
     Shutdown,
-    /// Another thread is running a command.
-    Busy,
 }
 
 impl<C: Chip> Device<C> {
@@ -378,7 +376,7 @@ impl<C: Chip> Device<C> {
         loop {
             let mut ran = false;
             for cq in &self.cqs[..self.num_cqs as usize] {
-                while let Step::Ran | Step::Shutdown = self.claim_step(cq) {
+                while let Step::Ran | Step::Shutdown = self.step(cq) {
                     ran = true;
                 }
             }
@@ -395,38 +393,14 @@ impl<C: Chip> Device<C> {
             return;
         };
         loop {
-            match self.claim_step(queue) {
+            match self.step(queue) {
                 Step::Ran => {}
                 Step::Shutdown => return,
                 Step::Empty(head) => queue.tail.wait_change(head, None),
                 Step::Stalled(other, seen) => {
                     self.cqs[other as usize].completed.wait_change(seen, None)
                 }
-                // A waiting host runs a command: look again once it lets go.
-                Step::Busy => queue.consumer.wait_change(1, None),
             }
-        }
-    }
-
-    /// One command of `cq`, if no other thread is running one.
-    fn claim_step(&self, cq: &CommandQueue) -> Step {
-        match cq.claim() {
-            Some(claim) => self.step(cq, &claim),
-            None => Step::Busy,
-        }
-    }
-
-    /// While a host waits on `cq` and its worker has not started the next command (asleep, or
-    /// not yet scheduled): the host runs that command itself, so a blocking call costs no
-    /// thread switch when the worker is idle. The shutdown record is left to the worker.
-    /// Returns whether a command ran.
-    fn help(&self, cq: &CommandQueue) -> bool {
-        let Some(claim) = cq.claim() else {
-            return false;
-        };
-        match cq.front() {
-            None | Some(Command::Shutdown) => false,
-            Some(_) => matches!(self.step(cq, &claim), Step::Ran),
         }
     }
 
@@ -461,7 +435,7 @@ impl<C: Chip> Device<C> {
             })
     }
 
-    fn step(&self, cq: &CommandQueue, _claim: &Claim<'_>) -> Step {
+    fn step(&self, cq: &CommandQueue) -> Step {
         let Some(cmd) = cq.front() else {
             return Step::Empty(cq.head.load());
         };
@@ -635,9 +609,6 @@ impl<C: Chip> Device<C> {
                     }
                 },
             };
-            if self.help(cq) {
-                continue;
-            }
             cq.completed.wait_change(done, left);
         }
     }

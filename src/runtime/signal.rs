@@ -22,15 +22,6 @@ impl Signal {
         self.value.load(Ordering::Acquire)
     }
 
-    /// Sets the counter to `new` if it is `current` (a claim); true if it did. Wakes nobody:
-    /// a claim is released with `store`.
-    #[inline]
-    pub fn compare_set(&self, current: u32, new: u32) -> bool {
-        self.value
-            .compare_exchange(current, new, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    }
-
     /// Sets the counter and wakes whoever waits on it.
     #[inline]
     pub fn store(&self, value: u32) {

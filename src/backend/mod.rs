@@ -4,9 +4,7 @@
 //! loaded), then push_input -> run_program -> get_output -> pop_output, and finish.
 //! See notes/buda-backend.md.
 //!
-//! The device is a simulated chip driven by one worker thread per command queue; a host
-//! blocked on a CQ runs the CQ's next command itself when the worker is not running one, so a
-//! graph usually runs on the thread that called run_program. Transfers (push, get, the pointer
+//! The device is a simulated chip driven by one worker thread per command queue. Transfers (push, get, the pointer
 //! updates of pop) are made in the io CQ's order and programs run on the run CQ: with two CQs,
 //! CQ 1 and CQ 0, the run CQ waiting for the io CQ's last event before each graph; with one,
 //! both on CQ 0. A graph runs as one kernel per `execute`, on the device side of the run CQ; a

@@ -226,6 +226,20 @@ fn read_and_free<C: Chip>(
     read.and(free)
 }
 
+/// The end of an untraced compile: the spec of the warm-up run's output, which is then freed
+/// once the device is done with it.
+fn warm_up_spec<C: Chip>(
+    dev: &Device<C>,
+    setup: &Setup,
+    output: Tensor,
+) -> Result<OutputSpec, PipelineError> {
+    let out = Temp::new(dev, output);
+    let spec = OutputSpec::of(&out.tensor, setup.host_layout);
+    out.free()?;
+    dev.synchronize()?;
+    Ok(spec)
+}
+
 /// A tensor compile made for itself: freed when dropped (on every early return) unless taken.
 struct Temp<'d, C: Chip> {
     dev: &'d Device<C>,

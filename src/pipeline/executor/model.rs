@@ -7,7 +7,7 @@ use crate::runtime::{Device, HostBuffer, Tensor};
 use super::super::error::PipelineError;
 use super::super::host::{HostTensor, OutputSpec};
 use super::super::model::{run_model, Model};
-use super::{read_and_free, Setup, Temp};
+use super::{read_and_free, warm_up_spec, Setup, Temp};
 
 const CQ: u8 = 0;
 
@@ -43,11 +43,8 @@ impl ModelExecutor {
         model: &mut M,
         sample: &HostBuffer,
     ) -> Result<OutputSpec, PipelineError> {
-        let out = Temp::new(dev, self.run_one(dev, model, sample)?);
-        let spec = OutputSpec::of(&out.tensor, self.setup.host_layout);
-        out.free()?;
-        dev.synchronize()?;
-        Ok(spec)
+        let output = self.run_one(dev, model, sample)?;
+        warm_up_spec(dev, &self.setup, output)
     }
 
     pub fn execute<C: Chip, M: Model<C>>(

@@ -12,7 +12,7 @@ use crate::runtime::{Device, Event, HostBuffer, Tensor};
 use super::super::error::PipelineError;
 use super::super::host::{HostTensor, OutputSpec};
 use super::super::model::{run_model, Model};
-use super::{read_and_free, Release, Setup, Temp};
+use super::{read_and_free, warm_up_spec, Release, Setup, Temp};
 
 const CQ_OPS_AND_OUTPUT_READ: u8 = 0;
 const CQ_INPUT_WRITE: u8 = 1;
@@ -64,11 +64,8 @@ impl MultiCqModelOverlappedInputExecutor {
     ) -> Result<OutputSpec, PipelineError> {
         self.dram_input = Some(dev.allocate_tensor(&self.setup.input, &self.setup.dram_input())?);
         self.op_event = Some(dev.record_event(CQ_OPS_AND_OUTPUT_READ)?);
-        let out = Temp::new(dev, self.run_one(dev, model, sample)?);
-        let spec = OutputSpec::of(&out.tensor, self.setup.host_layout);
-        out.free()?;
-        dev.synchronize()?;
-        Ok(spec)
+        let output = self.run_one(dev, model, sample)?;
+        warm_up_spec(dev, &self.setup, output)
     }
 
     pub fn execute<C: Chip, M: Model<C>>(

@@ -212,6 +212,11 @@ fn transfers_and_kernels_are_refused_during_trace_capture() {
     assert_eq!(e.kind, ErrorKind::InvalidState);
     let e = dev.run_inline(0, |_| ()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidState);
+    let e = dev.run_kernel_inline(0, None, k).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "kernels cannot be captured into a trace (CQ 0 is capturing)"
+    );
     dev.end_trace_capture(0, tid).unwrap();
 }
 
@@ -294,4 +299,62 @@ fn inline_host_work_runs_after_everything_the_cq_holds() {
     );
     assert!(!ran);
     assert_eq!(d.run_inline(0, |_| 5).unwrap(), 5);
+}
+
+#[test]
+fn an_inline_kernel_sees_a_write_on_cq1_it_waited_for() {
+    let d = open(2);
+    for round in 1..=20u32 {
+        let big = vec![round as u8; 50_000];
+        d.write_raw(1, MemKind::Dram, 1, 0x2000, &big, false)
+            .unwrap();
+        d.write_raw(1, MemKind::Dram, 1, 0x1000, &round.to_le_bytes(), false)
+            .unwrap();
+        let ev = d.record_event(1).unwrap();
+        let k = Kernel {
+            entry: observe,
+            ctx: 0x1000,
+        };
+        d.run_kernel_inline(0, Some(&ev), k).unwrap();
+        assert_eq!(SEEN.load(Ordering::SeqCst), round);
+    }
+}
+
+#[test]
+fn an_inline_kernel_runs_after_what_its_cq_holds_and_fails_as_a_worker_would() {
+    let d = open(1);
+    d.write_raw(0, MemKind::Dram, 0, 0x300, &40u32.to_le_bytes(), false)
+        .unwrap();
+    let k = Kernel {
+        entry: increment,
+        ctx: 0x300,
+    };
+    unsafe { d.enqueue_kernel(0, k) }.unwrap();
+    d.run_kernel_inline(0, None, k).unwrap();
+    let mut w = [0u8; 4];
+    d.read_raw(0, MemKind::Dram, 0, 0x300, &mut w).unwrap();
+    assert_eq!(u32::from_le_bytes(w), 42);
+
+    let bad = Kernel {
+        entry: failing,
+        ctx: 0,
+    };
+    let e = d.run_kernel_inline(0, None, bad).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Device);
+    assert_eq!(
+        e.message(),
+        "device error on CQ 0 (kernel): graph 'g': sqrt of -1"
+    );
+    // The error was returned, not left behind: the CQ goes on.
+    d.finish(0).unwrap();
+    // An event never recorded is refused before anything runs.
+    let other = d.record_event(0).unwrap();
+    let never = ttrt::runtime::Event {
+        id: other.id + 5,
+        ..other
+    };
+    let e = d.run_kernel_inline(0, Some(&never), k).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    d.read_raw(0, MemKind::Dram, 0, 0x300, &mut w).unwrap();
+    assert_eq!(u32::from_le_bytes(w), 42);
 }

@@ -372,27 +372,21 @@ impl ProgramHost for RunHost<'_> {
             }
         }
         let device = rt.device();
-        if rt.io_cq != rt.run_cq {
-            let id = rt.last_io_event.load(Ordering::Acquire);
-            if id != 0 {
-                let ev = Event {
-                    device_id: device.id(),
-                    cq_id: rt.io_cq,
-                    id,
-                };
-                device
-                    .wait_for_event(rt.run_cq, &ev)
-                    .map_err(|e| alloc::string::ToString::to_string(e.message()))?;
-            }
-        }
+        // With 2 CQs the graph runs after the io CQ's last push. It runs on this thread, in
+        // the run CQ's order: run_program waits for it anyway, so a worker would add only
+        // the two hand-offs.
+        let id = rt.last_io_event.load(Ordering::Acquire);
+        let after = (rt.io_cq != rt.run_cq && id != 0).then(|| Event {
+            device_id: device.id(),
+            cq_id: rt.io_cq,
+            id,
+        });
         let kernel = Kernel {
             entry: graph_kernel,
             ctx: &rt.jobs[graph] as *const Job as usize,
         };
-        // SAFETY: the job and everything it points to live in the runtime, which outlives the
-        // kernel: the finish below waits for it.
-        let ran = unsafe { device.enqueue_kernel(rt.run_cq, kernel) }
-            .and_then(|()| device.finish(rt.run_cq))
+        let ran = device
+            .run_kernel_inline(rt.run_cq, after.as_ref(), kernel)
             .map_err(|e| alloc::string::ToString::to_string(e.message()));
         temporal.ran(graph);
         ran

@@ -4,15 +4,17 @@
 //! loaded), then push_input -> run_program -> get_output -> pop_output, and finish.
 //! See notes/buda-backend.md.
 //!
-//! The device is a simulated chip driven by one worker thread per command queue. Transfers (push, get, the pointer
-//! updates of pop) are made in the io CQ's order and programs run on the run CQ: with two CQs,
-//! CQ 1 and CQ 0, the run CQ waiting for the io CQ's last event before each graph; with one,
-//! both on CQ 0. A graph runs as one kernel per `execute`, on the device side of the run CQ; a
-//! temporal graph (graphs joined by ops reading ops, netlist::temporal) as one kernel at the
-//! execute of its last sub-graph. A transfer runs on the calling thread once the io CQ has run
-//! what it holds (`Device::run_inline`) and converts straight between the caller's tensor and
-//! the queue's memory where the chip maps it (`Chip::map`; entries.rs): no staging copy, and
-//! no trip through the CQ's worker when the CQ is idle.
+//! The device is a simulated chip driven by one worker thread per command queue. Transfers
+//! (push, get, the pointer updates of pop) are made in the io CQ's order and programs run in
+//! the run CQ's: with two CQs, CQ 1 and CQ 0, each graph waiting for the io CQ's last event;
+//! with one, both on CQ 0. A graph runs as one kernel per `execute`; a temporal graph (graphs
+//! joined by ops reading ops, netlist::temporal) as one kernel at the execute of its last
+//! sub-graph. run_program waits for each kernel, so the kernel runs on the calling thread in
+//! the run CQ's order (`Device::run_kernel_inline`) rather than being handed to the worker and
+//! back. A transfer runs on the calling thread once the io CQ has run what it holds
+//! (`Device::run_inline`) and converts straight between the caller's tensor and the queue's
+//! memory where the chip maps it (`Chip::map`; entries.rs): no staging copy, and no trip
+//! through the CQ's worker when the CQ is idle.
 //!
 //! Threads: the io calls (push, get, pop, free) may run on one thread while run_program runs on
 //! another; a second thread entering the same side at once is refused with
@@ -472,12 +474,16 @@ impl Backend {
         )?);
         device.set_threaded(true);
         let mut workers = Vec::new();
+        let started = Arc::new(AtomicU32::new(0));
         for cq in 0..cqs {
             let d = Arc::clone(&device);
+            let started = Arc::clone(&started);
             match std::thread::Builder::new()
                 .name(alloc::format!("ttrt-backend-cq{cq}"))
-                .spawn(move || d.serve(cq))
-            {
+                .spawn(move || {
+                    started.fetch_add(1, Ordering::Release);
+                    d.serve(cq)
+                }) {
                 Ok(w) => workers.push(w),
                 Err(e) => {
                     device.stop();
@@ -490,6 +496,12 @@ impl Backend {
                     );
                 }
             }
+        }
+        // The workers are running before initialize returns: what a thread's start does (std
+        // allocates its name and signal stack) is over before the first push, even when the
+        // graphs run on the caller's thread and a worker is never woken.
+        while started.load(Ordering::Acquire) < u32::from(cqs) {
+            std::thread::yield_now();
         }
         let mut rt = Box::new(Runtime {
             device,

@@ -12,6 +12,7 @@ use crate::hal::{Chip, MemKind};
 use crate::message::MessageBuf;
 use crate::runtime::command_queue::{Command, CommandQueue, HostGuard};
 use crate::runtime::error::{fail, RuntimeError};
+use crate::runtime::event::Event;
 
 /// Text a failing kernel leaves for the host.
 pub type KernelMessage = MessageBuf<256>;
@@ -194,12 +195,46 @@ impl<C: Chip> Device<C> {
     /// ([`Chip::map`]) as a transfer command would: an idle CQ is not waited for, so nothing
     /// goes through the CQ's worker. Returns the CQ's pending device error instead, if any.
     pub fn run_inline<R>(&self, cq: u8, f: impl FnOnce(&C) -> R) -> Result<R, RuntimeError> {
+        self.inline(cq, "transfers", f)
+    }
+
+    /// Runs `kernel` on the calling thread in `cq`'s order, as [`Device::run_inline`] runs
+    /// host code, once `after` (an event of any CQ of this device) has completed: what
+    /// enqueueing it after a wait for `after`, then finishing `cq`, gives, without the hand-off
+    /// to and from the CQ's worker. The host waits for `after`; its CQ's errors stay for that
+    /// CQ's next blocking call. A failing kernel's text comes back as the error a worker leaves
+    /// for the next blocking call. The kernel reads its context during this call only.
+    pub fn run_kernel_inline(
+        &self,
+        cq: u8,
+        after: Option<&Event>,
+        kernel: Kernel,
+    ) -> Result<(), RuntimeError> {
+        if let Some(ev) = after {
+            let queue = self.check_event(ev)?;
+            self.wait_event(queue, ev.id, None)?;
+        }
+        let mut message = KernelMessage::new();
+        let chip: &dyn Chip = &self.chip;
+        if self.inline(cq, "kernels", |_| {
+            (kernel.entry)(kernel.ctx, chip, &mut message)
+        })? {
+            return Ok(());
+        }
+        fail!(
+            Device,
+            "device error on CQ {cq} (kernel): {}",
+            message.as_str()
+        )
+    }
+
+    fn inline<R>(&self, cq: u8, what: &str, f: impl FnOnce(&C) -> R) -> Result<R, RuntimeError> {
         let queue = self.cq(cq)?;
         let mut guard = queue.host()?;
         if Self::capture_of(&mut guard).is_some() {
             return fail!(
                 InvalidState,
-                "transfers cannot be captured into a trace (CQ {cq} is capturing)"
+                "{what} cannot be captured into a trace (CQ {cq} is capturing)"
             );
         }
         if queue.head.load() == queue.tail.load() {

@@ -319,3 +319,46 @@ fn queue_headers_in_device_memory_follow_the_pointers() {
     // A ram no graph reads or writes moves one entry at a time.
     assert_eq!(be.queue_desc("w").unwrap().input_count, 1);
 }
+
+#[test]
+fn an_io_thread_pushes_and_gets_while_another_runs_programs() {
+    for cqs in [1, 2] {
+        io_and_run_threads(cqs);
+    }
+}
+
+fn io_and_run_threads(cqs: u8) {
+    let be = backend(cqs);
+    const ROUNDS: usize = 40;
+    let (pushed, arrived) = std::sync::mpsc::channel::<usize>();
+    std::thread::scope(|s| {
+        let be = &be;
+        s.spawn(move || {
+            for r in arrived {
+                be.run_program("run", &[("$p_loop_count", "1")])
+                    .unwrap_or_else(|e| panic!("run {r}, {cqs} CQs: {}", e.message));
+            }
+        });
+        let mut buf = vec![0u8; 2 * 32 * 64 * 4];
+        let mut check = |r: usize| {
+            let mut dst = HostTensorMut::contiguous(&mut buf, DataFormat::Float32, [2, 1, 32, 64]);
+            // Bounded waits: a failed run must fail the test, not hang it.
+            be.get_output_into("out", &mut dst, false, 20_000, -1)
+                .unwrap_or_else(|e| panic!("get {r}, {cqs} CQs: {}", e.message));
+            be.pop_output("out", false, 0).unwrap();
+            assert_eq!(floats(&buf), entries(2, r), "round {r}, {cqs} CQs");
+        };
+        for r in 0..ROUNDS {
+            // The input queue holds two rounds: this push may wait for run r - 2 to read.
+            push(be, "in0", 2, r, 20_000).unwrap();
+            pushed.send(r).unwrap();
+            // While run r may be going on, round r - 1's outputs are read.
+            if r > 0 {
+                check(r - 1);
+            }
+        }
+        drop(pushed);
+        check(ROUNDS - 1);
+    });
+    be.finish().unwrap();
+}

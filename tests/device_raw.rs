@@ -157,11 +157,24 @@ fn a_failing_kernel_reports_its_text_at_the_next_blocking_call() {
 
 static SEEN: AtomicU32 = AtomicU32::new(0);
 
-/// Records the u32 at DRAM channel 1, address `ctx`.
-fn observe(ctx: usize, chip: &dyn Chip, _msg: &mut KernelMessage) -> bool {
+/// The u32 at DRAM channel 1, address `ctx`.
+fn word_at(ctx: usize, chip: &dyn Chip) -> u32 {
     let mut w = [0u8; 4];
     chip.read(MemKind::Dram, 1, ctx as u64, &mut w).unwrap();
-    SEEN.store(u32::from_le_bytes(w), Ordering::SeqCst);
+    u32::from_le_bytes(w)
+}
+
+/// Records the u32 at DRAM channel 1, address `ctx`, in `SEEN`.
+fn observe(ctx: usize, chip: &dyn Chip, _msg: &mut KernelMessage) -> bool {
+    SEEN.store(word_at(ctx, chip), Ordering::SeqCst);
+    true
+}
+
+static SEEN_INLINE: AtomicU32 = AtomicU32::new(0);
+
+/// Records the u32 at DRAM channel 1, address `ctx`, in `SEEN_INLINE` (tests run at once).
+fn observe_inline(ctx: usize, chip: &dyn Chip, _msg: &mut KernelMessage) -> bool {
+    SEEN_INLINE.store(word_at(ctx, chip), Ordering::SeqCst);
     true
 }
 
@@ -312,11 +325,11 @@ fn an_inline_kernel_sees_a_write_on_cq1_it_waited_for() {
             .unwrap();
         let ev = d.record_event(1).unwrap();
         let k = Kernel {
-            entry: observe,
+            entry: observe_inline,
             ctx: 0x1000,
         };
         d.run_kernel_inline(0, Some(&ev), k).unwrap();
-        assert_eq!(SEEN.load(Ordering::SeqCst), round);
+        assert_eq!(SEEN_INLINE.load(Ordering::SeqCst), round);
     }
 }
 

@@ -7,9 +7,9 @@
 //! tensor and the queue's slot, core by core: no staging copy. Otherwise it converts into a
 //! staging buffer (tilize's layout) that moves through the side's read and write.
 //!
-//! Push and get convert in the io CQ's order (`Device::run_inline`: once the CQ has run what
-//! was enqueued before, and before anything enqueued after), and the events between the CQs
-//! order them with the graphs on the run CQ.
+//! Push and get convert on the calling thread: with two CQs in the io CQ's order
+//! (`Device::run_inline`), with one straight on the chip. The queues' pointers order them with
+//! the graphs (see the backend module).
 
 use alloc::string::String;
 use alloc::vec::Vec;

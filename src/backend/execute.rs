@@ -346,7 +346,7 @@ impl RunHost<'_> {
     fn mem(&self) -> HostMem<'_, crate::hal::sim::SimChip> {
         HostMem {
             device: self.rt.device(),
-            cq: self.rt.run_cq,
+            cq: Some(self.rt.run_cq),
         }
     }
 }

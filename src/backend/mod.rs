@@ -4,17 +4,18 @@
 //! loaded), then push_input -> run_program -> get_output -> pop_output, and finish.
 //! See notes/buda-backend.md.
 //!
-//! The device is a simulated chip driven by one worker thread per command queue. Transfers
-//! (push, get, the pointer updates of pop) are made in the io CQ's order and programs run in
-//! the run CQ's: with two CQs, CQ 1 and CQ 0, each graph waiting for the io CQ's last event;
-//! with one, both on CQ 0. A graph runs as one kernel per `execute`; a temporal graph (graphs
-//! joined by ops reading ops, netlist::temporal) as one kernel at the execute of its last
-//! sub-graph. run_program waits for each kernel, so the kernel runs on the calling thread in
-//! the run CQ's order (`Device::run_kernel_inline`) rather than being handed to the worker and
-//! back. A transfer runs on the calling thread once the io CQ has run what it holds
-//! (`Device::run_inline`) and converts straight between the caller's tensor and the queue's
-//! memory where the chip maps it (`Chip::map`; entries.rs): no staging copy, and no trip
-//! through the CQ's worker when the CQ is idle.
+//! The device is a simulated chip driven by one worker thread per command queue. Programs run
+//! in the run CQ's order, CQ 0. With two CQs, transfers (push, get, the pointer updates of
+//! pop) are made in the io CQ's order, CQ 1, and each graph waits for the io CQ's last event;
+//! with one, transfers reach the chip directly (the backend enqueues nothing on CQ 0 for them
+//! to follow), so io calls never wait for a graph's hold of CQ 0. Either way the queues' read
+//! and write pointers order transfers and graphs. A graph runs as one kernel per `execute`; a
+//! temporal graph (graphs joined by ops reading ops, netlist::temporal) as one kernel at the
+//! execute of its last sub-graph. run_program waits for each kernel, so the kernel runs on the
+//! calling thread in the run CQ's order (`Device::run_kernel_inline`) rather than being handed
+//! to the worker and back. A transfer runs on the calling thread (`Device::run_inline`) and
+//! converts straight between the caller's tensor and the queue's memory where the chip maps it
+//! (`Chip::map`; entries.rs): no staging copy, and no trip through a CQ's worker.
 //!
 //! Threads: the io calls (push, get, pop, free) may run on one thread while run_program runs on
 //! another; a second thread entering the same side at once is refused with
@@ -134,20 +135,35 @@ impl Runtime {
         &self.device
     }
 
+    /// The io side's CQ: CQ 1 with two CQs. With one, None: the io side reaches the chip
+    /// directly, outside CQ 0, which only the run side uses (see `run_io`).
+    fn io_queue(&self) -> Option<u8> {
+        (self.io_cq != self.run_cq).then_some(self.io_cq)
+    }
+
     fn io_mem(&self) -> HostMem<'_, SimChip> {
         HostMem {
             device: &self.device,
-            cq: self.io_cq,
+            cq: self.io_queue(),
         }
     }
 
-    /// Runs `f` on the io side's memory in the io CQ's order: on the calling thread, once the
-    /// CQ has run what was enqueued before (see `Device::run_inline`), with the chip's memory
-    /// reached as a transfer command reaches it, in place where the chip maps it.
+    /// Runs `f` on the io side's memory, on the calling thread, with the chip's memory reached
+    /// as a transfer command reaches it, in place where the chip maps it.
+    ///
+    /// With two CQs, in the io CQ's order (see `Device::run_inline`): once CQ 1 has run what
+    /// was enqueued before. With one, directly: the backend enqueues nothing on CQ 0 for the
+    /// io side to follow (graphs run on the run side's thread), and the queues' pointers order
+    /// transfers and graphs, as they do between two CQs. So push, get and pop on one thread
+    /// never meet run_program's hold of CQ 0 on another.
     fn run_io(&self, f: impl FnOnce(&dyn Mem) -> Result<(), String>) -> Result<(), String> {
-        self.device
-            .run_inline(self.io_cq, |chip| f(&ChipMem(chip)))
-            .map_err(|e| alloc::string::ToString::to_string(e.message()))?
+        match self.io_queue() {
+            Some(cq) => self
+                .device
+                .run_inline(cq, |chip| f(&ChipMem(chip)))
+                .map_err(|e| alloc::string::ToString::to_string(e.message()))?,
+            None => f(&ChipMem(self.device.chip())),
+        }
     }
 }
 

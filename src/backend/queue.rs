@@ -196,22 +196,31 @@ pub(crate) trait Mem {
 }
 
 /// The host side: on the calling thread, in a command queue's order (`Device::run_inline`:
-/// after what the CQ holds, before what is enqueued later).
+/// after what the CQ holds, before what is enqueued later), or with no CQ (`None`) straight
+/// on the chip.
 pub(crate) struct HostMem<'a, C: Chip> {
     pub device: &'a Device<C>,
-    pub cq: u8,
+    pub cq: Option<u8>,
+}
+
+impl<C: Chip> HostMem<'_, C> {
+    fn with(&self, f: impl FnOnce(ChipMem<'_>) -> Result<(), String>) -> Result<(), String> {
+        match self.cq {
+            Some(cq) => self
+                .device
+                .run_inline(cq, |chip| f(ChipMem(chip)))
+                .map_err(|e| alloc::string::ToString::to_string(e.message()))?,
+            None => f(ChipMem(self.device.chip())),
+        }
+    }
 }
 
 impl<C: Chip> Mem for HostMem<'_, C> {
     fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
-        self.device
-            .run_inline(self.cq, |chip| ChipMem(chip).write(kind, bank, addr, bytes))
-            .map_err(|e| alloc::string::ToString::to_string(e.message()))?
+        self.with(|chip| chip.write(kind, bank, addr, bytes))
     }
     fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), String> {
-        self.device
-            .run_inline(self.cq, |chip| ChipMem(chip).read(kind, bank, addr, bytes))
-            .map_err(|e| alloc::string::ToString::to_string(e.message()))?
+        self.with(|chip| chip.read(kind, bank, addr, bytes))
     }
 }
 

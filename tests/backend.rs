@@ -105,8 +105,11 @@ fn the_embedded_loader_loop_copies_every_entry_through_the_device() {
 #[test]
 fn loops_run_the_graph_per_iteration_and_get_into_caller_memory() {
     let be = backend(2);
+    assert_eq!(be.kernel_time().unwrap().0, 0);
     push(&be, "in0", 4, 9, 0).unwrap();
     be.run_program("run", &[("p_loop_count", "2")]).unwrap();
+    // One graph kernel per loop iteration.
+    assert_eq!(be.kernel_time().unwrap().0, 2);
     let mut buf = vec![0u8; 4 * 32 * 64 * 4];
     for half in 0..2 {
         let mut dst = HostTensorMut::contiguous(

@@ -385,9 +385,12 @@ impl ProgramHost for RunHost<'_> {
             entry: graph_kernel,
             ctx: &rt.jobs[graph] as *const Job as usize,
         };
-        let ran = device
-            .run_kernel_inline(rt.run_cq, after.as_ref(), kernel)
-            .map_err(|e| alloc::string::ToString::to_string(e.message()));
+        let start = std::time::Instant::now();
+        let ran = device.run_kernel_inline(rt.run_cq, after.as_ref(), kernel);
+        rt.kernel_ns
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        rt.kernels_run.fetch_add(1, Ordering::Relaxed);
+        let ran = ran.map_err(|e| alloc::string::ToString::to_string(e.message()));
         temporal.ran(graph);
         ran
     }

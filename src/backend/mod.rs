@@ -36,7 +36,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use error::err;
 pub use error::{BackendError, BackendErrorKind};
@@ -128,6 +128,9 @@ pub(crate) struct Runtime {
     run_cq: u8,
     /// The io CQ's last event after a push (0: none yet).
     last_io_event: AtomicU32,
+    /// Graph kernels run since initialize, and the nanoseconds they took.
+    kernels_run: AtomicU64,
+    kernel_ns: AtomicU64,
 }
 
 impl Runtime {
@@ -529,6 +532,8 @@ impl Backend {
             io_cq: if cqs == 2 { 1 } else { 0 },
             run_cq: 0,
             last_io_event: AtomicU32::new(0),
+            kernels_run: AtomicU64::new(0),
+            kernel_ns: AtomicU64::new(0),
             temporal: UnsafeCell::new(temporal::TemporalRun::new(netlist, &temporal)),
         });
         let queues = netlist
@@ -912,6 +917,17 @@ impl Backend {
                     alloc::format!("pop_output from queue '{queue}': {e}"),
                 )
             })
+    }
+
+    /// The graph kernels run_program has run since initialize, and the time they took in all:
+    /// the device's compute and queue conversions, without the program interpreter's dispatch
+    /// around them.
+    pub fn kernel_time(&self) -> Result<(u64, core::time::Duration), BackendError> {
+        let rt = self.runtime("kernel_time")?;
+        Ok((
+            rt.kernels_run.load(Ordering::Relaxed),
+            core::time::Duration::from_nanos(rt.kernel_ns.load(Ordering::Relaxed)),
+        ))
     }
 
     /// Waits until the device has run everything enqueued.

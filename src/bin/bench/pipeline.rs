@@ -444,6 +444,32 @@ impl ModelAlone {
         dev.deallocate(&mut l1, true).map_err(rt)?;
         Ok(t)
     }
+
+    /// The same, the model captured once into a trace and replayed `runs` times back to back:
+    /// its time as the trace executors run it.
+    fn traced_time(&mut self, runs: u32) -> Result<Duration, String> {
+        let dev = &*self.served.dev;
+        let mut l1 = dev
+            .to_memory_config(0, &self.dram, &self.l1_input)
+            .map_err(rt)?;
+        // Into the program cache first: only cached programs can be captured.
+        let mut y = (self.model)(dev, 0, &mut l1).map_err(rt)?;
+        dev.deallocate(&mut y, true).map_err(rt)?;
+        let tid = dev.begin_trace_capture(0).map_err(rt)?;
+        let mut y = (self.model)(dev, 0, &mut l1).map_err(rt)?;
+        dev.end_trace_capture(0, tid).map_err(rt)?;
+        dev.finish(0).map_err(rt)?;
+        let start = Instant::now();
+        for _ in 0..runs {
+            dev.execute_trace(0, tid, false).map_err(rt)?;
+        }
+        dev.finish(0).map_err(rt)?;
+        let t = start.elapsed() / runs;
+        dev.release_trace(tid).map_err(rt)?;
+        dev.deallocate(&mut y, true).map_err(rt)?;
+        dev.deallocate(&mut l1, true).map_err(rt)?;
+        Ok(t)
+    }
 }
 
 pub fn run(plan: Plan) -> Result<(), String> {
@@ -486,11 +512,13 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
 
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); pipes.len()];
     let mut model_times = Vec::new();
+    let mut traced_times = Vec::new();
     let started = Instant::now();
     let (mut done, mut timed) = (0, 0);
     while done < plan.warmup || plan.more(timed, started) {
         let keep = done >= plan.warmup;
         let model_time = calibrate(&mut alone)?;
+        let traced_time = alone.traced_time(INPUTS as u32)?;
         for k in 0..pipes.len() {
             let which = (done + k) % pipes.len();
             let p = &mut pipes[which];
@@ -504,6 +532,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
         }
         if keep {
             model_times.push(model_time);
+            traced_times.push(traced_time);
         }
         timed += keep as usize;
         done += 1;
@@ -526,7 +555,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "pipeline/{}: [1,1,{ROWS},{COLS}] Float16_b in ({} KiB), {} KiB out; model: {OPS} \
-         elementwise ops{} into L1, {:.0} us alone; link {:.3} GB/s each way (set every round \
+         elementwise ops{} into L1, {:.0} us alone ({:.0} us as a trace replay); link {:.3} GB/s each way (set every round \
          so that an input crosses in the time the model takes alone, {INPUTS} runs back to \
          back), so an input crosses in \
          {:.0} us and an output in {:.0} us; {INPUTS} inputs per enqueue; medians of {timed} \
@@ -540,6 +569,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
             String::new()
         },
         us(model_time),
+        us(median(&traced_times)),
         link_gbs,
         INPUT_BYTES as f64 * ns_per_byte / 1e3,
         out_bytes as f64 * ns_per_byte / 1e3,

@@ -157,45 +157,39 @@ fn a_failing_kernel_reports_its_text_at_the_next_blocking_call() {
 
 static SEEN: AtomicU32 = AtomicU32::new(0);
 
-/// The u32 at DRAM channel 1, address `ctx`.
-fn word_at(ctx: usize, chip: &dyn Chip) -> u32 {
+/// Records the u32 at DRAM channel 1, address `ctx`.
+fn observe(ctx: usize, chip: &dyn Chip, _msg: &mut KernelMessage) -> bool {
     let mut w = [0u8; 4];
     chip.read(MemKind::Dram, 1, ctx as u64, &mut w).unwrap();
-    u32::from_le_bytes(w)
-}
-
-/// Records the u32 at DRAM channel 1, address `ctx`, in `SEEN`.
-fn observe(ctx: usize, chip: &dyn Chip, _msg: &mut KernelMessage) -> bool {
-    SEEN.store(word_at(ctx, chip), Ordering::SeqCst);
+    SEEN.store(u32::from_le_bytes(w), Ordering::SeqCst);
     true
 }
 
-static SEEN_INLINE: AtomicU32 = AtomicU32::new(0);
-
-/// Records the u32 at DRAM channel 1, address `ctx`, in `SEEN_INLINE` (tests run at once).
-fn observe_inline(ctx: usize, chip: &dyn Chip, _msg: &mut KernelMessage) -> bool {
-    SEEN_INLINE.store(word_at(ctx, chip), Ordering::SeqCst);
-    true
-}
-
+/// Enqueued after a wait for CQ 1's event, or run inline after it.
 #[test]
 fn a_kernel_on_cq0_sees_a_write_on_cq1_it_waited_for() {
     let d = open(2);
-    for round in 1..=20u32 {
-        let big = vec![round as u8; 50_000];
-        d.write_raw(1, MemKind::Dram, 1, 0x2000, &big, false)
-            .unwrap();
-        d.write_raw(1, MemKind::Dram, 1, 0x1000, &round.to_le_bytes(), false)
-            .unwrap();
-        let ev = d.record_event(1).unwrap();
-        d.wait_for_event(0, &ev).unwrap();
-        let k = Kernel {
-            entry: observe,
-            ctx: 0x1000,
-        };
-        unsafe { d.enqueue_kernel(0, k) }.unwrap();
-        d.finish(0).unwrap();
-        assert_eq!(SEEN.load(Ordering::SeqCst), round);
+    for inline in [false, true] {
+        for round in 1..=20u32 {
+            let big = vec![round as u8; 50_000];
+            d.write_raw(1, MemKind::Dram, 1, 0x2000, &big, false)
+                .unwrap();
+            d.write_raw(1, MemKind::Dram, 1, 0x1000, &round.to_le_bytes(), false)
+                .unwrap();
+            let ev = d.record_event(1).unwrap();
+            let k = Kernel {
+                entry: observe,
+                ctx: 0x1000,
+            };
+            if inline {
+                d.run_kernel_inline(0, Some(&ev), k).unwrap();
+            } else {
+                d.wait_for_event(0, &ev).unwrap();
+                unsafe { d.enqueue_kernel(0, k) }.unwrap();
+                d.finish(0).unwrap();
+            }
+            assert_eq!(SEEN.load(Ordering::SeqCst), round, "inline: {inline}");
+        }
     }
 }
 
@@ -312,25 +306,6 @@ fn inline_host_work_runs_after_everything_the_cq_holds() {
     );
     assert!(!ran);
     assert_eq!(d.run_inline(0, |_| 5).unwrap(), 5);
-}
-
-#[test]
-fn an_inline_kernel_sees_a_write_on_cq1_it_waited_for() {
-    let d = open(2);
-    for round in 1..=20u32 {
-        let big = vec![round as u8; 50_000];
-        d.write_raw(1, MemKind::Dram, 1, 0x2000, &big, false)
-            .unwrap();
-        d.write_raw(1, MemKind::Dram, 1, 0x1000, &round.to_le_bytes(), false)
-            .unwrap();
-        let ev = d.record_event(1).unwrap();
-        let k = Kernel {
-            entry: observe_inline,
-            ctx: 0x1000,
-        };
-        d.run_kernel_inline(0, Some(&ev), k).unwrap();
-        assert_eq!(SEEN_INLINE.load(Ordering::SeqCst), round);
-    }
 }
 
 #[test]

@@ -8,9 +8,11 @@
 //! did.
 
 use crate::hal::Chip;
+use crate::runtime::buffer::TensorLayout;
 use crate::runtime::{Device, Tensor};
 
 use super::super::error::PipelineError;
+use super::super::host::OutputSpec;
 use super::super::model::{run_model, Model};
 use super::Temp;
 
@@ -21,6 +23,25 @@ pub(crate) struct Captured {
     pub trace_id: u32,
     pub output: Tensor,
     pub l1_input: Tensor,
+}
+
+/// The compile of an executor whose L1 input comes from its DRAM input: a warm-up run on one
+/// L1 input made by `l1_input` (it fills the program cache and gives the output's spec, in
+/// `host_layout` on the host), then the capture on another.
+pub(super) fn warm_up_and_capture<'d, C: Chip, M: Model<C>>(
+    dev: &'d Device<C>,
+    model: &mut M,
+    cq: u8,
+    host_layout: TensorLayout,
+    mut l1_input: impl FnMut() -> Result<Temp<'d, C>, PipelineError>,
+) -> Result<(OutputSpec, Captured), PipelineError> {
+    let mut l1 = l1_input()?;
+    let warm = Temp::new(dev, run_model(model, dev, cq, l1.get())?);
+    l1.free()?;
+    let spec = OutputSpec::of(&warm.tensor, host_layout);
+    let captured = capture(dev, model, cq, l1_input()?, warm)?;
+    dev.synchronize()?;
+    Ok((spec, captured))
 }
 
 /// Captures `model` on `cq`. `l1` is the L1 input just made from the sample (the model's warm

@@ -7,8 +7,8 @@ use crate::runtime::{Device, HostBuffer, Tensor};
 
 use super::super::error::PipelineError;
 use super::super::host::{HostTensor, OutputSpec};
-use super::super::model::{run_model, Model};
-use super::capture::{capture, Captured};
+use super::super::model::Model;
+use super::capture::{warm_up_and_capture, Captured};
 use super::{read_into, Release, Setup, Temp};
 
 const CQ: u8 = 0;
@@ -48,14 +48,10 @@ impl TracedModelExecutor {
     ) -> Result<OutputSpec, PipelineError> {
         let dram = dev.allocate_tensor(&self.setup.input, &self.setup.dram_input())?;
         self.dram_input = Some(dram);
-        // Warm-up: fills the program cache.
-        let mut l1 = self.l1_input_of(dev, &dram, sample)?;
-        let warm = Temp::new(dev, run_model(model, dev, CQ, l1.get())?);
-        l1.free()?;
-        let spec = OutputSpec::of(&warm.tensor, self.setup.host_layout);
-        let l1 = self.l1_input_of(dev, &dram, sample)?;
-        self.captured = Some(capture(dev, model, CQ, l1, warm)?);
-        dev.synchronize()?;
+        let (spec, captured) = warm_up_and_capture(dev, model, CQ, self.setup.host_layout, || {
+            self.l1_input_of(dev, &dram, sample)
+        })?;
+        self.captured = Some(captured);
         Ok(spec)
     }
 

@@ -512,20 +512,31 @@ fn overlap_at(plan: Plan, spec: TensorSpec) -> Result<(), String> {
         us(first),
     );
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let bound = (write + model).as_secs_f64() / (write * 2).max(model).as_secs_f64();
+    // What overlap would give if the parts took in the loop what they take alone: the serial
+    // time over the busier queue's. One buffer: the next write waits until the first op has
+    // read the input, so CQ 1 writes twice per model; two: the write of one overlaps the model
+    // of the other. (Only an estimate: alone, each part also pays a blocking call's wake-up.)
+    let serial = (write + model).as_secs_f64();
+    let one_estimate = serial / (write * 2).max(model).as_secs_f64();
+    let two_estimate = serial / write.max(model).as_secs_f64();
+    // The goal is for the loop the issue names: a write taking about as long as the model.
+    let share = write.as_secs_f64() / model.as_secs_f64();
+    let goal = if (0.6..=1.0 / 0.6).contains(&share) {
+        format!("goal >= 1.6x, limit 2x; from the parts alone {two_estimate:.2}x")
+    } else {
+        format!(
+            "no goal: the write takes {share:.2}x the model, not about as long; from the parts \
+             alone {two_estimate:.2}x"
+        )
+    };
     for (name, single, double, note) in [
         (
             "one input buffer",
             one_single,
             one_double,
-            format!("the loop's bound here: {bound:.2}x"),
+            format!("from the parts alone {one_estimate:.2}x"),
         ),
-        (
-            "two input buffers",
-            two_single,
-            two_double,
-            "goal >= 1.6x, limit 2x".to_string(),
-        ),
+        ("two input buffers", two_single, two_double, goal),
     ] {
         println!(
             "device/2-CQ overlap, {kib} KiB, {name}: {:.0} us per iteration = {:.2} x the \

@@ -1053,13 +1053,18 @@ impl<C: Chip> Device<C> {
             }
             None => {
                 self.program_cache.insert(key);
-                let program = Program {
-                    op,
-                    a: *a,
-                    b: *b,
-                    out: *out,
-                };
-                self.push(queue, guard, Command::Program(program));
+                // Room first: the record is then built straight into its ring slot, with no
+                // copy of the operands on the stack across the wait.
+                self.wait_room(queue);
+                queue.push(
+                    guard,
+                    Command::Program(Program {
+                        op,
+                        a: *a,
+                        b: *b,
+                        out: *out,
+                    }),
+                );
             }
         }
     }

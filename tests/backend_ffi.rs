@@ -2,8 +2,13 @@
 //! that disagree with the netlist, and memory the backend does not own. Each returns its status
 //! and a one-line message; none crashes.
 
+#[path = "support/digits_ffi.rs"]
+mod digits_ffi;
+
 use std::ffi::{CStr, CString};
 use std::ptr;
+
+use digits_ffi::Digits;
 
 use ttrt::ffi::backend::*;
 use ttrt::ffi::format::{ttrt_io_desc, ttrt_tensor_desc};
@@ -105,5 +110,65 @@ fn bad_arguments_give_a_status_and_a_line_of_text() {
         assert!(last().contains("freed"), "{}", last());
         ttrt_backend_free(ptr::null_mut());
         ttrt_image_free(img);
+    }
+}
+
+/// The digits model through the C API, `rounds` pushes of its held-out inputs: the logits of
+/// each, with push/get/pop on this thread and run_program on another when `threads`.
+fn digits_logits(cqs: u32, rounds: usize, threads: bool) -> Vec<Vec<u8>> {
+    let d = Digits::open(cqs);
+    let get = |out: &mut Vec<Vec<u8>>| {
+        let mut logits = vec![0u8; d.output_bytes()];
+        let dst = d.output(&mut logits);
+        // Bounded: a failed run fails the test instead of hanging it.
+        ok(unsafe { ttrt_get_output_into(d.be, &d.logits, &dst, false, 20_000, -1) });
+        ok(unsafe { ttrt_pop_output(d.be, &d.logits, false, 0) });
+        out.push(logits);
+    };
+    let (pushed, arrived) = std::sync::mpsc::channel::<()>();
+    let mut out = Vec::new();
+    std::thread::scope(|s| {
+        let d = &d;
+        let runner = threads.then(|| {
+            s.spawn(move || {
+                for () in arrived {
+                    ok(d.run());
+                }
+            })
+        });
+        for k in 0..rounds {
+            ok(unsafe { ttrt_push_input(d.be, &d.x, &d.input(k), false, 20_000, -1) });
+            if threads {
+                pushed.send(()).unwrap();
+                // Round k - 1's logits are read while round k may be running.
+                if k > 0 {
+                    get(&mut out);
+                }
+            } else {
+                ok(d.run());
+                get(&mut out);
+            }
+        }
+        drop(pushed);
+        if threads {
+            get(&mut out);
+        }
+        if let Some(r) = runner {
+            r.join().unwrap();
+        }
+    });
+    d.close();
+    out
+}
+
+#[test]
+fn push_and_get_on_one_thread_and_run_program_on_another_give_the_same_logits() {
+    let want = digits_logits(1, 9, false);
+    assert!(want.iter().all(|l| l.iter().any(|&b| b != 0)));
+    for cqs in [1, 2] {
+        assert!(
+            digits_logits(cqs, 9, true) == want,
+            "{cqs} CQ(s): the logits differ from the single-threaded run's"
+        );
     }
 }

@@ -11,7 +11,8 @@
 //! (the device's page reads and writes; programs, reshards included, run on the chip and do not
 //! cross it) occupies its direction of a full-duplex link for bytes / bandwidth, spent asleep.
 //! The bandwidth is set so that one input's transfer takes as long as the model, measured alone
-//! on the same machine first.
+//! on the same machine before every round (the median of those measurements so far: the
+//! machine's speed moves by half from one second to the next).
 //!
 //! Two workloads: the model ending in a matmul to a narrow output (1/8 of the input: the
 //! overlapped-input executors can hide the whole input transfer), and the model's output as
@@ -483,13 +484,17 @@ pub fn run(plan: Plan) -> Result<(), String> {
 fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     let mems = memory_configs(w.narrow)?;
     let mut alone = ModelAlone::new(w, &mems, &xs[0])?;
-    // One input's transfer takes as long as the model: set before every round from the model
-    // timed alone just then, so that a change in the machine's load moves both.
+    // One input's transfer takes as long as the model: set before every round from the
+    // median of the model's times alone so far, each measured just before its round. The
+    // median follows a lasting change in the machine's load but not one slow or fast moment.
     let rate = Arc::new(Rate(AtomicU64::new(0)));
-    let calibrate = |alone: &mut ModelAlone| -> Result<Duration, String> {
+    let mut alone_times = Vec::new();
+    let mut calibrate = |alone: &mut ModelAlone| -> Result<Duration, String> {
         let t = alone.time(INPUTS as u32)?;
-        rate.set(INPUT_BYTES, t);
-        Ok(t)
+        alone_times.push(t);
+        let typical = median(&alone_times);
+        rate.set(INPUT_BYTES, typical);
+        Ok(typical)
     };
     calibrate(&mut alone)?;
 
@@ -555,9 +560,9 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "pipeline/{}: [1,1,{ROWS},{COLS}] Float16_b in ({} KiB), {} KiB out; model: {OPS} \
-         elementwise ops{} into L1, {:.0} us alone ({:.0} us as a trace replay); link {:.3} GB/s each way (set every round \
-         so that an input crosses in the time the model takes alone, {INPUTS} runs back to \
-         back), so an input crosses in \
+         elementwise ops{} into L1, {:.0} us alone ({:.0} us as a trace replay); link {:.3} \
+         GB/s each way (set every round so that an input crosses in the median of the model's \
+         times alone so far, {INPUTS} runs back to back each), so an input crosses in \
          {:.0} us and an output in {:.0} us; {INPUTS} inputs per enqueue; medians of {timed} \
          rounds, worker threads, {cpus} CPUs",
         w.name,

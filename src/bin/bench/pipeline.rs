@@ -23,7 +23,8 @@
 //! Each executor has its own device (its traces and persistent tensors to itself), driven as
 //! `ttrt_device_open` drives one: a worker thread per CQ. A round enqueues the same inputs into
 //! every pipeline in turn, each `enqueue` + `pop_all` timed; the order rotates between rounds.
-//! The outputs of every executor are compared with ModelExecutor's.
+//! Times are medians over rounds; each ratio is the median of the rounds' own ratios. The
+//! outputs of every executor are compared with ModelExecutor's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -564,7 +565,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
          GB/s each way (set every round so that an input crosses in the median of the model's \
          times alone so far, {INPUTS} runs back to back each), so an input crosses in \
          {:.0} us and an output in {:.0} us; {INPUTS} inputs per enqueue; medians of {timed} \
-         rounds, worker threads, {cpus} CPUs",
+         rounds (ratios: of the rounds' own ratios), worker threads, {cpus} CPUs",
         w.name,
         INPUT_BYTES >> 10,
         out_bytes >> 10,
@@ -603,16 +604,26 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
                 ExecutorKind::MultiCqTracedModelPipelinedIo => m.max(i + o),
             }
     };
-    let base = median(&samples[0]);
-    let overlapped = median(&samples[3]);
-    for (kind, s) in ExecutorKind::ALL.iter().zip(&samples) {
+    // A ratio is the median over rounds of that round's ratio. The executors of one round run
+    // back to back, within about a second; the machine's speed moves by half between rounds,
+    // so a ratio of two medians taken from different rounds would mix speeds.
+    let paired = |num: usize, den: usize| -> f64 {
+        let mut r: Vec<f64> = samples[num]
+            .iter()
+            .zip(&samples[den])
+            .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+            .collect();
+        r.sort_unstable_by(f64::total_cmp);
+        r[r.len() / 2]
+    };
+    for (k, (kind, s)) in ExecutorKind::ALL.iter().zip(&samples).enumerate() {
         let t = median(s);
         let goal = match (kind, w.narrow) {
             (ExecutorKind::Model, _) => "baseline".to_string(),
             (ExecutorKind::MultiCqTracedModelOverlappedInput, Some(_)) => ">= 1.7x".to_string(),
             (ExecutorKind::MultiCqTracedModelPipelinedIo, None) => format!(
                 ">= MultiCQTracedModelOverlappedInput ({:.2}x of it)",
-                overlapped.as_secs_f64() / t.as_secs_f64()
+                paired(3, k)
             ),
             _ => String::new(),
         };
@@ -622,7 +633,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
             kind.name(),
             us(t) / xs.len() as f64,
             xs.len() as f64 / t.as_secs_f64(),
-            base.as_secs_f64() / t.as_secs_f64(),
+            paired(0, k),
             ideal(*kind),
         );
     }

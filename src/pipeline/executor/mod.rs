@@ -213,17 +213,24 @@ fn read_into<C: Chip>(
     Ok(())
 }
 
-/// Reads a model output the executor does not keep into `dst`, then frees it (a later op on
-/// the same CQ that reuses the buffer runs after the read).
-fn read_and_free<C: Chip>(
+/// The enqueue of an untraced executor: for every slot `i`, `run_one(i)` runs the model on
+/// input `i`; its output, which the executor does not keep, is read into the slot on `cq` and
+/// freed (a later op on the same CQ that reuses the buffer runs after the read).
+fn run_and_read_each<C: Chip>(
     dev: &Device<C>,
     cq: u8,
-    mut out: Tensor,
-    dst: &mut HostTensor,
+    outputs: &mut [HostTensor],
+    issued: &mut usize,
+    mut run_one: impl FnMut(usize) -> Result<Tensor, PipelineError>,
 ) -> Result<(), PipelineError> {
-    let read = read_into(dev, cq, &out, dst);
-    let free = free_if_allocated(dev, &mut out);
-    read.and(free)
+    for (i, slot) in outputs.iter_mut().enumerate() {
+        let mut out = run_one(i)?;
+        let read = read_into(dev, cq, &out, slot);
+        let free = free_if_allocated(dev, &mut out);
+        read.and(free)?;
+        *issued += 1;
+    }
+    Ok(())
 }
 
 /// The end of an untraced compile: the spec of the warm-up run's output, which is then freed

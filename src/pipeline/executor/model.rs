@@ -7,7 +7,7 @@ use crate::runtime::{Device, HostBuffer, Tensor};
 use super::super::error::PipelineError;
 use super::super::host::{HostTensor, OutputSpec};
 use super::super::model::{run_model, Model};
-use super::{read_and_free, warm_up_spec, Setup, Temp};
+use super::{run_and_read_each, warm_up_spec, Setup, Temp};
 
 const CQ: u8 = 0;
 
@@ -55,11 +55,8 @@ impl ModelExecutor {
         outputs: &mut [HostTensor],
         issued: &mut usize,
     ) -> Result<(), PipelineError> {
-        for (i, slot) in outputs.iter_mut().enumerate() {
-            let out = self.run_one(dev, model, &input(i))?;
-            read_and_free(dev, CQ, out, slot)?;
-            *issued += 1;
-        }
-        Ok(())
+        run_and_read_each(dev, CQ, outputs, issued, |i| {
+            self.run_one(dev, model, &input(i))
+        })
     }
 }

@@ -12,7 +12,7 @@ use crate::runtime::{Device, Event, HostBuffer, Tensor};
 use super::super::error::PipelineError;
 use super::super::host::{HostTensor, OutputSpec};
 use super::super::model::{run_model, Model};
-use super::{read_and_free, warm_up_spec, Release, Setup, Temp};
+use super::{run_and_read_each, warm_up_spec, Release, Setup, Temp};
 
 const CQ_OPS_AND_OUTPUT_READ: u8 = 0;
 const CQ_INPUT_WRITE: u8 = 1;
@@ -76,12 +76,9 @@ impl MultiCqModelOverlappedInputExecutor {
         outputs: &mut [HostTensor],
         issued: &mut usize,
     ) -> Result<(), PipelineError> {
-        for (i, slot) in outputs.iter_mut().enumerate() {
-            let out = self.run_one(dev, model, &input(i))?;
-            read_and_free(dev, CQ_OPS_AND_OUTPUT_READ, out, slot)?;
-            *issued += 1;
-        }
-        Ok(())
+        run_and_read_each(dev, CQ_OPS_AND_OUTPUT_READ, outputs, issued, |i| {
+            self.run_one(dev, model, &input(i))
+        })
     }
 
     pub fn release<C: Chip>(&mut self, dev: &Device<C>, r: &mut Release) {

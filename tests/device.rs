@@ -4,9 +4,10 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::thread::JoinHandle;
+#[path = "support/served.rs"]
+mod served;
 
+use served::Dev;
 use ttrt::format::{Arch, DataFormat};
 use ttrt::hal::sim::compute::{BinaryOp, UnaryOp};
 use ttrt::hal::sim::SimChip;
@@ -16,44 +17,13 @@ use ttrt::runtime::{
     Device, DeviceConfig, ErrorKind, HostBuffer, MemoryConfig, Tensor, TensorSpec,
 };
 
-/// A device with one worker thread per CQ, stopped on drop.
-struct Dev {
-    dev: Arc<Device<SimChip>>,
-    workers: Vec<JoinHandle<()>>,
-}
-
-impl std::ops::Deref for Dev {
-    type Target = Device<SimChip>;
-    fn deref(&self) -> &Device<SimChip> {
-        &self.dev
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.dev.synchronize();
-        self.dev.stop();
-        for w in self.workers.drain(..) {
-            w.join().unwrap();
-        }
-    }
-}
-
 fn open(cqs: u8, trace_region_size: u64) -> Dev {
     let config = DeviceConfig {
         num_command_queues: cqs,
         trace_region_size,
         ..DeviceConfig::default()
     };
-    let dev = Arc::new(Device::new(config, SimChip::new(Arch::WormholeB0).unwrap()).unwrap());
-    dev.set_threaded(true);
-    let workers = (0..cqs)
-        .map(|cq| {
-            let d = Arc::clone(&dev);
-            std::thread::spawn(move || d.serve(cq))
-        })
-        .collect();
-    Dev { dev, workers }
+    Dev::serve(config)
 }
 
 const SHAPE: [u32; 4] = [1, 1, 64, 64];

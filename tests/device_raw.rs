@@ -2,35 +2,17 @@
 //! where asked, in order with the CQ's other commands and with events between CQs, and a
 //! failing kernel's text comes back from the next blocking call.
 
+#[path = "support/served.rs"]
+mod served;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use served::Dev;
 use ttrt::format::Arch;
 use ttrt::hal::sim::SimChip;
 use ttrt::hal::{Chip, MemKind};
 use ttrt::runtime::{Device, DeviceConfig, ErrorKind, Kernel, KernelMessage};
-
-struct Dev {
-    dev: Arc<Device<SimChip>>,
-    workers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl std::ops::Deref for Dev {
-    type Target = Device<SimChip>;
-    fn deref(&self) -> &Device<SimChip> {
-        &self.dev
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.dev.synchronize();
-        self.dev.stop();
-        for w in self.workers.drain(..) {
-            w.join().unwrap();
-        }
-    }
-}
 
 fn open(cqs: u8) -> Dev {
     let config = DeviceConfig {
@@ -38,15 +20,7 @@ fn open(cqs: u8) -> Dev {
         cq_data_size: 1 << 16,
         ..DeviceConfig::default()
     };
-    let dev = Arc::new(Device::new(config, SimChip::new(Arch::WormholeB0).unwrap()).unwrap());
-    dev.set_threaded(true);
-    let workers = (0..cqs)
-        .map(|cq| {
-            let d = Arc::clone(&dev);
-            std::thread::spawn(move || d.serve(cq))
-        })
-        .collect();
-    Dev { dev, workers }
+    Dev::serve(config)
 }
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {

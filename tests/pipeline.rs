@@ -5,11 +5,12 @@
 
 #![allow(clippy::result_large_err)] // the runtime's errors carry their text inline
 
-use std::sync::Arc;
-use std::thread::JoinHandle;
+#[path = "support/served.rs"]
+mod served;
 
+use served::Dev;
 use ttrt::format::page::{decode_tile_page, encode_tile_page};
-use ttrt::format::{Arch, DataFormat, Rounding};
+use ttrt::format::{DataFormat, Rounding};
 use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::pipeline::{
@@ -19,29 +20,6 @@ use ttrt::pipeline::{
 use ttrt::runtime::allocator::BufferType;
 use ttrt::runtime::buffer::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
 use ttrt::runtime::{Device, DeviceConfig, MemoryConfig, RuntimeError, Tensor, TensorSpec};
-
-/// A device with one worker thread per CQ, stopped on drop.
-struct Dev {
-    dev: Arc<Device<SimChip>>,
-    workers: Vec<JoinHandle<()>>,
-}
-
-impl std::ops::Deref for Dev {
-    type Target = Device<SimChip>;
-    fn deref(&self) -> &Device<SimChip> {
-        &self.dev
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.dev.synchronize();
-        self.dev.stop();
-        for w in self.workers.drain(..) {
-            w.join().unwrap();
-        }
-    }
-}
 
 /// Upstream's device parameters: l1_small_size 16384, trace_region_size 32768, 2 CQs.
 fn open() -> Dev {
@@ -55,15 +33,7 @@ fn open_with(cqs: u8, trace_region_size: u64) -> Dev {
         l1_small_size: 16384,
         ..DeviceConfig::default()
     };
-    let dev = Arc::new(Device::new(config, SimChip::new(Arch::WormholeB0).unwrap()).unwrap());
-    dev.set_threaded(true);
-    let workers = (0..cqs)
-        .map(|cq| {
-            let d = Arc::clone(&dev);
-            std::thread::spawn(move || d.serve(cq))
-        })
-        .collect();
-    Dev { dev, workers }
+    Dev::serve(config)
 }
 
 /// Upstream's shape configs: input shape, DRAM cores, L1 cores.

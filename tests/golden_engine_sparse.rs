@@ -468,6 +468,14 @@ fn run_bytes(tiles: &[Vec<u8>]) -> Result<Tensor, SparseError> {
     layout().run(&sp, &act, &enc, &mut out).map(|()| out)
 }
 
+/// The error of a run whose one encoding tile `build` writes.
+fn encoding_error(build: impl FnOnce(&mut Vec<u8>)) -> SparseError {
+    let _g = serial();
+    let mut b = Vec::new();
+    build(&mut b);
+    run_bytes(&[b]).unwrap_err()
+}
+
 fn at_strip(strip: u32, offset: usize) -> StripAt {
     StripAt {
         core: Core { r: 0, c: 0 },
@@ -552,11 +560,11 @@ fn a_ublock_count_past_the_end_of_the_encoding_is_truncated() {
 
 #[test]
 fn a_ublock_index_past_mblock_m_is_an_error() {
-    let _g = serial();
-    let mut b = Vec::new();
-    strip(&mut b, 0, (true, true), &[(5, &[(0, 0, 0)])]);
+    let e = encoding_error(|b| {
+        strip(b, 0, (true, true), &[(5, &[(0, 0, 0)])]);
+    });
     assert_eq!(
-        run_bytes(&[b]).unwrap_err(),
+        e,
         SparseError::UblockIndex {
             at: at_strip(0, 0),
             record: 0,
@@ -568,16 +576,11 @@ fn a_ublock_index_past_mblock_m_is_an_error() {
 
 #[test]
 fn ublocks_out_of_order_are_an_error() {
-    let _g = serial();
-    let mut b = Vec::new();
-    strip(
-        &mut b,
-        0,
-        (true, true),
-        &[(1, &[(0, 0, 0)]), (0, &[(0, 0, 0)])],
-    );
+    let e = encoding_error(|b| {
+        strip(b, 0, (true, true), &[(1, &[(0, 0, 0)]), (0, &[(0, 0, 0)])]);
+    });
     assert_eq!(
-        run_bytes(&[b]).unwrap_err(),
+        e,
         SparseError::UblockIndex {
             at: at_strip(0, 0),
             record: 1,
@@ -589,12 +592,12 @@ fn ublocks_out_of_order_are_an_error() {
 
 #[test]
 fn a_tile_position_outside_the_ublock_is_an_error() {
-    let _g = serial();
     // ublock_rt is 1: row 1 does not exist.
-    let mut b = Vec::new();
-    strip(&mut b, 0, (true, true), &[(0, &[(1, 0, 0)])]);
+    let e = encoding_error(|b| {
+        strip(b, 0, (true, true), &[(0, &[(1, 0, 0)])]);
+    });
     assert_eq!(
-        run_bytes(&[b]).unwrap_err(),
+        e,
         SparseError::TilePosition {
             at: at_strip(0, 0),
             ublock: 0,
@@ -607,11 +610,11 @@ fn a_tile_position_outside_the_ublock_is_an_error() {
 
 #[test]
 fn a_sparse_tile_index_past_the_sparse_tiles_is_an_error() {
-    let _g = serial();
-    let mut b = Vec::new();
-    strip(&mut b, 0, (true, true), &[(0, &[(0, 0, 7)])]);
+    let e = encoding_error(|b| {
+        strip(b, 0, (true, true), &[(0, &[(0, 0, 7)])]);
+    });
     assert_eq!(
-        run_bytes(&[b]).unwrap_err(),
+        e,
         SparseError::SparseIndex {
             at: at_strip(0, 0),
             index: 7,
@@ -622,12 +625,12 @@ fn a_sparse_tile_index_past_the_sparse_tiles_is_an_error() {
 
 #[test]
 fn a_strip_past_the_activation_rows_is_an_error() {
-    let _g = serial();
-    let mut b = Vec::new();
     let index = (1 << 30) - 1;
-    strip(&mut b, index, (true, true), &[(0, &[(0, 0, 0)])]);
+    let e = encoding_error(|b| {
+        strip(b, index, (true, true), &[(0, &[(0, 0, 0)])]);
+    });
     assert_eq!(
-        run_bytes(&[b]).unwrap_err(),
+        e,
         SparseError::ActivationRow {
             at: at_strip(0, 0),
             strip_index: index,

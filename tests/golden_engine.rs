@@ -859,14 +859,12 @@ fn splice_ublock_places_ublocks_in_order() {
     assert_eq!((at(y, 0, 5, 3), at(y, 0, 5, 40)), (1.0, 10.0));
 }
 
-#[test]
-fn embedding_reads_float16_indices_as_the_bits_of_their_values() {
-    // Golden casts each index value's f32 bit pattern to uint32 (ops/embedding_op.cpp): from a
-    // Float16 queue, +0.0 is row 0 and 1.0 is row 0x3f800000, past any table.
-    let table = tensor(1, 1, 1, |_, r, c| (r * 100 + c) as f32);
+/// An embedding of `num_indices` indices in `index_df` from a Float32 table of one tile
+/// (32 rows of 32, value r * 100 + c), the table loaded.
+fn embedding(index_df: &str, num_indices: u32) -> (GraphPlan, MemIo) {
     let s = [
         q("t", "HOST", 1, 1, 1, "Float32", 0),
-        q("i", "HOST", 1, 1, 1, "Float16", 1),
+        q("i", "HOST", 1, 1, 1, index_df, 1),
         q("out", "op0", 1, 1, 1, "Float32", 2),
     ];
     let o = op(
@@ -878,13 +876,24 @@ fn embedding_reads_float16_indices_as_the_bits_of_their_values() {
         1,
         "Float32",
         0,
-        ", attributes: {num_indices: 2}",
+        &format!(", attributes: {{num_indices: {num_indices}}}"),
     )
-    .replace("in_df: [Float32, Float32]", "in_df: [Float32, Float16]");
+    .replace(
+        "in_df: [Float32, Float32]",
+        &format!("in_df: [Float32, {index_df}]"),
+    );
     let n = netlist(&s, &[o], "");
-    let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
+    let plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
     let mut io = MemIo::new(&n);
-    io.set("t", table);
+    io.set("t", tensor(1, 1, 1, |_, r, c| (r * 100 + c) as f32));
+    (plan, io)
+}
+
+#[test]
+fn embedding_reads_float16_indices_as_the_bits_of_their_values() {
+    // Golden casts each index value's f32 bit pattern to uint32 (ops/embedding_op.cpp): from a
+    // Float16 queue, +0.0 is row 0 and 1.0 is row 0x3f800000, past any table.
+    let (mut plan, mut io) = embedding("Float16", 2);
     io.set("i", Tensor::zeros(1, 1, 1, DataFormat::Float16));
     plan.run(&mut io).unwrap();
     let y = io.get("out");
@@ -904,33 +913,11 @@ fn embedding_reads_float16_indices_as_the_bits_of_their_values() {
 
 #[test]
 fn embedding_copies_table_rows_by_index_bits() {
-    // Table: 32 rows of 32 (one tile, flat order = row-major inside the tile).
-    let table = tensor(1, 1, 1, |_, r, c| (r * 100 + c) as f32);
     let mut idx = Tensor::zeros(1, 1, 1, DataFormat::RawUInt32);
     for (w, k) in [7u32, 0, u32::MAX, 31].iter().enumerate() {
         idx.data[w] = f32::from_bits(*k);
     }
-    let s = [
-        q("t", "HOST", 1, 1, 1, "Float32", 0),
-        q("i", "HOST", 1, 1, 1, "RawUInt32", 1),
-        q("out", "op0", 1, 1, 1, "Float32", 2),
-    ];
-    let o = op(
-        "op0",
-        "embedding",
-        &["t", "i"],
-        1,
-        1,
-        1,
-        "Float32",
-        0,
-        ", attributes: {num_indices: 4}",
-    )
-    .replace("in_df: [Float32, Float32]", "in_df: [Float32, RawUInt32]");
-    let n = netlist(&s, &[o], "");
-    let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
-    let mut io = MemIo::new(&n);
-    io.set("t", table);
+    let (mut plan, mut io) = embedding("RawUInt32", 4);
     io.set("i", idx);
     plan.run(&mut io).unwrap();
     let y = io.get("out");

@@ -148,9 +148,9 @@ fn tensor(rt: u32, ct: u32, f: impl Fn(usize, usize) -> f32) -> Tensor {
 
 const ROW: &str = "tile_dim: [1, 32],";
 
-#[test]
-fn a_matmul_bias_of_1x32_tiles_adds_its_row_to_every_row() {
-    let n = netlist(
+/// a [1 tile x 2] · b [2 x 2] + a 1x32-tile bias broadcast to 2 columns.
+fn matmul_with_row_bias() -> Netlist {
+    netlist(
         "matmul",
         &[
             ("a", "[1, 2]", ""),
@@ -160,7 +160,12 @@ fn a_matmul_bias_of_1x32_tiles_adds_its_row_to_every_row() {
         "[1, 2]",
         "",
         ", attributes: {m_k: 1, u_kt: 2, bias: true}, input_2_tms: [broadcast: {c: 2}]",
-    );
+    )
+}
+
+#[test]
+fn a_matmul_bias_of_1x32_tiles_adds_its_row_to_every_row() {
+    let n = matmul_with_row_bias();
     let mut plan = GraphPlan::new(&n, 0, Arch::Grayskull).unwrap();
     let mut io = MemIo::new(&n);
     // a: 32x64 with a[r][k] = 1 where k == r, b: 64x64 with b[k][c] = k + c: a.b picks row r
@@ -276,17 +281,7 @@ fn small_tiles_are_refused_where_ttrt_does_not_model_them() {
 
 #[test]
 fn a_1x32_bias_queue_runs_through_the_backend() {
-    let n = netlist(
-        "matmul",
-        &[
-            ("a", "[1, 2]", ""),
-            ("b", "[2, 2]", ""),
-            ("bias", "[1, 1]", ROW),
-        ],
-        "[1, 2]",
-        "",
-        ", attributes: {m_k: 1, u_kt: 2, bias: true}, input_2_tms: [broadcast: {c: 2}]",
-    );
+    let n = matmul_with_row_bias();
     let be = Backend::from_netlist(n, &BackendConfig::default()).unwrap();
     be.initialize().unwrap();
     let push = |q: &str, rows: usize, cols: usize, f: &dyn Fn(usize, usize) -> f32| {

@@ -16,8 +16,6 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ttrt::format::{contiguous_strides, Arch, DataFormat};
@@ -30,7 +28,7 @@ use ttrt::runtime::{
     RING_RECORDS,
 };
 
-use super::{median, Plan};
+use super::{median, Plan, Served};
 
 pub fn run(plan: Plan) -> Result<(), String> {
     enqueue_op(plan)?;
@@ -110,42 +108,9 @@ fn sim_chip() -> Result<SimChip, String> {
     SimChip::new(Arch::WormholeB0).map_err(|e| format!("cannot reserve the simulated chip: {e}"))
 }
 
-/// A device driven the way `ttrt_device_open` drives it: one worker thread per CQ. Dropping
-/// it drains the queues, then stops and joins the workers.
-struct Served {
-    dev: Arc<Device<SimChip>>,
-    workers: Vec<JoinHandle<()>>,
-}
-
-impl Served {
-    fn open(config: DeviceConfig) -> Result<Served, String> {
-        let dev = Arc::new(Device::new(config, sim_chip()?).map_err(rt)?);
-        dev.set_threaded(true);
-        let mut served = Served {
-            dev,
-            workers: Vec::new(),
-        };
-        for cq in 0..config.num_command_queues {
-            let dev = Arc::clone(&served.dev);
-            let worker = std::thread::Builder::new()
-                .name(format!("bench-cq{cq}"))
-                .spawn(move || dev.serve(cq))
-                .map_err(|e| format!("cannot start the worker thread of CQ {cq}: {e}"))?;
-            served.workers.push(worker);
-        }
-        Ok(served)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // Reads still queued write into host buffers; they land before those are freed.
-        let _ = self.dev.synchronize();
-        self.dev.stop();
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
-    }
+/// A simulated chip served by its workers.
+fn served(config: DeviceConfig) -> Result<Served<SimChip>, String> {
+    Served::open(config, sim_chip()?, "bench", || {})
 }
 
 /// Allocates a tensor and writes `bytes` (its device pages) into it on CQ 0, blocking.
@@ -256,7 +221,7 @@ const TRACE_LENGTHS: [u32; 4] = [1, 10, 100, 1000];
 const REPLAYS_PER_RUN: usize = 32;
 
 fn trace_replay(plan: Plan) -> Result<(), String> {
-    let served = Served::open(DeviceConfig {
+    let served = served(DeviceConfig {
         // 1111 captured programs take 569 KB of trace region; room to spare.
         trace_region_size: 4 << 20,
         ..DeviceConfig::default()
@@ -423,7 +388,7 @@ fn overlap_at(plan: Plan, spec: TensorSpec) -> Result<(), String> {
     // Host buffers first: they must outlive the device, which drains its queues on drop.
     let mut host_in = pages_of(&spec);
     let mut outs = [vec![0x5au8; host_in.len()], vec![0x5au8; host_in.len()]];
-    let served = Served::open(DeviceConfig {
+    let served = served(DeviceConfig {
         num_command_queues: 2,
         ..DeviceConfig::default()
     })?;
@@ -603,7 +568,7 @@ impl PingPong {
 }
 
 fn event_round_trip(plan: Plan) -> Result<(), String> {
-    let served = Served::open(DeviceConfig {
+    let served = served(DeviceConfig {
         num_command_queues: 2,
         ..DeviceConfig::default()
     })?;

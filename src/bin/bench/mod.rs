@@ -13,7 +13,12 @@ mod netlist;
 mod pipeline;
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use ttrt::hal::Chip;
+use ttrt::runtime::{Device, DeviceConfig};
 
 pub const USAGE: &str = "\
 ttrt bench - measure host-side throughput and device overheads
@@ -169,4 +174,51 @@ pub fn median(samples: &[Duration]) -> Duration {
 /// Decimal gigabytes per second.
 pub fn gb_per_s(bytes: usize, elapsed: Duration) -> f64 {
     bytes as f64 / elapsed.as_secs_f64().max(1e-12) / 1e9
+}
+
+/// A device driven the way `ttrt_device_open` drives it: one worker thread per CQ, named
+/// `{name}-cq{n}`, each calling `on_start` first. Dropping it drains the queues (reads still
+/// queued write into host buffers: they land before those are freed), then stops and joins
+/// the workers.
+pub struct Served<C: Chip + 'static> {
+    pub dev: Arc<Device<C>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl<C: Chip + 'static> Served<C> {
+    pub fn open(
+        config: DeviceConfig,
+        chip: C,
+        name: &str,
+        on_start: fn(),
+    ) -> Result<Served<C>, String> {
+        let dev = Arc::new(Device::new(config, chip).map_err(|e| e.to_string())?);
+        dev.set_threaded(true);
+        let mut served = Served {
+            dev,
+            workers: Vec::new(),
+        };
+        for cq in 0..config.num_command_queues {
+            let dev = Arc::clone(&served.dev);
+            let worker = std::thread::Builder::new()
+                .name(format!("{name}-cq{cq}"))
+                .spawn(move || {
+                    on_start();
+                    dev.serve(cq)
+                })
+                .map_err(|e| format!("cannot start the worker thread of CQ {cq}: {e}"))?;
+            served.workers.push(worker);
+        }
+        Ok(served)
+    }
+}
+
+impl<C: Chip + 'static> Drop for Served<C> {
+    fn drop(&mut self) {
+        let _ = self.dev.synchronize();
+        self.dev.stop();
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
 }

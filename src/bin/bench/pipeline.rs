@@ -28,7 +28,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ttrt::format::{Arch, DataFormat};
@@ -43,7 +42,7 @@ use ttrt::runtime::allocator::BufferType;
 use ttrt::runtime::buffer::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
 use ttrt::runtime::{Device, DeviceConfig, MemoryConfig, RuntimeError, Tensor, TensorSpec};
 
-use super::{median, Plan};
+use super::{median, Plan, Served};
 
 /// Rows and columns of an input.
 const ROWS: u32 = 256;
@@ -231,54 +230,19 @@ impl Chip for LinkedChip {
     }
 }
 
-/// A device on a linked chip driven as `ttrt_device_open` drives one; dropping it drains and
-/// stops it.
-struct Served {
-    dev: Arc<Device<LinkedChip>>,
-    workers: Vec<JoinHandle<()>>,
-}
-
-impl Served {
-    fn open(rate: &Arc<Rate>, output_bytes: usize) -> Result<Served, String> {
-        let config = DeviceConfig {
-            num_command_queues: 2,
-            trace_region_size: 1 << 20,
-            ..DeviceConfig::default()
-        };
-        let chip = LinkedChip {
-            chip: SimChip::new(Arch::WormholeB0)
-                .map_err(|e| format!("cannot reserve the simulated chip: {e}"))?,
-            link: Arc::new(Link::new(Arc::clone(rate), INPUT_BYTES, output_bytes)),
-        };
-        let dev = Arc::new(Device::new(config, chip).map_err(rt)?);
-        dev.set_threaded(true);
-        let mut served = Served {
-            dev,
-            workers: Vec::new(),
-        };
-        for cq in 0..2 {
-            let dev = Arc::clone(&served.dev);
-            let worker = std::thread::Builder::new()
-                .name(format!("bench-pipe-cq{cq}"))
-                .spawn(move || {
-                    precise_sleeps();
-                    dev.serve(cq)
-                })
-                .map_err(|e| format!("cannot start the worker thread of CQ {cq}: {e}"))?;
-            served.workers.push(worker);
-        }
-        Ok(served)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.dev.synchronize();
-        self.dev.stop();
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
-    }
+/// A device on a linked chip, served by its workers; its workers' sleeps are precise.
+fn linked_device(rate: &Arc<Rate>, output_bytes: usize) -> Result<Served<LinkedChip>, String> {
+    let config = DeviceConfig {
+        num_command_queues: 2,
+        trace_region_size: 1 << 20,
+        ..DeviceConfig::default()
+    };
+    let chip = LinkedChip {
+        chip: SimChip::new(Arch::WormholeB0)
+            .map_err(|e| format!("cannot reserve the simulated chip: {e}"))?,
+        link: Arc::new(Link::new(Arc::clone(rate), INPUT_BYTES, output_bytes)),
+    };
+    Served::open(config, chip, "bench-pipe", precise_sleeps)
 }
 
 /// Sleeps of the calling thread end within a microsecond of their time (Linux rounds them up
@@ -393,7 +357,7 @@ fn weight(dev: &Device<LinkedChip>, narrow: u32) -> Result<Tensor, String> {
 /// The model alone on an idle device of its own, whose link is instant: what the link's
 /// transfer of one input is set to take.
 struct ModelAlone {
-    served: Served,
+    served: Served<LinkedChip>,
     model: ModelFn,
     dram: Tensor,
     l1_input: MemoryConfig,
@@ -401,7 +365,7 @@ struct ModelAlone {
 
 impl ModelAlone {
     fn new(w: &Workload, mems: &MemoryConfigs, x: &HostTensor) -> Result<ModelAlone, String> {
-        let served = Served::open(&Arc::new(Rate(AtomicU64::new(0))), INPUT_BYTES)?;
+        let served = linked_device(&Arc::new(Rate(AtomicU64::new(0))), INPUT_BYTES)?;
         let dev = &*served.dev;
         let weight = w.narrow.map(|n| weight(dev, n)).transpose()?;
         let dram = dev
@@ -504,7 +468,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     // Float16_b tiles: the output's columns times the rows, 2 bytes each.
     let output_bytes = (ROWS * w.narrow.unwrap_or(COLS) * 2) as usize;
     for kind in ExecutorKind::ALL {
-        let s = Served::open(&rate, output_bytes)?;
+        let s = linked_device(&rate, output_bytes)?;
         let weight = w.narrow.map(|n| weight(&s.dev, n)).transpose()?;
         let mut p = Pipeline::new(Arc::clone(&s.dev), kind.config(), model(weight), mems)
             .map_err(|e| format!("{kind}: {e}"))?;

@@ -204,18 +204,23 @@ pub extern "C" fn ttrt_last_error_message() -> *const core::ffi::c_char {
     })
 }
 
+/// The status of a runtime error of `kind` (also the pipeline's, which reuses the kinds).
+pub(crate) fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
+    use crate::runtime::ErrorKind;
+    match kind {
+        ErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
+        ErrorKind::InvalidState => ttrt_status::InvalidState,
+        ErrorKind::OutOfMemory => ttrt_status::OutOfMemory,
+        ErrorKind::Timeout => ttrt_status::Timeout,
+        ErrorKind::Device => ttrt_status::RuntimeError,
+        ErrorKind::NotFound => ttrt_status::NotFound,
+        ErrorKind::Unsupported => ttrt_status::Unsupported,
+    }
+}
+
 impl CError for crate::runtime::RuntimeError {
     fn status(&self) -> ttrt_status {
-        use crate::runtime::ErrorKind;
-        match self.kind {
-            ErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
-            ErrorKind::InvalidState => ttrt_status::InvalidState,
-            ErrorKind::OutOfMemory => ttrt_status::OutOfMemory,
-            ErrorKind::Timeout => ttrt_status::Timeout,
-            ErrorKind::Device => ttrt_status::RuntimeError,
-            ErrorKind::NotFound => ttrt_status::NotFound,
-            ErrorKind::Unsupported => ttrt_status::Unsupported,
-        }
+        runtime_status(self.kind)
     }
 }
 

@@ -276,15 +276,7 @@ impl core::fmt::Display for CallError {
 
 impl CError for PipelineError {
     fn status(&self) -> ttrt_status {
-        match self.kind() {
-            ErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
-            ErrorKind::InvalidState => ttrt_status::InvalidState,
-            ErrorKind::OutOfMemory => ttrt_status::OutOfMemory,
-            ErrorKind::Timeout => ttrt_status::Timeout,
-            ErrorKind::Device => ttrt_status::RuntimeError,
-            ErrorKind::NotFound => ttrt_status::NotFound,
-            ErrorKind::Unsupported => ttrt_status::Unsupported,
-        }
+        super::error::runtime_status(self.kind())
     }
 }
 

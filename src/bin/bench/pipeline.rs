@@ -203,10 +203,18 @@ impl Link {
 }
 
 /// The simulated chip behind a [`Link`]: page reads and writes (the device's transfers) cross
-/// it; programs run on the chip.
+/// it; programs run on the chip, which counts the time they take.
 struct LinkedChip {
     chip: SimChip,
     link: Arc<Link>,
+    /// Nanoseconds spent running programs so far.
+    program_time: AtomicU64,
+}
+
+impl LinkedChip {
+    fn program_time(&self) -> Duration {
+        Duration::from_nanos(self.program_time.load(Ordering::Relaxed))
+    }
 }
 
 impl Chip for LinkedChip {
@@ -226,7 +234,11 @@ impl Chip for LinkedChip {
     }
 
     fn run(&self, program: &Program) -> Result<(), HalError> {
-        self.chip.run(program)
+        let start = Instant::now();
+        let result = self.chip.run(program);
+        let ns = start.elapsed().as_nanos() as u64;
+        self.program_time.fetch_add(ns, Ordering::Relaxed);
+        result
     }
 }
 
@@ -241,6 +253,7 @@ fn linked_device(rate: &Arc<Rate>, output_bytes: usize) -> Result<Served<LinkedC
         chip: SimChip::new(Arch::WormholeB0)
             .map_err(|e| format!("cannot reserve the simulated chip: {e}"))?,
         link: Arc::new(Link::new(Arc::clone(rate), INPUT_BYTES, output_bytes)),
+        program_time: AtomicU64::new(0),
     };
     Served::open(config, chip, "bench-pipe", precise_sleeps)
 }
@@ -355,7 +368,7 @@ fn weight(dev: &Device<LinkedChip>, narrow: u32) -> Result<Tensor, String> {
 // ------------------------------------------------------------------ measuring
 
 /// The model alone on an idle device of its own, whose link is instant: what the link's
-/// transfer of one input is set to take.
+/// transfer of one input is set to take until ModelExecutor has run the model.
 struct ModelAlone {
     served: Served<LinkedChip>,
     model: ModelFn,
@@ -410,32 +423,6 @@ impl ModelAlone {
         dev.deallocate(&mut l1, true).map_err(rt)?;
         Ok(t)
     }
-
-    /// The same, the model captured once into a trace and replayed `runs` times back to back:
-    /// its time as the trace executors run it.
-    fn traced_time(&mut self, runs: u32) -> Result<Duration, String> {
-        let dev = &*self.served.dev;
-        let mut l1 = dev
-            .to_memory_config(0, &self.dram, &self.l1_input)
-            .map_err(rt)?;
-        // Into the program cache first: only cached programs can be captured.
-        let mut y = (self.model)(dev, 0, &mut l1).map_err(rt)?;
-        dev.deallocate(&mut y, true).map_err(rt)?;
-        let tid = dev.begin_trace_capture(0).map_err(rt)?;
-        let mut y = (self.model)(dev, 0, &mut l1).map_err(rt)?;
-        dev.end_trace_capture(0, tid).map_err(rt)?;
-        dev.finish(0).map_err(rt)?;
-        let start = Instant::now();
-        for _ in 0..runs {
-            dev.execute_trace(0, tid, false).map_err(rt)?;
-        }
-        dev.finish(0).map_err(rt)?;
-        let t = start.elapsed() / runs;
-        dev.release_trace(tid).map_err(rt)?;
-        dev.deallocate(&mut y, true).map_err(rt)?;
-        dev.deallocate(&mut l1, true).map_err(rt)?;
-        Ok(t)
-    }
 }
 
 pub fn run(plan: Plan) -> Result<(), String> {
@@ -448,20 +435,14 @@ pub fn run(plan: Plan) -> Result<(), String> {
 
 fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     let mems = memory_configs(w.narrow)?;
-    let mut alone = ModelAlone::new(w, &mems, &xs[0])?;
-    // One input's transfer takes as long as the model: set before every round from the
-    // median of the model's times alone so far, each measured just before its round. The
-    // median follows a lasting change in the machine's load but not one slow or fast moment.
+    // One input's transfer takes as long as the model. The model's time is its programs' time
+    // per input in ModelExecutor (the executor every ratio is to), the median over the rounds
+    // so far: run back to back on a core of its own, as at first, the model is faster than in
+    // any executor, where it runs between the sleeps and wake-ups of transfers. The median
+    // follows a lasting change in the machine's load but not one slow or fast moment.
+    let alone = ModelAlone::new(w, &mems, &xs[0])?.time(INPUTS as u32)?;
     let rate = Arc::new(Rate(AtomicU64::new(0)));
-    let mut alone_times = Vec::new();
-    let mut calibrate = |alone: &mut ModelAlone| -> Result<Duration, String> {
-        let t = alone.time(INPUTS as u32)?;
-        alone_times.push(t);
-        let typical = median(&alone_times);
-        rate.set(INPUT_BYTES, typical);
-        Ok(typical)
-    };
-    calibrate(&mut alone)?;
+    rate.set(INPUT_BYTES, alone);
 
     let mut served = Vec::new();
     let mut pipes = Vec::new();
@@ -480,30 +461,33 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
         served.push(s);
     }
 
+    // Per executor and timed round: the round's wall time and its programs' time.
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); pipes.len()];
+    let mut programs: Vec<Vec<Duration>> = vec![Vec::new(); pipes.len()];
+    // ModelExecutor's programs' time per input, every round.
     let mut model_times = Vec::new();
-    let mut traced_times = Vec::new();
     let started = Instant::now();
     let (mut done, mut timed) = (0, 0);
     while done < plan.warmup || plan.more(timed, started) {
         let keep = done >= plan.warmup;
-        let model_time = calibrate(&mut alone)?;
-        let traced_time = alone.traced_time(INPUTS as u32)?;
         for k in 0..pipes.len() {
             let which = (done + k) % pipes.len();
-            let p = &mut pipes[which];
+            let (p, chip) = (&mut pipes[which], served[which].dev.chip());
+            let before = chip.program_time();
             let start = Instant::now();
             p.enqueue(xs).map_err(|e| e.to_string())?;
             p.pop_all().map_err(|e| e.to_string())?;
             let t = start.elapsed();
+            let busy = chip.program_time() - before;
+            if which == 0 {
+                model_times.push(busy / xs.len() as u32);
+            }
             if keep {
                 samples[which].push(t);
+                programs[which].push(busy);
             }
         }
-        if keep {
-            model_times.push(model_time);
-            traced_times.push(traced_time);
-        }
+        rate.set(INPUT_BYTES, median(&model_times));
         timed += keep as usize;
         done += 1;
     }
@@ -525,11 +509,12 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "pipeline/{}: [1,1,{ROWS},{COLS}] Float16_b in ({} KiB), {} KiB out; model: {OPS} \
-         elementwise ops{} into L1, {:.0} us alone ({:.0} us as a trace replay); link {:.3} \
-         GB/s each way (set every round so that an input crosses in the median of the model's \
-         times alone so far, {INPUTS} runs back to back each), so an input crosses in \
-         {:.0} us and an output in {:.0} us; {INPUTS} inputs per enqueue; medians of {timed} \
-         rounds (ratios: of the rounds' own ratios), worker threads, {cpus} CPUs",
+         elementwise ops{} into L1, {:.0} us per input in ModelExecutor ({:.0} us alone, \
+         {INPUTS} runs back to back); link {:.3} GB/s each way (set every round so that an \
+         input crosses in the median of the model's times in ModelExecutor so far), so an \
+         input crosses in {:.0} us and an output in {:.0} us; {INPUTS} inputs per enqueue; \
+         medians of {timed} rounds (ratios: of the rounds' own ratios), worker threads, {cpus} \
+         CPUs",
         w.name,
         INPUT_BYTES >> 10,
         out_bytes >> 10,
@@ -539,14 +524,14 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
             String::new()
         },
         us(model_time),
-        us(median(&traced_times)),
+        us(alone),
         link_gbs,
         INPUT_BYTES as f64 * ns_per_byte / 1e3,
         out_bytes as f64 * ns_per_byte / 1e3,
     );
     println!(
-        "pipeline/{}: {:<42} {:>9} {:>9} {:>8}  goal",
-        w.name, "executor", "us/input", "inputs/s", "x Model"
+        "pipeline/{}: {:<42} {:>9} {:>9} {:>9} {:>8}  goal",
+        w.name, "executor", "us/input", "inputs/s", "chip us", "x Model"
     );
     // What each executor could reach if only the link and the model took time (reshards,
     // events and dispatch free): the model m, an input's crossing i, an output's o.
@@ -581,7 +566,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
         r[r.len() / 2]
     };
     for (k, (kind, s)) in ExecutorKind::ALL.iter().zip(&samples).enumerate() {
-        let t = median(s);
+        let per_input = |d: Duration| us(d) / xs.len() as f64;
         let goal = match (kind, w.narrow) {
             (ExecutorKind::Model, _) => "baseline".to_string(),
             (ExecutorKind::MultiCqTracedModelOverlappedInput, Some(_)) => ">= 1.7x".to_string(),
@@ -592,17 +577,17 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
             _ => String::new(),
         };
         println!(
-            "pipeline/{}: {:<42} {:>9.0} {:>9.0} {:>7.2}x  (ideal {:.2}x) {goal}",
+            "pipeline/{}: {:<42} {:>9.0} {:>9.0} {:>9.0} {:>7.2}x  (ideal {:.2}x) {goal}",
             w.name,
             kind.name(),
-            us(t) / xs.len() as f64,
-            xs.len() as f64 / t.as_secs_f64(),
+            per_input(median(s)),
+            xs.len() as f64 / median(s).as_secs_f64(),
+            per_input(median(&programs[k])),
             paired(0, k),
             ideal(*kind),
         );
     }
     drop(pipes);
     drop(served);
-    drop(alone);
     Ok(())
 }

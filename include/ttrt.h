@@ -549,6 +549,16 @@ typedef struct ttrt_device_config {
   // untouched until `ttrt_device_close`. Required without `std`, where nothing else can
   // provide it; with `std` NULL gives sparse mappings of the full DRAM.
   void *arena;
+  // Nonzero: CQ n's worker thread runs only on CPU `worker_cpu[n]`. Default 0: the
+  // operating system places the workers. On a machine of a few CPUs Linux can place both
+  // workers of a 2-CQ device on one CPU (it puts a woken thread near the thread that woke
+  // it), where one CQ waits for the other's programs while another CPU idles; pinning them
+  // apart keeps both CQs running. Linux only: elsewhere, and without `std` (no worker
+  // threads), a nonzero value is refused.
+  uint32_t pin_workers;
+  // The CPU, as the operating system numbers them, of each CQ's worker when `pin_workers`
+  // is set (entries past `num_command_queues` are ignored). Default {0, 1}.
+  uint32_t worker_cpu[2];
 } ttrt_device_config;
 
 // A point in one command queue's stream of commands. Returned by recording; passed to waits,
@@ -858,7 +868,8 @@ ttrt_status ttrt_backend_finish(struct ttrt_backend *be);
 void ttrt_backend_free(struct ttrt_backend *be);
 
 // Fills `cfg` with the defaults: device 0, Wormhole B0, 1 command queue, no trace region,
-// no L1_SMALL region, 16 MiB data ring per command queue.
+// no L1_SMALL region, 16 MiB data ring per command queue, workers not pinned (CPUs 0 and 1
+// once `pin_workers` is set).
 //
 // # Safety
 // `cfg` is NULL (ignored) or points to a writable `ttrt_device_config`.

@@ -19,6 +19,8 @@
 extern crate alloc;
 
 #[cfg(feature = "std")]
+pub mod affinity;
+#[cfg(feature = "std")]
 pub mod backend;
 pub mod ffi;
 pub mod format;

@@ -950,3 +950,141 @@ fn a_device_opened_in_the_callers_arena_keeps_its_memory_there() {
     }
     drop(arena);
 }
+
+/// The CPUs a thread of this process may run on (`task`: its id, or `None` for the calling
+/// thread), as Linux lists them in the thread's status ("0-1", "3").
+#[cfg(target_os = "linux")]
+fn cpus_allowed(task: Option<&str>) -> String {
+    let path = match task {
+        Some(task) => format!("/proc/self/task/{task}/status"),
+        None => "/proc/thread-self/status".to_string(),
+    };
+    let status = std::fs::read_to_string(path).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|l| l.trim().to_string())
+        .unwrap()
+}
+
+/// The ids of this process's threads named `name`.
+#[cfg(target_os = "linux")]
+fn threads_named(name: &str) -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|e| {
+            let task = e.ok()?.file_name().into_string().ok()?;
+            let comm = std::fs::read_to_string(format!("/proc/self/task/{task}/comm")).ok()?;
+            (comm.trim() == name).then_some(task)
+        })
+        .collect()
+}
+
+/// The ids of the threads named `name`, once there are any (a new thread names itself when it
+/// starts): at most 10 s.
+#[cfg(target_os = "linux")]
+fn started(name: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let tasks = threads_named(name);
+        if !tasks.is_empty() || std::time::Instant::now() > deadline {
+            return tasks;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn pinned_workers_run_only_on_the_cpus_the_config_names() {
+    use ttrt::ffi::device::*;
+    use ttrt::ffi::status::ttrt_status;
+    // The CPUs this process may use, from the kernel's own list: the first and the last.
+    let allowed = cpus_allowed(None);
+    let bounds: Vec<u32> = allowed
+        .split([',', '-'])
+        .map(|c| c.parse().unwrap())
+        .collect();
+    let (first, last) = (bounds[0], *bounds.last().unwrap());
+    let mut cfg: ttrt_device_config = unsafe { std::mem::zeroed() };
+    unsafe { ttrt_device_config_default(&mut cfg) };
+    assert_eq!((cfg.pin_workers, cfg.worker_cpu), (0, [0, 1]));
+    cfg.device_id = 71;
+    cfg.num_command_queues = 2;
+    cfg.cq_data_size = 1 << 20;
+    cfg.pin_workers = 1;
+    // Reversed, so that the default order would not pass.
+    cfg.worker_cpu = [last, first];
+    let mut dev = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { ttrt_device_open(&cfg, &mut dev) },
+        ttrt_status::Success,
+        "{}",
+        message()
+    );
+    for (cq, cpu) in [(0, last), (1, first)] {
+        let tasks = started(&format!("ttrt-dev71-cq{cq}"));
+        assert_eq!(tasks.len(), 1, "the worker of CQ {cq}");
+        assert_eq!(cpus_allowed(Some(&tasks[0])), cpu.to_string(), "CQ {cq}");
+    }
+    // The device works as before.
+    let t = c_tensor(dev);
+    unsafe {
+        assert_eq!(ttrt_finish(dev, 1), ttrt_status::Success);
+        ttrt::ffi::tensor::ttrt_tensor_free(t);
+        assert_eq!(ttrt_device_close(dev), ttrt_status::Success);
+    }
+    assert!(threads_named("ttrt-dev71-cq0").is_empty());
+
+    // Unpinned (the default), the workers may run wherever the process may.
+    cfg.pin_workers = 0;
+    cfg.device_id = 72;
+    assert_eq!(
+        unsafe { ttrt_device_open(&cfg, &mut dev) },
+        ttrt_status::Success
+    );
+    let tasks = started("ttrt-dev72-cq1");
+    assert_eq!(cpus_allowed(Some(&tasks[0])), allowed);
+    unsafe { ttrt_device_close(dev) };
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_worker_cpu_the_process_may_not_use_is_refused_and_names_the_cpus_it_may() {
+    use ttrt::ffi::device::*;
+    use ttrt::ffi::status::ttrt_status;
+    let allowed = cpus_allowed(None);
+    let mut cfg: ttrt_device_config = unsafe { std::mem::zeroed() };
+    unsafe { ttrt_device_config_default(&mut cfg) };
+    cfg.device_id = 73;
+    cfg.num_command_queues = 2;
+    cfg.cq_data_size = 1 << 20;
+    cfg.pin_workers = 1;
+    cfg.worker_cpu = [0, 100_000];
+    let mut dev = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { ttrt_device_open(&cfg, &mut dev) },
+        ttrt_status::InvalidArgument
+    );
+    assert_eq!(
+        message(),
+        format!(
+            "ttrt_device_open: cfg->worker_cpu[1] is 100000, a CPU this process may not run on (it may run on \
+             CPUs {allowed})"
+        )
+    );
+    assert!(dev.is_null());
+    assert!(
+        threads_named("ttrt-dev73-cq0").is_empty(),
+        "no worker is left"
+    );
+    // With one CQ the second entry is not used.
+    cfg.num_command_queues = 1;
+    assert_eq!(
+        unsafe { ttrt_device_open(&cfg, &mut dev) },
+        ttrt_status::Success,
+        "{}",
+        message()
+    );
+    unsafe { ttrt_device_close(dev) };
+}

@@ -51,10 +51,24 @@ pub struct ttrt_device_config {
     /// untouched until `ttrt_device_close`. Required without `std`, where nothing else can
     /// provide it; with `std` NULL gives sparse mappings of the full DRAM.
     pub arena: *mut core::ffi::c_void,
+    /// Nonzero: CQ n's worker thread runs only on CPU `worker_cpu[n]`. Default 0: the
+    /// operating system places the workers. On a machine of a few CPUs Linux can place both
+    /// workers of a 2-CQ device on one CPU (it puts a woken thread near the thread that woke
+    /// it), where one CQ waits for the other's programs while another CPU idles; pinning them
+    /// apart keeps both CQs running. Linux only: elsewhere, and without `std` (no worker
+    /// threads), a nonzero value is refused.
+    pub pin_workers: u32,
+    /// The CPU, as the operating system numbers them, of each CQ's worker when `pin_workers`
+    /// is set (entries past `num_command_queues` are ignored). Default {0, 1}.
+    pub worker_cpu: [u32; 2],
 }
 
 static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_device_config, arena_size), 40);
 static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_device_config, arena), 48);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_device_config, pin_workers),
+    48 + core::mem::size_of::<usize>()
+);
 /// What `struct_size` must be at least: the config before `arena_size` and `arena` were added
 /// (both then read as absent).
 const CONFIG_SIZE_V1: u32 = 40;
@@ -121,7 +135,8 @@ pub(crate) fn device<'a>(
 }
 
 /// Fills `cfg` with the defaults: device 0, Wormhole B0, 1 command queue, no trace region,
-/// no L1_SMALL region, 16 MiB data ring per command queue.
+/// no L1_SMALL region, 16 MiB data ring per command queue, workers not pinned (CPUs 0 and 1
+/// once `pin_workers` is set).
 ///
 /// # Safety
 /// `cfg` is NULL (ignored) or points to a writable `ttrt_device_config`.
@@ -141,6 +156,8 @@ pub unsafe extern "C" fn ttrt_device_config_default(cfg: *mut ttrt_device_config
                 cq_data_size: d.cq_data_size,
                 arena_size: 0,
                 arena: core::ptr::null_mut(),
+                pin_workers: 0,
+                worker_cpu: [0, 1],
             });
         }
     })
@@ -150,6 +167,8 @@ pub unsafe extern "C" fn ttrt_device_config_default(cfg: *mut ttrt_device_config
 struct OpenConfig {
     device: DeviceConfig,
     arena: Option<&'static mut [u8]>,
+    /// The CPU of each CQ's worker, when pinned.
+    worker_cpu: Option<[u32; 2]>,
 }
 
 /// Reads a config of `c.struct_size` bytes.
@@ -209,7 +228,12 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
             Some(unsafe { core::slice::from_raw_parts_mut(c.arena.cast::<u8>(), len) })
         }
     };
+    let worker_cpu = match c.pin_workers {
+        0 => None,
+        _ => Some(worker_cpus(&c)?),
+    };
     Ok(OpenConfig {
+        worker_cpu,
         device: DeviceConfig {
             device_id: c.device_id,
             arch: arch_of(c.arch, "cfg->arch")?,
@@ -220,6 +244,31 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
         },
         arena,
     })
+}
+
+/// The CPUs `c` pins its workers to, each checked.
+#[cfg(feature = "std")]
+fn worker_cpus(c: &ttrt_device_config) -> Result<[u32; 2], RuntimeError> {
+    for (cq, &cpu) in c
+        .worker_cpu
+        .iter()
+        .enumerate()
+        .take(c.num_command_queues as usize)
+    {
+        let what = alloc::format!("cfg->worker_cpu[{cq}]");
+        crate::affinity::check(cpu, &what)
+            .map_err(|e| RuntimeError::new(ErrorKind::InvalidArgument, format_args!("{e}")))?;
+    }
+    Ok(c.worker_cpu)
+}
+
+#[cfg(not(feature = "std"))]
+fn worker_cpus(_c: &ttrt_device_config) -> Result<[u32; 2], RuntimeError> {
+    fail!(
+        Unsupported,
+        "cfg->pin_workers is set, but this build has no worker threads to pin (without std \
+         the caller drives the device with ttrt_device_poll)"
+    )
 }
 
 /// The device over the caller's arena: its host memory first (aligned to 64), the chip after.
@@ -247,7 +296,11 @@ fn device_in(cfg: DeviceConfig, arena: &'static mut [u8]) -> Result<Device<SimCh
 
 #[cfg(feature = "std")]
 fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
-    let OpenConfig { device: cfg, arena } = cfg;
+    let OpenConfig {
+        device: cfg,
+        arena,
+        worker_cpu,
+    } = cfg;
     let dev = match arena {
         Some(arena) => device_in(cfg, arena)?,
         None => {
@@ -276,9 +329,22 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
                     ErrorKind::OutOfMemory,
                     format_args!("cannot start the worker thread of CQ {cq}: {e}"),
                 )
+            })
+            .and_then(|w| match worker_cpu {
+                Some(cpus) => {
+                    let what = alloc::format!("cfg->worker_cpu[{cq}]");
+                    let pinned = crate::affinity::pin(&w, cpus[cq as usize], &what);
+                    shared.workers.with(|ws| ws.push(w));
+                    pinned
+                        .map_err(|e| RuntimeError::new(ErrorKind::Unsupported, format_args!("{e}")))
+                }
+                None => {
+                    shared.workers.with(|ws| ws.push(w));
+                    Ok(())
+                }
             });
         match worker {
-            Ok(w) => shared.workers.with(|ws| ws.push(w)),
+            Ok(()) => {}
             Err(e) => {
                 shared.stop_workers();
                 return Err(e);
@@ -292,7 +358,9 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
 /// (`ttrt_device_poll`; blocking calls drive it themselves).
 #[cfg(not(feature = "std"))]
 fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
-    let OpenConfig { device: cfg, arena } = cfg;
+    let OpenConfig {
+        device: cfg, arena, ..
+    } = cfg;
     let Some(arena) = arena else {
         return fail!(
             InvalidArgument,
@@ -322,6 +390,7 @@ pub unsafe extern "C" fn ttrt_device_open(
             OpenConfig {
                 device: DeviceConfig::default(),
                 arena: None,
+                worker_cpu: None,
             }
         } else {
             // SAFETY: the caller's contract.

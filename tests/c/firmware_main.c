@@ -74,6 +74,9 @@ static int device_relu(void) {
     cfg.cq_data_size = 1u << 16;
     cfg.arena = device_arena;
     cfg.arena_size = sizeof device_arena;
+    cfg.pin_workers = 1; /* no worker threads here */
+    if (ttrt_device_open(&cfg, &dev) != TTRT_STATUS_UNSUPPORTED) return 29;
+    cfg.pin_workers = 0;
     if (ttrt_device_open(&cfg, &dev) != TTRT_STATUS_SUCCESS) return 21;
     if (ttrt_allocate_tensor_on_device(dev, &spec, &mem, &x) != TTRT_STATUS_SUCCESS) return 22;
     in.data = values;

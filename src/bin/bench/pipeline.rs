@@ -21,7 +21,10 @@
 //! `device` suite: a host conversion would measure the codec, which the `formats` suite does.
 //!
 //! Each executor has its own device (its traces and persistent tensors to itself), driven as
-//! `ttrt_device_open` drives one: a worker thread per CQ. A round enqueues the same inputs into
+//! `ttrt_device_open` drives one: a worker thread per CQ, each pinned to its own CPU
+//! (`pin_workers`). Unpinned, Linux placed a woken worker on its waker's CPU: the worker that
+//! recorded an event then waited, runnable, for the other's whole model while the second CPU
+//! idled, a third of the pipelined executor's time. A round enqueues the same inputs into
 //! every pipeline in turn, each `enqueue` + `pop_all` timed; the order rotates between rounds.
 //! Times are medians over rounds; each ratio is the median of the rounds' own ratios. The
 //! outputs of every executor are compared with ModelExecutor's.
@@ -242,7 +245,8 @@ impl Chip for LinkedChip {
     }
 }
 
-/// A device on a linked chip, served by its workers; its workers' sleeps are precise.
+/// A device on a linked chip, served by its workers, each pinned to its own CPU (as the
+/// throughput configuration of `ttrt_device_open` does); its workers' sleeps are precise.
 fn linked_device(rate: &Arc<Rate>, output_bytes: usize) -> Result<Served<LinkedChip>, String> {
     let config = DeviceConfig {
         num_command_queues: 2,
@@ -255,7 +259,7 @@ fn linked_device(rate: &Arc<Rate>, output_bytes: usize) -> Result<Served<LinkedC
         link: Arc::new(Link::new(Arc::clone(rate), INPUT_BYTES, output_bytes)),
         program_time: AtomicU64::new(0),
     };
-    Served::open(config, chip, "bench-pipe", precise_sleeps)
+    Served::open(config, chip, "bench-pipe", precise_sleeps, true)
 }
 
 /// Sleeps of the calling thread end within a microsecond of their time (Linux rounds them up

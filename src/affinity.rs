@@ -1,0 +1,102 @@
+//! Pinning a command queue's worker thread to one CPU.
+//!
+//! A 2-CQ device has two workers that wake each other through events. Linux places a woken
+//! thread near the thread that woke it, so on a machine of a few CPUs both workers can end up
+//! on one CPU: the worker that recorded the event waits, runnable, until the one it woke (a
+//! model's programs, say) stops, while another CPU idles. Pinning each worker to its own CPU
+//! keeps them apart. Placement is the operating system's business elsewhere, so pinning is
+//! offered on Linux only.
+
+use alloc::string::String;
+use core::fmt::Write;
+
+/// The CPUs the calling process may run on, as a Linux CPU set.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn allowed() -> Result<libc::cpu_set_t, String> {
+    // SAFETY: an all-zero cpu_set_t is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+    // SAFETY: `set` is a writable cpu_set_t of the size passed.
+    let rc = unsafe { libc::sched_getaffinity(0, core::mem::size_of_val(&set), &mut set) };
+    if rc != 0 {
+        return Err(alloc::format!(
+            "cannot read the CPUs this process may run on: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(set)
+}
+
+/// The CPUs of `set` as a list of ranges ("0-3,6").
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn list(set: &libc::cpu_set_t) -> String {
+    let max = 8 * core::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: CPU_ISSET reads the set for indices below its size.
+    let has = |cpu: usize| cpu < max && unsafe { libc::CPU_ISSET(cpu, set) };
+    let mut out = String::new();
+    let mut cpu = 0;
+    while cpu < max {
+        if !has(cpu) {
+            cpu += 1;
+            continue;
+        }
+        let first = cpu;
+        while has(cpu + 1) {
+            cpu += 1;
+        }
+        let sep = if out.is_empty() { "" } else { "," };
+        let _ = match cpu > first {
+            true => write!(out, "{sep}{first}-{cpu}"),
+            false => write!(out, "{sep}{first}"),
+        };
+        cpu += 1;
+    }
+    out
+}
+
+/// Checks that this process may run on `cpu`; `what` names the setting in the message.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn check(cpu: u32, what: &str) -> Result<(), String> {
+    let set = allowed()?;
+    let max = 8 * core::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: CPU_ISSET reads the set for an index below its size.
+    if (cpu as usize) < max && unsafe { libc::CPU_ISSET(cpu as usize, &set) } {
+        return Ok(());
+    }
+    Err(alloc::format!(
+        "{what} is {cpu}, a CPU this process may not run on (it may run on CPUs {})",
+        list(&set)
+    ))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn check(_cpu: u32, what: &str) -> Result<(), String> {
+    Err(alloc::format!(
+        "{what}: pinning worker threads to CPUs is supported on Linux only"
+    ))
+}
+
+/// Pins the thread of `handle` to `cpu` (checked with [`check`] first).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn pin<T>(handle: &std::thread::JoinHandle<T>, cpu: u32, what: &str) -> Result<(), String> {
+    use std::os::unix::thread::JoinHandleExt;
+    check(cpu, what)?;
+    // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET writes below its size (checked).
+    let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+    unsafe { libc::CPU_SET(cpu as usize, &mut set) };
+    // SAFETY: the handle's thread has not been joined, so its pthread_t is valid.
+    let rc = unsafe {
+        libc::pthread_setaffinity_np(handle.as_pthread_t(), core::mem::size_of_val(&set), &set)
+    };
+    if rc != 0 {
+        return Err(alloc::format!(
+            "{what}: cannot pin the worker thread to CPU {cpu}: {}",
+            std::io::Error::from_raw_os_error(rc)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn pin<T>(_handle: &std::thread::JoinHandle<T>, cpu: u32, what: &str) -> Result<(), String> {
+    check(cpu, what)
+}

@@ -10,20 +10,31 @@
 use alloc::string::String;
 use core::fmt::Write;
 
-/// The CPUs the calling process may run on, as a Linux CPU set.
+/// Why a worker could not be pinned.
+#[derive(Debug)]
+pub enum PinError {
+    /// The CPU does not exist or this process may not use it.
+    NotAllowed(String),
+    /// This system does not offer pinning.
+    Unsupported(String),
+}
+
+impl core::fmt::Display for PinError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PinError::NotAllowed(s) | PinError::Unsupported(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The CPUs the calling thread may run on, as a Linux CPU set.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn allowed() -> Result<libc::cpu_set_t, String> {
+fn allowed() -> Option<libc::cpu_set_t> {
     // SAFETY: an all-zero cpu_set_t is the empty set.
     let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
     // SAFETY: `set` is a writable cpu_set_t of the size passed.
     let rc = unsafe { libc::sched_getaffinity(0, core::mem::size_of_val(&set), &mut set) };
-    if rc != 0 {
-        return Err(alloc::format!(
-            "cannot read the CPUs this process may run on: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(set)
+    (rc == 0).then_some(set)
 }
 
 /// The CPUs of `set` as a list of ranges ("0-3,6").
@@ -53,33 +64,22 @@ fn list(set: &libc::cpu_set_t) -> String {
     out
 }
 
-/// Checks that this process may run on `cpu`; `what` names the setting in the message.
+/// Pins the thread of `handle` to `cpu`; `what` names the setting in the message. The kernel
+/// decides which CPUs the process may use (its cpuset), not the calling thread's own mask: a
+/// host thread pinned to one CPU can still pin its workers to others.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn check(cpu: u32, what: &str) -> Result<(), String> {
-    let set = allowed()?;
-    let max = 8 * core::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: CPU_ISSET reads the set for an index below its size.
-    if (cpu as usize) < max && unsafe { libc::CPU_ISSET(cpu as usize, &set) } {
-        return Ok(());
-    }
-    Err(alloc::format!(
-        "{what} is {cpu}, a CPU this process may not run on (it may run on CPUs {})",
-        list(&set)
-    ))
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn check(_cpu: u32, what: &str) -> Result<(), String> {
-    Err(alloc::format!(
-        "{what}: pinning worker threads to CPUs is supported on Linux only"
-    ))
-}
-
-/// Pins the thread of `handle` to `cpu` (checked with [`check`] first).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn pin<T>(handle: &std::thread::JoinHandle<T>, cpu: u32, what: &str) -> Result<(), String> {
+pub fn pin<T>(handle: &std::thread::JoinHandle<T>, cpu: u32, what: &str) -> Result<(), PinError> {
     use std::os::unix::thread::JoinHandleExt;
-    check(cpu, what)?;
+    let not_allowed = || {
+        let mut text = alloc::format!("{what} is {cpu}, a CPU this process may not run on");
+        if let Some(set) = allowed() {
+            let _ = write!(text, " (the calling thread may run on CPUs {})", list(&set));
+        }
+        PinError::NotAllowed(text)
+    };
+    if cpu as usize >= 8 * core::mem::size_of::<libc::cpu_set_t>() {
+        return Err(not_allowed());
+    }
     // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET writes below its size (checked).
     let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
     unsafe { libc::CPU_SET(cpu as usize, &mut set) };
@@ -87,16 +87,19 @@ pub fn pin<T>(handle: &std::thread::JoinHandle<T>, cpu: u32, what: &str) -> Resu
     let rc = unsafe {
         libc::pthread_setaffinity_np(handle.as_pthread_t(), core::mem::size_of_val(&set), &set)
     };
-    if rc != 0 {
-        return Err(alloc::format!(
+    match rc {
+        0 => Ok(()),
+        libc::EINVAL => Err(not_allowed()),
+        rc => Err(PinError::NotAllowed(alloc::format!(
             "{what}: cannot pin the worker thread to CPU {cpu}: {}",
             std::io::Error::from_raw_os_error(rc)
-        ));
+        ))),
     }
-    Ok(())
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn pin<T>(_handle: &std::thread::JoinHandle<T>, cpu: u32, what: &str) -> Result<(), String> {
-    check(cpu, what)
+pub fn pin<T>(_handle: &std::thread::JoinHandle<T>, _cpu: u32, what: &str) -> Result<(), PinError> {
+    Err(PinError::Unsupported(alloc::format!(
+        "{what}: pinning worker threads to CPUs is supported on Linux only"
+    )))
 }

@@ -1069,8 +1069,8 @@ fn a_worker_cpu_the_process_may_not_use_is_refused_and_names_the_cpus_it_may() {
     assert_eq!(
         message(),
         format!(
-            "ttrt_device_open: cfg->worker_cpu[1] is 100000, a CPU this process may not run on (it may run on \
-             CPUs {allowed})"
+            "ttrt_device_open: cfg->worker_cpu[1] is 100000, a CPU this process may not run on \
+             (the calling thread may run on CPUs {allowed})"
         )
     );
     assert!(dev.is_null());
@@ -1087,4 +1087,42 @@ fn a_worker_cpu_the_process_may_not_use_is_refused_and_names_the_cpus_it_may() {
         message()
     );
     unsafe { ttrt_device_close(dev) };
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_host_thread_pinned_to_one_cpu_can_pin_its_workers_to_others() {
+    use ttrt::ffi::device::*;
+    use ttrt::ffi::status::ttrt_status;
+    let allowed = cpus_allowed(None);
+    let bounds: Vec<u32> = allowed
+        .split([',', '-'])
+        .map(|c| c.parse().unwrap())
+        .collect();
+    let (first, last) = (bounds[0], *bounds.last().unwrap());
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let host = std::thread::spawn(move || {
+        wait.recv().unwrap();
+        assert_eq!(cpus_allowed(None), first.to_string(), "the host thread is pinned");
+        let mut cfg: ttrt_device_config = unsafe { std::mem::zeroed() };
+        unsafe { ttrt_device_config_default(&mut cfg) };
+        cfg.device_id = 74;
+        cfg.num_command_queues = 2;
+        cfg.cq_data_size = 1 << 20;
+        cfg.pin_workers = 1;
+        cfg.worker_cpu = [last, last];
+        let mut dev = std::ptr::null_mut();
+        let status = unsafe { ttrt_device_open(&cfg, &mut dev) };
+        let text = message();
+        let pinned = started("ttrt-dev74-cq1")
+            .first()
+            .map(|t| cpus_allowed(Some(t)));
+        unsafe { ttrt_device_close(dev) };
+        (status, text, pinned)
+    });
+    ttrt::affinity::pin(&host, first, "the host thread").unwrap();
+    go.send(()).unwrap();
+    let (status, text, pinned) = host.join().unwrap();
+    assert_eq!(status, ttrt_status::Success, "{text}");
+    assert_eq!(pinned, Some(last.to_string()));
 }

@@ -246,19 +246,9 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
     })
 }
 
-/// The CPUs `c` pins its workers to, each checked.
+/// The CPUs `c` pins its workers to (pinned as they start).
 #[cfg(feature = "std")]
 fn worker_cpus(c: &ttrt_device_config) -> Result<[u32; 2], RuntimeError> {
-    for (cq, &cpu) in c
-        .worker_cpu
-        .iter()
-        .enumerate()
-        .take(c.num_command_queues as usize)
-    {
-        let what = alloc::format!("cfg->worker_cpu[{cq}]");
-        crate::affinity::check(cpu, &what)
-            .map_err(|e| RuntimeError::new(ErrorKind::InvalidArgument, format_args!("{e}")))?;
-    }
     Ok(c.worker_cpu)
 }
 
@@ -335,8 +325,13 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
                     let what = alloc::format!("cfg->worker_cpu[{cq}]");
                     let pinned = crate::affinity::pin(&w, cpus[cq as usize], &what);
                     shared.workers.with(|ws| ws.push(w));
-                    pinned
-                        .map_err(|e| RuntimeError::new(ErrorKind::Unsupported, format_args!("{e}")))
+                    pinned.map_err(|e| {
+                        let kind = match e {
+                            crate::affinity::PinError::NotAllowed(_) => ErrorKind::InvalidArgument,
+                            crate::affinity::PinError::Unsupported(_) => ErrorKind::Unsupported,
+                        };
+                        RuntimeError::new(kind, format_args!("{e}"))
+                    })
                 }
                 None => {
                     shared.workers.with(|ws| ws.push(w));

@@ -210,7 +210,10 @@ impl<C: Chip + 'static> Served<C> {
                 })
                 .map_err(|e| format!("cannot start the worker thread of CQ {cq}: {e}"))?;
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let pin = pinned.then(|| ttrt::affinity::pin(&worker, cq as u32 % cpus as u32, "CPU"));
+            let pin = pinned.then(|| {
+                ttrt::affinity::pin(&worker, cq as u32 % cpus as u32, "CPU")
+                    .map_err(|e| e.to_string())
+            });
             served.workers.push(worker);
             pin.transpose()?;
         }

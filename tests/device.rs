@@ -994,25 +994,41 @@ fn started(name: &str) -> Vec<String> {
     }
 }
 
+/// The CPUs this thread may use, from the kernel's own list, with the first and the last.
 #[cfg(target_os = "linux")]
-#[test]
-fn pinned_workers_run_only_on_the_cpus_the_config_names() {
-    use ttrt::ffi::device::*;
-    use ttrt::ffi::status::ttrt_status;
-    // The CPUs this process may use, from the kernel's own list: the first and the last.
+fn allowed_cpus() -> (String, u32, u32) {
     let allowed = cpus_allowed(None);
     let bounds: Vec<u32> = allowed
         .split([',', '-'])
         .map(|c| c.parse().unwrap())
         .collect();
     let (first, last) = (bounds[0], *bounds.last().unwrap());
+    (allowed, first, last)
+}
+
+/// The default config of device `id` with 2 CQs, small rings and `pin_workers` set.
+#[cfg(target_os = "linux")]
+fn pinned_config(id: u32) -> ttrt::ffi::device::ttrt_device_config {
+    use ttrt::ffi::device::*;
     let mut cfg: ttrt_device_config = unsafe { std::mem::zeroed() };
     unsafe { ttrt_device_config_default(&mut cfg) };
-    assert_eq!((cfg.pin_workers, cfg.worker_cpu), (0, [0, 1]));
-    cfg.device_id = 71;
+    cfg.device_id = id;
     cfg.num_command_queues = 2;
     cfg.cq_data_size = 1 << 20;
     cfg.pin_workers = 1;
+    cfg
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn pinned_workers_run_only_on_the_cpus_the_config_names() {
+    use ttrt::ffi::device::*;
+    use ttrt::ffi::status::ttrt_status;
+    let (allowed, first, last) = allowed_cpus();
+    let mut cfg: ttrt_device_config = unsafe { std::mem::zeroed() };
+    unsafe { ttrt_device_config_default(&mut cfg) };
+    assert_eq!((cfg.pin_workers, cfg.worker_cpu), (0, [0, 1]));
+    let mut cfg = pinned_config(71);
     // Reversed, so that the default order would not pass.
     cfg.worker_cpu = [last, first];
     let mut dev = std::ptr::null_mut();
@@ -1054,12 +1070,7 @@ fn a_worker_cpu_the_process_may_not_use_is_refused_and_names_the_cpus_it_may() {
     use ttrt::ffi::device::*;
     use ttrt::ffi::status::ttrt_status;
     let allowed = cpus_allowed(None);
-    let mut cfg: ttrt_device_config = unsafe { std::mem::zeroed() };
-    unsafe { ttrt_device_config_default(&mut cfg) };
-    cfg.device_id = 73;
-    cfg.num_command_queues = 2;
-    cfg.cq_data_size = 1 << 20;
-    cfg.pin_workers = 1;
+    let mut cfg = pinned_config(73);
     cfg.worker_cpu = [0, 100_000];
     let mut dev = std::ptr::null_mut();
     assert_eq!(
@@ -1094,22 +1105,16 @@ fn a_worker_cpu_the_process_may_not_use_is_refused_and_names_the_cpus_it_may() {
 fn a_host_thread_pinned_to_one_cpu_can_pin_its_workers_to_others() {
     use ttrt::ffi::device::*;
     use ttrt::ffi::status::ttrt_status;
-    let allowed = cpus_allowed(None);
-    let bounds: Vec<u32> = allowed
-        .split([',', '-'])
-        .map(|c| c.parse().unwrap())
-        .collect();
-    let (first, last) = (bounds[0], *bounds.last().unwrap());
+    let (_, first, last) = allowed_cpus();
     let (go, wait) = std::sync::mpsc::channel::<()>();
     let host = std::thread::spawn(move || {
         wait.recv().unwrap();
-        assert_eq!(cpus_allowed(None), first.to_string(), "the host thread is pinned");
-        let mut cfg: ttrt_device_config = unsafe { std::mem::zeroed() };
-        unsafe { ttrt_device_config_default(&mut cfg) };
-        cfg.device_id = 74;
-        cfg.num_command_queues = 2;
-        cfg.cq_data_size = 1 << 20;
-        cfg.pin_workers = 1;
+        assert_eq!(
+            cpus_allowed(None),
+            first.to_string(),
+            "the host thread is pinned"
+        );
+        let mut cfg = pinned_config(74);
         cfg.worker_cpu = [last, last];
         let mut dev = std::ptr::null_mut();
         let status = unsafe { ttrt_device_open(&cfg, &mut dev) };

@@ -110,7 +110,7 @@ fn sim_chip() -> Result<SimChip, String> {
 
 /// A simulated chip served by its workers.
 fn served(config: DeviceConfig) -> Result<Served<SimChip>, String> {
-    Served::open(config, sim_chip()?, "bench", || {}, false)
+    Served::open(config, sim_chip()?, "bench", false)
 }
 
 /// Allocates a tensor and writes `bytes` (its device pages) into it on CQ 0, blocking.

@@ -177,8 +177,8 @@ pub fn gb_per_s(bytes: usize, elapsed: Duration) -> f64 {
 }
 
 /// A device driven the way `ttrt_device_open` drives it: one worker thread per CQ, named
-/// `{name}-cq{n}`, each calling `on_start` first; with `pinned`, CQ n's worker runs on CPU n
-/// (modulo the CPUs there are), as `ttrt_device_config.pin_workers` does. Dropping it drains the queues (reads still
+/// `{name}-cq{n}`; with `pinned`, CQ n's worker runs on CPU n (modulo the CPUs there are), as
+/// `ttrt_device_config.pin_workers` does. Dropping it drains the queues (reads still
 /// queued write into host buffers: they land before those are freed), then stops and joins
 /// the workers.
 pub struct Served<C: Chip + 'static> {
@@ -191,7 +191,6 @@ impl<C: Chip + 'static> Served<C> {
         config: DeviceConfig,
         chip: C,
         name: &str,
-        on_start: fn(),
         pinned: bool,
     ) -> Result<Served<C>, String> {
         let dev = Arc::new(Device::new(config, chip).map_err(|e| e.to_string())?);
@@ -204,10 +203,7 @@ impl<C: Chip + 'static> Served<C> {
             let dev = Arc::clone(&served.dev);
             let worker = std::thread::Builder::new()
                 .name(format!("{name}-cq{cq}"))
-                .spawn(move || {
-                    on_start();
-                    dev.serve(cq)
-                })
+                .spawn(move || dev.serve(cq))
                 .map_err(|e| format!("cannot start the worker thread of CQ {cq}: {e}"))?;
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
             let pin = pinned.then(|| {

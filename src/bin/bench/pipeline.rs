@@ -9,10 +9,10 @@
 //! reshard, so no executor could hide one behind the model. The suite therefore runs the
 //! simulated chip behind a model of the link ([`LinkedChip`]): every host <-> device transfer
 //! (the device's page reads and writes; programs, reshards included, run on the chip and do not
-//! cross it) occupies its direction of a full-duplex link for bytes / bandwidth, spent asleep.
-//! The bandwidth is set so that one input's transfer takes as long as the model, measured alone
-//! on the same machine before every round (the median of those measurements so far: the
-//! machine's speed moves by half from one second to the next).
+//! cross it) occupies its direction of a full-duplex link for bytes / bandwidth, during which
+//! the CQ's worker waits. The bandwidth is set so that one input's transfer takes as long as
+//! the model: its programs' time per input in ModelExecutor, the median over the rounds so far
+//! (the machine's speed moves by half from one second to the next).
 //!
 //! Two workloads: the model ending in a matmul to a narrow output (1/8 of the input: the
 //! overlapped-input executors can hide the whole input transfer), and the model's output as
@@ -101,36 +101,23 @@ fn us(d: Duration) -> f64 {
 
 // ------------------------------------------------------------------ the link
 
-/// One direction of the link: when it is next free, in nanoseconds since the link's epoch; the
-/// time its transfers have lost oversleeping, which the next ones get back; the size of one
-/// transfer, and the bytes of the current one so far.
+/// One direction of the link: when it is next free, in nanoseconds since the link's epoch, and
+/// the time its pages have lost to a late end of the wait (the worker preempted), which the
+/// next pages get back.
+#[derive(Default)]
 struct Direction {
     free_at: AtomicU64,
     credit: AtomicU64,
-    transfer: u64,
-    pending: AtomicU64,
-}
-
-impl Direction {
-    fn new(transfer: usize) -> Direction {
-        Direction {
-            free_at: AtomicU64::new(0),
-            credit: AtomicU64::new(0),
-            transfer: transfer as u64,
-            pending: AtomicU64::new(0),
-        }
-    }
 }
 
 /// A full-duplex host link of one bandwidth each way.
 ///
 /// Transfers arrive page by page; each page takes the link for its bytes at the link's rate,
-/// after the pages ahead of it. The worker moving a transfer sleeps once, when its last page
-/// has crossed, until the link has carried it: sleeping per page would cost more in wake-ups
-/// (which preempt the model on a 2-CPU machine) than the pages take. The link knows the size
-/// of the workload's transfers (an input one way, an output the other) for that. A sleep that
-/// ends late (the scheduler's wake-up latency) is credited to the direction's next transfers,
-/// so the link's throughput stays its bandwidth whatever the machine's load.
+/// after the pages ahead of it, and the worker moving it waits until the link has carried it,
+/// spinning: the worker stands for the CQ's dispatcher on the chip, busy with the transfer.
+/// (Asleep instead, the worker left its CPU idle, and the virtual machine's CPUs came back
+/// from idle slower: the model ran 10-35% slower after a transfer than back to back, by
+/// amounts that differed between executors.)
 struct Link {
     epoch: Instant,
     rate: Arc<Rate>,
@@ -155,12 +142,12 @@ impl Rate {
 }
 
 impl Link {
-    fn new(rate: Arc<Rate>, input_bytes: usize, output_bytes: usize) -> Link {
+    fn new(rate: Arc<Rate>) -> Link {
         Link {
             epoch: Instant::now(),
             rate,
-            host_to_device: Direction::new(input_bytes),
-            device_to_host: Direction::new(output_bytes),
+            host_to_device: Direction::default(),
+            device_to_host: Direction::default(),
         }
     }
 
@@ -168,39 +155,25 @@ impl Link {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    /// Forgets the bytes of transfers of other sizes so far (the set-up's): from here on the
-    /// transfers are the workload's.
-    fn align(&self) {
-        self.host_to_device.pending.store(0, Ordering::Relaxed);
-        self.device_to_host.pending.store(0, Ordering::Relaxed);
-    }
-
-    /// `bytes` cross in direction `d`: after the bytes ahead of them, at the link's rate. At the
-    /// last page of a transfer the caller sleeps until the link has carried it. Each direction
-    /// is used by one worker at a time (a CQ's transfers are in order, and each executor moves
-    /// one direction on one CQ), so plain loads and stores suffice.
+    /// `bytes` cross in direction `d`: after the bytes ahead of them, at the link's rate; the
+    /// caller waits until they have. Each direction is used by one worker at a time (a CQ's
+    /// transfers are in order, and each executor moves one direction on one CQ), so plain
+    /// loads and stores suffice.
     fn cross(&self, d: &Direction, bytes: usize) {
         let mut cost = (bytes as f64 * self.rate.ns_per_byte()) as u64;
         let credit = d.credit.load(Ordering::Relaxed);
         let refund = credit.min(cost);
         d.credit.store(credit - refund, Ordering::Relaxed);
         cost -= refund;
-        let now = self.now();
-        let end = d.free_at.load(Ordering::Relaxed).max(now) + cost;
+        let end = d.free_at.load(Ordering::Relaxed).max(self.now()) + cost;
         d.free_at.store(end, Ordering::Relaxed);
-        let pending = d.pending.load(Ordering::Relaxed) + bytes as u64;
-        if pending < d.transfer {
-            d.pending.store(pending, Ordering::Relaxed);
-            return;
-        }
-        d.pending.store(pending - d.transfer, Ordering::Relaxed);
         loop {
             let now = self.now();
             if now >= end {
                 d.credit.fetch_add(now - end, Ordering::Relaxed);
                 return;
             }
-            std::thread::sleep(Duration::from_nanos(end - now));
+            std::hint::spin_loop();
         }
     }
 }
@@ -246,8 +219,8 @@ impl Chip for LinkedChip {
 }
 
 /// A device on a linked chip, served by its workers, each pinned to its own CPU (as the
-/// throughput configuration of `ttrt_device_open` does); its workers' sleeps are precise.
-fn linked_device(rate: &Arc<Rate>, output_bytes: usize) -> Result<Served<LinkedChip>, String> {
+/// throughput configuration of `ttrt_device_open` does).
+fn linked_device(rate: &Arc<Rate>) -> Result<Served<LinkedChip>, String> {
     let config = DeviceConfig {
         num_command_queues: 2,
         trace_region_size: 1 << 20,
@@ -256,20 +229,10 @@ fn linked_device(rate: &Arc<Rate>, output_bytes: usize) -> Result<Served<LinkedC
     let chip = LinkedChip {
         chip: SimChip::new(Arch::WormholeB0)
             .map_err(|e| format!("cannot reserve the simulated chip: {e}"))?,
-        link: Arc::new(Link::new(Arc::clone(rate), INPUT_BYTES, output_bytes)),
+        link: Arc::new(Link::new(Arc::clone(rate))),
         program_time: AtomicU64::new(0),
     };
-    Served::open(config, chip, "bench-pipe", precise_sleeps, true)
-}
-
-/// Sleeps of the calling thread end within a microsecond of their time (Linux rounds them up
-/// by its 50 us timer slack otherwise, a tenth of a transfer here).
-fn precise_sleeps() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK takes a value and touches no memory.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
-    }
+    Served::open(config, chip, "bench-pipe", true)
 }
 
 // ------------------------------------------------------------------ the model
@@ -382,7 +345,7 @@ struct ModelAlone {
 
 impl ModelAlone {
     fn new(w: &Workload, mems: &MemoryConfigs, x: &HostTensor) -> Result<ModelAlone, String> {
-        let served = linked_device(&Arc::new(Rate(AtomicU64::new(0))), INPUT_BYTES)?;
+        let served = linked_device(&Arc::new(Rate(AtomicU64::new(0))))?;
         let dev = &*served.dev;
         let weight = w.narrow.map(|n| weight(dev, n)).transpose()?;
         let dram = dev
@@ -407,9 +370,7 @@ impl ModelAlone {
         })
     }
 
-    /// The model's time per input when it runs `runs` times back to back, as in a pipeline
-    /// (a short burst of compute after a sleep gets a whole CPU from the scheduler; a
-    /// sustained one only its share, which on a busy machine is much less).
+    /// The model's time per input when it runs `runs` times back to back.
     fn time(&mut self, runs: u32) -> Result<Duration, String> {
         let dev = &*self.served.dev;
         let mut l1 = dev
@@ -439,28 +400,24 @@ pub fn run(plan: Plan) -> Result<(), String> {
 
 fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     let mems = memory_configs(w.narrow)?;
-    // One input's transfer takes as long as the model. The model's time is its programs' time
-    // per input in ModelExecutor (the executor every ratio is to), the median over the rounds
-    // so far: run back to back on a core of its own, as at first, the model is faster than in
-    // any executor, where it runs between the sleeps and wake-ups of transfers. The median
-    // follows a lasting change in the machine's load but not one slow or fast moment.
+    // One input's transfer takes as long as the model: its programs' time per input in
+    // ModelExecutor (the executor every ratio is to), the median over the rounds so far; the
+    // model alone sets the first round's. The median follows a lasting change in the
+    // machine's load but not one slow or fast moment.
     let alone = ModelAlone::new(w, &mems, &xs[0])?.time(INPUTS as u32)?;
     let rate = Arc::new(Rate(AtomicU64::new(0)));
     rate.set(INPUT_BYTES, alone);
 
     let mut served = Vec::new();
     let mut pipes = Vec::new();
-    // Float16_b tiles: the output's columns times the rows, 2 bytes each.
-    let output_bytes = (ROWS * w.narrow.unwrap_or(COLS) * 2) as usize;
     for kind in ExecutorKind::ALL {
-        let s = linked_device(&rate, output_bytes)?;
+        let s = linked_device(&rate)?;
         let weight = w.narrow.map(|n| weight(&s.dev, n)).transpose()?;
         let mut p = Pipeline::new(Arc::clone(&s.dev), kind.config(), model(weight), mems)
             .map_err(|e| format!("{kind}: {e}"))?;
         p.compile(&xs[0]).map_err(|e| format!("{kind}: {e}"))?;
         p.preallocate_output_tensors_on_host(xs.len())
             .map_err(|e| format!("{kind}: {e}"))?;
-        s.dev.chip().link.align();
         pipes.push(p);
         served.push(s);
     }

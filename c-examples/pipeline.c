@@ -152,7 +152,15 @@ int main(void) {
     ttrt_device_config_default(&dev_cfg);
     dev_cfg.num_command_queues = 2;
     dev_cfg.trace_region_size = 64 * 1024;
-    CHECK(ttrt_device_open(&dev_cfg, &dev));
+    /* Two CQs overlap best with their workers on CPUs of their own: CQ 0's on CPU 0, CQ 1's on
+     * CPU 1 (Linux). Elsewhere, or where this process may not use those CPUs, the OS places
+     * them. */
+    dev_cfg.pin_workers = 1;
+    if (ttrt_device_open(&dev_cfg, &dev) != TTRT_STATUS_SUCCESS) {
+        fprintf(stderr, "workers not pinned: %s\n", ttrt_last_error_message());
+        dev_cfg.pin_workers = 0;
+        CHECK(ttrt_device_open(&dev_cfg, &dev));
+    }
     params.weight = device_tensor(dev, weight);
     params.bias = device_tensor(dev, bias);
 

@@ -199,9 +199,20 @@ fn waiting_on_an_event_never_recorded_is_rejected() {
     assert!(d.wait_for_event(0, &zero).is_err());
 }
 
+/// The event poll times the cross-CQ tests run with: none (a waiting worker sleeps at once)
+/// and a pinned worker's (it polls first).
+const EVENT_POLLS: [u32; 2] = [0, ttrt::affinity::PINNED_EVENT_POLL_US];
+
 #[test]
 fn a_cross_cq_wait_orders_the_waiting_cq_after_the_event() {
-    let d = open(2, 0);
+    for poll in EVENT_POLLS {
+        let d = open(2, 0);
+        d.set_event_poll(poll);
+        a_cross_cq_wait_orders_the_waiting_cq_after_the_event_on(&d);
+    }
+}
+
+fn a_cross_cq_wait_orders_the_waiting_cq_after_the_event_on(d: &Dev) {
     let big = TensorSpec {
         shape: [1, 4, 256, 256],
         ..spec()
@@ -228,7 +239,14 @@ fn a_cross_cq_wait_orders_the_waiting_cq_after_the_event() {
 fn write_after_read_ping_pong_across_cqs_on_one_buffer() {
     // CQ 1 writes, CQ 0 reads, alternating on one buffer; events keep each read between its
     // write and the next.
-    let d = open(2, 0);
+    for poll in EVENT_POLLS {
+        let d = open(2, 0);
+        d.set_event_poll(poll);
+        ping_pong(&d);
+    }
+}
+
+fn ping_pong(d: &Dev) {
     let t = d.allocate_tensor(&spec(), &dram()).unwrap();
     let rounds = 16;
     let mut outs = vec![vec![0f32; N]; rounds];

@@ -55,7 +55,8 @@ pub struct ttrt_device_config {
     /// operating system places the workers. On a machine of a few CPUs Linux can place both
     /// workers of a 2-CQ device on one CPU (it puts a woken thread near the thread that woke
     /// it), where one CQ waits for the other's programs while another CPU idles; pinning them
-    /// apart keeps both CQs running. Linux only: elsewhere, and without `std` (no worker
+    /// apart keeps both CQs running. A pinned worker waiting for the other CQ's event polls
+    /// for up to 200 us before it sleeps. Linux only: elsewhere, and without `std` (no worker
     /// threads), a nonzero value is refused.
     pub pin_workers: u32,
     /// The CPU, as the operating system numbers them, of each CQ's worker when `pin_workers`
@@ -309,6 +310,11 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
         workers: crate::sync::Lock::new(alloc::vec::Vec::new()),
     });
     shared.dev.set_threaded(true);
+    if worker_cpu.is_some() {
+        shared
+            .dev
+            .set_event_poll(crate::affinity::PINNED_EVENT_POLL_US);
+    }
     for cq in 0..cfg.num_command_queues {
         let s = Arc::clone(&shared);
         let worker = std::thread::Builder::new()

@@ -14,6 +14,7 @@ use super::command_queue::{Command, CommandQueue, HostGuard, RING_RECORDS};
 use super::error::{fail, ErrorKind, RuntimeError};
 use super::event::{reached, Event};
 use super::program_cache::{signature, ProgramCache};
+use super::signal::Signal;
 use super::tensor::{MemoryConfig, Tensor, TensorSpec};
 use super::trace::{
     trace_size, TraceInfo, TraceTable, MAX_TRACES, TRACE_PAGE_SIZE, TRACE_RECORD_SIZE,
@@ -150,6 +151,8 @@ pub struct Device<C: Chip> {
     warn_next_alloc: AtomicBool,
     /// Worker threads drive the device (host waits sleep) rather than the host's own polls.
     threaded: AtomicBool,
+    /// Microseconds a worker waiting for another CQ's event polls before it sleeps.
+    event_poll_us: AtomicU32,
     shutdown: AtomicBool,
     rounding: Rounding,
 }
@@ -321,6 +324,7 @@ impl<C: Chip> Device<C> {
             capturing: AtomicU8::new(NO_CAPTURE),
             warn_next_alloc: AtomicBool::new(false),
             threaded: AtomicBool::new(false),
+            event_poll_us: AtomicU32::new(0),
             shutdown: AtomicBool::new(false),
             rounding: Rounding::default(),
             chip,
@@ -368,6 +372,15 @@ impl<C: Chip> Device<C> {
         self.threaded.store(threaded, Ordering::Release);
     }
 
+    /// Makes a worker that waits for another CQ's event poll for it for up to `us`
+    /// microseconds before it sleeps (default 0: it sleeps after a brief spin). For workers
+    /// with CPUs of their own (pinned): polling takes the operating system's wake-up latency,
+    /// tens of microseconds, off the path between the two queues, as a dispatcher on the chip
+    /// polls. Without `std` there are no workers and it does nothing.
+    pub fn set_event_poll(&self, us: u32) {
+        self.event_poll_us.store(us, Ordering::Relaxed);
+    }
+
     /// Runs queued commands of every CQ until each is empty or stalled on an event; returns
     /// whether anything ran. Firmware calls this in its loop; with worker threads it is not
     /// needed.
@@ -398,11 +411,30 @@ impl<C: Chip> Device<C> {
                 Step::Shutdown => return,
                 Step::Empty(head) => queue.tail.wait_change(head, None),
                 Step::Stalled(other, seen) => {
-                    self.cqs[other as usize].completed.wait_change(seen, None)
+                    let done = &self.cqs[other as usize].completed;
+                    self.poll_while(done, seen);
+                    done.wait_change(seen, None)
                 }
             }
         }
     }
+
+    /// Polls `signal` while it still reads `seen`, for at most the event poll time.
+    #[cfg(feature = "std")]
+    fn poll_while(&self, signal: &Signal, seen: u32) {
+        let us = self.event_poll_us.load(Ordering::Relaxed);
+        if us == 0 {
+            return;
+        }
+        let start = std::time::Instant::now();
+        let limit = core::time::Duration::from_micros(u64::from(us));
+        while signal.load() == seen && start.elapsed() < limit {
+            core::hint::spin_loop();
+        }
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn poll_while(&self, _signal: &Signal, _seen: u32) {}
 
     /// Asks the workers serving the CQs to return once they have run everything enqueued
     /// before: a shutdown record goes at the end of every ring (so a sleeping worker wakes).

@@ -177,8 +177,8 @@ pub fn gb_per_s(bytes: usize, elapsed: Duration) -> f64 {
 }
 
 /// A device driven the way `ttrt_device_open` drives it: one worker thread per CQ, named
-/// `{name}-cq{n}`; with `pinned`, CQ n's worker runs on CPU n (modulo the CPUs there are), as
-/// `ttrt_device_config.pin_workers` does. Dropping it drains the queues (reads still
+/// `{name}-cq{n}`; with `pinned`, CQ n's worker runs on CPU n (modulo the CPUs there are) and
+/// polls for events before sleeping, as with `ttrt_device_config.pin_workers`. Dropping it drains the queues (reads still
 /// queued write into host buffers: they land before those are freed), then stops and joins
 /// the workers.
 pub struct Served<C: Chip + 'static> {
@@ -195,6 +195,9 @@ impl<C: Chip + 'static> Served<C> {
     ) -> Result<Served<C>, String> {
         let dev = Arc::new(Device::new(config, chip).map_err(|e| e.to_string())?);
         dev.set_threaded(true);
+        if pinned {
+            dev.set_event_poll(ttrt::affinity::PINNED_EVENT_POLL_US);
+        }
         let mut served = Served {
             dev,
             workers: Vec::new(),

@@ -253,7 +253,7 @@ fn ping_pong(d: &Dev) {
     let mut read_done = d.record_event(0).unwrap();
     for (i, out) in outs.iter_mut().enumerate() {
         d.wait_for_event(1, &read_done).unwrap();
-        write(&d, 1, &t, &values(i), false);
+        write(d, 1, &t, &values(i), false);
         let written = d.record_event(1).unwrap();
         d.wait_for_event(0, &written).unwrap();
         // SAFETY: `outs` outlives the synchronize below.

@@ -55,12 +55,6 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 }  /* extern "C" */
 #endif
 
-// How long a pinned worker polls for another CQ's event before it sleeps
-// ([`crate::runtime::Device::set_event_poll`]): its CPU is its own, so polling costs no other
-// thread anything, and it spares the wake-up (about 50 us on a virtual machine) when the event
-// comes soon, as between the two queues of a pipeline.
-#define PINNED_EVENT_POLL_US 200
-
 // Major version of the header. With `ttrt_version()` a program can check, at run time, that
 // the library it loaded is the one it was compiled against.
 #define TTRT_VERSION_MAJOR 0

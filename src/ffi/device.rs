@@ -229,10 +229,15 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
             Some(unsafe { core::slice::from_raw_parts_mut(c.arena.cast::<u8>(), len) })
         }
     };
-    let worker_cpu = match c.pin_workers {
-        0 => None,
-        _ => Some(worker_cpus(&c)?),
-    };
+    let worker_cpu = (c.pin_workers != 0).then_some(c.worker_cpu);
+    #[cfg(not(feature = "std"))]
+    if worker_cpu.is_some() {
+        return fail!(
+            Unsupported,
+            "cfg->pin_workers is set, but this build has no worker threads to pin (without std \
+             the caller drives the device with ttrt_device_poll)"
+        );
+    }
     Ok(OpenConfig {
         worker_cpu,
         device: DeviceConfig {
@@ -245,21 +250,6 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
         },
         arena,
     })
-}
-
-/// The CPUs `c` pins its workers to (pinned as they start).
-#[cfg(feature = "std")]
-fn worker_cpus(c: &ttrt_device_config) -> Result<[u32; 2], RuntimeError> {
-    Ok(c.worker_cpu)
-}
-
-#[cfg(not(feature = "std"))]
-fn worker_cpus(_c: &ttrt_device_config) -> Result<[u32; 2], RuntimeError> {
-    fail!(
-        Unsupported,
-        "cfg->pin_workers is set, but this build has no worker threads to pin (without std \
-         the caller drives the device with ttrt_device_poll)"
-    )
 }
 
 /// The device over the caller's arena: its host memory first (aligned to 64), the chip after.
@@ -326,33 +316,31 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
                     format_args!("cannot start the worker thread of CQ {cq}: {e}"),
                 )
             })
-            .and_then(|w| match worker_cpu {
-                Some(cpus) => {
-                    let what = alloc::format!("cfg->worker_cpu[{cq}]");
-                    let pinned = crate::affinity::pin(&w, cpus[cq as usize], &what);
-                    shared.workers.with(|ws| ws.push(w));
-                    pinned.map_err(|e| {
-                        let kind = match e {
-                            crate::affinity::PinError::NotAllowed(_) => ErrorKind::InvalidArgument,
-                            crate::affinity::PinError::Unsupported(_) => ErrorKind::Unsupported,
-                        };
-                        RuntimeError::new(kind, format_args!("{e}"))
-                    })
-                }
-                None => {
-                    shared.workers.with(|ws| ws.push(w));
-                    Ok(())
-                }
+            .and_then(|w| {
+                let pinned = worker_cpu.map_or(Ok(()), |cpus| pin_worker(&w, cq, cpus));
+                shared.workers.with(|ws| ws.push(w));
+                pinned
             });
-        match worker {
-            Ok(()) => {}
-            Err(e) => {
-                shared.stop_workers();
-                return Err(e);
-            }
+        if let Err(e) = worker {
+            shared.stop_workers();
+            return Err(e);
         }
     }
     Ok(shared)
+}
+
+/// Pins the worker of CQ `cq` to `cpus[cq]`.
+#[cfg(feature = "std")]
+fn pin_worker(w: &std::thread::JoinHandle<()>, cq: u8, cpus: [u32; 2]) -> Result<(), RuntimeError> {
+    use crate::affinity::{pin, PinError};
+    let what = alloc::format!("cfg->worker_cpu[{cq}]");
+    pin(w, cpus[cq as usize], &what).map_err(|e| {
+        let kind = match e {
+            PinError::NotAllowed(_) => ErrorKind::InvalidArgument,
+            PinError::Unsupported(_) => ErrorKind::Unsupported,
+        };
+        RuntimeError::new(kind, format_args!("{e}"))
+    })
 }
 
 /// Without `std` the device lives in the caller's arena and the caller drives it

@@ -178,9 +178,9 @@ pub fn gb_per_s(bytes: usize, elapsed: Duration) -> f64 {
 
 /// A device driven the way `ttrt_device_open` drives it: one worker thread per CQ, named
 /// `{name}-cq{n}`; with `pinned`, CQ n's worker runs on CPU n (modulo the CPUs there are) and
-/// polls for events before sleeping, as with `ttrt_device_config.pin_workers`. Dropping it drains the queues (reads still
-/// queued write into host buffers: they land before those are freed), then stops and joins
-/// the workers.
+/// polls for events before sleeping, as with `ttrt_device_config.pin_workers`. Dropping it
+/// drains the queues (reads still queued write into host buffers: they land before those are
+/// freed), then stops and joins the workers.
 pub struct Served<C: Chip + 'static> {
     pub dev: Arc<Device<C>>,
     workers: Vec<JoinHandle<()>>,
@@ -202,16 +202,15 @@ impl<C: Chip + 'static> Served<C> {
             dev,
             workers: Vec::new(),
         };
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         for cq in 0..config.num_command_queues {
             let dev = Arc::clone(&served.dev);
             let worker = std::thread::Builder::new()
                 .name(format!("{name}-cq{cq}"))
                 .spawn(move || dev.serve(cq))
                 .map_err(|e| format!("cannot start the worker thread of CQ {cq}: {e}"))?;
-            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
             let pin = pinned.then(|| {
-                ttrt::affinity::pin(&worker, cq as u32 % cpus as u32, "CPU")
-                    .map_err(|e| e.to_string())
+                ttrt::affinity::pin(&worker, u32::from(cq) % cpus, "CPU").map_err(|e| e.to_string())
             });
             served.workers.push(worker);
             pin.transpose()?;

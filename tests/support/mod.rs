@@ -153,9 +153,9 @@ impl XorShift {
     }
 }
 
-/// The netlist corpus beside the checkout (`../shared/corpus/netlists`).
+/// The upstream netlist corpus carried in the repository (`tests/corpus/netlists`).
 pub fn corpus() -> PathBuf {
-    root().join("../shared/corpus/netlists")
+    root().join("tests/corpus/netlists")
 }
 
 /// Every `.yaml` file under `dir`, recursively, appended to `out`.

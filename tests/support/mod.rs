@@ -173,6 +173,7 @@ pub fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 pub mod compare;
 pub mod counting;
 pub mod digits_ffi;
+pub mod readme;
 pub mod reference;
 pub mod reference_ops;
 pub mod reference_run;

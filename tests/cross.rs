@@ -80,7 +80,10 @@ fn readme_cross_route_runs_on(t: &LinuxTarget) {
     let copy = readme::checkout();
 
     let shared = copy.join(format!("version-{arch}"));
-    let out = readme::output_of(&transcript, &format!("{} -L {} ./version-{arch}\n", t.qemu, t.sysroot));
+    let out = readme::output_of(
+        &transcript,
+        &format!("{} -L {} ./version-{arch}\n", t.qemu, t.sysroot),
+    );
     assert!(
         out.contains(&format!("target {}", t.triple)),
         "the shared {arch} program printed:\n{out}"
@@ -93,7 +96,10 @@ fn readme_cross_route_runs_on(t: &LinuxTarget) {
     );
 
     let static_exe = copy.join(format!("version-{arch}-static"));
-    let out = readme::output_of(&transcript, &format!("{} -L {} ./version-{arch}-static", t.qemu, t.sysroot));
+    let out = readme::output_of(
+        &transcript,
+        &format!("{} -L {} ./version-{arch}-static", t.qemu, t.sysroot),
+    );
     assert!(
         out.contains("NULL argument -> TTRT_STATUS_INVALID_ARGUMENT"),
         "the static {arch} program printed:\n{out}"
@@ -110,7 +116,10 @@ fn readme_cross_route_runs_on(t: &LinuxTarget) {
     let lib = prefix.join("lib");
     for (link, to) in [
         ("libttrt.so", "libttrt.so.0"),
-        ("libttrt.so.0", concat!("libttrt.so.", env!("CARGO_PKG_VERSION"))),
+        (
+            "libttrt.so.0",
+            concat!("libttrt.so.", env!("CARGO_PKG_VERSION")),
+        ),
     ] {
         assert_eq!(
             std::fs::read_link(lib.join(link)).ok().as_deref(),

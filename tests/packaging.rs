@@ -456,7 +456,10 @@ fn readme_pkg_config_route_links_the_shared_and_the_static_library() {
         "./version-static printed:\n{out}"
     );
 
-    let out = readme::output_of(&transcript, &format!("{}", installed().join("bin/ttrt").display()));
+    let out = readme::output_of(
+        &transcript,
+        &format!("{}", installed().join("bin/ttrt").display()),
+    );
     assert!(
         out.contains("- Device Name: digits") && out.contains("- arch: Grayskull"),
         "ttrt info printed:\n{out}"

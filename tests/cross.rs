@@ -8,7 +8,9 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{build_lib, have_rust_target, have_tool, readme, root, run, scratch, STRICT_C};
+use support::{
+    build_lib, have_rust_target, have_tool, needed, readme, root, run, scratch, STRICT_C,
+};
 
 struct LinuxTarget {
     triple: &'static str,
@@ -53,16 +55,6 @@ fn readme_block_for(t: &LinuxTarget) -> String {
     );
     let arch = t.gcc.split('-').next().unwrap();
     blocks[0].replace("aarch64", arch)
-}
-
-/// The NEEDED entries of an ELF file.
-fn needed(file: &Path) -> Vec<String> {
-    let out = run(Command::new("readelf").arg("-d").arg(file));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("(NEEDED)"))
-        .filter_map(|l| l.split('[').nth(1)?.split(']').next().map(str::to_string))
-        .collect()
 }
 
 /// The README's route for a Linux SoC, run as written: CMake with the toolchain file builds and

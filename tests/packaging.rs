@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use support::readme;
+use support::{needed, readme};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const MAJOR: &str = env!("CARGO_PKG_VERSION_MAJOR");
@@ -86,15 +86,6 @@ fn lib_dir() -> PathBuf {
 /// `readelf -d` of `file`.
 fn dynamic_section(file: &Path) -> String {
     text(&support::run(Command::new("readelf").arg("-d").arg(file)).stdout)
-}
-
-/// The NEEDED entries of an ELF file.
-fn needed(file: &Path) -> Vec<String> {
-    dynamic_section(file)
-        .lines()
-        .filter(|l| l.contains("(NEEDED)"))
-        .filter_map(|l| l.split('[').nth(1)?.split(']').next().map(str::to_string))
-        .collect()
 }
 
 /// Runs a built `version` example, which checks header against library and exits non-zero on

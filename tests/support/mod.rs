@@ -128,6 +128,16 @@ pub fn stage_shared_lib(lib_dir: &Path, dest: &Path) {
     std::os::unix::fs::symlink(soname, &link).expect("symlink libttrt.so");
 }
 
+/// The NEEDED entries of an ELF file (`readelf -d`).
+pub fn needed(file: &Path) -> Vec<String> {
+    let out = run(Command::new("readelf").arg("-d").arg(file));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next().map(str::to_string))
+        .collect()
+}
+
 /// Flags every C test program is compiled with.
 pub const STRICT_C: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"];
 pub const STRICT_CXX: &[&str] = &[

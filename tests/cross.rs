@@ -1,6 +1,7 @@
-//! The library on the targets its users deploy to: Linux SoCs (aarch64, riscv64), where a
-//! cross-compiled C program links it and runs under qemu-user, and bare metal, where the
-//! no-feature core builds as a staticlib that firmware links.
+//! The library on the targets its users deploy to: Linux SoCs (aarch64, riscv64), where the
+//! README's cross-compile commands, run as written, install it and link a C program that runs
+//! under qemu-user, and bare metal, where the no-feature core builds as a staticlib that
+//! firmware links.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use support::{
-    build_lib, have_rust_target, have_tool, root, run, scratch, stage_shared_lib, STRICT_C,
+    build_lib, have_rust_target, have_tool, needed, readme, root, run, scratch, STRICT_C,
 };
 
 struct LinuxTarget {
@@ -43,74 +44,101 @@ fn tools_for(t: &LinuxTarget) -> bool {
     have.iter().all(|&h| h)
 }
 
-fn run_under_qemu(t: &LinuxTarget, exe: &Path, lib_dir: Option<&Path>) -> String {
-    let mut cmd = Command::new(t.qemu);
-    cmd.arg("-L").arg(t.sysroot).arg(exe);
-    if let Some(dir) = lib_dir {
-        cmd.env("LD_LIBRARY_PATH", dir);
-    }
-    let out = run(&mut cmd);
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// The README's cross-compile block, for `t` (written for aarch64; riscv64 is the same with the
+/// name replaced, as the README says).
+fn readme_block_for(t: &LinuxTarget) -> String {
+    let blocks = readme::blocks("tests/cross.rs");
+    assert_eq!(
+        blocks.len(),
+        1,
+        "README.md should mark one block for tests/cross.rs: {blocks:?}"
+    );
+    let arch = t.gcc.split('-').next().unwrap();
+    blocks[0].replace("aarch64", arch)
 }
 
-/// version.c cross-compiled against the target's libttrt.so and libttrt.a, run under qemu.
-fn version_c_runs_on(t: &LinuxTarget) {
-    if !tools_for(t) {
+/// The README's route for a Linux SoC, run as written: CMake with the toolchain file builds and
+/// installs the target's library (with its SONAME links) and CLI, the cross compiler links
+/// version.c against libttrt.so and libttrt.a through pkg-config, and both run under qemu-user.
+fn readme_cross_route_runs_on(t: &LinuxTarget) {
+    if !tools_for(t)
+        || !have_tool("cmake", "the README's cross route")
+        || !have_tool("pkg-config", "the README's cross route")
+    {
         return;
     }
-    let lib = build_lib(Some(t.triple), &[]);
-    let dir = scratch(&format!("cross-{}", t.triple));
-    let staged = dir.join("lib");
-    stage_shared_lib(&lib, &staged);
-    let source = root().join("c-examples/version.c");
-    let include = root().join("include");
+    let arch = t.gcc.split('-').next().unwrap();
+    let transcript = readme::run(&readme_block_for(t));
+    let copy = readme::checkout();
 
-    let shared = dir.join("version-shared");
-    run(Command::new(t.gcc)
-        .args(STRICT_C)
-        .arg("-I")
-        .arg(&include)
-        .arg(&source)
-        .arg("-o")
-        .arg(&shared)
-        .arg(format!("-L{}", staged.display()))
-        .arg("-lttrt"));
-    let stdout = run_under_qemu(t, &shared, Some(&staged));
-    assert!(stdout.contains(&format!("target {}", t.triple)), "{stdout}");
-
-    let static_exe = dir.join("version-static");
-    run(Command::new(t.gcc)
-        .args(STRICT_C)
-        .arg("-I")
-        .arg(&include)
-        .arg(&source)
-        .arg(lib.join("libttrt.a"))
-        .args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ])
-        .arg("-o")
-        .arg(&static_exe));
-    let stdout = run_under_qemu(t, &static_exe, None);
+    let shared = copy.join(format!("version-{arch}"));
+    let out = readme::output_of(
+        &transcript,
+        &format!("{} -L {} ./version-{arch}\n", t.qemu, t.sysroot),
+    );
     assert!(
-        stdout.contains("NULL argument -> TTRT_STATUS_INVALID_ARGUMENT"),
-        "{stdout}"
+        out.contains(&format!("target {}", t.triple)),
+        "the shared {arch} program printed:\n{out}"
+    );
+    assert!(
+        needed(&shared).contains(&"libttrt.so.0".to_string()),
+        "{} should need libttrt.so.0: {:?}",
+        shared.display(),
+        needed(&shared)
+    );
+
+    let static_exe = copy.join(format!("version-{arch}-static"));
+    let out = readme::output_of(
+        &transcript,
+        &format!("{} -L {} ./version-{arch}-static", t.qemu, t.sysroot),
+    );
+    assert!(
+        out.contains("NULL argument -> TTRT_STATUS_INVALID_ARGUMENT"),
+        "the static {arch} program printed:\n{out}"
+    );
+    let static_needs = needed(&static_exe);
+    assert!(
+        !static_needs.iter().any(|n| n.contains("libttrt")),
+        "{} should contain libttrt.a but needs {static_needs:?}",
+        static_exe.display()
+    );
+
+    // The install: SONAME links, and the CLI built for the target.
+    let prefix = readme::opt().join(format!("ttrt-{arch}"));
+    let lib = prefix.join("lib");
+    for (link, to) in [
+        ("libttrt.so", "libttrt.so.0"),
+        (
+            "libttrt.so.0",
+            concat!("libttrt.so.", env!("CARGO_PKG_VERSION")),
+        ),
+    ] {
+        assert_eq!(
+            std::fs::read_link(lib.join(link)).ok().as_deref(),
+            Some(Path::new(to)),
+            "{arch}: lib/{link} should link to {to}"
+        );
+    }
+    let out = run(Command::new(t.qemu)
+        .arg("-L")
+        .arg(t.sysroot)
+        .arg(prefix.join("bin/ttrt"))
+        .arg("--version"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")),
+        "{arch}: bin/ttrt --version printed {}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 
 #[test]
-fn aarch64_linux_library_links_and_runs_a_c_program() {
-    version_c_runs_on(&AARCH64);
+fn aarch64_linux_readme_route_installs_links_and_runs_a_c_program() {
+    readme_cross_route_runs_on(&AARCH64);
 }
 
 #[test]
-fn riscv64_linux_library_links_and_runs_a_c_program() {
-    version_c_runs_on(&RISCV64);
+fn riscv64_linux_readme_route_installs_links_and_runs_a_c_program() {
+    readme_cross_route_runs_on(&RISCV64);
 }
 
 /// Symbols of a static library: (defined, undefined) names.

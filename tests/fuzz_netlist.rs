@@ -25,7 +25,7 @@ fn corpus_files() -> Vec<PathBuf> {
     }
     let mut out = Vec::new();
     walk(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/netlists"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/netlists"),
         &mut out,
     );
     out.sort();

@@ -19,7 +19,7 @@ use ttrt::image::{Image, ImageErrorKind, ImageSource};
 /// four parameters (ram queues) and two constants.
 fn ff_netlist() -> PathBuf {
     support::root().join(
-        "../shared/corpus/netlists/verif/graph_tests/netlists/pybuda_pregenerated/feedforward/\
+        "tests/corpus/netlists/verif/graph_tests/netlists/pybuda_pregenerated/feedforward/\
          grayskull/ff_1_128_128_netlist.yaml",
     )
 }

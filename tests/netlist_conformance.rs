@@ -1,5 +1,5 @@
 //! Conformance of the backend against the test-side reference, over every valid netlist of
-//! the upstream corpus (`../shared/corpus/netlists`, outside `verif/error_tests/`).
+//! the upstream corpus (`tests/corpus/netlists`, outside `verif/error_tests/`).
 //!
 //! For each netlist the reference (tests/support/reference*.rs) first plans the whole run:
 //! - invocations: every program in netlist order, repeated `program_loop_count` times (a

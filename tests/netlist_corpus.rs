@@ -1,4 +1,4 @@
-//! The upstream netlist corpus (`../shared/corpus/netlists`): every netlist outside
+//! The upstream netlist corpus (`tests/corpus/netlists`): every netlist outside
 //! `verif/error_tests/` reads and validates, a few values match the file text, and every file
 //! under `verif/error_tests/` is rejected with a message that states its reason.
 

@@ -1,9 +1,10 @@
-//! The installed C package (DESIGN.md section 5): `cmake -S cmake` builds the library with cargo
-//! and installs the header, both libraries, the CMake package and ttrt.pc; C programs then build
-//! against it with CMake (`c-examples/`) and with pkg-config, shared and static.
+//! The installed C package (docs/DESIGN.md section 5), installed by the README's own commands:
+//! its "Install with CMake" blocks run as written in a copy of the repository
+//! (tests/support/readme.rs), which builds with cargo, installs with CMake and links a program
+//! with pkg-config, shared and static. C programs then also build against the install with
+//! CMake (`c-examples/`).
 //!
-//! The package is installed once per test binary into `target/nested/tmp/packaging-install`, and
-//! its cargo build shares `target/nested` with the other tests, so the library is built once.
+//! The package is installed once per test binary, under `target/nested/readme/opt/ttrt`.
 
 mod support;
 
@@ -11,6 +12,8 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+use support::{needed, readme};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const MAJOR: &str = env!("CARGO_PKG_VERSION_MAJOR");
@@ -41,12 +44,23 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The install prefix, after configuring, building and installing `cmake/` once for all tests
-/// in this binary. A failed install is remembered so every test reports it without retrying.
-fn installed() -> &'static Path {
-    static PREFIX: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let result = PREFIX.get_or_init(|| {
-        std::panic::catch_unwind(install).map_err(|e| {
+/// The README's two host blocks: install, then use.
+fn readme_blocks() -> (String, String) {
+    let blocks = readme::blocks("tests/packaging.rs");
+    assert_eq!(
+        blocks.len(),
+        2,
+        "README.md should mark two blocks for tests/packaging.rs (install, use): {blocks:?}"
+    );
+    (blocks[0].clone(), blocks[1].clone())
+}
+
+/// What the README's install block printed, after running it once for all tests in this
+/// binary. A failed install is remembered so every test reports it without retrying.
+fn install_transcript() -> &'static str {
+    static TRANSCRIPT: OnceLock<Result<String, String>> = OnceLock::new();
+    let result = TRANSCRIPT.get_or_init(|| {
+        std::panic::catch_unwind(|| readme::run(&readme_blocks().0)).map_err(|e| {
             e.downcast_ref::<String>()
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
@@ -54,38 +68,15 @@ fn installed() -> &'static Path {
         })
     });
     match result {
-        Ok(prefix) => prefix,
-        Err(e) => panic!("installing the ttrt package failed:\n{e}"),
+        Ok(transcript) => transcript,
+        Err(e) => panic!("installing the ttrt package as README.md says failed:\n{e}"),
     }
 }
 
-fn install() -> PathBuf {
-    let dir = support::scratch("packaging-install");
-    let build = dir.join("build");
-    let prefix = dir.join("prefix");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    support::run(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(support::root().join("cmake"))
-            .arg("-B")
-            .arg(&build)
-            .arg(define("TTRT_CARGO", cargo))
-            .arg(define(
-                "TTRT_CARGO_TARGET_DIR",
-                support::nested_target_dir(),
-            ))
-            .arg("-DCMAKE_INSTALL_LIBDIR=lib"),
-    );
-    support::run(Command::new("cmake").arg("--build").arg(&build));
-    support::run(
-        Command::new("cmake")
-            .arg("--install")
-            .arg(&build)
-            .arg("--prefix")
-            .arg(&prefix),
-    );
-    prefix
+/// The install prefix (the README's /opt/ttrt, in scratch space).
+fn installed() -> PathBuf {
+    install_transcript();
+    readme::opt().join("ttrt")
 }
 
 fn lib_dir() -> PathBuf {
@@ -95,15 +86,6 @@ fn lib_dir() -> PathBuf {
 /// `readelf -d` of `file`.
 fn dynamic_section(file: &Path) -> String {
     text(&support::run(Command::new("readelf").arg("-d").arg(file)).stdout)
-}
-
-/// The NEEDED entries of an ELF file.
-fn needed(file: &Path) -> Vec<String> {
-    dynamic_section(file)
-        .lines()
-        .filter(|l| l.contains("(NEEDED)"))
-        .filter_map(|l| l.split('[').nth(1)?.split(']').next().map(str::to_string))
-        .collect()
 }
 
 /// Runs a built `version` example, which checks header against library and exits non-zero on
@@ -143,21 +125,17 @@ fn assert_links_static(program: &Path) {
     );
 }
 
-fn pkg_config(args: &[&str]) -> Vec<String> {
+fn pkg_config_of(package: &str, args: &[&str]) -> Vec<String> {
     let out = support::run(
         Command::new("pkg-config")
             .env("PKG_CONFIG_PATH", lib_dir().join("pkgconfig"))
             .args(args)
-            .arg("ttrt"),
+            .arg(package),
     );
     text(&out.stdout)
         .split_whitespace()
         .map(str::to_string)
         .collect()
-}
-
-fn version_c() -> PathBuf {
-    support::root().join("c-examples").join("version.c")
 }
 
 /// Configures and builds `c-examples/` against the installed package; returns the build dir.
@@ -320,11 +298,27 @@ fn install_lays_out_header_libraries_and_package_files() {
         prefix.display()
     );
 
+    for pc in ["ttrt", "ttrt-static"] {
+        assert!(
+            lib.join(format!("pkgconfig/{pc}.pc")).is_file(),
+            "no lib/pkgconfig/{pc}.pc"
+        );
+        assert_eq!(
+            pkg_config_of(pc, &["--modversion"]),
+            [VERSION],
+            "{pc}.pc version"
+        );
+    }
+
+    // The CLI, built with the library.
+    let cli = prefix.join("bin/ttrt");
+    let out = support::run(Command::new(&cli).arg("--version"));
     assert!(
-        lib.join("pkgconfig/ttrt.pc").is_file(),
-        "no lib/pkgconfig/ttrt.pc"
+        text(&out.stdout).contains(VERSION),
+        "{} --version printed {}",
+        cli.display(),
+        text(&out.stdout)
     );
-    assert_eq!(pkg_config(&["--modversion"]), [VERSION], "ttrt.pc version");
 }
 
 #[test]
@@ -425,51 +419,103 @@ fn run_tti_loader(build: &Path) {
     );
 }
 
+/// The README's pkg-config block: a program linked with `ttrt.pc` needs libttrt.so.0 and starts
+/// from the install with no help (the block runs it), one linked with `ttrt-static.pc` contains
+/// libttrt.a, and the installed CLI runs.
 #[test]
-fn pkg_config_flags_link_a_program_against_the_shared_library() {
+fn readme_pkg_config_route_links_the_shared_and_the_static_library() {
     if !have_tools() {
         return;
     }
-    let dir = support::scratch("packaging-pkg-config-shared");
-    let program = dir.join("version");
-    support::run(
-        Command::new("cc")
-            .args(support::STRICT_C)
-            .arg(version_c())
-            .args(pkg_config(&["--cflags", "--libs"]))
-            .arg("-o")
-            .arg(&program),
+    installed();
+    let transcript = readme::run(&readme_blocks().1);
+    let copy = readme::checkout();
+
+    let shared = copy.join("version");
+    assert_links_shared(&shared);
+    let out = readme::output_of(&transcript, "./version\n");
+    assert!(
+        out.contains(&format!("ttrt {VERSION} ")) && out.contains("target x86_64"),
+        "./version printed:\n{out}"
     );
-    assert_links_shared(&program);
-    run_version(&program, true);
+
+    let static_exe = copy.join("version-static");
+    assert_links_static(&static_exe);
+    let out = readme::output_of(&transcript, "./version-static");
+    assert!(
+        out.contains("NULL argument -> TTRT_STATUS_INVALID_ARGUMENT"),
+        "./version-static printed:\n{out}"
+    );
+
+    let out = readme::output_of(
+        &transcript,
+        &format!("{}", installed().join("bin/ttrt").display()),
+    );
+    assert!(
+        out.contains("- Device Name: digits") && out.contains("- arch: Grayskull"),
+        "ttrt info printed:\n{out}"
+    );
 }
 
+/// `pkg-config --static --libs ttrt-static` names the archive itself: `-lttrt` would find
+/// libttrt.so beside it.
 #[test]
-fn pkg_config_static_libs_link_a_program_against_libttrt_a() {
+fn pkg_config_static_names_the_archive() {
     if !have_tools() {
         return;
     }
-    let dir = support::scratch("packaging-pkg-config-static");
-    let program = dir.join("version");
-    let mut libs = pkg_config(&["--static", "--libs"]);
-    // `-lttrt` would pick libttrt.so next to the archive; name the archive itself instead and
-    // keep everything else pkg-config says, which is what Libs.private must make sufficient.
-    let at = libs
-        .iter()
-        .position(|l| l == "-lttrt")
-        .unwrap_or_else(|| panic!("no -lttrt in {libs:?}"));
-    libs[at] = lib_dir().join("libttrt.a").to_string_lossy().into_owned();
-    support::run(
-        Command::new("cc")
-            .args(support::STRICT_C)
-            .arg(version_c())
-            .args(pkg_config(&["--cflags"]))
-            .args(&libs)
-            .arg("-o")
-            .arg(&program),
+    let libs = pkg_config_of("ttrt-static", &["--static", "--libs"]);
+    let archive = lib_dir().join("libttrt.a").to_string_lossy().into_owned();
+    assert_eq!(libs.first(), Some(&archive), "{libs:?}");
+    assert!(!libs.iter().any(|l| l == "-lttrt"), "{libs:?}");
+}
+
+/// The README's install block builds with cargo, then has CMake build into the same target dir:
+/// cargo must find the library and the CLI up to date.
+#[test]
+fn cmake_build_reuses_the_target_dir_it_is_given() {
+    if !have_tools() {
+        return;
+    }
+    let transcript = install_transcript();
+    let out = readme::output_of(transcript, "cmake --build build");
+    assert!(
+        !out.contains("Compiling ttrt") && out.contains("Finished"),
+        "`cmake --build build` should find cargo's build up to date:\n{out}"
     );
-    assert_links_static(&program);
-    run_version(&program, false);
+}
+
+/// Configured with `CARGO_TARGET_DIR` in the environment, the CMake build reuses that dir.
+#[test]
+fn cmake_build_reuses_cargo_target_dir_from_the_environment() {
+    if !have_tools() {
+        return;
+    }
+    install_transcript();
+    let copy = readme::checkout();
+    let target = copy.join("target");
+    let build = copy.join("build-env");
+    let _ = std::fs::remove_dir_all(&build);
+    support::run(
+        Command::new("cmake")
+            .current_dir(copy)
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["-S", "cmake", "-B"])
+            .arg(&build),
+    );
+    let out = support::run(
+        Command::new("cmake")
+            .current_dir(copy)
+            .env_remove("CARGO_TARGET_DIR")
+            .arg("--build")
+            .arg(&build),
+    );
+    let out = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.contains("Compiling ttrt") && out.contains("Finished"),
+        "a build configured with CARGO_TARGET_DIR={} should find it up to date:\n{out}",
+        target.display()
+    );
 }
 
 #[test]
@@ -492,6 +538,17 @@ fn declared_native_static_libs_match_what_rustc_reports() {
         .map(str::to_string)
         .collect();
 
+    let static_pc = std::fs::read_to_string(lib_dir().join("pkgconfig/ttrt-static.pc"))
+        .expect("installed ttrt-static.pc");
+    let static_libs: Vec<String> = static_pc
+        .lines()
+        .find_map(|l| l.strip_prefix("Libs:"))
+        .expect("ttrt-static.pc has no Libs")
+        .split_whitespace()
+        .skip(1) // the archive
+        .map(str::to_string)
+        .collect();
+
     let config = lib_dir().join("cmake/ttrt/ttrtConfig.cmake");
     let in_config = cmake_native_static_libs(&config);
 
@@ -500,6 +557,10 @@ fn declared_native_static_libs_match_what_rustc_reports() {
         (
             "in the installed ttrt.pc Libs.private".to_string(),
             &libs_private,
+        ),
+        (
+            "after libttrt.a in the installed ttrt-static.pc Libs".to_string(),
+            &static_libs,
         ),
         ("in the installed ttrtConfig.cmake".to_string(), &in_config),
     ] {

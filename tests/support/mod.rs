@@ -128,6 +128,16 @@ pub fn stage_shared_lib(lib_dir: &Path, dest: &Path) {
     std::os::unix::fs::symlink(soname, &link).expect("symlink libttrt.so");
 }
 
+/// The NEEDED entries of an ELF file (`readelf -d`).
+pub fn needed(file: &Path) -> Vec<String> {
+    let out = run(Command::new("readelf").arg("-d").arg(file));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next().map(str::to_string))
+        .collect()
+}
+
 /// Flags every C test program is compiled with.
 pub const STRICT_C: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"];
 pub const STRICT_CXX: &[&str] = &[
@@ -153,9 +163,9 @@ impl XorShift {
     }
 }
 
-/// The netlist corpus beside the checkout (`../shared/corpus/netlists`).
+/// The upstream netlist corpus carried in the repository (`tests/corpus/netlists`).
 pub fn corpus() -> PathBuf {
-    root().join("../shared/corpus/netlists")
+    root().join("tests/corpus/netlists")
 }
 
 /// Every `.yaml` file under `dir`, recursively, appended to `out`.
@@ -173,6 +183,7 @@ pub fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 pub mod compare;
 pub mod counting;
 pub mod digits_ffi;
+pub mod readme;
 pub mod reference;
 pub mod reference_ops;
 pub mod reference_run;

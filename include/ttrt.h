@@ -461,6 +461,14 @@ typedef struct ttrt_backend_config {
   uint32_t arch;
   // 1, or 2: transfers on CQ 1 and programs on CQ 0, ordered by events.
   uint32_t num_command_queues;
+  // Set to 0. (It keeps `host_memory_budget` at the same offset on every target.)
+  uint32_t reserved;
+  // Bytes of host memory the backend may allocate for what the image sizes: the queues
+  // located in host memory, the image's constants and parameters, and each tensor that
+  // `ttrt_get_output` and `ttrt_backend_tensor_desc_for_queue` return. More is
+  // `TTRT_STATUS_OUT_OF_MEMORY`, naming the queue or tensor and the bytes asked. Default
+  // 0: the machine's physical memory.
+  uint64_t host_memory_budget;
 } ttrt_backend_config;
 
 // A queue as the host sees it (Buda's `tt_dram_io_desc`), plus the two facts tilizing needs
@@ -560,6 +568,10 @@ typedef struct ttrt_device_config {
   // The CPU, as the operating system numbers them, of each CQ's worker when `pin_workers`
   // is set (entries past `num_command_queues` are ignored). Default {0, 1}.
   uint32_t worker_cpu[2];
+  // Bytes of host memory that one allocation sized by input may take (a pipeline's
+  // preallocated output tensors); more is `TTRT_STATUS_OUT_OF_MEMORY`, naming the bytes
+  // asked. Default 0: the machine's physical memory.
+  uint64_t host_memory_budget;
 } ttrt_device_config;
 
 // A point in one command queue's stream of commands. Returned by recording; passed to waits,

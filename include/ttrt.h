@@ -76,6 +76,10 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 // device worker thread, panics caught at this interface).
 #define TTRT_FEATURE_STD (1 << 1)
 
+// 256 MiB: far above the metadata of real models (a netlist of thousands of ops is a
+// few MB), far below what a machine can be made to inflate.
+#define ImageConfig_DEFAULT_MAX_METADATA_BYTES (256 << 20)
+
 // What a call did. `TTRT_STATUS_SUCCESS` is 0; every other value is a failure whose text
 // `ttrt_last_error_message()` returns.
 enum ttrt_status
@@ -594,6 +598,20 @@ typedef struct ttrt_codec_options {
   uint32_t float16_b_rounding;
 } ttrt_codec_options;
 
+// How `ttrt_image_open_with_config` opens an image. Initialize with
+// `ttrt_image_config_default`.
+typedef struct ttrt_image_config {
+  uint32_t struct_size;
+  // Set to 0. (It keeps `max_metadata_bytes` at the same offset on every target.)
+  uint32_t reserved;
+  // The largest metadata member (device.json, compile_and_runtime_config.json, the
+  // netlist) or bare netlist file, in bytes. A larger one is `TTRT_STATUS_INVALID_IMAGE`,
+  // decided from the size the zip central directory or tar header gives, before anything
+  // is inflated. Default 0: 256 MiB. (A tensor member is checked against the size its
+  // descriptor gives, also before it is inflated.)
+  uint64_t max_metadata_bytes;
+} ttrt_image_config;
+
 // What the loaded library is: version, ABI, features and target. Filled by
 // `ttrt_get_build_info`; set `struct_size` to `sizeof(ttrt_build_info)` first.
 typedef struct ttrt_build_info {
@@ -1059,14 +1077,30 @@ ttrt_status ttrt_untilize(const void *src,
                           const struct ttrt_io_desc *layout,
                           struct ttrt_tensor_desc *dst);
 
+// Fills the defaults: metadata members up to 256 MiB.
+//
+// # Safety
+// `cfg` is NULL (ignored) or points to a writable `ttrt_image_config`.
+void ttrt_image_config_default(struct ttrt_image_config *cfg);
+
 // Opens a compiled model: a `.tti` archive (PyBuda's tar, or zip) or a netlist (`.yaml` /
 // `.yml`). The archive is read in place (memory-mapped); nothing is extracted to disk.
 // Errors: `TTRT_STATUS_IO_ERROR` when the file cannot be read, `TTRT_STATUS_INVALID_IMAGE`
-// when it is malformed, with a message naming the file, the member and the key.
+// when it is malformed, with a message naming the file, the member and the key. Metadata
+// members over 256 MiB are refused (`ttrt_image_open_with_config` sets the limit).
 //
 // # Safety
 // `path` is a NUL-terminated string; `out` points to writable storage for a handle.
 ttrt_status ttrt_image_open(const char *path, struct ttrt_image **out_img);
+
+// `ttrt_image_open` with the limits of `cfg` (NULL: the defaults).
+//
+// # Safety
+// `path` is a NUL-terminated string; `cfg` NULL or a config of `cfg->struct_size` bytes;
+// `out` points to writable storage for a handle.
+ttrt_status ttrt_image_open_with_config(const char *path,
+                                        const struct ttrt_image_config *cfg,
+                                        struct ttrt_image **out_img);
 
 // Closes an image. NULL is accepted.
 //

@@ -76,10 +76,6 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 // device worker thread, panics caught at this interface).
 #define TTRT_FEATURE_STD (1 << 1)
 
-// 256 MiB: far above the metadata of real models (a netlist of thousands of ops is a
-// few MB), far below what a machine can be made to inflate.
-#define ImageConfig_DEFAULT_MAX_METADATA_BYTES (256 << 20)
-
 // What a call did. `TTRT_STATUS_SUCCESS` is 0; every other value is a failure whose text
 // `ttrt_last_error_message()` returns.
 enum ttrt_status

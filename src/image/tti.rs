@@ -49,18 +49,18 @@ pub struct ImageConfig {
     /// The largest metadata member (device.json, compile_and_runtime_config.json, the
     /// netlist) or bare netlist file, in bytes; a larger one is refused from the size the zip
     /// central directory, the tar header or the file system gives, before it is read or
-    /// inflated. 0: [`ImageConfig::DEFAULT_MAX_METADATA_BYTES`].
+    /// inflated. 0: the default, 256 MiB.
     pub max_metadata_bytes: u64,
 }
 
-impl ImageConfig {
-    /// 256 MiB: far above the metadata of real models (a netlist of thousands of ops is a
-    /// few MB), far below what a machine can be made to inflate.
-    pub const DEFAULT_MAX_METADATA_BYTES: u64 = 256 << 20;
+/// 256 MiB: far above the metadata of real models (a netlist of thousands of ops is a few
+/// MB), far below what a machine can be made to inflate.
+const DEFAULT_MAX_METADATA_BYTES: u64 = 256 << 20;
 
+impl ImageConfig {
     fn max_metadata(&self) -> u64 {
         match self.max_metadata_bytes {
-            0 => Self::DEFAULT_MAX_METADATA_BYTES,
+            0 => DEFAULT_MAX_METADATA_BYTES,
             n => n,
         }
     }
@@ -81,7 +81,7 @@ impl ImageConfig {
 impl Default for ImageConfig {
     fn default() -> Self {
         ImageConfig {
-            max_metadata_bytes: Self::DEFAULT_MAX_METADATA_BYTES,
+            max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
         }
     }
 }

@@ -184,10 +184,33 @@ fn weights() -> Vec<u8> {
     (0..1024u32).flat_map(|i| (i as f32).to_le_bytes()).collect()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ttrt_hostile_archive_{}", std::process::id()));
+/// A file in this process's scratch directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    // A directory per file: the tests run in parallel and each removes its own.
+    let dir = std::env::temp_dir().join(format!(
+        "ttrt_hostile_archive_{}_{name}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    Scratch(dir.join(name))
 }
 
 /// What the child saw: Ok, or the error's kind and text; and its peak resident memory.
@@ -287,7 +310,7 @@ fn three_gib_metadata_members_are_refused_before_inflating() {
         zeros("unzipped_tti/net.yaml", 3072),
     ]);
     assert!(archive.len() < 10 << 20, "{} bytes", archive.len());
-    std::fs::write(&path, archive).unwrap();
+    std::fs::write(&*path, archive).unwrap();
     let o = open_in_child("three_gib_metadata_members_are_refused_before_inflating", &path);
     let (kind, text) = o.result.expect_err("a 3 GiB device.json must be refused");
     assert_eq!(kind, "Invalid");
@@ -313,7 +336,7 @@ fn a_metadata_limit_set_lower_refuses_a_netlist_over_it() {
         netlist.push_str("# padding\n");
     }
     std::fs::write(
-        &path,
+        &*path,
         zip(&[
             stored("unzipped_tti/device.json", device_json().as_bytes()),
             stored("unzipped_tti/net.yaml", netlist.as_bytes()),
@@ -343,7 +366,7 @@ fn a_4_gib_tensor_member_is_refused_from_its_declared_size() {
         zeros("unzipped_tti/tensors/w.bin", 4096),
     ]);
     assert!(archive.len() < 10 << 20, "{} bytes", archive.len());
-    std::fs::write(&path, archive).unwrap();
+    std::fs::write(&*path, archive).unwrap();
     let o = open_in_child("a_4_gib_tensor_member_is_refused_from_its_declared_size", &path);
     let (kind, text) = o.result.expect_err("a 4 GiB member for a 4 KiB tensor");
     assert_eq!(kind, "Invalid");
@@ -365,7 +388,7 @@ fn a_deflated_tensor_of_its_declared_size_is_read() {
     entry.data = miniz_oxide::deflate::compress_to_vec(&w, 6);
     entry.method = 8;
     std::fs::write(
-        &path,
+        &*path,
         zip(&[
             stored("unzipped_tti/device.json", device_json().as_bytes()),
             stored("unzipped_tti/net.yaml", NETLIST.as_bytes()),
@@ -375,7 +398,7 @@ fn a_deflated_tensor_of_its_declared_size_is_read() {
     .unwrap();
     let o = open_in_child("a_deflated_tensor_of_its_declared_size_is_read", &path);
     assert!(o.result.is_ok(), "{:?}", o.result.err());
-    let image = Image::open(&path).unwrap();
+    let image = Image::open(&*path).unwrap();
     assert_eq!(&*image.tensor_bytes("w").unwrap(), &w[..]);
 }
 
@@ -385,7 +408,7 @@ fn the_c_api_takes_the_metadata_limit_from_ttrt_image_config() {
     use ttrt::ffi::status::ttrt_status;
     let path = scratch("c_api_limit.tti");
     std::fs::write(
-        &path,
+        &*path,
         zip(&[
             stored("unzipped_tti/device.json", device_json().as_bytes()),
             stored("unzipped_tti/net.yaml", NETLIST.as_bytes()),

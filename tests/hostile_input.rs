@@ -81,7 +81,7 @@ programs:
 
 /// `text` as a netlist file of its own, opened as an image.
 fn open_netlist(name: &str, text: &str) -> *mut ttrt_image {
-    let dir = std::env::temp_dir().join(format!("ttrt_hostile_{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("ttrt_hostile_{}_{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path: PathBuf = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, text).unwrap();
@@ -90,6 +90,9 @@ fn open_netlist(name: &str, text: &str) -> *mut ttrt_image {
     // SAFETY: a valid path and out pointer.
     let st = unsafe { ttrt_image_open(c.as_ptr(), &mut img) };
     assert_eq!(st, ttrt_status::Success, "{}", last());
+    // A bare netlist is read whole at open.
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir(&dir);
     img
 }
 

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use miniz_oxide::deflate::core::{
-    compress_to_output, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush,
-    TDEFLStatus,
+    compress_to_output, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
 };
 
 use ttrt::image::{Image, ImageConfig, ImageErrorKind};
@@ -181,7 +180,9 @@ fn device_json() -> String {
 }
 
 fn weights() -> Vec<u8> {
-    (0..1024u32).flat_map(|i| (i as f32).to_le_bytes()).collect()
+    (0..1024u32)
+        .flat_map(|i| (i as f32).to_le_bytes())
+        .collect()
 }
 
 /// A file in this process's scratch directory, removed when dropped.
@@ -270,7 +271,11 @@ fn child(config: &ImageConfig) {
         Ok(()) => println!("result=Ok "),
         Err(e) => println!(
             "result={} {}",
-            if e.kind == ImageErrorKind::Io { "Io" } else { "Invalid" },
+            if e.kind == ImageErrorKind::Io {
+                "Io"
+            } else {
+                "Invalid"
+            },
             e.message()
         ),
     }
@@ -311,7 +316,10 @@ fn three_gib_metadata_members_are_refused_before_inflating() {
     ]);
     assert!(archive.len() < 10 << 20, "{} bytes", archive.len());
     std::fs::write(&*path, archive).unwrap();
-    let o = open_in_child("three_gib_metadata_members_are_refused_before_inflating", &path);
+    let o = open_in_child(
+        "three_gib_metadata_members_are_refused_before_inflating",
+        &path,
+    );
     let (kind, text) = o.result.expect_err("a 3 GiB device.json must be refused");
     assert_eq!(kind, "Invalid");
     assert!(
@@ -344,7 +352,10 @@ fn a_metadata_limit_set_lower_refuses_a_netlist_over_it() {
         ]),
     )
     .unwrap();
-    let o = open_in_child("a_metadata_limit_set_lower_refuses_a_netlist_over_it", &path);
+    let o = open_in_child(
+        "a_metadata_limit_set_lower_refuses_a_netlist_over_it",
+        &path,
+    );
     let (_, text) = o.result.expect_err("over the limit");
     assert!(
         text.contains("unzipped_tti/net.yaml")
@@ -367,7 +378,10 @@ fn a_4_gib_tensor_member_is_refused_from_its_declared_size() {
     ]);
     assert!(archive.len() < 10 << 20, "{} bytes", archive.len());
     std::fs::write(&*path, archive).unwrap();
-    let o = open_in_child("a_4_gib_tensor_member_is_refused_from_its_declared_size", &path);
+    let o = open_in_child(
+        "a_4_gib_tensor_member_is_refused_from_its_declared_size",
+        &path,
+    );
     let (kind, text) = o.result.expect_err("a 4 GiB member for a 4 KiB tensor");
     assert_eq!(kind, "Invalid");
     assert!(
@@ -426,7 +440,10 @@ fn the_c_api_takes_the_metadata_limit_from_ttrt_image_config() {
     unsafe {
         let mut cfg = std::mem::zeroed::<ttrt_image_config>();
         ttrt_image_config_default(&mut cfg);
-        assert_eq!(cfg.struct_size as usize, std::mem::size_of::<ttrt_image_config>());
+        assert_eq!(
+            cfg.struct_size as usize,
+            std::mem::size_of::<ttrt_image_config>()
+        );
         cfg.max_metadata_bytes = 100;
         let mut img = std::ptr::null_mut();
         assert_eq!(

@@ -151,7 +151,10 @@ fn a_host_queue_over_a_small_budget_is_refused_and_fits_a_larger_one() {
             let img = open_netlist("small_budget", &netlist(64, 1));
             let mut be = ptr::null_mut();
             let cfg = backend_config(200_000);
-            assert_eq!(ttrt_backend_create(img, &cfg, &mut be), ttrt_status::Success);
+            assert_eq!(
+                ttrt_backend_create(img, &cfg, &mut be),
+                ttrt_status::Success
+            );
             assert_eq!(ttrt_backend_initialize(be), ttrt_status::OutOfMemory);
             assert!(
                 last().contains("queue `out` needs 264224 B of host memory"),
@@ -160,8 +163,16 @@ fn a_host_queue_over_a_small_budget_is_refused_and_fits_a_larger_one() {
             );
             ttrt_backend_free(be);
             let cfg = backend_config(64 << 20);
-            assert_eq!(ttrt_backend_create(img, &cfg, &mut be), ttrt_status::Success);
-            assert_eq!(ttrt_backend_initialize(be), ttrt_status::Success, "{}", last());
+            assert_eq!(
+                ttrt_backend_create(img, &cfg, &mut be),
+                ttrt_status::Success
+            );
+            assert_eq!(
+                ttrt_backend_initialize(be),
+                ttrt_status::Success,
+                "{}",
+                last()
+            );
             ttrt_backend_free(be);
             ttrt_image_free(img);
         },
@@ -176,7 +187,10 @@ fn an_input_count_of_u32_max_cannot_size_a_host_tensor() {
             let img = open_netlist("input_count", &netlist(4, u32::MAX as u64));
             let mut be = ptr::null_mut();
             let cfg = backend_config(1 << 30);
-            assert_eq!(ttrt_backend_create(img, &cfg, &mut be), ttrt_status::Success);
+            assert_eq!(
+                ttrt_backend_create(img, &cfg, &mut be),
+                ttrt_status::Success
+            );
             let st = ttrt_backend_initialize(be);
             if st == ttrt_status::Success {
                 let name = CString::new("out").unwrap();
@@ -238,7 +252,12 @@ unsafe fn compiled_pipeline(budget: u64) -> (*mut ttrt_device, *mut ttrt_pipelin
     ttrt_device_config_default(&mut dcfg);
     dcfg.host_memory_budget = budget;
     let mut dev = ptr::null_mut();
-    assert_eq!(ttrt_device_open(&dcfg, &mut dev), ttrt_status::Success, "{}", last());
+    assert_eq!(
+        ttrt_device_open(&dcfg, &mut dev),
+        ttrt_status::Success,
+        "{}",
+        last()
+    );
     let mut cfg = std::mem::zeroed::<ttrt_pipeline_config>();
     ttrt_pipeline_config_default(&mut cfg);
     cfg.use_trace = false;
@@ -273,7 +292,12 @@ unsafe fn compiled_pipeline(budget: u64) -> (*mut ttrt_device, *mut ttrt_pipelin
         format: 5,
         layout: ttrt_tensor_layout::RowMajor as u32,
     };
-    assert_eq!(ttrt_pipeline_compile(p, &sample), ttrt_status::Success, "{}", last());
+    assert_eq!(
+        ttrt_pipeline_compile(p, &sample),
+        ttrt_status::Success,
+        "{}",
+        last()
+    );
     (dev, p)
 }
 
@@ -363,11 +387,22 @@ fn a_backend_config_of_the_first_size_reads_the_budget_as_the_default() {
         let mut cfg = backend_config(1);
         cfg.struct_size = 12;
         let mut be = ptr::null_mut();
-        assert_eq!(ttrt_backend_create(img, &cfg, &mut be), ttrt_status::Success);
-        assert_eq!(ttrt_backend_initialize(be), ttrt_status::Success, "{}", last());
+        assert_eq!(
+            ttrt_backend_create(img, &cfg, &mut be),
+            ttrt_status::Success
+        );
+        assert_eq!(
+            ttrt_backend_initialize(be),
+            ttrt_status::Success,
+            "{}",
+            last()
+        );
         ttrt_backend_free(be);
         cfg.struct_size = 24;
-        assert_eq!(ttrt_backend_create(img, &cfg, &mut be), ttrt_status::Success);
+        assert_eq!(
+            ttrt_backend_create(img, &cfg, &mut be),
+            ttrt_status::Success
+        );
         assert_eq!(ttrt_backend_initialize(be), ttrt_status::OutOfMemory);
         ttrt_backend_free(be);
         ttrt_image_free(img);

@@ -14,6 +14,12 @@
  *   call it before setting fields, so that fields added later get their defaults.
  * - Memory returned by the library (tensor descriptors of get_output) is owned by the library
  *   and released with the matching *_free call; memory passed in stays the caller's.
+ * - Host memory sized by input (queue entries, shapes, input counts, preallocation counts) is
+ *   checked against host_memory_budget of ttrt_backend_config / ttrt_device_config (0: the
+ *   machine's physical memory); over it is TTRT_STATUS_OUT_OF_MEMORY naming what and how
+ *   many bytes. Archive metadata members are limited by ttrt_image_config.max_metadata_bytes
+ *   (256 MiB by default) before anything is inflated.
+ * - The library prints nothing; log records go to the ttrt_set_log_callback callback.
  *
  * Thread safety
  * - Library functions (version, status strings, logging, format helpers) may be called from

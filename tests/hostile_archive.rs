@@ -477,3 +477,38 @@ fn the_c_api_takes_the_metadata_limit_from_ttrt_image_config() {
         }
     }
 }
+
+#[test]
+fn a_parameter_over_the_backend_budget_is_refused_before_it_is_read() {
+    if in_child() {
+        return;
+    }
+    let path = scratch("load_budget.tti");
+    std::fs::write(
+        &*path,
+        zip(&[
+            stored("unzipped_tti/device.json", device_json().as_bytes()),
+            stored("unzipped_tti/net.yaml", NETLIST.as_bytes()),
+            stored("unzipped_tti/tensors/w.bin", &weights()),
+        ]),
+    )
+    .unwrap();
+    let image = Image::open(&*path).unwrap();
+    let config = |budget| ttrt::backend::BackendConfig {
+        host_memory_budget: budget,
+        ..Default::default()
+    };
+    let e = match ttrt::backend::Backend::create(&image, &config(4095)) {
+        Err(e) => e,
+        Ok(_) => panic!("a 4096 B parameter fits no budget of 4095 B"),
+    };
+    assert_eq!(e.kind, ttrt::backend::BackendErrorKind::OutOfMemory);
+    assert!(
+        e.message
+            .contains("tensor 'w' (tensors/w.bin) needs 4096 B of host memory")
+            && e.message.ends_with("over the host memory budget of 4095 B"),
+        "{}",
+        e.message
+    );
+    assert!(ttrt::backend::Backend::create(&image, &config(4096)).is_ok());
+}

@@ -14,6 +14,12 @@
  *   call it before setting fields, so that fields added later get their defaults.
  * - Memory returned by the library (tensor descriptors of get_output) is owned by the library
  *   and released with the matching *_free call; memory passed in stays the caller's.
+ * - Host memory sized by input (queue entries, shapes, input counts, preallocation counts) is
+ *   checked against host_memory_budget of ttrt_backend_config / ttrt_device_config (0: the
+ *   machine's physical memory); over it is TTRT_STATUS_OUT_OF_MEMORY naming what and how
+ *   many bytes. Archive metadata members are limited by ttrt_image_config.max_metadata_bytes
+ *   (256 MiB by default) before anything is inflated.
+ * - The library prints nothing; log records go to the ttrt_set_log_callback callback.
  *
  * Thread safety
  * - Library functions (version, status strings, logging, format helpers) may be called from
@@ -461,6 +467,14 @@ typedef struct ttrt_backend_config {
   uint32_t arch;
   // 1, or 2: transfers on CQ 1 and programs on CQ 0, ordered by events.
   uint32_t num_command_queues;
+  // Set to 0. (It keeps `host_memory_budget` at the same offset on every target.)
+  uint32_t reserved;
+  // Bytes of host memory the backend may allocate for what the image sizes: the queues
+  // located in host memory, the image's constants and parameters, and each tensor that
+  // `ttrt_get_output` and `ttrt_backend_tensor_desc_for_queue` return. More is
+  // `TTRT_STATUS_OUT_OF_MEMORY`, naming the queue or tensor and the bytes asked. Default
+  // 0: the machine's physical memory.
+  uint64_t host_memory_budget;
 } ttrt_backend_config;
 
 // A queue as the host sees it (Buda's `tt_dram_io_desc`), plus the two facts tilizing needs
@@ -560,6 +574,10 @@ typedef struct ttrt_device_config {
   // The CPU, as the operating system numbers them, of each CQ's worker when `pin_workers`
   // is set (entries past `num_command_queues` are ignored). Default {0, 1}.
   uint32_t worker_cpu[2];
+  // Bytes of host memory that one allocation sized by input may take (a pipeline's
+  // preallocated output tensors); more is `TTRT_STATUS_OUT_OF_MEMORY`, naming the bytes
+  // asked. Default 0: the machine's physical memory.
+  uint64_t host_memory_budget;
 } ttrt_device_config;
 
 // A point in one command queue's stream of commands. Returned by recording; passed to waits,
@@ -581,6 +599,20 @@ typedef struct ttrt_codec_options {
   // A `ttrt_float16_b_rounding`.
   uint32_t float16_b_rounding;
 } ttrt_codec_options;
+
+// How `ttrt_image_open_with_config` opens an image. Initialize with
+// `ttrt_image_config_default`.
+typedef struct ttrt_image_config {
+  uint32_t struct_size;
+  // Set to 0. (It keeps `max_metadata_bytes` at the same offset on every target.)
+  uint32_t reserved;
+  // The largest metadata member (device.json, compile_and_runtime_config.json, the
+  // netlist) or bare netlist file, in bytes. A larger one is `TTRT_STATUS_INVALID_IMAGE`,
+  // decided from the size the zip central directory or tar header gives, before anything
+  // is inflated. Default 0: 256 MiB. (A tensor member is checked against the size its
+  // descriptor gives, also before it is inflated.)
+  uint64_t max_metadata_bytes;
+} ttrt_image_config;
 
 // What the loaded library is: version, ABI, features and target. Filled by
 // `ttrt_get_build_info`; set `struct_size` to `sizeof(ttrt_build_info)` first.
@@ -1047,14 +1079,30 @@ ttrt_status ttrt_untilize(const void *src,
                           const struct ttrt_io_desc *layout,
                           struct ttrt_tensor_desc *dst);
 
+// Fills the defaults: metadata members up to 256 MiB.
+//
+// # Safety
+// `cfg` is NULL (ignored) or points to a writable `ttrt_image_config`.
+void ttrt_image_config_default(struct ttrt_image_config *cfg);
+
 // Opens a compiled model: a `.tti` archive (PyBuda's tar, or zip) or a netlist (`.yaml` /
 // `.yml`). The archive is read in place (memory-mapped); nothing is extracted to disk.
 // Errors: `TTRT_STATUS_IO_ERROR` when the file cannot be read, `TTRT_STATUS_INVALID_IMAGE`
-// when it is malformed, with a message naming the file, the member and the key.
+// when it is malformed, with a message naming the file, the member and the key. Metadata
+// members over 256 MiB are refused (`ttrt_image_open_with_config` sets the limit).
 //
 // # Safety
 // `path` is a NUL-terminated string; `out` points to writable storage for a handle.
 ttrt_status ttrt_image_open(const char *path, struct ttrt_image **out_img);
+
+// `ttrt_image_open` with the limits of `cfg` (NULL: the defaults).
+//
+// # Safety
+// `path` is a NUL-terminated string; `cfg` NULL or a config of `cfg->struct_size` bytes;
+// `out` points to writable storage for a handle.
+ttrt_status ttrt_image_open_with_config(const char *path,
+                                        const struct ttrt_image_config *cfg,
+                                        struct ttrt_image **out_img);
 
 // Closes an image. NULL is accepted.
 //

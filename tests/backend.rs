@@ -39,6 +39,7 @@ fn backend(cqs: u8) -> Backend {
         &BackendConfig {
             arch: None,
             num_command_queues: cqs,
+            ..BackendConfig::default()
         },
     )
     .unwrap();

@@ -152,6 +152,7 @@ fn run(image: &Image, cqs: u8, x: &[u8]) -> [Vec<u8>; 3] {
         &BackendConfig {
             arch: None,
             num_command_queues: cqs,
+            ..BackendConfig::default()
         },
     )
     .unwrap();

@@ -409,6 +409,7 @@ fn the_backend_runs_the_image_to_the_same_logits_and_accuracy() {
             &BackendConfig {
                 arch: None,
                 num_command_queues: cqs,
+                ..BackendConfig::default()
             },
         )
         .unwrap();

@@ -215,7 +215,8 @@ programs:
     fn queue(name: &str, chip: &dyn Chip) -> QueueRt {
         let n = crate::netlist::parse(NETLIST, "entries.yaml").unwrap();
         let q = n.queue(name).unwrap();
-        QueueRt::new(&n, q, Arch::WormholeB0, chip).unwrap()
+        let budget = crate::runtime::host_memory::HostMemoryBudget::default();
+        QueueRt::new(&n, q, Arch::WormholeB0, chip, budget, &mut 0).unwrap()
     }
 
     /// Every byte of every buffer of `q`.

@@ -49,6 +49,7 @@ use crate::hal::sim::SimChip;
 use crate::netlist::exec::GraphPlan;
 use crate::netlist::interp::Interpreter;
 use crate::netlist::{IoType, Netlist, QueueLocation, TemporalGraphs};
+use crate::runtime::host_memory::{try_zeroed, Bytes, HostMemoryBudget};
 use crate::runtime::{Device, DeviceConfig};
 
 /// How a backend is created.
@@ -58,6 +59,9 @@ pub struct BackendConfig {
     pub arch: Option<Arch>,
     /// 1, or 2: transfers on CQ 1, programs on CQ 0, ordered by events.
     pub num_command_queues: u8,
+    /// Bytes of host memory for what the image sizes (host queues, constants and parameters,
+    /// each tensor get_output returns); 0: the machine's physical memory.
+    pub host_memory_budget: u64,
 }
 
 impl Default for BackendConfig {
@@ -65,6 +69,7 @@ impl Default for BackendConfig {
         BackendConfig {
             arch: None,
             num_command_queues: 1,
+            host_memory_budget: 0,
         }
     }
 }
@@ -188,6 +193,7 @@ pub struct Backend {
     netlist: Netlist,
     arch: Arch,
     config: BackendConfig,
+    budget: HostMemoryBudget,
     loads: Vec<Load>,
     timeouts: TimeoutOverrides,
     state: AtomicU8,
@@ -250,6 +256,7 @@ impl Backend {
             netlist,
             arch,
             config: *config,
+            budget: HostMemoryBudget::new(config.host_memory_budget),
             loads,
             timeouts: TimeoutOverrides::from_env()?,
             state: AtomicU8::new(CREATED),
@@ -286,7 +293,10 @@ impl Backend {
     ) -> Result<Backend, BackendError> {
         use crate::image::device_json::TensorEntry;
         let arch = config.arch.unwrap_or_else(|| image.arch());
+        let budget = HostMemoryBudget::new(config.host_memory_budget);
         let mut loads = Vec::new();
+        // Host memory the loads take, checked before each tensor is read or inflated.
+        let mut used = 0u64;
         for t in image.tensors() {
             let desc = match &t.entry {
                 TensorEntry::Binary(d) => d,
@@ -309,12 +319,50 @@ impl Backend {
                     strides: desc.strides,
                 },
             };
+            let size = crate::image::tensor_file::expected_size(desc);
+            let total = size.and_then(|n| n.checked_add(used));
+            if !budget.admits(total) {
+                return err!(
+                    OutOfMemory,
+                    "{}: tensor '{}' ({}) needs {} of host memory{}, over the host memory budget of {} B",
+                    image.file(),
+                    t.name,
+                    desc.bin,
+                    Bytes(size),
+                    if used > 0 {
+                        alloc::format!(" besides the {used} B of the tensors before it")
+                    } else {
+                        String::new()
+                    },
+                    budget.bytes()
+                );
+            }
+            used = total.unwrap_or(used);
             let data = image.tensor_bytes(&t.name).map_err(|e| {
                 BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
             })?;
+            let data = match data {
+                alloc::borrow::Cow::Owned(v) => v,
+                alloc::borrow::Cow::Borrowed(b) => {
+                    let mut v = Vec::new();
+                    v.try_reserve_exact(b.len()).map_err(|_| {
+                        BackendError::new(
+                            BackendErrorKind::OutOfMemory,
+                            alloc::format!(
+                                "{}: tensor '{}': cannot allocate {} B of host memory",
+                                image.file(),
+                                t.name,
+                                b.len()
+                            ),
+                        )
+                    })?;
+                    v.extend_from_slice(b);
+                    v
+                }
+            };
             loads.push(Load {
                 queue: t.name.clone(),
-                data: data.into_owned(),
+                data,
                 kind,
             });
         }
@@ -536,10 +584,14 @@ impl Backend {
             kernel_ns: AtomicU64::new(0),
             temporal: UnsafeCell::new(temporal::TemporalRun::new(netlist, &temporal)),
         });
+        let mut host_used = 0u64;
         let queues = netlist
             .queues
             .iter()
-            .map(|q| QueueRt::new(netlist, q, self.arch, rt.device.chip()))
+            .map(|q| {
+                let chip = rt.device.chip();
+                QueueRt::new(netlist, q, self.arch, chip, self.budget, &mut host_used)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         rt.queues = queues.into_boxed_slice();
         for q in rt.queues.iter() {
@@ -860,10 +912,11 @@ impl Backend {
         let timeout = TimeoutOverrides::apply(self.timeouts.get, timeout::GET, timeout_ms);
         let span = self.output_span(rt, "get_output", queue, get_one, timeout, ptr)?;
         let q = &rt.queues[span.0];
-        let format = q.layout.format.host_compatible();
-        let shape = q.layout.host_shape(span.2);
-        let item = format.host_item_size().unwrap_or(4);
-        let mut data = alloc::vec![0u8; shape.iter().product::<usize>() * item];
+        let OutputTensor {
+            mut data,
+            format,
+            shape,
+        } = self.host_tensor(&q.name, &q.layout, span.2)?;
         let mut dst = HostTensorMut::contiguous(&mut data, format, shape);
         self.read_into(rt, "get_output", span, &mut dst)?;
         Ok(OutputTensor {
@@ -951,6 +1004,56 @@ impl Backend {
             Some(Err(e)) => Err(e.into()),
             _ => Ok(()),
         }
+    }
+
+    /// A zeroed host tensor of `n` entries of a queue of `layout`, in the host-compatible
+    /// format of its format, within the host memory budget.
+    fn host_tensor(
+        &self,
+        queue: &str,
+        layout: &QueueLayout,
+        n: usize,
+    ) -> Result<OutputTensor, BackendError> {
+        let format = layout.format.host_compatible();
+        let shape = layout.host_shape(n);
+        let item = format.host_item_size().unwrap_or(4);
+        let need = shape
+            .iter()
+            .try_fold(item as u64, |acc, &d| acc.checked_mul(d as u64));
+        let data = need
+            .filter(|_| self.budget.admits(need))
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(try_zeroed);
+        match data {
+            Some(data) => Ok(OutputTensor {
+                data,
+                format,
+                shape,
+            }),
+            None => err!(
+                OutOfMemory,
+                "queue `{queue}`: a host tensor of {n} entries ({} x {} x {} {}) needs {} of host memory, over the host memory budget of {} B (or more than the allocator gives)",
+                shape[1],
+                shape[2],
+                shape[3],
+                format.name(),
+                Bytes(need),
+                self.budget.bytes()
+            ),
+        }
+    }
+
+    /// A zeroed host tensor shaped for one (`single`) or input_count entries of `queue`, in
+    /// the host-compatible format of its format (the io_utils helper), within the host
+    /// memory budget.
+    pub fn zeroed_host_tensor(
+        &self,
+        queue: &str,
+        single: bool,
+    ) -> Result<OutputTensor, BackendError> {
+        let d = self.queue_desc(queue)?;
+        let n = if single { 1 } else { d.input_count as usize };
+        self.host_tensor(queue, &d.layout, n)
     }
 
     /// The format get_output returns for `queue` and the host shape of `n` entries.

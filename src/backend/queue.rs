@@ -16,6 +16,7 @@ use super::error::{err, BackendError};
 use crate::format::{Arch, QueueLayout};
 use crate::hal::{Chip, MemKind};
 use crate::netlist::{IoType, Netlist, Queue, QueueLocation};
+use crate::runtime::host_memory::{try_zeroed, Bytes, HostMemoryBudget};
 use crate::runtime::Device;
 
 /// Where one queue's buffers live.
@@ -81,12 +82,16 @@ pub(crate) fn input_count_of(netlist: &Netlist, q: &Queue) -> u32 {
 }
 
 impl QueueRt {
-    /// Lays out queue `q` of `netlist` on a chip of `arch`, checking that its buffers fit.
+    /// Lays out queue `q` of `netlist` on a chip of `arch`, checking that its buffers fit: in
+    /// DRAM, the chip's; in host memory, the budget, of which `host_used` bytes are taken by
+    /// the host queues before it (this one's are added).
     pub fn new(
         netlist: &Netlist,
         q: &Queue,
         arch: Arch,
         chip: &dyn Chip,
+        budget: HostMemoryBudget,
+        host_used: &mut u64,
     ) -> Result<QueueRt, BackendError> {
         let layout = q.layout(arch);
         if let Err(e) = layout.validate() {
@@ -129,7 +134,38 @@ impl QueueRt {
                 QueueMem::Dram(list)
             }
             QueueLocation::Host => {
-                QueueMem::Host(UnsafeCell::new(alloc::vec![0; buffers * io_size as usize]))
+                // Sized by the netlist: checked arithmetic, the budget, a fallible allocation.
+                let need = u64::from(q.entries)
+                    .checked_mul(entry_size as u64)
+                    .and_then(|b| b.checked_add(header_size as u64))
+                    .and_then(|b| b.checked_mul(buffers as u64));
+                let total = need.and_then(|n| n.checked_add(*host_used));
+                let memory = need
+                    .filter(|_| budget.admits(total))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .and_then(try_zeroed);
+                let Some(memory) = memory else {
+                    let buffers = if buffers == 1 {
+                        String::new()
+                    } else {
+                        alloc::format!(", in each of {buffers} buffers")
+                    };
+                    let before = if *host_used == 0 {
+                        String::new()
+                    } else {
+                        alloc::format!(" besides the {} B of the host queues before it", *host_used)
+                    };
+                    return err!(
+                        OutOfMemory,
+                        "queue `{}` needs {} of host memory ({} entries of {entry_size} B and a {header_size} B header{buffers}){before}, over the host memory budget of {} B",
+                        q.name,
+                        Bytes(need),
+                        q.entries,
+                        budget.bytes()
+                    );
+                };
+                *host_used = total.unwrap_or(*host_used);
+                QueueMem::Host(UnsafeCell::new(memory))
             }
         };
         Ok(QueueRt {

@@ -34,9 +34,24 @@ pub struct ttrt_backend_config {
     pub arch: u32,
     /// 1, or 2: transfers on CQ 1 and programs on CQ 0, ordered by events.
     pub num_command_queues: u32,
+    /// Set to 0. (It keeps `host_memory_budget` at the same offset on every target.)
+    pub reserved: u32,
+    /// Bytes of host memory the backend may allocate for what the image sizes: the queues
+    /// located in host memory, the image's constants and parameters, and each tensor that
+    /// `ttrt_get_output` and `ttrt_backend_tensor_desc_for_queue` return. More is
+    /// `TTRT_STATUS_OUT_OF_MEMORY`, naming the queue or tensor and the bytes asked. Default
+    /// 0: the machine's physical memory.
+    pub host_memory_budget: u64,
 }
 
-static_assertions::assert_eq_size!(ttrt_backend_config, [u32; 3]);
+static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 24);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_backend_config, host_memory_budget),
+    16
+);
+/// What `struct_size` must be at least: the config before `reserved` and
+/// `host_memory_budget` were appended (both then read as 0).
+const CONFIG_SIZE_V1: u32 = 12;
 
 /// One `run_program` parameter: `{"$p_loop_count", "4"}` (the `$` may be left out).
 #[repr(C)]
@@ -150,23 +165,48 @@ pub unsafe extern "C" fn ttrt_backend_config_default(cfg: *mut ttrt_backend_conf
                 struct_size: core::mem::size_of::<ttrt_backend_config>() as u32,
                 arch: 0,
                 num_command_queues: 1,
+                reserved: 0,
+                host_memory_budget: 0,
             });
         }
     })
 }
 
-fn config_of(c: Option<&ttrt_backend_config>) -> Result<BackendConfig, ArgError> {
-    let Some(c) = c else {
+/// Reads a config of `c.struct_size` bytes (NULL: the defaults).
+///
+/// # Safety
+/// `c` is NULL or points to at least `c.struct_size` readable bytes.
+unsafe fn config_of(c: *const ttrt_backend_config) -> Result<BackendConfig, ArgError> {
+    if c.is_null() {
         return Ok(BackendConfig::default());
-    };
-    let min = core::mem::size_of::<ttrt_backend_config>() as u32;
-    if c.struct_size < min {
+    }
+    // SAFETY: the caller's contract covers the first field.
+    let size = unsafe { core::ptr::addr_of!((*c).struct_size).read_unaligned() };
+    if size < CONFIG_SIZE_V1 {
         return Err(ArgError::StructSize {
             arg: "cfg",
-            found: c.struct_size,
-            min,
+            found: size,
+            min: CONFIG_SIZE_V1,
         });
     }
+    // Fields past the caller's struct_size read as zero.
+    let mut full = ttrt_backend_config {
+        struct_size: 0,
+        arch: 0,
+        num_command_queues: 0,
+        reserved: 0,
+        host_memory_budget: 0,
+    };
+    let known = (size as usize).min(core::mem::size_of::<ttrt_backend_config>());
+    // SAFETY: the caller's struct has `size` readable bytes; `full` has room for `known`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            c.cast::<u8>(),
+            (&mut full as *mut ttrt_backend_config).cast::<u8>(),
+            known,
+        )
+    };
+    let c = full;
     if !(1..=2).contains(&c.num_command_queues) {
         return Err(ArgError::Range {
             arg: "cfg->num_command_queues",
@@ -180,6 +220,7 @@ fn config_of(c: Option<&ttrt_backend_config>) -> Result<BackendConfig, ArgError>
             a => Some(arch_of(a, "cfg->arch")?),
         },
         num_command_queues: c.num_command_queues as u8,
+        host_memory_budget: c.host_memory_budget,
     })
 }
 
@@ -200,13 +241,15 @@ pub unsafe extern "C" fn ttrt_backend_create(
 ) -> ttrt_status {
     call("ttrt_backend_create", || -> Result<(), CallError> {
         let h = image(img, "img")?;
+        if !cfg.is_aligned() {
+            return Err(ArgError::Misaligned {
+                arg: "cfg",
+                align: core::mem::align_of::<ttrt_backend_config>(),
+            }
+            .into());
+        }
         // SAFETY: the caller's contract.
-        let cfg = if cfg.is_null() {
-            None
-        } else {
-            Some(unsafe { arg(cfg, "cfg") }?)
-        };
-        let config = config_of(cfg)?;
+        let config = unsafe { config_of(cfg) }?;
         // SAFETY: the caller's contract.
         let slot = unsafe { out(out_be, "out") }?;
         let backend = Backend::create(&h.image, &config)?;
@@ -433,13 +476,8 @@ pub unsafe extern "C" fn ttrt_backend_tensor_desc_for_queue(
             // SAFETY: the caller's contract.
             let slot = unsafe { out(out_t, "out") }?;
             let name = queue_of(&h, q)?;
-            let d = h.backend.queue_desc(name)?;
-            let n = if single { 1 } else { d.input_count as usize };
-            let format = d.layout.format.host_compatible();
-            let shape = d.layout.host_shape(n);
-            let item = format.host_item_size().unwrap_or(4);
-            let data = alloc::vec![0u8; shape.iter().product::<usize>() * item];
-            slot.write(owned_desc(h.id, data, format, shape));
+            let t = h.backend.zeroed_host_tensor(name, single)?;
+            slot.write(owned_desc(h.id, t.data, t.format, t.shape));
             Ok(())
         },
     )

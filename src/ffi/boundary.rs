@@ -31,9 +31,36 @@ pub fn guard<T>(func: &'static str, on_panic: T, body: impl FnOnce() -> T) -> T 
 }
 
 #[cfg(feature = "std")]
+std::thread_local! {
+    /// How many exported calls this thread is inside (a model callback may call back in).
+    static INSIDE: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+/// Installs, once, a panic hook that is silent for panics raised inside an exported call
+/// (their text goes to the last error and the log callback) and hands every other panic, the
+/// host's own, to the hook that was there before. The default hook writes to stderr, and the
+/// library prints nothing itself.
+#[cfg(feature = "std")]
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(alloc::boxed::Box::new(move |info| {
+            if INSIDE.with(|n| n.get()) == 0 {
+                previous(info);
+            }
+        }));
+    });
+}
+
+#[cfg(feature = "std")]
 #[inline]
 fn catch<T>(func: &'static str, body: impl FnOnce() -> T) -> Option<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+    install_quiet_hook();
+    INSIDE.with(|n| n.set(n.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    INSIDE.with(|n| n.set(n.get() - 1));
+    match result {
         Ok(v) => Some(v),
         Err(payload) => {
             let text = if let Some(s) = payload.downcast_ref::<&str>() {
@@ -44,6 +71,7 @@ fn catch<T>(func: &'static str, body: impl FnOnce() -> T) -> Option<T> {
                 "(no message)"
             };
             set_last_error(format_args!("{func}: internal error (panic): {text}"));
+            log::error!(target: "ttrt::ffi", "{func}: internal error (panic): {text}");
             None
         }
     }

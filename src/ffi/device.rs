@@ -62,6 +62,10 @@ pub struct ttrt_device_config {
     /// The CPU, as the operating system numbers them, of each CQ's worker when `pin_workers`
     /// is set (entries past `num_command_queues` are ignored). Default {0, 1}.
     pub worker_cpu: [u32; 2],
+    /// Bytes of host memory that one allocation sized by input may take (a pipeline's
+    /// preallocated output tensors); more is `TTRT_STATUS_OUT_OF_MEMORY`, naming the bytes
+    /// asked. Default 0: the machine's physical memory.
+    pub host_memory_budget: u64,
 }
 
 static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_device_config, arena_size), 40);
@@ -78,6 +82,10 @@ static_assertions::const_assert_eq!(
     16
 );
 static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_device_config, cq_data_size), 32);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_device_config, host_memory_budget),
+    56 + 2 * core::mem::size_of::<usize>()
+);
 
 /// What a device handle and the tensors allocated on it share.
 pub(crate) struct Shared {
@@ -159,6 +167,7 @@ pub unsafe extern "C" fn ttrt_device_config_default(cfg: *mut ttrt_device_config
                 arena: core::ptr::null_mut(),
                 pin_workers: 0,
                 worker_cpu: [0, 1],
+                host_memory_budget: 0,
             });
         }
     })
@@ -247,6 +256,7 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
             trace_region_size: c.trace_region_size,
             l1_small_size: c.l1_small_size,
             cq_data_size: c.cq_data_size,
+            host_memory_budget: c.host_memory_budget,
         },
         arena,
     })

@@ -12,12 +12,34 @@ use super::format::ttrt_arch;
 use super::handle::{Borrow, Handle, HandleTable};
 use super::status::ttrt_status;
 use crate::format::Arch;
-use crate::image::{Image, ImageError, ImageErrorKind};
+use crate::image::{Image, ImageConfig, ImageError, ImageErrorKind};
 
 /// An open image (opaque).
 pub struct ttrt_image {
     _private: [u8; 0],
 }
+
+/// How `ttrt_image_open_with_config` opens an image. Initialize with
+/// `ttrt_image_config_default`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ttrt_image_config {
+    pub struct_size: u32,
+    /// Set to 0. (It keeps `max_metadata_bytes` at the same offset on every target.)
+    pub reserved: u32,
+    /// The largest metadata member (device.json, compile_and_runtime_config.json, the
+    /// netlist) or bare netlist file, in bytes. A larger one is `TTRT_STATUS_INVALID_IMAGE`,
+    /// decided from the size the zip central directory or tar header gives, before anything
+    /// is inflated. Default 0: 256 MiB. (A tensor member is checked against the size its
+    /// descriptor gives, also before it is inflated.)
+    pub max_metadata_bytes: u64,
+}
+
+static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_image_config>(), 16);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_image_config, max_metadata_bytes),
+    8
+);
 
 pub(crate) struct ImageHandle {
     pub image: Image,
@@ -102,10 +124,29 @@ fn c_names(names: &[alloc::string::String], what: &str) -> Result<Vec<CString>, 
         .collect()
 }
 
+/// Fills the defaults: metadata members up to 256 MiB.
+///
+/// # Safety
+/// `cfg` is NULL (ignored) or points to a writable `ttrt_image_config`.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_config_default(cfg: *mut ttrt_image_config) {
+    guard("ttrt_image_config_default", (), || {
+        // SAFETY: the caller's contract.
+        if let Ok(o) = unsafe { out(cfg, "cfg") } {
+            o.write(ttrt_image_config {
+                struct_size: core::mem::size_of::<ttrt_image_config>() as u32,
+                reserved: 0,
+                max_metadata_bytes: 0,
+            });
+        }
+    })
+}
+
 /// Opens a compiled model: a `.tti` archive (PyBuda's tar, or zip) or a netlist (`.yaml` /
 /// `.yml`). The archive is read in place (memory-mapped); nothing is extracted to disk.
 /// Errors: `TTRT_STATUS_IO_ERROR` when the file cannot be read, `TTRT_STATUS_INVALID_IMAGE`
-/// when it is malformed, with a message naming the file, the member and the key.
+/// when it is malformed, with a message naming the file, the member and the key. Metadata
+/// members over 256 MiB are refused (`ttrt_image_open_with_config` sets the limit).
 ///
 /// # Safety
 /// `path` is a NUL-terminated string; `out` points to writable storage for a handle.
@@ -116,10 +157,61 @@ pub unsafe extern "C" fn ttrt_image_open(
 ) -> ttrt_status {
     call("ttrt_image_open", || -> Result<(), ImageCallError> {
         // SAFETY: the caller's contract.
+        unsafe { open_image(path, &ImageConfig::default(), out_img) }
+    })
+}
+
+/// `ttrt_image_open` with the limits of `cfg` (NULL: the defaults).
+///
+/// # Safety
+/// `path` is a NUL-terminated string; `cfg` NULL or a config of `cfg->struct_size` bytes;
+/// `out` points to writable storage for a handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_open_with_config(
+    path: *const c_char,
+    cfg: *const ttrt_image_config,
+    out_img: *mut *mut ttrt_image,
+) -> ttrt_status {
+    call(
+        "ttrt_image_open_with_config",
+        || -> Result<(), ImageCallError> {
+            let config = if cfg.is_null() {
+                ImageConfig::default()
+            } else {
+                // SAFETY: the caller's contract.
+                let c = unsafe { arg(cfg, "cfg") }?;
+                let min = core::mem::size_of::<ttrt_image_config>() as u32;
+                if c.struct_size < min {
+                    return Err(ArgError::StructSize {
+                        arg: "cfg",
+                        found: c.struct_size,
+                        min,
+                    }
+                    .into());
+                }
+                ImageConfig {
+                    max_metadata_bytes: c.max_metadata_bytes,
+                }
+            };
+            // SAFETY: the caller's contract.
+            unsafe { open_image(path, &config, out_img) }
+        },
+    )
+}
+
+/// # Safety
+/// As `ttrt_image_open`.
+unsafe fn open_image(
+    path: *const c_char,
+    config: &ImageConfig,
+    out_img: *mut *mut ttrt_image,
+) -> Result<(), ImageCallError> {
+    {
+        // SAFETY: the caller's contract.
         let path = unsafe { c_str(path, "path") }?;
         // SAFETY: the caller's contract.
         let slot = unsafe { out(out_img, "out") }?;
-        let image = Image::open(path)?;
+        let image = Image::open_with_config(path, config)?;
         let inputs = c_names(image.input_names(), "input")?;
         let outputs = c_names(image.output_names(), "output")?;
         let handle = ImageHandle::table()
@@ -131,7 +223,7 @@ pub unsafe extern "C" fn ttrt_image_open(
             .ok_or_else(|| ImageError::invalid("too many open images".into()))?;
         slot.write(handle);
         Ok(())
-    })
+    }
 }
 
 /// Closes an image. NULL is accepted.

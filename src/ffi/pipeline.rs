@@ -511,8 +511,14 @@ pub unsafe extern "C" fn ttrt_pipeline_preallocate_output_tensors_on_host(
     call("ttrt_pipeline_preallocate_output_tensors_on_host", || {
         with_pipeline(p, |inner| {
             inner.pipeline.preallocate_output_tensors_on_host(n)?;
+            // Smaller than the outputs the budget admitted; still fallible.
             inner.views.clear();
-            inner.views.reserve_exact(n);
+            inner.views.try_reserve_exact(n).map_err(|_| {
+                RuntimeError::new(
+                    ErrorKind::OutOfMemory,
+                    format_args!("cannot allocate the views of {n} output tensors"),
+                )
+            })?;
             Ok(())
         })
     })

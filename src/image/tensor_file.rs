@@ -57,6 +57,19 @@ impl<'a> TensorFile<'a> {
     }
 }
 
+/// The bytes the member of a tensor of `desc` holds: a `.bin`'s shape times its itemsize, a
+/// `.tbin`'s buffers times their size (`None` when that overflows). Known from device.json
+/// alone, so a member's declared size is checked against it before anything is inflated.
+pub fn expected_size(desc: &TensorDescriptor) -> Option<u64> {
+    match desc.tilized {
+        None => desc
+            .shape
+            .iter()
+            .try_fold(desc.itemsize as u64, |acc, &n| acc.checked_mul(n as u64)),
+        Some(t) => (t.num_buffers as u64).checked_mul(t.buffer_size_bytes as u64),
+    }
+}
+
 fn check_host<'a>(
     desc: &TensorDescriptor,
     name: &str,

@@ -43,6 +43,49 @@ pub struct ImageTensor {
     pub entry: TensorEntry,
 }
 
+/// How an image is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageConfig {
+    /// The largest metadata member (device.json, compile_and_runtime_config.json, the
+    /// netlist) or bare netlist file, in bytes; a larger one is refused from the size the zip
+    /// central directory, the tar header or the file system gives, before it is read or
+    /// inflated. 0: the default, 256 MiB.
+    pub max_metadata_bytes: u64,
+}
+
+/// 256 MiB: far above the metadata of real models (a netlist of thousands of ops is a few
+/// MB), far below what a machine can be made to inflate.
+const DEFAULT_MAX_METADATA_BYTES: u64 = 256 << 20;
+
+impl ImageConfig {
+    fn max_metadata(&self) -> u64 {
+        match self.max_metadata_bytes {
+            0 => DEFAULT_MAX_METADATA_BYTES,
+            n => n,
+        }
+    }
+
+    /// Refuses metadata `what` of `size` bytes over the limit.
+    fn check_metadata(&self, file: &str, what: &str, size: u64) -> Result<(), ImageError> {
+        let max = self.max_metadata();
+        if size > max {
+            return invalid!(
+                "{file}: {what} is {size} B, over max_metadata_bytes of {max} B (the limit on \
+                 metadata; raise it with ttrt_image_open_with_config if the image is trusted)"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Default for ImageConfig {
+    fn default() -> Self {
+        ImageConfig {
+            max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
+        }
+    }
+}
+
 /// An opened image.
 pub struct Image {
     file: String,
@@ -65,6 +108,14 @@ fn io_error(file: &str, what: &str, e: std::io::Error) -> ImageError {
 impl Image {
     /// Opens `path`: a netlist when its name ends in `.yaml` or `.yml`, else a TTI archive.
     pub fn open(path: impl AsRef<Path>) -> Result<Image, ImageError> {
+        Image::open_with_config(path, &ImageConfig::default())
+    }
+
+    /// [`Image::open`] with the limits of `config`.
+    pub fn open_with_config(
+        path: impl AsRef<Path>,
+        config: &ImageConfig,
+    ) -> Result<Image, ImageError> {
         let path = path.as_ref();
         let file = path.display().to_string();
         let is_netlist = path
@@ -72,6 +123,10 @@ impl Image {
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
         if is_netlist {
+            let size = std::fs::metadata(path)
+                .map_err(|e| io_error(&file, "read the netlist", e))?
+                .len();
+            config.check_metadata(&file, "the netlist", size)?;
             let text = std::fs::read(path).map_err(|e| io_error(&file, "read the netlist", e))?;
             return Image::from_netlist(&text, &file);
         }
@@ -80,7 +135,7 @@ impl Image {
         // another process while mapped would fault on access (SIGBUS), as with every reader of
         // mapped files; TTI images are written once and then only read.
         let map = unsafe { Mmap::map(&f) }.map_err(|e| io_error(&file, "map", e))?;
-        Image::from_archive(map, file)
+        Image::from_archive(map, file, config)
     }
 
     /// A bare netlist (its text, and the file name for messages).
@@ -104,16 +159,23 @@ impl Image {
         })
     }
 
-    fn from_archive(map: Mmap, file: String) -> Result<Image, ImageError> {
+    fn from_archive(map: Mmap, file: String, config: &ImageConfig) -> Result<Image, ImageError> {
         let in_file = |e: ImageError| e.context(&file);
         let archive = Archive::parse(&map).map_err(in_file)?;
         let source = match archive.kind() {
             super::archive::ArchiveKind::Tar => ImageSource::TarArchive,
             super::archive::ArchiveKind::Zip => ImageSource::ZipArchive,
         };
+        // Metadata members are read whole: their size is checked before they are read.
+        let metadata = |m: &super::archive::Member<'_>| -> Result<(), ImageError> {
+            config.check_metadata(&file, &format!("member {}", m.name()), m.size())
+        };
         let member = |name: &str| -> Result<Cow<'_, [u8]>, ImageError> {
             match archive.find(name) {
-                Some(m) => m.bytes().map_err(in_file),
+                Some(m) => {
+                    metadata(m)?;
+                    m.bytes().map_err(in_file)
+                }
                 None => invalid!("{file}: the archive has no member {name}"),
             }
         };
@@ -131,10 +193,11 @@ impl Image {
         let device = DeviceJson::parse(&member(DEVICE_JSON)?)
             .map_err(|e| e.context(format_args!("{file}: {DEVICE_JSON}")))?;
         let runtime_config = match archive.find(RUNTIME_CONFIG) {
-            Some(m) => Some(
+            Some(m) => Some({
+                metadata(m)?;
                 RuntimeConfig::parse(&m.bytes().map_err(in_file)?)
-                    .map_err(|e| e.context(format_args!("{file}: {RUNTIME_CONFIG}")))?,
-            ),
+                    .map_err(|e| e.context(format_args!("{file}: {RUNTIME_CONFIG}")))?
+            }),
             None => None,
         };
         let netlist_member = format!(
@@ -147,6 +210,7 @@ impl Image {
                  device.json's compiled_graph_state.netlist_filename names"
             );
         };
+        metadata(netlist_bytes)?;
         let text = netlist_bytes.bytes().map_err(in_file)?;
         let text = std::str::from_utf8(&text).map_err(|e| {
             ImageError::invalid(format!("{file}: {netlist_member}: not UTF-8 text ({e})"))
@@ -182,6 +246,8 @@ impl Image {
                     };
                     // Stored members are checked in place; a deflated one only by its size
                     // here (inflating every parameter at open would double the memory).
+                    check_member_size(entry, name, m)
+                        .map_err(|e| e.context(format_args!("{file}: {path}")))?;
                     if !m.is_compressed() {
                         TensorFile::check(entry, name, &m.bytes().map_err(in_file)?)
                             .map_err(|e| e.context(format_args!("{file}: {path}")))?;
@@ -299,11 +365,43 @@ impl Image {
                 self.file
             );
         };
+        // Before anything is inflated: a deflated member inflates into exactly its declared
+        // size, which must be what the descriptor gives.
+        check_member_size(&t.entry, name, m)
+            .map_err(|e| e.context(format_args!("{}: {path}", self.file)))?;
         let bytes = m.bytes().map_err(|e| e.context(&self.file))?;
         TensorFile::check(&t.entry, name, &bytes)
             .map_err(|e| e.context(format_args!("{}: {path}", self.file)))?;
         Ok(bytes)
     }
+}
+
+/// Refuses a tensor member whose size (from the zip central directory or the tar header)
+/// differs from what its descriptor gives, so a deflated member is never inflated to find out.
+fn check_member_size(
+    entry: &TensorEntry,
+    name: &str,
+    m: &super::archive::Member<'_>,
+) -> Result<(), ImageError> {
+    let TensorEntry::Binary(desc) = entry else {
+        return Ok(());
+    };
+    let expected = super::tensor_file::expected_size(desc);
+    if expected != Some(m.size()) {
+        return invalid!(
+            "tensor {name:?} ({}): the member is {} B, but its descriptor (shape {:?}, {}) \
+             gives {}",
+            desc.bin,
+            m.size(),
+            desc.shape,
+            desc.format.name(),
+            match expected {
+                Some(n) => format!("{n} B"),
+                None => "more bytes than a 64-bit size holds".into(),
+            }
+        );
+    }
+    Ok(())
 }
 
 /// A bare netlist's inputs and outputs: host-fed queues, and queues an op writes that no op

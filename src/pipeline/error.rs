@@ -106,6 +106,14 @@ pub enum PipelineError {
     OutputsPending {
         pending: usize,
     },
+    /// `preallocate_output_tensors_on_host` asked for more host memory than the device's
+    /// budget allows (`need` is `None` when the size overflowed), or than the allocator gave.
+    HostMemory {
+        outputs: usize,
+        len: usize,
+        need: Option<u64>,
+        budget: u64,
+    },
     /// Input `index` is not the tensor the pipeline was compiled for.
     InputMismatch {
         index: usize,
@@ -164,6 +172,7 @@ impl PipelineError {
             | PipelineError::TooManyInputs { .. }
             | PipelineError::InputMismatch { .. }
             | PipelineError::ModelReturnedInput => ErrorKind::InvalidArgument,
+            PipelineError::HostMemory { .. } => ErrorKind::OutOfMemory,
             PipelineError::L1AddressMismatch { .. } => ErrorKind::Device,
             PipelineError::Model(e) | PipelineError::Device(e) => e.kind,
         }
@@ -201,6 +210,17 @@ impl fmt::Display for PipelineError {
             PipelineError::OutputsPending { pending } => write!(
                 f,
                 "{pending} outputs of an earlier enqueue are not popped yet; call pop_all first"
+            ),
+            PipelineError::HostMemory {
+                outputs,
+                len,
+                need,
+                budget,
+            } => write!(
+                f,
+                "{outputs} output tensors of {len} B need {} of host memory, over the host \
+                 memory budget of {budget} B (or more than the allocator gives)",
+                crate::runtime::host_memory::Bytes(*need)
             ),
             PipelineError::InputMismatch {
                 index,

@@ -182,4 +182,10 @@ impl OutputSpec {
     pub fn allocate(&self) -> HostTensor {
         HostTensor::zeroed(self.len, self.shape, self.format, self.layout)
     }
+
+    /// A zeroed host tensor of this spec, or `None` when the allocator refuses its bytes.
+    pub fn try_allocate(&self) -> Option<HostTensor> {
+        let data = crate::runtime::host_memory::try_zeroed(self.len)?;
+        Some(HostTensor::new(data, self.shape, self.format, self.layout))
+    }
 }

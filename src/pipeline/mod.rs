@@ -361,9 +361,25 @@ impl<C: Chip, D: DeviceRef<Chip = C>, M: Model<C>> Pipeline<D, M> {
                 pending: self.pending,
             });
         }
-        self.outputs.clear();
-        self.outputs.reserve_exact(n);
-        self.outputs.extend((0..n).map(|_| output.allocate()));
+        // `n` comes from the caller: checked against the device's host memory budget, and
+        // allocated fallibly, before the current outputs are given up.
+        let budget = self.dev.device().host_memory_budget();
+        let need = (n as u64).checked_mul(output.len as u64);
+        let over = || PipelineError::HostMemory {
+            outputs: n,
+            len: output.len,
+            need,
+            budget: budget.bytes(),
+        };
+        if !budget.admits(need) {
+            return Err(over());
+        }
+        let mut outputs = Vec::new();
+        outputs.try_reserve_exact(n).map_err(|_| over())?;
+        for _ in 0..n {
+            outputs.push(output.try_allocate().ok_or_else(over)?);
+        }
+        self.outputs = outputs;
         self.slots = Some(n);
         self.pending = 0;
         self.popped = false;

@@ -13,6 +13,7 @@ use super::buffer::{BankGeometry, BufferLayout, TensorLayout};
 use super::command_queue::{Command, CommandQueue, HostGuard, RING_RECORDS};
 use super::error::{fail, ErrorKind, RuntimeError};
 use super::event::{reached, Event};
+use super::host_memory::HostMemoryBudget;
 use super::program_cache::{signature, ProgramCache};
 use super::signal::Signal;
 use super::tensor::{MemoryConfig, Tensor, TensorSpec};
@@ -42,6 +43,9 @@ pub struct DeviceConfig {
     /// Bytes of each CQ's data ring in host memory (the bytes of non-blocking writes wait
     /// there until the device has taken them).
     pub cq_data_size: u64,
+    /// Bytes of host memory an allocation sized by input may take (the pipeline's output
+    /// tensors); 0: the machine's physical memory.
+    pub host_memory_budget: u64,
 }
 
 impl Default for DeviceConfig {
@@ -53,6 +57,7 @@ impl Default for DeviceConfig {
             trace_region_size: 0,
             l1_small_size: 0,
             cq_data_size: 16 << 20,
+            host_memory_budget: 0,
         }
     }
 }
@@ -139,6 +144,7 @@ pub struct Device<C: Chip> {
     books: Lock<Books>,
     geometry: BankGeometry,
     trace_region_size: u64,
+    host_memory_budget: HostMemoryBudget,
     trace_base: u64,
     dram_banks: u32,
     traces: TraceTable,
@@ -315,6 +321,7 @@ impl<C: Chip> Device<C> {
                 l1_alignment: g.l1_alignment,
             },
             trace_region_size: config.trace_region_size,
+            host_memory_budget: HostMemoryBudget::new(config.host_memory_budget),
             trace_base,
             dram_banks: banks,
             traces: TraceTable::new(),
@@ -345,6 +352,11 @@ impl<C: Chip> Device<C> {
 
     pub fn trace_region_size(&self) -> u64 {
         self.trace_region_size
+    }
+
+    /// What host allocations sized by input may take (`DeviceConfig::host_memory_budget`).
+    pub fn host_memory_budget(&self) -> HostMemoryBudget {
+        self.host_memory_budget
     }
 
     fn cq(&self, cq: u8) -> Result<&CommandQueue, RuntimeError> {

@@ -9,6 +9,7 @@ mod command_queue;
 mod device;
 pub mod error;
 mod event;
+pub mod host_memory;
 mod program_cache;
 mod signal;
 mod tensor;

@@ -37,7 +37,7 @@ STATIC_ASSERT(offsetof(ttrt_event, cq_id) == 4, "ttrt_event.cq_id");
 STATIC_ASSERT(offsetof(ttrt_event, id) == 8, "ttrt_event.id");
 
 /* Device API structs (pinned by static_assertions in src/ffi/device.rs and tensor.rs). */
-STATIC_ASSERT(sizeof(ttrt_device_config) == 64 + (sizeof(void *) == 8 ? 8 : 0), "ttrt_device_config size");
+STATIC_ASSERT(sizeof(ttrt_device_config) == 64 + 2 * sizeof(void *), "ttrt_device_config size");
 STATIC_ASSERT(offsetof(ttrt_device_config, struct_size) == 0, "ttrt_device_config.struct_size");
 STATIC_ASSERT(offsetof(ttrt_device_config, num_command_queues) == 12, "ttrt_device_config.num_command_queues");
 STATIC_ASSERT(offsetof(ttrt_device_config, trace_region_size) == 16, "ttrt_device_config.trace_region_size");
@@ -47,6 +47,12 @@ STATIC_ASSERT(offsetof(ttrt_device_config, arena_size) == 40, "ttrt_device_confi
 STATIC_ASSERT(offsetof(ttrt_device_config, arena) == 48, "ttrt_device_config.arena");
 STATIC_ASSERT(offsetof(ttrt_device_config, pin_workers) == 48 + sizeof(void *), "ttrt_device_config.pin_workers");
 STATIC_ASSERT(offsetof(ttrt_device_config, worker_cpu) == 52 + sizeof(void *), "ttrt_device_config.worker_cpu");
+STATIC_ASSERT(offsetof(ttrt_device_config, host_memory_budget) == 56 + 2 * sizeof(void *),
+              "ttrt_device_config.host_memory_budget");
+STATIC_ASSERT(sizeof(ttrt_backend_config) == 24, "ttrt_backend_config size");
+STATIC_ASSERT(offsetof(ttrt_backend_config, host_memory_budget) == 16, "ttrt_backend_config.host_memory_budget");
+STATIC_ASSERT(sizeof(ttrt_image_config) == 16, "ttrt_image_config size");
+STATIC_ASSERT(offsetof(ttrt_image_config, max_metadata_bytes) == 8, "ttrt_image_config.max_metadata_bytes");
 STATIC_ASSERT(sizeof(ttrt_pipeline_config) == 16, "ttrt_pipeline_config size");
 STATIC_ASSERT(offsetof(ttrt_pipeline_config, use_trace) == 4, "ttrt_pipeline_config.use_trace");
 STATIC_ASSERT(offsetof(ttrt_pipeline_config, num_command_queues) == 8, "ttrt_pipeline_config.num_command_queues");

@@ -185,6 +185,7 @@ fn run(args: &Args) -> Result<(), String> {
     let config = BackendConfig {
         arch: None,
         num_command_queues: args.cqs,
+        ..BackendConfig::default()
     };
     let backend = Backend::create(&image, &config).map_err(|e| e.to_string())?;
     backend.initialize().map_err(|e| e.to_string())?;

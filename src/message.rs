@@ -204,6 +204,9 @@ mod tests {
         assert_eq!(text(count(1u32, "byte")), "1 byte");
         assert_eq!(text(count(1024u32, "byte")), "1024 bytes");
         assert_eq!(text(count_irregular(1u32, "datum", "datums")), "1 datum");
-        assert_eq!(text(count_irregular(5u32, "child", "children")), "5 children");
+        assert_eq!(
+            text(count_irregular(5u32, "child", "children")),
+            "5 children"
+        );
     }
 }

@@ -270,9 +270,9 @@ impl KernelIo<'_> {
         }
         if q.io_type == IoType::Queue && !wait_until(|| q.occupancy() < q.entries) {
             return Err(alloc::format!(
-                "output queue '{}' is full ({} entries): pop its outputs before running again",
+                "output queue '{}' is full ({}): pop its outputs before running again",
                 q.name,
-                q.entries
+                crate::message::count(q.entries, "entry")
             ));
         }
         Ok(q)

@@ -657,13 +657,15 @@ impl Backend {
         if push_one && w != 1 {
             return err!(
                 InvalidArgument,
-                "{call} to queue '{name}': push_one with a tensor of {w} entries"
+                "{call} to queue '{name}': push_one with a tensor of {}",
+                crate::message::count(w, "entry")
             );
         }
         if w != 1 && w % q.input_count as usize != 0 {
             return err!(
                 InvalidArgument,
-                "{call} to queue '{name}': a tensor of {w} entries; W must be 1 or a multiple of the input_count {}",
+                "{call} to queue '{name}': a tensor of {}; W must be 1 or a multiple of the input_count {}",
+                crate::message::count(w, "entry"),
                 q.input_count
             );
         }
@@ -698,11 +700,13 @@ impl Backend {
                 }
                 let need = q.entries - w as u32;
                 if !wait_for(timeout.ms, || q.occupancy() <= need) {
+                    let occupied = q.occupancy();
                     return err!(
                         Timeout,
-                        "{call} to queue '{name}' timed out after {timeout}: {} of {} entries are full and {w} are pushed",
-                        q.occupancy(),
-                        q.entries
+                        "{call} to queue '{name}' timed out after {timeout}: {occupied} of {} {} full and {w} {} pushed",
+                        crate::message::count(q.entries, "entry"),
+                        if occupied == 1 { "is" } else { "are" },
+                        if w == 1 { "is" } else { "are" }
                     );
                 }
                 Ok(q.wr.load(Ordering::Acquire))
@@ -788,8 +792,8 @@ impl Backend {
                 if ptr >= 0 && ptr as u32 >= q.entries {
                     return err!(
                         InvalidArgument,
-                        "{call} from ram '{queue}': ptr {ptr} is outside its {} entries",
-                        q.entries
+                        "{call} from ram '{queue}': ptr {ptr} is outside its {}",
+                        crate::message::count(q.entries, "entry")
                     );
                 }
                 let first = if ptr >= 0 {
@@ -994,8 +998,8 @@ fn tilized_entries(
     if buffers.num_buffers != layout.buffers() {
         return err!(
             InvalidImage,
-            "{file}: tensor '{name}' ({member}): {} buffers, but queue '{name}' has {} (a {}x{} grid)",
-            buffers.num_buffers,
+            "{file}: tensor '{name}' ({member}): {}, but queue '{name}' has {} (a {}x{} grid)",
+            crate::message::count(buffers.num_buffers, "buffer"),
             layout.buffers(),
             layout.grid_r,
             layout.grid_c

@@ -280,9 +280,9 @@ pub unsafe extern "C" fn ttrt_backend_program_name(
                 Some(p) => p.as_ptr(),
                 None => {
                     set_last_error(format_args!(
-                    "ttrt_backend_program_name: index {i} is out of range (the netlist has {} programs)",
-                    h.programs.len()
-                ));
+                        "ttrt_backend_program_name: index {i} is out of range (the netlist has {})",
+                        crate::message::count(h.programs.len(), "program")
+                    ));
                     core::ptr::null()
                 }
             },

@@ -62,7 +62,11 @@ impl fmt::Display for FormatError {
                 expected,
                 found,
             } => {
-                write!(f, "{what} has {found} bytes, expected {expected}")
+                write!(
+                    f,
+                    "{what} has {}, expected {expected}",
+                    crate::message::count(*found, "byte")
+                )
             }
             FormatError::Shape { expected, found } => write!(
                 f,

@@ -755,7 +755,7 @@ size_t ttrt_backend_program_count(const struct ttrt_backend *be);
 // `be` is NULL or a backend handle.
 const char *ttrt_backend_program_name(const struct ttrt_backend *be, size_t i);
 
-// Fills `out` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
+// Fills `out_desc` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
 // name it points to stays valid until the backend is freed.
 //
 // # Safety
@@ -1053,7 +1053,7 @@ ttrt_status ttrt_untilize(const void *src,
 // when it is malformed, with a message naming the file, the member and the key.
 //
 // # Safety
-// `path` is a NUL-terminated string; `out` points to writable storage for a handle.
+// `path` is a NUL-terminated string; `out_img` points to writable storage for a handle.
 ttrt_status ttrt_image_open(const char *path, struct ttrt_image **out_img);
 
 // Closes an image. NULL is accepted.
@@ -1094,7 +1094,7 @@ const char *ttrt_image_output_name(const struct ttrt_image *img, size_t i);
 // first arch its `devices` entry names).
 //
 // # Safety
-// `img` is an image handle; `out` points to writable storage.
+// `img` is an image handle; `out_arch` points to writable storage.
 ttrt_status ttrt_image_arch(const struct ttrt_image *img, ttrt_arch *out_arch);
 
 // Sets the environment variables of the image's `compile_and_runtime_config.json` that are not

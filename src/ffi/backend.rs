@@ -208,7 +208,7 @@ pub unsafe extern "C" fn ttrt_backend_create(
         };
         let config = config_of(cfg)?;
         // SAFETY: the caller's contract.
-        let slot = unsafe { out(out_be, "out") }?;
+        let slot = unsafe { out(out_be, "out_be") }?;
         let backend = Backend::create(&h.image, &config)?;
         let programs = backend
             .program_names()
@@ -349,7 +349,7 @@ fn io_desc(h: &BackendHandle, d: &QueueDesc) -> ttrt_io_desc {
     }
 }
 
-/// Fills `out` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
+/// Fills `out_desc` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
 /// name it points to stays valid until the backend is freed.
 ///
 /// # Safety
@@ -367,7 +367,7 @@ pub unsafe extern "C" fn ttrt_backend_get_queue_descriptor(
             // SAFETY: the caller's contract.
             let name = unsafe { c_str(queue, "queue") }?;
             // SAFETY: the caller's contract.
-            let slot = unsafe { out(out_desc, "out") }?;
+            let slot = unsafe { out(out_desc, "out_desc") }?;
             let d = h.backend.queue_desc(name)?;
             slot.write(io_desc(&h, &d));
             Ok(())
@@ -431,7 +431,7 @@ pub unsafe extern "C" fn ttrt_backend_tensor_desc_for_queue(
             // SAFETY: the caller's contract.
             let q = unsafe { arg(q, "q") }?;
             // SAFETY: the caller's contract.
-            let slot = unsafe { out(out_t, "out") }?;
+            let slot = unsafe { out(out_t, "out_t") }?;
             let name = queue_of(&h, q)?;
             let d = h.backend.queue_desc(name)?;
             let n = if single { 1 } else { d.input_count as usize };
@@ -555,7 +555,7 @@ pub unsafe extern "C" fn ttrt_get_output(
         // SAFETY: the caller's contract.
         let q = unsafe { arg(q, "q") }?;
         // SAFETY: the caller's contract.
-        let slot = unsafe { out(out_t, "out") }?;
+        let slot = unsafe { out(out_t, "out_t") }?;
         let name = queue_of(&h, q)?;
         let t = h.backend.get_output(name, get_one, timeout_ms, ptr)?;
         slot.write(owned_desc(h.id, t.data, t.format, t.shape));
@@ -624,7 +624,7 @@ pub unsafe extern "C" fn ttrt_tensor_desc_free(t: *mut ttrt_tensor_desc) -> ttrt
         if t.owner != ttrt_tensor_owner::Backend as u32 {
             return Err(BackendError::new(
                 BackendErrorKind::InvalidArgument,
-                "ttrt_tensor_desc_free: the tensor is owned by the caller (owner FRONTEND), not the backend".into(),
+                "the tensor is owned by the caller (owner FRONTEND), not the backend".into(),
             )
             .into());
         }
@@ -633,7 +633,7 @@ pub unsafe extern "C" fn ttrt_tensor_desc_free(t: *mut ttrt_tensor_desc) -> ttrt
         if found.is_none() {
             return Err(BackendError::new(
                 BackendErrorKind::InvalidArgument,
-                alloc::format!("ttrt_tensor_desc_free: {ptr:#x} is not live backend-owned memory (freed already, or its backend finished)"),
+                alloc::format!("{ptr:#x} is not live backend-owned memory (freed already, or its backend finished)"),
             )
             .into());
         }

@@ -108,7 +108,7 @@ fn c_names(names: &[alloc::string::String], what: &str) -> Result<Vec<CString>, 
 /// when it is malformed, with a message naming the file, the member and the key.
 ///
 /// # Safety
-/// `path` is a NUL-terminated string; `out` points to writable storage for a handle.
+/// `path` is a NUL-terminated string; `out_img` points to writable storage for a handle.
 #[no_mangle]
 pub unsafe extern "C" fn ttrt_image_open(
     path: *const c_char,
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn ttrt_image_open(
         // SAFETY: the caller's contract.
         let path = unsafe { c_str(path, "path") }?;
         // SAFETY: the caller's contract.
-        let slot = unsafe { out(out_img, "out") }?;
+        let slot = unsafe { out(out_img, "out_img") }?;
         let image = Image::open(path)?;
         let inputs = c_names(image.input_names(), "input")?;
         let outputs = c_names(image.output_names(), "output")?;
@@ -193,7 +193,7 @@ pub unsafe extern "C" fn ttrt_image_output_name(img: *const ttrt_image, i: usize
 /// first arch its `devices` entry names).
 ///
 /// # Safety
-/// `img` is an image handle; `out` points to writable storage.
+/// `img` is an image handle; `out_arch` points to writable storage.
 #[no_mangle]
 pub unsafe extern "C" fn ttrt_image_arch(
     img: *const ttrt_image,
@@ -202,7 +202,7 @@ pub unsafe extern "C" fn ttrt_image_arch(
     call("ttrt_image_arch", || -> Result<(), ApiError> {
         let h = image(img, "img")?;
         // SAFETY: the caller's contract.
-        let slot = unsafe { out(out_arch, "out") }?;
+        let slot = unsafe { out(out_arch, "out_arch") }?;
         slot.write(match h.image.arch() {
             Arch::Grayskull => ttrt_arch::Grayskull,
             Arch::WormholeB0 => ttrt_arch::WormholeB0,

@@ -67,6 +67,12 @@ impl Image {
     pub fn open(path: impl AsRef<Path>) -> Result<Image, ImageError> {
         let path = path.as_ref();
         let file = path.display().to_string();
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            return Err(ImageError::new(
+                ImageErrorKind::Io,
+                format!("{file} is a directory, not a .tti archive or a netlist"),
+            ));
+        }
         let is_netlist = path
             .extension()
             .and_then(|e| e.to_str())

@@ -807,3 +807,52 @@ fn a_caller_owned_tensor_is_refused_with_one_prefix() {
         "{text}"
     );
 }
+
+/// A datacopy graph of input_count 4 from a 4-entry queue.
+const FOUR_RUNS: &str = r#"
+devices:
+  arch: wormhole_b0
+queues:
+  in0: {type: queue, input: HOST, entries: 4, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[1, 0x10000000]]}
+  out: {type: queue, input: copy, entries: 4, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: host, host: [0x0]}
+graphs:
+  g:
+    target_device: 0
+    input_count: 4
+    copy: {type: datacopy, grid_loc: [0, 0], grid_size: [1, 1], inputs: [in0], in_df: [Float32], acc_df: Float32, out_df: Float32, intermed_df: Float32, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi3, untilize_output: false, t: 1, mblock: [1, 1], ublock: [1, 1]}
+programs:
+  - run:
+      - staticvar: {$lptr: 0, $gptr: 0}
+      - execute: {graph_name: g, queue_settings: {in0: {prologue: false, epilogue: false, zero: false, rd_ptr_local: $lptr, rd_ptr_global: $gptr}}}
+      - varinst: [$lptr, incwrap, 4, 8]
+      - varinst: [$gptr, incwrap, 4, 8]
+"#;
+
+#[test]
+fn running_a_graph_on_too_few_entries_says_how_many_it_needs() {
+    use ttrt::backend::{Backend, BackendConfig};
+    use ttrt::format::{DataFormat, HostTensor};
+    let n = ttrt::netlist::parse(FOUR_RUNS, "four.yaml").unwrap();
+    let be = Backend::from_netlist(
+        n,
+        &BackendConfig {
+            arch: None,
+            num_command_queues: 1,
+        },
+    )
+    .unwrap();
+    be.initialize().unwrap();
+    let data = vec![0u8; 32 * 32 * 4];
+    let t = HostTensor::contiguous(&data, DataFormat::Float32, [1, 1, 32, 32]);
+    be.push_input("in0", &t, true, -1, -1).unwrap();
+    let e = be.run_program("run", &[]).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(
+            "graph g: reading queue in0: input_count 4 needs 4 entries of queue 'in0' from read pointer 0, and it \
+             holds 1 entry: push them before run_program (run 2 of 4 found none at pointer 1)"
+        ),
+        "{text}"
+    );
+    let _ = be.finish();
+}

@@ -1125,6 +1125,14 @@ ttrt_status ttrt_get_build_info(struct ttrt_build_info *info);
 // default nothing is logged and nothing is printed. Replaces any earlier registration.
 ttrt_status ttrt_set_log_callback(ttrt_log_callback cb, void *user, uint32_t max_level);
 
+// Sends ttrt's log records to `cb` (with `user` passed back) up to the level the environment
+// variable `TTRT_LOG` names: `off`, `error`, `warn`, `info`, `debug` or `trace`, or
+// `RUST_LOG`-style directives such as `warn,ttrt=debug` (`ttrt=LEVEL` wins; other targets
+// are ignored). Unset or empty: `warn`. A value it cannot read is
+// `TTRT_STATUS_INVALID_ARGUMENT`, naming the variable and its value, and changes nothing.
+// A NULL `cb` is refused. Builds with `std` only.
+ttrt_status ttrt_init_log_from_env(ttrt_log_callback cb, void *user);
+
 // Fills `cfg` with upstream's defaults: trace on, 1 command queue, transfers on the ops
 // queue.
 //

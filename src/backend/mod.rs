@@ -41,11 +41,12 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use error::err;
 pub use error::{BackendError, BackendErrorKind};
 use execute::{GraphRt, Job, RunHost};
-use queue::{ChipMem, HostMem, Mem, QueueRt};
+use queue::{ChipMem, HostMem, Mem, QueueMem, QueueRt};
 use timeout::{Timeout, TimeoutOverrides};
 
 use crate::format::{check_untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout};
 use crate::hal::sim::SimChip;
+use crate::message::count;
 use crate::netlist::exec::GraphPlan;
 use crate::netlist::interp::Interpreter;
 use crate::netlist::{IoType, Netlist, QueueLocation, TemporalGraphs};
@@ -211,6 +212,31 @@ impl Drop for Side<'_> {
     }
 }
 
+/// A trace record of a read of `span` (queue index, first pointer, entries) from `q`.
+fn trace_read(call: &str, q: &QueueRt, (_, first, n): (usize, u32, usize)) {
+    log::trace!(
+        "{call} from queue '{}': {} at pointer {first}",
+        q.name,
+        count(n, "entry")
+    );
+}
+
+/// run_program's parameters as `$p_loop_count=4, ...`, formatted in place.
+struct Params<'a>(&'a [(&'a str, &'a str)]);
+
+impl core::fmt::Display for Params<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no parameters");
+        }
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Waits for `ready` per a Buda timeout in milliseconds: `< 0` forever, `0` one try, `> 0` at
 /// most that long.
 fn wait_for(timeout_ms: i32, ready: impl Fn() -> bool) -> bool {
@@ -246,12 +272,21 @@ impl Backend {
                 config.num_command_queues
             );
         }
+        let timeouts = TimeoutOverrides::from_env()?;
+        log::info!(
+            "backend created for {}: {}, {}, {}, {} to load",
+            netlist.file,
+            arch.name(),
+            count(config.num_command_queues, "command queue"),
+            count(netlist.programs.len(), "program"),
+            count(loads.len(), "constant or parameter tensor")
+        );
         Ok(Backend {
             netlist,
             arch,
             config: *config,
             loads,
-            timeouts: TimeoutOverrides::from_env()?,
+            timeouts,
             state: AtomicU8::new(CREATED),
             io_busy: AtomicBool::new(false),
             run_busy: AtomicBool::new(false),
@@ -458,7 +493,42 @@ impl Backend {
             drop(unsafe { (*self.rt.get()).take() });
             return Err(e);
         }
+        if log::log_enabled!(log::Level::Info) {
+            self.log_layout(self.runtime("initialize")?);
+        }
         Ok(())
+    }
+
+    /// The initialize summary: where the queues went and what was loaded.
+    fn log_layout(&self, rt: &Runtime) {
+        let (mut dram, mut host, mut dram_bytes, mut host_bytes) = (0usize, 0usize, 0usize, 0usize);
+        for q in rt.queues.iter() {
+            let bytes = if q.owns_header {
+                q.buffers * (q.header_size + q.entries as usize * q.entry_size)
+            } else {
+                0
+            };
+            match q.mem {
+                QueueMem::Dram(_) => {
+                    dram += 1;
+                    dram_bytes += bytes;
+                }
+                QueueMem::Host(_) => {
+                    host += 1;
+                    host_bytes += bytes;
+                }
+            }
+        }
+        log::info!(
+            "initialized {}: {} in DRAM ({}), {} in host memory ({}), {} compiled, {} loaded",
+            self.netlist.file,
+            count(dram, "queue"),
+            count(dram_bytes, "byte"),
+            count(host, "queue"),
+            count(host_bytes, "byte"),
+            count(rt.graphs.len(), "graph"),
+            count(self.loads.len(), "constant or parameter tensor")
+        );
     }
 
     fn start(&self) -> Result<Box<Runtime>, BackendError> {
@@ -623,7 +693,13 @@ impl Backend {
         self.deliver(rt, qi, first, w, call, |mem| {
             // SAFETY: the io side's staging; this call holds the io side (or both).
             q.tilize_entries(mem, first, t, unsafe { &mut *q.io_staging.get() })
-        })
+        })?;
+        log::trace!(
+            "{call} to queue '{}': {} at pointer {first}",
+            q.name,
+            count(w, "entry")
+        );
+        Ok(())
     }
 
     /// Checks a push of `w` entries into queue `qi` and waits for room; returns the pointer
@@ -769,9 +845,18 @@ impl Backend {
         // SAFETY: the run side is held. Upstream forgets partial temporal graphs per program.
         unsafe { &mut *rt.temporal.get() }.reset();
         let mut host = RunHost { rt };
+        let start = log::log_enabled!(log::Level::Debug).then(std::time::Instant::now);
         interp
             .run(index, params, &mut host)
-            .map_err(|e| BackendError::new(BackendErrorKind::Runtime, alloc::format!("{e}")))
+            .map_err(|e| BackendError::new(BackendErrorKind::Runtime, alloc::format!("{e}")))?;
+        if let Some(start) = start {
+            log::debug!(
+                "run_program '{program}' ({}) took {:.3} ms",
+                Params(params),
+                start.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        Ok(())
     }
 
     /// The entries get_output reads: (queue index, first pointer, count).
@@ -813,8 +898,8 @@ impl Backend {
                 if !wait_for(timeout.ms, || q.occupancy() >= n) {
                     return err!(
                         Timeout,
-                        "{call} from queue '{queue}' timed out after {timeout}: {n} entr{} needed, {} available",
-                        if n == 1 { "y" } else { "ies" },
+                        "{call} from queue '{queue}' timed out after {timeout}: {} needed, {} available",
+                        count(n, "entry"),
                         q.occupancy()
                     );
                 }
@@ -870,6 +955,7 @@ impl Backend {
         let mut data = alloc::vec![0u8; shape.iter().product::<usize>() * item];
         let mut dst = HostTensorMut::contiguous(&mut data, format, shape);
         self.read_into(rt, "get_output", span, &mut dst)?;
+        trace_read("get_output", q, span);
         Ok(OutputTensor {
             data,
             format,
@@ -891,7 +977,9 @@ impl Backend {
         let rt = self.runtime("get_output")?;
         let timeout = TimeoutOverrides::apply(self.timeouts.get, timeout::GET, timeout_ms);
         let span = self.output_span(rt, "get_output", queue, get_one, timeout, ptr)?;
-        self.read_into(rt, "get_output", span, dst)
+        self.read_into(rt, "get_output", span, dst)?;
+        trace_read("get_output_into", &rt.queues[span.0], span);
+        Ok(())
     }
 
     /// Advances the read pointer of `queue` by 1 (`pop_one`) or input_count entries.
@@ -920,7 +1008,13 @@ impl Backend {
                     BackendErrorKind::Runtime,
                     alloc::format!("pop_output from queue '{queue}': {e}"),
                 )
-            })
+            })?;
+        log::trace!(
+            "pop_output from queue '{queue}': {}, read pointer {first} -> {}",
+            count(n, "entry"),
+            q.advance(first, n as u32)
+        );
+        Ok(())
     }
 
     /// The graph kernels run_program has run since initialize, and the time they took in all:

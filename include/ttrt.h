@@ -14,6 +14,10 @@
  *   call it before setting fields, so that fields added later get their defaults.
  * - Memory returned by the library (tensor descriptors of get_output) is owned by the library
  *   and released with the matching *_free call; memory passed in stays the caller's.
+ * - Error texts name arguments and fields as this header does ("argument `out_img` is NULL",
+ *   "cfg->arena_size").
+ * - The library prints nothing. Log records go to the callback of ttrt_set_log_callback, or of
+ *   ttrt_init_log_from_env, which reads the level from TTRT_LOG.
  *
  * Thread safety
  * - Library functions (version, status strings, logging, format helpers) may be called from

@@ -39,7 +39,10 @@ fn verbosity_flags_choose_the_records_on_stderr() {
     );
     assert!(!text.contains("ttrt: trace "), "{text}");
 
-    let run = ttrt(None, &["-vvv", "run", "examples/digits.tti", "--loops", "1"]);
+    let run = ttrt(
+        None,
+        &["-vvv", "run", "examples/digits.tti", "--loops", "1"],
+    );
     let text = stderr(&run);
     assert!(
         text.contains("ttrt: trace ttrt::backend: push_input to queue 'x': 4 entries at pointer 0"),

@@ -61,7 +61,11 @@ fn logging_allocates_nothing_in_the_steady_state() {
             "heap allocations in 30 steady-state loops logging at {level:?}"
         );
         // push, run_program, get_output_into and pop each give one record at TRACE.
-        assert_eq!(DELIVERED.load(Ordering::SeqCst), 30 * records_per_loop, "{level:?}");
+        assert_eq!(
+            DELIVERED.load(Ordering::SeqCst),
+            30 * records_per_loop,
+            "{level:?}"
+        );
     }
     assert_eq!(
         ttrt_set_log_callback(None, std::ptr::null_mut(), 0),

@@ -748,7 +748,8 @@ impl Backend {
         if w > q.entries as usize {
             return err!(
                 InvalidArgument,
-                "{call} to queue '{name}': {w} entries do not fit a queue of {}",
+                "{call} to queue '{name}': {} do not fit a queue of {}",
+                count(w, "entry"),
                 q.entries
             );
         }
@@ -757,8 +758,8 @@ impl Backend {
                 if ptr >= 0 && ptr as u32 >= q.entries {
                     return err!(
                         InvalidArgument,
-                        "{call} to ram '{name}': ptr {ptr} is outside its {} entries",
-                        q.entries
+                        "{call} to ram '{name}': ptr {ptr} is outside its {}",
+                        count(q.entries, "entry")
                     );
                 }
                 if ptr >= 0 {

@@ -76,7 +76,8 @@ impl fmt::Display for FormatError {
             FormatError::Entries { found, detail } => {
                 write!(
                     f,
-                    "tensor has {found} entries (outermost dimension): {detail}"
+                    "tensor has {} (outermost dimension): {detail}",
+                    crate::message::count(*found, "entry")
                 )
             }
             FormatError::HostFormat { format, direction } => {

@@ -1198,7 +1198,10 @@ fn read_op_attributes(
                         reader.err(
                             key.line,
                             &p,
-                            format!("splice attribute `{k}` does not name one of the op's {inputs} inputs"),
+                            format!(
+                                "splice attribute `{k}` does not name one of the op's {}",
+                                crate::message::count(inputs, "input")
+                            ),
                         )
                     })?;
                 let args = reader.seq(value, &p)?;

@@ -313,8 +313,8 @@ fn queue(c: &Checker, q: &Queue) -> R {
         };
         if few == 0 || many % few != 0 {
             return bad(format!(
-                "`{}` has {} entries and `{alias}` {}: the entries of views of one ram must divide each other",
-                q.name, q.entries, target.entries
+                "`{}` has {} and `{alias}` {}: the entries of views of one ram must divide each other",
+                q.name, crate::message::count(q.entries, "entry"), target.entries
             ));
         }
     }
@@ -1085,7 +1085,10 @@ fn fused_op(c: &Checker, f: &FusedOp) -> R {
                         return Err(c.err(
                             o.line,
                             p,
-                            format!("{b} is not an input of a fused op with {} inputs", f.inputs),
+                            format!(
+                                "{b} is not an input of a fused op with {}",
+                                crate::message::count(f.inputs, "input")
+                            ),
                         ))
                     }
                     FusedOperand::Intermed(k) if k >= f.intermediates => {

@@ -481,11 +481,10 @@ fn scan_body(info: &mut FnInfo, body: &[Tok], roles: &[(String, String, bool, Ve
                     info.names.push(format!("{root}->…"));
                 }
             }
-            Tok::Ident(w) if w == "arg" => {
-                if k + 2 < body.len() && is_punct(&body[k + 1], ':') {
-                    if let Tok::Str(s) = &body[k + 2] {
-                        info.names.push(s.clone());
-                    }
+            // `arg: "name"` in an ArgError.
+            Tok::Ident(w) if w == "arg" && k + 2 < body.len() && is_punct(&body[k + 1], ':') => {
+                if let Tok::Str(s) = &body[k + 2] {
+                    info.names.push(s.clone());
                 }
             }
             _ => {}

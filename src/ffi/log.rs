@@ -4,6 +4,7 @@
 //! The callback and its user pointer are kept as one pair under a sequence counter, so a record
 //! never sees the callback of one registration with the user pointer of another, and reading
 //! them takes no lock. Messages are formatted into stack buffers: logging never allocates.
+//! `ttrt_init_log_from_env` takes the level from `TTRT_LOG` ([`parse_log_spec`]).
 
 use core::ffi::{c_char, c_void};
 use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};

@@ -19,7 +19,10 @@
  *   machine's physical memory); over it is TTRT_STATUS_OUT_OF_MEMORY naming what and how
  *   many bytes. Archive metadata members are limited by ttrt_image_config.max_metadata_bytes
  *   (256 MiB by default) before anything is inflated.
- * - The library prints nothing; log records go to the ttrt_set_log_callback callback.
+ * - Error texts name arguments and fields as this header does ("argument `out_img` is NULL",
+ *   "cfg->arena_size").
+ * - The library prints nothing. Log records go to the callback of ttrt_set_log_callback, or of
+ *   ttrt_init_log_from_env, which reads the level from TTRT_LOG.
  *
  * Thread safety
  * - Library functions (version, status strings, logging, format helpers) may be called from
@@ -787,7 +790,7 @@ size_t ttrt_backend_program_count(const struct ttrt_backend *be);
 // `be` is NULL or a backend handle.
 const char *ttrt_backend_program_name(const struct ttrt_backend *be, size_t i);
 
-// Fills `out` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
+// Fills `out_desc` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
 // name it points to stays valid until the backend is freed.
 //
 // # Safety
@@ -1092,7 +1095,7 @@ void ttrt_image_config_default(struct ttrt_image_config *cfg);
 // members over 256 MiB are refused (`ttrt_image_open_with_config` sets the limit).
 //
 // # Safety
-// `path` is a NUL-terminated string; `out` points to writable storage for a handle.
+// `path` is a NUL-terminated string; `out_img` points to writable storage for a handle.
 ttrt_status ttrt_image_open(const char *path, struct ttrt_image **out_img);
 
 // `ttrt_image_open` with the limits of `cfg` (NULL: the defaults).
@@ -1142,7 +1145,7 @@ const char *ttrt_image_output_name(const struct ttrt_image *img, size_t i);
 // first arch its `devices` entry names).
 //
 // # Safety
-// `img` is an image handle; `out` points to writable storage.
+// `img` is an image handle; `out_arch` points to writable storage.
 ttrt_status ttrt_image_arch(const struct ttrt_image *img, ttrt_arch *out_arch);
 
 // Sets the environment variables of the image's `compile_and_runtime_config.json` that are not
@@ -1172,6 +1175,14 @@ ttrt_status ttrt_get_build_info(struct ttrt_build_info *info);
 // back unchanged. A NULL `cb`, or `max_level` `TTRT_LOG_LEVEL_OFF`, turns logging off. By
 // default nothing is logged and nothing is printed. Replaces any earlier registration.
 ttrt_status ttrt_set_log_callback(ttrt_log_callback cb, void *user, uint32_t max_level);
+
+// Sends ttrt's log records to `cb` (with `user` passed back) up to the level the environment
+// variable `TTRT_LOG` names: `off`, `error`, `warn`, `info`, `debug` or `trace`, or
+// `RUST_LOG`-style directives such as `warn,ttrt=debug` (`ttrt=LEVEL` wins; other targets
+// are ignored). Unset or empty: `warn`. A value it cannot read is
+// `TTRT_STATUS_INVALID_ARGUMENT`, naming the variable and its value, and changes nothing.
+// A NULL `cb` is refused. Builds with `std` only.
+ttrt_status ttrt_init_log_from_env(ttrt_log_callback cb, void *user);
 
 // Fills `cfg` with upstream's defaults: trace on, 1 command queue, transfers on the ops
 // queue.

@@ -81,6 +81,77 @@ impl<const N: usize> fmt::Write for MessageBuf<N> {
     }
 }
 
+/// `n` and a noun in the form the count takes: "1 input", "0 inputs", "2 entries". For the
+/// counts in error texts, log records and the CLI's lines.
+pub fn count(n: impl CountValue, noun: &str) -> Count<'_> {
+    Count {
+        n: n.value(),
+        one: noun,
+        many: None,
+    }
+}
+
+/// As [`count`], for a noun whose plural the English rules of [`count`] do not give.
+pub fn count_irregular<'a>(n: impl CountValue, one: &'a str, many: &'a str) -> Count<'a> {
+    Count {
+        n: n.value(),
+        one,
+        many: Some(many),
+    }
+}
+
+/// An unsigned integer that [`count`] takes.
+pub trait CountValue {
+    fn value(self) -> u64;
+}
+
+macro_rules! count_value {
+    ($($t:ty),*) => {$(
+        impl CountValue for $t {
+            fn value(self) -> u64 {
+                self as u64
+            }
+        }
+    )*};
+}
+count_value!(u8, u16, u32, u64, usize);
+
+/// A count and its noun, shown as "1 entry" or "3 entries" (see [`count`]). Formats in place:
+/// no allocation.
+#[derive(Clone, Copy, Debug)]
+pub struct Count<'a> {
+    n: u64,
+    one: &'a str,
+    many: Option<&'a str>,
+}
+
+impl fmt::Display for Count<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ", self.n)?;
+        if self.n == 1 {
+            return f.write_str(self.one);
+        }
+        if let Some(many) = self.many {
+            return f.write_str(many);
+        }
+        let noun = self.one;
+        let b = noun.as_bytes();
+        let vowel = |c: u8| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u');
+        if b.len() >= 2 && b[b.len() - 1] == b'y' && !vowel(b[b.len() - 2]) {
+            // entry -> entries, but key -> keys.
+            write!(f, "{}ies", &noun[..noun.len() - 1])
+        } else if noun.ends_with('s')
+            || noun.ends_with('x')
+            || noun.ends_with("ch")
+            || noun.ends_with("sh")
+        {
+            write!(f, "{noun}es")
+        } else {
+            write!(f, "{noun}s")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +184,29 @@ mod tests {
         let mut buf = MessageBuf::<MESSAGE_CAPACITY>::new();
         buf.set(format_args!("a\nb\r\nc"));
         assert_eq!(buf.as_str(), "a b  c");
+    }
+
+    fn text(c: Count<'_>) -> std::string::String {
+        std::format!("{c}")
+    }
+
+    #[test]
+    fn counts_take_the_singular_only_for_one() {
+        assert_eq!(text(count(1u32, "input")), "1 input");
+        assert_eq!(text(count(2u32, "input")), "2 inputs");
+        assert_eq!(text(count(0u32, "loop")), "0 loops");
+        assert_eq!(text(count(1u64, "entry")), "1 entry");
+        assert_eq!(text(count(4u64, "entry")), "4 entries");
+        assert_eq!(text(count(3u8, "key")), "3 keys");
+        assert_eq!(text(count(2u32, "pass")), "2 passes");
+        assert_eq!(text(count(2u32, "box")), "2 boxes");
+        assert_eq!(text(count(2u32, "batch")), "2 batches");
+        assert_eq!(text(count(1u32, "byte")), "1 byte");
+        assert_eq!(text(count(1024u32, "byte")), "1024 bytes");
+        assert_eq!(text(count_irregular(1u32, "datum", "datums")), "1 datum");
+        assert_eq!(
+            text(count_irregular(5u32, "child", "children")),
+            "5 children"
+        );
     }
 }

@@ -306,7 +306,7 @@ fn running_without_inputs_fails_with_the_queue_named_and_does_not_hang() {
         .unwrap_err();
     assert_eq!(e.kind, BackendErrorKind::Runtime);
     assert!(
-        e.message.contains("queue 'in0' has no entry"),
+        e.message.contains("input_count 2 needs 2 entries of queue 'in0' from read pointer 0, and it holds 0 entries"),
         "{}",
         e.message
     );

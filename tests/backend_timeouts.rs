@@ -113,7 +113,7 @@ fn the_environment_replaces_push_get_and_pop_timeouts_read_once_at_create() {
     assert_eq!(e.kind, BackendErrorKind::Timeout);
     assert_eq!(
         e.message,
-        "push_input to queue 'in0' timed out after 0 ms (set by TT_BACKEND_PUSH_TIMEOUT): 2 of 2 entries are full and 1 are pushed"
+        "push_input to queue 'in0' timed out after 0 ms (set by TT_BACKEND_PUSH_TIMEOUT): 2 of 2 entries are full and 1 is pushed"
     );
     // With entries there, the same calls succeed: the override shortens waits, nothing else.
     be.run_program("run", &[("$p_loop_count", "1")]).unwrap();
@@ -129,7 +129,7 @@ fn the_environment_replaces_push_get_and_pop_timeouts_read_once_at_create() {
     let e = be.push_input("in0", &t, true, 0, -1).unwrap_err();
     assert_eq!(
         e.message,
-        "push_input to queue 'in0' timed out after 0 ms (set by TT_BACKEND_PUSH_TIMEOUT): 2 of 2 entries are full and 1 are pushed"
+        "push_input to queue 'in0' timed out after 0 ms (set by TT_BACKEND_PUSH_TIMEOUT): 2 of 2 entries are full and 1 is pushed"
     );
     be.finish().unwrap();
 
@@ -141,7 +141,7 @@ fn the_environment_replaces_push_get_and_pop_timeouts_read_once_at_create() {
     let e = be.push_input("in0", &t, true, 0, -1).unwrap_err();
     assert_eq!(
         e.message,
-        "push_input to queue 'in0' timed out after 1000 ms (set by TT_BACKEND_PUSH_TIMEOUT): 2 of 2 entries are full and 1 are pushed"
+        "push_input to queue 'in0' timed out after 1000 ms (set by TT_BACKEND_PUSH_TIMEOUT): 2 of 2 entries are full and 1 is pushed"
     );
     let e = be.pop_output("out", true, 0).unwrap_err();
     assert_eq!(

@@ -424,7 +424,7 @@ fn each_input_and_output_name_needs_its_own_shape_format_and_transform() {
     v["compiled_graph_state"]["ordered_output_data_formats"] = json!(["Float16_b", "Float32"]);
     assert_eq!(
         parse_err(&v),
-        "device.json: compiled_graph_state.ordered_output_data_formats: expected 1 entries, one per name in ordered_output_names, found 2"
+        "device.json: compiled_graph_state.ordered_output_data_formats: expected 1 entry, one per name in ordered_output_names, found 2"
     );
     let mut v = pybuda_value();
     v["compiled_graph_state"]["ordered_input_runtime_tensor_transforms"]

@@ -360,7 +360,7 @@ fn a_tm_list_for_an_input_the_op_lacks_is_rejected() {
 fn a_loop_without_endloop_is_rejected() {
     let e = rejected(&with("    - endloop\n", ""));
     assert_eq!(e.path, "programs.main");
-    assert_message(&e, &["1 loop(s) without a matching endloop"]);
+    assert_message(&e, &["1 loop without a matching endloop"]);
 }
 
 #[test]
@@ -398,7 +398,7 @@ fn a_varinst_with_the_wrong_argument_count_is_rejected() {
         "- varinst: [$lptr, incwrap, $c_one, 4]",
         "- varinst: [$lptr, incwrap, $c_one]",
     ));
-    assert_message(&e, &["varinst incwrap takes 2 argument(s), found 1"]);
+    assert_message(&e, &["varinst incwrap takes 2 arguments, found 1"]);
 }
 
 #[test]

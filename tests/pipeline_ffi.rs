@@ -594,7 +594,7 @@ fn call_order_nulls_and_freed_handles() {
         fails(
             ttrt_pipeline_enqueue(p, bad.as_ptr(), 2),
             ttrt_status::InvalidArgument,
-            "ttrt_pipeline_enqueue: inputs[1]: argument `host->layout` is 7, allowed: a \
+            "ttrt_pipeline_enqueue: argument `inputs[1]->layout` is 7, allowed: a \
              ttrt_tensor_layout (0..1)",
         );
         bad[1].layout = 1;

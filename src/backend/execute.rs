@@ -166,8 +166,14 @@ fn run_graph(queues: &[QueueRt], graph: &GraphRt, mem: &dyn Mem) -> Result<(), S
             _ => q.rd.load(Ordering::Acquire),
         };
     }
-    for _ in 0..graph.input_count {
-        let mut io = KernelIo { queues, exec, mem };
+    for run in 0..graph.input_count {
+        let mut io = KernelIo {
+            queues,
+            exec,
+            mem,
+            run,
+            runs: graph.input_count,
+        };
         match graph.copy {
             Some((from, to)) => io.copy_entry(from, to)?,
             None => plan.run(&mut io).map_err(|e| e.message)?,
@@ -227,6 +233,9 @@ struct KernelIo<'a> {
     queues: &'a [QueueRt],
     exec: &'a [QueueExec],
     mem: &'a dyn Mem,
+    /// Which of the graph's `runs` (its input_count) this is, from 0.
+    run: u32,
+    runs: u32,
 }
 
 impl KernelIo<'_> {
@@ -249,12 +258,24 @@ impl KernelIo<'_> {
         if q.io_type == IoType::Queue {
             let present = || q.distance(q.rd.load(Ordering::Acquire), e.cur) < q.occupancy();
             if !wait_until(present) {
+                // The entries from the read pointer this run and the runs after it read.
+                let rd = q.rd.load(Ordering::Acquire);
+                let step = if e.hold { 0 } else { e.rd_autoinc };
+                let later = (self.runs - self.run - 1).saturating_mul(step);
+                let needed = q
+                    .distance(rd, e.cur)
+                    .saturating_add(1)
+                    .saturating_add(later);
                 return Err(alloc::format!(
-                    "queue '{}' has no entry at read pointer {} (read pointer {}, write pointer {}): push its entries before run_program",
+                    "input_count {} needs {} of queue '{}' from read pointer {rd}, and it holds {}: \
+                     push them before run_program (run {} of {} found none at pointer {})",
+                    self.runs,
+                    crate::message::count(needed, "entry"),
                     q.name,
-                    e.cur,
-                    q.rd.load(Ordering::Acquire),
-                    q.wr.load(Ordering::Acquire)
+                    crate::message::count(q.occupancy(), "entry"),
+                    self.run + 1,
+                    self.runs,
+                    e.cur
                 ));
             }
         }
@@ -270,9 +291,9 @@ impl KernelIo<'_> {
         }
         if q.io_type == IoType::Queue && !wait_until(|| q.occupancy() < q.entries) {
             return Err(alloc::format!(
-                "output queue '{}' is full ({} entries): pop its outputs before running again",
+                "output queue '{}' is full ({}): pop its outputs before running again",
                 q.name,
-                q.entries
+                crate::message::count(q.entries, "entry")
             ));
         }
         Ok(q)

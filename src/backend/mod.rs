@@ -41,11 +41,12 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use error::err;
 pub use error::{BackendError, BackendErrorKind};
 use execute::{GraphRt, Job, RunHost};
-use queue::{ChipMem, HostMem, Mem, QueueRt};
+use queue::{ChipMem, HostMem, Mem, QueueMem, QueueRt};
 use timeout::{Timeout, TimeoutOverrides};
 
 use crate::format::{check_untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout};
 use crate::hal::sim::SimChip;
+use crate::message::count;
 use crate::netlist::exec::GraphPlan;
 use crate::netlist::interp::Interpreter;
 use crate::netlist::{IoType, Netlist, QueueLocation, TemporalGraphs};
@@ -217,6 +218,31 @@ impl Drop for Side<'_> {
     }
 }
 
+/// A trace record of a read of `span` (queue index, first pointer, entries) from `q`.
+fn trace_read(call: &str, q: &QueueRt, (_, first, n): (usize, u32, usize)) {
+    log::trace!(
+        "{call} from queue '{}': {} at pointer {first}",
+        q.name,
+        count(n, "entry")
+    );
+}
+
+/// run_program's parameters as `$p_loop_count=4, ...`, formatted in place.
+struct Params<'a>(&'a [(&'a str, &'a str)]);
+
+impl core::fmt::Display for Params<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no parameters");
+        }
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Waits for `ready` per a Buda timeout in milliseconds: `< 0` forever, `0` one try, `> 0` at
 /// most that long.
 fn wait_for(timeout_ms: i32, ready: impl Fn() -> bool) -> bool {
@@ -252,13 +278,22 @@ impl Backend {
                 config.num_command_queues
             );
         }
+        let timeouts = TimeoutOverrides::from_env()?;
+        log::info!(
+            "backend created for {}: {}, {}, {}, {} to load",
+            netlist.file,
+            arch.name(),
+            count(config.num_command_queues, "command queue"),
+            count(netlist.programs.len(), "program"),
+            count(loads.len(), "constant or parameter tensor")
+        );
         Ok(Backend {
             netlist,
             arch,
             config: *config,
             budget: HostMemoryBudget::new(config.host_memory_budget),
             loads,
-            timeouts: TimeoutOverrides::from_env()?,
+            timeouts,
             state: AtomicU8::new(CREATED),
             io_busy: AtomicBool::new(false),
             run_busy: AtomicBool::new(false),
@@ -506,7 +541,42 @@ impl Backend {
             drop(unsafe { (*self.rt.get()).take() });
             return Err(e);
         }
+        if log::log_enabled!(log::Level::Info) {
+            self.log_layout(self.runtime("initialize")?);
+        }
         Ok(())
+    }
+
+    /// The initialize summary: where the queues went and what was loaded.
+    fn log_layout(&self, rt: &Runtime) {
+        let (mut dram, mut host, mut dram_bytes, mut host_bytes) = (0usize, 0usize, 0usize, 0usize);
+        for q in rt.queues.iter() {
+            let bytes = if q.owns_header {
+                q.buffers * (q.header_size + q.entries as usize * q.entry_size)
+            } else {
+                0
+            };
+            match q.mem {
+                QueueMem::Dram(_) => {
+                    dram += 1;
+                    dram_bytes += bytes;
+                }
+                QueueMem::Host(_) => {
+                    host += 1;
+                    host_bytes += bytes;
+                }
+            }
+        }
+        log::info!(
+            "initialized {}: {} in DRAM ({}), {} in host memory ({}), {} compiled, {} loaded",
+            self.netlist.file,
+            count(dram, "queue"),
+            count(dram_bytes, "byte"),
+            count(host, "queue"),
+            count(host_bytes, "byte"),
+            count(rt.graphs.len(), "graph"),
+            count(self.loads.len(), "constant or parameter tensor")
+        );
     }
 
     fn start(&self) -> Result<Box<Runtime>, BackendError> {
@@ -675,7 +745,13 @@ impl Backend {
         self.deliver(rt, qi, first, w, call, |mem| {
             // SAFETY: the io side's staging; this call holds the io side (or both).
             q.tilize_entries(mem, first, t, unsafe { &mut *q.io_staging.get() })
-        })
+        })?;
+        log::trace!(
+            "{call} to queue '{}': {} at pointer {first}",
+            q.name,
+            count(w, "entry")
+        );
+        Ok(())
     }
 
     /// Checks a push of `w` entries into queue `qi` and waits for room; returns the pointer
@@ -709,20 +785,23 @@ impl Backend {
         if push_one && w != 1 {
             return err!(
                 InvalidArgument,
-                "{call} to queue '{name}': push_one with a tensor of {w} entries"
+                "{call} to queue '{name}': push_one with a tensor of {}",
+                crate::message::count(w, "entry")
             );
         }
         if w != 1 && w % q.input_count as usize != 0 {
             return err!(
                 InvalidArgument,
-                "{call} to queue '{name}': a tensor of {w} entries; W must be 1 or a multiple of the input_count {}",
+                "{call} to queue '{name}': a tensor of {}; W must be 1 or a multiple of the input_count {}",
+                crate::message::count(w, "entry"),
                 q.input_count
             );
         }
         if w > q.entries as usize {
             return err!(
                 InvalidArgument,
-                "{call} to queue '{name}': {w} entries do not fit a queue of {}",
+                "{call} to queue '{name}': {} do not fit a queue of {}",
+                count(w, "entry"),
                 q.entries
             );
         }
@@ -731,8 +810,8 @@ impl Backend {
                 if ptr >= 0 && ptr as u32 >= q.entries {
                     return err!(
                         InvalidArgument,
-                        "{call} to ram '{name}': ptr {ptr} is outside its {} entries",
-                        q.entries
+                        "{call} to ram '{name}': ptr {ptr} is outside its {}",
+                        count(q.entries, "entry")
                     );
                 }
                 if ptr >= 0 {
@@ -750,11 +829,13 @@ impl Backend {
                 }
                 let need = q.entries - w as u32;
                 if !wait_for(timeout.ms, || q.occupancy() <= need) {
+                    let occupied = q.occupancy();
                     return err!(
                         Timeout,
-                        "{call} to queue '{name}' timed out after {timeout}: {} of {} entries are full and {w} are pushed",
-                        q.occupancy(),
-                        q.entries
+                        "{call} to queue '{name}' timed out after {timeout}: {occupied} of {} {} full and {w} {} pushed",
+                        crate::message::count(q.entries, "entry"),
+                        if occupied == 1 { "is" } else { "are" },
+                        if w == 1 { "is" } else { "are" }
                     );
                 }
                 Ok(q.wr.load(Ordering::Acquire))
@@ -817,9 +898,18 @@ impl Backend {
         // SAFETY: the run side is held. Upstream forgets partial temporal graphs per program.
         unsafe { &mut *rt.temporal.get() }.reset();
         let mut host = RunHost { rt };
+        let start = log::log_enabled!(log::Level::Debug).then(std::time::Instant::now);
         interp
             .run(index, params, &mut host)
-            .map_err(|e| BackendError::new(BackendErrorKind::Runtime, alloc::format!("{e}")))
+            .map_err(|e| BackendError::new(BackendErrorKind::Runtime, alloc::format!("{e}")))?;
+        if let Some(start) = start {
+            log::debug!(
+                "run_program '{program}' ({}) took {:.3} ms",
+                Params(params),
+                start.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        Ok(())
     }
 
     /// The entries get_output reads: (queue index, first pointer, count).
@@ -840,8 +930,8 @@ impl Backend {
                 if ptr >= 0 && ptr as u32 >= q.entries {
                     return err!(
                         InvalidArgument,
-                        "{call} from ram '{queue}': ptr {ptr} is outside its {} entries",
-                        q.entries
+                        "{call} from ram '{queue}': ptr {ptr} is outside its {}",
+                        crate::message::count(q.entries, "entry")
                     );
                 }
                 let first = if ptr >= 0 {
@@ -861,8 +951,8 @@ impl Backend {
                 if !wait_for(timeout.ms, || q.occupancy() >= n) {
                     return err!(
                         Timeout,
-                        "{call} from queue '{queue}' timed out after {timeout}: {n} entr{} needed, {} available",
-                        if n == 1 { "y" } else { "ies" },
+                        "{call} from queue '{queue}' timed out after {timeout}: {} needed, {} available",
+                        count(n, "entry"),
                         q.occupancy()
                     );
                 }
@@ -919,6 +1009,7 @@ impl Backend {
         } = self.host_tensor(&q.name, &q.layout, span.2)?;
         let mut dst = HostTensorMut::contiguous(&mut data, format, shape);
         self.read_into(rt, "get_output", span, &mut dst)?;
+        trace_read("get_output", q, span);
         Ok(OutputTensor {
             data,
             format,
@@ -940,7 +1031,9 @@ impl Backend {
         let rt = self.runtime("get_output")?;
         let timeout = TimeoutOverrides::apply(self.timeouts.get, timeout::GET, timeout_ms);
         let span = self.output_span(rt, "get_output", queue, get_one, timeout, ptr)?;
-        self.read_into(rt, "get_output", span, dst)
+        self.read_into(rt, "get_output", span, dst)?;
+        trace_read("get_output_into", &rt.queues[span.0], span);
+        Ok(())
     }
 
     /// Advances the read pointer of `queue` by 1 (`pop_one`) or input_count entries.
@@ -969,7 +1062,13 @@ impl Backend {
                     BackendErrorKind::Runtime,
                     alloc::format!("pop_output from queue '{queue}': {e}"),
                 )
-            })
+            })?;
+        log::trace!(
+            "pop_output from queue '{queue}': {}, read pointer {first} -> {}",
+            count(n, "entry"),
+            q.advance(first, n as u32)
+        );
+        Ok(())
     }
 
     /// The graph kernels run_program has run since initialize, and the time they took in all:
@@ -1097,8 +1196,8 @@ fn tilized_entries(
     if buffers.num_buffers != layout.buffers() {
         return err!(
             InvalidImage,
-            "{file}: tensor '{name}' ({member}): {} buffers, but queue '{name}' has {} (a {}x{} grid)",
-            buffers.num_buffers,
+            "{file}: tensor '{name}' ({member}): {}, but queue '{name}' has {} (a {}x{} grid)",
+            crate::message::count(buffers.num_buffers, "buffer"),
             layout.buffers(),
             layout.grid_r,
             layout.grid_c

@@ -5,12 +5,18 @@ mod info;
 mod pack;
 mod run;
 
+use std::ffi::{c_char, c_void, CStr};
 use std::process::ExitCode;
+
+use ttrt::ffi::log::{parse_log_spec, ttrt_log_level, ttrt_set_log_callback};
 
 const USAGE: &str = "\
 ttrt - embedded runtime for Tenstorrent accelerators (simulated device by default)
 
 Usage:
+  ttrt [-v | -vv | -vvv | -q] COMMAND ...
+                        log to stderr at info, debug or trace, or errors only
+                        (default: the level TTRT_LOG names, else warnings)
   ttrt --version        print the library version and ABI version
   ttrt --help           print this help
   ttrt info IMAGE [--json]
@@ -28,8 +34,70 @@ Usage:
 
 The C library is libttrt.so / libttrt.a with include/ttrt.h; see README.md.";
 
+/// Prints one log record to stderr: `ttrt: LEVEL target: message`.
+unsafe extern "C" fn print_record(
+    _user: *mut c_void,
+    level: ttrt_log_level,
+    target: *const c_char,
+    message: *const c_char,
+) {
+    let level = match level {
+        ttrt_log_level::Error => "error",
+        ttrt_log_level::Warn => "warn",
+        ttrt_log_level::Info => "info",
+        ttrt_log_level::Debug => "debug",
+        ttrt_log_level::Trace => "trace",
+        ttrt_log_level::Off => return,
+    };
+    // SAFETY: ttrt passes two NUL-terminated strings, valid during the call.
+    let (target, message) = unsafe { (CStr::from_ptr(target), CStr::from_ptr(message)) };
+    eprintln!(
+        "ttrt: {level} {}: {}",
+        target.to_string_lossy(),
+        message.to_string_lossy()
+    );
+}
+
+/// Takes the global flags `-v`, `-vv`, `-vvv`, `-q` (and `--verbose`, `--quiet`) from the front
+/// of `args` and sends log records to stderr at their level, else at the level `TTRT_LOG`
+/// names, else warnings and errors.
+fn set_up_logging(args: &mut Vec<String>) -> Result<(), String> {
+    let mut level = None;
+    while let Some(flag) = args.first() {
+        let l = match flag.as_str() {
+            "-q" | "--quiet" => ttrt_log_level::Error,
+            "-v" | "--verbose" => ttrt_log_level::Info,
+            "-vv" => ttrt_log_level::Debug,
+            "-vvv" => ttrt_log_level::Trace,
+            _ => break,
+        };
+        level = Some(l);
+        args.remove(0);
+    }
+    let level = match level {
+        Some(l) => l,
+        None => {
+            let value = std::env::var("TTRT_LOG").unwrap_or_default();
+            parse_log_spec(&value)
+                .map_err(|why| format!("TTRT_LOG is {value:?}: {why}"))?
+                .unwrap_or(ttrt_log_level::Warn)
+        }
+    };
+    let status = ttrt_set_log_callback(Some(print_record), std::ptr::null_mut(), level as u32);
+    if status != ttrt::ffi::ttrt_status::Success {
+        // SAFETY: never NULL.
+        let text = unsafe { CStr::from_ptr(ttrt::ffi::error::ttrt_last_error_message()) };
+        return Err(text.to_string_lossy().into_owned());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = set_up_logging(&mut args) {
+        eprintln!("ttrt: {e}");
+        return ExitCode::from(2);
+    }
     match args.first().map(String::as_str) {
         Some("--version") | Some("-V") => {
             println!(

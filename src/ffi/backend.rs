@@ -251,7 +251,7 @@ pub unsafe extern "C" fn ttrt_backend_create(
         // SAFETY: the caller's contract.
         let config = unsafe { config_of(cfg) }?;
         // SAFETY: the caller's contract.
-        let slot = unsafe { out(out_be, "out") }?;
+        let slot = unsafe { out(out_be, "out_be") }?;
         let backend = Backend::create(&h.image, &config)?;
         let programs = backend
             .program_names()
@@ -323,9 +323,9 @@ pub unsafe extern "C" fn ttrt_backend_program_name(
                 Some(p) => p.as_ptr(),
                 None => {
                     set_last_error(format_args!(
-                    "ttrt_backend_program_name: index {i} is out of range (the netlist has {} programs)",
-                    h.programs.len()
-                ));
+                        "ttrt_backend_program_name: index {i} is out of range (the netlist has {})",
+                        crate::message::count(h.programs.len(), "program")
+                    ));
                     core::ptr::null()
                 }
             },
@@ -392,7 +392,7 @@ fn io_desc(h: &BackendHandle, d: &QueueDesc) -> ttrt_io_desc {
     }
 }
 
-/// Fills `out` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
+/// Fills `out_desc` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
 /// name it points to stays valid until the backend is freed.
 ///
 /// # Safety
@@ -410,7 +410,7 @@ pub unsafe extern "C" fn ttrt_backend_get_queue_descriptor(
             // SAFETY: the caller's contract.
             let name = unsafe { c_str(queue, "queue") }?;
             // SAFETY: the caller's contract.
-            let slot = unsafe { out(out_desc, "out") }?;
+            let slot = unsafe { out(out_desc, "out_desc") }?;
             let d = h.backend.queue_desc(name)?;
             slot.write(io_desc(&h, &d));
             Ok(())
@@ -474,7 +474,7 @@ pub unsafe extern "C" fn ttrt_backend_tensor_desc_for_queue(
             // SAFETY: the caller's contract.
             let q = unsafe { arg(q, "q") }?;
             // SAFETY: the caller's contract.
-            let slot = unsafe { out(out_t, "out") }?;
+            let slot = unsafe { out(out_t, "out_t") }?;
             let name = queue_of(&h, q)?;
             let t = h.backend.zeroed_host_tensor(name, single)?;
             slot.write(owned_desc(h.id, t.data, t.format, t.shape));
@@ -593,7 +593,7 @@ pub unsafe extern "C" fn ttrt_get_output(
         // SAFETY: the caller's contract.
         let q = unsafe { arg(q, "q") }?;
         // SAFETY: the caller's contract.
-        let slot = unsafe { out(out_t, "out") }?;
+        let slot = unsafe { out(out_t, "out_t") }?;
         let name = queue_of(&h, q)?;
         let t = h.backend.get_output(name, get_one, timeout_ms, ptr)?;
         slot.write(owned_desc(h.id, t.data, t.format, t.shape));
@@ -662,7 +662,7 @@ pub unsafe extern "C" fn ttrt_tensor_desc_free(t: *mut ttrt_tensor_desc) -> ttrt
         if t.owner != ttrt_tensor_owner::Backend as u32 {
             return Err(BackendError::new(
                 BackendErrorKind::InvalidArgument,
-                "ttrt_tensor_desc_free: the tensor is owned by the caller (owner FRONTEND), not the backend".into(),
+                "the tensor is owned by the caller (owner FRONTEND), not the backend".into(),
             )
             .into());
         }
@@ -671,7 +671,7 @@ pub unsafe extern "C" fn ttrt_tensor_desc_free(t: *mut ttrt_tensor_desc) -> ttrt
         if found.is_none() {
             return Err(BackendError::new(
                 BackendErrorKind::InvalidArgument,
-                alloc::format!("ttrt_tensor_desc_free: {ptr:#x} is not live backend-owned memory (freed already, or its backend finished)"),
+                alloc::format!("{ptr:#x} is not live backend-owned memory (freed already, or its backend finished)"),
             )
             .into());
         }

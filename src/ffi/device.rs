@@ -214,7 +214,7 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
     if !(1..=2).contains(&c.num_command_queues) {
         return fail!(
             InvalidArgument,
-            "num_command_queues is {}; a device has 1 or 2 command queues",
+            "cfg->num_command_queues is {}; a device has 1 or 2 command queues",
             c.num_command_queues
         );
     }
@@ -384,7 +384,7 @@ pub unsafe extern "C" fn ttrt_device_open(
 ) -> ttrt_status {
     call("ttrt_device_open", || {
         // SAFETY: the caller's contract.
-        let o = unsafe { out(out_dev, "out")? };
+        let o = unsafe { out(out_dev, "out_dev")? };
         let config = if cfg.is_null() {
             OpenConfig {
                 device: DeviceConfig::default(),

@@ -42,6 +42,18 @@ pub enum ArgError {
     Utf8 { arg: &'static str },
     /// A pointer argument is not aligned for its type.
     Misaligned { arg: &'static str, align: usize },
+    /// A required pointer field of a struct argument (`arg->field`) is NULL.
+    FieldNull {
+        arg: &'static str,
+        field: &'static str,
+    },
+    /// A field of a struct argument (`arg->field`) is out of its allowed range.
+    FieldRange {
+        arg: &'static str,
+        field: &'static str,
+        found: u64,
+        allowed: &'static str,
+    },
 }
 
 /// Why a handle was refused.
@@ -90,6 +102,16 @@ impl fmt::Display for ArgError {
             ArgError::Misaligned { arg, align } => {
                 write!(f, "argument `{arg}` is not aligned to {align} bytes")
             }
+            ArgError::FieldNull { arg, field } => write!(f, "argument `{arg}->{field}` is NULL"),
+            ArgError::FieldRange {
+                arg,
+                field,
+                found,
+                allowed,
+            } => write!(
+                f,
+                "argument `{arg}->{field}` is {found}, allowed: {allowed}"
+            ),
         }
     }
 }

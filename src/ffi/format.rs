@@ -250,12 +250,30 @@ pub(crate) fn arch_of(v: u32, arg: &'static str) -> Result<Arch, ArgError> {
     }
 }
 
-fn tile_dim(h: u32, w: u32) -> Result<TileDim, ArgError> {
+/// A tile of `h` x `w` (0 x 0: 32 x 32), the arguments (or fields) `h_name` and `w_name`.
+fn tile_dim(
+    h: u32,
+    w: u32,
+    h_name: &'static str,
+    w_name: &'static str,
+) -> Result<TileDim, ArgError> {
     let (h, w) = if h == 0 && w == 0 { (32, 32) } else { (h, w) };
-    TileDim::new(h, w).ok_or(ArgError::Range {
-        arg: "tile_height x tile_width",
-        found: (u64::from(h) << 32) | u64::from(w),
-        allowed: "32x32, 16x32, 32x16, 8x32, 4x32, 2x32 or 1x32 (found is height << 32 | width)",
+    TileDim::new(h, w).ok_or(match w {
+        32 => ArgError::Range {
+            arg: h_name,
+            found: h.into(),
+            allowed: "32, 16, 8, 4, 2 or 1 with a tile width of 32",
+        },
+        16 => ArgError::Range {
+            arg: h_name,
+            found: h.into(),
+            allowed: "32 with a tile width of 16",
+        },
+        _ => ArgError::Range {
+            arg: w_name,
+            found: w.into(),
+            allowed: "32, or 16 with a tile height of 32",
+        },
     })
 }
 
@@ -265,7 +283,12 @@ pub(crate) fn queue_layout(d: &ttrt_io_desc) -> Result<QueueLayout, ApiError> {
     let layout = QueueLayout {
         format: data_format(d.format, "layout->format")?,
         arch: arch_of(d.arch, "layout->arch")?,
-        tile: tile_dim(d.tile_height, d.tile_width)?,
+        tile: tile_dim(
+            d.tile_height,
+            d.tile_width,
+            "layout->tile_height",
+            "layout->tile_width",
+        )?,
         grid_r: d.grid_r,
         grid_c: d.grid_c,
         mblock_m: d.mblock_m,
@@ -314,11 +337,18 @@ pub(crate) fn queue_layout(d: &ttrt_io_desc) -> Result<QueueLayout, ApiError> {
 }
 
 /// Shape, strides and byte extent of a tensor descriptor, checked.
+///
+/// `arg` names the descriptor in errors (`src`: `src->dim`).
 fn tensor_geometry(
     t: &ttrt_tensor_desc,
     arg: &'static str,
 ) -> Result<(DataFormat, [usize; 4], [usize; 4], usize), ApiError> {
-    let format = data_format(t.format, "tensor format")?;
+    let format = DataFormat::from_u32(t.format).ok_or(ArgError::FieldRange {
+        arg,
+        field: "format",
+        found: t.format.into(),
+        allowed: "a ttrt_data_format other than TTRT_DATA_FORMAT_INVALID",
+    })?;
     let itemsize = format.host_item_size().ok_or(FormatError::HostFormat {
         format,
         direction: "describe a host tensor",
@@ -331,10 +361,11 @@ fn tensor_geometry(
         });
     }
     if t.dim > 4 {
-        return Err(ArgError::Range {
+        return Err(ArgError::FieldRange {
             arg,
+            field: "dim",
             found: t.dim.into(),
-            allowed: "dim 0..=4",
+            allowed: "0..=4",
         }
         .into());
     }
@@ -375,7 +406,7 @@ pub(crate) fn host_tensor<'a>(
         &[]
     } else {
         if t.ptr.is_null() {
-            return Err(ArgError::Null { arg: "src->ptr" }.into());
+            return Err(ArgError::FieldNull { arg, field: "ptr" }.into());
         }
         // SAFETY: the caller's tensor spans `extent` bytes from `ptr` (its shape and strides).
         unsafe { core::slice::from_raw_parts(t.ptr.cast::<u8>(), extent) }
@@ -398,7 +429,7 @@ pub(crate) fn host_tensor_mut<'a>(
         &mut []
     } else {
         if t.ptr.is_null() {
-            return Err(ArgError::Null { arg: "dst->ptr" }.into());
+            return Err(ArgError::FieldNull { arg, field: "ptr" }.into());
         }
         // SAFETY: the caller's tensor spans `extent` writable bytes from `ptr`.
         unsafe { core::slice::from_raw_parts_mut(t.ptr as *mut u8, extent) }
@@ -451,7 +482,9 @@ fn rounding_of(o: &ttrt_codec_options) -> Result<Rounding, ArgError> {
 /// exponents) only. 0 for an invalid format or arch (the reason is in the last error).
 #[no_mangle]
 pub extern "C" fn ttrt_tile_size_bytes(format: u32, arch: u32, untilized: bool) -> u32 {
-    ttrt_tile_size_bytes_dim(format, arch, 32, 32, untilized)
+    tile_size("ttrt_tile_size_bytes", format, arch, untilized, || {
+        Ok(TileDim::FULL)
+    })
 }
 
 /// As `ttrt_tile_size_bytes` for a tile of `tile_height` x `tile_width` (32x32, 16x32, 32x16,
@@ -464,12 +497,23 @@ pub extern "C" fn ttrt_tile_size_bytes_dim(
     tile_width: u32,
     untilized: bool,
 ) -> u32 {
+    tile_size("ttrt_tile_size_bytes_dim", format, arch, untilized, || {
+        tile_dim(tile_height, tile_width, "tile_height", "tile_width")
+    })
+}
+
+fn tile_size(
+    func: &'static str,
+    format: u32,
+    arch: u32,
+    untilized: bool,
+    dim: impl FnOnce() -> Result<TileDim, ArgError>,
+) -> u32 {
     let mut size = 0;
-    call("ttrt_tile_size_bytes", || {
+    call(func, || {
         let f = data_format(format, "format")?;
         let a = arch_of(arch, "arch")?;
-        let dim = tile_dim(tile_height, tile_width)?;
-        size = format::tile_size_bytes(f, a, dim, untilized) as u32;
+        size = format::tile_size_bytes(f, a, dim()?, untilized) as u32;
         Ok::<(), ArgError>(())
     });
     size
@@ -526,10 +570,15 @@ pub unsafe extern "C" fn ttrt_io_desc_sizes(
             q.io_size(d.entries) as u64,
             q.tilized_size(w as usize) as u64,
         ];
-        for (p, v) in [entry_size, io_size, tilized_size].into_iter().zip(values) {
+        let outputs = [
+            (entry_size, "entry_size"),
+            (io_size, "io_size"),
+            (tilized_size, "tilized_size"),
+        ];
+        for ((p, name), v) in outputs.into_iter().zip(values) {
             if !p.is_null() {
                 // SAFETY: non-NULL outputs are writable by the caller's contract.
-                unsafe { out(p, "size output")? }.write(v);
+                unsafe { out(p, name)? }.write(v);
             }
         }
         Ok::<(), ApiError>(())
@@ -570,7 +619,11 @@ pub unsafe extern "C" fn ttrt_tilize(
     dst_len: usize,
 ) -> ttrt_status {
     // SAFETY: forwarded contract.
-    unsafe { tilize_impl("ttrt_tilize", src, layout, None, dst, dst_len) }
+    unsafe {
+        tilize_impl("ttrt_tilize", src, layout, dst, dst_len, || {
+            Ok(Rounding::default())
+        })
+    }
 }
 
 /// `ttrt_tilize` with rounding options (NULL: the defaults).
@@ -585,37 +638,41 @@ pub unsafe extern "C" fn ttrt_tilize_with_options(
     dst: *mut c_void,
     dst_len: usize,
 ) -> ttrt_status {
+    let rounding = || {
+        if options.is_null() {
+            return Ok(Rounding::default());
+        }
+        // SAFETY: the caller's contract.
+        rounding_of(unsafe { arg(options, "options")? })
+    };
     // SAFETY: forwarded contract.
     unsafe {
         tilize_impl(
             "ttrt_tilize_with_options",
             src,
             layout,
-            Some(options),
             dst,
             dst_len,
+            rounding,
         )
     }
 }
 
+/// `ttrt_tilize` as the function `func`, with the rounding `rounding` reads.
 unsafe fn tilize_impl(
     func: &'static str,
     src: *const ttrt_tensor_desc,
     layout: *const ttrt_io_desc,
-    options: Option<*const ttrt_codec_options>,
     dst: *mut c_void,
     dst_len: usize,
+    rounding: impl FnOnce() -> Result<Rounding, ArgError>,
 ) -> ttrt_status {
     call(func, || {
         // SAFETY: the caller's contract (NULL and misalignment refused).
         let (src, layout) = unsafe { (arg(src, "src")?, arg(layout, "layout")?) };
-        let rounding = match options {
-            // SAFETY: the caller's contract.
-            Some(p) if !p.is_null() => rounding_of(unsafe { arg(p, "options")? })?,
-            _ => Rounding::default(),
-        };
+        let rounding = rounding()?;
         let q = queue_layout(layout)?;
-        let tensor = host_tensor(src, "src->dim")?;
+        let tensor = host_tensor(src, "src")?;
         if dst.is_null() {
             return Err(ArgError::Null { arg: "dst" }.into());
         }
@@ -649,7 +706,7 @@ pub unsafe extern "C" fn ttrt_untilize(
             return Err(ArgError::Null { arg: "src" }.into());
         }
         let q = queue_layout(layout)?;
-        let (format, shape, strides, extent) = tensor_geometry(dst, "dst->dim")?;
+        let (format, shape, strides, extent) = tensor_geometry(dst, "dst")?;
         if extent > 0 && dst.ptr.is_null() {
             return Err(ArgError::Null { arg: "dst->ptr" }.into());
         }

@@ -149,7 +149,7 @@ pub unsafe extern "C" fn ttrt_image_config_default(cfg: *mut ttrt_image_config) 
 /// members over 256 MiB are refused (`ttrt_image_open_with_config` sets the limit).
 ///
 /// # Safety
-/// `path` is a NUL-terminated string; `out` points to writable storage for a handle.
+/// `path` is a NUL-terminated string; `out_img` points to writable storage for a handle.
 #[no_mangle]
 pub unsafe extern "C" fn ttrt_image_open(
     path: *const c_char,
@@ -210,7 +210,7 @@ unsafe fn open_image(
         // SAFETY: the caller's contract.
         let path = unsafe { c_str(path, "path") }?;
         // SAFETY: the caller's contract.
-        let slot = unsafe { out(out_img, "out") }?;
+        let slot = unsafe { out(out_img, "out_img") }?;
         let image = Image::open_with_config(path, config)?;
         let inputs = c_names(image.input_names(), "input")?;
         let outputs = c_names(image.output_names(), "output")?;
@@ -285,7 +285,7 @@ pub unsafe extern "C" fn ttrt_image_output_name(img: *const ttrt_image, i: usize
 /// first arch its `devices` entry names).
 ///
 /// # Safety
-/// `img` is an image handle; `out` points to writable storage.
+/// `img` is an image handle; `out_arch` points to writable storage.
 #[no_mangle]
 pub unsafe extern "C" fn ttrt_image_arch(
     img: *const ttrt_image,
@@ -294,7 +294,7 @@ pub unsafe extern "C" fn ttrt_image_arch(
     call("ttrt_image_arch", || -> Result<(), ApiError> {
         let h = image(img, "img")?;
         // SAFETY: the caller's contract.
-        let slot = unsafe { out(out_arch, "out") }?;
+        let slot = unsafe { out(out_arch, "out_arch") }?;
         slot.write(match h.image.arch() {
             Arch::Grayskull => ttrt_arch::Grayskull,
             Arch::WormholeB0 => ttrt_arch::WormholeB0,

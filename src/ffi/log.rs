@@ -4,6 +4,7 @@
 //! The callback and its user pointer are kept as one pair under a sequence counter, so a record
 //! never sees the callback of one registration with the user pointer of another, and reading
 //! them takes no lock. Messages are formatted into stack buffers: logging never allocates.
+//! `ttrt_init_log_from_env` takes the level from `TTRT_LOG` ([`parse_log_spec`]).
 
 use core::ffi::{c_char, c_void};
 use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
@@ -192,18 +193,133 @@ pub extern "C" fn ttrt_set_log_callback(
             found: max_level.into(),
             allowed: "TTRT_LOG_LEVEL_OFF (0) .. TTRT_LOG_LEVEL_TRACE (5)",
         }))?;
-        if !INSTALLED.load(Ordering::Acquire) {
-            if log::set_logger(&LOGGER).is_err() && !logger_is_ours() {
-                return Err(LogError::OtherLogger);
-            }
-            INSTALLED.store(true, Ordering::Release);
+        install(cb, user, filter)
+    })
+}
+
+/// Registers `cb` and `user` and lets records up to `filter` through.
+fn install(
+    cb: ttrt_log_callback,
+    user: *mut c_void,
+    filter: log::LevelFilter,
+) -> Result<(), LogError> {
+    if !INSTALLED.load(Ordering::Acquire) {
+        if log::set_logger(&LOGGER).is_err() && !logger_is_ours() {
+            return Err(LogError::OtherLogger);
         }
-        register(cb, user);
-        log::set_max_level(if cb.is_some() {
-            filter
-        } else {
-            log::LevelFilter::Off
-        });
-        Ok(())
+        INSTALLED.store(true, Ordering::Release);
+    }
+    register(cb, user);
+    log::set_max_level(if cb.is_some() {
+        filter
+    } else {
+        log::LevelFilter::Off
+    });
+    Ok(())
+}
+
+/// The level names of [`parse_log_spec`], least verbose first.
+const LEVELS: [(&str, ttrt_log_level); 6] = [
+    ("off", ttrt_log_level::Off),
+    ("error", ttrt_log_level::Error),
+    ("warn", ttrt_log_level::Warn),
+    ("info", ttrt_log_level::Info),
+    ("debug", ttrt_log_level::Debug),
+    ("trace", ttrt_log_level::Trace),
+];
+
+fn level_named(name: &str) -> Option<ttrt_log_level> {
+    LEVELS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+        .map(|&(_, l)| l)
+}
+
+/// Reads a log level as `TTRT_LOG` gives it: `off`, `error`, `warn`, `info`, `debug` or
+/// `trace` (any case), or `RUST_LOG`-style directives separated by commas, where `ttrt=LEVEL`
+/// sets ttrt's level (over a bare level) and directives for other targets are ignored.
+/// `Ok(None)`: the spec sets no level for ttrt (empty, or only other targets). The error says
+/// what is wrong with the spec.
+pub fn parse_log_spec(spec: &str) -> Result<Option<ttrt_log_level>, &'static str> {
+    const EXPECTED: &str =
+        "expected off, error, warn, info, debug or trace, or RUST_LOG-style ttrt=LEVEL";
+    let (mut bare, mut ours) = (None, None);
+    for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        match directive.split_once('=') {
+            None => bare = Some(level_named(directive).ok_or(EXPECTED)?),
+            Some((target, level)) => {
+                let target = target.trim();
+                if target == "ttrt" {
+                    ours = Some(level_named(level).ok_or(EXPECTED)?);
+                } else if target.starts_with("ttrt::") {
+                    return Err("levels per ttrt module are not supported: use ttrt=LEVEL");
+                }
+            }
+        }
+    }
+    Ok(ours.or(bare))
+}
+
+/// Why `ttrt_init_log_from_env` failed.
+#[cfg(feature = "std")]
+enum EnvLogError {
+    Log(LogError),
+    Value { value: String, why: &'static str },
+}
+
+#[cfg(feature = "std")]
+impl core::fmt::Display for EnvLogError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            EnvLogError::Log(e) => e.fmt(f),
+            EnvLogError::Value { value, why } => write!(f, "TTRT_LOG is {value:?}: {why}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl super::CError for EnvLogError {
+    fn status(&self) -> super::ttrt_status {
+        match self {
+            EnvLogError::Log(e) => super::CError::status(e),
+            EnvLogError::Value { .. } => super::ttrt_status::InvalidArgument,
+        }
+    }
+}
+
+/// Sends ttrt's log records to `cb` (with `user` passed back) up to the level the environment
+/// variable `TTRT_LOG` names: `off`, `error`, `warn`, `info`, `debug` or `trace`, or
+/// `RUST_LOG`-style directives such as `warn,ttrt=debug` (`ttrt=LEVEL` wins; other targets
+/// are ignored). Unset or empty: `warn`. A value it cannot read is
+/// `TTRT_STATUS_INVALID_ARGUMENT`, naming the variable and its value, and changes nothing.
+/// A NULL `cb` is refused. Builds with `std` only.
+#[cfg(feature = "std")]
+#[no_mangle]
+pub extern "C" fn ttrt_init_log_from_env(
+    cb: ttrt_log_callback,
+    user: *mut c_void,
+) -> super::ttrt_status {
+    call("ttrt_init_log_from_env", || {
+        if cb.is_none() {
+            return Err(EnvLogError::Log(LogError::Arg(ArgError::Null {
+                arg: "cb",
+            })));
+        }
+        let value = std::env::var_os("TTRT_LOG").unwrap_or_default();
+        let level = match value.to_str() {
+            Some(text) => parse_log_spec(text).map_err(|why| EnvLogError::Value {
+                value: text.into(),
+                why,
+            })?,
+            None => {
+                return Err(EnvLogError::Value {
+                    value: value.to_string_lossy().into_owned(),
+                    why: "not valid UTF-8",
+                })
+            }
+        };
+        let level = level.unwrap_or(ttrt_log_level::Warn);
+        let filter = filter_of(level as u32).unwrap_or(log::LevelFilter::Warn);
+        install(cb, user, filter).map_err(EnvLogError::Log)
     })
 }

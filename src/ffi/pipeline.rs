@@ -398,7 +398,7 @@ pub unsafe extern "C" fn ttrt_pipeline_create(
 ) -> ttrt_status {
     call("ttrt_pipeline_create", || {
         // SAFETY: the caller's contract.
-        let o = unsafe { out(out_p, "out")? };
+        let o = unsafe { out(out_p, "out_p")? };
         let config = if cfg.is_null() {
             PipelineConfig::default()
         } else {
@@ -413,11 +413,11 @@ pub unsafe extern "C" fn ttrt_pipeline_create(
                 return Ok(None);
             }
             // SAFETY: the caller's contract: NULL or a memory config.
-            Ok(Some(memory_of(unsafe { arg(m, name)? })?))
+            Ok(Some(memory_of(unsafe { arg(m, name)? }, name)?))
         };
         let mems = MemoryConfigs {
             // SAFETY: the caller's contract.
-            l1_input: memory_of(unsafe { arg(l1_input, "l1_input")? })?,
+            l1_input: memory_of(unsafe { arg(l1_input, "l1_input")? }, "l1_input")?,
             dram_input: optional(dram_input, "dram_input")?,
             dram_output: optional(dram_output, "dram_output")?,
         };
@@ -488,7 +488,7 @@ pub unsafe extern "C" fn ttrt_pipeline_compile(
 ) -> ttrt_status {
     call("ttrt_pipeline_compile", || {
         // SAFETY: the caller's contract.
-        let s = host_of(unsafe { arg(sample, "sample")? })?;
+        let s = host_of(unsafe { arg(sample, "sample")? }, "sample")?;
         with_pipeline(p, |inner| {
             // SAFETY: the caller's contract: the sample's data is readable.
             unsafe { inner.pipeline.compile_with(s) }?;
@@ -559,12 +559,16 @@ pub unsafe extern "C" fn ttrt_pipeline_enqueue(
             unsafe { core::slice::from_raw_parts(arg(inputs, "inputs")?, n) }
         };
         for (i, h) in inputs.iter().enumerate() {
-            host_of(h).map_err(|e| {
-                RuntimeError::new(e.kind, format_args!("inputs[{i}]: {}", e.message()))
+            host_of(h, "inputs[i]").map_err(|e| {
+                // Name the input: `inputs[i]->format` becomes `inputs[3]->format`.
+                let text = e
+                    .message()
+                    .replacen("inputs[i]", &alloc::format!("inputs[{i}]"), 1);
+                RuntimeError::new(e.kind, format_args!("{text}"))
             })?;
         }
         with_pipeline(p, |inner| {
-            let input = |i: usize| host_of(&inputs[i]).unwrap_or(NO_INPUT);
+            let input = |i: usize| host_of(&inputs[i], "inputs[i]").unwrap_or(NO_INPUT);
             // SAFETY: the caller's contract: every input's data is readable.
             unsafe { inner.pipeline.enqueue_with(n, &input) }?;
             Ok(())

@@ -273,16 +273,41 @@ fn spec_of(s: &ttrt_tensor_spec) -> Result<TensorSpec, RuntimeError> {
     })
 }
 
-pub(crate) fn memory_of(m: &ttrt_memory_config) -> Result<MemoryConfig, RuntimeError> {
-    let buffer_type = enum_arg(
+/// A field of the struct argument `arg` that holds one of a C enum's values.
+fn enum_field<T>(
+    v: u32,
+    arg: &'static str,
+    field: &'static str,
+    parse: impl Fn(u32) -> Option<T>,
+    allowed: &'static str,
+) -> Result<T, RuntimeError> {
+    parse(v).ok_or_else(|| {
+        super::error::ArgError::FieldRange {
+            arg,
+            field,
+            found: v.into(),
+            allowed,
+        }
+        .into()
+    })
+}
+
+/// The memory config of the argument `name`.
+pub(crate) fn memory_of(
+    m: &ttrt_memory_config,
+    name: &'static str,
+) -> Result<MemoryConfig, RuntimeError> {
+    let buffer_type = enum_field(
         m.buffer_type,
-        "mem->buffer_type",
+        name,
+        "buffer_type",
         BufferType::from_u32,
         "a ttrt_buffer_type (0..3)",
     )?;
-    let memory_layout = enum_arg(
+    let memory_layout = enum_field(
         m.memory_layout,
-        "mem->memory_layout",
+        name,
+        "memory_layout",
         MemoryLayout::from_u32,
         "a ttrt_memory_layout (0..3)",
     )?;
@@ -296,9 +321,10 @@ pub(crate) fn memory_of(m: &ttrt_memory_config) -> Result<MemoryConfig, RuntimeE
                 end: (s.grid.end_x, s.grid.end_y),
             },
             shape: s.shape,
-            orientation: enum_arg(
+            orientation: enum_field(
                 s.orientation,
-                "mem->shard.orientation",
+                name,
+                "shard.orientation",
                 ShardOrientation::from_u32,
                 "a ttrt_shard_orientation (0..1)",
             )?,
@@ -311,11 +337,22 @@ pub(crate) fn memory_of(m: &ttrt_memory_config) -> Result<MemoryConfig, RuntimeE
     })
 }
 
-pub(crate) fn host_of(h: &ttrt_host_tensor) -> Result<HostBuffer, RuntimeError> {
-    let format = data_format(h.format, "host->format")?;
-    let tiled = enum_arg(
+/// The host tensor of the argument `name`.
+pub(crate) fn host_of(
+    h: &ttrt_host_tensor,
+    name: &'static str,
+) -> Result<HostBuffer, RuntimeError> {
+    let format = enum_field(
+        h.format,
+        name,
+        "format",
+        crate::format::DataFormat::from_u32,
+        "a ttrt_data_format other than TTRT_DATA_FORMAT_INVALID",
+    )?;
+    let tiled = enum_field(
         h.layout,
-        "host->layout",
+        name,
+        "layout",
         TensorLayout::from_u32,
         "a ttrt_tensor_layout (0..1)",
     )? == TensorLayout::Tile;
@@ -403,8 +440,8 @@ pub unsafe extern "C" fn ttrt_allocate_tensor_on_device(
 ) -> ttrt_status {
     call("ttrt_allocate_tensor_on_device", || {
         // SAFETY: the caller's contract (all three).
-        let (s, m, o) = unsafe { (arg(spec, "spec")?, arg(mem, "mem")?, out(out_t, "out")?) };
-        let (s, m) = (spec_of(s)?, memory_of(m)?);
+        let (s, m, o) = unsafe { (arg(spec, "spec")?, arg(mem, "mem")?, out(out_t, "out_t")?) };
+        let (s, m) = (spec_of(s)?, memory_of(m, "mem")?);
         let h = device(dev)?;
         let t = h.shared.open()?.allocate_tensor(&s, &m)?;
         new_handle(&h.shared, t, o)
@@ -483,7 +520,7 @@ pub unsafe extern "C" fn ttrt_copy_host_to_device_tensor(
 ) -> ttrt_status {
     call("ttrt_copy_host_to_device_tensor", || {
         // SAFETY: the caller's contract.
-        let h = host_of(unsafe { arg(src, "src")? })?;
+        let h = host_of(unsafe { arg(src, "src")? }, "src")?;
         let t = tensor(dst, "dst")?;
         on_device(dev, |s| s.dev.write_tensor(cq, &h, &t.current(), blocking))
     })
@@ -505,7 +542,7 @@ pub unsafe extern "C" fn ttrt_copy_device_to_host_tensor(
 ) -> ttrt_status {
     call("ttrt_copy_device_to_host_tensor", || {
         // SAFETY: the caller's contract.
-        let h = host_of(unsafe { arg_mut(dst, "dst")? })?;
+        let h = host_of(unsafe { arg_mut(dst, "dst")? }, "dst")?;
         let t = tensor(src, "src")?;
         // SAFETY: the caller promised dst->data stays writable until the read completes.
         on_device(dev, |s| unsafe {
@@ -514,15 +551,18 @@ pub unsafe extern "C" fn ttrt_copy_device_to_host_tensor(
     })
 }
 
+/// An op's output: a new tensor in the memory config `out_mem` (the argument `mem_name`),
+/// written to `out_t`.
 fn op_out(
     dev: *const super::device::ttrt_device,
     out_mem: *const ttrt_memory_config,
+    mem_name: &'static str,
     out_t: *mut *mut ttrt_tensor,
     f: impl FnOnce(&Arc<Shared>, &MemoryConfig) -> Result<Tensor, RuntimeError>,
 ) -> Result<(), RuntimeError> {
     // SAFETY: the caller's contract.
-    let (m, o) = unsafe { (arg(out_mem, "out_mem")?, out(out_t, "out")?) };
-    let m = memory_of(m)?;
+    let (m, o) = unsafe { (arg(out_mem, mem_name)?, out(out_t, "out_t")?) };
+    let m = memory_of(m, mem_name)?;
     on_device(dev, |s| {
         let t = f(s, &m)?;
         new_handle(s, t, o)
@@ -542,8 +582,8 @@ pub unsafe extern "C" fn ttrt_to_memory_config(
     out_t: *mut *mut ttrt_tensor,
 ) -> ttrt_status {
     call("ttrt_to_memory_config", || {
-        let a = tensor(input, "in")?;
-        op_out(dev, mem, out_t, |s, m| {
+        let a = tensor(input, "input")?;
+        op_out(dev, mem, "mem", out_t, |s, m| {
             s.dev.to_memory_config(cq, &a.current(), m)
         })
     })
@@ -561,7 +601,10 @@ pub unsafe extern "C" fn ttrt_reshard(
     out_in_place: *mut ttrt_tensor,
 ) -> ttrt_status {
     call("ttrt_reshard", || {
-        let (a, o) = (tensor(input, "in")?, tensor(out_in_place, "out_in_place")?);
+        let (a, o) = (
+            tensor(input, "input")?,
+            tensor(out_in_place, "out_in_place")?,
+        );
         on_device(dev, |s| s.dev.reshard(cq, &a.current(), &o.current()))
     })
 }
@@ -581,8 +624,8 @@ pub unsafe extern "C" fn ttrt_op_unary(
 ) -> ttrt_status {
     call("ttrt_op_unary", || {
         let op = enum_arg(op, "op", UnaryOp::from_u32, "a ttrt_unary_op (0..11)")?;
-        let a = tensor(input, "in")?;
-        op_out(dev, out_mem, out_t, |s, m| {
+        let a = tensor(input, "input")?;
+        op_out(dev, out_mem, "out_mem", out_t, |s, m| {
             s.dev.unary(cq, op, &a.current(), m)
         })
     })
@@ -605,7 +648,7 @@ pub unsafe extern "C" fn ttrt_op_binary(
     call("ttrt_op_binary", || {
         let op = enum_arg(op, "op", BinaryOp::from_u32, "a ttrt_binary_op (0..3)")?;
         let (a, b) = (tensor(a, "a")?, tensor(b, "b")?);
-        op_out(dev, out_mem, out_t, |s, m| {
+        op_out(dev, out_mem, "out_mem", out_t, |s, m| {
             s.dev.binary(cq, op, &a.current(), &b.current(), m)
         })
     })
@@ -627,7 +670,7 @@ pub unsafe extern "C" fn ttrt_op_matmul(
 ) -> ttrt_status {
     call("ttrt_op_matmul", || {
         let (a, b) = (tensor(a, "a")?, tensor(b, "b")?);
-        op_out(dev, out_mem, out_t, |s, m| {
+        op_out(dev, out_mem, "out_mem", out_t, |s, m| {
             s.dev.matmul(cq, &a.current(), &b.current(), m)
         })
     })

@@ -62,7 +62,11 @@ impl fmt::Display for FormatError {
                 expected,
                 found,
             } => {
-                write!(f, "{what} has {found} bytes, expected {expected}")
+                write!(
+                    f,
+                    "{what} has {}, expected {expected}",
+                    crate::message::count(*found, "byte")
+                )
             }
             FormatError::Shape { expected, found } => write!(
                 f,
@@ -72,7 +76,8 @@ impl fmt::Display for FormatError {
             FormatError::Entries { found, detail } => {
                 write!(
                     f,
-                    "tensor has {found} entries (outermost dimension): {detail}"
+                    "tensor has {} (outermost dimension): {detail}",
+                    crate::message::count(*found, "entry")
                 )
             }
             FormatError::HostFormat { format, direction } => {

@@ -118,24 +118,57 @@ impl Image {
     ) -> Result<Image, ImageError> {
         let path = path.as_ref();
         let file = path.display().to_string();
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            return Err(ImageError::new(
+                ImageErrorKind::Io,
+                format!("{file} is a directory, not a .tti archive or a netlist"),
+            ));
+        }
         let is_netlist = path
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-        if is_netlist {
+        let (image, size) = if is_netlist {
             let size = std::fs::metadata(path)
                 .map_err(|e| io_error(&file, "read the netlist", e))?
                 .len();
             config.check_metadata(&file, "the netlist", size)?;
             let text = std::fs::read(path).map_err(|e| io_error(&file, "read the netlist", e))?;
-            return Image::from_netlist(&text, &file);
-        }
-        let f = std::fs::File::open(path).map_err(|e| io_error(&file, "open", e))?;
-        // SAFETY: the mapping is read-only and private to this image. A file truncated by
-        // another process while mapped would fault on access (SIGBUS), as with every reader of
-        // mapped files; TTI images are written once and then only read.
-        let map = unsafe { Mmap::map(&f) }.map_err(|e| io_error(&file, "map", e))?;
-        Image::from_archive(map, file, config)
+            (Image::from_netlist(&text, &file)?, text.len())
+        } else {
+            let f = std::fs::File::open(path).map_err(|e| io_error(&file, "open", e))?;
+            // SAFETY: the mapping is read-only and private to this image. A file truncated by
+            // another process while mapped would fault on access (SIGBUS), as with every reader
+            // of mapped files; TTI images are written once and then only read.
+            let map = unsafe { Mmap::map(&f) }.map_err(|e| io_error(&file, "map", e))?;
+            let size = map.len();
+            (Image::from_archive(map, file, config)?, size)
+        };
+        image.log_opened(size);
+        Ok(image)
+    }
+
+    /// The info record of an image just opened from `size` bytes.
+    fn log_opened(&self, size: usize) {
+        use crate::message::count;
+        let kind = match self.source {
+            ImageSource::TarArchive => "tar archive",
+            ImageSource::ZipArchive => "zip archive",
+            ImageSource::Netlist => "netlist",
+        };
+        let n = &self.netlist;
+        log::info!(
+            "opened {} ({kind}, {}) for {}: {}, {}, {}, {}, {}, {}",
+            self.file,
+            count(size, "byte"),
+            self.arch().name(),
+            count(n.queues.len(), "queue"),
+            count(n.graphs.len(), "graph"),
+            count(n.programs.len(), "program"),
+            count(self.inputs.len(), "input"),
+            count(self.outputs.len(), "output"),
+            count(self.tensors.len(), "constant or parameter tensor")
+        );
     }
 
     /// A bare netlist (its text, and the file name for messages).

@@ -674,9 +674,9 @@ fn compile(netlist: &Netlist, p: &super::program::Program) -> Result<(Code, usiz
                     [a, b] if op.arity() == 2 => (arg(a)?, arg(b)?),
                     _ => {
                         return Err(err(format!(
-                            "varinst {} takes {} argument(s), found {}",
+                            "varinst {} takes {}, found {}",
                             op.name(),
-                            op.arity(),
+                            crate::message::count(op.arity(), "argument"),
                             args.len()
                         )))
                     }
@@ -741,7 +741,10 @@ fn compile(netlist: &Netlist, p: &super::program::Program) -> Result<(Code, usiz
         return Err(at(
             &p.name,
             p.line,
-            &format!("{depth} loop(s) without a matching endloop"),
+            &format!(
+                "{} without a matching endloop",
+                crate::message::count(depth, "loop")
+            ),
         ));
     }
     // A program built without its trailing EndProgram still ends.

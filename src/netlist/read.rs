@@ -939,8 +939,9 @@ fn read_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<Op> {
                 key.line,
                 &p,
                 format!(
-                    "`{}` names input {index}, but the op has {count} inputs",
-                    key.text
+                    "`{}` names input {index}, but the op has {}",
+                    key.text,
+                    crate::message::count(count, "input")
                 ),
             ));
         }
@@ -1197,7 +1198,10 @@ fn read_op_attributes(
                         reader.err(
                             key.line,
                             &p,
-                            format!("splice attribute `{k}` does not name one of the op's {inputs} inputs"),
+                            format!(
+                                "splice attribute `{k}` does not name one of the op's {}",
+                                crate::message::count(inputs, "input")
+                            ),
                         )
                     })?;
                 let args = reader.seq(value, &p)?;
@@ -1421,9 +1425,9 @@ fn read_instruction(
                     value.line,
                     &p,
                     format!(
-                        "varinst {} takes {} argument(s), found {}",
+                        "varinst {} takes {}, found {}",
                         op.name(),
-                        op.arity(),
+                        crate::message::count(op.arity(), "argument"),
                         args.len()
                     ),
                 ));
@@ -1729,9 +1733,9 @@ fn read_scheduled_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<
                 key.line,
                 &p,
                 format!(
-                    "`{}` names input {index}, but the sub-op has {} inputs",
+                    "`{}` names input {index}, but the sub-op has {}",
                     key.text,
-                    inputs.len()
+                    crate::message::count(inputs.len(), "input")
                 ),
             ));
         };

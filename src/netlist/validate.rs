@@ -313,8 +313,8 @@ fn queue(c: &Checker, q: &Queue) -> R {
         };
         if few == 0 || many % few != 0 {
             return bad(format!(
-                "`{}` has {} entries and `{alias}` {}: the entries of views of one ram must divide each other",
-                q.name, q.entries, target.entries
+                "`{}` has {} and `{alias}` {}: the entries of views of one ram must divide each other",
+                q.name, crate::message::count(q.entries, "entry"), target.entries
             ));
         }
     }
@@ -629,8 +629,8 @@ fn kernel_broadcast_input(c: &Checker, op: &Op, apath: &str, input: usize, set: 
             op.line,
             apath.to_string(),
             format!(
-                "kernel broadcast names input {input}, but the op has {} inputs",
-                op.inputs.len()
+                "kernel broadcast names input {input}, but the op has {}",
+                crate::message::count(op.inputs.len(), "input")
             ),
         ));
     };
@@ -979,7 +979,10 @@ fn program(c: &Checker, p: &Program) -> R {
         return Err(c.err(
             p.line,
             path,
-            format!("{depth} loop(s) without a matching endloop"),
+            format!(
+                "{} without a matching endloop",
+                crate::message::count(depth, "loop")
+            ),
         ));
     }
     Ok(())
@@ -1082,7 +1085,10 @@ fn fused_op(c: &Checker, f: &FusedOp) -> R {
                         return Err(c.err(
                             o.line,
                             p,
-                            format!("{b} is not an input of a fused op with {} inputs", f.inputs),
+                            format!(
+                                "{b} is not an input of a fused op with {}",
+                                crate::message::count(f.inputs, "input")
+                            ),
                         ))
                     }
                     FusedOperand::Intermed(k) if k >= f.intermediates => {
@@ -1690,10 +1696,10 @@ fn fused_op_use(c: &Checker, g: &Graph, op: &Op) -> R {
             op.line,
             format!("{path}.inputs"),
             format!(
-                "fused_op_id `{id}` has inputs: {}, but op `{}` has {} inputs",
+                "fused_op_id `{id}` has inputs: {}, but op `{}` has {}",
                 f.inputs,
                 op.name,
-                op.inputs.len()
+                crate::message::count(op.inputs.len(), "input")
             ),
         ));
     }

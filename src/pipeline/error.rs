@@ -209,7 +209,9 @@ impl fmt::Display for PipelineError {
             ),
             PipelineError::OutputsPending { pending } => write!(
                 f,
-                "{pending} outputs of an earlier enqueue are not popped yet; call pop_all first"
+                "{} of an earlier enqueue {} not popped yet; call pop_all first",
+                crate::message::count(*pending, "output"),
+                if *pending == 1 { "is" } else { "are" }
             ),
             PipelineError::HostMemory {
                 outputs,

@@ -522,8 +522,9 @@ impl CompiledGraphState {
         for (key, n, names, expected) in parallel {
             if n != expected {
                 return invalid!(
-                    "{}: expected {expected} entries, one per name in {names}, found {n}",
-                    reader::child(path, key)
+                    "{}: expected {}, one per name in {names}, found {n}",
+                    reader::child(path, key),
+                    crate::message::count(expected, "entry")
                 );
             }
         }

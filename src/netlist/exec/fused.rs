@@ -71,9 +71,9 @@ impl FusedPlan {
     pub fn new(fused: &FusedOp, op: &Op, shapes: &[Shape]) -> Result<(FusedPlan, Shape), String> {
         if fused.inputs as usize != shapes.len() {
             return Err(format!(
-                "fused op {} takes {} inputs, the op has {}",
+                "fused op {} takes {}, the op has {}",
                 fused.id,
-                fused.inputs,
+                crate::message::count(fused.inputs, "input"),
                 shapes.len()
             ));
         }
@@ -122,7 +122,8 @@ impl FusedPlan {
             };
             if sub.inputs.len() != arity {
                 return Err(here(format!(
-                    "{t} takes {arity} inputs, the sub-op has {}",
+                    "{t} takes {}, the sub-op has {}",
+                    crate::message::count(arity as usize, "input"),
                     sub.inputs.len()
                 )));
             }

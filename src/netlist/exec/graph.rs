@@ -774,7 +774,8 @@ fn compile_op(
     let need = |count: usize| -> Result<(), String> {
         if shapes.len() != count {
             return Err(format!(
-                "{t} takes {count} inputs, the op has {}",
+                "{t} takes {}, the op has {}",
+                crate::message::count(count, "input"),
                 shapes.len()
             ));
         }

@@ -753,8 +753,9 @@ impl IdentityMatmulPlan {
         let count = 3 + a.bias as usize;
         if shapes.len() != count {
             return Err(format!(
-                "an identity matmul {} a bias takes {count} inputs, the op has {}",
+                "an identity matmul {} a bias takes {}, the op has {}",
                 if a.bias { "with" } else { "without" },
+                crate::message::count(count, "input"),
                 shapes.len()
             ));
         }

@@ -116,6 +116,20 @@ pub unsafe fn c_str<'a>(p: *const c_char, name: &'static str) -> Result<&'a str,
     s.to_str().map_err(|_| ArgError::Utf8 { arg: name })
 }
 
+/// Checks that `len` elements of `T` (a caller's buffer or array length, the argument named
+/// `name`) can exist: no object is larger than `isize::MAX` bytes, so a longer one is a wrong
+/// length, refused before a slice over it is made.
+pub fn check_len<T>(len: usize, name: &'static str) -> Result<(), ArgError> {
+    match len.checked_mul(core::mem::size_of::<T>()) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(()),
+        _ => Err(ArgError::Range {
+            arg: name,
+            found: len as u64,
+            allowed: "a length whose bytes fit in memory (at most isize::MAX)",
+        }),
+    }
+}
+
 fn check_pointer<T>(p: *const T, name: &'static str) -> Result<(), ArgError> {
     if p.is_null() {
         Err(ArgError::Null { arg: name })

@@ -4,7 +4,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::boundary::{arg, arg_mut, call, guard, out};
+use super::boundary::{arg, arg_mut, call, check_len, guard, out};
 use super::device::{device, Shared};
 use super::format::data_format;
 use super::handle::{Handle, HandleTable};
@@ -319,6 +319,7 @@ pub(crate) fn host_of(h: &ttrt_host_tensor) -> Result<HostBuffer, RuntimeError> 
         TensorLayout::from_u32,
         "a ttrt_tensor_layout (0..1)",
     )? == TensorLayout::Tile;
+    check_len::<u8>(h.size, "host->size")?;
     let shape = h.shape.map(|d| d as usize);
     let strides = contiguous_strides(shape, format.host_item_size().unwrap_or(1));
     Ok(HostBuffer {

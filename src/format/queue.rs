@@ -154,17 +154,20 @@ impl QueueLayout {
 
     /// Tile rows of one device t slice of an entry.
     pub const fn tiles_r(&self) -> usize {
-        (self.grid_r * self.mblock_m * self.ublock_rt) as usize
+        self.grid_r as usize * self.mblock_m as usize * self.ublock_rt as usize
     }
     /// Tile columns of one device t slice of an entry.
     pub const fn tiles_c(&self) -> usize {
-        (self.grid_c * self.mblock_n * self.ublock_ct) as usize
+        self.grid_c as usize * self.mblock_n as usize * self.ublock_ct as usize
     }
     pub const fn buffers(&self) -> usize {
-        (self.grid_r * self.grid_c) as usize
+        self.grid_r as usize * self.grid_c as usize
     }
     const fn tiles_per_core_slice(&self) -> usize {
-        (self.mblock_m * self.mblock_n * self.ublock_rt * self.ublock_ct) as usize
+        self.mblock_m as usize
+            * self.mblock_n as usize
+            * self.ublock_rt as usize
+            * self.ublock_ct as usize
     }
 
     /// Bytes of one tile as stored in this queue.
@@ -181,14 +184,19 @@ impl QueueLayout {
     }
 
     /// Bytes of one buffer holding `entries` entries, queue header included
-    /// (`get_io_size_in_bytes`).
+    /// (`get_io_size_in_bytes`). Saturates at `usize::MAX` for a count no memory holds.
     pub const fn io_size(&self, entries: u32) -> usize {
-        entries as usize * self.entry_size() + self.arch.queue_header_size()
+        (entries as usize)
+            .saturating_mul(self.entry_size())
+            .saturating_add(self.arch.queue_header_size())
     }
 
-    /// Bytes `tilize` writes for a tensor of `w` entries: every buffer's share.
+    /// Bytes `tilize` writes for a tensor of `w` entries: every buffer's share. Saturates at
+    /// `usize::MAX` for a count no memory holds.
     pub const fn tilized_size(&self, w: usize) -> usize {
-        self.buffers() * w * self.entry_size()
+        self.buffers()
+            .saturating_mul(w)
+            .saturating_mul(self.entry_size())
     }
 
     /// Shape of a host tensor of `w` entries: `[w, t/(h*v), rt*TH*v, ct*TW*h]`.

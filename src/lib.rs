@@ -36,5 +36,6 @@ pub mod runtime;
 mod sync;
 pub mod version;
 
-#[cfg(not(feature = "std"))]
+// The bare-metal panic handler and heap; unit tests run on a host whose std provides both.
+#[cfg(not(any(feature = "std", test)))]
 mod firmware;

@@ -144,6 +144,30 @@ pub unsafe fn c_str<'a>(p: *const c_char, name: &'static str) -> Result<&'a str,
     s.to_str().map_err(|_| ArgError::Utf8 { arg: name })
 }
 
+/// What a length argument must be: no object is larger than `isize::MAX` bytes.
+pub const LEN_ALLOWED: &str = "a length whose bytes fit in memory (at most isize::MAX)";
+
+/// Whether `len` elements of `T` can exist in memory (at most `isize::MAX` bytes), so that a
+/// longer caller length is refused before a slice over it is made.
+pub fn len_fits<T>(len: usize) -> bool {
+    len.checked_mul(core::mem::size_of::<T>())
+        .is_some_and(|bytes| bytes <= isize::MAX as usize)
+}
+
+/// Checks that `len` elements of `T` (a caller's buffer or array length, the argument named
+/// `name`) can exist; see [`len_fits`].
+pub fn check_len<T>(len: usize, name: &'static str) -> Result<(), ArgError> {
+    if len_fits::<T>(len) {
+        Ok(())
+    } else {
+        Err(ArgError::Range {
+            arg: name,
+            found: len as u64,
+            allowed: LEN_ALLOWED,
+        })
+    }
+}
+
 fn check_pointer<T>(p: *const T, name: &'static str) -> Result<(), ArgError> {
     if p.is_null() {
         Err(ArgError::Null { arg: name })

@@ -8,7 +8,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::boundary::{arg, call, guard, out};
+use super::boundary::{arg, call, check_len, guard, out};
 use super::error::ArgError;
 use super::event::ttrt_event;
 use super::format::arch_of;
@@ -233,6 +233,7 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
                     "cfg->arena_size {n} does not fit this target's address space"
                 );
             };
+            check_len::<u8>(len, "cfg->arena_size")?;
             // SAFETY: the caller's contract: `len` bytes at `arena`, the device's alone until
             // it closes.
             Some(unsafe { core::slice::from_raw_parts_mut(c.arena.cast::<u8>(), len) })

@@ -3,7 +3,7 @@
 
 use core::ffi::{c_char, c_void};
 
-use super::boundary::{arg, arg_mut, call, guard, out};
+use super::boundary::{arg, arg_mut, call, check_len, guard, out};
 use super::error::{ApiError, ArgError};
 use super::ttrt_status;
 use crate::format::{
@@ -391,9 +391,12 @@ fn tensor_geometry(
                 what: "tensor extent",
             })?;
     }
-    let extent = last.checked_add(itemsize).ok_or(FormatError::TooLarge {
-        what: "tensor extent",
-    })?;
+    let extent = last
+        .checked_add(itemsize)
+        .filter(|&e| e <= isize::MAX as usize)
+        .ok_or(FormatError::TooLarge {
+            what: "tensor extent",
+        })?;
     Ok((format, shape, strides, extent))
 }
 
@@ -565,11 +568,20 @@ pub unsafe extern "C" fn ttrt_io_desc_sizes(
         // SAFETY: the caller's contract.
         let d = unsafe { arg(layout, "layout")? };
         let q = queue_layout(d)?;
-        let values = [
-            q.entry_size() as u64,
-            q.io_size(d.entries) as u64,
-            q.tilized_size(w as usize) as u64,
-        ];
+        let (io, tilized) = (q.io_size(d.entries), q.tilized_size(w as usize));
+        if io > isize::MAX as usize {
+            return Err(FormatError::TooLarge {
+                what: "queue size (layout->entries entries)",
+            }
+            .into());
+        }
+        if tilized > isize::MAX as usize {
+            return Err(FormatError::TooLarge {
+                what: "tilized size of w entries",
+            }
+            .into());
+        }
+        let values = [q.entry_size() as u64, io as u64, tilized as u64];
         let outputs = [
             (entry_size, "entry_size"),
             (io_size, "io_size"),
@@ -676,6 +688,7 @@ unsafe fn tilize_impl(
         if dst.is_null() {
             return Err(ArgError::Null { arg: "dst" }.into());
         }
+        check_len::<u8>(dst_len, "dst_len")?;
         // SAFETY: `dst` holds `dst_len` writable bytes by the caller's contract.
         let dst = unsafe { core::slice::from_raw_parts_mut(dst.cast::<u8>(), dst_len) };
         format::tilize(&tensor, &q, rounding, dst)?;
@@ -705,6 +718,7 @@ pub unsafe extern "C" fn ttrt_untilize(
         if src.is_null() {
             return Err(ArgError::Null { arg: "src" }.into());
         }
+        check_len::<u8>(src_len, "src_len")?;
         let q = queue_layout(layout)?;
         let (format, shape, strides, extent) = tensor_geometry(dst, "dst")?;
         if extent > 0 && dst.ptr.is_null() {

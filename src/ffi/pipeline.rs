@@ -11,7 +11,7 @@ use core::ffi::{c_char, c_void};
 use core::ops::Deref;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::boundary::{arg, call, guard, out};
+use super::boundary::{arg, call, check_len, guard, out};
 use super::device::{device, ttrt_device, Shared};
 use super::error::{ArgError, CError};
 use super::handle::{Borrow, Handle, HandleTable};
@@ -554,8 +554,9 @@ pub unsafe extern "C" fn ttrt_pipeline_enqueue(
         let inputs: &[ttrt_host_tensor] = if n == 0 {
             &[]
         } else {
+            check_len::<ttrt_host_tensor>(n, "n")?;
             // SAFETY: the caller's contract: `n` host tensors at `inputs` (NULL checked by
-            // `arg`).
+            // `arg`, the length by `check_len`).
             unsafe { core::slice::from_raw_parts(arg(inputs, "inputs")?, n) }
         };
         for (i, h) in inputs.iter().enumerate() {

@@ -4,7 +4,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::boundary::{arg, arg_mut, call, guard, out};
+use super::boundary::{arg, arg_mut, call, check_len, guard, len_fits, out, LEN_ALLOWED};
 use super::device::{device, Shared};
 use super::format::data_format;
 use super::handle::{Handle, HandleTable};
@@ -356,6 +356,15 @@ pub(crate) fn host_of(
         TensorLayout::from_u32,
         "a ttrt_tensor_layout (0..1)",
     )? == TensorLayout::Tile;
+    if !len_fits::<u8>(h.size) {
+        return Err(super::error::ArgError::FieldRange {
+            arg: name,
+            field: "size",
+            found: h.size as u64,
+            allowed: LEN_ALLOWED,
+        }
+        .into());
+    }
     let shape = h.shape.map(|d| d as usize);
     let strides = contiguous_strides(shape, format.host_item_size().unwrap_or(1));
     Ok(HostBuffer {

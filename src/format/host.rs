@@ -23,12 +23,14 @@ pub struct HostTensorMut<'a> {
     pub strides: [usize; 4],
 }
 
-/// Row-major strides for `shape` with items of `itemsize` bytes.
+/// Row-major strides for `shape` with items of `itemsize` bytes. The products saturate: a
+/// shape too large for memory (from a caller's descriptor) gets strides that every extent
+/// check refuses, instead of wrapped ones.
 pub const fn contiguous_strides(shape: [usize; 4], itemsize: usize) -> [usize; 4] {
     let s3 = itemsize;
-    let s2 = s3 * shape[3];
-    let s1 = s2 * shape[2];
-    [s1 * shape[1], s1, s2, s3]
+    let s2 = s3.saturating_mul(shape[3]);
+    let s1 = s2.saturating_mul(shape[2]);
+    [s1.saturating_mul(shape[1]), s1, s2, s3]
 }
 
 impl<'a> HostTensor<'a> {

@@ -154,17 +154,20 @@ impl QueueLayout {
 
     /// Tile rows of one device t slice of an entry.
     pub const fn tiles_r(&self) -> usize {
-        (self.grid_r * self.mblock_m * self.ublock_rt) as usize
+        self.grid_r as usize * self.mblock_m as usize * self.ublock_rt as usize
     }
     /// Tile columns of one device t slice of an entry.
     pub const fn tiles_c(&self) -> usize {
-        (self.grid_c * self.mblock_n * self.ublock_ct) as usize
+        self.grid_c as usize * self.mblock_n as usize * self.ublock_ct as usize
     }
     pub const fn buffers(&self) -> usize {
-        (self.grid_r * self.grid_c) as usize
+        self.grid_r as usize * self.grid_c as usize
     }
     const fn tiles_per_core_slice(&self) -> usize {
-        (self.mblock_m * self.mblock_n * self.ublock_rt * self.ublock_ct) as usize
+        self.mblock_m as usize
+            * self.mblock_n as usize
+            * self.ublock_rt as usize
+            * self.ublock_ct as usize
     }
 
     /// Bytes of one tile as stored in this queue.
@@ -181,14 +184,19 @@ impl QueueLayout {
     }
 
     /// Bytes of one buffer holding `entries` entries, queue header included
-    /// (`get_io_size_in_bytes`).
+    /// (`get_io_size_in_bytes`). Saturates at `usize::MAX` for a count no memory holds.
     pub const fn io_size(&self, entries: u32) -> usize {
-        entries as usize * self.entry_size() + self.arch.queue_header_size()
+        (entries as usize)
+            .saturating_mul(self.entry_size())
+            .saturating_add(self.arch.queue_header_size())
     }
 
-    /// Bytes `tilize` writes for a tensor of `w` entries: every buffer's share.
+    /// Bytes `tilize` writes for a tensor of `w` entries: every buffer's share. Saturates at
+    /// `usize::MAX` for a count no memory holds.
     pub const fn tilized_size(&self, w: usize) -> usize {
-        self.buffers() * w * self.entry_size()
+        self.buffers()
+            .saturating_mul(w)
+            .saturating_mul(self.entry_size())
     }
 
     /// Shape of a host tensor of `w` entries: `[w, t/(h*v), rt*TH*v, ct*TW*h]`.
@@ -714,4 +722,200 @@ pub fn untilize(
         }
         Ok::<(), FormatError>(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Tilize and untilize on layouts small enough for Miri (`.ci/run` runs them under it):
+    //! round trips, the tile header, where each entry and buffer lands, and the refusals.
+
+    use super::*;
+    use crate::format::TILE_HEADER_SIZE;
+
+    /// `t` slices of one row of `ct` 1x32 tiles per core, on a `grid_c`-wide grid.
+    fn row_layout(format: DataFormat, grid_c: u32, ct: u32, t: u32) -> QueueLayout {
+        QueueLayout {
+            tile: TileDim::new(1, 32).unwrap(),
+            grid_c,
+            ublock_ct: ct,
+            t,
+            ..QueueLayout::single_tile(format)
+        }
+    }
+
+    fn bytes_of(values: &[f32]) -> [u8; 4 * 256] {
+        let mut out = [0u8; 4 * 256];
+        for (chunk, v) in out.chunks_exact_mut(4).zip(values) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    fn values_of(bytes: &[u8], n: usize) -> [f32; 256] {
+        let mut out = [0f32; 256];
+        for (v, chunk) in out.iter_mut().zip(bytes.chunks_exact(4)).take(n) {
+            *v = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        out
+    }
+
+    /// Tilizes `n` values of `shape` into `layout`, checks the size written, untilizes them
+    /// back as Float32 and returns them with the tilized bytes.
+    fn round_trip(
+        layout: &QueueLayout,
+        shape: [usize; 4],
+        values: &[f32],
+    ) -> ([f32; 256], [u8; 2048]) {
+        let n = shape.iter().product::<usize>();
+        assert_eq!(n, values.len());
+        let src_bytes = bytes_of(values);
+        let src = HostTensor::contiguous(&src_bytes[..4 * n], DataFormat::Float32, shape);
+        let mut tiles = [0u8; 2048];
+        let written = tilize(&src, layout, Rounding::default(), &mut tiles).unwrap();
+        assert_eq!(written, layout.tilized_size(shape[0]));
+        let mut back_bytes = [0u8; 4 * 256];
+        let mut dst =
+            HostTensorMut::contiguous(&mut back_bytes[..4 * n], DataFormat::Float32, shape);
+        untilize(&tiles[..written], layout, &mut dst).unwrap();
+        (values_of(&back_bytes, n), tiles)
+    }
+
+    #[test]
+    fn float32_round_trips_exactly_through_buffers_and_t_slices() {
+        // t = 2, two cores of two 1x32 tiles: host shape [1, 2, 1, 128].
+        let layout = row_layout(DataFormat::Float32, 2, 2, 2);
+        assert_eq!(layout.host_shape(1), [1, 2, 1, 128]);
+        let values: [f32; 256] = core::array::from_fn(|i| i as f32 * 0.25 - 17.0);
+        let (back, tiles) = round_trip(&layout, [1, 2, 1, 128], &values);
+        assert_eq!(back, values);
+        // Each buffer holds its two tiles of each t slice; entries follow one another.
+        let tile = tile_size_bytes(DataFormat::Float32, Arch::WormholeB0, layout.tile, false);
+        assert_eq!(layout.entry_size(), 2 * 2 * tile);
+        assert_eq!(layout.tilized_size(3), 2 * 3 * layout.entry_size());
+        // The first tile holds host columns 0..32 of slice 0: values 0..32, after its header.
+        let first = f32::from_le_bytes([
+            tiles[TILE_HEADER_SIZE],
+            tiles[TILE_HEADER_SIZE + 1],
+            tiles[TILE_HEADER_SIZE + 2],
+            tiles[TILE_HEADER_SIZE + 3],
+        ]);
+        assert_eq!(first, values[0]);
+        // The second core's buffer starts after the first's entry: host column 64 of slice 0.
+        let second_buffer = layout.entry_size() + TILE_HEADER_SIZE;
+        let v = f32::from_le_bytes([
+            tiles[second_buffer],
+            tiles[second_buffer + 1],
+            tiles[second_buffer + 2],
+            tiles[second_buffer + 3],
+        ]);
+        assert_eq!(v, values[64]);
+    }
+
+    #[test]
+    fn the_tile_header_holds_the_tile_size_in_16_byte_units() {
+        let layout = row_layout(DataFormat::Float16B, 1, 1, 1);
+        let values: [f32; 32] = core::array::from_fn(|i| i as f32);
+        let (_, tiles) = round_trip(&layout, [1, 1, 1, 32], &values);
+        let size = tile_size_bytes(DataFormat::Float16B, Arch::WormholeB0, layout.tile, false);
+        assert_eq!(u16::from_le_bytes([tiles[0], tiles[1]]) as usize, size / 16);
+    }
+
+    #[test]
+    fn float16_b_truncates_and_keeps_what_it_can_hold() {
+        let layout = row_layout(DataFormat::Float16B, 1, 1, 1);
+        // 1 + 2^-10 needs more than bfloat16's 7 mantissa bits: truncated to 1. The others
+        // are exact in bfloat16.
+        let mut values: [f32; 32] = core::array::from_fn(|i| (i as f32 - 16.0) * 0.5);
+        values[3] = 1.0 + 1.0 / 1024.0;
+        values[4] = -3.0e38;
+        let (back, _) = round_trip(&layout, [1, 1, 1, 32], &values);
+        for i in 0..32 {
+            let want = match i {
+                3 => 1.0,
+                4 => f32::from_bits((-3.0e38f32).to_bits() & 0xffff_0000),
+                _ => values[i],
+            };
+            assert_eq!(back[i], want, "datum {i}");
+        }
+    }
+
+    #[test]
+    fn bfp8_b_shares_an_exponent_per_16_datums() {
+        let layout = row_layout(DataFormat::Bfp8B, 1, 1, 1);
+        // Block 0 (datums 0..16): largest magnitude 40 (exponent 5), so steps of 2^(5-6) = 0.5
+        // are exact and 0.25 rounds half up to 0.5. Block 1 holds small values, exact at its
+        // own exponent.
+        let mut values: [f32; 32] = core::array::from_fn(|i| {
+            if i < 16 {
+                i as f32 - 8.0
+            } else {
+                (i as f32 - 24.0) / 64.0
+            }
+        });
+        values[0] = 40.0;
+        values[1] = 0.25;
+        let (back, _) = round_trip(&layout, [1, 1, 1, 32], &values);
+        assert_eq!(back[0], 40.0);
+        assert_eq!(back[1], 0.5);
+        for i in 2..32 {
+            assert_eq!(back[i], values[i], "datum {i}");
+        }
+    }
+
+    #[test]
+    fn ublock_order_moves_bytes_not_values() {
+        let r = QueueLayout {
+            ublock_ct: 1,
+            mblock_n: 2,
+            ..row_layout(DataFormat::Float32, 1, 1, 1)
+        };
+        let c = QueueLayout {
+            ublock_order: UblockOrder::C,
+            ..r
+        };
+        let values: [f32; 64] = core::array::from_fn(|i| i as f32);
+        let (back_r, _) = round_trip(&r, [1, 1, 1, 64], &values);
+        let (back_c, _) = round_trip(&c, [1, 1, 1, 64], &values);
+        assert_eq!(&back_r[..64], &values[..]);
+        assert_eq!(&back_c[..64], &values[..]);
+    }
+
+    #[test]
+    fn short_buffers_and_inconsistent_layouts_are_refused() {
+        let layout = row_layout(DataFormat::Float32, 1, 1, 1);
+        let values = bytes_of(&[1.0; 32]);
+        let src = HostTensor::contiguous(&values[..128], DataFormat::Float32, [1, 1, 1, 32]);
+        let need = layout.tilized_size(1);
+        let mut tiles = [0u8; 256];
+        assert_eq!(
+            tilize(&src, &layout, Rounding::default(), &mut tiles[..need - 1]),
+            Err(FormatError::BufferSize {
+                what: "destination",
+                expected: need,
+                found: need - 1,
+            })
+        );
+        let mut back = [0u8; 128];
+        let mut dst = HostTensorMut::contiguous(&mut back, DataFormat::Float32, [1, 1, 1, 32]);
+        assert!(matches!(
+            untilize(&tiles[..need + 1], &layout, &mut dst),
+            Err(FormatError::BufferSize { what: "source", .. })
+        ));
+        // A host tensor of the wrong width; a stack factor that does not divide t.
+        let narrow = HostTensor::contiguous(&values[..64], DataFormat::Float32, [1, 1, 1, 16]);
+        assert!(tilize(&narrow, &layout, Rounding::default(), &mut tiles).is_err());
+        let stacked = QueueLayout {
+            hstack: 2,
+            ..layout
+        };
+        assert!(matches!(stacked.validate(), Err(FormatError::Stack { .. })));
+        assert!(tilize(&src, &stacked, Rounding::default(), &mut tiles).is_err());
+        // Sizes that no memory holds saturate instead of wrapping.
+        let huge = QueueLayout {
+            grid_r: u32::MAX,
+            grid_c: u32::MAX,
+            ..layout
+        };
+        assert_eq!(huge.tilized_size(usize::MAX), usize::MAX);
+    }
 }

@@ -344,3 +344,66 @@ pub fn decode_tile(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! One 1x32 tile of every format, small enough for Miri (`.ci/run` runs it under it).
+
+    use super::*;
+    use crate::format::Rounding;
+
+    #[test]
+    fn every_format_encodes_a_tile_of_its_size_and_requantizing_changes_nothing() {
+        let dim = TileDim::new(1, 32).unwrap();
+        let values: [f32; 32] = core::array::from_fn(|i| i as f32 - 12.0);
+        let mut encoded = 0;
+        for format in DataFormat::ALL {
+            let size = tile_size_bytes(format, Arch::WormholeB0, dim, false);
+            let mut tile = [0u8; 256];
+            let Ok(n) = encode_tile(
+                &values,
+                format,
+                Arch::WormholeB0,
+                dim,
+                Rounding::default(),
+                &mut tile,
+            ) else {
+                continue;
+            };
+            encoded += 1;
+            assert_eq!(n, size, "{format:?}");
+            let mut once = [0f32; 32];
+            decode_tile(&tile[..n], format, dim, &mut once).unwrap();
+            // Quantizing what is already quantized is exact.
+            let mut again_tile = [0u8; 256];
+            encode_tile(
+                &once,
+                format,
+                Arch::WormholeB0,
+                dim,
+                Rounding::default(),
+                &mut again_tile,
+            )
+            .unwrap();
+            assert_eq!(&again_tile[..n], &tile[..n], "{format:?}");
+            if matches!(
+                format,
+                DataFormat::Float32 | DataFormat::Float16B | DataFormat::Int32 | DataFormat::Bfp8B
+            ) {
+                assert_eq!(once, values, "{format:?} holds small integers exactly");
+            }
+            // A buffer one byte short is refused, not overrun.
+            assert!(encode_tile(
+                &values,
+                format,
+                Arch::WormholeB0,
+                dim,
+                Rounding::default(),
+                &mut tile[..n - 1]
+            )
+            .is_err());
+            assert!(decode_tile(&tile[..n - 1], format, dim, &mut once).is_err());
+        }
+        assert!(encoded >= 15, "only {encoded} formats encode tiles");
+    }
+}

@@ -781,6 +781,7 @@ fn compile_setting(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn varinst_arithmetic() {

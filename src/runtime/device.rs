@@ -97,25 +97,31 @@ struct SysmemLayout {
 }
 
 impl SysmemLayout {
-    fn of(cfg: &DeviceConfig, trace_per_bank: u64, banks: u32) -> SysmemLayout {
-        let align = |x: usize| x.div_ceil(64) * 64;
+    /// The layout, or `None` when it does not fit the address space (sizes from the config
+    /// are the caller's: checked, never wrapped).
+    fn of(cfg: &DeviceConfig, trace_per_bank: u64, banks: u32) -> Option<SysmemLayout> {
+        let align = |x: usize| x.checked_next_multiple_of(64);
+        let bytes = |n: u64, each: usize| usize::try_from(n).ok()?.checked_mul(each);
         let rec = RING_RECORDS as usize * core::mem::size_of::<Command>();
-        let mut at = 0;
+        let mut at = 0usize;
         let mut records = [0; 2];
         let mut data = [0; 2];
         for cq in 0..cfg.num_command_queues as usize {
             records[cq] = at;
-            at = align(at + rec);
+            at = align(at.checked_add(rec)?)?;
             data[cq] = at;
-            at = align(at + cfg.cq_data_size as usize);
+            at = align(at.checked_add(bytes(cfg.cq_data_size, 1)?)?)?;
         }
-        let store_slots = trace_per_bank * banks as u64 / TRACE_RECORD_SIZE;
+        let store_slots = trace_per_bank.checked_mul(banks as u64)? / TRACE_RECORD_SIZE;
         let store = at;
-        at = align(at + store_slots as usize * core::mem::size_of::<Program>());
+        at = align(at.checked_add(bytes(store_slots, core::mem::size_of::<Program>())?)?)?;
         let staging_slots = store_slots.max(MIN_CAPTURE_RECORDS);
         let staging = at;
-        at = align(at + staging_slots as usize * core::mem::size_of::<Program>());
-        SysmemLayout {
+        at = align(at.checked_add(bytes(staging_slots, core::mem::size_of::<Program>())?)?)?;
+        if at > isize::MAX as usize {
+            return None;
+        }
+        Some(SysmemLayout {
             records,
             data,
             store,
@@ -123,7 +129,7 @@ impl SysmemLayout {
             staging,
             staging_slots,
             total: at,
-        }
+        })
     }
 }
 
@@ -189,9 +195,10 @@ impl<C: Chip> Device<C> {
     }
 
     /// [`Device::sysmem_size`] for a chip of `geometry` (only its DRAM channel count counts).
+    /// `usize::MAX` when the config's sizes add up to more than the address space.
     pub fn sysmem_size_for(config: &DeviceConfig, geometry: &ChipGeometry) -> usize {
         let (per_bank, banks) = Self::trace_geometry_of(config, geometry);
-        SysmemLayout::of(config, per_bank, banks).total
+        SysmemLayout::of(config, per_bank, banks).map_or(usize::MAX, |l| l.total)
     }
 
     fn trace_geometry(config: &DeviceConfig, chip: &C) -> (u64, u32) {
@@ -283,9 +290,17 @@ impl<C: Chip> Device<C> {
             l1_alignment: g.l1_alignment,
             l1_small_size: config.l1_small_size,
             // Whole trace pages in every bank (the size check uses trace_region_size itself).
-            trace_region_size: per_bank * banks as u64,
+            trace_region_size: per_bank.saturating_mul(banks as u64),
         })?;
-        let layout = SysmemLayout::of(&config, per_bank, banks);
+        let Some(layout) = SysmemLayout::of(&config, per_bank, banks) else {
+            return fail!(
+                OutOfMemory,
+                "the command queues' data rings ({} B each) and the trace region ({} B) do not \
+                 fit in host memory",
+                config.cq_data_size,
+                config.trace_region_size
+            );
+        };
         let cq = |i: usize| {
             let n = if i < config.num_command_queues as usize {
                 i
@@ -771,7 +786,7 @@ impl<C: Chip> Device<C> {
     /// Blocks the host until `ev` completes (`timeout_ms < 0`: no limit).
     pub fn event_synchronize(&self, ev: &Event, timeout_ms: i32) -> Result<(), RuntimeError> {
         let queue = self.check_event(ev)?;
-        let timeout = (timeout_ms >= 0).then_some(timeout_ms as u64 * 1000);
+        let timeout = (timeout_ms >= 0).then(|| timeout_ms as u64 * 1000);
         self.wait_event(queue, ev.id, timeout)?;
         queue.take_error()
     }

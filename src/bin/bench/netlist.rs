@@ -130,13 +130,22 @@ fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut Strin
 
 /// A BERT-like netlist of at least `TARGET_BYTES`, and its layer count.
 fn generate() -> (String, usize) {
+    generate_layers(None)
+}
+
+/// A BERT-like netlist of `layers` layers (`None`: as many as reach `TARGET_BYTES`), and its
+/// layer count.
+pub fn generate_layers(layers_wanted: Option<usize>) -> (String, usize) {
     let mut queues = String::from(
         "  hidden_states: {input: HOST, type: queue, entries: 2, grid_size: [4, 1], t: 1, mblock: [1, 6], ublock: [1, 4], ublock_order: r, df: Float16_b, target_device: 0, loc: dram, dram: [[0, 0x38000000], [1, 0x38000000], [2, 0x38000000], [3, 0x38000000]]}\n",
     );
     let mut graphs = String::new();
     let mut program = String::new();
     let mut layers = 0;
-    while queues.len() + graphs.len() + program.len() < TARGET_BYTES {
+    while match layers_wanted {
+        Some(n) => layers < n,
+        None => queues.len() + graphs.len() + program.len() < TARGET_BYTES,
+    } {
         layer(layers, &mut queues, &mut graphs, &mut program);
         layers += 1;
     }
@@ -179,6 +188,47 @@ pub fn run(plan: Plan) -> Result<(), String> {
         mb_per_s(parse),
         parse.as_secs_f64() * 1e3,
         parse.as_secs_f64() / read.as_secs_f64().max(1e-12)
+    );
+    scaling(plan, &text, layers, queues)
+}
+
+/// How parse + validate grows: the same generator with ten times the layers (so ten times the
+/// queues, ops and queue settings), against the netlist above. Linear work takes about 10x the
+/// time; a step that looks names up by scanning would take far more.
+fn scaling(plan: Plan, small: &str, layers: usize, queues: usize) -> Result<(), String> {
+    let (large, _) = generate_layers(Some(layers * 10));
+    let large_queues = ttrt::netlist::parse(&large, "bench-10x.yaml")
+        .map_err(|e| e.to_string())?
+        .queues()
+        .len();
+    let mut small_samples = Vec::with_capacity(plan.runs);
+    let mut large_samples = Vec::with_capacity(plan.runs);
+    let started = Instant::now();
+    let mut round = 0;
+    while round < plan.warmup || plan.more(large_samples.len(), started) {
+        let parse = |text: &str| {
+            time(&mut || {
+                let n = ttrt::netlist::parse(black_box(text), "bench.yaml")?;
+                black_box(&n);
+                Ok::<(), ttrt::netlist::NetlistError>(())
+            })
+            .map_err(|e| e.to_string())
+        };
+        let s = parse(small)?;
+        let l = parse(&large)?;
+        if round >= plan.warmup {
+            small_samples.push(s);
+            large_samples.push(l);
+        }
+        round += 1;
+    }
+    let (s, l) = (median(&small_samples), median(&large_samples));
+    println!(
+        "netlist/scaling: {:.1}x larger netlist ({large_queues} queues, {:.1} MB, {:.1} ms): {:.1}x the time of {queues} queues (goal <= 12x)",
+        large.len() as f64 / small.len() as f64,
+        large.len() as f64 / 1e6,
+        l.as_secs_f64() * 1e3,
+        l.as_secs_f64() / s.as_secs_f64().max(1e-12)
     );
     Ok(())
 }

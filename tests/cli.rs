@@ -86,3 +86,33 @@ fn bench_help_names_the_suites_and_quick() {
         "{text}"
     );
 }
+
+/// Runs ttrt with its stdout a pipe whose reading end is closed before ttrt writes (a reader
+/// like `head -1` that has gone), and returns its status and stderr.
+fn with_stdout_closed(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ttrt"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ttrt");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for ttrt");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["info", "examples/digits.tti"],
+        &["run", "examples/digits.tti", "--loops", "2"],
+    ] {
+        let (status, stderr) = with_stdout_closed(args);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}

@@ -1,5 +1,8 @@
 //! `ttrt`: the command-line tool. Subcommands arrive with the layers they drive.
 
+#[macro_use]
+mod output;
+
 mod bench;
 mod info;
 mod pack;
@@ -32,7 +35,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--version") | Some("-V") => {
-            println!(
+            outln!(
                 "ttrt {} (ABI {})",
                 ttrt::version::VERSION,
                 ttrt::version::ABI
@@ -44,7 +47,7 @@ fn main() -> ExitCode {
         Some("pack") => pack::main(&args[1..]),
         Some("run") => run::main(&args[1..]),
         Some("--help") | Some("-h") | None => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             if args.is_empty() {
                 ExitCode::from(2)
             } else {

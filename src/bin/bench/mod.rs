@@ -113,7 +113,7 @@ pub fn main(args: &[String]) -> ExitCode {
     for arg in args {
         match arg.as_str() {
             "--help" | "-h" => {
-                println!("{USAGE}");
+                outln!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             "--quick" => plan = Plan::QUICK,

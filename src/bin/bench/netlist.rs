@@ -178,12 +178,12 @@ pub fn run(plan: Plan) -> Result<(), String> {
     let (read, parse) = result?;
 
     let mb_per_s = |t: Duration| bytes as f64 / t.as_secs_f64().max(1e-12) / 1e6;
-    println!(
+    outln!(
         "netlist/read file: {:.0} MB/s (baseline: std::fs::read of the {:.2} MB netlist; {layers} graphs, {ops} ops, {queues} queues)",
         mb_per_s(read),
         bytes as f64 / 1e6
     );
-    println!(
+    outln!(
         "netlist/parse + validate: {:.1} MB/s, {:.2} ms = {:.1} x file read (no goal set)",
         mb_per_s(parse),
         parse.as_secs_f64() * 1e3,
@@ -223,7 +223,7 @@ fn scaling(plan: Plan, small: &str, layers: usize, queues: usize) -> Result<(), 
         round += 1;
     }
     let (s, l) = (median(&small_samples), median(&large_samples));
-    println!(
+    outln!(
         "netlist/scaling: {:.1}x larger netlist ({large_queues} queues, {:.1} MB, {:.1} ms): {:.1}x the time of {queues} queues (goal <= 12x)",
         large.len() as f64 / small.len() as f64,
         large.len() as f64 / 1e6,

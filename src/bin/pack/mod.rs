@@ -72,7 +72,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 
 pub fn main(args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
+        outln!("{USAGE}");
         return ExitCode::SUCCESS;
     }
     let args = match parse_args(args) {
@@ -84,7 +84,7 @@ pub fn main(args: &[String]) -> ExitCode {
     };
     match pack(&args) {
         Ok(summary) => {
-            println!("{summary}");
+            outln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(e) => {

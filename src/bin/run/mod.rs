@@ -104,7 +104,7 @@ pub fn main(args: &[String]) -> ExitCode {
     let args = match parse_args(args) {
         Ok(a) => a,
         Err(e) if e.is_empty() => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -395,14 +395,14 @@ fn run(args: &Args) -> Result<(), String> {
     let total = start.elapsed();
     backend.finish().map_err(|e| e.to_string())?;
 
-    println!(
+    outln!(
         "image {} ({}), {loops} loop{}",
         args.image.display(),
         backend.arch().name(),
         if loops == 1 { "" } else { "s" }
     );
     for o in &outputs {
-        println!(
+        outln!(
             "output {} shape {:?} format {} checksum {:#018x}",
             o.name,
             o.shape,
@@ -415,7 +415,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
     let secs = total.as_secs_f64().max(1e-9);
-    println!(
+    outln!(
         "{loops} loops in {:.3} ms: {:.1} loops/s (push {:.0}%, run_program {:.0}%, get+pop {:.0}%)",
         secs * 1e3,
         loops as f64 / secs,
@@ -424,7 +424,7 @@ fn run(args: &Args) -> Result<(), String> {
         100.0 * t_get.as_secs_f64() / secs
     );
     if classified > 0 {
-        println!(
+        outln!(
             "accuracy {correct}/{classified} = {:.2}% over the labelled samples; {:.0} inferences/s",
             100.0 * correct as f64 / classified as f64,
             classified as f64 / secs

@@ -6,6 +6,7 @@ mod output;
 mod bench;
 mod info;
 mod pack;
+mod progress;
 mod run;
 
 use std::process::ExitCode;

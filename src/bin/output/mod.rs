@@ -10,6 +10,7 @@ use std::io::{self, Write};
 
 /// Writes `args` to stdout and flushes (a progress line on stderr may follow).
 pub fn print(args: fmt::Arguments) {
+    crate::progress::clear();
     let mut out = io::stdout().lock();
     if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
         ended(e)

@@ -249,7 +249,7 @@ fn pack(args: &Args) -> Result<String, String> {
 
 /// Whether PyBuda would write `q` from a tensor rather than push it as an input: a host-fed
 /// ram (a parameter) or a host-fed queue some execute reads as a prologue (a constant).
-fn holds_weights(netlist: &Netlist, q: &Queue) -> bool {
+pub fn holds_weights(netlist: &Netlist, q: &Queue) -> bool {
     if !q.is_host_input() {
         return false;
     }

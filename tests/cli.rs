@@ -117,6 +117,10 @@ fn output_into_a_closed_pipe_ends_quietly() {
     }
 }
 
+#[allow(dead_code)]
+#[path = "../src/bin/bench/bert.rs"]
+mod bert;
+
 #[path = "support/mod.rs"]
 #[allow(dead_code)]
 mod support;
@@ -261,4 +265,14 @@ fn run_smoke_tests_corpus_netlists() {
     ] {
         smoke_test(&corpus.join(netlist), &[]);
     }
+}
+#[test]
+fn run_smoke_tests_a_bert_shaped_netlist() {
+    let (text, layers) = bert::generate_layers(Some(2));
+    assert_eq!(layers, 2);
+    let dir = support::scratch("cli_run_bert");
+    let path = dir.join("bert_2_layers.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = smoke_test(&path, &["--param", "$p_microbatch_count=2"]);
+    assert!(out.contains("output e2e_layer_1_output shape"), "{out}");
 }

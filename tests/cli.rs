@@ -122,7 +122,6 @@ fn output_into_a_closed_pipe_ends_quietly() {
 mod bert;
 
 #[path = "support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 /// `ttrt run ARGS` from the repository root: status code, stdout, stderr.

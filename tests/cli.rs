@@ -86,3 +86,192 @@ fn bench_help_names_the_suites_and_quick() {
         "{text}"
     );
 }
+
+/// Runs ttrt with its stdout a pipe whose reading end is closed before ttrt writes (a reader
+/// like `head -1` that has gone), and returns its status and stderr.
+fn with_stdout_closed(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ttrt"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ttrt");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for ttrt");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["info", "examples/digits.tti"],
+        &["run", "examples/digits.tti", "--loops", "2"],
+    ] {
+        let (status, stderr) = with_stdout_closed(args);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+#[allow(dead_code)]
+#[path = "../src/bin/bench/bert.rs"]
+mod bert;
+
+#[path = "support/mod.rs"]
+mod support;
+
+/// `ttrt run ARGS` from the repository root: status code, stdout, stderr.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ttrt"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("run ttrt");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The line of `text` containing `needle`.
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with `{needle}`:\n{text}"))
+}
+
+/// The word after `key` in `line`.
+fn after<'a>(line: &'a str, key: &str) -> &'a str {
+    let at = line.find(key).unwrap_or_else(|| panic!("no `{key}` in {line}"));
+    line[at + key.len()..].split_whitespace().next().unwrap()
+}
+
+#[test]
+fn run_with_missing_inputs_outputs_or_labels_fails_naming_the_path() {
+    for (flag, path) in [
+        ("--inputs", "/nonexistent/inputs"),
+        ("--outputs", "/nonexistent/outputs"),
+        ("--labels", "/nonexistent/labels.bin"),
+    ] {
+        let (code, out, err) = run(&["examples/digits.tti", flag, path]);
+        assert_eq!(code, Some(1), "{flag}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(path) && err.contains(flag), "{err}");
+        assert!(out.is_empty(), "{out}");
+    }
+}
+
+#[test]
+fn run_reports_inferences_per_second_of_the_entries_run() {
+    // digits: a program run reads input_count = 4 entries of `x` and writes 4 of `logits`.
+    let loops = 30;
+    let (code, out, err) = run(&["examples/digits.tti", "--loops", &loops.to_string()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let line = line_with(&out, "inferences/s");
+    let inferences: usize = line.split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(inferences, 4 * loops, "{out}");
+    let ms: f64 = after(line, " in ").parse().unwrap();
+    let rate: f64 = after(line, "ms: ").parse().unwrap();
+    let expected = inferences as f64 / (ms / 1e3);
+    assert!(
+        (rate - expected).abs() <= expected * 0.01 + 0.1,
+        "{rate} inferences/s printed, {inferences} in {ms} ms is {expected}: {out}"
+    );
+    // Every labelled sample is classified once, however many loops ran.
+    assert!(out.contains("accuracy 352/360"), "{out}");
+}
+
+#[test]
+fn run_streams_a_program_that_consumes_more_entries_than_its_queues_hold() {
+    // `x` and `logits` hold 12 entries; with $p_loop_count = 6 one program run reads 24
+    // entries of `x` and writes 24 of `logits`, so they must be pushed and popped while it runs.
+    let dir = support::scratch("cli_run_streams");
+    let (once, twice) = (dir.join("once"), dir.join("twice"));
+    std::fs::create_dir_all(&once).unwrap();
+    std::fs::create_dir_all(&twice).unwrap();
+    let (code, out, err) = run(&["examples/digits.tti", "--outputs", once.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, err) = run(&[
+        "examples/digits.tti",
+        "--loops",
+        "1",
+        "--param",
+        "$p_loop_count=6",
+        "--outputs",
+        twice.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("popped 24 entries of logits"), "{out}");
+    // The inputs file holds the 12 entries once: the second 12 outputs repeat the first, and
+    // those are what 3 runs of 4 entries give.
+    let a = std::fs::read(once.join("logits.bin")).unwrap();
+    let b = std::fs::read(twice.join("logits.bin")).unwrap();
+    assert_eq!(b.len(), 2 * a.len());
+    assert!(b[..a.len()] == a[..] && b[a.len()..] == a[..]);
+    assert!(out.contains("accuracy 352/360"), "{out}");
+}
+
+/// Runs `netlist` bare with `ttrt run` twice and checks both report the same outputs.
+fn smoke_test(netlist: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec![netlist.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, Some(0), "{}: {out}{err}", netlist.display());
+    assert!(!out.contains('\r') && !err.contains('\r'), "{out}{err}");
+    let outputs = |s: &str| -> Vec<String> {
+        s.lines().filter(|l| l.starts_with("output ")).map(str::to_string).collect()
+    };
+    assert!(!outputs(&out).is_empty(), "{out}");
+    for line in outputs(&out) {
+        assert!(line.contains(" shape [") && line.contains(" checksum 0x"), "{line}");
+    }
+    let (_, again, _) = run(&args);
+    assert_eq!(outputs(&out), outputs(&again), "seeded inputs: the same outputs");
+    out
+}
+
+#[test]
+fn run_smoke_tests_a_bare_netlist_filling_its_constants_and_parameters_once() {
+    // digits.yaml without its image: input_count 4, constants and parameters of one entry.
+    let out = smoke_test(
+        &support::root().join("examples/digits/digits.yaml"),
+        &["--param", "$p_loop_count=3"],
+    );
+    assert!(out.contains("6 constant and parameter queues written once"), "{out}");
+    assert!(out.contains("popped 12 entries of logits"), "{out}");
+    let (_, out, _) = run(&["examples/digits/digits.yaml"]);
+    assert!(out.contains("param run_fwd: $p_loop_count = 1 (not given: default)"), "{out}");
+    // A parameter no program declares is refused, naming it.
+    let (code, _, err) = run(&["examples/digits/digits.yaml", "--param", "$p_nope=2"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("$p_nope"), "{err}");
+}
+
+#[test]
+fn run_smoke_tests_corpus_netlists() {
+    let corpus = support::corpus();
+    for netlist in [
+        "verif/graph_tests/netlists/pybuda_pregenerated/feedforward/grayskull/ff_1_128_128_netlist.yaml",
+        "verif/netlist_tests/netlists/basic_graph/netlist_input_count.yaml",
+        "verif/netlist_tests/netlists/basic_ram/netlist_ram_autoinc.yaml",
+        "verif/netlist_tests/netlists/basic/netlist_fused_op.yaml",
+    ] {
+        smoke_test(&corpus.join(netlist), &[]);
+    }
+}
+#[test]
+fn run_smoke_tests_a_bert_shaped_netlist() {
+    let (text, layers) = bert::generate_layers(Some(2));
+    assert_eq!(layers, 2);
+    let dir = support::scratch("cli_run_bert");
+    let path = dir.join("bert_2_layers.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = smoke_test(&path, &["--param", "$p_microbatch_count=2"]);
+    assert!(out.contains("output e2e_layer_1_output shape"), "{out}");
+}

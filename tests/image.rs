@@ -312,16 +312,28 @@ fn ttrt(args: &[&str]) -> std::process::Output {
         .expect("run ttrt")
 }
 
+/// The feed-forward netlist's weights in files: `PARAMETER` as `floats`, every other
+/// parameter and constant zeros of its entry's size.
+fn write_ff_tensors(tensors: &Path) {
+    std::fs::create_dir_all(tensors).unwrap();
+    let text = std::fs::read_to_string(ff_netlist()).unwrap();
+    let netlist = ttrt::netlist::parse(&text, "ff.yaml").unwrap();
+    for q in netlist.host_fed_queues().filter(|q| q.name != INPUT) {
+        let items: usize = q.layout(Arch::Grayskull).host_shape(1).iter().product();
+        let bytes = if q.name == PARAMETER {
+            floats(items)
+        } else {
+            vec![0u8; items * 4]
+        };
+        std::fs::write(tensors.join(format!("{}.bin", q.name)), bytes).unwrap();
+    }
+}
+
 #[test]
 fn ttrt_pack_then_ttrt_info_round_trips() {
     let dir = support::scratch("image_pack_info");
     let tensors = dir.join("tensors");
-    std::fs::create_dir_all(&tensors).unwrap();
-    std::fs::write(
-        tensors.join(format!("{PARAMETER}.bin")),
-        floats(PARAMETER_SHAPE.iter().product()),
-    )
-    .unwrap();
+    write_ff_tensors(&tensors);
     let out = dir.join("ff.tti");
     let netlist = ff_netlist();
     let o = ttrt(&[
@@ -333,12 +345,14 @@ fn ttrt_pack_then_ttrt_info_round_trips() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Piped: no progress line rewriting itself.
+    assert!(!o.stderr.contains(&b'\r') && !o.stdout.contains(&b'\r'));
 
     let image = Image::open(&out).unwrap();
     assert_eq!(image.arch(), Arch::Grayskull);
-    // The six other host-fed queues have no tensor file: they are inputs.
-    assert_eq!(image.input_names().len(), 6);
-    assert!(!image.input_names().iter().any(|n| n == PARAMETER));
+    // Four parameters and two constants have their files; the one other host-fed queue is the
+    // input.
+    assert_eq!(image.input_names(), [INPUT]);
     assert_eq!(image.output_names(), [OUTPUT]);
     assert_eq!(
         &image.tensor_bytes(PARAMETER).unwrap()[..],
@@ -350,7 +364,9 @@ fn ttrt_pack_then_ttrt_info_round_trips() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["arch"], "Grayskull");
     assert_eq!(v["outputs"], serde_json::json!([OUTPUT]));
-    assert_eq!(v["parameters"], serde_json::json!([PARAMETER]));
+    assert_eq!(v["parameters"].as_array().unwrap().len(), 4);
+    assert!(v["parameters"].as_array().unwrap().contains(&serde_json::json!(PARAMETER)));
+    assert_eq!(v["constants"].as_array().unwrap().len(), 2);
     assert_eq!(v["device_name"], "ff_1_128_128_netlist");
     assert_eq!(v["queues"].as_array().unwrap().len(), 8);
     let q = v["queues"]
@@ -411,6 +427,56 @@ fn ttrt_pack_rejects_a_tensor_file_of_the_wrong_size_or_name() {
         err.contains("no queue of the netlist is named \"not_a_queue\""),
         "{err}"
     );
+}
+
+#[test]
+fn ttrt_pack_refuses_to_make_weights_inputs_without_their_tensor_files() {
+    let dir = support::scratch("image_pack_no_tensors");
+    let netlist = ff_netlist();
+    let out = dir.join("ff.tti");
+    let pack = |extra: &[&str]| {
+        let mut args = vec!["pack", netlist.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = ttrt(&args);
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    // The first weight queue in file order is the output bias (a ram: a parameter).
+    let first = "\"ff.bert.encoder.layer.0.output.dense.bias\"";
+
+    let (code, err) = pack(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(first) && err.contains("--tensors"), "{err}");
+    assert!(!out.exists());
+
+    let missing = dir.join("no_such_dir");
+    let (code, err) = pack(&["--tensors", missing.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(missing.to_str().unwrap()) && err.contains(first), "{err}");
+
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, err) = pack(&["--tensors", empty.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(empty.to_str().unwrap()) && err.contains(first), "{err}");
+    assert!(err.contains("6 constant and parameter queues have no file"), "{err}");
+    assert!(!out.exists());
+
+    // One constant missing: it is named, not made an input.
+    let tensors = dir.join("tensors");
+    write_ff_tensors(&tensors);
+    let constant = "lc.input_tensor.ff.bert.encoder.layer.0.output.dense.bias_s_brcst_m2_0_0.0";
+    std::fs::remove_file(tensors.join(format!("{constant}.bin"))).unwrap();
+    let (code, err) = pack(&["--tensors", tensors.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("{constant:?}")) && err.contains("prologue"), "{err}");
+
+    // Asked for explicitly, every host-fed queue becomes an input.
+    let (code, err) = pack(&["--no-tensors"]);
+    assert_eq!(code, Some(0), "{err}");
+    let image = Image::open(&out).unwrap();
+    assert_eq!(image.input_names().len(), 7);
+    assert!(image.tensors().is_empty());
 }
 
 // ------------------------------------------------------------------ C API

@@ -188,6 +188,43 @@ fn a_duplicate_key_is_rejected_naming_the_key_and_its_line() {
     assert_message(&e, &["duplicate key `input_count`"]);
 }
 
+/// `queues:` of `n` keys, `q0` to `q{n-1}`, then `dup` once more; its line and the text.
+fn queues_with_a_late_duplicate(n: usize, dup: usize) -> (String, u32) {
+    let mut text = String::from("devices:\n  arch: [wormhole_b0]\nqueues:\n");
+    for i in 0..n {
+        text.push_str(&format!("  q{i}: 0\n"));
+    }
+    text.push_str(&format!("  q{dup}: 0\n"));
+    let line = text.lines().count() as u32;
+    (text, line)
+}
+
+/// Parses on a thread and fails (instead of hanging the suite) if that takes minutes: a scan of
+/// every earlier key per key took that long on 200k keys.
+fn rejected_within_a_watchdog(text: String) -> NetlistError {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(parse(&text, "t.yaml"));
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(Ok(_)) => panic!("a netlist with a duplicate key was accepted"),
+        Ok(Err(e)) => e,
+        Err(_) => panic!("no answer within 2 minutes: the duplicate-key check is not linear"),
+    }
+}
+
+#[test]
+fn a_duplicate_key_at_the_end_of_a_200k_key_map_is_found_with_its_line() {
+    // One duplicate of a key among the first few (which a small map scans) and one of a key
+    // past them (which a large map looks up).
+    for dup in [3, 123_456] {
+        let (text, line) = queues_with_a_late_duplicate(200_000, dup);
+        let e = rejected_within_a_watchdog(text);
+        assert_eq!(e.line, Some(line), "{e}");
+        assert_message(&e, &[&format!("duplicate key `q{dup}`")]);
+    }
+}
+
 #[test]
 fn a_duplicate_key_inside_a_flow_map_is_rejected() {
     let e = rejected(&with(

@@ -1,8 +1,12 @@
 //! `ttrt`: the command-line tool. Subcommands arrive with the layers they drive.
 
+#[macro_use]
+mod output;
+
 mod bench;
 mod info;
 mod pack;
+mod progress;
 mod run;
 
 use std::ffi::{c_char, c_void, CStr};
@@ -100,7 +104,7 @@ fn main() -> ExitCode {
     }
     match args.first().map(String::as_str) {
         Some("--version") | Some("-V") => {
-            println!(
+            outln!(
                 "ttrt {} (ABI {})",
                 ttrt::version::VERSION,
                 ttrt::version::ABI
@@ -112,7 +116,7 @@ fn main() -> ExitCode {
         Some("pack") => pack::main(&args[1..]),
         Some("run") => run::main(&args[1..]),
         Some("--help") | Some("-h") | None => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             if args.is_empty() {
                 ExitCode::from(2)
             } else {

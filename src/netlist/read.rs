@@ -4,6 +4,7 @@
 //! in `validate.rs`.
 
 use alloc::borrow::ToOwned;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -326,7 +327,13 @@ pub fn read_netlist(reader: &Reader, root: &Node) -> R<Netlist> {
         Some((_, node)) => read_fused_ops(reader, node)?,
         None => Vec::new(),
     };
-    let queue_type = |name: &str| queues.iter().find(|q| q.name == name).map(|q| q.io_type);
+    // Indexed: every execute's queue settings look their queues up (a large model has tens of
+    // thousands of both). The first of duplicate names wins, as `Netlist::queue` finds it.
+    let mut types: BTreeMap<&str, IoType> = BTreeMap::new();
+    for q in &queues {
+        types.entry(q.name.as_str()).or_insert(q.io_type);
+    }
+    let queue_type = |name: &str| types.get(name).copied();
     let programs = match find("programs") {
         Some((_, node)) => read_programs(reader, node, &queue_type)?,
         None => return Err(reader.missing(root.line, "", "programs")),

@@ -3,6 +3,7 @@
 //! schema reader decides what they mean (netlists write DRAM addresses as `0x...`, booleans as
 //! `true` or `False`, names that look like numbers).
 
+use alloc::collections::BTreeSet;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use alloc::{format, vec};
@@ -84,7 +85,33 @@ enum Open {
         entries: Vec<(Key, Node)>,
         /// The key read, waiting for its value.
         key: Option<Key>,
+        /// Every key so far, once the map outgrows a linear scan.
+        seen: Keys,
     },
+}
+
+/// Maps with at most this many keys are checked for duplicates by scanning them: most netlist
+/// maps are a queue's or an op's dozen attributes, where a scan beats any index.
+const SCANNED_KEYS: usize = 16;
+
+/// The keys of a large map, for the duplicate check. An ordered set rather than a hash map:
+/// no dependency and no hasher to seed, and a file written to collide cannot make it slower
+/// than log n per key (`queues:` of a large model holds tens of thousands of keys).
+#[derive(Default)]
+struct Keys(BTreeSet<String>);
+
+impl Keys {
+    /// Records `text` as the next key of `entries`' map (the keys before it); false when it was
+    /// already there.
+    fn insert(&mut self, entries: &[(Key, Node)], text: &str) -> bool {
+        if entries.len() < SCANNED_KEYS {
+            return !entries.iter().any(|(k, _)| k.text == text);
+        }
+        if self.0.is_empty() {
+            self.0.extend(entries.iter().map(|(k, _)| k.text.clone()));
+        }
+        self.0.insert(text.to_string())
+    }
 }
 
 /// Builds the tree of the first document of `text`. An empty stream (nothing but comments)
@@ -257,6 +284,7 @@ fn build(text: &str, file: &str) -> Result<Option<Node>, NetlistError> {
                         anchor,
                         entries: Vec::new(),
                         key: None,
+                        seen: Keys::default(),
                     }
                 });
                 None
@@ -302,7 +330,9 @@ fn build(text: &str, file: &str) -> Result<Option<Node>, NetlistError> {
                 }
             }
             Some(Open::Seq { items, .. }) => items.push(node),
-            Some(Open::Map { entries, key, .. }) => match key.take() {
+            Some(Open::Map {
+                entries, key, seen, ..
+            }) => match key.take() {
                 None => {
                     let Kind::Scalar { text, .. } = node.kind else {
                         return Err(err(
@@ -310,7 +340,7 @@ fn build(text: &str, file: &str) -> Result<Option<Node>, NetlistError> {
                             "a map key must be a plain value".to_string(),
                         ));
                     };
-                    if entries.iter().any(|(k, _)| k.text == text) {
+                    if !seen.insert(entries, &text) {
                         return Err(err(node.line, format!("duplicate key `{text}`")));
                     }
                     *key = Some(Key {

@@ -115,13 +115,13 @@ pub fn run(plan: Plan) -> Result<(), String> {
     }
     let (b, f) = (median(&base), median(&phases[0]));
     let [push, run, get, pop] = [1, 2, 3, 4].map(|i| median(&phases[i]));
-    println!(
+    outln!(
         "backend datacopy cycle 1024x1024 Float16_b: {:.3} ms = {:.2}x tilize+untilize ({:.3} ms); goal <= 1.5x",
         ms(f),
         ratio(f, b),
         ms(b)
     );
-    println!(
+    outln!(
         "  where the cycle goes (medians): push {:.3} ms, run_program {:.3} ms, get_output {:.3} ms, pop {:.3} ms; codec: tilize {:.3} ms, untilize {:.3} ms",
         ms(push),
         ms(run),
@@ -192,7 +192,7 @@ fn digits(plan: Plan) -> Result<(), String> {
     let k = median(&kernel).min(r);
     let total = p + r + g;
     let samples = n * shape[2];
-    println!(
+    outln!(
         "backend digits MLP: {:.0} inferences/s ({samples} per loop in {:.3} ms: push {:.0}% (conversion), run_program {:.0}% = dispatch {:.0}% + graph kernel {:.0}% (compute and queue conversions), get+pop {:.0}% (conversion))",
         samples as f64 / total.as_secs_f64(),
         ms(total),

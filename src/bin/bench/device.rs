@@ -195,7 +195,7 @@ fn enqueue_op(plan: Plan) -> Result<(), String> {
         .collect();
     ratios.sort_unstable_by(f64::total_cmp);
     let paired = ratios[ratios.len() / 2];
-    println!(
+    outln!(
         "device/record copy: {:.1} ns per {} B record (baseline: into a {}-record ring array; \
          medians of {} runs of {OPS_PER_RUN})",
         per(copy),
@@ -203,7 +203,7 @@ fn enqueue_op(plan: Plan) -> Result<(), String> {
         RING_RECORDS,
         timed * RUNS_PER_ROUND
     );
-    println!(
+    outln!(
         "device/enqueue op: {:.0} ns = {:.1} x record copy (goal <= 10x; median of the runs' \
          ratios, each to the copy just before it; unary Relu on [1,1,32,32] Float16_b, then \
          free of its output; device polled between runs)",
@@ -267,7 +267,7 @@ fn trace_replay(plan: Plan) -> Result<(), String> {
     }
 
     let one = median(&samples[0]);
-    println!(
+    outln!(
         "device/execute_trace 1 op: {:.0} ns per enqueue (baseline; medians of {} enqueues, \
          {REPLAYS_PER_RUN} back to back per run over {timed} runs, worker thread)",
         ns(one),
@@ -275,7 +275,7 @@ fn trace_replay(plan: Plan) -> Result<(), String> {
     );
     for (n, s) in TRACE_LENGTHS.iter().zip(&samples).skip(1) {
         let t = median(s);
-        println!(
+        outln!(
             "device/execute_trace {n} ops: {:.0} ns = {:.2} x 1-op replay (goal <= 2x)",
             ns(t),
             ratio(t, one)
@@ -468,7 +468,7 @@ fn overlap_at(plan: Plan, spec: TensorSpec) -> Result<(), String> {
     let [write, model, first] = parts.each_ref().map(|s| median(s));
     let [one_single, one_double, two_single, two_double] = figures.each_ref().map(|s| median(s));
     let kib = page_bytes(&spec) >> 10;
-    println!(
+    outln!(
         "device/2-CQ {kib} KiB input ([1,1,{rows},{cols}] Float16_b), parts alone: write {:.0} us \
          (blocking); model {:.0} us, of which its first op (to_memory_config DRAM->L1) {:.0} us, \
          then the read",
@@ -503,7 +503,7 @@ fn overlap_at(plan: Plan, spec: TensorSpec) -> Result<(), String> {
         ),
         ("two input buffers", two_single, two_double, goal),
     ] {
-        println!(
+        outln!(
             "device/2-CQ overlap, {kib} KiB, {name}: {:.0} us per iteration = {:.2} x the \
              {:.0} us all on CQ 0 ({note}; medians of {timed} runs of {LOOP_ITERATIONS} \
              iterations, worker threads, {cpus} CPUs for the host and 2 workers)",
@@ -642,13 +642,13 @@ fn event_round_trip(plan: Plan) -> Result<(), String> {
         Some((a, b)) => format!("pinned to CPUs {a} and {b}"),
         None => "not pinned".to_string(),
     };
-    println!(
+    outln!(
         "device/atomic ping-pong: {:.0} ns per round trip (baseline: two host threads {pinned}, \
          spin {SPINS} then yield; medians of {} trips over {timed} runs)",
         ns(ping),
         pings.len()
     );
-    println!(
+    outln!(
         "device/event round trip: {:.2} us = {:.0} x atomic ping-pong (no goal; record on CQ 0, \
          wait on CQ 1, record on CQ 1, event_synchronize; worker threads)",
         us(trip),

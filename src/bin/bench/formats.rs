@@ -186,7 +186,7 @@ pub fn run(plan: Plan) -> Result<(), String> {
     // Figures of conversions that did not do their whole job would mean nothing.
     check_results(&host_in, &tiled_out, &tiled_in, &host_out)?;
     for line in lines {
-        println!("{line}");
+        outln!("{line}");
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! ratio is what to compare across machines.
 
 mod backend;
+mod bert;
 mod device;
 mod formats;
 mod netlist;
@@ -113,7 +114,7 @@ pub fn main(args: &[String]) -> ExitCode {
     for arg in args {
         match arg.as_str() {
             "--help" | "-h" => {
-                println!("{USAGE}");
+                outln!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             "--quick" => plan = Plan::QUICK,
@@ -142,7 +143,10 @@ pub fn main(args: &[String]) -> ExitCode {
         chosen = SUITES.iter().collect();
     }
     for suite in chosen {
-        if let Err(e) = (suite.run)(plan) {
+        crate::progress::status(&format!("ttrt bench: measuring {}", suite.name));
+        let result = (suite.run)(plan);
+        crate::progress::clear();
+        if let Err(e) = result {
             eprintln!("ttrt bench: {}: {e}", suite.name);
             return ExitCode::FAILURE;
         }

@@ -468,7 +468,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     let ns_per_byte = model_time.as_secs_f64() * 1e9 / INPUT_BYTES as f64;
     let link_gbs = 1.0 / ns_per_byte;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!(
+    outln!(
         "pipeline/{}: [1,1,{ROWS},{COLS}] Float16_b in ({} KiB), {} KiB out; model: {OPS} \
          elementwise ops{} into L1, {:.0} us per input in ModelExecutor ({:.0} us alone, \
          {INPUTS} runs back to back); link {:.3} GB/s each way (set every round so that an \
@@ -490,7 +490,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
         INPUT_BYTES as f64 * ns_per_byte / 1e3,
         out_bytes as f64 * ns_per_byte / 1e3,
     );
-    println!(
+    outln!(
         "pipeline/{}: {:<42} {:>9} {:>9} {:>9} {:>8}  goal",
         w.name, "executor", "us/input", "inputs/s", "chip us", "x Model"
     );
@@ -537,7 +537,7 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
             ),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "pipeline/{}: {:<42} {:>9.0} {:>9.0} {:>9.0} {:>7.2}x  (ideal {:.2}x) {goal}",
             w.name,
             kind.name(),

@@ -21,7 +21,7 @@ pub fn main(args: &[String]) -> ExitCode {
         match a.as_str() {
             "--json" => as_json = true,
             "--help" | "-h" => {
-                println!("{USAGE}");
+                outln!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             other if other.starts_with('-') => {
@@ -47,12 +47,12 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     };
     if as_json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summary(&image)).unwrap_or_default()
         );
     } else {
-        print!("{}", text(&image));
+        out!("{}", text(&image));
     }
     ExitCode::SUCCESS
 }

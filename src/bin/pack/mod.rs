@@ -5,6 +5,13 @@
 //! DIR: `<queue>.bin`, the queue's one entry as little-endian float32 in
 //! `[1, t, rows, cols]` order, which become parameters (ram queues) or constants (queues), as
 //! PyBuda's constants and parameters are. Outputs are the queues an op writes and no op reads.
+//!
+//! A host-fed ram queue is a parameter, and a host-fed queue that an execute reads as a
+//! prologue (`prologue: true`) is a constant: PyBuda writes both from tensors and never pushes
+//! them as inputs. Each needs its file, or the image would ask the user to push weights as
+//! inputs (and run on whatever they push): packing refuses, naming the first one without a
+//! file, unless `--no-tensors` says every host-fed queue is to be an input. A netlist with
+//! neither packs without `--tensors`.
 //! device.json is filled from the netlist the way PyBuda fills it, so `ttrt info` (and
 //! PyBuda's own loader) read the archive back.
 
@@ -18,13 +25,18 @@ use ttrt::image::archive::TarWriter;
 use ttrt::image::device_json::{DeviceJson, PackedGraph};
 use ttrt::image::tensor_file::host_tensor_descriptor;
 use ttrt::image::TTI_ROOT;
-use ttrt::netlist::{IoType, Netlist, Queue};
+use ttrt::netlist::{Instruction, IoType, Netlist, Operand, Queue};
+
+use crate::progress::{Counted, Progress, Unit};
 
 const USAGE: &str = "\
 Usage: ttrt pack NETLIST --tensors DIR [--arch ARCH] [--name NAME] -o OUT.tti
   NETLIST        a Buda netlist (.yaml)
   --tensors DIR  <queue>.bin for each constant or parameter queue: its entry as
-                 little-endian float32, [1, t, rows, cols]
+                 little-endian float32, [1, t, rows, cols]; every host-fed ram
+                 queue and every queue read as a prologue needs one
+  --no-tensors   make every host-fed queue an input, parameters and constants too
+                 (the host pushes them before running)
   --arch ARCH    Grayskull, Wormhole_B0 or Blackhole (default: the netlist's first)
   --name NAME    the device image name (default: the netlist's file stem)
   -o OUT.tti     the archive to write";
@@ -32,6 +44,7 @@ Usage: ttrt pack NETLIST --tensors DIR [--arch ARCH] [--name NAME] -o OUT.tti
 struct Args {
     netlist: PathBuf,
     tensors: Option<PathBuf>,
+    no_tensors: bool,
     arch: Option<Arch>,
     name: Option<String>,
     out: PathBuf,
@@ -39,6 +52,7 @@ struct Args {
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let (mut netlist, mut tensors, mut arch, mut name, mut out) = (None, None, None, None, None);
+    let mut no_tensors = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |what: &str| {
@@ -48,6 +62,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         };
         match a.as_str() {
             "--tensors" => tensors = Some(PathBuf::from(value("--tensors")?)),
+            "--no-tensors" => no_tensors = true,
             "--arch" => {
                 let v = value("--arch")?;
                 arch = Some(Arch::from_name(&v).ok_or_else(|| {
@@ -61,9 +76,13 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             other => return Err(format!("one netlist at a time (also given `{other}`)")),
         }
     }
+    if no_tensors && tensors.is_some() {
+        return Err("--tensors and --no-tensors exclude each other".to_string());
+    }
     Ok(Args {
         netlist: netlist.ok_or("no netlist given")?,
         tensors,
+        no_tensors,
         arch,
         name,
         out: out.ok_or("no output given (-o OUT.tti)")?,
@@ -72,7 +91,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 
 pub fn main(args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
+        outln!("{USAGE}");
         return ExitCode::SUCCESS;
     }
     let args = match parse_args(args) {
@@ -84,7 +103,7 @@ pub fn main(args: &[String]) -> ExitCode {
     };
     match pack(&args) {
         Ok(summary) => {
-            println!("{summary}");
+            outln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -134,7 +153,18 @@ fn pack(args: &Args) -> Result<String, String> {
         .unwrap_or("model")
         .to_string();
 
+    if let Some(dir) = args.tensors.as_deref().filter(|d| !d.is_dir()) {
+        let needed = netlist
+            .host_fed_queues()
+            .find(|q| holds_weights(&netlist, q))
+            .map(|q| format!(" (queue {:?} needs its {:?} there)", q.name, format!("{}.bin", q.name)))
+            .unwrap_or_default();
+        return Err(format!("--tensors {}: no such directory{needed}", dir.display()));
+    }
     let stored = tensors_of(&netlist, arch, args.tensors.as_deref())?;
+    if !args.no_tensors {
+        check_weights_covered(&netlist, &shown, args.tensors.as_deref(), &stored)?;
+    }
     let inputs: Vec<(String, Vec<usize>)> = netlist
         .host_fed_queues()
         .filter(|q| !stored.iter().any(|s| s.queue == q.name))
@@ -185,11 +215,20 @@ fn pack(args: &Args) -> Result<String, String> {
     if !stored.is_empty() {
         tar.add_dir(&format!("{TTI_ROOT}tensors")).map_err(io)?;
     }
+    let total = stored.iter().map(|s| s.size).sum();
+    let mut progress = Progress::new(&format!("ttrt pack {out_shown}"), total, Unit::Bytes);
+    let mut written = 0u64;
     for s in &stored {
-        let mut f = File::open(&s.file).map_err(|e| format!("{}: {e}", s.file.display()))?;
-        tar.add_file_from(&format!("{TTI_ROOT}{}", s.desc.bin), s.size, &mut f)
+        let f = File::open(&s.file).map_err(|e| format!("{}: {e}", s.file.display()))?;
+        let mut counted = Counted {
+            inner: f,
+            progress: &mut progress,
+            done: &mut written,
+        };
+        tar.add_file_from(&format!("{TTI_ROOT}{}", s.desc.bin), s.size, &mut counted)
             .map_err(io)?;
     }
+    drop(progress);
     tar.finish().map_err(io)?;
     Ok(format!(
         "{out_shown}: {} for {}, {} inputs, {} outputs, {} constants, {} parameters",
@@ -208,6 +247,63 @@ fn pack(args: &Args) -> Result<String, String> {
     ))
 }
 
+/// Whether PyBuda would write `q` from a tensor rather than push it as an input: a host-fed
+/// ram (a parameter) or a host-fed queue some execute reads as a prologue (a constant).
+pub fn holds_weights(netlist: &Netlist, q: &Queue) -> bool {
+    if !q.is_host_input() {
+        return false;
+    }
+    q.io_type == IoType::Ram
+        || netlist.programs().iter().any(|p| {
+            p.instructions.iter().any(|step| match &step.instruction {
+                Instruction::Execute(e) => e.queue_setting(&q.name).is_some_and(|s| {
+                    matches!(s.prologue, Some(Operand::Imm(v)) if v != 0)
+                }),
+                _ => false,
+            })
+        })
+}
+
+/// Refuses an archive whose parameters or constants would become inputs: every queue that
+/// holds weights needs its tensor file.
+fn check_weights_covered(
+    netlist: &Netlist,
+    shown: &str,
+    dir: Option<&Path>,
+    stored: &[Stored],
+) -> Result<(), String> {
+    let missing: Vec<&Queue> = netlist
+        .host_fed_queues()
+        .filter(|q| holds_weights(netlist, q) && !stored.iter().any(|s| s.queue == q.name))
+        .collect();
+    let Some(first) = missing.first() else {
+        return Ok(());
+    };
+    let kind = if first.io_type == IoType::Ram {
+        "a parameter (a host-fed ram)"
+    } else {
+        "a constant (read as a prologue)"
+    };
+    let count = missing.len();
+    let others = match count {
+        1 => String::new(),
+        n => format!("; {n} constant and parameter queues have no file"),
+    };
+    Err(match dir {
+        None => format!(
+            "{shown}: queue {:?} is {kind} and no --tensors DIR was given{others}; pass --tensors DIR holding {:?}, or --no-tensors to make them inputs",
+            first.name,
+            format!("{}.bin", first.name),
+        ),
+        Some(dir) => format!(
+            "--tensors {}: no {:?} for queue {:?}, {kind}{others}",
+            dir.display(),
+            format!("{}.bin", first.name),
+            first.name,
+        ),
+    })
+}
+
 /// The constant and parameter tensors found in `dir`: one `<queue>.bin` per host-fed queue,
 /// sized as that queue's entry in float32. A file that names no such queue is an error (a
 /// misspelt name would otherwise silently become a model input).
@@ -216,7 +312,7 @@ fn tensors_of(netlist: &Netlist, arch: Arch, dir: Option<&Path>) -> Result<Vec<S
         return Ok(Vec::new());
     };
     let shown = dir.display();
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{shown}: {e}"))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("--tensors {shown}: {e}"))?;
     let mut stored = Vec::new();
     let mut names: Vec<(String, PathBuf)> = Vec::new();
     for e in entries {

@@ -186,8 +186,8 @@ mod tests {
         assert_eq!(buf.as_str(), "a b  c");
     }
 
-    fn text(c: Count<'_>) -> std::string::String {
-        std::format!("{c}")
+    fn text(c: Count<'_>) -> alloc::string::String {
+        alloc::format!("{c}")
     }
 
     #[test]

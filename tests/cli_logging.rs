@@ -45,7 +45,7 @@ fn verbosity_flags_choose_the_records_on_stderr() {
     );
     let text = stderr(&run);
     assert!(
-        text.contains("ttrt: trace ttrt::backend: push_input to queue 'x': 4 entries at pointer 0"),
+        text.contains("ttrt: trace ttrt::backend: push_input to queue 'x': 1 entry at pointer 0"),
         "{text}"
     );
 

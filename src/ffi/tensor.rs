@@ -4,7 +4,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::boundary::{arg, arg_mut, call, check_len, guard, len_fits, out, LEN_ALLOWED};
+use super::boundary::{arg, arg_mut, call, guard, len_fits, out, LEN_ALLOWED};
 use super::device::{device, Shared};
 use super::format::data_format;
 use super::handle::{Handle, HandleTable};

@@ -13,10 +13,8 @@
  * crash or hang fails the run; a mismatch is printed and makes the exit status non-zero. The
  * last line is "N passed, M failed".
  *
- * Not yet covered (known defects being fixed): a netlist host queue of 2000000000 entries at
- * initialize, a graph input_count of 4294967295 with tensor_desc_for_queue, pipeline output
- * preallocation of 1 << 40 or SIZE_MAX tensors, blocking transfers with timeout -1 woken by
- * finish or free, ttrt_device_close during a trace capture, event ids of 0xFFFFFFFF. */
+ * Sizes a netlist gives (a host queue of two billion entries, a graph input_count of 2^32 - 1)
+ * are refused against the host memory budget, never an abort. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <limits.h>
@@ -26,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ttrt.h"
 
@@ -38,6 +37,7 @@ static atomic_int failed;
 #define S_NOT_FOUND TTRT_STATUS_NOT_FOUND
 #define S_TIMEOUT TTRT_STATUS_TIMEOUT
 #define S_OOM TTRT_STATUS_OUT_OF_MEMORY
+#define S_CANCELLED TTRT_STATUS_CANCELLED
 
 /* The function a call text names: what precedes its first '('. */
 static size_t function_name_len(const char *call) {
@@ -751,6 +751,16 @@ static void device_functions(ttrt_image *img) {
     never.cq_id = 7;
     EXPECT(S_ARG, ttrt_wait_for_event(dev, 0, &never));
     EXPECT(S_ARG, ttrt_event_query(dev, &never, &done));
+    /* Ids past the last recorded one are never complete, however they compare wrapped. */
+    never = ev;
+    never.id = 0xFFFFFFFFu;
+    EXPECT(S_ARG, ttrt_event_query(dev, &never, &done));
+    EXPECT(S_ARG, ttrt_wait_for_event(dev, 0, &never));
+    EXPECT(S_ARG, ttrt_event_synchronize(dev, &never, 0));
+    never.id = ev.id + 0x80000000u;
+    EXPECT(S_ARG, ttrt_event_query(dev, &never, &done));
+    EXPECT(S_ARG, ttrt_wait_for_event(dev, 0, &never));
+    EXPECT(S_ARG, ttrt_event_synchronize(dev, &never, 0));
     never = ev;
     never.device_id = ev.device_id + 1;
     EXPECT(S_ARG, ttrt_wait_for_event(dev, 0, &never));
@@ -898,6 +908,9 @@ static void pipeline_functions(void) {
     EXPECT(S_ARG, ttrt_pipeline_pop_all(p, NULL, &n));
     EXPECT(S_ARG, ttrt_pipeline_pop_all(p, &outs, NULL));
     EXPECT(S_ARG, ttrt_pipeline_preallocate_output_tensors_on_host(NULL, 1));
+    /* Counts no host memory holds: refused whole, the earlier outputs kept. */
+    EXPECT(S_OOM, ttrt_pipeline_preallocate_output_tensors_on_host(p, (size_t)1 << 40));
+    EXPECT(S_OOM, ttrt_pipeline_preallocate_output_tensors_on_host(p, SIZE_MAX));
     EXPECT(S_OK, ttrt_pipeline_preallocate_output_tensors_on_host(p, 1));
     EXPECT(S_OK, ttrt_pipeline_enqueue(p, &h, 1));
     EXPECT(S_ARG, ttrt_pipeline_enqueue(p, &h, 1)); /* more than the preallocated slots */
@@ -1188,7 +1201,7 @@ static void expect_one_of(ttrt_status got, const ttrt_status *allowed, size_t n,
 /* Statuses a call on a handle another thread may close or free at any moment can return:
  * success, the handle freed (INVALID_ARGUMENT) or the device or backend closed or finished
  * (INVALID_STATE), or a transfer that found no room or no data (TIMEOUT). */
-static const ttrt_status racing[] = {S_OK, S_ARG, S_STATE, S_TIMEOUT};
+static const ttrt_status racing[] = {S_OK, S_ARG, S_STATE, S_TIMEOUT, S_CANCELLED};
 #define EXPECT_RACING(call) expect_one_of((call), racing, sizeof racing / sizeof racing[0], #call, __LINE__)
 
 static void *device_hammer(void *arg) {
@@ -1260,7 +1273,7 @@ static void *backend_hammer(void *arg) {
             /* The runtime side: run_program. Declared params missing or an empty queue are
              * not what this checks; only that racing with free is clean. */
             ttrt_status st = ttrt_backend_run_program(w->be, "run", &loop, 1);
-            const ttrt_status allowed[] = {S_OK, S_ARG, S_STATE, S_TIMEOUT, TTRT_STATUS_RUNTIME_ERROR};
+            const ttrt_status allowed[] = {S_OK, S_ARG, S_STATE, S_TIMEOUT, S_CANCELLED, TTRT_STATUS_RUNTIME_ERROR};
             expect_one_of(st, allowed, sizeof allowed / sizeof allowed[0], "ttrt_backend_run_program", __LINE__);
         } else {
             EXPECT_RACING(ttrt_backend_get_queue_descriptor(w->be, "out", &q));
@@ -1325,6 +1338,154 @@ static void concurrent_calls(ttrt_image *img) {
     }
 }
 
+/* ---- Netlists whose sizes no host memory holds: OUT_OF_MEMORY, never an abort. ---- */
+
+/* A datacopy into a host-located output queue of `entries` entries, its graph run
+ * `input_count` times. */
+static const char HOSTILE_NETLIST[] =
+    "devices:\n"
+    "  arch: wormhole_b0\n"
+    "queues:\n"
+    "  in0: {type: queue, input: HOST, entries: 4, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], "
+    "df: Float32, target_device: 0, loc: dram, dram: [[1, 0x10000000]]}\n"
+    "  out: {type: queue, input: copy, entries: %s, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], "
+    "df: Float32, target_device: 0, loc: host, host: [0x0]}\n"
+    "graphs:\n"
+    "  g:\n"
+    "    target_device: 0\n"
+    "    input_count: %s\n"
+    "    copy: {type: datacopy, grid_loc: [0, 0], grid_size: [1, 1], inputs: [in0], in_df: [Float32], "
+    "acc_df: Float32, out_df: Float32, intermed_df: Float32, ublock_order: r, buf_size_mb: 2, "
+    "math_fidelity: HiFi3, untilize_output: false, t: 1, mblock: [1, 1], ublock: [1, 1]}\n"
+    "programs:\n"
+    "  - run:\n"
+    "      - staticvar: {$lptr: 0, $gptr: 0}\n"
+    "      - execute: {graph_name: g, queue_settings: {in0: {prologue: false, epilogue: false, zero: false, "
+    "rd_ptr_local: $lptr, rd_ptr_global: $gptr}}}\n";
+
+static ttrt_image *open_hostile(const char *dir, const char *entries, const char *input_count) {
+    char path[4096], text[sizeof HOSTILE_NETLIST + 64];
+    ttrt_image *img = NULL;
+    FILE *f;
+    int len = snprintf(text, sizeof text, HOSTILE_NETLIST, entries, input_count);
+    snprintf(path, sizeof path, "%s/hostile.yaml", dir);
+    f = fopen(path, "w");
+    if (f == NULL || len < 0 || fwrite(text, 1, (size_t)len, f) != (size_t)len || fclose(f) != 0) {
+        fprintf(stderr, "misuse: cannot write %s\n", path);
+        exit(2);
+    }
+    REQUIRE(ttrt_image_open(path, &img));
+    remove(path);
+    return img;
+}
+
+static void hostile_netlists(const char *dir) {
+    ttrt_image *img = open_hostile(dir, "2000000000", "1");
+    ttrt_backend *be = NULL;
+    ttrt_backend_config cfg;
+    ttrt_io_desc q;
+    ttrt_tensor_desc t;
+
+    REQUIRE(ttrt_backend_create(img, NULL, &be));
+    EXPECT(S_OOM, ttrt_backend_initialize(be));
+    ttrt_backend_free(be);
+    ttrt_image_free(img);
+
+    img = open_hostile(dir, "2", "4294967295");
+    ttrt_backend_config_default(&cfg);
+    cfg.host_memory_budget = (uint64_t)1 << 30;
+    be = NULL;
+    REQUIRE(ttrt_backend_create(img, &cfg, &be));
+    REQUIRE(ttrt_backend_initialize(be));
+    REQUIRE(ttrt_backend_get_queue_descriptor(be, "out", &q));
+    EXPECT(S_OOM, ttrt_backend_tensor_desc_for_queue(be, &q, false, &t));
+    EXPECT(S_OK, ttrt_backend_finish(be));
+    ttrt_backend_free(be);
+    ttrt_image_free(img);
+}
+
+/* ---- Blocking calls ended by another thread: the waiter returns CANCELLED. ---- */
+
+typedef struct {
+    ttrt_backend *be;
+    int op; /* 0: get_output, 1: pop_output, 2: push_input (the queue full) */
+    ttrt_status status;
+} blocked_call;
+
+static void *block_forever(void *arg) {
+    blocked_call *c = (blocked_call *)arg;
+    ttrt_io_desc q;
+    ttrt_tensor_desc t;
+    static float tile[32 * 32];
+    memset(&t, 0, sizeof t);
+    if (c->op == 2) {
+        REQUIRE(ttrt_backend_get_queue_descriptor(c->be, "in0", &q));
+        t = float_tile_desc(tile);
+        c->status = ttrt_push_input(c->be, &q, &t, true, -1, -1);
+    } else {
+        REQUIRE(ttrt_backend_get_queue_descriptor(c->be, "out", &q));
+        c->status = c->op == 0 ? ttrt_get_output(c->be, &q, &t, true, -1, -1) : ttrt_pop_output(c->be, &q, true, -1);
+    }
+    return NULL;
+}
+
+static void cancelled_waits(ttrt_image *img) {
+    int op, by_free;
+    for (op = 0; op < 3; op++) {
+        for (by_free = 0; by_free < 2; by_free++) {
+            blocked_call c;
+            pthread_t th;
+            const struct timespec pause = {0, 50 * 1000 * 1000};
+            c.be = started_backend(img);
+            c.op = op;
+            c.status = S_OK;
+            if (op == 2) {
+                /* Fill in0 (2 entries) so the next push waits for room. */
+                static float tile[32 * 32];
+                ttrt_io_desc q;
+                ttrt_tensor_desc t = float_tile_desc(tile);
+                REQUIRE(ttrt_backend_get_queue_descriptor(c.be, "in0", &q));
+                REQUIRE(ttrt_push_input(c.be, &q, &t, true, 0, -1));
+                REQUIRE(ttrt_push_input(c.be, &q, &t, true, 0, -1));
+            }
+            if (pthread_create(&th, NULL, block_forever, &c) != 0) {
+                fprintf(stderr, "misuse: pthread_create failed\n");
+                exit(2);
+            }
+            nanosleep(&pause, NULL);
+            if (by_free) {
+                ttrt_backend_free(c.be);
+            } else {
+                EXPECT(S_OK, ttrt_backend_finish(c.be));
+            }
+            pthread_join(th, NULL);
+            /* The waiter was woken; had it not started waiting yet, it found the backend
+             * finished (or freed) instead. */
+            {
+                const ttrt_status allowed[] = {S_CANCELLED, S_STATE, S_ARG};
+                expect_one_of(c.status, allowed, 3, op == 2 ? "ttrt_push_input" : op == 0 ? "ttrt_get_output" : "ttrt_pop_output", __LINE__);
+            }
+            if (!by_free) {
+                ttrt_backend_free(c.be);
+            }
+        }
+    }
+
+    /* Closing a device during a trace capture succeeds and ends the capture. */
+    {
+        ttrt_device *dev = open_device(1);
+        ttrt_tensor *a = device_tile(dev), *out = NULL;
+        ttrt_memory_config mem = dram_interleaved();
+        uint32_t trace_id = 0;
+        EXPECT(S_OK, ttrt_op_unary(dev, 0, TTRT_UNARY_OP_RELU, a, &mem, &out));
+        ttrt_tensor_free(out);
+        EXPECT(S_OK, ttrt_begin_trace_capture(dev, 0, &trace_id));
+        EXPECT(S_OK, ttrt_device_close(dev));
+        EXPECT(S_ARG, ttrt_device_close(dev));
+        ttrt_tensor_free(a);
+    }
+}
+
 int main(int argc, char **argv) {
     ttrt_image *img;
     if (argc != 2) {
@@ -1340,6 +1501,8 @@ int main(int argc, char **argv) {
     pipeline_functions();
     concurrent_calls(img);
     image_and_backend_functions();
+    hostile_netlists(argv[1]);
+    cancelled_waits(img);
     ttrt_image_free(img);
     printf("%d passed, %d failed\n", atomic_load(&passed), atomic_load(&failed));
     return atomic_load(&failed) != 0;

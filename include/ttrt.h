@@ -21,8 +21,10 @@
  * - A device may be used from several threads; each command queue is used by one thread at a
  *   time. A backend's push_input/get_output/pop_output (the io side) and run_program (the
  *   runtime side) may run on different threads, as in Buda's embedded loader.
- * - A handle must not be freed while another thread is inside a call that uses it; ttrt waits
- *   for calls already in flight on that handle before releasing it.
+ * - A handle may be freed while another thread is inside a call that uses it: ttrt waits for
+ *   calls already in flight on that handle before releasing it. A call waiting on another
+ *   thread (for a backend queue) is woken by ttrt_backend_finish or ttrt_backend_free and
+ *   returns TTRT_STATUS_CANCELLED; then the finish or free completes.
  *
  * No panic crosses this interface: an internal error is reported as TTRT_STATUS_PANIC.
  */
@@ -106,6 +108,10 @@ enum ttrt_status
   TTRT_STATUS_INVALID_IMAGE = 9,
   // ttrt panicked; the panic was caught at the boundary. Please report it.
   TTRT_STATUS_PANIC = 10,
+  // The call was waiting (for a queue, an event or the device) when another thread
+  // finished, freed or closed the object it waited on; the call returned without doing its
+  // work. Appended after Panic.
+  TTRT_STATUS_CANCELLED = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -856,13 +862,19 @@ ttrt_status ttrt_tensor_desc_free(struct ttrt_tensor_desc *t);
 ttrt_status ttrt_backend_wait_for_idle(struct ttrt_backend *be);
 
 // Stops the device (tt_backend::finish). Backend-owned tensors of this backend are released;
-// every later call on it fails with `TTRT_STATUS_INVALID_STATE`.
+// every later call on it fails with `TTRT_STATUS_INVALID_STATE`. Calls waiting on other
+// threads (`ttrt_push_input` for room, `ttrt_get_output`, `ttrt_get_output_into` and
+// `ttrt_pop_output` for entries) are woken and return `TTRT_STATUS_CANCELLED`; finish then
+// waits for the calls in progress on the backend to end (a run_program ends its program).
+// A finish that fails (already finished, or a device failure it reports) releases nothing.
 //
 // # Safety
 // `be` is a backend handle.
 ttrt_status ttrt_backend_finish(struct ttrt_backend *be);
 
-// Frees a backend (finishing it first if needed). NULL is accepted.
+// Frees a backend (finishing it first if needed, which wakes the calls waiting on it on
+// other threads as `ttrt_backend_finish` does; the memory is freed once they have returned).
+// NULL is accepted.
 //
 // # Safety
 // `be` is NULL or a backend handle.

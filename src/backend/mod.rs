@@ -193,6 +193,9 @@ pub struct Backend {
     state: AtomicU8,
     io_busy: AtomicBool,
     run_busy: AtomicBool,
+    /// Set by `finish` before it takes both sides: waits of push, get and pop end with
+    /// `Cancelled`, so their side comes free.
+    finishing: AtomicBool,
     rt: UnsafeCell<Option<Box<Runtime>>>,
 }
 
@@ -211,23 +214,35 @@ impl Drop for Side<'_> {
     }
 }
 
+/// How a wait of push, get or pop ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waited {
+    Ready,
+    TimedOut,
+    /// `finish` (or free) was called on another thread meanwhile.
+    Cancelled,
+}
+
 /// Waits for `ready` per a Buda timeout in milliseconds: `< 0` forever, `0` one try, `> 0` at
-/// most that long.
-fn wait_for(timeout_ms: i32, ready: impl Fn() -> bool) -> bool {
+/// most that long; or until `cancelled` is set (finish on another thread).
+fn wait_for(timeout_ms: i32, cancelled: &AtomicBool, ready: impl Fn() -> bool) -> Waited {
     if ready() {
-        return true;
+        return Waited::Ready;
     }
     if timeout_ms == 0 {
-        return false;
+        return Waited::TimedOut;
     }
     let start = std::time::Instant::now();
     loop {
         std::thread::sleep(std::time::Duration::from_micros(20));
         if ready() {
-            return true;
+            return Waited::Ready;
+        }
+        if cancelled.load(Ordering::Acquire) {
+            return Waited::Cancelled;
         }
         if timeout_ms > 0 && start.elapsed().as_millis() >= timeout_ms as u128 {
-            return false;
+            return Waited::TimedOut;
         }
     }
 }
@@ -255,6 +270,7 @@ impl Backend {
             state: AtomicU8::new(CREATED),
             io_busy: AtomicBool::new(false),
             run_busy: AtomicBool::new(false),
+            finishing: AtomicBool::new(false),
             rt: UnsafeCell::new(None),
         })
     }
@@ -345,6 +361,18 @@ impl Backend {
             );
         }
         Ok(Side(flag))
+    }
+
+    /// Takes a side for `finish`, waiting for the call inside it to end: io calls waiting for
+    /// a queue see `finishing` and return, and run_program's waits are bounded.
+    fn wait_side<'a>(&'a self, flag: &'a AtomicBool) -> Side<'a> {
+        while flag
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            std::thread::sleep(std::time::Duration::from_micros(20));
+        }
+        Side(flag)
     }
 
     /// The runtime, for a call made while holding a side.
@@ -697,7 +725,15 @@ impl Backend {
                     );
                 }
                 let need = q.entries - w as u32;
-                if !wait_for(timeout.ms, || q.occupancy() <= need) {
+                let waited = wait_for(timeout.ms, &self.finishing, || q.occupancy() <= need);
+                if waited == Waited::Cancelled {
+                    return err!(
+                        Cancelled,
+                        "{call} to queue '{name}': the backend was finished while this call waited for room for {w} entr{}",
+                        if w == 1 { "y" } else { "ies" }
+                    );
+                }
+                if waited == Waited::TimedOut {
                     return err!(
                         Timeout,
                         "{call} to queue '{name}' timed out after {timeout}: {} of {} entries are full and {w} are pushed",
@@ -806,7 +842,15 @@ impl Backend {
                         "{call} from queue '{queue}': ptr {ptr} selects an entry of a ram; a queue is read at its read pointer (pass -1)"
                     );
                 }
-                if !wait_for(timeout.ms, || q.occupancy() >= n) {
+                let waited = wait_for(timeout.ms, &self.finishing, || q.occupancy() >= n);
+                if waited == Waited::Cancelled {
+                    return err!(
+                        Cancelled,
+                        "{call} from queue '{queue}': the backend was finished while this call waited for {n} entr{}",
+                        if n == 1 { "y" } else { "ies" }
+                    );
+                }
+                if waited == Waited::TimedOut {
                     return err!(
                         Timeout,
                         "{call} from queue '{queue}' timed out after {timeout}: {n} entr{} needed, {} available",
@@ -937,20 +981,33 @@ impl Backend {
     }
 
     /// Stops the device and frees its memory. Every later call fails with InvalidState.
+    ///
+    /// Calls waiting on other threads (push for room, get or pop for entries) are woken first
+    /// and return `Cancelled`; finish then waits for the calls in progress to end. A finish
+    /// that fails leaves the backend as it was.
     pub fn finish(&self) -> Result<(), BackendError> {
-        let _io = self.take(&self.io_busy, "finish")?;
-        let _run = self.take(&self.run_busy, "finish")?;
-        if self.state.swap(FINISHED, Ordering::AcqRel) == FINISHED {
+        if self.state.load(Ordering::Acquire) == FINISHED {
+            return err!(InvalidState, "finish: the backend has already finished");
+        }
+        self.finishing.store(true, Ordering::Release);
+        let _io = self.wait_side(&self.io_busy);
+        let _run = self.wait_side(&self.run_busy);
+        if self.state.load(Ordering::Acquire) == FINISHED {
+            // Another thread's finish got both sides first.
             return err!(InvalidState, "finish: the backend has already finished");
         }
         // SAFETY: both sides are held.
-        let rt = unsafe { (*self.rt.get()).take() };
-        let synced = rt.as_ref().map(|rt| rt.device.synchronize());
-        drop(rt);
-        match synced {
-            Some(Err(e)) => Err(e.into()),
-            _ => Ok(()),
+        if let Some(rt) = unsafe { (*self.rt.get()).as_deref() } {
+            if let Err(e) = rt.device.synchronize() {
+                // Nothing is released: the backend stays usable, as before the call.
+                self.finishing.store(false, Ordering::Release);
+                return Err(e.into());
+            }
         }
+        self.state.store(FINISHED, Ordering::Release);
+        // SAFETY: both sides are held.
+        drop(unsafe { (*self.rt.get()).take() });
+        Ok(())
     }
 
     /// The format get_output returns for `queue` and the host shape of `n` entries.

@@ -215,6 +215,7 @@ pub(crate) fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
         ErrorKind::Device => ttrt_status::RuntimeError,
         ErrorKind::NotFound => ttrt_status::NotFound,
         ErrorKind::Unsupported => ttrt_status::Unsupported,
+        ErrorKind::Cancelled => ttrt_status::Cancelled,
     }
 }
 

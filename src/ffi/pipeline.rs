@@ -141,6 +141,7 @@ fn kind_of(status: u32) -> ErrorKind {
         Some(ttrt_status::Timeout) => ErrorKind::Timeout,
         Some(ttrt_status::NotFound) => ErrorKind::NotFound,
         Some(ttrt_status::Unsupported) => ErrorKind::Unsupported,
+        Some(ttrt_status::Cancelled) => ErrorKind::Cancelled,
         _ => ErrorKind::Device,
     }
 }

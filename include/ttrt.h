@@ -923,21 +923,24 @@ ttrt_status ttrt_finish(struct ttrt_device *dev, uint8_t cq);
 ttrt_status ttrt_synchronize(struct ttrt_device *dev);
 
 // Records an event on `cq`: it completes when every command enqueued before it on `cq` has.
-// Ids count per command queue from 1.
+// Ids count per command queue from 1 and wrap past 2^32 - 1 back to 1 (0 is never an id).
 //
 // # Safety
 // `dev` is a device handle; `ev` points to a writable `ttrt_event`.
 ttrt_status ttrt_record_event(struct ttrt_device *dev, uint8_t cq, struct ttrt_event *ev);
 
 // Makes `cq` wait until `ev` completes; the host does not wait. An event that was never
-// recorded is refused (it could never complete).
+// recorded is refused (it could never complete): ids from 1 to the last one recorded on its
+// command queue are accepted (after the ids wrapped, any nonzero id; those older than the
+// last 2^31 count as complete).
 //
 // # Safety
 // `dev` is a device handle; `ev` points to a `ttrt_event`.
 ttrt_status ttrt_wait_for_event(struct ttrt_device *dev, uint8_t cq, const struct ttrt_event *ev);
 
 // Blocks until `ev` completes: `timeout_ms < 0` waits as long as it takes, otherwise at most
-// that long (`TTRT_STATUS_TIMEOUT`).
+// that long (`TTRT_STATUS_TIMEOUT`). An event never recorded is refused, as by
+// `ttrt_wait_for_event`.
 //
 // # Safety
 // `dev` is a device handle; `ev` points to a `ttrt_event`.
@@ -945,7 +948,8 @@ ttrt_status ttrt_event_synchronize(struct ttrt_device *dev,
                                    const struct ttrt_event *ev,
                                    int32_t timeout_ms);
 
-// Whether `ev` has completed (an id never recorded has not).
+// Whether `ev` has completed. An event never recorded is refused
+// (`TTRT_STATUS_INVALID_ARGUMENT`), as by `ttrt_wait_for_event`.
 //
 // # Safety
 // `dev` is a device handle; `ev` points to a `ttrt_event`; `completed` is writable.

@@ -486,7 +486,7 @@ fn event_of(e: &ttrt_event) -> Event {
 }
 
 /// Records an event on `cq`: it completes when every command enqueued before it on `cq` has.
-/// Ids count per command queue from 1.
+/// Ids count per command queue from 1 and wrap past 2^32 - 1 back to 1 (0 is never an id).
 ///
 /// # Safety
 /// `dev` is a device handle; `ev` points to a writable `ttrt_event`.
@@ -510,7 +510,9 @@ pub unsafe extern "C" fn ttrt_record_event(
 }
 
 /// Makes `cq` wait until `ev` completes; the host does not wait. An event that was never
-/// recorded is refused (it could never complete).
+/// recorded is refused (it could never complete): ids from 1 to the last one recorded on its
+/// command queue are accepted (after the ids wrapped, any nonzero id; those older than the
+/// last 2^31 count as complete).
 ///
 /// # Safety
 /// `dev` is a device handle; `ev` points to a `ttrt_event`.
@@ -528,7 +530,8 @@ pub unsafe extern "C" fn ttrt_wait_for_event(
 }
 
 /// Blocks until `ev` completes: `timeout_ms < 0` waits as long as it takes, otherwise at most
-/// that long (`TTRT_STATUS_TIMEOUT`).
+/// that long (`TTRT_STATUS_TIMEOUT`). An event never recorded is refused, as by
+/// `ttrt_wait_for_event`.
 ///
 /// # Safety
 /// `dev` is a device handle; `ev` points to a `ttrt_event`.
@@ -545,7 +548,8 @@ pub unsafe extern "C" fn ttrt_event_synchronize(
     })
 }
 
-/// Whether `ev` has completed (an id never recorded has not).
+/// Whether `ev` has completed. An event never recorded is refused
+/// (`TTRT_STATUS_INVALID_ARGUMENT`), as by `ttrt_wait_for_event`.
 ///
 /// # Safety
 /// `dev` is a device handle; `ev` points to a `ttrt_event`; `completed` is writable.

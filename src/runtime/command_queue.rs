@@ -105,6 +105,8 @@ pub struct CommandQueue {
     data_head: AtomicU32,
     /// The last event id issued on this CQ.
     pub(crate) issued: AtomicU32,
+    /// The ids have wrapped past 2^32 - 1 (back to 1): every nonzero id was issued once.
+    pub(crate) wrapped: AtomicBool,
     /// The last event id completed on this CQ.
     pub(crate) completed: Signal,
     busy: AtomicBool,
@@ -150,6 +152,7 @@ impl CommandQueue {
             head: Signal::new(0),
             data_head: AtomicU32::new(0),
             issued: AtomicU32::new(0),
+            wrapped: AtomicBool::new(false),
             completed: Signal::new(0),
             busy: AtomicBool::new(false),
             host: UnsafeCell::new(HostSide {

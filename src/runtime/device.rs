@@ -12,7 +12,7 @@ use super::allocator::{Allocator, AllocatorConfig, BufferType};
 use super::buffer::{BankGeometry, BufferLayout, TensorLayout};
 use super::command_queue::{Command, CommandQueue, HostGuard, RING_RECORDS};
 use super::error::{fail, ErrorKind, RuntimeError};
-use super::event::{reached, Event};
+use super::event::{issued, reached, Event, Issued};
 use super::program_cache::{signature, ProgramCache};
 use super::signal::Signal;
 use super::tensor::{MemoryConfig, Tensor, TensorSpec};
@@ -647,7 +647,12 @@ impl<C: Chip> Device<C> {
 
     /// Issues an event on `cq` (the caller holds its host side) and returns its id.
     fn issue_event(&self, cq: &CommandQueue, guard: &HostGuard<'_>) -> u32 {
-        let id = cq.issued.load(Ordering::Relaxed).wrapping_add(1);
+        let mut id = cq.issued.load(Ordering::Relaxed).wrapping_add(1);
+        if id == 0 {
+            // Ids count from 1 and wrap past 2^32 - 1 back to 1.
+            id = 1;
+            cq.wrapped.store(true, Ordering::Release);
+        }
         self.wait_room(cq);
         cq.issued.store(id, Ordering::Release);
         cq.push(guard, Command::RecordEvent { id });
@@ -706,8 +711,9 @@ impl<C: Chip> Device<C> {
         })
     }
 
-    /// The CQ of `ev`, checked to be this device's, and whether `ev.id` was issued on it.
-    fn event_queue(&self, ev: &Event) -> Result<(&CommandQueue, bool), RuntimeError> {
+    /// The CQ of `ev`, checked to be this device's, and where `ev.id` stands among the ids
+    /// issued on it.
+    fn event_queue(&self, ev: &Event) -> Result<(&CommandQueue, Issued), RuntimeError> {
         if ev.device_id != self.id {
             return fail!(
                 InvalidArgument,
@@ -717,14 +723,16 @@ impl<C: Chip> Device<C> {
             );
         }
         let queue = self.cq(ev.cq_id)?;
-        let issued = ev.id != 0 && reached(queue.issued.load(Ordering::Acquire), ev.id);
-        Ok((queue, issued))
+        let wrapped = queue.wrapped.load(Ordering::Acquire);
+        let last = queue.issued.load(Ordering::Acquire);
+        Ok((queue, issued(last, wrapped, ev.id)))
     }
 
-    /// Checks that `ev` belongs to this device and was issued.
-    fn check_event(&self, ev: &Event) -> Result<&CommandQueue, RuntimeError> {
+    /// Checks that `ev` belongs to this device and was issued: ids 1 to the last recorded
+    /// (any nonzero id once the ids have wrapped).
+    fn check_event(&self, ev: &Event) -> Result<(&CommandQueue, Issued), RuntimeError> {
         let (queue, issued) = self.event_queue(ev)?;
-        if !issued {
+        if issued == Issued::Never {
             return fail!(
                 InvalidArgument,
                 "event {} on CQ {} of device {} was never recorded (the last recorded id is {})",
@@ -734,7 +742,7 @@ impl<C: Chip> Device<C> {
                 queue.issued.load(Ordering::Acquire)
             );
         }
-        Ok(queue)
+        Ok((queue, issued))
     }
 
     /// Makes `cq` wait for `ev` (the host does not wait).
@@ -744,7 +752,10 @@ impl<C: Chip> Device<C> {
         if Self::capture_of(&mut guard).is_some() {
             return fail!(InvalidState, "{NO_EVENTS}");
         }
-        self.check_event(ev)?;
+        if self.check_event(ev)?.1 == Issued::Old {
+            // Completed long ago: nothing to wait for (the device compares recent ids only).
+            return Ok(());
+        }
         self.push(
             queue,
             &guard,
@@ -758,17 +769,19 @@ impl<C: Chip> Device<C> {
 
     /// Blocks the host until `ev` completes (`timeout_ms < 0`: no limit).
     pub fn event_synchronize(&self, ev: &Event, timeout_ms: i32) -> Result<(), RuntimeError> {
-        let queue = self.check_event(ev)?;
-        let timeout = (timeout_ms >= 0).then_some(timeout_ms as u64 * 1000);
-        self.wait_event(queue, ev.id, timeout)?;
+        let (queue, issued) = self.check_event(ev)?;
+        if issued == Issued::Recent {
+            let timeout = (timeout_ms >= 0).then_some(timeout_ms as u64 * 1000);
+            self.wait_event(queue, ev.id, timeout)?;
+        }
         queue.take_error()
     }
 
-    /// Whether `ev` has completed (an id never issued has not).
+    /// Whether `ev` has completed. An id never recorded is refused, as by the waits.
     pub fn event_query(&self, ev: &Event) -> Result<bool, RuntimeError> {
-        let (queue, issued) = self.event_queue(ev)?;
-        if !issued {
-            return Ok(false);
+        let (queue, issued) = self.check_event(ev)?;
+        if issued == Issued::Old {
+            return Ok(true);
         }
         if !self.is_threaded() {
             self.poll();
@@ -1447,5 +1460,60 @@ impl Clock {
         return self.start.elapsed().as_micros() as u64;
         #[cfg(not(feature = "std"))]
         return 0;
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::hal::sim::SimChip;
+
+    /// A device driven by the host's own polls (no workers), its CQ 0's event ids moved to
+    /// `last` as if that many events had been recorded and completed.
+    fn device_at(last: u32) -> Device<SimChip> {
+        let config = DeviceConfig {
+            num_command_queues: 2,
+            ..DeviceConfig::default()
+        };
+        let d = Device::new(config, SimChip::new(config.arch).unwrap()).unwrap();
+        d.cqs[0].issued.store(last, Ordering::Release);
+        d.cqs[0].completed.store(last);
+        d
+    }
+
+    fn ev(id: u32) -> Event {
+        Event {
+            device_id: 0,
+            cq_id: 0,
+            id,
+        }
+    }
+
+    #[test]
+    fn event_ids_wrap_from_2_pow_32_minus_1_to_1_and_stay_valid() {
+        let d = device_at(0xFFFF_FFFE);
+        assert_eq!(d.record_event(0).unwrap().id, 0xFFFF_FFFF);
+        assert_eq!(d.record_event(0).unwrap().id, 1, "0 is skipped on the wrap");
+        // CQ 1 waits for ids on both sides of the wrap: the device sees them complete.
+        d.wait_for_event(1, &ev(0xFFFF_FFFF)).unwrap();
+        d.wait_for_event(1, &ev(1)).unwrap();
+        d.finish(1).unwrap();
+        for id in [0xFFFF_FFFE, 0xFFFF_FFFF, 1] {
+            assert!(d.event_query(&ev(id)).unwrap(), "id {id:#x}");
+            d.event_synchronize(&ev(id), -1).unwrap();
+        }
+        // After the wrap every nonzero id was recorded once; those older than the last 2^31
+        // are long complete (the CQ was still on its first lap then).
+        assert!(d.event_query(&ev(2)).unwrap());
+        d.wait_for_event(1, &ev(0x8000_0001)).unwrap();
+        d.event_synchronize(&ev(0x8000_0001), 0).unwrap();
+        d.finish(1).unwrap();
+        let e = d.event_query(&ev(0)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        // A record after the wrap is pending until the device runs it, then complete.
+        let next = d.record_event(0).unwrap();
+        assert_eq!(next.id, 2);
+        d.event_synchronize(&next, -1).unwrap();
+        assert!(d.event_query(&next).unwrap());
     }
 }

@@ -211,8 +211,10 @@ impl<C: Chip> Device<C> {
         kernel: Kernel,
     ) -> Result<(), RuntimeError> {
         if let Some(ev) = after {
-            let queue = self.check_event(ev)?;
-            self.wait_event(queue, ev.id, None)?;
+            let (queue, issued) = self.check_event(ev)?;
+            if issued == crate::runtime::event::Issued::Recent {
+                self.wait_event(queue, ev.id, None)?;
+            }
         }
         let mut message = KernelMessage::new();
         let chip: &dyn Chip = &self.chip;

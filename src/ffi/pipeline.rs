@@ -160,22 +160,33 @@ impl Model<SimChip> for CModel {
             )
         })?;
         let mut output: *mut ttrt_tensor = core::ptr::null_mut();
+        let failures = super::error::failures_recorded();
         // SAFETY: the callback and its user pointer are the caller's (ttrt_pipeline_create's
         // contract); `lent` is a live handle and `output` a writable location.
         let status = unsafe { (self.f)(self.user, self.dev, cq, lent, &mut output) };
+        // A failure's text is the callback's only if a call inside it recorded one; otherwise
+        // the thread's last error is older and unrelated.
+        let text_is_the_models = super::error::failures_recorded() != failures;
         match take_tensor(lent, &self.shared, "input") {
             Ok(t) => *input = t,
             // The model freed the handle: ttrt_tensor_free deallocated the tensor with it.
             Err(_) => input.allocated = false,
         }
         if status != ttrt_status::Success as u32 {
+            let name = ttrt_status::from_u32(status).map_or("TTRT_STATUS_UNKNOWN", ttrt_status::name);
+            if !text_is_the_models {
+                return Err(RuntimeError::new(
+                    kind_of(status),
+                    format_args!(
+                        "the model callback returned {name} ({status}) and no ttrt call inside it \
+                         failed, so there is no error text"
+                    ),
+                ));
+            }
             let text = super::error::last_error();
             return Err(RuntimeError::new(
                 kind_of(status),
-                format_args!(
-                    "the model callback returned {}: {text}",
-                    ttrt_status::from_u32(status).map_or("TTRT_STATUS_UNKNOWN", ttrt_status::name)
-                ),
+                format_args!("the model callback returned {name}: {text}"),
             ));
         }
         if output.is_null() {

@@ -23,8 +23,10 @@
  *   runtime side) may run on different threads, as in Buda's embedded loader.
  * - A handle may be freed while another thread is inside a call that uses it: ttrt waits for
  *   calls already in flight on that handle before releasing it. A call waiting on another
- *   thread (for a backend queue) is woken by ttrt_backend_finish or ttrt_backend_free and
- *   returns TTRT_STATUS_CANCELLED; then the finish or free completes.
+ *   thread (for a backend queue) is woken by ttrt_backend_finish or ttrt_backend_free, and one
+ *   waiting for a device (event_synchronize, finish, synchronize, blocking copies) by
+ *   ttrt_device_close; it returns TTRT_STATUS_CANCELLED, then the finish, free or close
+ *   completes.
  *
  * No panic crosses this interface: an internal error is reported as TTRT_STATUS_PANIC.
  */
@@ -894,8 +896,20 @@ void ttrt_device_config_default(struct ttrt_device_config *cfg);
 // `cfg` is NULL or points to a `ttrt_device_config`; `out_dev` points to writable storage.
 ttrt_status ttrt_device_open(const struct ttrt_device_config *cfg, struct ttrt_device **out_dev);
 
-// Finishes every command queue, stops the device and frees the handle. NULL is accepted.
-// Tensors of the device stay valid handles but refuse every use but `ttrt_tensor_free`.
+// Closes the device: finishes every command queue, stops the device and frees the handle.
+// NULL is accepted. Tensors of the device stay valid handles but refuse every use but
+// `ttrt_tensor_free`.
+//
+// Calls of other threads waiting on the device (`ttrt_event_synchronize`, `ttrt_finish`,
+// `ttrt_synchronize`, blocking copies, `ttrt_release_trace`) are woken and return
+// `TTRT_STATUS_CANCELLED`; a blocking copy returns once the device is done with the caller's
+// memory. A trace capture in progress ends, storing nothing. The commands already enqueued
+// run before the device stops.
+//
+// Once close has started on a valid handle, the handle is freed whatever the status, as
+// `fclose` closes its stream: a status other than success then reports a failure the device
+// met running commands enqueued before (with its text). A close that fails at once
+// (`dev` is not an open device, or another thread is closing it) changes nothing.
 //
 // # Safety
 // `dev` is NULL or a handle from `ttrt_device_open`.
@@ -1229,8 +1243,11 @@ ttrt_status ttrt_pipeline_pop_all(struct ttrt_pipeline *p,
 // `p` is a pipeline handle.
 ttrt_status ttrt_pipeline_cleanup(struct ttrt_pipeline *p);
 
-// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A
-// pipeline in use (from its own model callback) is not freed; the last error says so.
+// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A call
+// on the pipeline in progress on another thread (a pop_all waiting for the device) ends
+// first: free waits for it (`ttrt_device_close` wakes a pop_all waiting for the device). A
+// pipeline in use by the calling thread (free from its own model callback) is not freed; the
+// last error says so.
 //
 // # Safety
 // `p` is NULL or a pipeline handle.

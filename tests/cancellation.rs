@@ -281,3 +281,108 @@ fn finish_wakes_a_push_input_waiting_for_room() {
 fn free_wakes_a_push_input_waiting_for_room() {
     waiter_is_woken(Blocked::Push, Ender::Free);
 }
+
+/// Closing a device during a trace capture succeeds and ends the capture (nothing is stored);
+/// the handle is freed. A close that fails changes nothing: it was refused before, yet freed.
+#[test]
+fn close_during_a_trace_capture_ends_the_capture_and_closes() {
+    use ttrt::ffi::device::*;
+    use ttrt::ffi::tensor::*;
+    unsafe {
+        let mut cfg = std::mem::zeroed::<ttrt_device_config>();
+        ttrt_device_config_default(&mut cfg);
+        cfg.trace_region_size = 65536;
+        let mut dev = ptr::null_mut();
+        ok(ttrt_device_open(&cfg, &mut dev));
+        let spec = ttrt_tensor_spec {
+            shape: [1, 1, 32, 32],
+            format: 5,
+            layout: ttrt_tensor_layout::Tile as u32,
+        };
+        let mem = ttrt_memory_config {
+            buffer_type: ttrt_buffer_type::Dram as u32,
+            memory_layout: ttrt_memory_layout::Interleaved as u32,
+            shard: ttrt_shard_spec::default(),
+        };
+        let mut a = ptr::null_mut();
+        ok(ttrt_allocate_tensor_on_device(dev, &spec, &mem, &mut a));
+        let mut warm = ptr::null_mut();
+        ok(ttrt_op_unary(dev, 0, ttrt_unary_op::Relu as u32, a, &mem, &mut warm));
+        ok(ttrt_finish(dev, 0));
+        let mut tid = 0;
+        ok(ttrt_begin_trace_capture(dev, 0, &mut tid));
+        let mut captured = ptr::null_mut();
+        ok(ttrt_op_unary(dev, 0, ttrt_unary_op::Relu as u32, a, &mem, &mut captured));
+        let d = dev as usize;
+        let st = within_watchdog("ttrt_device_close during capture", move || {
+            let st = ttrt_device_close(d as *mut ttrt_device);
+            (st, last())
+        });
+        assert_eq!(st.0, ttrt_status::Success, "{}", st.1);
+        assert_eq!(ttrt_finish(dev, 0), ttrt_status::InvalidArgument);
+        assert!(last().contains("already been freed"), "{}", last());
+        for t in [a, warm, captured] {
+            ttrt_tensor_free(t);
+        }
+    }
+}
+
+/// Not a check: measures how long a waiter takes to return once finish is called, next to an
+/// event round trip on a device in the same run. Run with
+/// `cargo test --release --test cancellation -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_the_wake_up_of_a_waiter() {
+    use std::time::Instant;
+    use ttrt::ffi::device::*;
+    use ttrt::ffi::event::ttrt_event;
+    const TRIALS: usize = 50;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let mut wake = Vec::new();
+    let mut finish = Vec::new();
+    for i in 0..TRIALS {
+        let (be, qin, qout) = backend(&format!("measure-{i}"));
+        let (din, dout) = (Desc(qin), Desc(qout));
+        let waiter = std::thread::spawn(move || {
+            let (st, _) = blocked_call(be, din.get(), dout.get(), Blocked::Get);
+            (st, Instant::now())
+        });
+        wait_until_io_side_taken(be, &qout);
+        std::thread::sleep(Duration::from_millis(2));
+        let t0 = Instant::now();
+        ok(unsafe { ttrt_backend_finish(be.ptr()) });
+        let t1 = Instant::now();
+        let (st, woke) = waiter.join().unwrap();
+        assert_eq!(st, ttrt_status::Cancelled);
+        wake.push((woke - t0).as_secs_f64() * 1e6);
+        finish.push((t1 - t0).as_secs_f64() * 1e6);
+        unsafe { ttrt_backend_free(be.ptr()) };
+    }
+    // Baseline: record an event on CQ 1 and synchronize on it from the host.
+    let mut rtt = Vec::new();
+    unsafe {
+        let mut cfg = std::mem::zeroed::<ttrt_device_config>();
+        ttrt_device_config_default(&mut cfg);
+        cfg.num_command_queues = 2;
+        let mut dev = ptr::null_mut();
+        ok(ttrt_device_open(&cfg, &mut dev));
+        for _ in 0..TRIALS * 20 {
+            let t0 = Instant::now();
+            let mut ev = ttrt_event::default();
+            ok(ttrt_record_event(dev, 1, &mut ev));
+            ok(ttrt_event_synchronize(dev, &ev, -1));
+            rtt.push(t0.elapsed().as_secs_f64() * 1e6);
+        }
+        ok(ttrt_device_close(dev));
+    }
+    let (w, f, r) = (median(wake), median(finish), median(rtt));
+    println!(
+        "finish -> blocked get_output returns CANCELLED: median {w:.1} us; finish returns: median \
+         {f:.1} us; event round trip (record + synchronize, CQ 1): median {r:.1} us; wake-up = \
+         {:.1}x the event round trip ({TRIALS} trials)",
+        w / r
+    );
+}

@@ -110,6 +110,10 @@ pub struct CommandQueue {
     /// The last event id completed on this CQ.
     pub(crate) completed: Signal,
     busy: AtomicBool,
+    /// Set by the device's `stop` while it holds the host side, before the shutdown record:
+    /// a call that takes the host side afterwards is refused, so nothing is enqueued behind
+    /// the shutdown record (where no worker would run it).
+    closed: AtomicBool,
     host: UnsafeCell<HostSide>,
     error: ErrorSlot,
 }
@@ -155,6 +159,7 @@ impl CommandQueue {
             wrapped: AtomicBool::new(false),
             completed: Signal::new(0),
             busy: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             host: UnsafeCell::new(HostSide {
                 data_tail: 0,
                 capture: None,
@@ -180,7 +185,16 @@ impl CommandQueue {
                 self.id
             );
         }
-        Ok(HostGuard { cq: self })
+        let guard = HostGuard { cq: self };
+        if self.closed.load(Ordering::Acquire) {
+            return fail!(InvalidState, "CQ {} is closed (its device was closed)", self.id);
+        }
+        Ok(guard)
+    }
+
+    /// Refuses every later call on this CQ (see `closed`); the caller holds the host side.
+    pub(crate) fn close(&self, _guard: &HostGuard<'_>) {
+        self.closed.store(true, Ordering::Release);
     }
 
     /// Room for one more record?

@@ -154,7 +154,37 @@ pub struct Device<C: Chip> {
     /// Microseconds a worker waiting for another CQ's event polls before it sleeps.
     event_poll_us: AtomicU32,
     shutdown: AtomicBool,
+    /// Set by `cancel_waits` (the device is closing): host waits end with `Cancelled`.
+    closing: AtomicBool,
+    /// Host calls asleep in a wait, so `cancel_waits` knows whom it must still wake.
+    waiting: AtomicU32,
     rounding: Rounding,
+}
+
+/// What a host wait does when the device starts closing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnClose {
+    /// Return `Cancelled` at once.
+    Return,
+    /// The device still holds the caller's memory (a blocking transfer from or to it): wait
+    /// until the command has run (close runs what was enqueued), then return `Cancelled`.
+    FinishFirst,
+}
+
+/// Counts a host call asleep in a wait (see `Device::waiting`).
+struct Asleep<'a>(&'a AtomicU32);
+
+impl<'a> Asleep<'a> {
+    fn enter(count: &'a AtomicU32) -> Asleep<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Asleep(count)
+    }
+}
+
+impl Drop for Asleep<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 const NO_CAPTURE: u8 = u8::MAX;
@@ -326,6 +356,8 @@ impl<C: Chip> Device<C> {
             threaded: AtomicBool::new(false),
             event_poll_us: AtomicU32::new(0),
             shutdown: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            waiting: AtomicU32::new(0),
             rounding: Rounding::default(),
             chip,
         })
@@ -439,20 +471,72 @@ impl<C: Chip> Device<C> {
     /// Asks the workers serving the CQs to return once they have run everything enqueued
     /// before: a shutdown record goes at the end of every ring (so a sleeping worker wakes).
     /// Once stopped, further calls are refused.
+    ///
+    /// A trace capture in progress ends with nothing stored: it never ran anything.
     pub fn stop(&self) {
         if self.shutdown.swap(true, Ordering::AcqRel) {
             return;
         }
         for cq in &self.cqs[..self.num_cqs as usize] {
-            let guard = loop {
+            let mut guard = loop {
                 match cq.host() {
                     Ok(g) => break g,
                     // Another thread is inside a call on this CQ: let it finish.
                     Err(_) => core::hint::spin_loop(),
                 }
             };
+            if guard.side().capture.take().is_some() {
+                self.capturing.store(NO_CAPTURE, Ordering::Release);
+            }
+            cq.close(&guard);
             self.push(cq, &guard, Command::Shutdown);
         }
+    }
+
+    /// Ends the host waits of other threads on this device, for its close: those waiting
+    /// (event_synchronize, finish, blocking transfers, trace release) return `Cancelled`, and
+    /// later waits return it at once. A blocking transfer first lets the device finish with the
+    /// caller's memory. Returns once no host call is asleep in a wait. The device keeps running
+    /// what was enqueued (`stop` runs the rest).
+    pub fn cancel_waits(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        // A waiter counts itself, then checks `closing`, then sleeps: it either sees the flag or
+        // is counted here, and the wakes repeat until it has left.
+        while self.waiting.load(Ordering::SeqCst) != 0 {
+            for cq in &self.cqs[..self.num_cqs as usize] {
+                cq.completed.wake();
+                cq.head.wake();
+            }
+            #[cfg(feature = "std")]
+            std::thread::sleep(core::time::Duration::from_micros(20));
+            #[cfg(not(feature = "std"))]
+            core::hint::spin_loop();
+        }
+    }
+
+    /// Host calls asleep in a wait now.
+    #[cfg(test)]
+    pub(crate) fn waiters(&self) -> u32 {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Whether `cancel_waits` was called.
+    #[cfg(test)]
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// The first failure the device met running commands that no blocking call collected
+    /// (for close, once the workers have stopped).
+    pub fn take_errors(&self) -> Result<(), RuntimeError> {
+        let mut first = Ok(());
+        for cq in &self.cqs[..self.num_cqs as usize] {
+            let r = cq.take_error();
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
     }
 
     /// Writes `bytes`, whole pages of `dst` back to back, from page `first` on.
@@ -600,17 +684,33 @@ impl<C: Chip> Device<C> {
         cq.push(guard, cmd);
     }
 
-    /// Waits until event `id` of `cq` completes, at most `timeout_us` (None: no limit).
+    /// Waits until event `id` of `cq` completes, at most `timeout_us` (None: no limit), or,
+    /// per `on_close`, until the device starts closing.
     fn wait_event(
         &self,
         cq: &CommandQueue,
         id: u32,
         timeout_us: Option<u64>,
+        on_close: OnClose,
     ) -> Result<(), RuntimeError> {
         let clock = Clock::start();
+        let mut closed_meanwhile = false;
         loop {
             let done = cq.completed.load();
             if reached(done, id) {
+                // A close that began while this call waited may have woken it only through
+                // the completion: the flag itself tells.
+                if closed_meanwhile
+                    || (on_close == OnClose::FinishFirst && self.closing.load(Ordering::SeqCst))
+                {
+                    return fail!(
+                        Cancelled,
+                        "the device was closed while this call waited for event {id} on CQ {} \
+                         of device {} (the device finished with the call's memory first)",
+                        cq.id,
+                        self.id
+                    );
+                }
                 return Ok(());
             }
             if !self.is_threaded() {
@@ -641,6 +741,19 @@ impl<C: Chip> Device<C> {
                     }
                 },
             };
+            let _asleep = Asleep::enter(&self.waiting);
+            if self.closing.load(Ordering::SeqCst) {
+                if on_close == OnClose::Return {
+                    return fail!(
+                        Cancelled,
+                        "the device was closed while this call waited for event {id} on CQ {} \
+                         of device {}",
+                        cq.id,
+                        self.id
+                    );
+                }
+                closed_meanwhile = true;
+            }
             cq.completed.wait_change(done, left);
         }
     }
@@ -662,7 +775,20 @@ impl<C: Chip> Device<C> {
     /// Issues an event, waits for it and returns the first device error since the last call.
     fn complete(&self, cq: &CommandQueue, guard: &HostGuard<'_>) -> Result<(), RuntimeError> {
         let id = self.issue_event(cq, guard);
-        self.wait_event(cq, id, None)?;
+        self.wait_event(cq, id, None, OnClose::Return)?;
+        cq.take_error()
+    }
+
+    /// [`Device::complete`] for a blocking transfer whose command reads or writes the caller's
+    /// memory: when the device closes meanwhile, it returns only once the device is done with
+    /// that memory.
+    fn complete_transfer(
+        &self,
+        cq: &CommandQueue,
+        guard: &HostGuard<'_>,
+    ) -> Result<(), RuntimeError> {
+        let id = self.issue_event(cq, guard);
+        self.wait_event(cq, id, None, OnClose::FinishFirst)?;
         cq.take_error()
     }
 
@@ -772,7 +898,7 @@ impl<C: Chip> Device<C> {
         let (queue, issued) = self.check_event(ev)?;
         if issued == Issued::Recent {
             let timeout = (timeout_ms >= 0).then_some(timeout_ms as u64 * 1000);
-            self.wait_event(queue, ev.id, timeout)?;
+            self.wait_event(queue, ev.id, timeout, OnClose::Return)?;
         }
         queue.take_error()
     }
@@ -971,7 +1097,7 @@ impl<C: Chip> Device<C> {
                     src: *src,
                 },
             );
-            return self.complete(queue, &guard);
+            return self.complete_transfer(queue, &guard);
         }
         let layout = &dst.buffer.layout;
         let page = layout.page_size();
@@ -1042,7 +1168,7 @@ impl<C: Chip> Device<C> {
             },
         );
         if blocking {
-            self.complete(queue, &guard)?;
+            self.complete_transfer(queue, &guard)?;
         }
         Ok(())
     }
@@ -1415,7 +1541,7 @@ impl<C: Chip> Device<C> {
             let queue = self.cq(cq)?;
             let guard = queue.host()?;
             let id = self.issue_event(queue, &guard);
-            self.wait_event(queue, id, None)?;
+            self.wait_event(queue, id, None, OnClose::Return)?;
         }
         self.books.with(|b| {
             self.traces.retire(info.index);

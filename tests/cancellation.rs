@@ -386,3 +386,141 @@ fn measure_the_wake_up_of_a_waiter() {
         w / r
     );
 }
+
+mod pipeline_free {
+    //! ttrt_pipeline_free while another thread is inside a call on the pipeline: free waits
+    //! for that call to end, then frees (it used to refuse, leaving the pipeline allocated).
+
+    use super::*;
+    use std::ffi::c_void;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use ttrt::ffi::device::*;
+    use ttrt::ffi::pipeline::*;
+    use ttrt::ffi::tensor::*;
+
+    struct Gate {
+        hold: AtomicBool,
+        entered: AtomicBool,
+        open: AtomicBool,
+    }
+
+    unsafe extern "C" fn model(
+        user: *mut c_void,
+        dev: *mut ttrt_device,
+        cq: u8,
+        input: *mut ttrt_tensor,
+        output: *mut *mut ttrt_tensor,
+    ) -> u32 {
+        let gate = &*(user as *const Gate);
+        if gate.hold.load(Ordering::Acquire) {
+            gate.entered.store(true, Ordering::Release);
+            while !gate.open.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+        let l1 = ttrt_memory_config {
+            buffer_type: ttrt_buffer_type::L1 as u32,
+            memory_layout: ttrt_memory_layout::Interleaved as u32,
+            shard: ttrt_shard_spec::default(),
+        };
+        ttrt_op_unary(dev, cq, ttrt_unary_op::Relu as u32, input, &l1, output) as u32
+    }
+
+    fn until(what: &str, ready: impl Fn() -> bool) {
+        let start = std::time::Instant::now();
+        while !ready() {
+            assert!(start.elapsed() < WATCHDOG, "{what} never happened: it hangs");
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+
+    #[test]
+    fn free_waits_for_a_call_of_another_thread_then_frees() {
+        let gate: &'static Gate = Box::leak(Box::new(Gate {
+            hold: AtomicBool::new(false),
+            entered: AtomicBool::new(false),
+            open: AtomicBool::new(false),
+        }));
+        unsafe {
+            let mut dev = ptr::null_mut();
+            ok(ttrt_device_open(ptr::null(), &mut dev));
+            let mut cfg = std::mem::zeroed::<ttrt_pipeline_config>();
+            ttrt_pipeline_config_default(&mut cfg);
+            cfg.use_trace = false;
+            let l1 = ttrt_memory_config {
+                buffer_type: ttrt_buffer_type::L1 as u32,
+                memory_layout: ttrt_memory_layout::HeightSharded as u32,
+                shard: ttrt_shard_spec {
+                    grid: ttrt_core_range {
+                        start_x: 0,
+                        start_y: 0,
+                        end_x: 0,
+                        end_y: 0,
+                    },
+                    shape: [32, 32],
+                    orientation: ttrt_shard_orientation::RowMajor as u32,
+                },
+            };
+            let mut p = ptr::null_mut();
+            ok(ttrt_pipeline_create(
+                dev,
+                &cfg,
+                Some(model),
+                gate as *const Gate as *mut c_void,
+                &l1,
+                ptr::null(),
+                ptr::null(),
+                &mut p,
+            ));
+            let mut bits: Vec<u16> = (0..32 * 32).map(|i| 0x3f80 + i as u16 % 64).collect();
+            let sample = ttrt_host_tensor {
+                data: bits.as_mut_ptr().cast(),
+                size: bits.len() * 2,
+                shape: [1, 1, 32, 32],
+                format: 5,
+                layout: ttrt_tensor_layout::RowMajor as u32,
+            };
+            ok(ttrt_pipeline_compile(p, &sample));
+            gate.hold.store(true, Ordering::Release);
+            let (pp, input) = (p as usize, (bits.as_mut_ptr() as usize, bits.len()));
+            let (ok_p, done) = (pp, mpsc::channel());
+            let tx = done.0;
+            std::thread::spawn(move || {
+                let sample = ttrt_host_tensor {
+                    data: input.0 as *mut c_void,
+                    size: input.1 * 2,
+                    shape: [1, 1, 32, 32],
+                    format: 5,
+                    layout: ttrt_tensor_layout::RowMajor as u32,
+                };
+                let st = ttrt_pipeline_enqueue(ok_p as *mut ttrt_pipeline, &sample, 1);
+                let _ = tx.send((st, last()));
+            });
+            until("the model callback's start", || {
+                gate.entered.load(Ordering::Acquire)
+            });
+            let (tx, freed) = mpsc::channel();
+            std::thread::spawn(move || {
+                ttrt_pipeline_free(pp as *mut ttrt_pipeline);
+                let _ = tx.send(());
+            });
+            // Free has begun: the handle is refused from now on.
+            until("the start of free", || {
+                ttrt_pipeline_executor(pp as *const ttrt_pipeline).is_null()
+            });
+            gate.open.store(true, Ordering::Release);
+            let (st, text) = done
+                .1
+                .recv_timeout(WATCHDOG)
+                .expect("the enqueue in progress never returned");
+            assert_eq!(st, ttrt_status::Success, "{text}");
+            freed
+                .recv_timeout(WATCHDOG)
+                .expect("ttrt_pipeline_free never returned");
+            assert!(ttrt_pipeline_executor(p).is_null());
+            assert!(last().contains("already been freed"), "{}", last());
+            ok(ttrt_device_close(dev));
+            drop(bits);
+        }
+    }
+}

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_void};
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::boundary::{arg, call, guard, out};
 use super::device::{device, ttrt_device, Shared};
@@ -225,7 +225,23 @@ pub(crate) struct PipelineHandle {
     shared: Arc<Shared>,
     kind: ExecutorKind,
     busy: AtomicBool,
+    /// The thread inside the call holding `busy` (`this_thread()`), 0 when none.
+    owner: AtomicUsize,
     inner: UnsafeCell<Inner>,
+}
+
+/// A value that tells the calling thread from every other thread alive now.
+fn this_thread() -> usize {
+    #[cfg(feature = "std")]
+    {
+        std::thread_local! {
+            static MARK: u8 = const { 0 };
+        }
+        MARK.with(|m| m as *const u8 as usize)
+    }
+    // Without std the library runs on one thread.
+    #[cfg(not(feature = "std"))]
+    1
 }
 
 // SAFETY: `inner` is reached only by the call that holds `busy` (one at a time); its raw
@@ -244,11 +260,12 @@ impl Handle for PipelineHandle {
     }
 }
 
-/// Clears `busy` when a call ends, panicking or not.
-struct InUse<'a>(&'a AtomicBool);
+/// Clears `busy` (and its owner) when a call ends, panicking or not.
+struct InUse<'a>(&'a AtomicBool, &'a AtomicUsize);
 
 impl Drop for InUse<'_> {
     fn drop(&mut self) {
+        self.1.store(0, Ordering::Relaxed);
         self.0.store(false, Ordering::Release);
     }
 }
@@ -325,7 +342,8 @@ fn with_pipeline<R>(
         )
         .into());
     }
-    let _in_use = InUse(&h.busy);
+    h.owner.store(this_thread(), Ordering::Relaxed);
+    let _in_use = InUse(&h.busy, &h.owner);
     // SAFETY: `busy` makes this call the only one reaching `inner` until `_in_use` drops.
     f(unsafe { &mut *h.inner.get() })
 }
@@ -447,6 +465,7 @@ pub unsafe extern "C" fn ttrt_pipeline_create(
                 shared,
                 kind: pipeline.executor(),
                 busy: AtomicBool::new(false),
+                owner: AtomicUsize::new(0),
                 inner: UnsafeCell::new(Inner {
                     pipeline,
                     views: Vec::new(),
@@ -627,8 +646,11 @@ pub unsafe extern "C" fn ttrt_pipeline_cleanup(p: *mut ttrt_pipeline) -> ttrt_st
     })
 }
 
-/// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A
-/// pipeline in use (from its own model callback) is not freed; the last error says so.
+/// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A call
+/// on the pipeline in progress on another thread (a pop_all waiting for the device) ends
+/// first: free waits for it (`ttrt_device_close` wakes a pop_all waiting for the device). A
+/// pipeline in use by the calling thread (free from its own model callback) is not freed; the
+/// last error says so.
 ///
 /// # Safety
 /// `p` is NULL or a pipeline handle.
@@ -638,20 +660,21 @@ pub unsafe extern "C" fn ttrt_pipeline_free(p: *mut ttrt_pipeline) {
         if p.is_null() {
             return;
         }
-        let busy = match pipeline(p) {
-            Ok(h) => h.busy.load(Ordering::Acquire),
+        let own_call = match pipeline(p) {
+            Ok(h) => h.busy.load(Ordering::Acquire) && h.owner.load(Ordering::Relaxed) == this_thread(),
             Err(e) => {
                 super::error::set_last_error(format_args!("ttrt_pipeline_free: {e}"));
                 return;
             }
         };
-        if busy {
+        if own_call {
             super::error::set_last_error(format_args!(
                 "ttrt_pipeline_free: the pipeline is in use (called from its model callback?); \
                  it was not freed"
             ));
             return;
         }
+        // A call of another thread holds the handle until it returns: remove waits for it.
         let _ = PipelineHandle::table().remove(p, "p");
     })
 }

@@ -171,22 +171,40 @@ fn blocked_call(be: Be, qin: ttrt_io_desc, qout: ttrt_io_desc, call: Blocked) ->
     let data = entry();
     let t = entry_desc(&data);
     let mut sink = vec![0f32; 32 * 32];
-    let st = unsafe {
+    loop {
+        let st = unsafe { call_once(be, &qin, &qout, call, &t, &mut sink) };
+        // The probe of `wait_until_io_side_taken` may hold the io side for a moment: retry.
+        if st == ttrt_status::InvalidState && last().contains("another thread is inside") {
+            std::thread::yield_now();
+            continue;
+        }
+        return (st, last());
+    }
+}
+
+unsafe fn call_once(
+    be: Be,
+    qin: &ttrt_io_desc,
+    qout: &ttrt_io_desc,
+    call: Blocked,
+    t: &ttrt_tensor_desc,
+    sink: &mut [f32],
+) -> ttrt_status {
+    unsafe {
         match call {
             Blocked::Get => {
                 let mut got = std::mem::zeroed::<ttrt_tensor_desc>();
-                ttrt_get_output(be.ptr(), &qout, &mut got, true, -1, -1)
+                ttrt_get_output(be.ptr(), qout, &mut got, true, -1, -1)
             }
             Blocked::GetInto => {
-                let mut dst = entry_desc(&sink);
+                let mut dst = entry_desc(sink);
                 dst.ptr = sink.as_mut_ptr().cast();
-                ttrt_get_output_into(be.ptr(), &qout, &dst, true, -1, -1)
+                ttrt_get_output_into(be.ptr(), qout, &dst, true, -1, -1)
             }
-            Blocked::Pop => ttrt_pop_output(be.ptr(), &qout, true, -1),
-            Blocked::Push => ttrt_push_input(be.ptr(), &qin, &t, true, -1, -1),
+            Blocked::Pop => ttrt_pop_output(be.ptr(), qout, true, -1),
+            Blocked::Push => ttrt_push_input(be.ptr(), qin, t, true, -1, -1),
         }
-    };
-    (st, last())
+    }
 }
 
 fn waiter_is_woken(call: Blocked, ender: Ender) {

@@ -19,7 +19,8 @@
 //!
 //! Threads: the io calls (push, get, pop, free) may run on one thread while run_program runs on
 //! another; a second thread entering the same side at once is refused with
-//! `InvalidState`, never blocked. initialize and finish take both sides.
+//! `InvalidState`, never blocked. initialize and finish take both sides; finish first makes
+//! the io calls waiting for a queue return `Cancelled`, then waits for the sides to come free.
 
 #![allow(clippy::result_large_err)]
 

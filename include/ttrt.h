@@ -30,8 +30,12 @@
  * - A device may be used from several threads; each command queue is used by one thread at a
  *   time. A backend's push_input/get_output/pop_output (the io side) and run_program (the
  *   runtime side) may run on different threads, as in Buda's embedded loader.
- * - A handle must not be freed while another thread is inside a call that uses it; ttrt waits
- *   for calls already in flight on that handle before releasing it.
+ * - A handle may be freed while another thread is inside a call that uses it: ttrt waits for
+ *   calls already in flight on that handle before releasing it. A call waiting on another
+ *   thread (for a backend queue) is woken by ttrt_backend_finish or ttrt_backend_free, and one
+ *   waiting for a device (event_synchronize, finish, synchronize, blocking copies) by
+ *   ttrt_device_close; it returns TTRT_STATUS_CANCELLED, then the finish, free or close
+ *   completes.
  *
  * No panic crosses this interface: an internal error is reported as TTRT_STATUS_PANIC.
  */
@@ -115,6 +119,10 @@ enum ttrt_status
   TTRT_STATUS_INVALID_IMAGE = 9,
   // ttrt panicked; the panic was caught at the boundary. Please report it.
   TTRT_STATUS_PANIC = 10,
+  // The call was waiting (for a queue, an event or the device) when another thread
+  // finished, freed or closed the object it waited on; the call returned without doing its
+  // work. Appended after Panic.
+  TTRT_STATUS_CANCELLED = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -891,13 +899,19 @@ ttrt_status ttrt_tensor_desc_free(struct ttrt_tensor_desc *t);
 ttrt_status ttrt_backend_wait_for_idle(struct ttrt_backend *be);
 
 // Stops the device (tt_backend::finish). Backend-owned tensors of this backend are released;
-// every later call on it fails with `TTRT_STATUS_INVALID_STATE`.
+// every later call on it fails with `TTRT_STATUS_INVALID_STATE`. Calls waiting on other
+// threads (`ttrt_push_input` for room, `ttrt_get_output`, `ttrt_get_output_into` and
+// `ttrt_pop_output` for entries) are woken and return `TTRT_STATUS_CANCELLED`; finish then
+// waits for the calls in progress on the backend to end (a run_program ends its program).
+// A finish that fails (already finished, or a device failure it reports) releases nothing.
 //
 // # Safety
 // `be` is a backend handle.
 ttrt_status ttrt_backend_finish(struct ttrt_backend *be);
 
-// Frees a backend (finishing it first if needed). NULL is accepted.
+// Frees a backend (finishing it first if needed, which wakes the calls waiting on it on
+// other threads as `ttrt_backend_finish` does; the memory is freed once they have returned).
+// NULL is accepted.
 //
 // # Safety
 // `be` is NULL or a backend handle.
@@ -917,8 +931,20 @@ void ttrt_device_config_default(struct ttrt_device_config *cfg);
 // `cfg` is NULL or points to a `ttrt_device_config`; `out_dev` points to writable storage.
 ttrt_status ttrt_device_open(const struct ttrt_device_config *cfg, struct ttrt_device **out_dev);
 
-// Finishes every command queue, stops the device and frees the handle. NULL is accepted.
-// Tensors of the device stay valid handles but refuse every use but `ttrt_tensor_free`.
+// Closes the device: finishes every command queue, stops the device and frees the handle.
+// NULL is accepted. Tensors of the device stay valid handles but refuse every use but
+// `ttrt_tensor_free`.
+//
+// Calls of other threads waiting on the device (`ttrt_event_synchronize`, `ttrt_finish`,
+// `ttrt_synchronize`, blocking copies, `ttrt_release_trace`) are woken and return
+// `TTRT_STATUS_CANCELLED`; a blocking copy returns once the device is done with the caller's
+// memory. A trace capture in progress ends, storing nothing. The commands already enqueued
+// run before the device stops.
+//
+// Once close has started on a valid handle, the handle is freed whatever the status, as
+// `fclose` closes its stream: a status other than success then reports a failure the device
+// met running commands enqueued before (with its text). A close that fails at once
+// (`dev` is not an open device, or another thread is closing it) changes nothing.
 //
 // # Safety
 // `dev` is NULL or a handle from `ttrt_device_open`.
@@ -946,21 +972,24 @@ ttrt_status ttrt_finish(struct ttrt_device *dev, uint8_t cq);
 ttrt_status ttrt_synchronize(struct ttrt_device *dev);
 
 // Records an event on `cq`: it completes when every command enqueued before it on `cq` has.
-// Ids count per command queue from 1.
+// Ids count per command queue from 1 and wrap past 2^32 - 1 back to 1 (0 is never an id).
 //
 // # Safety
 // `dev` is a device handle; `ev` points to a writable `ttrt_event`.
 ttrt_status ttrt_record_event(struct ttrt_device *dev, uint8_t cq, struct ttrt_event *ev);
 
 // Makes `cq` wait until `ev` completes; the host does not wait. An event that was never
-// recorded is refused (it could never complete).
+// recorded is refused (it could never complete): ids from 1 to the last one recorded on its
+// command queue are accepted (after the ids wrapped, any nonzero id; those older than the
+// last 2^31 count as complete).
 //
 // # Safety
 // `dev` is a device handle; `ev` points to a `ttrt_event`.
 ttrt_status ttrt_wait_for_event(struct ttrt_device *dev, uint8_t cq, const struct ttrt_event *ev);
 
 // Blocks until `ev` completes: `timeout_ms < 0` waits as long as it takes, otherwise at most
-// that long (`TTRT_STATUS_TIMEOUT`).
+// that long (`TTRT_STATUS_TIMEOUT`). An event never recorded is refused, as by
+// `ttrt_wait_for_event`.
 //
 // # Safety
 // `dev` is a device handle; `ev` points to a `ttrt_event`.
@@ -968,7 +997,8 @@ ttrt_status ttrt_event_synchronize(struct ttrt_device *dev,
                                    const struct ttrt_event *ev,
                                    int32_t timeout_ms);
 
-// Whether `ev` has completed (an id never recorded has not).
+// Whether `ev` has completed. An event never recorded is refused
+// (`TTRT_STATUS_INVALID_ARGUMENT`), as by `ttrt_wait_for_event`.
 //
 // # Safety
 // `dev` is a device handle; `ev` points to a `ttrt_event`; `completed` is writable.
@@ -1272,8 +1302,11 @@ ttrt_status ttrt_pipeline_pop_all(struct ttrt_pipeline *p,
 // `p` is a pipeline handle.
 ttrt_status ttrt_pipeline_cleanup(struct ttrt_pipeline *p);
 
-// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A
-// pipeline in use (from its own model callback) is not freed; the last error says so.
+// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A call
+// on the pipeline in progress on another thread (a pop_all waiting for the device) ends
+// first: free waits for it (`ttrt_device_close` wakes a pop_all waiting for the device). A
+// pipeline in use by the calling thread (free from its own model callback) is not freed; the
+// last error says so.
 //
 // # Safety
 // `p` is NULL or a pipeline handle.

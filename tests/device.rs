@@ -193,10 +193,37 @@ fn waiting_on_an_event_never_recorded_is_rejected() {
     assert!(err.message().contains("never recorded"), "{err}");
     let err = d.event_synchronize(&never, -1).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidArgument);
-    // A query of an id never issued is simply false.
-    assert!(!d.event_query(&never).unwrap());
+    // A query of an id never issued is refused as well: it could never complete.
+    let err = d.event_query(&never).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
     let zero = ttrt::runtime::Event { id: 0, ..e };
     assert!(d.wait_for_event(0, &zero).is_err());
+}
+
+/// Ids are accepted only from 1 to the last recorded one: ids far ahead of it are not "in
+/// the past" by wrapping arithmetic.
+#[test]
+fn ids_beyond_the_last_recorded_are_refused_by_query_wait_and_synchronize() {
+    let d = open(2, 0);
+    let e = d.record_event(0).unwrap();
+    assert_eq!(e.id, 1);
+    d.event_synchronize(&e, -1).unwrap();
+    for id in [0xFFFF_FFFF_u32, 0x8000_0002, 2] {
+        let bad = ttrt::runtime::Event { id, ..e };
+        let expected = format!(
+            "event {id} on CQ 0 of device 0 was never recorded (the last recorded id is 1)"
+        );
+        let err = d.event_query(&bad).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert_eq!(err.message(), expected);
+        let err = d.wait_for_event(1, &bad).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert_eq!(err.message(), expected);
+        let err = d.event_synchronize(&bad, 0).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert_eq!(err.message(), expected);
+    }
+    assert!(d.event_query(&e).unwrap());
 }
 
 /// The event poll times the cross-CQ tests run with: none (a waiting worker sleeps at once)

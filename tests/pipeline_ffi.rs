@@ -114,6 +114,10 @@ enum Behaviour {
     Reenters,
     /// Calls ttrt_pipeline_free on its own pipeline.
     FreesItsPipeline,
+    /// Returns a failure status without calling anything that fails.
+    FailsWithoutText,
+    /// Returns a tensor of another device opened with the same device_id (kept in `other`).
+    ReturnsAnotherDevicesTensor,
 }
 
 struct User {
@@ -122,6 +126,8 @@ struct User {
     calls: usize,
     /// What the reentrant call returned, and its text.
     nested: Option<(ttrt_status, String)>,
+    /// The second device of ReturnsAnotherDevicesTensor.
+    other: *mut ttrt_device,
 }
 
 impl User {
@@ -131,6 +137,7 @@ impl User {
             pipeline: ptr::null_mut(),
             calls: 0,
             nested: None,
+            other: ptr::null_mut(),
         })
     }
 }
@@ -171,6 +178,23 @@ unsafe extern "C" fn model(
         Behaviour::FreesItsPipeline => {
             ttrt_pipeline_free(user.pipeline);
             user.nested = Some((ttrt_status::Success, last_error()));
+        }
+        Behaviour::FailsWithoutText => return ttrt_status::RuntimeError as u32,
+        Behaviour::ReturnsAnotherDevicesTensor => {
+            if user.other.is_null() {
+                user.other = open(1);
+            }
+            let spec = ttrt_tensor_spec {
+                shape: [1, 1, 32, 32],
+                format: 5, // Float16_b
+                layout: ttrt_tensor_layout::Tile as u32,
+            };
+            let dram = ttrt_memory_config {
+                buffer_type: ttrt_buffer_type::Dram as u32,
+                memory_layout: ttrt_memory_layout::Interleaved as u32,
+                shard: ttrt_shard_spec::default(),
+            };
+            return ttrt_allocate_tensor_on_device(user.other, &spec, &dram, output) as u32;
         }
         _ => {}
     }
@@ -465,6 +489,39 @@ unsafe fn pipeline_with(
         .collect();
     let st = ttrt_pipeline_compile(p, &host(&mut bits, shape));
     (dev, p, user, st, bits)
+}
+
+/// A model that fails without a failing ttrt call has no error text of its own: the text says
+/// so, rather than repeating an older failure of the thread. A tensor of another device with
+/// the same id is told apart from this device.
+#[test]
+fn a_failing_model_and_a_foreign_tensor_get_texts_of_their_own() {
+    let (_, cfg) = configs()[0];
+    unsafe {
+        // An unrelated, earlier failure on this thread.
+        assert_eq!(ttrt_finish(ptr::null_mut(), 0), ttrt_status::InvalidArgument);
+        let (dev, p, _user, st, _) = pipeline_with(Behaviour::FailsWithoutText, cfg);
+        fails(
+            st,
+            ttrt_status::RuntimeError,
+            "ttrt_pipeline_compile: the model failed: the model callback returned \
+             TTRT_STATUS_RUNTIME_ERROR (1) and no ttrt call inside it failed, so there is no \
+             error text",
+        );
+        ttrt_pipeline_free(p);
+        ok(ttrt_device_close(dev));
+
+        let (dev, p, user, st, _) = pipeline_with(Behaviour::ReturnsAnotherDevicesTensor, cfg);
+        fails(
+            st,
+            ttrt_status::InvalidArgument,
+            "ttrt_pipeline_compile: the model failed: `*output` is a tensor of another open \
+             device that also has device_id 0, not of this one",
+        );
+        ttrt_pipeline_free(p);
+        ok(ttrt_device_close(dev));
+        ok(ttrt_device_close(user.other));
+    }
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub enum BackendErrorKind {
     OutOfMemory,
     Unsupported,
     InvalidImage,
+    /// The backend was finished (or freed) while the call waited.
+    Cancelled,
 }
 
 /// A backend failure: its kind and one line saying what and where.
@@ -48,6 +50,7 @@ impl From<RuntimeError> for BackendError {
             ErrorKind::Device => BackendErrorKind::Runtime,
             ErrorKind::NotFound => BackendErrorKind::NotFound,
             ErrorKind::Unsupported => BackendErrorKind::Unsupported,
+            ErrorKind::Cancelled => BackendErrorKind::Cancelled,
         };
         BackendError::new(kind, alloc::string::ToString::to_string(e.message()))
     }

@@ -19,7 +19,8 @@
 //!
 //! Threads: the io calls (push, get, pop, free) may run on one thread while run_program runs on
 //! another; a second thread entering the same side at once is refused with
-//! `InvalidState`, never blocked. initialize and finish take both sides.
+//! `InvalidState`, never blocked. initialize and finish take both sides; finish first makes
+//! the io calls waiting for a queue return `Cancelled`, then waits for the sides to come free.
 
 #![allow(clippy::result_large_err)]
 
@@ -200,6 +201,9 @@ pub struct Backend {
     state: AtomicU8,
     io_busy: AtomicBool,
     run_busy: AtomicBool,
+    /// Set by `finish` before it takes both sides: waits of push, get and pop end with
+    /// `Cancelled`, so their side comes free.
+    finishing: AtomicBool,
     rt: UnsafeCell<Option<Box<Runtime>>>,
 }
 
@@ -243,23 +247,35 @@ impl core::fmt::Display for Params<'_> {
     }
 }
 
+/// How a wait of push, get or pop ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waited {
+    Ready,
+    TimedOut,
+    /// `finish` (or free) was called on another thread meanwhile.
+    Cancelled,
+}
+
 /// Waits for `ready` per a Buda timeout in milliseconds: `< 0` forever, `0` one try, `> 0` at
-/// most that long.
-fn wait_for(timeout_ms: i32, ready: impl Fn() -> bool) -> bool {
+/// most that long; or until `cancelled` is set (finish on another thread).
+fn wait_for(timeout_ms: i32, cancelled: &AtomicBool, ready: impl Fn() -> bool) -> Waited {
     if ready() {
-        return true;
+        return Waited::Ready;
     }
     if timeout_ms == 0 {
-        return false;
+        return Waited::TimedOut;
     }
     let start = std::time::Instant::now();
     loop {
         std::thread::sleep(std::time::Duration::from_micros(20));
         if ready() {
-            return true;
+            return Waited::Ready;
+        }
+        if cancelled.load(Ordering::Acquire) {
+            return Waited::Cancelled;
         }
         if timeout_ms > 0 && start.elapsed().as_millis() >= timeout_ms as u128 {
-            return false;
+            return Waited::TimedOut;
         }
     }
 }
@@ -297,6 +313,7 @@ impl Backend {
             state: AtomicU8::new(CREATED),
             io_busy: AtomicBool::new(false),
             run_busy: AtomicBool::new(false),
+            finishing: AtomicBool::new(false),
             rt: UnsafeCell::new(None),
         })
     }
@@ -428,6 +445,18 @@ impl Backend {
             );
         }
         Ok(Side(flag))
+    }
+
+    /// Takes a side for `finish`, waiting for the call inside it to end: io calls waiting for
+    /// a queue see `finishing` and return, and run_program's waits are bounded.
+    fn wait_side<'a>(&'a self, flag: &'a AtomicBool) -> Side<'a> {
+        while flag
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            std::thread::sleep(std::time::Duration::from_micros(20));
+        }
+        Side(flag)
     }
 
     /// The runtime, for a call made while holding a side.
@@ -828,7 +857,15 @@ impl Backend {
                     );
                 }
                 let need = q.entries - w as u32;
-                if !wait_for(timeout.ms, || q.occupancy() <= need) {
+                let waited = wait_for(timeout.ms, &self.finishing, || q.occupancy() <= need);
+                if waited == Waited::Cancelled {
+                    return err!(
+                        Cancelled,
+                        "{call} to queue '{name}': the backend was finished while this call waited for room for {}",
+                        count(w, "entry")
+                    );
+                }
+                if waited == Waited::TimedOut {
                     let occupied = q.occupancy();
                     return err!(
                         Timeout,
@@ -948,7 +985,15 @@ impl Backend {
                         "{call} from queue '{queue}': ptr {ptr} selects an entry of a ram; a queue is read at its read pointer (pass -1)"
                     );
                 }
-                if !wait_for(timeout.ms, || q.occupancy() >= n) {
+                let waited = wait_for(timeout.ms, &self.finishing, || q.occupancy() >= n);
+                if waited == Waited::Cancelled {
+                    return err!(
+                        Cancelled,
+                        "{call} from queue '{queue}': the backend was finished while this call waited for {}",
+                        count(n, "entry")
+                    );
+                }
+                if waited == Waited::TimedOut {
                     return err!(
                         Timeout,
                         "{call} from queue '{queue}' timed out after {timeout}: {} needed, {} available",
@@ -1089,20 +1134,33 @@ impl Backend {
     }
 
     /// Stops the device and frees its memory. Every later call fails with InvalidState.
+    ///
+    /// Calls waiting on other threads (push for room, get or pop for entries) are woken first
+    /// and return `Cancelled`; finish then waits for the calls in progress to end. A finish
+    /// that fails leaves the backend as it was.
     pub fn finish(&self) -> Result<(), BackendError> {
-        let _io = self.take(&self.io_busy, "finish")?;
-        let _run = self.take(&self.run_busy, "finish")?;
-        if self.state.swap(FINISHED, Ordering::AcqRel) == FINISHED {
+        if self.state.load(Ordering::Acquire) == FINISHED {
+            return err!(InvalidState, "finish: the backend has already finished");
+        }
+        self.finishing.store(true, Ordering::Release);
+        let _io = self.wait_side(&self.io_busy);
+        let _run = self.wait_side(&self.run_busy);
+        if self.state.load(Ordering::Acquire) == FINISHED {
+            // Another thread's finish got both sides first.
             return err!(InvalidState, "finish: the backend has already finished");
         }
         // SAFETY: both sides are held.
-        let rt = unsafe { (*self.rt.get()).take() };
-        let synced = rt.as_ref().map(|rt| rt.device.synchronize());
-        drop(rt);
-        match synced {
-            Some(Err(e)) => Err(e.into()),
-            _ => Ok(()),
+        if let Some(rt) = unsafe { (*self.rt.get()).as_deref() } {
+            if let Err(e) = rt.device.synchronize() {
+                // Nothing is released: the backend stays usable, as before the call.
+                self.finishing.store(false, Ordering::Release);
+                return Err(e.into());
+            }
         }
+        self.state.store(FINISHED, Ordering::Release);
+        // SAFETY: both sides are held.
+        drop(unsafe { (*self.rt.get()).take() });
+        Ok(())
     }
 
     /// A zeroed host tensor of `n` entries of a queue of `layout`, in the host-compatible
@@ -1209,9 +1267,9 @@ fn tilized_entries(
     if expected != buffers.buffer_size_bytes {
         return err!(
             InvalidImage,
-            "{file}: tensor '{name}' ({member}): buffers of {} B, but {w} entr{} of queue '{name}' take {expected} B per buffer ({entry} B each)",
+            "{file}: tensor '{name}' ({member}): buffers of {} B, but {} of queue '{name}' take {expected} B per buffer ({entry} B each)",
             buffers.buffer_size_bytes,
-            if w == 1 { "y" } else { "ies" }
+            count(w, "entry")
         );
     }
     Ok(w)

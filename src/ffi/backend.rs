@@ -90,6 +90,7 @@ impl CError for BackendError {
             BackendErrorKind::OutOfMemory => ttrt_status::OutOfMemory,
             BackendErrorKind::Unsupported => ttrt_status::Unsupported,
             BackendErrorKind::InvalidImage => ttrt_status::InvalidImage,
+            BackendErrorKind::Cancelled => ttrt_status::Cancelled,
         }
     }
 }
@@ -696,7 +697,11 @@ fn release_owned(id: u64) {
 }
 
 /// Stops the device (tt_backend::finish). Backend-owned tensors of this backend are released;
-/// every later call on it fails with `TTRT_STATUS_INVALID_STATE`.
+/// every later call on it fails with `TTRT_STATUS_INVALID_STATE`. Calls waiting on other
+/// threads (`ttrt_push_input` for room, `ttrt_get_output`, `ttrt_get_output_into` and
+/// `ttrt_pop_output` for entries) are woken and return `TTRT_STATUS_CANCELLED`; finish then
+/// waits for the calls in progress on the backend to end (a run_program ends its program).
+/// A finish that fails (already finished, or a device failure it reports) releases nothing.
 ///
 /// # Safety
 /// `be` is a backend handle.
@@ -704,13 +709,15 @@ fn release_owned(id: u64) {
 pub unsafe extern "C" fn ttrt_backend_finish(be: *mut ttrt_backend) -> ttrt_status {
     call("ttrt_backend_finish", || -> Result<(), CallError> {
         let h = backend(be)?;
-        let r = h.backend.finish();
+        h.backend.finish()?;
         release_owned(h.id);
-        Ok(r?)
+        Ok(())
     })
 }
 
-/// Frees a backend (finishing it first if needed). NULL is accepted.
+/// Frees a backend (finishing it first if needed, which wakes the calls waiting on it on
+/// other threads as `ttrt_backend_finish` does; the memory is freed once they have returned).
+/// NULL is accepted.
 ///
 /// # Safety
 /// `be` is NULL or a backend handle.
@@ -724,6 +731,7 @@ pub unsafe extern "C" fn ttrt_backend_free(be: *mut ttrt_backend) {
             let _ = h.backend.finish();
             release_owned(h.id);
         }
+        // The calls woken by finish hold the handle until they return: remove waits for them.
         if let Err(e) = BackendHandle::table().remove(be, "be") {
             set_last_error(format_args!("ttrt_backend_free: {e}"));
         }

@@ -107,6 +107,9 @@ impl Shared {
     /// Stops the worker threads after the rings drain.
     fn stop_workers(&self) {
         self.dev.stop();
+        // Without workers, the caller's thread runs what is left.
+        #[cfg(not(feature = "std"))]
+        self.dev.poll();
         #[cfg(feature = "std")]
         for w in self.workers.with(core::mem::take) {
             let _ = w.join();
@@ -410,8 +413,20 @@ pub unsafe extern "C" fn ttrt_device_open(
     })
 }
 
-/// Finishes every command queue, stops the device and frees the handle. NULL is accepted.
-/// Tensors of the device stay valid handles but refuse every use but `ttrt_tensor_free`.
+/// Closes the device: finishes every command queue, stops the device and frees the handle.
+/// NULL is accepted. Tensors of the device stay valid handles but refuse every use but
+/// `ttrt_tensor_free`.
+///
+/// Calls of other threads waiting on the device (`ttrt_event_synchronize`, `ttrt_finish`,
+/// `ttrt_synchronize`, blocking copies, `ttrt_release_trace`) are woken and return
+/// `TTRT_STATUS_CANCELLED`; a blocking copy returns once the device is done with the caller's
+/// memory. A trace capture in progress ends, storing nothing. The commands already enqueued
+/// run before the device stops.
+///
+/// Once close has started on a valid handle, the handle is freed whatever the status, as
+/// `fclose` closes its stream: a status other than success then reports a failure the device
+/// met running commands enqueued before (with its text). A close that fails at once
+/// (`dev` is not an open device, or another thread is closing it) changes nothing.
 ///
 /// # Safety
 /// `dev` is NULL or a handle from `ttrt_device_open`.
@@ -423,11 +438,18 @@ pub unsafe extern "C" fn ttrt_device_close(dev: *mut ttrt_device) -> ttrt_status
         }
         let result = {
             let h = device(dev)?;
-            let r = h.shared.open()?.synchronize();
-            h.shared.closed.store(true, Ordering::Release);
+            if h.shared.closed.swap(true, Ordering::AcqRel) {
+                return fail!(
+                    InvalidState,
+                    "device {} is being closed by another thread",
+                    h.shared.dev.id()
+                );
+            }
+            h.shared.dev.cancel_waits();
             h.shared.stop_workers();
-            r
+            h.shared.dev.take_errors()
         };
+        // The calls woken above hold the handle until they return: remove waits for them.
         DeviceHandle::table().remove(dev, "dev")?;
         result
     })
@@ -497,7 +519,7 @@ fn event_of(e: &ttrt_event) -> Event {
 }
 
 /// Records an event on `cq`: it completes when every command enqueued before it on `cq` has.
-/// Ids count per command queue from 1.
+/// Ids count per command queue from 1 and wrap past 2^32 - 1 back to 1 (0 is never an id).
 ///
 /// # Safety
 /// `dev` is a device handle; `ev` points to a writable `ttrt_event`.
@@ -521,7 +543,9 @@ pub unsafe extern "C" fn ttrt_record_event(
 }
 
 /// Makes `cq` wait until `ev` completes; the host does not wait. An event that was never
-/// recorded is refused (it could never complete).
+/// recorded is refused (it could never complete): ids from 1 to the last one recorded on its
+/// command queue are accepted (after the ids wrapped, any nonzero id; those older than the
+/// last 2^31 count as complete).
 ///
 /// # Safety
 /// `dev` is a device handle; `ev` points to a `ttrt_event`.
@@ -539,7 +563,8 @@ pub unsafe extern "C" fn ttrt_wait_for_event(
 }
 
 /// Blocks until `ev` completes: `timeout_ms < 0` waits as long as it takes, otherwise at most
-/// that long (`TTRT_STATUS_TIMEOUT`).
+/// that long (`TTRT_STATUS_TIMEOUT`). An event never recorded is refused, as by
+/// `ttrt_wait_for_event`.
 ///
 /// # Safety
 /// `dev` is a device handle; `ev` points to a `ttrt_event`.
@@ -556,7 +581,8 @@ pub unsafe extern "C" fn ttrt_event_synchronize(
     })
 }
 
-/// Whether `ev` has completed (an id never recorded has not).
+/// Whether `ev` has completed. An event never recorded is refused
+/// (`TTRT_STATUS_INVALID_ARGUMENT`), as by `ttrt_wait_for_event`.
 ///
 /// # Safety
 /// `dev` is a device handle; `ev` points to a `ttrt_event`; `completed` is writable.
@@ -635,4 +661,199 @@ pub unsafe extern "C" fn ttrt_release_trace(dev: *mut ttrt_device, trace_id: u32
     call("ttrt_release_trace", || {
         with_device(dev, |d| d.release_trace(trace_id))
     })
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    //! ttrt_device_close against calls waiting on other threads. A kernel that runs until the
+    //! test opens its gate keeps the device busy, so each waiter is still waiting when close
+    //! starts; a watchdog turns a call that never returns into a failure.
+
+    use super::*;
+    use crate::ffi::tensor::*;
+    use crate::hal::Chip;
+    use crate::runtime::{Kernel, KernelMessage};
+    use core::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    const WATCHDOG: Duration = Duration::from_secs(30);
+
+    fn held(ctx: usize, _chip: &dyn Chip, _error: &mut KernelMessage) -> bool {
+        // SAFETY: ctx is a leaked AtomicBool (see `gate`).
+        let gate = unsafe { &*(ctx as *const AtomicBool) };
+        while !gate.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        true
+    }
+
+    fn gate() -> &'static AtomicBool {
+        Box::leak(Box::new(AtomicBool::new(false)))
+    }
+
+    fn recv<T>(rx: &mpsc::Receiver<T>, what: &str) -> T {
+        rx.recv_timeout(WATCHDOG)
+            .unwrap_or_else(|_| panic!("{what} did not return within {WATCHDOG:?}: it hangs"))
+    }
+
+    fn last() -> alloc::string::String {
+        crate::ffi::error::last_error()
+    }
+
+    /// Polls `ready` until it holds; fails after the watchdog time.
+    fn until(what: &str, ready: impl Fn() -> bool) {
+        let start = std::time::Instant::now();
+        while !ready() {
+            assert!(start.elapsed() < WATCHDOG, "{what} never happened: it hangs");
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Waiter {
+        EventSynchronize,
+        Finish,
+        BlockingRead,
+    }
+
+    fn close_wakes(waiter: Waiter) {
+        let mut dev = core::ptr::null_mut();
+        // SAFETY: C API calls with valid pointers.
+        unsafe {
+            assert_eq!(ttrt_device_open(core::ptr::null(), &mut dev), ttrt_status::Success);
+        }
+        let spec = ttrt_tensor_spec {
+            shape: [1, 1, 32, 32],
+            format: 0,
+            layout: ttrt_tensor_layout::Tile as u32,
+        };
+        let mem = ttrt_memory_config {
+            buffer_type: ttrt_buffer_type::Dram as u32,
+            memory_layout: ttrt_memory_layout::Interleaved as u32,
+            shard: ttrt_shard_spec::default(),
+        };
+        let mut t = core::ptr::null_mut();
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(
+                ttrt_allocate_tensor_on_device(dev, &spec, &mem, &mut t),
+                ttrt_status::Success
+            );
+        }
+        let gate = gate();
+        let h = device(dev).unwrap();
+        let shared = Arc::clone(&h.shared);
+        // SAFETY: the gate is leaked, so it outlives the kernel.
+        unsafe {
+            shared
+                .dev
+                .enqueue_kernel(
+                    0,
+                    Kernel {
+                        entry: held,
+                        ctx: gate as *const AtomicBool as usize,
+                    },
+                )
+                .unwrap();
+        }
+        drop(h);
+        let mut ev = ttrt_event::default();
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(ttrt_record_event(dev, 0, &mut ev), ttrt_status::Success);
+        }
+        let (d, tt) = (dev as usize, t as usize);
+        let (tx, waited) = mpsc::channel();
+        std::thread::spawn(move || {
+            let dev = d as *mut ttrt_device;
+            let mut out = alloc::vec![0f32; 32 * 32];
+            let mut host = ttrt_host_tensor {
+                data: out.as_mut_ptr().cast(),
+                size: out.len() * 4,
+                shape: [1, 1, 32, 32],
+                format: 0,
+                layout: ttrt_tensor_layout::RowMajor as u32,
+            };
+            // SAFETY: C API calls with valid handles and pointers; `out` outlives the call.
+            let st = unsafe {
+                match waiter {
+                    Waiter::EventSynchronize => ttrt_event_synchronize(dev, &ev, -1),
+                    Waiter::Finish => ttrt_finish(dev, 0),
+                    Waiter::BlockingRead => ttrt_copy_device_to_host_tensor(
+                        dev,
+                        0,
+                        tt as *const ttrt_tensor,
+                        &mut host,
+                        true,
+                    ),
+                }
+            };
+            let _ = tx.send((st, last()));
+        });
+        // The waiter is asleep in its wait (the kernel holds the device).
+        until("the waiter's sleep", || shared.dev.waiters() != 0);
+        let (tx, closed) = mpsc::channel();
+        std::thread::spawn(move || {
+            // SAFETY: a device handle.
+            let st = unsafe { ttrt_device_close(d as *mut ttrt_device) };
+            let _ = tx.send((st, last()));
+        });
+        let (st, text) = match waiter {
+            Waiter::BlockingRead => {
+                // The device still writes into the caller's buffer: the call returns once the
+                // read has run, which the gate allows once close has begun.
+                until("the start of close", || shared.dev.is_closing());
+                gate.store(true, Ordering::Release);
+                recv(&waited, "the blocked read")
+            }
+            _ => {
+                let r = recv(&waited, "the blocked call");
+                gate.store(true, Ordering::Release);
+                r
+            }
+        };
+        let (func, tail) = match waiter {
+            Waiter::EventSynchronize => ("ttrt_event_synchronize", ""),
+            Waiter::Finish => ("ttrt_finish", ""),
+            Waiter::BlockingRead => (
+                "ttrt_copy_device_to_host_tensor",
+                " (the device finished with the call's memory first)",
+            ),
+        };
+        assert_eq!(st, ttrt_status::Cancelled, "{waiter:?}: {text}");
+        let id = match waiter {
+            Waiter::EventSynchronize => 1,
+            _ => 2,
+        };
+        assert_eq!(
+            text,
+            alloc::format!(
+                "{func}: the device was closed while this call waited for event {id} on CQ 0 of \
+                 device 0{tail}"
+            )
+        );
+        let (st, text) = recv(&closed, "ttrt_device_close");
+        assert_eq!(st, ttrt_status::Success, "close: {text}");
+        // SAFETY: a freed handle is refused, not dereferenced.
+        unsafe {
+            assert_eq!(ttrt_finish(dev, 0), ttrt_status::InvalidArgument);
+            ttrt_tensor_free(t);
+        }
+    }
+
+    #[test]
+    fn close_wakes_an_event_synchronize() {
+        close_wakes(Waiter::EventSynchronize);
+    }
+
+    #[test]
+    fn close_wakes_a_finish() {
+        close_wakes(Waiter::Finish);
+    }
+
+    #[test]
+    fn close_wakes_a_blocking_read_once_the_device_is_done_with_its_buffer() {
+        close_wakes(Waiter::BlockingRead);
+    }
 }

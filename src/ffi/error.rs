@@ -184,6 +184,18 @@ mod storage {
     pub fn with<R>(f: impl FnOnce(&mut MessageBuf) -> R) -> R {
         LAST_ERROR.with(|cell| f(&mut cell.borrow_mut()))
     }
+
+    std::thread_local! {
+        static RECORDED: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+    }
+
+    pub fn count() -> u32 {
+        RECORDED.with(|c| c.get())
+    }
+
+    pub fn bump() {
+        RECORDED.with(|c| c.set(c.get().wrapping_add(1)));
+    }
 }
 
 #[cfg(not(feature = "std"))]
@@ -203,11 +215,29 @@ mod storage {
         // SAFETY: single-threaded use (see Global); no reference outlives this call.
         f(unsafe { &mut *LAST_ERROR.0.get() })
     }
+
+    static RECORDED: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+    pub fn count() -> u32 {
+        RECORDED.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn bump() {
+        RECORDED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Records `args` as the calling thread's last error.
 pub fn set_last_error(args: fmt::Arguments<'_>) {
     storage::with(|buf| buf.set(args));
+    storage::bump();
+}
+
+/// How many failures the calling thread has recorded (wrapping): a caller compares two
+/// readings to learn whether a failure was recorded between them (a model callback that
+/// returned a failure status without any failing ttrt call leaves the count unchanged).
+pub(crate) fn failures_recorded() -> u32 {
+    storage::count()
 }
 
 /// The calling thread's last error text (for Rust callers and tests).
@@ -237,6 +267,7 @@ pub(crate) fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
         ErrorKind::Device => ttrt_status::RuntimeError,
         ErrorKind::NotFound => ttrt_status::NotFound,
         ErrorKind::Unsupported => ttrt_status::Unsupported,
+        ErrorKind::Cancelled => ttrt_status::Cancelled,
     }
 }
 

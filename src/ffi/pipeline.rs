@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_void};
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::boundary::{arg, call, check_len, guard, out};
 use super::device::{device, ttrt_device, Shared};
@@ -141,6 +141,7 @@ fn kind_of(status: u32) -> ErrorKind {
         Some(ttrt_status::Timeout) => ErrorKind::Timeout,
         Some(ttrt_status::NotFound) => ErrorKind::NotFound,
         Some(ttrt_status::Unsupported) => ErrorKind::Unsupported,
+        Some(ttrt_status::Cancelled) => ErrorKind::Cancelled,
         _ => ErrorKind::Device,
     }
 }
@@ -159,22 +160,33 @@ impl Model<SimChip> for CModel {
             )
         })?;
         let mut output: *mut ttrt_tensor = core::ptr::null_mut();
+        let failures = super::error::failures_recorded();
         // SAFETY: the callback and its user pointer are the caller's (ttrt_pipeline_create's
         // contract); `lent` is a live handle and `output` a writable location.
         let status = unsafe { (self.f)(self.user, self.dev, cq, lent, &mut output) };
+        // A failure's text is the callback's only if a call inside it recorded one; otherwise
+        // the thread's last error is older and unrelated.
+        let text_is_the_models = super::error::failures_recorded() != failures;
         match take_tensor(lent, &self.shared, "input") {
             Ok(t) => *input = t,
             // The model freed the handle: ttrt_tensor_free deallocated the tensor with it.
             Err(_) => input.allocated = false,
         }
         if status != ttrt_status::Success as u32 {
+            let name = ttrt_status::from_u32(status).map_or("TTRT_STATUS_UNKNOWN", ttrt_status::name);
+            if !text_is_the_models {
+                return Err(RuntimeError::new(
+                    kind_of(status),
+                    format_args!(
+                        "the model callback returned {name} ({status}) and no ttrt call inside it \
+                         failed, so there is no error text"
+                    ),
+                ));
+            }
             let text = super::error::last_error();
             return Err(RuntimeError::new(
                 kind_of(status),
-                format_args!(
-                    "the model callback returned {}: {text}",
-                    ttrt_status::from_u32(status).map_or("TTRT_STATUS_UNKNOWN", ttrt_status::name)
-                ),
+                format_args!("the model callback returned {name}: {text}"),
             ));
         }
         if output.is_null() {
@@ -213,7 +225,23 @@ pub(crate) struct PipelineHandle {
     shared: Arc<Shared>,
     kind: ExecutorKind,
     busy: AtomicBool,
+    /// The thread inside the call holding `busy` (`this_thread()`), 0 when none.
+    owner: AtomicUsize,
     inner: UnsafeCell<Inner>,
+}
+
+/// A value that tells the calling thread from every other thread alive now.
+fn this_thread() -> usize {
+    #[cfg(feature = "std")]
+    {
+        std::thread_local! {
+            static MARK: u8 = const { 0 };
+        }
+        MARK.with(|m| m as *const u8 as usize)
+    }
+    // Without std the library runs on one thread.
+    #[cfg(not(feature = "std"))]
+    1
 }
 
 // SAFETY: `inner` is reached only by the call that holds `busy` (one at a time); its raw
@@ -232,11 +260,12 @@ impl Handle for PipelineHandle {
     }
 }
 
-/// Clears `busy` when a call ends, panicking or not.
-struct InUse<'a>(&'a AtomicBool);
+/// Clears `busy` (and its owner) when a call ends, panicking or not.
+struct InUse<'a>(&'a AtomicBool, &'a AtomicUsize);
 
 impl Drop for InUse<'_> {
     fn drop(&mut self) {
+        self.1.store(0, Ordering::Relaxed);
         self.0.store(false, Ordering::Release);
     }
 }
@@ -313,7 +342,8 @@ fn with_pipeline<R>(
         )
         .into());
     }
-    let _in_use = InUse(&h.busy);
+    h.owner.store(this_thread(), Ordering::Relaxed);
+    let _in_use = InUse(&h.busy, &h.owner);
     // SAFETY: `busy` makes this call the only one reaching `inner` until `_in_use` drops.
     f(unsafe { &mut *h.inner.get() })
 }
@@ -435,6 +465,7 @@ pub unsafe extern "C" fn ttrt_pipeline_create(
                 shared,
                 kind: pipeline.executor(),
                 busy: AtomicBool::new(false),
+                owner: AtomicUsize::new(0),
                 inner: UnsafeCell::new(Inner {
                     pipeline,
                     views: Vec::new(),
@@ -626,8 +657,11 @@ pub unsafe extern "C" fn ttrt_pipeline_cleanup(p: *mut ttrt_pipeline) -> ttrt_st
     })
 }
 
-/// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A
-/// pipeline in use (from its own model callback) is not freed; the last error says so.
+/// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A call
+/// on the pipeline in progress on another thread (a pop_all waiting for the device) ends
+/// first: free waits for it (`ttrt_device_close` wakes a pop_all waiting for the device). A
+/// pipeline in use by the calling thread (free from its own model callback) is not freed; the
+/// last error says so.
 ///
 /// # Safety
 /// `p` is NULL or a pipeline handle.
@@ -637,20 +671,21 @@ pub unsafe extern "C" fn ttrt_pipeline_free(p: *mut ttrt_pipeline) {
         if p.is_null() {
             return;
         }
-        let busy = match pipeline(p) {
-            Ok(h) => h.busy.load(Ordering::Acquire),
+        let own_call = match pipeline(p) {
+            Ok(h) => h.busy.load(Ordering::Acquire) && h.owner.load(Ordering::Relaxed) == this_thread(),
             Err(e) => {
                 super::error::set_last_error(format_args!("ttrt_pipeline_free: {e}"));
                 return;
             }
         };
-        if busy {
+        if own_call {
             super::error::set_last_error(format_args!(
                 "ttrt_pipeline_free: the pipeline is in use (called from its model callback?); \
                  it was not freed"
             ));
             return;
         }
+        // A call of another thread holds the handle until it returns: remove waits for it.
         let _ = PipelineHandle::table().remove(p, "p");
     })
 }

@@ -31,12 +31,16 @@ pub enum ttrt_status {
     InvalidImage = 9,
     /// ttrt panicked; the panic was caught at the boundary. Please report it.
     Panic = 10,
+    /// The call was waiting (for a queue, an event or the device) when another thread
+    /// finished, freed or closed the object it waited on; the call returned without doing its
+    /// work. Appended after Panic.
+    Cancelled = 11,
 }
 
 static_assertions::assert_eq_size!(ttrt_status, u32);
 
 /// Every status, in value order.
-const ALL: [ttrt_status; 11] = [
+const ALL: [ttrt_status; 12] = [
     ttrt_status::Success,
     ttrt_status::RuntimeError,
     ttrt_status::Timeout,
@@ -48,6 +52,7 @@ const ALL: [ttrt_status; 11] = [
     ttrt_status::IoError,
     ttrt_status::InvalidImage,
     ttrt_status::Panic,
+    ttrt_status::Cancelled,
 ];
 
 impl ttrt_status {
@@ -70,6 +75,7 @@ impl ttrt_status {
             Self::IoError => "TTRT_STATUS_IO_ERROR\0",
             Self::InvalidImage => "TTRT_STATUS_INVALID_IMAGE\0",
             Self::Panic => "TTRT_STATUS_PANIC\0",
+            Self::Cancelled => "TTRT_STATUS_CANCELLED\0",
         }
     }
 

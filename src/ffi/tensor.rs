@@ -421,11 +421,17 @@ pub(crate) fn take_tensor(
     let current = {
         let h = tensor(t, name)?;
         if !Arc::ptr_eq(&h.shared, shared) {
+            let (theirs, ours) = (h.shared.dev.id(), shared.dev.id());
+            if theirs == ours {
+                return fail!(
+                    InvalidArgument,
+                    "`{name}` is a tensor of another open device that also has device_id {ours}, \
+                     not of this one"
+                );
+            }
             return fail!(
                 InvalidArgument,
-                "`{name}` is a tensor of device {}, not of device {}",
-                h.shared.dev.id(),
-                shared.dev.id()
+                "`{name}` is a tensor of device {theirs}, not of device {ours}"
             );
         }
         h.current()

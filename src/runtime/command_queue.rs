@@ -105,9 +105,15 @@ pub struct CommandQueue {
     data_head: AtomicU32,
     /// The last event id issued on this CQ.
     pub(crate) issued: AtomicU32,
+    /// The ids have wrapped past 2^32 - 1 (back to 1): every nonzero id was issued once.
+    pub(crate) wrapped: AtomicBool,
     /// The last event id completed on this CQ.
     pub(crate) completed: Signal,
     busy: AtomicBool,
+    /// Set by the device's `stop` while it holds the host side, before the shutdown record:
+    /// a call that takes the host side afterwards is refused, so nothing is enqueued behind
+    /// the shutdown record (where no worker would run it).
+    closed: AtomicBool,
     host: UnsafeCell<HostSide>,
     error: ErrorSlot,
 }
@@ -150,8 +156,10 @@ impl CommandQueue {
             head: Signal::new(0),
             data_head: AtomicU32::new(0),
             issued: AtomicU32::new(0),
+            wrapped: AtomicBool::new(false),
             completed: Signal::new(0),
             busy: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             host: UnsafeCell::new(HostSide {
                 data_tail: 0,
                 capture: None,
@@ -177,7 +185,16 @@ impl CommandQueue {
                 self.id
             );
         }
-        Ok(HostGuard { cq: self })
+        let guard = HostGuard { cq: self };
+        if self.closed.load(Ordering::Acquire) {
+            return fail!(InvalidState, "CQ {} is closed (its device was closed)", self.id);
+        }
+        Ok(guard)
+    }
+
+    /// Refuses every later call on this CQ (see `closed`); the caller holds the host side.
+    pub(crate) fn close(&self, _guard: &HostGuard<'_>) {
+        self.closed.store(true, Ordering::Release);
     }
 
     /// Room for one more record?

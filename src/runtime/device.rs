@@ -12,7 +12,7 @@ use super::allocator::{Allocator, AllocatorConfig, BufferType};
 use super::buffer::{BankGeometry, BufferLayout, TensorLayout};
 use super::command_queue::{Command, CommandQueue, HostGuard, RING_RECORDS};
 use super::error::{fail, ErrorKind, RuntimeError};
-use super::event::{reached, Event};
+use super::event::{issued, reached, Event, Issued};
 use super::host_memory::HostMemoryBudget;
 use super::program_cache::{signature, ProgramCache};
 use super::signal::Signal;
@@ -166,7 +166,37 @@ pub struct Device<C: Chip> {
     /// Microseconds a worker waiting for another CQ's event polls before it sleeps.
     event_poll_us: AtomicU32,
     shutdown: AtomicBool,
+    /// Set by `cancel_waits` (the device is closing): host waits end with `Cancelled`.
+    closing: AtomicBool,
+    /// Host calls asleep in a wait, so `cancel_waits` knows whom it must still wake.
+    waiting: AtomicU32,
     rounding: Rounding,
+}
+
+/// What a host wait does when the device starts closing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnClose {
+    /// Return `Cancelled` at once.
+    Return,
+    /// The device still holds the caller's memory (a blocking transfer from or to it): wait
+    /// until the command has run (close runs what was enqueued), then return `Cancelled`.
+    FinishFirst,
+}
+
+/// Counts a host call asleep in a wait (see `Device::waiting`).
+struct Asleep<'a>(&'a AtomicU32);
+
+impl<'a> Asleep<'a> {
+    fn enter(count: &'a AtomicU32) -> Asleep<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Asleep(count)
+    }
+}
+
+impl Drop for Asleep<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 const NO_CAPTURE: u8 = u8::MAX;
@@ -348,6 +378,8 @@ impl<C: Chip> Device<C> {
             threaded: AtomicBool::new(false),
             event_poll_us: AtomicU32::new(0),
             shutdown: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            waiting: AtomicU32::new(0),
             rounding: Rounding::default(),
             chip,
         })
@@ -466,20 +498,72 @@ impl<C: Chip> Device<C> {
     /// Asks the workers serving the CQs to return once they have run everything enqueued
     /// before: a shutdown record goes at the end of every ring (so a sleeping worker wakes).
     /// Once stopped, further calls are refused.
+    ///
+    /// A trace capture in progress ends with nothing stored: it never ran anything.
     pub fn stop(&self) {
         if self.shutdown.swap(true, Ordering::AcqRel) {
             return;
         }
         for cq in &self.cqs[..self.num_cqs as usize] {
-            let guard = loop {
+            let mut guard = loop {
                 match cq.host() {
                     Ok(g) => break g,
                     // Another thread is inside a call on this CQ: let it finish.
                     Err(_) => core::hint::spin_loop(),
                 }
             };
+            if guard.side().capture.take().is_some() {
+                self.capturing.store(NO_CAPTURE, Ordering::Release);
+            }
+            cq.close(&guard);
             self.push(cq, &guard, Command::Shutdown);
         }
+    }
+
+    /// Ends the host waits of other threads on this device, for its close: those waiting
+    /// (event_synchronize, finish, blocking transfers, trace release) return `Cancelled`, and
+    /// later waits return it at once. A blocking transfer first lets the device finish with the
+    /// caller's memory. Returns once no host call is asleep in a wait. The device keeps running
+    /// what was enqueued (`stop` runs the rest).
+    pub fn cancel_waits(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        // A waiter counts itself, then checks `closing`, then sleeps: it either sees the flag or
+        // is counted here, and the wakes repeat until it has left.
+        while self.waiting.load(Ordering::SeqCst) != 0 {
+            for cq in &self.cqs[..self.num_cqs as usize] {
+                cq.completed.wake();
+                cq.head.wake();
+            }
+            #[cfg(feature = "std")]
+            std::thread::sleep(core::time::Duration::from_micros(20));
+            #[cfg(not(feature = "std"))]
+            core::hint::spin_loop();
+        }
+    }
+
+    /// Host calls asleep in a wait now.
+    #[cfg(test)]
+    pub(crate) fn waiters(&self) -> u32 {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Whether `cancel_waits` was called.
+    #[cfg(test)]
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// The first failure the device met running commands that no blocking call collected
+    /// (for close, once the workers have stopped).
+    pub fn take_errors(&self) -> Result<(), RuntimeError> {
+        let mut first = Ok(());
+        for cq in &self.cqs[..self.num_cqs as usize] {
+            let r = cq.take_error();
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
     }
 
     /// Writes `bytes`, whole pages of `dst` back to back, from page `first` on.
@@ -627,17 +711,33 @@ impl<C: Chip> Device<C> {
         cq.push(guard, cmd);
     }
 
-    /// Waits until event `id` of `cq` completes, at most `timeout_us` (None: no limit).
+    /// Waits until event `id` of `cq` completes, at most `timeout_us` (None: no limit), or,
+    /// per `on_close`, until the device starts closing.
     fn wait_event(
         &self,
         cq: &CommandQueue,
         id: u32,
         timeout_us: Option<u64>,
+        on_close: OnClose,
     ) -> Result<(), RuntimeError> {
         let clock = Clock::start();
+        let mut closed_meanwhile = false;
         loop {
             let done = cq.completed.load();
             if reached(done, id) {
+                // A close that began while this call waited may have woken it only through
+                // the completion: the flag itself tells.
+                if closed_meanwhile
+                    || (on_close == OnClose::FinishFirst && self.closing.load(Ordering::SeqCst))
+                {
+                    return fail!(
+                        Cancelled,
+                        "the device was closed while this call waited for event {id} on CQ {} \
+                         of device {} (the device finished with the call's memory first)",
+                        cq.id,
+                        self.id
+                    );
+                }
                 return Ok(());
             }
             if !self.is_threaded() {
@@ -668,13 +768,31 @@ impl<C: Chip> Device<C> {
                     }
                 },
             };
+            let _asleep = Asleep::enter(&self.waiting);
+            if self.closing.load(Ordering::SeqCst) {
+                if on_close == OnClose::Return {
+                    return fail!(
+                        Cancelled,
+                        "the device was closed while this call waited for event {id} on CQ {} \
+                         of device {}",
+                        cq.id,
+                        self.id
+                    );
+                }
+                closed_meanwhile = true;
+            }
             cq.completed.wait_change(done, left);
         }
     }
 
     /// Issues an event on `cq` (the caller holds its host side) and returns its id.
     fn issue_event(&self, cq: &CommandQueue, guard: &HostGuard<'_>) -> u32 {
-        let id = cq.issued.load(Ordering::Relaxed).wrapping_add(1);
+        let mut id = cq.issued.load(Ordering::Relaxed).wrapping_add(1);
+        if id == 0 {
+            // Ids count from 1 and wrap past 2^32 - 1 back to 1.
+            id = 1;
+            cq.wrapped.store(true, Ordering::Release);
+        }
         self.wait_room(cq);
         cq.issued.store(id, Ordering::Release);
         cq.push(guard, Command::RecordEvent { id });
@@ -684,7 +802,20 @@ impl<C: Chip> Device<C> {
     /// Issues an event, waits for it and returns the first device error since the last call.
     fn complete(&self, cq: &CommandQueue, guard: &HostGuard<'_>) -> Result<(), RuntimeError> {
         let id = self.issue_event(cq, guard);
-        self.wait_event(cq, id, None)?;
+        self.wait_event(cq, id, None, OnClose::Return)?;
+        cq.take_error()
+    }
+
+    /// [`Device::complete`] for a blocking transfer whose command reads or writes the caller's
+    /// memory: when the device closes meanwhile, it returns only once the device is done with
+    /// that memory.
+    fn complete_transfer(
+        &self,
+        cq: &CommandQueue,
+        guard: &HostGuard<'_>,
+    ) -> Result<(), RuntimeError> {
+        let id = self.issue_event(cq, guard);
+        self.wait_event(cq, id, None, OnClose::FinishFirst)?;
         cq.take_error()
     }
 
@@ -733,8 +864,9 @@ impl<C: Chip> Device<C> {
         })
     }
 
-    /// The CQ of `ev`, checked to be this device's, and whether `ev.id` was issued on it.
-    fn event_queue(&self, ev: &Event) -> Result<(&CommandQueue, bool), RuntimeError> {
+    /// The CQ of `ev`, checked to be this device's, and where `ev.id` stands among the ids
+    /// issued on it.
+    fn event_queue(&self, ev: &Event) -> Result<(&CommandQueue, Issued), RuntimeError> {
         if ev.device_id != self.id {
             return fail!(
                 InvalidArgument,
@@ -744,14 +876,16 @@ impl<C: Chip> Device<C> {
             );
         }
         let queue = self.cq(ev.cq_id)?;
-        let issued = ev.id != 0 && reached(queue.issued.load(Ordering::Acquire), ev.id);
-        Ok((queue, issued))
+        let wrapped = queue.wrapped.load(Ordering::Acquire);
+        let last = queue.issued.load(Ordering::Acquire);
+        Ok((queue, issued(last, wrapped, ev.id)))
     }
 
-    /// Checks that `ev` belongs to this device and was issued.
-    fn check_event(&self, ev: &Event) -> Result<&CommandQueue, RuntimeError> {
+    /// Checks that `ev` belongs to this device and was issued: ids 1 to the last recorded
+    /// (any nonzero id once the ids have wrapped).
+    fn check_event(&self, ev: &Event) -> Result<(&CommandQueue, Issued), RuntimeError> {
         let (queue, issued) = self.event_queue(ev)?;
-        if !issued {
+        if issued == Issued::Never {
             return fail!(
                 InvalidArgument,
                 "event {} on CQ {} of device {} was never recorded (the last recorded id is {})",
@@ -761,7 +895,7 @@ impl<C: Chip> Device<C> {
                 queue.issued.load(Ordering::Acquire)
             );
         }
-        Ok(queue)
+        Ok((queue, issued))
     }
 
     /// Makes `cq` wait for `ev` (the host does not wait).
@@ -771,7 +905,10 @@ impl<C: Chip> Device<C> {
         if Self::capture_of(&mut guard).is_some() {
             return fail!(InvalidState, "{NO_EVENTS}");
         }
-        self.check_event(ev)?;
+        if self.check_event(ev)?.1 == Issued::Old {
+            // Completed long ago: nothing to wait for (the device compares recent ids only).
+            return Ok(());
+        }
         self.push(
             queue,
             &guard,
@@ -785,17 +922,19 @@ impl<C: Chip> Device<C> {
 
     /// Blocks the host until `ev` completes (`timeout_ms < 0`: no limit).
     pub fn event_synchronize(&self, ev: &Event, timeout_ms: i32) -> Result<(), RuntimeError> {
-        let queue = self.check_event(ev)?;
-        let timeout = (timeout_ms >= 0).then(|| timeout_ms as u64 * 1000);
-        self.wait_event(queue, ev.id, timeout)?;
+        let (queue, issued) = self.check_event(ev)?;
+        if issued == Issued::Recent {
+            let timeout = (timeout_ms >= 0).then(|| timeout_ms as u64 * 1000);
+            self.wait_event(queue, ev.id, timeout, OnClose::Return)?;
+        }
         queue.take_error()
     }
 
-    /// Whether `ev` has completed (an id never issued has not).
+    /// Whether `ev` has completed. An id never recorded is refused, as by the waits.
     pub fn event_query(&self, ev: &Event) -> Result<bool, RuntimeError> {
-        let (queue, issued) = self.event_queue(ev)?;
-        if !issued {
-            return Ok(false);
+        let (queue, issued) = self.check_event(ev)?;
+        if issued == Issued::Old {
+            return Ok(true);
         }
         if !self.is_threaded() {
             self.poll();
@@ -985,7 +1124,7 @@ impl<C: Chip> Device<C> {
                     src: *src,
                 },
             );
-            return self.complete(queue, &guard);
+            return self.complete_transfer(queue, &guard);
         }
         let layout = &dst.buffer.layout;
         let page = layout.page_size();
@@ -1056,7 +1195,7 @@ impl<C: Chip> Device<C> {
             },
         );
         if blocking {
-            self.complete(queue, &guard)?;
+            self.complete_transfer(queue, &guard)?;
         }
         Ok(())
     }
@@ -1429,7 +1568,7 @@ impl<C: Chip> Device<C> {
             let queue = self.cq(cq)?;
             let guard = queue.host()?;
             let id = self.issue_event(queue, &guard);
-            self.wait_event(queue, id, None)?;
+            self.wait_event(queue, id, None, OnClose::Return)?;
         }
         self.books.with(|b| {
             self.traces.retire(info.index);
@@ -1474,5 +1613,60 @@ impl Clock {
         return self.start.elapsed().as_micros() as u64;
         #[cfg(not(feature = "std"))]
         return 0;
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::hal::sim::SimChip;
+
+    /// A device driven by the host's own polls (no workers), its CQ 0's event ids moved to
+    /// `last` as if that many events had been recorded and completed.
+    fn device_at(last: u32) -> Device<SimChip> {
+        let config = DeviceConfig {
+            num_command_queues: 2,
+            ..DeviceConfig::default()
+        };
+        let d = Device::new(config, SimChip::new(config.arch).unwrap()).unwrap();
+        d.cqs[0].issued.store(last, Ordering::Release);
+        d.cqs[0].completed.store(last);
+        d
+    }
+
+    fn ev(id: u32) -> Event {
+        Event {
+            device_id: 0,
+            cq_id: 0,
+            id,
+        }
+    }
+
+    #[test]
+    fn event_ids_wrap_from_2_pow_32_minus_1_to_1_and_stay_valid() {
+        let d = device_at(0xFFFF_FFFE);
+        assert_eq!(d.record_event(0).unwrap().id, 0xFFFF_FFFF);
+        assert_eq!(d.record_event(0).unwrap().id, 1, "0 is skipped on the wrap");
+        // CQ 1 waits for ids on both sides of the wrap: the device sees them complete.
+        d.wait_for_event(1, &ev(0xFFFF_FFFF)).unwrap();
+        d.wait_for_event(1, &ev(1)).unwrap();
+        d.finish(1).unwrap();
+        for id in [0xFFFF_FFFE, 0xFFFF_FFFF, 1] {
+            assert!(d.event_query(&ev(id)).unwrap(), "id {id:#x}");
+            d.event_synchronize(&ev(id), -1).unwrap();
+        }
+        // After the wrap every nonzero id was recorded once; those older than the last 2^31
+        // are long complete (the CQ was still on its first lap then).
+        assert!(d.event_query(&ev(2)).unwrap());
+        d.wait_for_event(1, &ev(0x8000_0001)).unwrap();
+        d.event_synchronize(&ev(0x8000_0001), 0).unwrap();
+        d.finish(1).unwrap();
+        let e = d.event_query(&ev(0)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        // A record after the wrap is pending until the device runs it, then complete.
+        let next = d.record_event(0).unwrap();
+        assert_eq!(next.id, 2);
+        d.event_synchronize(&next, -1).unwrap();
+        assert!(d.event_query(&next).unwrap());
     }
 }

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     NotFound,
     /// Valid, but not supported by this build or device.
     Unsupported,
+    /// The device was closed (or the pipeline freed) while the call waited.
+    Cancelled,
 }
 
 /// A runtime failure.

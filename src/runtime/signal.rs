@@ -33,6 +33,13 @@ impl Signal {
         }
     }
 
+    /// Wakes whoever sleeps on the counter without changing it: they re-check what they wait
+    /// for (a device closing). A waiter about to sleep may miss this wake; the caller repeats
+    /// it until the waiters it knows of have left.
+    pub fn wake(&self) {
+        wake_all(&self.value);
+    }
+
     /// Waits until the counter differs from `seen`, or until `timeout_us` microseconds have
     /// passed (`None`: no limit; always returns early on a change). Without `std` it returns at
     /// once: the caller drives the device between checks.

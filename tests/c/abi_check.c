@@ -27,6 +27,7 @@ STATIC_ASSERT(TTRT_STATUS_UNSUPPORTED == 7, "status");
 STATIC_ASSERT(TTRT_STATUS_IO_ERROR == 8, "status");
 STATIC_ASSERT(TTRT_STATUS_INVALID_IMAGE == 9, "status");
 STATIC_ASSERT(TTRT_STATUS_PANIC == 10, "status");
+STATIC_ASSERT(TTRT_STATUS_CANCELLED == 11, "status");
 STATIC_ASSERT(sizeof(ttrt_status) == 4, "ttrt_status is 32 bits");
 STATIC_ASSERT(TTRT_LOG_LEVEL_OFF == 0 && TTRT_LOG_LEVEL_TRACE == 5, "log levels");
 
@@ -116,7 +117,7 @@ static const char *const names[] = {
     "TTRT_STATUS_SUCCESS",       "TTRT_STATUS_RUNTIME_ERROR", "TTRT_STATUS_TIMEOUT",
     "TTRT_STATUS_INVALID_ARGUMENT", "TTRT_STATUS_NOT_FOUND",   "TTRT_STATUS_INVALID_STATE",
     "TTRT_STATUS_OUT_OF_MEMORY", "TTRT_STATUS_UNSUPPORTED",   "TTRT_STATUS_IO_ERROR",
-    "TTRT_STATUS_INVALID_IMAGE", "TTRT_STATUS_PANIC",
+    "TTRT_STATUS_INVALID_IMAGE", "TTRT_STATUS_PANIC",         "TTRT_STATUS_CANCELLED",
 };
 
 static void *other_thread(void *arg) {
@@ -190,7 +191,7 @@ int main(void) {
     for (i = 0; i < sizeof names / sizeof names[0]; i++) {
         CHECK(strcmp(ttrt_status_str(i), names[i]) == 0);
     }
-    CHECK(strcmp(ttrt_status_str(11), "TTRT_STATUS_UNKNOWN") == 0);
+    CHECK(strcmp(ttrt_status_str(12), "TTRT_STATUS_UNKNOWN") == 0);
     CHECK(strcmp(ttrt_status_str(0xffffffffu), "TTRT_STATUS_UNKNOWN") == 0);
 
     /* NULL where a pointer is required: a status and a line naming the function and argument. */

@@ -109,7 +109,7 @@ impl<C: Chip> Device<C> {
                     len: src.len(),
                 },
             );
-            return self.complete(queue, &guard);
+            return self.complete_transfer(queue, &guard);
         }
         let chunk = (queue.data_cap / 2).max(1) as usize;
         for (i, part) in src.chunks(chunk).enumerate() {
@@ -167,7 +167,7 @@ impl<C: Chip> Device<C> {
             },
         );
         // `dst` is borrowed until the read has completed: this waits for it.
-        self.complete(queue, &guard)
+        self.complete_transfer(queue, &guard)
     }
 
     /// Enqueues `kernel` on `cq`. Kernels are not captured into traces.
@@ -211,8 +211,10 @@ impl<C: Chip> Device<C> {
         kernel: Kernel,
     ) -> Result<(), RuntimeError> {
         if let Some(ev) = after {
-            let queue = self.check_event(ev)?;
-            self.wait_event(queue, ev.id, None)?;
+            let (queue, issued) = self.check_event(ev)?;
+            if issued == crate::runtime::event::Issued::Recent {
+                self.wait_event(queue, ev.id, None, super::OnClose::Return)?;
+            }
         }
         let mut message = KernelMessage::new();
         let chip: &dyn Chip = &self.chip;

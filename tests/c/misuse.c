@@ -1426,6 +1426,12 @@ static void *block_forever(void *arg) {
         REQUIRE(ttrt_backend_get_queue_descriptor(c->be, "out", &q));
         c->status = c->op == 0 ? ttrt_get_output(c->be, &q, &t, true, -1, -1) : ttrt_pop_output(c->be, &q, true, -1);
     }
+    /* Woken by finish or free; had it not started waiting yet, it found the backend finished
+     * (or freed) instead. Checked here: the error text is this thread's. */
+    {
+        const ttrt_status allowed[] = {S_CANCELLED, S_STATE, S_ARG};
+        expect_one_of(c->status, allowed, 3, c->op == 2 ? "ttrt_push_input" : c->op == 0 ? "ttrt_get_output" : "ttrt_pop_output", __LINE__);
+    }
     return NULL;
 }
 
@@ -1459,12 +1465,6 @@ static void cancelled_waits(ttrt_image *img) {
                 EXPECT(S_OK, ttrt_backend_finish(c.be));
             }
             pthread_join(th, NULL);
-            /* The waiter was woken; had it not started waiting yet, it found the backend
-             * finished (or freed) instead. */
-            {
-                const ttrt_status allowed[] = {S_CANCELLED, S_STATE, S_ARG};
-                expect_one_of(c.status, allowed, 3, op == 2 ? "ttrt_push_input" : op == 0 ? "ttrt_get_output" : "ttrt_pop_output", __LINE__);
-            }
             if (!by_free) {
                 ttrt_backend_free(c.be);
             }

@@ -91,10 +91,7 @@ impl Desc {
 
 /// An initialized backend of NETLIST and the descriptors of its two queues.
 fn backend(tag: &str) -> (Be, ttrt_io_desc, ttrt_io_desc) {
-    let dir = std::env::temp_dir().join(format!(
-        "ttrt-cancellation-{}-{tag}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("ttrt-cancellation-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("copy.yaml");
     std::fs::write(&file, NETLIST).unwrap();
@@ -109,9 +106,17 @@ fn backend(tag: &str) -> (Be, ttrt_io_desc, ttrt_io_desc) {
         let mut qin = std::mem::zeroed::<ttrt_io_desc>();
         let mut qout = std::mem::zeroed::<ttrt_io_desc>();
         let name = CString::new("in0").unwrap();
-        ok(ttrt_backend_get_queue_descriptor(be, name.as_ptr(), &mut qin));
+        ok(ttrt_backend_get_queue_descriptor(
+            be,
+            name.as_ptr(),
+            &mut qin,
+        ));
         let name = CString::new("out").unwrap();
-        ok(ttrt_backend_get_queue_descriptor(be, name.as_ptr(), &mut qout));
+        ok(ttrt_backend_get_queue_descriptor(
+            be,
+            name.as_ptr(),
+            &mut qout,
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         (Be(be as usize), qin, qout)
     }
@@ -167,7 +172,12 @@ enum Ender {
 
 /// The status and text of a call that blocks forever unless ended: `out` is empty (get, pop)
 /// or `in0` full (push).
-fn blocked_call(be: Be, qin: ttrt_io_desc, qout: ttrt_io_desc, call: Blocked) -> (ttrt_status, String) {
+fn blocked_call(
+    be: Be,
+    qin: ttrt_io_desc,
+    qout: ttrt_io_desc,
+    call: Blocked,
+) -> (ttrt_status, String) {
     let data = entry();
     let t = entry_desc(&data);
     let mut sink = vec![0f32; 32 * 32];
@@ -222,9 +232,7 @@ fn waiter_is_woken(call: Blocked, ender: Ender) {
     let (din, dout) = (Desc(qin), Desc(qout));
     let (status, text) = within_watchdog(&what, move || {
         let qout = dout.get();
-        let waiter = std::thread::spawn(move || {
-            blocked_call(be, din.get(), dout.get(), call)
-        });
+        let waiter = std::thread::spawn(move || blocked_call(be, din.get(), dout.get(), call));
         wait_until_io_side_taken(be, &qout);
         match ender {
             Ender::Finish => {
@@ -237,10 +245,22 @@ fn waiter_is_woken(call: Blocked, ender: Ender) {
     });
     assert_eq!(status, ttrt_status::Cancelled, "{tag}: {text}");
     let (func, side) = match call {
-        Blocked::Get => ("ttrt_get_output: get_output from queue 'out'", "for 1 entry"),
-        Blocked::GetInto => ("ttrt_get_output_into: get_output from queue 'out'", "for 1 entry"),
-        Blocked::Pop => ("ttrt_pop_output: pop_output from queue 'out'", "for 1 entry"),
-        Blocked::Push => ("ttrt_push_input: push_input to queue 'in0'", "for room for 1 entry"),
+        Blocked::Get => (
+            "ttrt_get_output: get_output from queue 'out'",
+            "for 1 entry",
+        ),
+        Blocked::GetInto => (
+            "ttrt_get_output_into: get_output from queue 'out'",
+            "for 1 entry",
+        ),
+        Blocked::Pop => (
+            "ttrt_pop_output: pop_output from queue 'out'",
+            "for 1 entry",
+        ),
+        Blocked::Push => (
+            "ttrt_push_input: push_input to queue 'in0'",
+            "for room for 1 entry",
+        ),
     };
     assert_eq!(
         text,
@@ -325,12 +345,26 @@ fn close_during_a_trace_capture_ends_the_capture_and_closes() {
         let mut a = ptr::null_mut();
         ok(ttrt_allocate_tensor_on_device(dev, &spec, &mem, &mut a));
         let mut warm = ptr::null_mut();
-        ok(ttrt_op_unary(dev, 0, ttrt_unary_op::Relu as u32, a, &mem, &mut warm));
+        ok(ttrt_op_unary(
+            dev,
+            0,
+            ttrt_unary_op::Relu as u32,
+            a,
+            &mem,
+            &mut warm,
+        ));
         ok(ttrt_finish(dev, 0));
         let mut tid = 0;
         ok(ttrt_begin_trace_capture(dev, 0, &mut tid));
         let mut captured = ptr::null_mut();
-        ok(ttrt_op_unary(dev, 0, ttrt_unary_op::Relu as u32, a, &mem, &mut captured));
+        ok(ttrt_op_unary(
+            dev,
+            0,
+            ttrt_unary_op::Relu as u32,
+            a,
+            &mem,
+            &mut captured,
+        ));
         let d = dev as usize;
         let st = within_watchdog("ttrt_device_close during capture", move || {
             let st = ttrt_device_close(d as *mut ttrt_device);
@@ -447,7 +481,10 @@ mod pipeline_free {
     fn until(what: &str, ready: impl Fn() -> bool) {
         let start = std::time::Instant::now();
         while !ready() {
-            assert!(start.elapsed() < WATCHDOG, "{what} never happened: it hangs");
+            assert!(
+                start.elapsed() < WATCHDOG,
+                "{what} never happened: it hangs"
+            );
             std::thread::sleep(Duration::from_micros(100));
         }
     }

@@ -99,7 +99,10 @@ fn with_stdout_closed(args: &[&str]) -> (std::process::ExitStatus, String) {
         .expect("run ttrt");
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait for ttrt");
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -148,7 +151,9 @@ fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
 
 /// The word after `key` in `line`.
 fn after<'a>(line: &'a str, key: &str) -> &'a str {
-    let at = line.find(key).unwrap_or_else(|| panic!("no `{key}` in {line}"));
+    let at = line
+        .find(key)
+        .unwrap_or_else(|| panic!("no `{key}` in {line}"));
     line[at + key.len()..].split_whitespace().next().unwrap()
 }
 
@@ -225,14 +230,24 @@ fn smoke_test(netlist: &std::path::Path, extra: &[&str]) -> String {
     assert_eq!(code, Some(0), "{}: {out}{err}", netlist.display());
     assert!(!out.contains('\r') && !err.contains('\r'), "{out}{err}");
     let outputs = |s: &str| -> Vec<String> {
-        s.lines().filter(|l| l.starts_with("output ")).map(str::to_string).collect()
+        s.lines()
+            .filter(|l| l.starts_with("output "))
+            .map(str::to_string)
+            .collect()
     };
     assert!(!outputs(&out).is_empty(), "{out}");
     for line in outputs(&out) {
-        assert!(line.contains(" shape [") && line.contains(" checksum 0x"), "{line}");
+        assert!(
+            line.contains(" shape [") && line.contains(" checksum 0x"),
+            "{line}"
+        );
     }
     let (_, again, _) = run(&args);
-    assert_eq!(outputs(&out), outputs(&again), "seeded inputs: the same outputs");
+    assert_eq!(
+        outputs(&out),
+        outputs(&again),
+        "seeded inputs: the same outputs"
+    );
     out
 }
 
@@ -243,10 +258,16 @@ fn run_smoke_tests_a_bare_netlist_filling_its_constants_and_parameters_once() {
         &support::root().join("examples/digits/digits.yaml"),
         &["--param", "$p_loop_count=3"],
     );
-    assert!(out.contains("6 constant and parameter queues written once"), "{out}");
+    assert!(
+        out.contains("6 constant and parameter queues written once"),
+        "{out}"
+    );
     assert!(out.contains("popped 12 entries of logits"), "{out}");
     let (_, out, _) = run(&["examples/digits/digits.yaml"]);
-    assert!(out.contains("param run_fwd: $p_loop_count = 1 (not given: default)"), "{out}");
+    assert!(
+        out.contains("param run_fwd: $p_loop_count = 1 (not given: default)"),
+        "{out}"
+    );
     // A parameter no program declares is refused, naming it.
     let (code, _, err) = run(&["examples/digits/digits.yaml", "--param", "$p_nope=2"]);
     assert_eq!(code, Some(1), "{err}");

@@ -365,7 +365,10 @@ fn ttrt_pack_then_ttrt_info_round_trips() {
     assert_eq!(v["arch"], "Grayskull");
     assert_eq!(v["outputs"], serde_json::json!([OUTPUT]));
     assert_eq!(v["parameters"].as_array().unwrap().len(), 4);
-    assert!(v["parameters"].as_array().unwrap().contains(&serde_json::json!(PARAMETER)));
+    assert!(v["parameters"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(PARAMETER)));
     assert_eq!(v["constants"].as_array().unwrap().len(), 2);
     assert_eq!(v["device_name"], "ff_1_128_128_netlist");
     assert_eq!(v["queues"].as_array().unwrap().len(), 8);
@@ -435,10 +438,18 @@ fn ttrt_pack_refuses_to_make_weights_inputs_without_their_tensor_files() {
     let netlist = ff_netlist();
     let out = dir.join("ff.tti");
     let pack = |extra: &[&str]| {
-        let mut args = vec!["pack", netlist.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        let mut args = vec![
+            "pack",
+            netlist.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let o = ttrt(&args);
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     // The first weight queue in file order is the output bias (a ram: a parameter).
     let first = "\"ff.bert.encoder.layer.0.output.dense.bias\"";
@@ -452,14 +463,23 @@ fn ttrt_pack_refuses_to_make_weights_inputs_without_their_tensor_files() {
     let missing = dir.join("no_such_dir");
     let (code, err) = pack(&["--tensors", missing.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains(missing.to_str().unwrap()) && err.contains(first), "{err}");
+    assert!(
+        err.contains(missing.to_str().unwrap()) && err.contains(first),
+        "{err}"
+    );
 
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let (code, err) = pack(&["--tensors", empty.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains(empty.to_str().unwrap()) && err.contains(first), "{err}");
-    assert!(err.contains("6 constant and parameter queues have no file"), "{err}");
+    assert!(
+        err.contains(empty.to_str().unwrap()) && err.contains(first),
+        "{err}"
+    );
+    assert!(
+        err.contains("6 constant and parameter queues have no file"),
+        "{err}"
+    );
     assert!(!out.exists());
 
     // One constant missing: it is named, not made an input.
@@ -469,7 +489,10 @@ fn ttrt_pack_refuses_to_make_weights_inputs_without_their_tensor_files() {
     std::fs::remove_file(tensors.join(format!("{constant}.bin"))).unwrap();
     let (code, err) = pack(&["--tensors", tensors.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains(&format!("{constant:?}")) && err.contains("prologue"), "{err}");
+    assert!(
+        err.contains(&format!("{constant:?}")) && err.contains("prologue"),
+        "{err}"
+    );
 
     // Asked for explicitly, every host-fed queue becomes an input.
     let (code, err) = pack(&["--no-tensors"]);

@@ -499,7 +499,10 @@ fn a_failing_model_and_a_foreign_tensor_get_texts_of_their_own() {
     let (_, cfg) = configs()[0];
     unsafe {
         // An unrelated, earlier failure on this thread.
-        assert_eq!(ttrt_finish(ptr::null_mut(), 0), ttrt_status::InvalidArgument);
+        assert_eq!(
+            ttrt_finish(ptr::null_mut(), 0),
+            ttrt_status::InvalidArgument
+        );
         let (dev, p, _user, st, _) = pipeline_with(Behaviour::FailsWithoutText, cfg);
         fails(
             st,

@@ -705,7 +705,10 @@ mod tests {
     fn until(what: &str, ready: impl Fn() -> bool) {
         let start = std::time::Instant::now();
         while !ready() {
-            assert!(start.elapsed() < WATCHDOG, "{what} never happened: it hangs");
+            assert!(
+                start.elapsed() < WATCHDOG,
+                "{what} never happened: it hangs"
+            );
             std::thread::sleep(Duration::from_micros(100));
         }
     }
@@ -721,7 +724,10 @@ mod tests {
         let mut dev = core::ptr::null_mut();
         // SAFETY: C API calls with valid pointers.
         unsafe {
-            assert_eq!(ttrt_device_open(core::ptr::null(), &mut dev), ttrt_status::Success);
+            assert_eq!(
+                ttrt_device_open(core::ptr::null(), &mut dev),
+                ttrt_status::Success
+            );
         }
         let spec = ttrt_tensor_spec {
             shape: [1, 1, 32, 32],

@@ -173,7 +173,8 @@ impl Model<SimChip> for CModel {
             Err(_) => input.allocated = false,
         }
         if status != ttrt_status::Success as u32 {
-            let name = ttrt_status::from_u32(status).map_or("TTRT_STATUS_UNKNOWN", ttrt_status::name);
+            let name =
+                ttrt_status::from_u32(status).map_or("TTRT_STATUS_UNKNOWN", ttrt_status::name);
             if !text_is_the_models {
                 return Err(RuntimeError::new(
                     kind_of(status),
@@ -672,7 +673,9 @@ pub unsafe extern "C" fn ttrt_pipeline_free(p: *mut ttrt_pipeline) {
             return;
         }
         let own_call = match pipeline(p) {
-            Ok(h) => h.busy.load(Ordering::Acquire) && h.owner.load(Ordering::Relaxed) == this_thread(),
+            Ok(h) => {
+                h.busy.load(Ordering::Acquire) && h.owner.load(Ordering::Relaxed) == this_thread()
+            }
             Err(e) => {
                 super::error::set_last_error(format_args!("ttrt_pipeline_free: {e}"));
                 return;

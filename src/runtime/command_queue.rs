@@ -187,7 +187,11 @@ impl CommandQueue {
         }
         let guard = HostGuard { cq: self };
         if self.closed.load(Ordering::Acquire) {
-            return fail!(InvalidState, "CQ {} is closed (its device was closed)", self.id);
+            return fail!(
+                InvalidState,
+                "CQ {} is closed (its device was closed)",
+                self.id
+            );
         }
         Ok(guard)
     }

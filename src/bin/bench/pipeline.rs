@@ -492,7 +492,12 @@ fn workload(plan: Plan, w: &Workload, xs: &[HostTensor]) -> Result<(), String> {
     );
     outln!(
         "pipeline/{}: {:<42} {:>9} {:>9} {:>9} {:>8}  goal",
-        w.name, "executor", "us/input", "inputs/s", "chip us", "x Model"
+        w.name,
+        "executor",
+        "us/input",
+        "inputs/s",
+        "chip us",
+        "x Model"
     );
     // What each executor could reach if only the link and the model took time (reshards,
     // events and dispatch free): the model m, an input's crossing i, an output's o.

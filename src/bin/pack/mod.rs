@@ -157,9 +157,18 @@ fn pack(args: &Args) -> Result<String, String> {
         let needed = netlist
             .host_fed_queues()
             .find(|q| holds_weights(&netlist, q))
-            .map(|q| format!(" (queue {:?} needs its {:?} there)", q.name, format!("{}.bin", q.name)))
+            .map(|q| {
+                format!(
+                    " (queue {:?} needs its {:?} there)",
+                    q.name,
+                    format!("{}.bin", q.name)
+                )
+            })
             .unwrap_or_default();
-        return Err(format!("--tensors {}: no such directory{needed}", dir.display()));
+        return Err(format!(
+            "--tensors {}: no such directory{needed}",
+            dir.display()
+        ));
     }
     let stored = tensors_of(&netlist, arch, args.tensors.as_deref())?;
     if !args.no_tensors {
@@ -256,9 +265,9 @@ pub fn holds_weights(netlist: &Netlist, q: &Queue) -> bool {
     q.io_type == IoType::Ram
         || netlist.programs().iter().any(|p| {
             p.instructions.iter().any(|step| match &step.instruction {
-                Instruction::Execute(e) => e.queue_setting(&q.name).is_some_and(|s| {
-                    matches!(s.prologue, Some(Operand::Imm(v)) if v != 0)
-                }),
+                Instruction::Execute(e) => e
+                    .queue_setting(&q.name)
+                    .is_some_and(|s| matches!(s.prologue, Some(Operand::Imm(v)) if v != 0)),
                 _ => false,
             })
         })

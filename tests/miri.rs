@@ -9,30 +9,19 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use support::{in_ci, nested_target_dir, root, run};
+use support::{have_nightly, in_ci, nested_target_dir, root, run};
 
 /// The unit tests Miri runs (name filters).
 const FILTERS: &[&str] = &["format::", "ffi::handle::", "message::"];
 
 fn have_miri() -> bool {
-    let ok = Command::new("rustup")
-        .args(["run", "nightly", "cargo", "miri", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            !in_ci(),
-            "Miri (nightly, component miri) is not installed in CI; see .ci/run"
-        );
-        eprintln!(
-            "SKIP: Miri is not installed (rustup component add --toolchain nightly miri rust-src)"
-        );
-    }
-    ok
+    have_nightly(
+        &["cargo", "miri", "--version"],
+        "Miri (nightly, component miri)",
+        "rustup component add --toolchain nightly miri rust-src",
+    )
 }
 
 #[test]

@@ -13,34 +13,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{
-    have_tool, in_ci, nested_target_dir, root, run, scratch, stage_shared_lib, STRICT_C,
+    have_nightly, have_tool, nested_target_dir, root, run, scratch, stage_shared_lib, STRICT_C,
 };
 
 const TARGET: &str = "x86_64-unknown-linux-gnu";
-
-/// Whether the nightly toolchain runs; outside CI, prints why the caller skips.
-fn have_nightly() -> bool {
-    let ok = Command::new("rustup")
-        .args(["run", "nightly", "rustc", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            !in_ci(),
-            "the nightly toolchain is not installed in CI (needed for the sanitized build); see .ci/run"
-        );
-        eprintln!(
-            "SKIP: the sanitized build needs nightly Rust (rustup toolchain install nightly)"
-        );
-    }
-    ok
-}
 
 /// libttrt built with AddressSanitizer; returns the directory holding libttrt.so.
 fn build_asan_lib() -> PathBuf {
@@ -127,7 +107,11 @@ fn c_api_misuse_is_refused_cleanly_under_address_and_undefined_sanitizers() {
         return;
     }
     let have = [
-        have_nightly(),
+        have_nightly(
+            &["rustc", "--version"],
+            "nightly Rust (for the sanitized build)",
+            "rustup toolchain install nightly",
+        ),
         have_tool("cc", "compiling tests/c/misuse.c"),
         have_tool("nm", "checking that libttrt is instrumented"),
     ];

@@ -48,6 +48,24 @@ pub fn have_tool(program: &str, why: &str) -> bool {
     found
 }
 
+/// Whether `rustup run nightly ARGS` succeeds (the nightly toolchain, with what `args` asks of
+/// it). Missing outside CI: prints why the caller skips and how to `install` it. Missing in CI:
+/// fails, since .ci/run installs it.
+pub fn have_nightly(args: &[&str], why: &str, install: &str) -> bool {
+    let found = Command::new("rustup")
+        .args(["run", "nightly"])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(!in_ci(), "{why} is not installed in CI; see .ci/run");
+        eprintln!("SKIP: {why} is not installed ({install})");
+    }
+    found
+}
+
 /// Whether the rust standard library for `target` is installed.
 pub fn have_rust_target(target: &str) -> bool {
     let out = Command::new("rustup")

@@ -379,12 +379,17 @@ fn end_other_calls(h: &PipelineHandle) {
     // The waiter reads the request before it sleeps; a wake that it misses is repeated.
     while h.busy.load(Ordering::Acquire) {
         h.shared.dev.wake_waits();
-        #[cfg(feature = "std")]
-        std::thread::sleep(core::time::Duration::from_micros(20));
-        #[cfg(not(feature = "std"))]
-        core::hint::spin_loop();
+        pause();
     }
     h.cancel.withdraw();
+}
+
+/// A short pause between two wakes of a waiter.
+fn pause() {
+    #[cfg(feature = "std")]
+    std::thread::sleep(core::time::Duration::from_micros(20));
+    #[cfg(not(feature = "std"))]
+    core::hint::spin_loop();
 }
 
 /// Fills `cfg` with upstream's defaults: trace on, 1 command queue, transfers on the ops
@@ -731,28 +736,31 @@ pub unsafe extern "C" fn ttrt_pipeline_free(p: *mut ttrt_pipeline) {
         if p.is_null() {
             return;
         }
-        let own_call = match pipeline(p) {
+        let shared = match pipeline(p) {
             Ok(h) => {
-                let own = own_call(&h);
-                if !own {
-                    end_other_calls(&h);
+                if own_call(&h) {
+                    super::error::set_last_error(format_args!(
+                        "ttrt_pipeline_free: the pipeline is in use (called from its model \
+                         callback?); it was not freed"
+                    ));
+                    return;
                 }
-                own
+                // Standing until the handle goes: a call in progress, or one that starts
+                // before remove refuses the handle, ends its wait for the device.
+                h.cancel.request();
+                Arc::clone(&h.shared)
             }
             Err(e) => {
                 super::error::set_last_error(format_args!("ttrt_pipeline_free: {e}"));
                 return;
             }
         };
-        if own_call {
-            super::error::set_last_error(format_args!(
-                "ttrt_pipeline_free: the pipeline is in use (called from its model callback?); \
-                 it was not freed"
-            ));
-            return;
-        }
-        // A call of another thread holds the handle until it returns: remove waits for it.
-        let _ = PipelineHandle::table().remove(p, "p");
+        // A call of another thread holds the handle until it returns: remove waits for it,
+        // waking it meanwhile (a pop_all asleep in its wait sees the request and returns).
+        let _ = PipelineHandle::table().remove_waking(p, "p", || {
+            shared.dev.wake_waits();
+            pause();
+        });
     })
 }
 

@@ -465,7 +465,8 @@ typedef struct ttrt_image ttrt_image;
 
 // A TT-CNN pipeline (opaque). One thread at a time uses a pipeline: a call made while another
 // call on the same pipeline is in progress (on another thread, or from its model callback)
-// fails with `TTRT_STATUS_INVALID_STATE`.
+// fails with `TTRT_STATUS_INVALID_STATE`, except `ttrt_pipeline_cleanup` and
+// `ttrt_pipeline_free` from another thread, which end that call first (see them).
 typedef struct ttrt_pipeline ttrt_pipeline;
 
 // A tensor on a device (opaque).
@@ -1288,6 +1289,12 @@ ttrt_status ttrt_pipeline_enqueue(struct ttrt_pipeline *p,
 // enqueue, pop_all, cleanup or free of the pipeline; read (or copy) them before. Do not
 // write to them.
 //
+// Ending the wait: `ttrt_pipeline_cleanup` or `ttrt_pipeline_free` on another thread makes a
+// pop_all waiting for its outputs return `TTRT_STATUS_CANCELLED` ("ttrt_pipeline_pop_all: the
+// pipeline was cleaned up ... while this call waited for its outputs"), having changed
+// nothing (the outputs stay pending: after cleanup, the next pop_all returns them);
+// `ttrt_device_close` makes it return `TTRT_STATUS_CANCELLED` saying the device was closed.
+//
 // # Safety
 // `p` is a pipeline handle; `outputs` and `n` are writable.
 ttrt_status ttrt_pipeline_pop_all(struct ttrt_pipeline *p,
@@ -1298,13 +1305,21 @@ ttrt_status ttrt_pipeline_pop_all(struct ttrt_pipeline *p,
 // already enqueued can still be popped; nothing more can be enqueued. Freeing the pipeline
 // cleans up too.
 //
+// A call on the pipeline in progress on another thread ends first: a `ttrt_pipeline_pop_all`
+// waiting for its outputs returns `TTRT_STATUS_CANCELLED` ("ttrt_pipeline_pop_all: the
+// pipeline was cleaned up ... while this call waited for its outputs") having changed nothing;
+// another call runs to its end. Then cleanup waits for the commands already enqueued (the
+// device stays open and usable) and releases. Called from the pipeline's own model callback
+// it fails with `TTRT_STATUS_INVALID_STATE`.
+//
 // # Safety
 // `p` is a pipeline handle.
 ttrt_status ttrt_pipeline_cleanup(struct ttrt_pipeline *p);
 
 // Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A call
-// on the pipeline in progress on another thread (a pop_all waiting for the device) ends
-// first: free waits for it (`ttrt_device_close` wakes a pop_all waiting for the device). A
+// on the pipeline in progress on another thread ends first: a `ttrt_pipeline_pop_all` waiting
+// for its outputs returns `TTRT_STATUS_CANCELLED` (as for `ttrt_pipeline_cleanup`), another
+// call runs to its end; then free waits for the commands already enqueued and frees. A
 // pipeline in use by the calling thread (free from its own model callback) is not freed; the
 // last error says so.
 //

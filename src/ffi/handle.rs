@@ -224,6 +224,18 @@ impl<T: Handle> HandleTable<T> {
     /// Frees the object behind `handle`: from now on the handle is refused. Waits for borrows
     /// already in flight on other threads to end before dropping the object.
     pub fn remove(&self, handle: *const T::Opaque, arg: &'static str) -> Result<(), ArgError> {
+        self.remove_waking(handle, arg, wait_a_moment)
+    }
+
+    /// [`HandleTable::remove`] that calls `wake` (instead of a plain pause) while it waits for
+    /// the borrows of other threads to end: a free that must wake a call in progress, which
+    /// may be about to sleep, repeats its wake until that call has left.
+    pub fn remove_waking(
+        &self,
+        handle: *const T::Opaque,
+        arg: &'static str,
+        mut wake: impl FnMut(),
+    ) -> Result<(), ArgError> {
         let (slot, token_gen) = self.decode(handle, arg)?;
         let index = ((handle as usize) >> TAG_BITS) & ((1 << INDEX_BITS) - 1);
         let mut state = slot.state.load(Ordering::Acquire);
@@ -246,7 +258,7 @@ impl<T: Handle> HandleTable<T> {
             }
         }
         while slot.state.load(Ordering::Acquire) & BORROWS != 0 {
-            wait_a_moment();
+            wake();
         }
         let ptr = slot.value.swap(core::ptr::null_mut(), Ordering::AcqRel);
         let next_gen = ((state >> STATE_GEN_SHIFT) + 1) & (usize::MAX >> STATE_GEN_SHIFT);

@@ -2,7 +2,9 @@
 //! `pop_all`, `preallocate_output_tensors_on_host`, `cleanup`) with the model as a C callback.
 //!
 //! A pipeline is used by one thread at a time: a call made while another is inside a call on
-//! the same pipeline (including from the model callback) is refused, not blocked.
+//! the same pipeline (including from the model callback) is refused, not blocked. Cleanup and
+//! free from another thread instead end that call (a pop_all waiting for the device returns
+//! `TTRT_STATUS_CANCELLED`) and then proceed.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -23,11 +25,12 @@ use crate::hal::sim::SimChip;
 use crate::pipeline::{
     ExecutorKind, MemoryConfigs, Model, Pipeline, PipelineConfig, PipelineError,
 };
-use crate::runtime::{Device, ErrorKind, HostBuffer, RuntimeError, Tensor};
+use crate::runtime::{Device, ErrorKind, HostBuffer, RuntimeError, Tensor, WaitCancel};
 
 /// A TT-CNN pipeline (opaque). One thread at a time uses a pipeline: a call made while another
 /// call on the same pipeline is in progress (on another thread, or from its model callback)
-/// fails with `TTRT_STATUS_INVALID_STATE`.
+/// fails with `TTRT_STATUS_INVALID_STATE`, except `ttrt_pipeline_cleanup` and
+/// `ttrt_pipeline_free` from another thread, which end that call first (see them).
 pub struct ttrt_pipeline {
     _private: [u8; 0],
 }
@@ -228,6 +231,9 @@ pub(crate) struct PipelineHandle {
     busy: AtomicBool,
     /// The thread inside the call holding `busy` (`this_thread()`), 0 when none.
     owner: AtomicUsize,
+    /// Requests of cleanup and free on other threads that the call in progress end its wait
+    /// for the device (pop_all).
+    cancel: WaitCancel,
     inner: UnsafeCell<Inner>,
 }
 
@@ -328,6 +334,14 @@ fn with_pipeline<R>(
     p: *const ttrt_pipeline,
     f: impl FnOnce(&mut Inner) -> Result<R, CallError>,
 ) -> Result<R, CallError> {
+    with_pipeline_cancel(p, |inner, _| f(inner))
+}
+
+/// [`with_pipeline`] that also gives `f` the requests of other threads to end its waits.
+fn with_pipeline_cancel<R>(
+    p: *const ttrt_pipeline,
+    f: impl FnOnce(&mut Inner, &WaitCancel) -> Result<R, CallError>,
+) -> Result<R, CallError> {
     let h = pipeline(p)?;
     h.shared.open()?;
     if h.busy
@@ -346,7 +360,36 @@ fn with_pipeline<R>(
     h.owner.store(this_thread(), Ordering::Relaxed);
     let _in_use = InUse(&h.busy, &h.owner);
     // SAFETY: `busy` makes this call the only one reaching `inner` until `_in_use` drops.
-    f(unsafe { &mut *h.inner.get() })
+    f(unsafe { &mut *h.inner.get() }, &h.cancel)
+}
+
+/// Whether the calling thread is inside a call on `h` (its model callback calling back).
+fn own_call(h: &PipelineHandle) -> bool {
+    h.busy.load(Ordering::Acquire) && h.owner.load(Ordering::Relaxed) == this_thread()
+}
+
+/// Ends the call on `h` in progress on another thread, if any: a pop_all waiting for the
+/// device returns `TTRT_STATUS_CANCELLED`; a call that does not wait runs to its end. Returns
+/// once no call is in progress. The caller is not inside a call on `h` (see [`own_call`]).
+fn end_other_calls(h: &PipelineHandle) {
+    if !h.busy.load(Ordering::Acquire) {
+        return;
+    }
+    h.cancel.request();
+    // The waiter reads the request before it sleeps; a wake that it misses is repeated.
+    while h.busy.load(Ordering::Acquire) {
+        h.shared.dev.wake_waits();
+        pause();
+    }
+    h.cancel.withdraw();
+}
+
+/// A short pause between two wakes of a waiter.
+fn pause() {
+    #[cfg(feature = "std")]
+    std::thread::sleep(core::time::Duration::from_micros(20));
+    #[cfg(not(feature = "std"))]
+    core::hint::spin_loop();
 }
 
 /// Fills `cfg` with upstream's defaults: trace on, 1 command queue, transfers on the ops
@@ -467,6 +510,7 @@ pub unsafe extern "C" fn ttrt_pipeline_create(
                 kind: pipeline.executor(),
                 busy: AtomicBool::new(false),
                 owner: AtomicUsize::new(0),
+                cancel: WaitCancel::new(),
                 inner: UnsafeCell::new(Inner {
                     pipeline,
                     views: Vec::new(),
@@ -617,6 +661,12 @@ pub unsafe extern "C" fn ttrt_pipeline_enqueue(
 /// enqueue, pop_all, cleanup or free of the pipeline; read (or copy) them before. Do not
 /// write to them.
 ///
+/// Ending the wait: `ttrt_pipeline_cleanup` or `ttrt_pipeline_free` on another thread makes a
+/// pop_all waiting for its outputs return `TTRT_STATUS_CANCELLED` ("ttrt_pipeline_pop_all: the
+/// pipeline was cleaned up ... while this call waited for its outputs"), having changed
+/// nothing (the outputs stay pending: after cleanup, the next pop_all returns them);
+/// `ttrt_device_close` makes it return `TTRT_STATUS_CANCELLED` saying the device was closed.
+///
 /// # Safety
 /// `p` is a pipeline handle; `outputs` and `n` are writable.
 #[no_mangle]
@@ -628,8 +678,8 @@ pub unsafe extern "C" fn ttrt_pipeline_pop_all(
     call("ttrt_pipeline_pop_all", || {
         // SAFETY: the caller's contract.
         let (o, on) = unsafe { (out(outputs, "outputs")?, out(n, "n")?) };
-        with_pipeline(p, |inner| {
-            let popped = inner.pipeline.pop_all()?;
+        with_pipeline_cancel(p, |inner, cancel| {
+            let popped = inner.pipeline.pop_all_or_cancel(cancel)?;
             inner.views.clear();
             inner.views.extend(popped.iter().map(|t| ttrt_host_tensor {
                 data: t.as_bytes().as_ptr().cast_mut().cast(),
@@ -649,18 +699,32 @@ pub unsafe extern "C" fn ttrt_pipeline_pop_all(
 /// already enqueued can still be popped; nothing more can be enqueued. Freeing the pipeline
 /// cleans up too.
 ///
+/// A call on the pipeline in progress on another thread ends first: a `ttrt_pipeline_pop_all`
+/// waiting for its outputs returns `TTRT_STATUS_CANCELLED` ("ttrt_pipeline_pop_all: the
+/// pipeline was cleaned up ... while this call waited for its outputs") having changed nothing;
+/// another call runs to its end. Then cleanup waits for the commands already enqueued (the
+/// device stays open and usable) and releases. Called from the pipeline's own model callback
+/// it fails with `TTRT_STATUS_INVALID_STATE`.
+///
 /// # Safety
 /// `p` is a pipeline handle.
 #[no_mangle]
 pub unsafe extern "C" fn ttrt_pipeline_cleanup(p: *mut ttrt_pipeline) -> ttrt_status {
     call("ttrt_pipeline_cleanup", || {
+        {
+            let h = pipeline(p)?;
+            if !own_call(&h) {
+                end_other_calls(&h);
+            }
+        }
         with_pipeline(p, |inner| Ok(inner.pipeline.cleanup()?))
     })
 }
 
 /// Cleans up (if the device is still open) and frees the pipeline. NULL is accepted. A call
-/// on the pipeline in progress on another thread (a pop_all waiting for the device) ends
-/// first: free waits for it (`ttrt_device_close` wakes a pop_all waiting for the device). A
+/// on the pipeline in progress on another thread ends first: a `ttrt_pipeline_pop_all` waiting
+/// for its outputs returns `TTRT_STATUS_CANCELLED` (as for `ttrt_pipeline_cleanup`), another
+/// call runs to its end; then free waits for the commands already enqueued and frees. A
 /// pipeline in use by the calling thread (free from its own model callback) is not freed; the
 /// last error says so.
 ///
@@ -672,23 +736,259 @@ pub unsafe extern "C" fn ttrt_pipeline_free(p: *mut ttrt_pipeline) {
         if p.is_null() {
             return;
         }
-        let own_call = match pipeline(p) {
+        let shared = match pipeline(p) {
             Ok(h) => {
-                h.busy.load(Ordering::Acquire) && h.owner.load(Ordering::Relaxed) == this_thread()
+                if own_call(&h) {
+                    super::error::set_last_error(format_args!(
+                        "ttrt_pipeline_free: the pipeline is in use (called from its model \
+                         callback?); it was not freed"
+                    ));
+                    return;
+                }
+                // Standing until the handle goes: a call in progress, or one that starts
+                // before remove refuses the handle, ends its wait for the device.
+                h.cancel.request();
+                Arc::clone(&h.shared)
             }
             Err(e) => {
                 super::error::set_last_error(format_args!("ttrt_pipeline_free: {e}"));
                 return;
             }
         };
-        if own_call {
-            super::error::set_last_error(format_args!(
-                "ttrt_pipeline_free: the pipeline is in use (called from its model callback?); \
-                 it was not freed"
-            ));
-            return;
-        }
-        // A call of another thread holds the handle until it returns: remove waits for it.
-        let _ = PipelineHandle::table().remove(p, "p");
+        // A call of another thread holds the handle until it returns: remove waits for it,
+        // waking it meanwhile (a pop_all asleep in its wait sees the request and returns).
+        let _ = PipelineHandle::table().remove_waking(p, "p", || {
+            shared.dev.wake_waits();
+            pause();
+        });
     })
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    //! ttrt_pipeline_cleanup and ttrt_pipeline_free against a ttrt_pipeline_pop_all waiting on
+    //! another thread. A kernel that runs until the test opens its gate holds CQ 0 ahead of the
+    //! pipeline's work, so the outputs cannot arrive and pop_all is still waiting when cleanup
+    //! or free starts; a watchdog turns a call that never returns into a failure.
+
+    use super::*;
+    use crate::ffi::device::{ttrt_device_close, ttrt_device_open, ttrt_synchronize};
+    use crate::ffi::tensor::*;
+    use crate::hal::Chip;
+    use crate::runtime::{Kernel, KernelMessage};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    const WATCHDOG: Duration = Duration::from_secs(30);
+
+    const CANCELLED_TEXT: &str = "ttrt_pipeline_pop_all: the pipeline was cleaned up \
+         (ttrt_pipeline_cleanup or ttrt_pipeline_free on another thread) while this call waited \
+         for its outputs";
+
+    fn held(ctx: usize, _chip: &dyn Chip, _error: &mut KernelMessage) -> bool {
+        // SAFETY: ctx is a leaked AtomicBool (see `gate`).
+        let gate = unsafe { &*(ctx as *const AtomicBool) };
+        while !gate.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        true
+    }
+
+    unsafe extern "C" fn relu(
+        _user: *mut c_void,
+        dev: *mut ttrt_device,
+        cq: u8,
+        input: *mut ttrt_tensor,
+        output: *mut *mut ttrt_tensor,
+    ) -> u32 {
+        let l1 = ttrt_memory_config {
+            buffer_type: ttrt_buffer_type::L1 as u32,
+            memory_layout: ttrt_memory_layout::Interleaved as u32,
+            shard: ttrt_shard_spec::default(),
+        };
+        // SAFETY: the handles the pipeline gives the model.
+        unsafe { ttrt_op_unary(dev, cq, ttrt_unary_op::Relu as u32, input, &l1, output) as u32 }
+    }
+
+    fn recv<T>(rx: &mpsc::Receiver<T>, what: &str) -> T {
+        rx.recv_timeout(WATCHDOG)
+            .unwrap_or_else(|_| panic!("{what} did not return within {WATCHDOG:?}: it hangs"))
+    }
+
+    fn until(what: &str, ready: impl Fn() -> bool) {
+        let start = std::time::Instant::now();
+        while !ready() {
+            assert!(
+                start.elapsed() < WATCHDOG,
+                "{what} never happened: it hangs"
+            );
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+
+    fn last() -> alloc::string::String {
+        crate::ffi::error::last_error()
+    }
+
+    /// A positive bfloat16 input (ReLU leaves it as it is), 32x32, ROW_MAJOR.
+    fn input() -> Vec<u16> {
+        (0..32 * 32).map(|i| 0x3f80 + (i % 64) as u16).collect()
+    }
+
+    fn host(bits: &mut [u16]) -> ttrt_host_tensor {
+        ttrt_host_tensor {
+            data: bits.as_mut_ptr().cast(),
+            size: bits.len() * 2,
+            shape: [1, 1, 32, 32],
+            format: 5,
+            layout: ttrt_tensor_layout::RowMajor as u32,
+        }
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Ender {
+        Cleanup,
+        Free,
+    }
+
+    fn ender_wakes_pop_all(ender: Ender) {
+        let mut dev = core::ptr::null_mut();
+        let mut p = core::ptr::null_mut();
+        let mut bits = input();
+        // SAFETY: C API calls with valid pointers.
+        unsafe {
+            assert_eq!(
+                ttrt_device_open(core::ptr::null(), &mut dev),
+                ttrt_status::Success
+            );
+            let mut cfg = core::mem::zeroed::<ttrt_pipeline_config>();
+            ttrt_pipeline_config_default(&mut cfg);
+            cfg.use_trace = false;
+            let l1 = ttrt_memory_config {
+                buffer_type: ttrt_buffer_type::L1 as u32,
+                memory_layout: ttrt_memory_layout::Interleaved as u32,
+                shard: ttrt_shard_spec::default(),
+            };
+            let st = ttrt_pipeline_create(
+                dev,
+                &cfg,
+                Some(relu),
+                core::ptr::null_mut(),
+                &l1,
+                core::ptr::null(),
+                core::ptr::null(),
+                &mut p,
+            );
+            assert_eq!(st, ttrt_status::Success, "{}", last());
+            let sample = host(&mut bits);
+            assert_eq!(
+                ttrt_pipeline_compile(p, &sample),
+                ttrt_status::Success,
+                "{}",
+                last()
+            );
+        }
+        let gate: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        let shared = Arc::clone(&device(dev).unwrap().shared);
+        // SAFETY: the gate is leaked, so it outlives the kernel.
+        unsafe {
+            shared
+                .dev
+                .enqueue_kernel(
+                    0,
+                    Kernel {
+                        entry: held,
+                        ctx: gate as *const AtomicBool as usize,
+                    },
+                )
+                .unwrap();
+        }
+        // SAFETY: as above; the input's bytes are copied before enqueue returns.
+        unsafe {
+            let x = host(&mut bits);
+            assert_eq!(
+                ttrt_pipeline_enqueue(p, &x, 1),
+                ttrt_status::Success,
+                "{}",
+                last()
+            );
+        }
+        let pp = p as usize;
+        let (tx, popped) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut outs, mut n) = (core::ptr::null(), usize::MAX);
+            // SAFETY: a pipeline handle and writable outputs.
+            let st = unsafe { ttrt_pipeline_pop_all(pp as *mut ttrt_pipeline, &mut outs, &mut n) };
+            let _ = tx.send((st, last(), n));
+        });
+        // The pop_all is asleep waiting for its outputs (the kernel holds CQ 0).
+        until("the pop_all's sleep", || shared.dev.waiters() != 0);
+        let (tx, ended) = mpsc::channel();
+        std::thread::spawn(move || {
+            let p = pp as *mut ttrt_pipeline;
+            // SAFETY: a pipeline handle.
+            let st = unsafe {
+                match ender {
+                    Ender::Cleanup => ttrt_pipeline_cleanup(p),
+                    Ender::Free => {
+                        ttrt_pipeline_free(p);
+                        ttrt_status::Success
+                    }
+                }
+            };
+            let _ = tx.send((st, last()));
+        });
+        let (st, text, n) = recv(&popped, "the waiting pop_all");
+        assert_eq!(st, ttrt_status::Cancelled, "{ender:?}: {text}");
+        assert_eq!(text, CANCELLED_TEXT);
+        assert_eq!(n, usize::MAX, "a cancelled pop_all writes no output count");
+        // The kernel still holds the device: cleanup (and free, which cleans up) waits for the
+        // commands enqueued before it releases the pipeline's tensors.
+        assert!(
+            ended.try_recv().is_err(),
+            "{ender:?} returned before the device ran the commands enqueued"
+        );
+        gate.store(true, Ordering::Release);
+        let (st, text) = recv(&ended, "the cleanup or free");
+        assert_eq!(st, ttrt_status::Success, "{ender:?}: {text}");
+        assert!(!shared.dev.is_closing(), "the device is not closed");
+        // SAFETY: C API calls with valid handles and pointers.
+        unsafe {
+            match ender {
+                Ender::Cleanup => {
+                    // The cancelled pop_all changed nothing: the output enqueued is still there.
+                    let (mut outs, mut n) = (core::ptr::null(), 0);
+                    assert_eq!(
+                        ttrt_pipeline_pop_all(p, &mut outs, &mut n),
+                        ttrt_status::Success,
+                        "{}",
+                        last()
+                    );
+                    assert_eq!(n, 1);
+                    let out = &*outs;
+                    let got = core::slice::from_raw_parts(out.data.cast::<u16>(), out.size / 2);
+                    assert_eq!(got, &input()[..], "ReLU of a positive input is the input");
+                    let x = host(&mut bits);
+                    assert_eq!(ttrt_pipeline_enqueue(p, &x, 1), ttrt_status::InvalidState);
+                    ttrt_pipeline_free(p);
+                }
+                Ender::Free => {
+                    assert!(ttrt_pipeline_executor(p).is_null());
+                }
+            }
+            // The device stays usable.
+            assert_eq!(ttrt_synchronize(dev), ttrt_status::Success, "{}", last());
+            assert_eq!(ttrt_device_close(dev), ttrt_status::Success, "{}", last());
+        }
+    }
+
+    #[test]
+    fn cleanup_wakes_a_pop_all_waiting_for_its_outputs() {
+        ender_wakes_pop_all(Ender::Cleanup);
+    }
+
+    #[test]
+    fn free_wakes_a_pop_all_waiting_for_its_outputs() {
+        ender_wakes_pop_all(Ender::Free);
+    }
 }

@@ -92,6 +92,9 @@ pub enum PipelineError {
     CleanedUp {
         call: &'static str,
     },
+    /// `pop_all` waited for its outputs when another thread cleaned the pipeline up (or freed
+    /// it): the wait ended; nothing changed.
+    CancelledByCleanup,
     /// The pipelined-IO executor got fewer than 2 inputs.
     TooFewInputs {
         found: usize,
@@ -168,6 +171,7 @@ impl PipelineError {
             | PipelineError::AlreadyCompiled
             | PipelineError::CleanedUp { .. }
             | PipelineError::OutputsPending { .. } => ErrorKind::InvalidState,
+            PipelineError::CancelledByCleanup => ErrorKind::Cancelled,
             PipelineError::TooFewInputs { .. }
             | PipelineError::TooManyInputs { .. }
             | PipelineError::InputMismatch { .. }
@@ -197,6 +201,10 @@ impl fmt::Display for PipelineError {
             PipelineError::CleanedUp { call } => write!(
                 f,
                 "{call} after cleanup: the pipeline's trace and device tensors are released"
+            ),
+            PipelineError::CancelledByCleanup => f.write_str(
+                "the pipeline was cleaned up (ttrt_pipeline_cleanup or ttrt_pipeline_free on \
+                 another thread) while this call waited for its outputs",
             ),
             PipelineError::TooFewInputs { found } => write!(
                 f,

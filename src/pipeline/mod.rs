@@ -43,7 +43,7 @@ use crate::runtime::buffer::{
     persistent_dram_memory_config, BankGeometry, BufferLayout, LayoutError, MemoryLayout,
     TensorLayout,
 };
-use crate::runtime::{Device, HostBuffer, MemoryConfig, RuntimeError, TensorSpec};
+use crate::runtime::{Device, HostBuffer, MemoryConfig, RuntimeError, TensorSpec, WaitCancel};
 
 pub use config::{select_executor, ExecutorKind, MemoryConfigs, PipelineConfig};
 pub use error::{ConfigError, InputDescription, PipelineError};
@@ -450,6 +450,27 @@ impl<C: Chip, D: DeviceRef<Chip = C>, M: Model<C>> Pipeline<D, M> {
     /// `pop_all`, in order.
     pub fn pop_all(&mut self) -> Result<&[HostTensor], PipelineError> {
         let synced = self.dev.device().synchronize();
+        if !self.popped {
+            self.popped = true;
+        }
+        synced?;
+        Ok(&self.outputs[..self.pending])
+    }
+
+    /// [`Pipeline::pop_all`] whose wait for the device ends once `cancel` has a request (another
+    /// thread cleaning the pipeline up): it then fails with
+    /// [`PipelineError::CancelledByCleanup`] and changes nothing (the outputs stay pending;
+    /// the commands enqueued keep running).
+    pub fn pop_all_or_cancel(
+        &mut self,
+        cancel: &WaitCancel,
+    ) -> Result<&[HostTensor], PipelineError> {
+        let synced = self.dev.device().synchronize_or_cancel(cancel);
+        if let Err(e) = &synced {
+            if e.kind == crate::runtime::ErrorKind::Cancelled && cancel.requested() {
+                return Err(PipelineError::CancelledByCleanup);
+            }
+        }
         if !self.popped {
             self.popped = true;
         }

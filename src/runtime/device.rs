@@ -183,6 +183,39 @@ enum OnClose {
     FinishFirst,
 }
 
+/// A request, from another thread, that a host wait of one caller end: the caller passes it to
+/// [`Device::synchronize_or_cancel`]; another thread calls [`WaitCancel::request`], then
+/// [`Device::wake_waits`] until the caller has left its call. A wait that sees a request
+/// returns `Cancelled`; commands already enqueued keep running. Checking it is one atomic
+/// load (no lock).
+#[derive(Debug, Default)]
+pub struct WaitCancel {
+    requests: AtomicU32,
+}
+
+impl WaitCancel {
+    pub const fn new() -> WaitCancel {
+        WaitCancel {
+            requests: AtomicU32::new(0),
+        }
+    }
+
+    /// Asks waits that watch this to end (counted: each request is withdrawn once).
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Withdraws one request.
+    pub fn withdraw(&self) {
+        self.requests.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether a request is standing.
+    pub fn requested(&self) -> bool {
+        self.requests.load(Ordering::SeqCst) != 0
+    }
+}
+
 /// Counts a host call asleep in a wait (see `Device::waiting`).
 struct Asleep<'a>(&'a AtomicU32);
 
@@ -541,6 +574,16 @@ impl<C: Chip> Device<C> {
         }
     }
 
+    /// Wakes every host wait on this device once, so that a wait watching a [`WaitCancel`]
+    /// sees its request (the others check their event and sleep again). A wait that went to
+    /// sleep just before the wake misses it: call this until the waiter has left.
+    pub fn wake_waits(&self) {
+        for cq in &self.cqs[..self.num_cqs as usize] {
+            cq.completed.wake();
+            cq.head.wake();
+        }
+    }
+
     /// Host calls asleep in a wait now.
     #[cfg(test)]
     pub(crate) fn waiters(&self) -> u32 {
@@ -719,6 +762,7 @@ impl<C: Chip> Device<C> {
         id: u32,
         timeout_us: Option<u64>,
         on_close: OnClose,
+        cancel: Option<&WaitCancel>,
     ) -> Result<(), RuntimeError> {
         let clock = Clock::start();
         let mut closed_meanwhile = false;
@@ -739,6 +783,18 @@ impl<C: Chip> Device<C> {
                     );
                 }
                 return Ok(());
+            }
+            if let Some(c) = cancel {
+                // Read after the waker's request (it wakes until this call has left), so a
+                // wake that comes before the sleep below changes `completed` or repeats.
+                if c.requested() {
+                    return fail!(
+                        Cancelled,
+                        "the wait for event {id} on CQ {} of device {} was cancelled",
+                        cq.id,
+                        self.id
+                    );
+                }
             }
             if !self.is_threaded() {
                 // The caller drives the device: run what is queued; if nothing can run, the
@@ -802,7 +858,7 @@ impl<C: Chip> Device<C> {
     /// Issues an event, waits for it and returns the first device error since the last call.
     fn complete(&self, cq: &CommandQueue, guard: &HostGuard<'_>) -> Result<(), RuntimeError> {
         let id = self.issue_event(cq, guard);
-        self.wait_event(cq, id, None, OnClose::Return)?;
+        self.wait_event(cq, id, None, OnClose::Return, None)?;
         cq.take_error()
     }
 
@@ -815,7 +871,7 @@ impl<C: Chip> Device<C> {
         guard: &HostGuard<'_>,
     ) -> Result<(), RuntimeError> {
         let id = self.issue_event(cq, guard);
-        self.wait_event(cq, id, None, OnClose::FinishFirst)?;
+        self.wait_event(cq, id, None, OnClose::FinishFirst, None)?;
         cq.take_error()
     }
 
@@ -827,6 +883,11 @@ impl<C: Chip> Device<C> {
 
     /// Waits until every command enqueued on `cq` has completed.
     pub fn finish(&self, cq: u8) -> Result<(), RuntimeError> {
+        self.finish_or_cancel(cq, None)
+    }
+
+    /// [`Device::finish`] whose wait also ends at a request of `cancel`.
+    fn finish_or_cancel(&self, cq: u8, cancel: Option<&WaitCancel>) -> Result<(), RuntimeError> {
         let queue = self.cq(cq)?;
         let mut guard = queue.host()?;
         if let Some((tid, _)) = Self::capture_of(&mut guard) {
@@ -835,7 +896,9 @@ impl<C: Chip> Device<C> {
                 "Finish is not supported during trace capture (CQ {cq} is capturing trace {tid})."
             );
         }
-        self.complete(queue, &guard)
+        let id = self.issue_event(queue, &guard);
+        self.wait_event(queue, id, None, OnClose::Return, cancel)?;
+        queue.take_error()
     }
 
     /// Waits for every CQ.
@@ -843,6 +906,24 @@ impl<C: Chip> Device<C> {
         let mut first = Ok(());
         for cq in 0..self.num_cqs {
             let r = self.finish(cq);
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    /// [`Device::synchronize`] that ends with `Cancelled` once `cancel` has a request (see
+    /// [`WaitCancel`]); the commands enqueued keep running.
+    pub fn synchronize_or_cancel(&self, cancel: &WaitCancel) -> Result<(), RuntimeError> {
+        let mut first = Ok(());
+        for cq in 0..self.num_cqs {
+            let r = self.finish_or_cancel(cq, Some(cancel));
+            if let Err(e) = &r {
+                if e.kind == ErrorKind::Cancelled {
+                    return r;
+                }
+            }
             if first.is_ok() {
                 first = r;
             }
@@ -925,7 +1006,7 @@ impl<C: Chip> Device<C> {
         let (queue, issued) = self.check_event(ev)?;
         if issued == Issued::Recent {
             let timeout = (timeout_ms >= 0).then(|| timeout_ms as u64 * 1000);
-            self.wait_event(queue, ev.id, timeout, OnClose::Return)?;
+            self.wait_event(queue, ev.id, timeout, OnClose::Return, None)?;
         }
         queue.take_error()
     }
@@ -1568,7 +1649,7 @@ impl<C: Chip> Device<C> {
             let queue = self.cq(cq)?;
             let guard = queue.host()?;
             let id = self.issue_event(queue, &guard);
-            self.wait_event(queue, id, None, OnClose::Return)?;
+            self.wait_event(queue, id, None, OnClose::Return, None)?;
         }
         self.books.with(|b| {
             self.traces.retire(info.index);

@@ -17,7 +17,7 @@ mod trace;
 mod transfer;
 
 pub use command_queue::RING_RECORDS;
-pub use device::{Device, DeviceConfig, Kernel, KernelFn, KernelMessage};
+pub use device::{Device, DeviceConfig, Kernel, KernelFn, KernelMessage, WaitCancel};
 pub use error::{ErrorKind, RuntimeError};
 pub use event::Event;
 pub use program_cache::PROGRAM_CACHE_CAPACITY;

@@ -213,7 +213,7 @@ impl<C: Chip> Device<C> {
         if let Some(ev) = after {
             let (queue, issued) = self.check_event(ev)?;
             if issued == crate::runtime::event::Issued::Recent {
-                self.wait_event(queue, ev.id, None, super::OnClose::Return)?;
+                self.wait_event(queue, ev.id, None, super::OnClose::Return, None)?;
             }
         }
         let mut message = KernelMessage::new();

@@ -562,7 +562,7 @@ fn call_order_and_input_errors() {
     p.compile(&x).unwrap();
     assert_eq!(
         p.enqueue(&five[..1]).err().unwrap().to_string(),
-        "Pipelined I/O executor requires at least 2 inputs for pipelining (got 1)"
+        "n is 1: the Pipelined I/O executor requires at least 2 inputs for pipelining"
     );
     assert_eq!(p.pop_all().unwrap().len(), 0);
 }

@@ -632,8 +632,8 @@ fn call_order_nulls_and_freed_handles() {
         fails(
             ttrt_pipeline_enqueue(p, one.as_ptr(), 1),
             ttrt_status::InvalidArgument,
-            "ttrt_pipeline_enqueue: Pipelined I/O executor requires at least 2 inputs for \
-             pipelining (got 1)",
+            "ttrt_pipeline_enqueue: n is 1: the Pipelined I/O executor requires at least 2 inputs \
+             for pipelining",
         );
         fails(
             ttrt_pipeline_enqueue(p, ptr::null(), 2),
@@ -721,6 +721,40 @@ fn call_order_nulls_and_freed_handles() {
         );
         ttrt_pipeline_free(p2);
         ok(ttrt_device_close(dev));
+    }
+}
+
+/// `n = 0` names `n` and what every executor needs, rather than the pipelined-IO executor's
+/// rule; a refused enqueue leaves the pipeline usable (one input then goes through).
+#[test]
+fn enqueue_of_no_inputs_names_n_for_every_executor() {
+    for (name, cfg) in configs() {
+        unsafe {
+            let (dev, p, _user, st, mut x) = pipeline_with(Behaviour::Relu, cfg);
+            ok(st);
+            let pipelined_io = cfg.all_transfers_on_separate_command_queue;
+            let expected = if pipelined_io {
+                "ttrt_pipeline_enqueue: n is 0: the Pipelined I/O executor requires at least 2 \
+                 inputs for pipelining"
+            } else {
+                "ttrt_pipeline_enqueue: n is 0: enqueue needs at least one input"
+            };
+            let st = ttrt_pipeline_enqueue(p, ptr::null(), 0);
+            assert_eq!(
+                (st, last_error().as_str()),
+                (ttrt_status::InvalidArgument, expected),
+                "{name}"
+            );
+            let shape = [1, 1, 32, 32];
+            let expected: Vec<u16> = x.iter().map(|&b| relu(b)).collect();
+            let mut y = x.clone();
+            let two = [host(&mut x, shape), host(&mut y, shape)];
+            let n = if pipelined_io { 2 } else { 1 };
+            ok(ttrt_pipeline_enqueue(p, two.as_ptr(), n));
+            pop_and_check(p, &vec![expected; n], name);
+            ttrt_pipeline_free(p);
+            ok(ttrt_device_close(dev));
+        }
     }
 }
 

@@ -92,9 +92,10 @@ pub enum PipelineError {
     CleanedUp {
         call: &'static str,
     },
-    /// The pipelined-IO executor got fewer than 2 inputs.
+    /// Fewer inputs than the executor needs: 1 for every executor, 2 for pipelined IO.
     TooFewInputs {
         found: usize,
+        min: usize,
     },
     /// More inputs since the last `pop_all` than pre-allocated output slots.
     TooManyInputs {
@@ -198,9 +199,13 @@ impl fmt::Display for PipelineError {
                 f,
                 "{call} after cleanup: the pipeline's trace and device tensors are released"
             ),
-            PipelineError::TooFewInputs { found } => write!(
+            PipelineError::TooFewInputs { found, min } if *min <= 1 => {
+                write!(f, "n is {found}: enqueue needs at least one input")
+            }
+            PipelineError::TooFewInputs { found, min } => write!(
                 f,
-                "Pipelined I/O executor requires at least 2 inputs for pipelining (got {found})"
+                "n is {found}: the Pipelined I/O executor requires at least {min} inputs for \
+                 pipelining"
             ),
             PipelineError::TooManyInputs { inputs, slots } => write!(
                 f,

@@ -798,8 +798,62 @@ fn persistent_dram_memory_config_through_the_c_api() {
                 &mut m,
             ),
             ttrt_status::InvalidArgument,
-            "ttrt_memory_config_for_persistent_dram_tensor: only a 1D DRAM grid is supported: \
-             expected 2 x 1, found 2 x 2",
+            "ttrt_memory_config_for_persistent_dram_tensor: only a 1D DRAM grid is supported \
+             (dram_grid_y must be 1): expected 2 x 1, found 2 x 2",
         );
+    }
+}
+
+/// The DRAM grid is the chip's row of DRAM banks: no supported chip has more than 8 (Grayskull
+/// and Blackhole; Wormhole B0 has 6), so wider grids and empty ones are refused, and a grid as
+/// wide as the widest chip is fine.
+#[test]
+fn persistent_dram_memory_config_refuses_grids_no_chip_has() {
+    unsafe {
+        let shape = [1u32, 1, 64, 64];
+        let mut m = ttrt_memory_config::default();
+        ok(ttrt_memory_config_for_persistent_dram_tensor(
+            shape.as_ptr(),
+            ttrt_memory_layout::WidthSharded as u32,
+            8,
+            1,
+            &mut m,
+        ));
+        assert_eq!((m.shard.grid.end_x, m.shard.shape), (7, [64, 8]));
+        for x in [0, 9, 12, u32::MAX] {
+            let before = m;
+            fails(
+                ttrt_memory_config_for_persistent_dram_tensor(
+                    shape.as_ptr(),
+                    ttrt_memory_layout::HeightSharded as u32,
+                    x,
+                    1,
+                    &mut m,
+                ),
+                ttrt_status::InvalidArgument,
+                &format!(
+                    "ttrt_memory_config_for_persistent_dram_tensor: dram_grid_x is {x}: it must \
+                     be 1 to 8 (the most DRAM banks of any supported chip)"
+                ),
+            );
+            assert_eq!(m, before, "a refused grid leaves out_mem alone");
+        }
+        for y in [0, u32::MAX] {
+            fails(
+                ttrt_memory_config_for_persistent_dram_tensor(
+                    shape.as_ptr(),
+                    ttrt_memory_layout::WidthSharded as u32,
+                    u32::MAX,
+                    y,
+                    &mut m,
+                ),
+                ttrt_status::InvalidArgument,
+                &format!(
+                    "ttrt_memory_config_for_persistent_dram_tensor: only a 1D DRAM grid is \
+                     supported (dram_grid_y must be 1): expected {0} x 1, found {0} x {y}",
+                    u32::MAX
+                ),
+            );
+        }
     }
 }

@@ -1271,8 +1271,8 @@ ttrt_status ttrt_pipeline_preallocate_output_tensors_on_host(struct ttrt_pipelin
 // Enqueues `n` host tensors: each is written to the device, the model runs on it and its
 // output is read back into a host tensor of the pipeline. Does not wait for the device; the
 // inputs' bytes are copied before this returns. Every input is checked against the sample
-// first, so a bad input enqueues nothing. The pipelined-IO executor needs at least 2 inputs
-// per call.
+// first, so a bad input enqueues nothing. `n` is at least 1 (at least 2 for the pipelined-IO
+// executor); a smaller `n` is TTRT_STATUS_INVALID_ARGUMENT.
 //
 // # Safety
 // `p` is a pipeline handle; `inputs` points to `n` host tensors whose data is readable (NULL
@@ -1444,6 +1444,8 @@ ttrt_status ttrt_op_matmul(struct ttrt_device *dev,
 
 // The memory config TT-CNN uses for a persistent DRAM input: the tensor sharded over a 1-D
 // DRAM grid (`dram_grid_y` must be 1), height- or width-sharded per `shard_strategy`.
+// `dram_grid_x` is 1 to 8, the most DRAM banks of any supported chip; anything else is
+// TTRT_STATUS_INVALID_ARGUMENT.
 //
 // # Safety
 // `shape` points to 4 values; `out_mem` is writable.

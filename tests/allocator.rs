@@ -1156,7 +1156,7 @@ fn persistent_dram_memory_config_splits_evenly_over_a_dram_row() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "only a 1D DRAM grid is supported: expected 2 x 1, found 2 x 2"
+        "only a 1D DRAM grid is supported (dram_grid_y must be 1): expected 2 x 1, found 2 x 2"
     );
     // Six banks: 512 rows split over 4 (the largest count <= 6 dividing 512), 64 columns too.
     let (_, spec) =

@@ -296,3 +296,67 @@ fn run_smoke_tests_a_bert_shaped_netlist() {
     let out = smoke_test(&path, &["--param", "$p_microbatch_count=2"]);
     assert!(out.contains("output e2e_layer_1_output shape"), "{out}");
 }
+
+/// `ttrt run` with stdout and stderr on a pseudo-terminal (util-linux `script`): the progress
+/// line is drawn with `\r` and wiped before the summary. The line is drawn whatever the timing
+/// once every loop is done (a count at its total always draws), so a short run shows it. Piped,
+/// the same run prints no `\r` at all.
+#[test]
+fn run_draws_a_progress_line_on_a_terminal_and_none_into_a_pipe() {
+    if !support::have_tool("script", "running `ttrt run` on a pseudo-terminal") {
+        return;
+    }
+    let cmd = format!(
+        "'{}' run examples/digits.tti --loops 3",
+        env!("CARGO_BIN_EXE_ttrt")
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    // A watchdog only: a hang fails instead of blocking the suite.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`script -c {cmd}` still running after 300 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{tty}");
+    let bar = "\rttrt run: 3 loops / 3 loops [####################] 100%";
+    let drawn = tty
+        .find(bar)
+        .unwrap_or_else(|| panic!("no {bar:?} in {tty:?}"));
+    // Wiped: a `\r`, blanks over the line, and a `\r` before the summary starts.
+    let summary = tty
+        .find("image examples/digits.tti (")
+        .unwrap_or_else(|| panic!("no summary in {tty:?}"));
+    assert!(drawn < summary, "{tty:?}");
+    let last_bar = tty.rfind(bar).unwrap() + bar.len();
+    let wipe = &tty[last_bar..summary];
+    assert!(
+        wipe.len() > 2
+            && wipe.starts_with('\r')
+            && wipe.ends_with('\r')
+            && wipe[1..wipe.len() - 1].chars().all(|c| c == ' '),
+        "{wipe:?}"
+    );
+    // The summary's lines are whole: nothing of the progress line after the wipe.
+    let rest = &tty[summary..];
+    assert!(!rest.contains("ttrt run:"), "{rest:?}");
+    for line in ["popped 12 entries of logits", "3 loops in ", "inferences/s"] {
+        assert!(rest.contains(line), "no {line:?} in {rest:?}");
+    }
+
+    let (code, out, err) = run(&["examples/digits.tti", "--loops", "3"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(!out.contains('\r') && !err.contains('\r'), "{out:?}{err:?}");
+    assert!(out.contains("popped 12 entries of logits"), "{out}");
+}

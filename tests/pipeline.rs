@@ -562,7 +562,7 @@ fn call_order_and_input_errors() {
     p.compile(&x).unwrap();
     assert_eq!(
         p.enqueue(&five[..1]).err().unwrap().to_string(),
-        "Pipelined I/O executor requires at least 2 inputs for pipelining (got 1)"
+        "n is 1: the Pipelined I/O executor requires at least 2 inputs for pipelining"
     );
     assert_eq!(p.pop_all().unwrap().len(), 0);
 }
@@ -776,7 +776,7 @@ fn memory_config_utility_matches_upstreams_cases() {
         )
         .unwrap_err()
         .to_string(),
-        "only a 1D DRAM grid is supported: expected 2 x 1, found 2 x 2"
+        "only a 1D DRAM grid is supported (dram_grid_y must be 1): expected 2 x 1, found 2 x 2"
     );
     // The utility's config serves a pipeline: 512 x 64 over the chip's 6 DRAM banks (4 divide
     // 512 rows evenly... and 64 columns: 4 banks of 16).

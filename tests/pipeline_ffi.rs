@@ -632,8 +632,8 @@ fn call_order_nulls_and_freed_handles() {
         fails(
             ttrt_pipeline_enqueue(p, one.as_ptr(), 1),
             ttrt_status::InvalidArgument,
-            "ttrt_pipeline_enqueue: Pipelined I/O executor requires at least 2 inputs for \
-             pipelining (got 1)",
+            "ttrt_pipeline_enqueue: n is 1: the Pipelined I/O executor requires at least 2 inputs \
+             for pipelining",
         );
         fails(
             ttrt_pipeline_enqueue(p, ptr::null(), 2),
@@ -724,6 +724,40 @@ fn call_order_nulls_and_freed_handles() {
     }
 }
 
+/// `n = 0` names `n` and what every executor needs, rather than the pipelined-IO executor's
+/// rule; a refused enqueue leaves the pipeline usable (one input then goes through).
+#[test]
+fn enqueue_of_no_inputs_names_n_for_every_executor() {
+    for (name, cfg) in configs() {
+        unsafe {
+            let (dev, p, _user, st, mut x) = pipeline_with(Behaviour::Relu, cfg);
+            ok(st);
+            let pipelined_io = cfg.all_transfers_on_separate_command_queue;
+            let expected = if pipelined_io {
+                "ttrt_pipeline_enqueue: n is 0: the Pipelined I/O executor requires at least 2 \
+                 inputs for pipelining"
+            } else {
+                "ttrt_pipeline_enqueue: n is 0: enqueue needs at least one input"
+            };
+            let st = ttrt_pipeline_enqueue(p, ptr::null(), 0);
+            assert_eq!(
+                (st, last_error().as_str()),
+                (ttrt_status::InvalidArgument, expected),
+                "{name}"
+            );
+            let shape = [1, 1, 32, 32];
+            let expected: Vec<u16> = x.iter().map(|&b| relu(b)).collect();
+            let mut y = x.clone();
+            let two = [host(&mut x, shape), host(&mut y, shape)];
+            let n = if pipelined_io { 2 } else { 1 };
+            ok(ttrt_pipeline_enqueue(p, two.as_ptr(), n));
+            pop_and_check(p, &vec![expected; n], name);
+            ttrt_pipeline_free(p);
+            ok(ttrt_device_close(dev));
+        }
+    }
+}
+
 #[test]
 fn persistent_dram_memory_config_through_the_c_api() {
     unsafe {
@@ -764,8 +798,62 @@ fn persistent_dram_memory_config_through_the_c_api() {
                 &mut m,
             ),
             ttrt_status::InvalidArgument,
-            "ttrt_memory_config_for_persistent_dram_tensor: only a 1D DRAM grid is supported: \
-             expected 2 x 1, found 2 x 2",
+            "ttrt_memory_config_for_persistent_dram_tensor: only a 1D DRAM grid is supported \
+             (dram_grid_y must be 1): expected 2 x 1, found 2 x 2",
         );
+    }
+}
+
+/// The DRAM grid is the chip's row of DRAM banks: no supported chip has more than 8 (Grayskull
+/// and Blackhole; Wormhole B0 has 6), so wider grids and empty ones are refused, and a grid as
+/// wide as the widest chip is fine.
+#[test]
+fn persistent_dram_memory_config_refuses_grids_no_chip_has() {
+    unsafe {
+        let shape = [1u32, 1, 64, 64];
+        let mut m = ttrt_memory_config::default();
+        ok(ttrt_memory_config_for_persistent_dram_tensor(
+            shape.as_ptr(),
+            ttrt_memory_layout::WidthSharded as u32,
+            8,
+            1,
+            &mut m,
+        ));
+        assert_eq!((m.shard.grid.end_x, m.shard.shape), (7, [64, 8]));
+        for x in [0, 9, 12, u32::MAX] {
+            let before = m;
+            fails(
+                ttrt_memory_config_for_persistent_dram_tensor(
+                    shape.as_ptr(),
+                    ttrt_memory_layout::HeightSharded as u32,
+                    x,
+                    1,
+                    &mut m,
+                ),
+                ttrt_status::InvalidArgument,
+                &format!(
+                    "ttrt_memory_config_for_persistent_dram_tensor: dram_grid_x is {x}: it must \
+                     be 1 to 8 (the most DRAM banks of any supported chip)"
+                ),
+            );
+            assert_eq!(m, before, "a refused grid leaves out_mem alone");
+        }
+        for y in [0, u32::MAX] {
+            fails(
+                ttrt_memory_config_for_persistent_dram_tensor(
+                    shape.as_ptr(),
+                    ttrt_memory_layout::WidthSharded as u32,
+                    u32::MAX,
+                    y,
+                    &mut m,
+                ),
+                ttrt_status::InvalidArgument,
+                &format!(
+                    "ttrt_memory_config_for_persistent_dram_tensor: only a 1D DRAM grid is \
+                     supported (dram_grid_y must be 1): expected {0} x 1, found {0} x {y}",
+                    u32::MAX
+                ),
+            );
+        }
     }
 }

@@ -614,8 +614,8 @@ const NO_INPUT: HostBuffer = HostBuffer {
 /// Enqueues `n` host tensors: each is written to the device, the model runs on it and its
 /// output is read back into a host tensor of the pipeline. Does not wait for the device; the
 /// inputs' bytes are copied before this returns. Every input is checked against the sample
-/// first, so a bad input enqueues nothing. The pipelined-IO executor needs at least 2 inputs
-/// per call.
+/// first, so a bad input enqueues nothing. `n` is at least 1 (at least 2 for the pipelined-IO
+/// executor); a smaller `n` is TTRT_STATUS_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// `p` is a pipeline handle; `inputs` points to `n` host tensors whose data is readable (NULL

@@ -693,6 +693,8 @@ pub unsafe extern "C" fn ttrt_op_matmul(
 
 /// The memory config TT-CNN uses for a persistent DRAM input: the tensor sharded over a 1-D
 /// DRAM grid (`dram_grid_y` must be 1), height- or width-sharded per `shard_strategy`.
+/// `dram_grid_x` is 1 to 8, the most DRAM banks of any supported chip; anything else is
+/// TTRT_STATUS_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// `shape` points to 4 values; `out_mem` is writable.

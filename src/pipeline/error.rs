@@ -95,9 +95,10 @@ pub enum PipelineError {
     /// `pop_all` waited for its outputs when another thread cleaned the pipeline up (or freed
     /// it): the wait ended; nothing changed.
     CancelledByCleanup,
-    /// The pipelined-IO executor got fewer than 2 inputs.
+    /// Fewer inputs than the executor needs: 1 for every executor, 2 for pipelined IO.
     TooFewInputs {
         found: usize,
+        min: usize,
     },
     /// More inputs since the last `pop_all` than pre-allocated output slots.
     TooManyInputs {
@@ -206,9 +207,13 @@ impl fmt::Display for PipelineError {
                 "the pipeline was cleaned up (ttrt_pipeline_cleanup or ttrt_pipeline_free on \
                  another thread) while this call waited for its outputs",
             ),
-            PipelineError::TooFewInputs { found } => write!(
+            PipelineError::TooFewInputs { found, min } if *min <= 1 => {
+                write!(f, "n is {found}: enqueue needs at least one input")
+            }
+            PipelineError::TooFewInputs { found, min } => write!(
                 f,
-                "Pipelined I/O executor requires at least 2 inputs for pipelining (got {found})"
+                "n is {found}: the Pipelined I/O executor requires at least {min} inputs for \
+                 pipelining"
             ),
             PipelineError::TooManyInputs { inputs, slots } => write!(
                 f,

@@ -412,7 +412,10 @@ impl<C: Chip, D: DeviceRef<Chip = C>, M: Model<C>> Pipeline<D, M> {
             return Err(PipelineError::NotCompiled { call: "enqueue" });
         };
         if n < self.kind.min_inputs() {
-            return Err(PipelineError::TooFewInputs { found: n });
+            return Err(PipelineError::TooFewInputs {
+                found: n,
+                min: self.kind.min_inputs(),
+            });
         }
         if self.popped {
             self.pending = 0;

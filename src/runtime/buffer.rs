@@ -218,6 +218,8 @@ pub enum LayoutError {
     TooLarge { what: &'static str },
     /// A DRAM grid with more than one row (persistent DRAM tensors).
     DramGridNot1D { grid: (u32, u32) },
+    /// A DRAM grid with no banks in x, or more than any supported chip has.
+    DramGridOutOfRange { x: u32, max: u32 },
     /// A shard strategy persistent DRAM tensors do not use.
     UnsupportedShardStrategy { found: MemoryLayout },
 }
@@ -301,8 +303,14 @@ impl fmt::Display for LayoutError {
             LayoutError::TooLarge { what } => write!(f, "{what} is too large"),
             LayoutError::DramGridNot1D { grid } => write!(
                 f,
-                "only a 1D DRAM grid is supported: expected {} x 1, found {} x {}",
+                "only a 1D DRAM grid is supported (dram_grid_y must be 1): expected {} x 1, \
+                 found {} x {}",
                 grid.0, grid.0, grid.1
+            ),
+            LayoutError::DramGridOutOfRange { x, max } => write!(
+                f,
+                "dram_grid_x is {x}: it must be 1 to {max} (the most DRAM banks of any supported \
+                 chip)"
             ),
             LayoutError::UnsupportedShardStrategy { found } => write!(
                 f,
@@ -729,6 +737,25 @@ fn shard_map(
     })
 }
 
+/// The most DRAM banks any supported chip has (Grayskull and Blackhole: 8, Wormhole B0: 6, per
+/// [`crate::hal::ChipGeometry::of`]): the largest DRAM grid x
+/// [`persistent_dram_memory_config`] accepts.
+pub(crate) const MAX_DRAM_BANKS: u32 = max_dram_banks();
+
+const fn max_dram_banks() -> u32 {
+    let mut max = 0;
+    let archs = [Arch::Grayskull, Arch::WormholeB0, Arch::Blackhole];
+    let mut i = 0;
+    while i < archs.len() {
+        let banks = crate::hal::ChipGeometry::of(archs[i]).dram_channels;
+        if banks > max {
+            max = banks;
+        }
+        i += 1;
+    }
+    max
+}
+
 /// The DRAM memory config of a persistent input or output tensor of the TT-CNN pipeline,
 /// after upstream TT-CNN's `get_memory_config_for_persistent_dram_tensor`.
 ///
@@ -743,9 +770,11 @@ fn shard_map(
 /// Where ttrt decides: the height is the flattened `shape[0] * shape[1] * shape[2]` (upstream
 /// takes `shape[-2]`, which only agrees when the outer dimensions are 1 and otherwise yields a
 /// spec with more shards than banks); a zero dimension or a grid with no banks is an error
-/// (upstream divides by zero or returns empty shards). Like upstream the split is in elements,
-/// not tiles, so for TILE tensors the shard may not be tile-aligned and [`BufferLayout::new`]
-/// then rejects it; upstream's pipeline uses ROW_MAJOR inputs.
+/// (upstream divides by zero or returns empty shards), and so is a grid wider than the 8 DRAM
+/// banks of the widest supported chip (upstream takes the grid from the device, which cannot
+/// have more). Like upstream the split is in elements, not tiles, so for TILE tensors the shard
+/// may not be tile-aligned and [`BufferLayout::new`] then rejects it; upstream's pipeline uses
+/// ROW_MAJOR inputs.
 pub fn persistent_dram_memory_config(
     shape: [u32; 4],
     strategy: MemoryLayout,
@@ -754,9 +783,10 @@ pub fn persistent_dram_memory_config(
     if dram_grid.1 != 1 {
         return Err(LayoutError::DramGridNot1D { grid: dram_grid });
     }
-    if dram_grid.0 == 0 {
-        return Err(LayoutError::Geometry {
-            field: "dram_grid.x",
+    if dram_grid.0 == 0 || dram_grid.0 > MAX_DRAM_BANKS {
+        return Err(LayoutError::DramGridOutOfRange {
+            x: dram_grid.0,
+            max: MAX_DRAM_BANKS,
         });
     }
     if shape.contains(&0) {

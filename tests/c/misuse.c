@@ -674,6 +674,8 @@ static void device_functions(ttrt_image *img) {
     EXPECT(S_ARG, ttrt_op_binary(dev, 0, UINT32_MAX, a, b, &mem, &out));
     EXPECT(S_ARG, ttrt_memory_config_for_persistent_dram_tensor(shape, UINT32_MAX, 2, 1, &bad_mem));
     EXPECT(S_ARG, ttrt_memory_config_for_persistent_dram_tensor(shape, TTRT_MEMORY_LAYOUT_HEIGHT_SHARDED, 0, 1, &bad_mem));
+    EXPECT(S_ARG, ttrt_memory_config_for_persistent_dram_tensor(shape, TTRT_MEMORY_LAYOUT_HEIGHT_SHARDED, UINT32_MAX, 1, &bad_mem));
+    EXPECT(S_ARG, ttrt_memory_config_for_persistent_dram_tensor(shape, TTRT_MEMORY_LAYOUT_HEIGHT_SHARDED, 9, 1, &bad_mem));
     bad_mem = mem;
     bad_mem.buffer_type = UINT32_MAX;
     EXPECT(S_ARG, ttrt_allocate_tensor_on_device(dev, &spec, &bad_mem, &out));

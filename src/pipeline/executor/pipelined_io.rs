@@ -169,7 +169,7 @@ impl MultiCqTracedModelPipelinedIoExecutor {
         };
         let n = outputs.len();
         if n < 2 {
-            return Err(PipelineError::TooFewInputs { found: n });
+            return Err(PipelineError::TooFewInputs { found: n, min: 2 });
         }
         let r = (|| {
             Self::transfer_input(dev, &mut ev, dram_input, &input(0))?;

@@ -272,8 +272,13 @@ fn functions(file: &str, src: &str) -> Vec<(String, FnInfo, Vec<Tok>)> {
         let Tok::Ident(name) = toks[k + 1].clone() else {
             unreachable!()
         };
-        let exported =
-            k >= 2 && toks[k - 1] == Tok::Str("C".into()) && is_ident(&toks[k - 2], "extern");
+        // `pub [unsafe] extern "C" fn`: a callback of a test (`extern "C"`, not `pub`) is
+        // not an export.
+        let is_pub = |at: usize| at < k && is_ident(&toks[at], "pub");
+        let exported = k >= 3
+            && toks[k - 1] == Tok::Str("C".into())
+            && is_ident(&toks[k - 2], "extern")
+            && (is_pub(k - 3) || (is_ident(&toks[k - 3], "unsafe") && k >= 4 && is_pub(k - 4)));
         // Generic parameters, then the parameter list.
         let mut open = k + 2;
         if is_punct(&toks[open], '<') {

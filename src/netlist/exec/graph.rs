@@ -56,7 +56,8 @@ enum Kind {
     Fused(FusedPlan),
 }
 
-/// One input of an op: where it comes from and how it is transformed. `t` holds the result.
+/// One input of an op: where it comes from and how it is transformed. `t` holds the result,
+/// unless `direct`: then the op reads its source slot as it is.
 struct InputPlan {
     slot: usize,
     unpad: Option<InputUnpad>,
@@ -64,6 +65,14 @@ struct InputPlan {
     pad: Option<InputPad>,
     t: Tensor,
     spare: Tensor,
+    /// Set by each run: the input has no unpad, TMs or pad and its values are not quantized
+    /// on the way in, so a copy of the source would equal it.
+    direct: bool,
+}
+
+/// Whether an input tagged `tag` is quantized when an op reads it (golden's step 5).
+fn quantized_on_read(tag: DataFormat, arch: Arch) -> bool {
+    low_bfp(tag) || (tag == DataFormat::Float32 && arch == Arch::WormholeB0)
 }
 
 /// A queue an op writes, with the queue's `input_tms`.
@@ -604,6 +613,13 @@ impl GraphPlan {
 
 /// Steps 1-5 of the pipeline for one input.
 fn prepare_input(input: &mut InputPlan, src: &Tensor, arch: Arch) -> Result<(), String> {
+    input.direct = input.unpad.is_none()
+        && input.tms.is_empty()
+        && input.pad.is_none()
+        && !quantized_on_read(src.tag, arch);
+    if input.direct {
+        return Ok(());
+    }
     match input.unpad {
         Some(u) => unpad(src, &mut input.t, u.rt, u.ct)?,
         None => input.t.copy_from(src),
@@ -635,45 +651,17 @@ fn run_op(
     for input in op.inputs.iter_mut() {
         prepare_input(input, &values[input.slot], arch)?;
     }
-    let out = &mut values[op.slot];
     let accumulate = op.gradient && op.has_run;
     if accumulate {
-        op.prev.copy_from(out);
+        op.prev.copy_from(&values[op.slot]);
     }
-    let ins = &op.inputs;
-    let input = |k: usize| &ins[k].t;
-    match &mut op.kind {
-        Kind::Unary { op: f, vector } => apply_sfpu(*f, *vector, input(0), out)?,
-        Kind::Binary(b) => apply_binary(*b, input(0), input(1), out)?,
-        Kind::Matmul(extras) => {
-            let mut next = 2;
-            let bias = extras.bias.then(|| {
-                next += 1;
-                input(2)
-            });
-            let scale = (extras.requant || extras.dequant).then(|| input(next));
-            matmul_op(
-                extras,
-                input(0),
-                input(1),
-                bias,
-                scale,
-                &mut op.scratch,
-                out,
-            )?
-        }
-        Kind::IdentityMatmul(p) => {
-            let bias = p.bias.then(|| input(3));
-            p.run(input(0), input(1), input(2), bias, &mut op.scratch, out)?
-        }
-        Kind::Depthwise { bias } => {
-            depthwise(input(0), input(1), bias.then(|| input(2)), out);
-        }
-        Kind::Reduce { dim, z } => reduce_max(input(0), *dim, *z, out),
-        Kind::Splice(s) => s.run(input, out),
-        Kind::Embedding(e) => e.run(input(0), input(1), out)?,
-        Kind::Fused(f) => f.run(input, out)?,
-    }
+    // The output leaves its slot while the op computes, so direct inputs can borrow the other
+    // slots (an op never reads its own output). Moving a tensor allocates nothing.
+    let mut out_t = core::mem::replace(&mut values[op.slot], Tensor::zeros(0, 0, 0, op.out_df));
+    let computed = compute(op, values, &mut out_t);
+    values[op.slot] = out_t;
+    computed?;
+    let out = &mut values[op.slot];
     if let Some(tile) = op.clear {
         out.clear_outside(tile);
     }
@@ -711,6 +699,52 @@ fn run_op(
     Ok(())
 }
 
+/// The op's computation proper, from its prepared inputs into `out`.
+fn compute(op: &mut OpPlan, values: &[Tensor], out: &mut Tensor) -> Result<(), String> {
+    let ins = &op.inputs;
+    let input = |k: usize| {
+        let i = &ins[k];
+        if i.direct {
+            &values[i.slot]
+        } else {
+            &i.t
+        }
+    };
+    match &mut op.kind {
+        Kind::Unary { op: f, vector } => apply_sfpu(*f, *vector, input(0), out)?,
+        Kind::Binary(b) => apply_binary(*b, input(0), input(1), out)?,
+        Kind::Matmul(extras) => {
+            let mut next = 2;
+            let bias = extras.bias.then(|| {
+                next += 1;
+                input(2)
+            });
+            let scale = (extras.requant || extras.dequant).then(|| input(next));
+            matmul_op(
+                extras,
+                input(0),
+                input(1),
+                bias,
+                scale,
+                &mut op.scratch,
+                out,
+            )?
+        }
+        Kind::IdentityMatmul(p) => {
+            let bias = p.bias.then(|| input(3));
+            p.run(input(0), input(1), input(2), bias, &mut op.scratch, out)?
+        }
+        Kind::Depthwise { bias } => {
+            depthwise(input(0), input(1), bias.then(|| input(2)), out);
+        }
+        Kind::Reduce { dim, z } => reduce_max(input(0), *dim, *z, out),
+        Kind::Splice(s) => s.run(input, out),
+        Kind::Embedding(e) => e.run(input(0), input(1), out)?,
+        Kind::Fused(f) => f.run(input, out)?,
+    }
+    Ok(())
+}
+
 /// Compiles one op: its kind, its inputs' pipelines and its output shape, checked against the
 /// declared shape.
 fn compile_op(
@@ -721,7 +755,6 @@ fn compile_op(
     slot_of: &dyn Fn(&str) -> usize,
     slot: usize,
 ) -> Result<(OpPlan, Shape), String> {
-    let _ = arch;
     if op.tile_dim != TileDim::FULL {
         return Err(format!(
             "tile_dim {}x{} is not supported",
@@ -757,10 +790,26 @@ fn compile_op(
             s = Shape::new(s.z, s.rt + p.rt, s.ct + p.ct);
             max = max.max(s.z as usize * s.rt as usize * s.ct as usize * 1024);
         }
-        let mut tt = sized(s, DataFormat::Float32);
-        tt.data.reserve(max.saturating_sub(tt.data.len()));
+        // A plain input (no unpad, TMs or pad) never uses `spare`, and one read straight from a
+        // queue whose format is not quantized on the way in is read in place (`direct`).
+        let plain = unpad_attr.is_none() && tms.is_empty() && pad_attr.is_none();
+        let in_place = plain
+            && netlist.op(name).is_none()
+            && netlist
+                .queue(name)
+                .is_some_and(|q| !quantized_on_read(q.df, arch));
+        let mut tt = if in_place {
+            Tensor::zeros(0, 0, 0, DataFormat::Float32)
+        } else {
+            sized(s, DataFormat::Float32)
+        };
+        if !in_place {
+            tt.data.reserve(max.saturating_sub(tt.data.len()));
+        }
         let mut spare = Tensor::zeros(0, 0, 0, DataFormat::Float32);
-        spare.data.reserve(max);
+        if !plain {
+            spare.data.reserve(max);
+        }
         inputs.push(InputPlan {
             slot: slot_of(name),
             unpad: unpad_attr,
@@ -768,6 +817,7 @@ fn compile_op(
             pad: pad_attr,
             t: tt,
             spare,
+            direct: false,
         });
         shapes.push(s);
     }

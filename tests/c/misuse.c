@@ -1289,6 +1289,21 @@ static void *backend_hammer(void *arg) {
     return NULL;
 }
 
+/* Starts `fn(arg)` on a new thread; a thread that cannot be started ends the run (setup). */
+static void spawn(pthread_t *thread, void *(*fn)(void *), void *arg) {
+    if (pthread_create(thread, NULL, fn, arg) != 0) {
+        fprintf(stderr, "misuse: pthread_create failed\n");
+        exit(2);
+    }
+}
+
+static void join_all(pthread_t *threads, int n) {
+    int i;
+    for (i = 0; i < n; i++) {
+        pthread_join(threads[i], NULL);
+    }
+}
+
 static void concurrent_calls(ttrt_image *img) {
     pthread_t threads[THREADS];
     device_worker dw[THREADS];
@@ -1300,27 +1315,17 @@ static void concurrent_calls(ttrt_image *img) {
     for (i = 0; i < THREADS; i++) {
         dw[i].dev = dev;
         dw[i].index = i;
-        if (pthread_create(&threads[i], NULL, device_hammer, &dw[i]) != 0) {
-            fprintf(stderr, "misuse: pthread_create failed\n");
-            exit(2);
-        }
+        spawn(&threads[i], device_hammer, &dw[i]);
     }
-    for (i = 0; i < THREADS; i++) {
-        pthread_join(threads[i], NULL);
-    }
+    join_all(threads, THREADS);
     EXPECT(S_ARG, ttrt_synchronize(dev));
 
     for (i = 0; i < THREADS; i++) {
         bw[i].be = be;
         bw[i].index = i;
-        if (pthread_create(&threads[i], NULL, backend_hammer, &bw[i]) != 0) {
-            fprintf(stderr, "misuse: pthread_create failed\n");
-            exit(2);
-        }
+        spawn(&threads[i], backend_hammer, &bw[i]);
     }
-    for (i = 0; i < THREADS; i++) {
-        pthread_join(threads[i], NULL);
-    }
+    join_all(threads, THREADS);
     EXPECT(S_ARG, ttrt_backend_wait_for_idle(be));
 
     /* Handles created and freed on many threads at once: none is confused with another. */
@@ -1329,14 +1334,9 @@ static void concurrent_calls(ttrt_image *img) {
         for (i = 0; i < THREADS; i++) {
             dw[i].dev = dev;
             dw[i].index = 2 + i; /* allocate, deallocate, free only */
-            if (pthread_create(&threads[i], NULL, device_hammer, &dw[i]) != 0) {
-                fprintf(stderr, "misuse: pthread_create failed\n");
-                exit(2);
-            }
+            spawn(&threads[i], device_hammer, &dw[i]);
         }
-        for (i = 0; i < THREADS; i++) {
-            pthread_join(threads[i], NULL);
-        }
+        join_all(threads, THREADS);
     }
 }
 
@@ -1456,10 +1456,7 @@ static void cancelled_waits(ttrt_image *img) {
                 REQUIRE(ttrt_push_input(c.be, &q, &t, true, 0, -1));
                 REQUIRE(ttrt_push_input(c.be, &q, &t, true, 0, -1));
             }
-            if (pthread_create(&th, NULL, block_forever, &c) != 0) {
-                fprintf(stderr, "misuse: pthread_create failed\n");
-                exit(2);
-            }
+            spawn(&th, block_forever, &c);
             nanosleep(&pause, NULL);
             if (by_free) {
                 ttrt_backend_free(c.be);

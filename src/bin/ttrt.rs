@@ -26,11 +26,14 @@ Usage:
   ttrt info IMAGE [--json]
                         summarize a .tti archive or a netlist: versions, arch,
                         grid, inputs and targets, queues and programs
-  ttrt pack NETLIST --tensors DIR [--arch ARCH] -o OUT.tti
-                        write a TTI archive in PyBuda's layout
+  ttrt pack NETLIST (--tensors DIR | --no-tensors) [--arch ARCH] -o OUT.tti
+                        write a TTI archive in PyBuda's layout (--no-tensors:
+                        parameters and constants become inputs)
   ttrt run IMAGE [--loops N] [--inputs DIR] [--labels FILE] [--outputs DIR]
-                        the embedded loader's loop on the simulated device:
-                        outputs' checksums, accuracy with labels, loops/s
+               [--cqs 1|2] [--param NAME=VALUE]...
+                        the embedded loader's loop on the simulated device (or a
+                        smoke test of any netlist): outputs' shapes and checksums,
+                        accuracy with labels, loops/s (`ttrt run --help`)
   ttrt bench [SUITE...] [--quick]
                         measure against baselines: formats, device, netlist,
                         backend, pipeline

@@ -663,34 +663,58 @@ pub unsafe extern "C" fn ttrt_release_trace(dev: *mut ttrt_device, trace_id: u32
     })
 }
 
+/// Test support: a kernel that keeps a CQ busy until the test opens its gate, so a call that
+/// waits on the device is still waiting when another thread acts.
+#[cfg(all(test, feature = "std"))]
+pub(crate) mod held {
+    use super::*;
+    use crate::hal::Chip;
+    use crate::runtime::{Kernel, KernelMessage};
+    use core::sync::atomic::AtomicBool;
+
+    fn held(ctx: usize, _chip: &dyn Chip, _error: &mut KernelMessage) -> bool {
+        // SAFETY: ctx is the gate leaked by `held_cq`.
+        let gate = unsafe { &*(ctx as *const AtomicBool) };
+        while !gate.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+        true
+    }
+
+    /// Enqueues on CQ `cq` of `dev` a kernel that runs until the returned gate is set.
+    pub(crate) fn held_cq(dev: *mut ttrt_device, cq: u8) -> &'static AtomicBool {
+        let gate: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        let shared = Arc::clone(&device(dev).unwrap().shared);
+        // SAFETY: the gate is leaked, so it outlives the kernel.
+        unsafe {
+            shared
+                .dev
+                .enqueue_kernel(
+                    cq,
+                    Kernel {
+                        entry: held,
+                        ctx: gate as *const AtomicBool as usize,
+                    },
+                )
+                .unwrap();
+        }
+        gate
+    }
+}
+
 #[cfg(all(test, feature = "std"))]
 mod tests {
     //! ttrt_device_close against calls waiting on other threads. A kernel that runs until the
     //! test opens its gate keeps the device busy, so each waiter is still waiting when close
     //! starts; a watchdog turns a call that never returns into a failure.
 
+    use super::held::held_cq;
     use super::*;
     use crate::ffi::tensor::*;
-    use crate::hal::Chip;
-    use crate::runtime::{Kernel, KernelMessage};
-    use core::sync::atomic::AtomicBool;
     use std::sync::mpsc;
     use std::time::Duration;
 
     const WATCHDOG: Duration = Duration::from_secs(30);
-
-    fn held(ctx: usize, _chip: &dyn Chip, _error: &mut KernelMessage) -> bool {
-        // SAFETY: ctx is a leaked AtomicBool (see `gate`).
-        let gate = unsafe { &*(ctx as *const AtomicBool) };
-        while !gate.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_micros(50));
-        }
-        true
-    }
-
-    fn gate() -> &'static AtomicBool {
-        Box::leak(Box::new(AtomicBool::new(false)))
-    }
 
     fn recv<T>(rx: &mpsc::Receiver<T>, what: &str) -> T {
         rx.recv_timeout(WATCHDOG)
@@ -747,23 +771,8 @@ mod tests {
                 ttrt_status::Success
             );
         }
-        let gate = gate();
-        let h = device(dev).unwrap();
-        let shared = Arc::clone(&h.shared);
-        // SAFETY: the gate is leaked, so it outlives the kernel.
-        unsafe {
-            shared
-                .dev
-                .enqueue_kernel(
-                    0,
-                    Kernel {
-                        entry: held,
-                        ctx: gate as *const AtomicBool as usize,
-                    },
-                )
-                .unwrap();
-        }
-        drop(h);
+        let gate = held_cq(dev, 0);
+        let shared = Arc::clone(&device(dev).unwrap().shared);
         let mut ev = ttrt_event::default();
         // SAFETY: as above.
         unsafe {

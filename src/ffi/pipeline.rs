@@ -772,10 +772,9 @@ mod tests {
     //! or free starts; a watchdog turns a call that never returns into a failure.
 
     use super::*;
+    use crate::ffi::device::held::held_cq;
     use crate::ffi::device::{ttrt_device_close, ttrt_device_open, ttrt_synchronize};
     use crate::ffi::tensor::*;
-    use crate::hal::Chip;
-    use crate::runtime::{Kernel, KernelMessage};
     use std::sync::mpsc;
     use std::time::Duration;
 
@@ -784,15 +783,6 @@ mod tests {
     const CANCELLED_TEXT: &str = "ttrt_pipeline_pop_all: the pipeline was cleaned up \
          (ttrt_pipeline_cleanup or ttrt_pipeline_free on another thread) while this call waited \
          for its outputs";
-
-    fn held(ctx: usize, _chip: &dyn Chip, _error: &mut KernelMessage) -> bool {
-        // SAFETY: ctx is a leaked AtomicBool (see `gate`).
-        let gate = unsafe { &*(ctx as *const AtomicBool) };
-        while !gate.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_micros(50));
-        }
-        true
-    }
 
     unsafe extern "C" fn relu(
         _user: *mut c_void,
@@ -888,21 +878,8 @@ mod tests {
                 last()
             );
         }
-        let gate: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        let gate = held_cq(dev, 0);
         let shared = Arc::clone(&device(dev).unwrap().shared);
-        // SAFETY: the gate is leaked, so it outlives the kernel.
-        unsafe {
-            shared
-                .dev
-                .enqueue_kernel(
-                    0,
-                    Kernel {
-                        entry: held,
-                        ctx: gate as *const AtomicBool as usize,
-                    },
-                )
-                .unwrap();
-        }
         // SAFETY: as above; the input's bytes are copied before enqueue returns.
         unsafe {
             let x = host(&mut bits);

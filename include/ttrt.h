@@ -18,7 +18,8 @@
  *   checked against host_memory_budget of ttrt_backend_config / ttrt_device_config (0: the
  *   machine's physical memory); over it is TTRT_STATUS_OUT_OF_MEMORY naming what and how
  *   many bytes. Archive metadata members are limited by ttrt_image_config.max_metadata_bytes
- *   (256 MiB by default) before anything is inflated.
+ *   (256 MiB by default) and, over 16 MiB, to max_metadata_ratio (100:1 by default) of their
+ *   deflated size, both before anything is inflated.
  * - Error texts name arguments and fields as this header does ("argument `out_img` is NULL",
  *   "cfg->arena_size").
  * - The library prints nothing. Log records go to the callback of ttrt_set_log_callback, or of
@@ -624,6 +625,14 @@ typedef struct ttrt_image_config {
   // is inflated. Default 0: 256 MiB. (A tensor member is checked against the size its
   // descriptor gives, also before it is inflated.)
   uint64_t max_metadata_bytes;
+  // The most a deflated metadata member over 16 MiB may expand, in inflated bytes per
+  // compressed byte (from the zip central directory, before inflating); more is
+  // `TTRT_STATUS_INVALID_IMAGE`, a decompression bomb. Default 0: 100 (real netlists and
+  // device.json deflate about 5-25:1). Added after `max_metadata_bytes`: a config whose
+  // `struct_size` ends before it gets the default.
+  uint32_t max_metadata_ratio;
+  // Set to 0.
+  uint32_t reserved2;
 } ttrt_image_config;
 
 // What the loaded library is: version, ABI, features and target. Filled by

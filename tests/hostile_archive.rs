@@ -336,6 +336,7 @@ fn a_metadata_limit_set_lower_refuses_a_netlist_over_it() {
     if in_child() {
         return child(&ImageConfig {
             max_metadata_bytes: 3000,
+            ..ImageConfig::default()
         });
     }
     let path = scratch("small_limit.tti");
@@ -363,6 +364,76 @@ fn a_metadata_limit_set_lower_refuses_a_netlist_over_it() {
             && text.contains("max_metadata_bytes of 3000 B"),
         "{text}"
     );
+}
+
+/// A device.json padded to 255 MiB, under max_metadata_bytes, that deflates about 1000:1: a
+/// 254 KB archive that took 1.35 s and 258 MB to open before the ratio limit.
+#[test]
+fn metadata_deflating_past_the_ratio_limit_is_refused_before_inflating() {
+    if in_child() {
+        return child(&ImageConfig::default());
+    }
+    let path = scratch("padded_metadata.tti");
+    let archive = zip(&[
+        zeros("unzipped_tti/device.json", 255),
+        stored("unzipped_tti/net.yaml", NETLIST.as_bytes()),
+    ]);
+    assert!(archive.len() < 1 << 20, "{} bytes", archive.len());
+    std::fs::write(&*path, archive).unwrap();
+    let o = open_in_child(
+        "metadata_deflating_past_the_ratio_limit_is_refused_before_inflating",
+        &path,
+    );
+    let (kind, text) = o.result.expect_err("a 1000:1 device.json must be refused");
+    assert_eq!(kind, "Invalid");
+    let compressed = deflated_zeros(255).len();
+    assert!(
+        text.contains("member unzipped_tti/device.json inflates")
+            && text.contains(&format!("{compressed} B to {} B", 255 * MIB))
+            && text.contains("max_metadata_ratio 100:1"),
+        "{text}"
+    );
+    assert!(o.peak_kb < PEAK_LIMIT_KB, "peak {} kB", o.peak_kb);
+}
+
+/// The ratio limit starts above 16 MiB, and a trusted image may raise it: the same 20 MiB
+/// member then gets as far as the JSON parser (zeros are not JSON).
+#[test]
+fn the_ratio_limit_spares_small_metadata_and_can_be_raised() {
+    let case = "the_ratio_limit_spares_small_metadata_and_can_be_raised";
+    if in_child() {
+        let raised = std::env::var(ARCHIVE).unwrap().ends_with("_raised.tti");
+        return child(&ImageConfig {
+            max_metadata_ratio: if raised { 2000 } else { 0 },
+            ..ImageConfig::default()
+        });
+    }
+    for (mib, raised, refused_for_ratio) in
+        [(16, false, false), (20, false, true), (20, true, false)]
+    {
+        let path = scratch(&format!(
+            "ratio_{mib}{}.tti",
+            if raised { "_raised" } else { "" }
+        ));
+        std::fs::write(
+            &*path,
+            zip(&[
+                zeros("unzipped_tti/device.json", mib),
+                stored("unzipped_tti/net.yaml", NETLIST.as_bytes()),
+            ]),
+        )
+        .unwrap();
+        let o = open_in_child(case, &path);
+        let (_, text) = o.result.expect_err("zeros are not a device.json");
+        assert_eq!(
+            text.contains("max_metadata_ratio"),
+            refused_for_ratio,
+            "{mib} MiB, raised {raised}: {text}"
+        );
+        if !refused_for_ratio {
+            assert!(text.contains("device.json"), "{text}");
+        }
+    }
 }
 
 #[test]
@@ -457,6 +528,24 @@ fn the_c_api_takes_the_metadata_limit_from_ttrt_image_config() {
                 && text.contains("member unzipped_tti/device.json is ")
                 && text.contains("over max_metadata_bytes of 100 B"),
             "{text}"
+        );
+        // A config of the first version (16 bytes, before max_metadata_ratio) is read up to
+        // its end: the ratio takes its default.
+        let mut v1 = [0u64; 2];
+        std::ptr::copy_nonoverlapping(
+            (&cfg as *const ttrt_image_config).cast::<u8>(),
+            v1.as_mut_ptr().cast::<u8>(),
+            16,
+        );
+        *v1.as_mut_ptr().cast::<u32>() = 16;
+        assert_eq!(
+            ttrt_image_open_with_config(c_path.as_ptr(), v1.as_ptr().cast(), &mut img),
+            ttrt_status::InvalidImage
+        );
+        assert!(
+            last().contains("over max_metadata_bytes of 100 B"),
+            "{}",
+            last()
         );
         cfg.struct_size = 4;
         assert_eq!(

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::ffi::{c_char, c_void};
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::boundary::{arg, c_str, call, guard, out};
+use super::boundary::{arg, c_str, call, guard, out, sized_config, AppendOnlyConfig};
 use super::error::{set_last_error, ApiError, ArgError, CError};
 use super::format::{
     arch_of, host_tensor, host_tensor_mut, ttrt_io_desc, ttrt_tensor_desc, ttrt_tensor_owner,
@@ -43,6 +43,9 @@ pub struct ttrt_backend_config {
     /// 0: the machine's physical memory.
     pub host_memory_budget: u64,
 }
+
+// SAFETY: integers only, struct_size first.
+unsafe impl AppendOnlyConfig for ttrt_backend_config {}
 
 static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 24);
 static_assertions::const_assert_eq!(
@@ -181,33 +184,8 @@ unsafe fn config_of(c: *const ttrt_backend_config) -> Result<BackendConfig, ArgE
     if c.is_null() {
         return Ok(BackendConfig::default());
     }
-    // SAFETY: the caller's contract covers the first field.
-    let size = unsafe { core::ptr::addr_of!((*c).struct_size).read_unaligned() };
-    if size < CONFIG_SIZE_V1 {
-        return Err(ArgError::StructSize {
-            arg: "cfg",
-            found: size,
-            min: CONFIG_SIZE_V1,
-        });
-    }
-    // Fields past the caller's struct_size read as zero.
-    let mut full = ttrt_backend_config {
-        struct_size: 0,
-        arch: 0,
-        num_command_queues: 0,
-        reserved: 0,
-        host_memory_budget: 0,
-    };
-    let known = (size as usize).min(core::mem::size_of::<ttrt_backend_config>());
-    // SAFETY: the caller's struct has `size` readable bytes; `full` has room for `known`.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            c.cast::<u8>(),
-            (&mut full as *mut ttrt_backend_config).cast::<u8>(),
-            known,
-        )
-    };
-    let c = full;
+    // SAFETY: the caller's contract.
+    let c = unsafe { sized_config(c, "cfg", CONFIG_SIZE_V1) }?;
     if !(1..=2).contains(&c.num_command_queues) {
         return Err(ArgError::Range {
             arg: "cfg->num_command_queues",

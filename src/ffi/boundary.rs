@@ -168,6 +168,44 @@ pub fn check_len<T>(len: usize, name: &'static str) -> Result<(), ArgError> {
     }
 }
 
+/// A C config struct that begins with `uint32_t struct_size` and grows only by appending
+/// fields, whose defaults are zero.
+///
+/// # Safety
+/// All-zero bytes are a valid value of the type, and its first field is the `u32` struct_size.
+pub unsafe trait AppendOnlyConfig: Copy {}
+
+/// Reads a config of the caller's `struct_size` bytes: fields past it read as zero (their
+/// defaults); a `struct_size` under `min`, the first version's size, is refused.
+///
+/// # Safety
+/// If non-NULL and aligned, `p` points to at least its `struct_size` readable bytes.
+pub unsafe fn sized_config<T: AppendOnlyConfig>(
+    p: *const T,
+    name: &'static str,
+    min: u32,
+) -> Result<T, ArgError> {
+    check_pointer(p, name)?;
+    // SAFETY: non-NULL and aligned (checked); the first field is the u32 struct_size (the
+    // trait's contract), which every version has.
+    let size = unsafe { p.cast::<u32>().read() };
+    if size < min {
+        return Err(ArgError::StructSize {
+            arg: name,
+            found: size,
+            min,
+        });
+    }
+    let mut full = core::mem::MaybeUninit::<T>::zeroed();
+    let known = (size as usize).min(core::mem::size_of::<T>());
+    // SAFETY: the caller's struct has `size` readable bytes, `full` room for `known`; all-zero
+    // bytes overwritten by some of a valid T's are a valid T (integers and pointers only).
+    unsafe {
+        core::ptr::copy_nonoverlapping(p.cast::<u8>(), full.as_mut_ptr().cast::<u8>(), known);
+        Ok(full.assume_init())
+    }
+}
+
 fn check_pointer<T>(p: *const T, name: &'static str) -> Result<(), ArgError> {
     if p.is_null() {
         Err(ArgError::Null { arg: name })

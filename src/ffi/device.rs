@@ -8,8 +8,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::boundary::{arg, call, check_len, guard, out};
-use super::error::ArgError;
+use super::boundary::{arg, call, check_len, guard, out, sized_config, AppendOnlyConfig};
 use super::event::ttrt_event;
 use super::format::arch_of;
 use super::handle::{Handle, HandleTable};
@@ -67,6 +66,9 @@ pub struct ttrt_device_config {
     /// asked. Default 0: the machine's physical memory.
     pub host_memory_budget: u64,
 }
+
+// SAFETY: integers and one pointer (NULL when zero), struct_size first.
+unsafe impl AppendOnlyConfig for ttrt_device_config {}
 
 static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_device_config, arena_size), 40);
 static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_device_config, arena), 48);
@@ -190,30 +192,8 @@ struct OpenConfig {
 /// `c` points to at least `c.struct_size` readable bytes; a non-NULL `arena` to `arena_size`
 /// bytes that nothing else uses until the device closes.
 unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeError> {
-    // SAFETY: the caller's contract covers the first field.
-    let size = unsafe { core::ptr::addr_of!((*c).struct_size).read_unaligned() };
-    let min = CONFIG_SIZE_V1;
-    if size < min {
-        return Err(ArgError::StructSize {
-            arg: "cfg",
-            found: size,
-            min,
-        }
-        .into());
-    }
-    // Fields past the caller's struct_size read as zero (NULL arena).
-    // SAFETY: all-zero is a valid ttrt_device_config (integers and a null pointer).
-    let mut full: ttrt_device_config = unsafe { core::mem::zeroed() };
-    let known = (size as usize).min(core::mem::size_of::<ttrt_device_config>());
-    // SAFETY: the caller's struct has `size` readable bytes; `full` has room for `known`.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            c.cast::<u8>(),
-            (&mut full as *mut ttrt_device_config).cast::<u8>(),
-            known,
-        )
-    };
-    let c = full;
+    // SAFETY: the caller's contract.
+    let c = unsafe { sized_config(c, "cfg", CONFIG_SIZE_V1) }?;
     if !(1..=2).contains(&c.num_command_queues) {
         return fail!(
             InvalidArgument,

@@ -6,7 +6,7 @@ use alloc::ffi::CString;
 use alloc::vec::Vec;
 use core::ffi::c_char;
 
-use super::boundary::{arg, c_str, call, guard, out};
+use super::boundary::{arg, c_str, call, guard, out, sized_config, AppendOnlyConfig};
 use super::error::{set_last_error, ApiError, ArgError, CError};
 use super::format::ttrt_arch;
 use super::handle::{Borrow, Handle, HandleTable};
@@ -33,9 +33,27 @@ pub struct ttrt_image_config {
     /// is inflated. Default 0: 256 MiB. (A tensor member is checked against the size its
     /// descriptor gives, also before it is inflated.)
     pub max_metadata_bytes: u64,
+    /// The most a deflated metadata member over 16 MiB may expand, in inflated bytes per
+    /// compressed byte (from the zip central directory, before inflating); more is
+    /// `TTRT_STATUS_INVALID_IMAGE`, a decompression bomb. Default 0: 100 (real netlists and
+    /// device.json deflate about 5-25:1). Added after `max_metadata_bytes`: a config whose
+    /// `struct_size` ends before it gets the default.
+    pub max_metadata_ratio: u32,
+    /// Set to 0.
+    pub reserved2: u32,
 }
 
-static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_image_config>(), 16);
+/// What `struct_size` must be at least: the config before `max_metadata_ratio` was added.
+const CONFIG_SIZE_V1: u32 = 16;
+
+// SAFETY: integers only, struct_size first.
+unsafe impl AppendOnlyConfig for ttrt_image_config {}
+
+static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_image_config>(), 24);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_image_config, max_metadata_ratio),
+    16
+);
 static_assertions::const_assert_eq!(
     core::mem::offset_of!(ttrt_image_config, max_metadata_bytes),
     8
@@ -137,6 +155,8 @@ pub unsafe extern "C" fn ttrt_image_config_default(cfg: *mut ttrt_image_config) 
                 struct_size: core::mem::size_of::<ttrt_image_config>() as u32,
                 reserved: 0,
                 max_metadata_bytes: 0,
+                max_metadata_ratio: 0,
+                reserved2: 0,
             });
         }
     })
@@ -179,18 +199,10 @@ pub unsafe extern "C" fn ttrt_image_open_with_config(
                 ImageConfig::default()
             } else {
                 // SAFETY: the caller's contract.
-                let c = unsafe { arg(cfg, "cfg") }?;
-                let min = core::mem::size_of::<ttrt_image_config>() as u32;
-                if c.struct_size < min {
-                    return Err(ArgError::StructSize {
-                        arg: "cfg",
-                        found: c.struct_size,
-                        min,
-                    }
-                    .into());
-                }
+                let c = unsafe { sized_config(cfg, "cfg", CONFIG_SIZE_V1) }?;
                 ImageConfig {
                     max_metadata_bytes: c.max_metadata_bytes,
+                    max_metadata_ratio: c.max_metadata_ratio,
                 }
             };
             // SAFETY: the caller's contract.

@@ -51,11 +51,25 @@ pub struct ImageConfig {
     /// central directory, the tar header or the file system gives, before it is read or
     /// inflated. 0: the default, 256 MiB.
     pub max_metadata_bytes: u64,
+    /// The most a deflated metadata member larger than 16 MiB may expand (inflated bytes per
+    /// compressed byte), decided from the sizes the zip central directory gives. 0: the
+    /// default, 100. Real metadata deflates about 5-25:1; text padded to compress 1000:1 is a
+    /// decompression bomb, and would cost its full size to inflate and parse.
+    pub max_metadata_ratio: u32,
 }
 
 /// 256 MiB: far above the metadata of real models (a netlist of thousands of ops is a few
 /// MB), far below what a machine can be made to inflate.
 const DEFAULT_MAX_METADATA_BYTES: u64 = 256 << 20;
+
+/// 100:1, the expansion past which zip readers commonly treat a member as a bomb (Apache
+/// POI's default minimum inflate ratio is 0.01): four times what a generated BERT netlist, the
+/// most repetitive metadata ttrt has seen, deflates to.
+const DEFAULT_MAX_METADATA_RATIO: u32 = 100;
+
+/// Metadata members up to this size may expand at any ratio: inflating and parsing them costs
+/// little whatever they hold.
+const RATIO_FREE_METADATA_BYTES: u64 = 16 << 20;
 
 impl ImageConfig {
     fn max_metadata(&self) -> u64 {
@@ -65,14 +79,39 @@ impl ImageConfig {
         }
     }
 
-    /// Refuses metadata `what` of `size` bytes over the limit.
-    fn check_metadata(&self, file: &str, what: &str, size: u64) -> Result<(), ImageError> {
+    fn max_ratio(&self) -> u32 {
+        match self.max_metadata_ratio {
+            0 => DEFAULT_MAX_METADATA_RATIO,
+            n => n,
+        }
+    }
+
+    /// Refuses metadata `what` of `size` bytes over the limit, or deflated from `compressed`
+    /// bytes at more than the ratio allowed.
+    fn check_metadata(
+        &self,
+        file: &str,
+        what: &str,
+        size: u64,
+        compressed: Option<u64>,
+    ) -> Result<(), ImageError> {
         let max = self.max_metadata();
         if size > max {
             return invalid!(
                 "{file}: {what} is {size} B, over max_metadata_bytes of {max} B (the limit on \
                  metadata; raise it with ttrt_image_open_with_config if the image is trusted)"
             );
+        }
+        let ratio = u64::from(self.max_ratio());
+        if let Some(compressed) = compressed {
+            if size > RATIO_FREE_METADATA_BYTES && size > compressed.saturating_mul(ratio) {
+                return invalid!(
+                    "{file}: {what} inflates {compressed} B to {size} B, more than \
+                     max_metadata_ratio {ratio}:1 allows for metadata over 16 MiB (a \
+                     decompression bomb; raise it with ttrt_image_open_with_config if the image \
+                     is trusted)"
+                );
+            }
         }
         Ok(())
     }
@@ -82,6 +121,7 @@ impl Default for ImageConfig {
     fn default() -> Self {
         ImageConfig {
             max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
+            max_metadata_ratio: DEFAULT_MAX_METADATA_RATIO,
         }
     }
 }
@@ -132,7 +172,7 @@ impl Image {
             let size = std::fs::metadata(path)
                 .map_err(|e| io_error(&file, "read the netlist", e))?
                 .len();
-            config.check_metadata(&file, "the netlist", size)?;
+            config.check_metadata(&file, "the netlist", size, None)?;
             let text = std::fs::read(path).map_err(|e| io_error(&file, "read the netlist", e))?;
             (Image::from_netlist(&text, &file)?, text.len())
         } else {
@@ -201,7 +241,12 @@ impl Image {
         };
         // Metadata members are read whole: their size is checked before they are read.
         let metadata = |m: &super::archive::Member<'_>| -> Result<(), ImageError> {
-            config.check_metadata(&file, &format!("member {}", m.name()), m.size())
+            config.check_metadata(
+                &file,
+                &format!("member {}", m.name()),
+                m.size(),
+                m.compressed_size(),
+            )
         };
         let member = |name: &str| -> Result<Cow<'_, [u8]>, ImageError> {
             match archive.find(name) {

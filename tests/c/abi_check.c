@@ -52,8 +52,9 @@ STATIC_ASSERT(offsetof(ttrt_device_config, host_memory_budget) == 56 + 2 * sizeo
               "ttrt_device_config.host_memory_budget");
 STATIC_ASSERT(sizeof(ttrt_backend_config) == 24, "ttrt_backend_config size");
 STATIC_ASSERT(offsetof(ttrt_backend_config, host_memory_budget) == 16, "ttrt_backend_config.host_memory_budget");
-STATIC_ASSERT(sizeof(ttrt_image_config) == 16, "ttrt_image_config size");
+STATIC_ASSERT(sizeof(ttrt_image_config) == 24, "ttrt_image_config size");
 STATIC_ASSERT(offsetof(ttrt_image_config, max_metadata_bytes) == 8, "ttrt_image_config.max_metadata_bytes");
+STATIC_ASSERT(offsetof(ttrt_image_config, max_metadata_ratio) == 16, "ttrt_image_config.max_metadata_ratio");
 STATIC_ASSERT(sizeof(ttrt_pipeline_config) == 16, "ttrt_pipeline_config size");
 STATIC_ASSERT(offsetof(ttrt_pipeline_config, use_trace) == 4, "ttrt_pipeline_config.use_trace");
 STATIC_ASSERT(offsetof(ttrt_pipeline_config, num_command_queues) == 8, "ttrt_pipeline_config.num_command_queues");

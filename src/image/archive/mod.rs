@@ -120,6 +120,14 @@ impl<'a> Member<'a> {
         matches!(self.data, Data::Deflated { .. })
     }
 
+    /// The bytes of the deflate stream of a compressed member (`None` when stored).
+    pub fn compressed_size(&self) -> Option<u64> {
+        match self.data {
+            Data::Deflated { compressed, .. } => Some(compressed.len() as u64),
+            Data::Tar(_) | Data::Stored { .. } => None,
+        }
+    }
+
     /// The member's bytes: borrowed from the file for tar and stored zip members, inflated for
     /// deflated zip members. Zip members are checked against their CRC-32.
     pub fn bytes(&self) -> Result<Cow<'a, [u8]>, ImageError> {

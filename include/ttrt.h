@@ -1088,7 +1088,9 @@ void ttrt_codec_options_default(struct ttrt_codec_options *options);
 // Converts the host tensor `src` (W entries: its outermost dimension) into the tilized bytes
 // of the queue `layout`, quantized to the queue's format: for each buffer in row-major grid
 // order, the W entries one after another, no queue header. `dst_len` must be at least the
-// `tilized_size` of `ttrt_io_desc_sizes`. Reference rounding.
+// `tilized_size` of `ttrt_io_desc_sizes`. Rounding is Buda's reference (Float16_b truncates,
+// block floats round half up); TT-Metal tensors (`ttrt_copy_host_to_device_tensor`) follow
+// TT-Metal's rules instead.
 //
 // # Safety
 // `src` and `layout` point to valid descriptors, `src->ptr` to the tensor's data, `dst` to
@@ -1377,6 +1379,13 @@ void ttrt_tensor_free(struct ttrt_tensor *t);
 // Copies a host tensor into `dst`. The bytes are converted and queued before this returns,
 // so `src` may be reused at once; `blocking` also waits until the device has them.
 //
+// Conversion follows TT-Metal's host (`ttnn.Tensor(values, dtype, layout)`), not Buda's queue
+// codecs: TILE pages are byte for byte TT-Metal's (shared exponents of a block-float tile in
+// face order, then faces F0-F3; Bfp4_b low nibble first; pages row-major). Float16_b and
+// Bfp8_b/Bfp4_b round to nearest, ties to even; a NaN becomes bfloat16 0x7fc0; a block-float
+// denormal packs as 0. A host tensor already in device pages (TILE, the tensor's format) is
+// copied as is.
+//
 // # Safety
 // `dev`, `dst` are handles; `src` points to a `ttrt_host_tensor` whose data is readable.
 ttrt_status ttrt_copy_host_to_device_tensor(struct ttrt_device *dev,
@@ -1387,6 +1396,10 @@ ttrt_status ttrt_copy_host_to_device_tensor(struct ttrt_device *dev,
 
 // Copies `src` into the caller's host buffer `dst`. Non-blocking: the data is there after an
 // event, finish or synchronize that follows, and `dst->data` must stay valid until then.
+//
+// Values read as TT-Metal's host reads pages back (ttnn's `to_torch`): a block-float code of
+// zero magnitude keeps its sign (-0); a value below fp32's normal range has the fraction
+// under exponent 0 without its hidden bit, or is +0 further down.
 //
 // # Safety
 // `dev`, `src` are handles; `dst` points to a `ttrt_host_tensor` whose data is writable

@@ -10,7 +10,7 @@ mod served;
 
 use served::Dev;
 use ttrt::format::page::{decode_tile_page, encode_tile_page};
-use ttrt::format::{DataFormat, Rounding};
+use ttrt::format::{BfpDecoding, DataFormat, Rounding};
 use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::pipeline::{
@@ -892,7 +892,7 @@ fn a_matmul_model_with_float32_and_tile_inputs() {
         for (t, page) in h.as_bytes().chunks_exact(4096).enumerate() {
             let (tr, tc) = (t / 2, t % 2);
             let mut vals = [0f32; 1024];
-            decode_tile_page(page, DataFormat::Float32, &mut vals).unwrap();
+            decode_tile_page(page, DataFormat::Float32, BfpDecoding::Buda, &mut vals).unwrap();
             for (k, v) in vals.iter().enumerate() {
                 y[(tr * 32 + k / 32) * 64 + tc * 32 + k % 32] = *v;
             }

@@ -10,9 +10,9 @@ use ttrt::format::page::{
     decode_row_page, decode_tile_page, encode_row_page, encode_tile_page, tile_page_size,
 };
 use ttrt::format::{
-    decode_tile, encode_tile, tile_size_bytes, tilize, untilize, Arch, BfpRounding, DataFormat,
-    Float16bRounding, FormatError, HostTensor, HostTensorMut, QueueLayout, Rounding, TileDim,
-    TILE_HEADER_SIZE,
+    decode_tile, encode_tile, tile_size_bytes, tilize, untilize, Arch, BfpDecoding, BfpRounding,
+    DataFormat, Float16bRounding, FormatError, HostTensor, HostTensorMut, QueueLayout, Rounding,
+    TileDim, TILE_HEADER_SIZE,
 };
 use ttrt::hal::sim::compute::{
     apply_binary, apply_relu, apply_unary, matmul_tile_accumulate, BinaryOp, ComputeError,
@@ -198,7 +198,7 @@ fn tile_page_decodes_to_the_tilize_untilize_round_trip() {
             let mut page = vec![0u8; tile_page_size(format)];
             encode_tile_page(&values, format, Rounding::default(), &mut page).unwrap();
             let mut decoded = [0f32; 1024];
-            decode_tile_page(&page, format, &mut decoded).unwrap();
+            decode_tile_page(&page, format, BfpDecoding::Buda, &mut decoded).unwrap();
 
             // The same values through a one-tile queue and back to Float32 on the host.
             let host: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -252,7 +252,10 @@ fn raw_formats_have_no_tile_pages() {
             encode_tile_page(&values, format, Rounding::default(), &mut page),
             Err(expected.clone())
         );
-        assert_eq!(decode_tile_page(&page, format, &mut out), Err(expected));
+        assert_eq!(
+            decode_tile_page(&page, format, BfpDecoding::Buda, &mut out),
+            Err(expected)
+        );
     }
 }
 
@@ -271,7 +274,7 @@ fn short_tile_page_buffers_are_refused() {
     );
     let mut out = [0f32; 1024];
     assert!(matches!(
-        decode_tile_page(&page, DataFormat::Bfp8B, &mut out),
+        decode_tile_page(&page, DataFormat::Bfp8B, BfpDecoding::Buda, &mut out),
         Err(FormatError::BufferSize { expected: 1088, .. })
     ));
 }

@@ -618,7 +618,9 @@ pub unsafe extern "C" fn ttrt_codec_options_default(options: *mut ttrt_codec_opt
 /// Converts the host tensor `src` (W entries: its outermost dimension) into the tilized bytes
 /// of the queue `layout`, quantized to the queue's format: for each buffer in row-major grid
 /// order, the W entries one after another, no queue header. `dst_len` must be at least the
-/// `tilized_size` of `ttrt_io_desc_sizes`. Reference rounding.
+/// `tilized_size` of `ttrt_io_desc_sizes`. Rounding is Buda's reference (Float16_b truncates,
+/// block floats round half up); TT-Metal tensors (`ttrt_copy_host_to_device_tensor`) follow
+/// TT-Metal's rules instead.
 ///
 /// # Safety
 /// `src` and `layout` point to valid descriptors, `src->ptr` to the tensor's data, `dst` to

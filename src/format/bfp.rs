@@ -5,9 +5,14 @@
 //! exponent; each mantissa (hidden bit forced, even for denormals) is shifted right by the
 //! distance to it and rounded half up on the already-truncated value, saturating instead of
 //! bumping the exponent. `BfpRounding::Truncate` is `TT_BACKEND_DISABLE_BFP_RTE=1`.
+//!
+//! TT-Metal's host packer (`BfpRounding::NearestEven`, TT-Metal tensors) aligns the same way and
+//! differs in two rules: ties go to the even code, and a datum with exponent field 0 (a
+//! denormal) packs as 0. Its reader ([`decode_kind_metal`]) differs from Buda's below fp32's
+//! normal range and on a signed zero code.
 
 use super::element::pow2;
-use super::{BfpRounding, DataFormat};
+use super::{BfpDecoding, BfpRounding, DataFormat};
 
 /// Per-format constants: mantissa bits kept (including the hidden one), the right shift from a
 /// 24-bit mantissa, and the largest magnitude code.
@@ -73,8 +78,11 @@ pub(crate) fn encode_block_kind(
     }
     let round = match rounding {
         BfpRounding::HalfUp => 1u32 << (kind.shift - 1),
-        BfpRounding::Truncate => 0,
+        BfpRounding::Truncate | BfpRounding::NearestEven => 0,
     };
+    let nearest_even = rounding == BfpRounding::NearestEven;
+    let rest_mask = (1u32 << kind.shift) - 1;
+    let half = 1u32 << (kind.shift - 1);
     for (code, b) in codes.iter_mut().zip(&bits) {
         let magnitude = b & 0x7fff_ffff;
         let mut m = (1u32 << 23) | (b & 0x7f_ffff);
@@ -96,8 +104,17 @@ pub(crate) fn encode_block_kind(
         };
         let distance = shared - e;
         let aligned = if distance >= 31 { 0 } else { m >> distance };
-        let q = ((aligned + round) >> kind.shift).min(kind.qmax);
-        let q = if magnitude == 0 { 0 } else { q };
+        let q = if nearest_even {
+            let t = aligned >> kind.shift;
+            let rest = aligned & rest_mask;
+            let up = rest > half || (rest == half && t & 1 == 1);
+            (t + up as u32).min(kind.qmax)
+        } else {
+            ((aligned + round) >> kind.shift).min(kind.qmax)
+        };
+        // A zero is 0; so is a denormal for TT-Metal (exponent field 0).
+        let flushed = nearest_even && (b >> 23) & 0xff == 0;
+        let q = if magnitude == 0 || flushed { 0 } else { q };
         let sign = if q == 0 { 0 } else { b >> 31 };
         *code = ((sign << (kind.bits - 1)) | q) as u8;
     }
@@ -149,7 +166,40 @@ pub(crate) fn decode_kind(shared: u8, code: u8, kind: BfpKind) -> f32 {
     }
 }
 
-/// The fp32 value of one code of a block-float `format` with shared exponent `exponent`.
+/// The fp32 value of one code as TT-Metal's host reads it back (`convert_bfp_to_u32`, what
+/// ttnn's `to_torch` of a tile page gives): the magnitude is normalized under a hidden bit and
+/// the exponent lowered by the shift, as in [`decode_kind`], but the sign stays on a zero
+/// magnitude (-0), a lowered exponent of exactly 0 keeps the fraction without the hidden bit
+/// (a denormal of about half the value), and one below 0 gives +0.
+#[inline(always)]
+pub(crate) fn decode_kind_metal(shared: u8, code: u8, kind: BfpKind) -> f32 {
+    let top = kind.bits - 2;
+    let q = code as u32 & kind.qmax;
+    let sign = ((code as u32 >> (kind.bits - 1)) & 1) << 31;
+    if q == 0 {
+        return f32::from_bits(sign);
+    }
+    let msb = 31 - q.leading_zeros();
+    let lowered = top - msb;
+    let fraction = ((q << lowered) & ((1 << top) - 1)) << (23 - top);
+    let exp = shared as i32 - lowered as i32 + if kind.family_a { 112 } else { 0 };
+    if exp < 0 {
+        return 0.0;
+    }
+    f32::from_bits(sign | ((exp as u32) << 23) | fraction)
+}
+
+/// The fp32 value of one code of a block-float `format` with shared exponent `exponent`, as
+/// Buda queues read it.
 pub fn decode_datum(exponent: u8, code: u8, format: DataFormat) -> f32 {
-    BfpKind::of(format).map_or(0.0, |kind| decode_kind(exponent, code, kind))
+    decode_datum_with(exponent, code, format, BfpDecoding::Buda)
+}
+
+/// The fp32 value of one code of a block-float `format` with shared exponent `exponent`, read
+/// as `decoding` reads it.
+pub fn decode_datum_with(exponent: u8, code: u8, format: DataFormat, decoding: BfpDecoding) -> f32 {
+    BfpKind::of(format).map_or(0.0, |kind| match decoding {
+        BfpDecoding::Buda => decode_kind(exponent, code, kind),
+        BfpDecoding::TtMetal => decode_kind_metal(exponent, code, kind),
+    })
 }

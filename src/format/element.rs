@@ -14,7 +14,7 @@ fn exponent8(bits: u32) -> i32 {
 }
 
 /// bfloat16 from fp32: the top 16 bits (the reference), or rounded to nearest even (NaN stays
-/// a quiet NaN).
+/// a quiet NaN of its sign and top payload bits, or, TT-Metal's way, becomes 0x7fc0).
 #[inline(always)]
 pub fn f32_to_float16_b(x: f32, rounding: Float16bRounding) -> u16 {
     let bits = x.to_bits();
@@ -26,6 +26,13 @@ pub fn f32_to_float16_b(x: f32, rounding: Float16bRounding) -> u16 {
             } else {
                 let bias = 0x7fff + ((bits >> 16) & 1);
                 (bits.wrapping_add(bias) >> 16) as u16
+            }
+        }
+        Float16bRounding::NearestEvenCanonicalNan => {
+            if (bits & 0x7fff_ffff) > 0x7f80_0000 {
+                0x7fc0
+            } else {
+                f32_to_float16_b(x, Float16bRounding::NearestEven)
             }
         }
     }

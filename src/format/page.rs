@@ -11,6 +11,12 @@
 //! A ROW_MAJOR tensor is stored as its elements one after another, `device_bits() / 8` bytes
 //! each, little-endian, in the device encodings of `element.rs`.
 //!
+//! The conversion rules are the caller's: TT-Metal tensors (the device's writes and reads) use
+//! [`Rounding::tt_metal`] and [`BfpDecoding::TtMetal`], TT-Metal's host conversion, so their
+//! pages equal what `ttnn.Tensor(values, dtype, layout=TILE_LAYOUT)` stores and read back as
+//! ttnn reads them (tests/metal_pages.rs, against ttnn's own output); the simulated chip's ops
+//! use Buda's golden codecs.
+//!
 //! Every 16 values of a tile row (columns 0-15 or 16-31) are one face row, and for block floats
 //! one shared-exponent block, so the tile codecs below convert run by run between the row-major
 //! values and the page: no face-order copy of the tile, no per-value index arithmetic. They
@@ -18,7 +24,7 @@
 //! (tests/sim_compute.rs).
 
 use super::tile::{data_offset, pack_datums, unpack_datums, TILE_HEADER_SIZE};
-use super::{tile_size_bytes, Arch, DataFormat, FormatError, Rounding, TileDim};
+use super::{tile_size_bytes, Arch, BfpDecoding, DataFormat, FormatError, Rounding, TileDim};
 
 const TILE: TileDim = TileDim::FULL;
 /// Values of one face row: one run of a tile row, one block of a block float.
@@ -104,10 +110,12 @@ pub fn encode_tile_page(
     Ok(())
 }
 
-/// Decodes one tile page (the first [`tile_page_size`] bytes of `bytes`) into row-major values.
+/// Decodes one tile page (the first [`tile_page_size`] bytes of `bytes`) into row-major values,
+/// block floats read as `decoding` says.
 pub fn decode_tile_page(
     bytes: &[u8],
     format: DataFormat,
+    decoding: BfpDecoding,
     out: &mut [f32; 1024],
 ) -> Result<(), FormatError> {
     let exp_len = tile_page_exponents(format)?;
@@ -121,12 +129,12 @@ pub fn decode_tile_page(
             let (block, at) = run_position(format, r, c);
             let src = &data[at..at + run_bytes];
             if exp_len == 0 {
-                unpack_datums(src, format, 0, run);
+                unpack_datums(src, format, 0, decoding, run);
             } else {
                 let mut packed = [0u8; 1 + RUN];
                 packed[0] = exps[block];
                 packed[1..1 + run_bytes].copy_from_slice(src);
-                unpack_datums(&packed[..1 + run_bytes], format, 1, run);
+                unpack_datums(&packed[..1 + run_bytes], format, 1, decoding, run);
             }
         }
     }
@@ -164,6 +172,6 @@ pub fn decode_row_page(
         .checked_mul(item)
         .ok_or(FormatError::TooLarge { what: "row page" })?;
     check_len("row page", size, bytes.len())?;
-    unpack_datums(&bytes[..size], format, 0, out);
+    unpack_datums(&bytes[..size], format, 0, BfpDecoding::Buda, out);
     Ok(())
 }

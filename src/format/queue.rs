@@ -19,7 +19,7 @@ use super::tile::{
     TILE_HEADER_SIZE,
 };
 use super::{Arch, DataFormat, FormatError, HostTensor, HostTensorMut, Rounding};
-use super::{BfpRounding, Float16bRounding};
+use super::{BfpDecoding, BfpRounding, Float16bRounding};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UblockOrder {
@@ -712,7 +712,7 @@ pub fn untilize(
                 }
             }
             IoLayout::Flat => {
-                unpack_datums(bytes, layout.format, 0, &mut vals[..n]);
+                unpack_datums(bytes, layout.format, 0, BfpDecoding::Buda, &mut vals[..n]);
                 for (j, v) in vals[..n].iter().enumerate() {
                     let (r, c) = layout.flat_position(&site, j);
                     let at = base + r * s2 + c * s3;

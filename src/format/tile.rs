@@ -11,9 +11,9 @@
 //! top-left, F1 top-right, F2 bottom-left, F3 bottom-right), 16x32 and shorter have two side by
 //! side, 32x16 two stacked. Sizes follow Buda's `get_tile_size_in_bytes`.
 
-use super::bfp::{decode_kind, encode_block_kind, BfpKind};
+use super::bfp::{decode_kind, decode_kind_metal, encode_block_kind, BfpKind};
 use super::element::{from_device, to_device};
-use super::{Arch, DataFormat, FormatError, Rounding};
+use super::{Arch, BfpDecoding, DataFormat, FormatError, Rounding};
 
 /// Bytes of the header in front of every tilized tile.
 pub const TILE_HEADER_SIZE: usize = 16;
@@ -222,8 +222,15 @@ pub(crate) fn pack_datums(
     n * format.device_bits() / 8
 }
 
-/// Unpacks datums (after an exponent section of `exp_len` bytes for block floats) into `vals`.
-pub(crate) fn unpack_datums(bytes: &[u8], format: DataFormat, exp_len: usize, vals: &mut [f32]) {
+/// Unpacks datums (after an exponent section of `exp_len` bytes for block floats) into `vals`,
+/// block floats read as `decoding` says.
+pub(crate) fn unpack_datums(
+    bytes: &[u8],
+    format: DataFormat,
+    exp_len: usize,
+    decoding: BfpDecoding,
+    vals: &mut [f32],
+) {
     if let Some(kind) = BfpKind::of(format) {
         let (exps, data) = bytes.split_at(exp_len);
         let per_byte = (8 / kind.bits) as usize;
@@ -234,7 +241,10 @@ pub(crate) fn unpack_datums(bytes: &[u8], format: DataFormat, exp_len: usize, va
             for (i, v) in out.iter_mut().enumerate() {
                 let byte = src[i / per_byte];
                 let code = (byte >> ((i % per_byte) as u32 * kind.bits)) & mask;
-                *v = decode_kind(e, code, kind);
+                *v = match decoding {
+                    BfpDecoding::Buda => decode_kind(e, code, kind),
+                    BfpDecoding::TtMetal => decode_kind_metal(e, code, kind),
+                };
             }
         }
         return;
@@ -273,7 +283,13 @@ pub(crate) fn unpack_datums(bytes: &[u8], format: DataFormat, exp_len: usize, va
 /// Unpacks one tilized tile into values in face order.
 pub(crate) fn unpack_tile(bytes: &[u8], format: DataFormat, dim: TileDim, face_vals: &mut [f32]) {
     let exp_len = data_offset(format, dim) - TILE_HEADER_SIZE;
-    unpack_datums(&bytes[TILE_HEADER_SIZE..], format, exp_len, face_vals);
+    unpack_datums(
+        &bytes[TILE_HEADER_SIZE..],
+        format,
+        exp_len,
+        BfpDecoding::Buda,
+        face_vals,
+    );
 }
 
 fn check_tile_args(

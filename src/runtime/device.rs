@@ -413,7 +413,7 @@ impl<C: Chip> Device<C> {
             shutdown: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             waiting: AtomicU32::new(0),
-            rounding: Rounding::default(),
+            rounding: Rounding::tt_metal(),
             chip,
         })
     }

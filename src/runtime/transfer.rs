@@ -4,7 +4,7 @@
 
 use crate::format::element::{from_device, from_host, to_device, to_host};
 use crate::format::page::{decode_tile_page, encode_tile_page};
-use crate::format::{DataFormat, FormatError, Rounding};
+use crate::format::{BfpDecoding, DataFormat, FormatError, Rounding};
 use crate::hal::{BufferRef, Chip, HalError};
 use crate::runtime::buffer::{BufferLayout, TensorLayout};
 
@@ -139,7 +139,7 @@ pub unsafe fn pages_to_host<C: Chip + ?Sized>(
             for p in 0..layout.num_pages() {
                 let (bank, offset) = layout.page_location(p);
                 chip.read(kind, bank, src.addr + offset, &mut bytes[..page])?;
-                decode_tile_page(&bytes[..page], format, &mut vals)?;
+                decode_tile_page(&bytes[..page], format, BfpDecoding::TtMetal, &mut vals)?;
                 let (tr, tc) = (p as usize / tiles_w, p as usize % tiles_w);
                 for r in 0..TILE {
                     for c in 0..TILE {

@@ -3,7 +3,7 @@
 use super::compute::{apply_binary, apply_unary, matmul_tile_accumulate};
 use super::SimChip;
 use crate::format::page::{decode_tile_page, encode_tile_page, tile_page_size};
-use crate::format::Rounding;
+use crate::format::{BfpDecoding, Rounding};
 use crate::hal::{BufferRef, Chip, HalError, OpKind, Program};
 use crate::runtime::buffer::TensorLayout;
 
@@ -85,7 +85,7 @@ impl<'a> TileIo<'a> {
         let (bank, offset) = buf.layout.page_location(page);
         let bytes = &mut self.bytes[..size];
         self.chip.read(buf.kind(), bank, buf.addr + offset, bytes)?;
-        decode_tile_page(bytes, format, vals)?;
+        decode_tile_page(bytes, format, BfpDecoding::Buda, vals)?;
         Ok(())
     }
 

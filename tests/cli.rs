@@ -67,6 +67,43 @@ fn bench_formats_prints_each_figure_as_a_ratio_to_memcpy() {
 }
 
 #[test]
+fn bench_formats_measures_tt_metal_pages_and_says_why_ttnn_is_skipped() {
+    for (python, why) in [
+        (None, "TTRT_BENCH_PYTHON is not set"),
+        (
+            Some("/nonexistent/ttrt-test/python"),
+            "cannot run /nonexistent/ttrt-test/python",
+        ),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ttrt"));
+        cmd.args(["bench", "formats", "--quick"]);
+        match python {
+            Some(p) => cmd.env("TTRT_BENCH_PYTHON", p),
+            None => cmd.env_remove("TTRT_BENCH_PYTHON"),
+        };
+        let out = cmd.output().expect("run ttrt");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        for figure in [
+            "write bfloat16 (Float16_b)",
+            "write bfloat8_b (Bfp8_b)",
+            "read bfloat8_b (Bfp8_b)",
+        ] {
+            let label = format!("formats/TT-Metal pages {figure}:");
+            let lines: Vec<_> = text.lines().filter(|l| l.starts_with(&label)).collect();
+            assert_eq!(lines.len(), 1, "{figure}: {text}");
+            assert!(lines[0].contains("GB/s"), "{}", lines[0]);
+        }
+        let skipped: Vec<_> = text
+            .lines()
+            .filter(|l| l.starts_with("formats/ttnn: skipped: "))
+            .collect();
+        assert_eq!(skipped.len(), 1, "{text}");
+        assert!(skipped[0].contains(why), "{}", skipped[0]);
+    }
+}
+
+#[test]
 fn bench_unknown_suite_fails_with_one_line_naming_it() {
     let out = ttrt(&["bench", "nosuchsuite"]);
     assert_eq!(out.status.code(), Some(2));

@@ -4,6 +4,9 @@
 //! eight binades, ±[2^-5, 8), so block floats align mantissas for real. The queue is Wormhole B0,
 //! grid 1x1, mblock 8x8, ublock 4x4 of 32x32 tiles, t = 1, tilized. Throughput always counts
 //! the 4 MiB of float32 host data, whichever way the conversion goes.
+//!
+//! Then the same tensor as TT-Metal TILE pages (TT-Metal's rules), against ttnn's host
+//! conversion when `TTRT_BENCH_PYTHON` names a Python with ttnn (`metal_pages.rs`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -12,7 +15,7 @@ use ttrt::format::{
     tilize, untilize, DataFormat, FormatError, HostTensor, HostTensorMut, QueueLayout, Rounding,
 };
 
-use super::{gb_per_s, median, time, Plan};
+use super::{gb_per_s, median, metal_pages, time, Plan};
 
 const ROWS: usize = 1024;
 const COLS: usize = 1024;
@@ -186,6 +189,10 @@ pub fn run(plan: Plan) -> Result<(), String> {
     // Figures of conversions that did not do their whole job would mean nothing.
     check_results(&host_in, &tiled_out, &tiled_in, &host_out)?;
     for line in lines {
+        outln!("{line}");
+    }
+    // TT-Metal tensors: the same tensor to and from TILE pages, against ttnn when present.
+    for line in metal_pages::run(plan, &host_in, ROWS, COLS)? {
         outln!("{line}");
     }
     Ok(())

@@ -10,6 +10,7 @@ mod backend;
 mod bert;
 mod device;
 mod formats;
+mod metal_pages;
 mod netlist;
 mod pipeline;
 
@@ -29,7 +30,10 @@ Usage:
 
 Suites (all of them when none is named):
   formats   tilize/untilize of a 1024x1024 float32 tensor (Float16_b, Bfp8_b)
-            against a memcpy of the same 4 MiB
+            against a memcpy of the same 4 MiB; the same tensor to and from
+            TT-Metal TILE pages, against ttnn's host conversion when
+            TTRT_BENCH_PYTHON names a Python with ttnn (with
+            TT_METAL_MOCK_CLUSTER_DESC_PATH set for its device context)
   device    host cost of enqueueing an op (against a record copy) and of replaying
             traces of 1-1000 ops; 2-CQ overlapped input against 1 CQ; a cross-CQ
             event round trip against an atomic ping-pong between two threads

@@ -22,6 +22,8 @@ struct Case {
     from_values: bool,
     input: Vec<f32>,
     outputs: Vec<(Vec<u8>, Vec<f32>)>,
+    /// ttnn's ROW_MAJOR bfloat16 pages of `input` (empty for random pages).
+    row_major_bf16: Vec<u8>,
 }
 
 fn floats(bytes: &[u8]) -> Vec<f32> {
@@ -62,6 +64,9 @@ fn cases() -> Vec<Case> {
                 outputs.push((pages, floats(&b[at..at + 4 * n])));
                 at += 4 * n;
             }
+            let len = u32_at(&b, at);
+            let row_major_bf16 = b[at + 4..at + 4 + len].to_vec();
+            at += 4 + len;
             assert_eq!(at, b.len(), "{}", path.display());
             Case {
                 name: path.file_stem().unwrap().to_string_lossy().into_owned(),
@@ -70,6 +75,7 @@ fn cases() -> Vec<Case> {
                 from_values: kind == 0,
                 input,
                 outputs,
+                row_major_bf16,
             }
         })
         .collect();
@@ -82,6 +88,13 @@ fn spec(case: &Case, format: DataFormat) -> TensorSpec {
         shape: [1, 1, case.rows as u32, case.cols as u32],
         format,
         layout: TensorLayout::Tile,
+    }
+}
+
+fn row_major_spec(case: &Case) -> TensorSpec {
+    TensorSpec {
+        layout: TensorLayout::RowMajor,
+        ..spec(case, DataFormat::Float16B)
     }
 }
 
@@ -149,6 +162,40 @@ fn float32_writes_make_ttnns_tile_pages() {
         }
     }
     assert!(checked >= 30, "only {checked} conversions checked");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn float32_writes_to_row_major_bfloat16_make_ttnns_pages() {
+    let d = open();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c.from_values) {
+        let want = &case.row_major_bf16;
+        assert_eq!(want.len(), case.rows * case.cols * 2, "{}", case.name);
+        let t = d
+            .allocate_tensor(&row_major_spec(case), &MemoryConfig::DRAM_INTERLEAVED)
+            .unwrap();
+        let mut input = case.input.clone();
+        d.write_tensor(0, &host_f32(&mut input, case), &t, true)
+            .unwrap();
+        let mut got = vec![0u8; want.len()];
+        // SAFETY: blocking.
+        unsafe {
+            d.read_tensor(
+                0,
+                &t,
+                host_pages(&mut got, case, DataFormat::Float16B),
+                true,
+            )
+        }
+        .unwrap();
+        if let Some(diff) = byte_diff(&got, want) {
+            failures.push(format!("{} ROW_MAJOR Float16_b: {diff}", case.name));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} conversions checked");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

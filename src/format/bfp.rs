@@ -203,3 +203,115 @@ pub fn decode_datum_with(exponent: u8, code: u8, format: DataFormat, decoding: B
         BfpDecoding::TtMetal => decode_kind_metal(exponent, code, kind),
     })
 }
+
+/// Bfp8_b under TT-Metal's rules, one block: equal to [`encode_block_kind`] with
+/// `BfpRounding::NearestEven`, in a form that vectorizes. With the shared exponent E in
+/// 24..=254 the aligned mantissa is `trunc(|x| * 2^(150 - E))` (as fast.rs's Bfp8_b codec
+/// explains; a denormal gives 0 there, which is also its flushed code), and ties to even is
+/// `(aligned + 0xffff + odd) >> 17` with `odd` the lowest kept bit. Other blocks (all tiny, or
+/// holding inf/NaN) take the general code.
+#[inline(always)]
+pub(crate) fn encode_bfp8_b_metal(values: &[f32; 16], codes: &mut [u8; 16]) -> u8 {
+    let bits = values.map(f32::to_bits);
+    let mut largest = 0i32;
+    for b in bits {
+        largest = largest.max((b & 0x7fff_ffff) as i32);
+    }
+    let shared = largest as u32 >> 23;
+    if !(24..=254).contains(&shared) {
+        let kind = BfpKind::of(DataFormat::Bfp8B).expect("Bfp8_b is a block float");
+        return encode_block_kind(values, kind, BfpRounding::NearestEven, codes);
+    }
+    let scale = f32::from_bits((277 - shared) << 23);
+    for (c, b) in codes.iter_mut().zip(bits) {
+        let magnitude = f32::from_bits(b & 0x7fff_ffff) * scale;
+        // SAFETY: 0 <= magnitude < 2^24, so it fits an i32.
+        let aligned = unsafe { magnitude.to_int_unchecked::<i32>() } as u32;
+        let q = ((aligned + 0xffff + ((aligned >> 17) & 1)) >> 17).min(127);
+        let sign = (b >> 31) & (q != 0) as u32;
+        *c = ((sign << 7) | q) as u8;
+    }
+    shared as u8
+}
+
+/// Bfp8_b codes of one block read as TT-Metal reads them: equal to [`decode_kind_metal`] code
+/// by code. With the shared exponent in 7..=254 every nonzero code is the normal float
+/// `q * 2^(E - 133)`, exact, and a zero magnitude is a zero of the code's sign.
+#[inline(always)]
+pub(crate) fn decode_bfp8_b_metal(shared: u8, codes: &[u8; 16], out: &mut [f32; 16]) {
+    if !(7..=254).contains(&shared) {
+        let kind = BfpKind::of(DataFormat::Bfp8B).expect("Bfp8_b is a block float");
+        for (v, &c) in out.iter_mut().zip(codes) {
+            *v = decode_kind_metal(shared, c, kind);
+        }
+        return;
+    }
+    let scale = f32::from_bits((shared as u32 - 6) << 23);
+    for (v, &c) in out.iter_mut().zip(codes) {
+        let magnitude = ((c & 0x7f) as i32 as f32) * scale;
+        *v = f32::from_bits(magnitude.to_bits() | ((c as u32 >> 7) << 31));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bfp8_b_metal_block_codecs_equal_the_general_ones() {
+        let kind = BfpKind::of(DataFormat::Bfp8B).unwrap();
+        // Every shared exponent with every code (under Miri, a few exponents of each kind).
+        let exponents: &[u8] = if cfg!(miri) {
+            &[0, 3, 6, 7, 8, 127, 254, 255]
+        } else {
+            &[]
+        };
+        for shared in (0..=255u8).filter(|e| !cfg!(miri) || exponents.contains(e)) {
+            let mut codes = [0u8; 16];
+            for base in (0..=255u8).step_by(16) {
+                for (i, c) in codes.iter_mut().enumerate() {
+                    *c = base + i as u8;
+                }
+                let mut fast = [0f32; 16];
+                decode_bfp8_b_metal(shared, &codes, &mut fast);
+                for (c, v) in codes.iter().zip(fast) {
+                    let want = decode_kind_metal(shared, *c, kind);
+                    assert_eq!(v.to_bits(), want.to_bits(), "E {shared} code {c:#x}");
+                }
+            }
+        }
+        // Blocks of few significant bits (ties) and full mantissas, exponents within 40 of
+        // each other, over the whole range; zeros, denormals and specials among them.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..if cfg!(miri) { 40 } else { 20_000 } {
+            let top = (next() % 256) as u32;
+            let values: [f32; 16] = core::array::from_fn(|_| {
+                let r = next();
+                let e = top.saturating_sub((r >> 40) as u32 % 40);
+                let m = if round % 2 == 0 {
+                    (r as u32) & 0x7f_ffff
+                } else {
+                    ((r as u32) & 0x7f) << ((r >> 32) as u32 % 17)
+                };
+                let special = [0x7f80_0000, 0x7fc0_0001, 0x8000_0000, 0x0000_0001];
+                let bits = if r >> 60 == 0 {
+                    special[(r >> 56) as usize % 4]
+                } else {
+                    (e << 23) | (m & 0x7f_ffff)
+                };
+                f32::from_bits(bits | ((r >> 63) as u32) << 31)
+            });
+            let (mut fast, mut general) = ([0u8; 16], [0u8; 16]);
+            let e_fast = encode_bfp8_b_metal(&values, &mut fast);
+            let e_general =
+                encode_block_kind(&values, kind, BfpRounding::NearestEven, &mut general);
+            assert_eq!((e_fast, fast), (e_general, general), "{values:?}");
+        }
+    }
+}

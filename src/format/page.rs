@@ -23,8 +23,11 @@
 //! reuse the tile packer run by run and equal `encode_tile`/`decode_tile` bit for bit
 //! (tests/sim_compute.rs).
 
+use super::bfp::{decode_bfp8_b_metal, encode_bfp8_b_metal};
 use super::tile::{data_offset, pack_datums, unpack_datums, TILE_HEADER_SIZE};
-use super::{tile_size_bytes, Arch, BfpDecoding, DataFormat, FormatError, Rounding, TileDim};
+use super::{
+    tile_size_bytes, Arch, BfpDecoding, BfpRounding, DataFormat, FormatError, Rounding, TileDim,
+};
 
 const TILE: TileDim = TileDim::FULL;
 /// Values of one face row: one run of a tile row, one block of a block float.
@@ -90,6 +93,18 @@ pub fn encode_tile_page(
     let size = tile_page_size(format);
     check_len("tile page", size, out.len())?;
     let (exps, data) = out[..size].split_at_mut(exp_len);
+    if format == DataFormat::Bfp8B && rounding.bfp == BfpRounding::NearestEven {
+        // TT-Metal's Bfp8_b, the common device case: a run is a block of 16 one-byte codes.
+        for (r, row) in values.chunks_exact(32).enumerate() {
+            for (c, run) in [(0, &row[..RUN]), (RUN, &row[RUN..])] {
+                let (block, at) = run_position(format, r, c);
+                let run: &[f32; RUN] = run.try_into().expect("16 values");
+                let codes: &mut [u8; RUN] = (&mut data[at..at + RUN]).try_into().expect("16");
+                exps[block] = encode_bfp8_b_metal(run, codes);
+            }
+        }
+        return Ok(());
+    }
     let run_bytes = RUN * format.device_bits() / 8;
     for (r, row) in values.chunks_exact(32).enumerate() {
         for (c, run) in [(0, &row[..RUN]), (RUN, &row[RUN..])] {
@@ -122,6 +137,18 @@ pub fn decode_tile_page(
     let size = tile_page_size(format);
     check_len("tile page", size, bytes.len())?;
     let (exps, data) = bytes[..size].split_at(exp_len);
+    if format == DataFormat::Bfp8B && decoding == BfpDecoding::TtMetal {
+        for (r, row) in out.chunks_exact_mut(32).enumerate() {
+            let (left, right) = row.split_at_mut(RUN);
+            for (c, run) in [(0, left), (RUN, right)] {
+                let (block, at) = run_position(format, r, c);
+                let codes: &[u8; RUN] = data[at..at + RUN].try_into().expect("16 codes");
+                let run: &mut [f32; RUN] = run.try_into().expect("16 values");
+                decode_bfp8_b_metal(exps[block], codes, run);
+            }
+        }
+        return Ok(());
+    }
     let run_bytes = RUN * format.device_bits() / 8;
     for (r, row) in out.chunks_exact_mut(32).enumerate() {
         let (left, right) = row.split_at_mut(RUN);

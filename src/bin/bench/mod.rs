@@ -10,6 +10,7 @@ mod backend;
 mod bert;
 mod device;
 mod formats;
+mod model;
 mod netlist;
 mod pipeline;
 
@@ -41,6 +42,8 @@ Suites (all of them when none is named):
   pipeline  the five TT-CNN executors on a model of many small ops whose input
             and output transfers take about as long as the model: each
             executor's throughput against ModelExecutor
+  model     a generated 24-layer BERT-large encoder run end to end by `ttrt run`
+            in a child: its peak RSS against the model's bytes in queue formats
 
 Options:
   --quick   fewer runs (a smoke test; the figures are rough)
@@ -104,6 +107,10 @@ const SUITES: &[Suite] = &[
     Suite {
         name: "pipeline",
         run: pipeline::run,
+    },
+    Suite {
+        name: "model",
+        run: model::run,
     },
 ];
 

@@ -128,6 +128,8 @@ pub(crate) struct Runtime {
     /// One per temporal graph (netlist::temporal): most are one netlist graph each.
     graphs: Box<[GraphRt]>,
     jobs: Box<[Job]>,
+    /// What the graphs' runs compute in, lent to each in turn (`GraphPlan::run_pooled`).
+    pool: Box<UnsafeCell<crate::netlist::exec::BufferPool>>,
     interp: UnsafeCell<Interpreter>,
     /// Executes of sub-graphs waiting for the rest of their temporal graph (run side).
     temporal: UnsafeCell<temporal::TemporalRun>,
@@ -675,6 +677,7 @@ impl Backend {
             queues: Box::new([]),
             graphs: Box::new([]),
             jobs: Box::new([]),
+            pool: Box::new(UnsafeCell::new(crate::netlist::exec::BufferPool::new())),
             interp: UnsafeCell::new(interp),
             io_cq: if cqs == 2 { 1 } else { 0 },
             run_cq: 0,
@@ -723,12 +726,14 @@ impl Backend {
         }
         rt.graphs = graphs.into_boxed_slice();
         let queues: *const [QueueRt] = &*rt.queues;
+        let pool: *const UnsafeCell<crate::netlist::exec::BufferPool> = &*rt.pool;
         rt.jobs = rt
             .graphs
             .iter()
             .map(|g| Job {
                 queues,
                 graph: g as *const GraphRt,
+                pool,
             })
             .collect();
         Ok(rt)

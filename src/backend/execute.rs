@@ -318,6 +318,8 @@ impl KernelIo<'_> {
         src.copy_entry(self.mem, at, dst, wr, unsafe {
             &mut *src.dev_staging.get()
         })?;
+        // A datacopy's output carries its input's tag.
+        dst.set_tag(wr, src.tag_at(at));
         self.written(to, wr)
     }
 
@@ -349,6 +351,9 @@ impl QueueIo for KernelIo<'_> {
         if q.layout.tile != crate::format::TileDim::FULL {
             out.spread_tiles(q.layout.tile);
         }
+        if q.golden.is_some() {
+            out.tag = q.tag_at(at);
+        }
         Ok(())
     }
 
@@ -359,6 +364,7 @@ impl QueueIo for KernelIo<'_> {
         let wr = q.wr.load(Ordering::Acquire);
         // SAFETY: as in `read`.
         q.tilize_entries(self.mem, wr, &src, unsafe { &mut *q.dev_staging.get() })?;
+        q.set_tag(wr, entry.tag);
         self.written(queue, wr)
     }
 

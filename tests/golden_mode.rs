@@ -270,3 +270,46 @@ fn the_c_config_selects_the_mode() {
     let e = run_c(|c| c.golden = 2).unwrap_err();
     assert!(e.contains("cfg->golden"), "{e}");
 }
+
+/// A host push into a ram an op writes: in golden mode, as golden's push, the values are
+/// quantized to the ram's format (Bfp8_b: round(64 v) / 64 in [1, 2)) before they are kept
+/// as float32; get_output then gives them exactly (they are exact in bfloat16).
+#[test]
+fn golden_mode_quantizes_a_push_into_a_ram_an_op_writes() {
+    let netlist = NETLIST
+        .replace(
+            "  mid: {type: queue, input: sq, entries: 1,",
+            "  mid: {type: ram, input: sq, entries: 1,",
+        )
+        .replace(
+            "mid: {prologue: false, epilogue: false, zero: false, rd_ptr_local: $c_zero, rd_ptr_global: $c_zero}",
+            "mid: {prologue: false, epilogue: false, zero: false, rd_ptr_global: $c_zero, wr_ptr_global: $c_zero}",
+        );
+    let n = ttrt::netlist::parse(&netlist, "ram.yaml").unwrap();
+    let be = Backend::from_netlist(
+        n,
+        &BackendConfig {
+            golden: true,
+            ..BackendConfig::default()
+        },
+    )
+    .unwrap();
+    be.initialize().unwrap();
+    let squares: Vec<f32> = input().iter().map(|x| x * x).collect();
+    let data: Vec<u8> = squares.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let t = HostTensor::contiguous(&data, DataFormat::Float32, [1, 1, 32, 64]);
+    be.push_input("mid", &t, false, 1000, 0).unwrap();
+    let mut got = vec![0u8; 32 * 64 * 4];
+    let mut dst = HostTensorMut::contiguous(&mut got, DataFormat::Float32, [1, 1, 32, 64]);
+    be.get_output_into("mid", &mut dst, true, 1000, 0).unwrap();
+    let got: Vec<f32> = got
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let want: Vec<f32> = squares
+        .iter()
+        .map(|&v| ((f64::from(v) * 64.0).round() / 64.0) as f32)
+        .collect();
+    assert_eq!(differing(&got, &want), 0);
+    be.finish().unwrap();
+}

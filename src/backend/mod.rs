@@ -566,6 +566,12 @@ impl Backend {
                     };
                     self.push(rt, qi, &t, false, now, ptr, "initialize")
                 }
+                LoadKind::Tilized { .. } if q.golden.is_some() => err!(
+                    Unsupported,
+                    "initialize: tensor '{}' is pre-tilized (.tbin), but golden mode keeps queue '{}', which an op writes, as float32: export it as a .bin",
+                    l.queue,
+                    q.name
+                ),
                 LoadKind::Tilized { entries } => {
                     let first = self.push_span(rt, qi, entries, false, now, ptr, "initialize")?;
                     self.deliver(rt, qi, first, entries, "initialize", |mem| {
@@ -786,12 +792,15 @@ impl Backend {
         let w = t.shape[0];
         let first = self.push_span(rt, qi, w, push_one, timeout, ptr, call)?;
         let q = &rt.queues[qi];
-        crate::format::check_tilize(t, &q.layout).map_err(|e| {
+        crate::format::check_tilize(t, &q.view()).map_err(|e| {
             BackendError::new(
                 BackendErrorKind::InvalidArgument,
                 alloc::format!("{call} to queue '{}': {e}", q.name),
             )
         })?;
+        if q.golden.is_some() {
+            return self.push_golden(rt, qi, t, first, call);
+        }
         self.deliver(rt, qi, first, w, call, |mem| {
             // SAFETY: the io side's staging; this call holds the io side (or both).
             q.tilize_entries(mem, first, t, unsafe { &mut *q.io_staging.get() })
@@ -801,6 +810,58 @@ impl Backend {
             q.name,
             count(w, "entry")
         );
+        Ok(())
+    }
+
+    /// A push into a queue golden mode keeps as float32 (a ram an op writes): as golden's
+    /// push, the values are quantized to the queue's format first (tilized to it and back).
+    fn push_golden(
+        &self,
+        rt: &Runtime,
+        qi: usize,
+        t: &HostTensor<'_>,
+        first: u32,
+        call: &str,
+    ) -> Result<(), BackendError> {
+        let q = &rt.queues[qi];
+        let w = t.shape[0];
+        let view = q.view();
+        let shape = view.host_shape(w);
+        let values = shape.iter().try_fold(4usize, |a, &d| a.checked_mul(d));
+        let sizes = values.map(|v| (view.tilized_size(w), v));
+        let buffers = sizes
+            .filter(|&(a, b)| {
+                self.budget
+                    .admits(Some(a as u64).and_then(|a| a.checked_add(b as u64)))
+            })
+            .and_then(|(a, b)| Some((try_zeroed(a)?, try_zeroed(b)?)));
+        let Some((mut device, mut plain)) = buffers else {
+            return err!(
+                OutOfMemory,
+                "{call} to queue '{}': no host memory to quantize {} to {}",
+                q.name,
+                count(w, "entry"),
+                q.df.name()
+            );
+        };
+        let fail = |e: &dyn core::fmt::Display| {
+            BackendError::new(
+                BackendErrorKind::InvalidArgument,
+                alloc::format!("{call} to queue '{}': {e}", q.name),
+            )
+        };
+        crate::format::tilize(t, &view, crate::format::Rounding::default(), &mut device)
+            .map_err(|e| fail(&e))?;
+        let mut dst = HostTensorMut::contiguous(&mut plain, DataFormat::Float32, shape);
+        crate::format::untilize(&device, &view, &mut dst).map_err(|e| fail(&e))?;
+        let src = HostTensor::contiguous(&plain, DataFormat::Float32, shape);
+        self.deliver(rt, qi, first, w, call, |mem| {
+            // SAFETY: the io side's staging; this call holds the io side (or both).
+            q.tilize_entries(mem, first, &src, unsafe { &mut *q.io_staging.get() })
+        })?;
+        for e in 0..w as u32 {
+            q.set_tag(q.advance(first, e), q.df);
+        }
         Ok(())
     }
 

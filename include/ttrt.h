@@ -24,6 +24,11 @@
  *   "cfg->arena_size").
  * - The library prints nothing. Log records go to the callback of ttrt_set_log_callback, or of
  *   ttrt_init_log_from_env, which reads the level from TTRT_LOG.
+ * - Numerics: by default a backend's queues hold their entries in their own data format, as on
+ *   silicon (an op's output written to a Bfp8_b queue is Bfp8_b bytes when the next op reads
+ *   it). ttrt_backend_config.golden = 1 selects Buda's golden model instead: queues an op
+ *   writes keep float32 and get_output converts as golden's does, for bit-exact comparison
+ *   with golden.
  *
  * Thread safety
  * - Library functions (version, status strings, logging, format helpers) may be called from
@@ -488,6 +493,17 @@ typedef struct ttrt_backend_config {
   // `TTRT_STATUS_OUT_OF_MEMORY`, naming the queue or tensor and the bytes asked. Default
   // 0: the machine's physical memory.
   uint64_t host_memory_budget;
+  // 0 (the default): queues hold their entries in their own format, as on silicon: an
+  // op's output written to a Bfp8_b queue is Bfp8_b when the next graph reads it and when
+  // `ttrt_get_output` returns it. 1: golden mode, as upstream's golden model: a queue an op
+  // writes keeps the op's float32 output (in host memory), and `ttrt_get_output` converts it
+  // to the queue's host format as golden's get_output does (bfloat16 truncation for
+  // Float16_b and Bfp8_b/Bfp4_b/Bfp2_b, fp16_a for Float16 and Bfp8/Bfp4/Bfp2), so outputs can
+  // be compared bit for bit with golden's. Inputs, constants and parameters are quantized to
+  // their queue's format in both modes. Read only when `struct_size` covers it.
+  uint32_t golden;
+  // Set to 0.
+  uint32_t reserved2;
 } ttrt_backend_config;
 
 // A queue as the host sees it (Buda's `tt_dram_io_desc`), plus the two facts tilizing needs

@@ -216,7 +216,7 @@ programs:
         let n = crate::netlist::parse(NETLIST, "entries.yaml").unwrap();
         let q = n.queue(name).unwrap();
         let budget = crate::runtime::host_memory::HostMemoryBudget::default();
-        QueueRt::new(&n, q, Arch::WormholeB0, chip, budget, &mut 0).unwrap()
+        QueueRt::new(&n, q, Arch::WormholeB0, chip, budget, &mut 0, false).unwrap()
     }
 
     /// Every byte of every buffer of `q`.

@@ -12,7 +12,7 @@ use super::queue::{ChipMem, HostMem, Mem, QueueRt};
 use super::Runtime;
 use crate::format::{DataFormat, HostTensor, HostTensorMut};
 use crate::hal::Chip;
-use crate::netlist::exec::{GraphPlan, QueueIo, Tensor};
+use crate::netlist::exec::{BufferPool, GraphPlan, QueueIo, Tensor};
 use crate::netlist::interp::{PointerKind, ProgramHost, ResolvedSetting};
 use crate::netlist::IoType;
 use crate::runtime::{Event, Kernel, KernelMessage};
@@ -132,6 +132,8 @@ impl GraphRt {
 pub(crate) struct Job {
     pub queues: *const [QueueRt],
     pub graph: *const GraphRt,
+    /// The buffers every graph borrows for its run (one kernel runs at a time).
+    pub pool: *const UnsafeCell<BufferPool>,
 }
 
 /// The kernel: runs the graph of `ctx` (a `Job`) once per input.
@@ -140,7 +142,9 @@ pub(crate) fn graph_kernel(ctx: usize, chip: &dyn Chip, message: &mut KernelMess
     // kernel has run (it waits for the CQ after enqueueing).
     let job = unsafe { &*(ctx as *const Job) };
     let (queues, graph) = unsafe { (&*job.queues, &*job.graph) };
-    match run_graph(queues, graph, &ChipMem(chip)) {
+    // SAFETY: kernels run one at a time (in the run CQ's order, on the run side's thread).
+    let pool = unsafe { &mut *(*job.pool).get() };
+    match run_graph(queues, graph, &ChipMem(chip), pool) {
         Ok(()) => true,
         Err(text) => {
             message.set(format_args!("graph '{}': {text}", graph.name));
@@ -149,7 +153,12 @@ pub(crate) fn graph_kernel(ctx: usize, chip: &dyn Chip, message: &mut KernelMess
     }
 }
 
-fn run_graph(queues: &[QueueRt], graph: &GraphRt, mem: &dyn Mem) -> Result<(), String> {
+fn run_graph(
+    queues: &[QueueRt],
+    graph: &GraphRt,
+    mem: &dyn Mem,
+    pool: &mut BufferPool,
+) -> Result<(), String> {
     // SAFETY: see `GraphRt`.
     let (exec, plan) = unsafe { (&mut *graph.exec.get(), &mut *graph.plan.get()) };
     for e in exec.iter_mut() {
@@ -176,7 +185,7 @@ fn run_graph(queues: &[QueueRt], graph: &GraphRt, mem: &dyn Mem) -> Result<(), S
         };
         match graph.copy {
             Some((from, to)) => io.copy_entry(from, to)?,
-            None => plan.run(&mut io).map_err(|e| e.message)?,
+            None => plan.run_pooled(&mut io, pool).map_err(|e| e.message)?,
         }
         for e in exec.iter_mut() {
             // `zero` starts a gradient op's accumulation over: on the first run only.
@@ -309,6 +318,8 @@ impl KernelIo<'_> {
         src.copy_entry(self.mem, at, dst, wr, unsafe {
             &mut *src.dev_staging.get()
         })?;
+        // A datacopy's output carries its input's tag.
+        dst.set_tag(wr, src.tag_at(at));
         self.written(to, wr)
     }
 
@@ -340,6 +351,9 @@ impl QueueIo for KernelIo<'_> {
         if q.layout.tile != crate::format::TileDim::FULL {
             out.spread_tiles(q.layout.tile);
         }
+        if q.golden.is_some() {
+            out.tag = q.tag_at(at);
+        }
         Ok(())
     }
 
@@ -350,6 +364,7 @@ impl QueueIo for KernelIo<'_> {
         let wr = q.wr.load(Ordering::Acquire);
         // SAFETY: as in `read`.
         q.tilize_entries(self.mem, wr, &src, unsafe { &mut *q.dev_staging.get() })?;
+        q.set_tag(wr, entry.tag);
         self.written(queue, wr)
     }
 

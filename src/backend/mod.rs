@@ -64,6 +64,13 @@ pub struct BackendConfig {
     /// Bytes of host memory for what the image sizes (host queues, constants and parameters,
     /// each tensor get_output returns); 0: the machine's physical memory.
     pub host_memory_budget: u64,
+    /// false (the default): queues hold their entries in their own format, as on silicon
+    /// (an op's output written to a Bfp8_b queue is Bfp8_b when the next graph reads it).
+    /// true: as upstream's golden model, a queue an op writes keeps the op's float32 output
+    /// (with its format tag) in host memory, and get_output converts it to the queue's
+    /// host format (Float16_b, Bfp8_b... truncated to bfloat16; Float16, Bfp8... to fp16_a).
+    /// Constants, parameters and inputs are quantized to their queue's format either way.
+    pub golden: bool,
 }
 
 impl Default for BackendConfig {
@@ -72,6 +79,7 @@ impl Default for BackendConfig {
             arch: None,
             num_command_queues: 1,
             host_memory_budget: 0,
+            golden: false,
         }
     }
 }
@@ -128,6 +136,8 @@ pub(crate) struct Runtime {
     /// One per temporal graph (netlist::temporal): most are one netlist graph each.
     graphs: Box<[GraphRt]>,
     jobs: Box<[Job]>,
+    /// What the graphs' runs compute in, lent to each in turn (`GraphPlan::run_pooled`).
+    pool: Box<UnsafeCell<crate::netlist::exec::BufferPool>>,
     interp: UnsafeCell<Interpreter>,
     /// Executes of sub-graphs waiting for the rest of their temporal graph (run side).
     temporal: UnsafeCell<temporal::TemporalRun>,
@@ -556,6 +566,12 @@ impl Backend {
                     };
                     self.push(rt, qi, &t, false, now, ptr, "initialize")
                 }
+                LoadKind::Tilized { .. } if q.golden.is_some() => err!(
+                    Unsupported,
+                    "initialize: tensor '{}' is pre-tilized (.tbin), but golden mode keeps queue '{}', which an op writes, as float32: export it as a .bin",
+                    l.queue,
+                    q.name
+                ),
                 LoadKind::Tilized { entries } => {
                     let first = self.push_span(rt, qi, entries, false, now, ptr, "initialize")?;
                     self.deliver(rt, qi, first, entries, "initialize", |mem| {
@@ -675,6 +691,7 @@ impl Backend {
             queues: Box::new([]),
             graphs: Box::new([]),
             jobs: Box::new([]),
+            pool: Box::new(UnsafeCell::new(crate::netlist::exec::BufferPool::new())),
             interp: UnsafeCell::new(interp),
             io_cq: if cqs == 2 { 1 } else { 0 },
             run_cq: 0,
@@ -689,7 +706,15 @@ impl Backend {
             .iter()
             .map(|q| {
                 let chip = rt.device.chip();
-                QueueRt::new(netlist, q, self.arch, chip, self.budget, &mut host_used)
+                QueueRt::new(
+                    netlist,
+                    q,
+                    self.arch,
+                    chip,
+                    self.budget,
+                    &mut host_used,
+                    self.config.golden,
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         rt.queues = queues.into_boxed_slice();
@@ -723,12 +748,14 @@ impl Backend {
         }
         rt.graphs = graphs.into_boxed_slice();
         let queues: *const [QueueRt] = &*rt.queues;
+        let pool: *const UnsafeCell<crate::netlist::exec::BufferPool> = &*rt.pool;
         rt.jobs = rt
             .graphs
             .iter()
             .map(|g| Job {
                 queues,
                 graph: g as *const GraphRt,
+                pool,
             })
             .collect();
         Ok(rt)
@@ -765,12 +792,15 @@ impl Backend {
         let w = t.shape[0];
         let first = self.push_span(rt, qi, w, push_one, timeout, ptr, call)?;
         let q = &rt.queues[qi];
-        crate::format::check_tilize(t, &q.layout).map_err(|e| {
+        crate::format::check_tilize(t, &q.view()).map_err(|e| {
             BackendError::new(
                 BackendErrorKind::InvalidArgument,
                 alloc::format!("{call} to queue '{}': {e}", q.name),
             )
         })?;
+        if q.golden.is_some() {
+            return self.push_golden(rt, qi, t, first, call);
+        }
         self.deliver(rt, qi, first, w, call, |mem| {
             // SAFETY: the io side's staging; this call holds the io side (or both).
             q.tilize_entries(mem, first, t, unsafe { &mut *q.io_staging.get() })
@@ -780,6 +810,58 @@ impl Backend {
             q.name,
             count(w, "entry")
         );
+        Ok(())
+    }
+
+    /// A push into a queue golden mode keeps as float32 (a ram an op writes): as golden's
+    /// push, the values are quantized to the queue's format first (tilized to it and back).
+    fn push_golden(
+        &self,
+        rt: &Runtime,
+        qi: usize,
+        t: &HostTensor<'_>,
+        first: u32,
+        call: &str,
+    ) -> Result<(), BackendError> {
+        let q = &rt.queues[qi];
+        let w = t.shape[0];
+        let view = q.view();
+        let shape = view.host_shape(w);
+        let values = shape.iter().try_fold(4usize, |a, &d| a.checked_mul(d));
+        let sizes = values.map(|v| (view.tilized_size(w), v));
+        let buffers = sizes
+            .filter(|&(a, b)| {
+                self.budget
+                    .admits(Some(a as u64).and_then(|a| a.checked_add(b as u64)))
+            })
+            .and_then(|(a, b)| Some((try_zeroed(a)?, try_zeroed(b)?)));
+        let Some((mut device, mut plain)) = buffers else {
+            return err!(
+                OutOfMemory,
+                "{call} to queue '{}': no host memory to quantize {} to {}",
+                q.name,
+                count(w, "entry"),
+                q.df.name()
+            );
+        };
+        let fail = |e: &dyn core::fmt::Display| {
+            BackendError::new(
+                BackendErrorKind::InvalidArgument,
+                alloc::format!("{call} to queue '{}': {e}", q.name),
+            )
+        };
+        crate::format::tilize(t, &view, crate::format::Rounding::default(), &mut device)
+            .map_err(|e| fail(&e))?;
+        let mut dst = HostTensorMut::contiguous(&mut plain, DataFormat::Float32, shape);
+        crate::format::untilize(&device, &view, &mut dst).map_err(|e| fail(&e))?;
+        let src = HostTensor::contiguous(&plain, DataFormat::Float32, shape);
+        self.deliver(rt, qi, first, w, call, |mem| {
+            // SAFETY: the io side's staging; this call holds the io side (or both).
+            q.tilize_entries(mem, first, &src, unsafe { &mut *q.io_staging.get() })
+        })?;
+        for e in 0..w as u32 {
+            q.set_tag(q.advance(first, e), q.df);
+        }
         Ok(())
     }
 
@@ -1018,7 +1100,7 @@ impl Backend {
         let fail = |kind, e: &dyn core::fmt::Display| {
             BackendError::new(kind, alloc::format!("{call} from queue '{}': {e}", q.name))
         };
-        let found = check_untilize(dst, &q.layout)
+        let found = check_untilize(dst, &q.view())
             .map_err(|e| fail(BackendErrorKind::InvalidArgument, &e))?;
         if found != n {
             let e = crate::format::FormatError::Entries {
@@ -1026,6 +1108,11 @@ impl Backend {
                 detail: "get_output reads 1 entry with get_one, else input_count entries",
             };
             return Err(fail(BackendErrorKind::InvalidArgument, &e));
+        }
+        if q.golden.is_some() {
+            return rt
+                .run_io(|mem| golden_output(q, mem, first, dst))
+                .map_err(|e| fail(BackendErrorKind::Runtime, &e));
         }
         // SAFETY: the io side's staging; this call holds the io side.
         rt.run_io(|mem| q.untilize_entries(mem, first, dst, unsafe { &mut *q.io_staging.get() }))
@@ -1051,7 +1138,7 @@ impl Backend {
             mut data,
             format,
             shape,
-        } = self.host_tensor(&q.name, &q.layout, span.2)?;
+        } = self.host_tensor(&q.name, &q.view(), span.2)?;
         let mut dst = HostTensorMut::contiguous(&mut data, format, shape);
         self.read_into(rt, "get_output", span, &mut dst)?;
         trace_read("get_output", q, span);
@@ -1222,6 +1309,71 @@ impl Backend {
         let d = self.queue_desc(queue)?;
         Ok((d.layout.format.host_compatible(), d.layout.host_shape(n)))
     }
+}
+
+/// get_output of a queue golden mode keeps as float32: upstream golden's conversion at
+/// get_output, to the host format of the queue's format (`DataFormat::host_compatible`):
+/// Float16_b and the B block floats truncate to bfloat16, Float16 and the A block floats
+/// become fp16_a, Float32 and Tf32 stay. A Float32 `dst` gets the values that conversion
+/// gives, as float32.
+fn golden_output(
+    q: &QueueRt,
+    mem: &dyn Mem,
+    first: u32,
+    dst: &mut HostTensorMut<'_>,
+) -> Result<(), String> {
+    use crate::format::element::{float16_b_to_f32, fp16a_to_f32, to_host};
+    let shape = dst.shape;
+    let values = shape.iter().product::<usize>();
+    // The entries as float32, in the io side's staging (one io call at a time).
+    // SAFETY: this call holds the io side.
+    let staging = unsafe { &mut *q.io_staging.get() };
+    if staging.len() < values * 4 {
+        staging.resize(values * 4, 0);
+    }
+    let f32s = &mut staging[..values * 4];
+    let mut plain = HostTensorMut::contiguous(f32s, DataFormat::Float32, shape);
+    // Host memory converts in place: no staging of its own.
+    q.untilize_entries(mem, first, &mut plain, &mut Vec::new())?;
+    let f32s = &staging[..values * 4];
+    let host = q.df.host_compatible();
+    let [s0, s1, s2, s3] = dst.strides;
+    let out_format = dst.format;
+    let item = out_format.host_item_size().unwrap_or(4);
+    let mut bits = [0u8; 4];
+    let mut i = 0;
+    for w in 0..shape[0] {
+        for z in 0..shape[1] {
+            for r in 0..shape[2] {
+                for c in 0..shape[3] {
+                    let x = f32::from_le_bytes([
+                        f32s[i * 4],
+                        f32s[i * 4 + 1],
+                        f32s[i * 4 + 2],
+                        f32s[i * 4 + 3],
+                    ]);
+                    i += 1;
+                    to_host(x, host, &mut bits);
+                    let at = w * s0 + z * s1 + r * s2 + c * s3;
+                    let out = &mut dst.data[at..at + item];
+                    if out_format == host {
+                        out.copy_from_slice(&bits[..item]);
+                        continue;
+                    }
+                    // A Float32 destination: the converted value, widened.
+                    let v = match host {
+                        DataFormat::Float16B => {
+                            float16_b_to_f32(u16::from_le_bytes([bits[0], bits[1]]))
+                        }
+                        DataFormat::Float16 => fp16a_to_f32(u16::from_le_bytes([bits[0], bits[1]])),
+                        _ => x,
+                    };
+                    out.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks a `.tbin` constant or parameter against the queue it loads: the queue's format, one

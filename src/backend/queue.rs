@@ -10,10 +10,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
 use super::error::{err, BackendError};
-use crate::format::{Arch, QueueLayout};
+use crate::format::{Arch, DataFormat, QueueLayout};
 use crate::hal::{Chip, MemKind};
 use crate::netlist::{IoType, Netlist, Queue, QueueLocation};
 use crate::runtime::host_memory::{try_zeroed, Bytes, HostMemoryBudget};
@@ -30,7 +30,15 @@ pub(crate) enum QueueMem {
 /// A queue of the netlist, allocated.
 pub(crate) struct QueueRt {
     pub name: String,
+    /// How the entries are laid out where they are kept: the netlist's layout, or in golden
+    /// mode for a queue an op writes, the same in Float32 (`golden`).
     pub layout: QueueLayout,
+    /// The netlist's format of the queue: what get_output converts to.
+    pub df: DataFormat,
+    /// Golden mode, a queue an op writes: the entries are kept as float32 in host memory,
+    /// as upstream's golden keeps them, and this is the format tag each slot's entry carries
+    /// (the tag of the producer's output; the queue's format until written).
+    pub golden: Option<Box<[AtomicU8]>>,
     pub io_type: IoType,
     pub entries: u32,
     /// Entries a graph consumes or produces per execute (what get/pop without `one` move).
@@ -81,10 +89,57 @@ pub(crate) fn input_count_of(netlist: &Netlist, q: &Queue) -> u32 {
     consumer.or(producer).map_or(1, |g| g.input_count.max(1))
 }
 
+/// Whether golden mode keeps queue `q` as float32: a queue an op writes, in a format that is
+/// not integer or raw (golden quantizes those at the op already), and not a view of a
+/// dual-view ram or a ram that has one (the views share the memory of the device format).
+fn keeps_f32(netlist: &Netlist, q: &Queue) -> bool {
+    let integer = matches!(
+        q.df,
+        DataFormat::Int8 | DataFormat::Int32 | DataFormat::UInt8 | DataFormat::UInt16
+    ) || q.df.is_raw();
+    let viewed = q.alias.is_some()
+        || netlist
+            .queues
+            .iter()
+            .any(|o| o.alias.as_deref() == Some(q.name.as_str()));
+    !q.is_host_input() && !integer && !viewed
+}
+
 impl QueueRt {
+    /// The format tag of the entry at pointer `p`: in golden mode the tag it was written
+    /// with, else the queue's format.
+    pub fn tag_at(&self, p: u32) -> DataFormat {
+        match &self.golden {
+            Some(tags) => {
+                let bits = tags[(p % self.entries) as usize].load(Ordering::Acquire);
+                DataFormat::from_u32(u32::from(bits)).unwrap_or(self.df)
+            }
+            None => self.layout.format,
+        }
+    }
+
+    /// The netlist's layout of the queue, what push and get_output see, whatever the queue
+    /// keeps (golden mode keeps Float32).
+    pub fn view(&self) -> QueueLayout {
+        QueueLayout {
+            format: self.df,
+            ..self.layout
+        }
+    }
+
+    /// Records the tag of the entry written at pointer `p` (golden mode only).
+    pub fn set_tag(&self, p: u32, tag: DataFormat) {
+        if let Some(tags) = &self.golden {
+            tags[(p % self.entries) as usize].store(tag as u8, Ordering::Release);
+        }
+    }
+
     /// Lays out queue `q` of `netlist` on a chip of `arch`, checking that its buffers fit: in
     /// DRAM, the chip's; in host memory, the budget, of which `host_used` bytes are taken by
     /// the host queues before it (this one's are added).
+    /// With `golden`, a queue an op writes keeps float32 entries in host memory
+    /// (`QueueRt::golden`).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         netlist: &Netlist,
         q: &Queue,
@@ -92,16 +147,37 @@ impl QueueRt {
         chip: &dyn Chip,
         budget: HostMemoryBudget,
         host_used: &mut u64,
+        golden: bool,
     ) -> Result<QueueRt, BackendError> {
-        let layout = q.layout(arch);
+        let mut layout = q.layout(arch);
         if let Err(e) = layout.validate() {
             return err!(Unsupported, "queue '{}' (line {}): {e}", q.name, q.line);
+        }
+        let keep_f32 = golden && keeps_f32(netlist, q);
+        if keep_f32 {
+            layout.format = DataFormat::Float32;
         }
         let entry_size = layout.entry_size();
         let header_size = arch.queue_header_size();
         let io_size = layout.io_size(q.entries) as u64;
         let buffers = layout.buffers();
-        let mem = match q.loc {
+        let golden = if keep_f32 {
+            let mut tags = Vec::new();
+            if tags.try_reserve_exact(q.entries as usize).is_err() {
+                return err!(
+                    OutOfMemory,
+                    "queue `{}`: no memory for the tags of its {} entries",
+                    q.name,
+                    q.entries
+                );
+            }
+            tags.extend((0..q.entries).map(|_| AtomicU8::new(q.df as u8)));
+            Some(tags.into_boxed_slice())
+        } else {
+            None
+        };
+        let loc = if keep_f32 { QueueLocation::Host } else { q.loc };
+        let mem = match loc {
             QueueLocation::Dram => {
                 let g = chip.geometry();
                 let mut list = Vec::with_capacity(buffers);
@@ -171,6 +247,8 @@ impl QueueRt {
         Ok(QueueRt {
             name: q.name.clone(),
             layout,
+            df: q.df,
+            golden,
             io_type: q.io_type,
             entries: q.entries,
             input_count: input_count_of(netlist, q),

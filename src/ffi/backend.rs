@@ -42,16 +42,28 @@ pub struct ttrt_backend_config {
     /// `TTRT_STATUS_OUT_OF_MEMORY`, naming the queue or tensor and the bytes asked. Default
     /// 0: the machine's physical memory.
     pub host_memory_budget: u64,
+    /// 0 (the default): queues hold their entries in their own format, as on silicon: an
+    /// op's output written to a Bfp8_b queue is Bfp8_b when the next graph reads it and when
+    /// `ttrt_get_output` returns it. 1: golden mode, as upstream's golden model: a queue an op
+    /// writes keeps the op's float32 output (in host memory), and `ttrt_get_output` converts it
+    /// to the queue's host format as golden's get_output does (bfloat16 truncation for
+    /// Float16_b and Bfp8_b/Bfp4_b/Bfp2_b, fp16_a for Float16 and Bfp8/Bfp4/Bfp2), so outputs can
+    /// be compared bit for bit with golden's. Inputs, constants and parameters are quantized to
+    /// their queue's format in both modes. Read only when `struct_size` covers it.
+    pub golden: u32,
+    /// Set to 0.
+    pub reserved2: u32,
 }
 
 // SAFETY: integers only, struct_size first.
 unsafe impl AppendOnlyConfig for ttrt_backend_config {}
 
-static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 24);
+static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 32);
 static_assertions::const_assert_eq!(
     core::mem::offset_of!(ttrt_backend_config, host_memory_budget),
     16
 );
+static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_backend_config, golden), 24);
 /// What `struct_size` must be at least: the config before `reserved` and
 /// `host_memory_budget` were appended (both then read as 0).
 const CONFIG_SIZE_V1: u32 = 12;
@@ -171,6 +183,8 @@ pub unsafe extern "C" fn ttrt_backend_config_default(cfg: *mut ttrt_backend_conf
                 num_command_queues: 1,
                 reserved: 0,
                 host_memory_budget: 0,
+                golden: 0,
+                reserved2: 0,
             });
         }
     })
@@ -193,6 +207,13 @@ unsafe fn config_of(c: *const ttrt_backend_config) -> Result<BackendConfig, ArgE
             allowed: "1 or 2",
         });
     }
+    if c.golden > 1 {
+        return Err(ArgError::Range {
+            arg: "cfg->golden",
+            found: c.golden.into(),
+            allowed: "0 or 1",
+        });
+    }
     Ok(BackendConfig {
         arch: match c.arch {
             0 => None,
@@ -200,6 +221,7 @@ unsafe fn config_of(c: *const ttrt_backend_config) -> Result<BackendConfig, ArgE
         },
         num_command_queues: c.num_command_queues as u8,
         host_memory_budget: c.host_memory_budget,
+        golden: c.golden != 0,
     })
 }
 

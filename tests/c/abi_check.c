@@ -50,8 +50,9 @@ STATIC_ASSERT(offsetof(ttrt_device_config, pin_workers) == 48 + sizeof(void *), 
 STATIC_ASSERT(offsetof(ttrt_device_config, worker_cpu) == 52 + sizeof(void *), "ttrt_device_config.worker_cpu");
 STATIC_ASSERT(offsetof(ttrt_device_config, host_memory_budget) == 56 + 2 * sizeof(void *),
               "ttrt_device_config.host_memory_budget");
-STATIC_ASSERT(sizeof(ttrt_backend_config) == 24, "ttrt_backend_config size");
+STATIC_ASSERT(sizeof(ttrt_backend_config) == 32, "ttrt_backend_config size");
 STATIC_ASSERT(offsetof(ttrt_backend_config, host_memory_budget) == 16, "ttrt_backend_config.host_memory_budget");
+STATIC_ASSERT(offsetof(ttrt_backend_config, golden) == 24, "ttrt_backend_config.golden");
 STATIC_ASSERT(sizeof(ttrt_image_config) == 24, "ttrt_image_config size");
 STATIC_ASSERT(offsetof(ttrt_image_config, max_metadata_bytes) == 8, "ttrt_image_config.max_metadata_bytes");
 STATIC_ASSERT(offsetof(ttrt_image_config, max_metadata_ratio) == 16, "ttrt_image_config.max_metadata_ratio");

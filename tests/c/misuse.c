@@ -988,6 +988,9 @@ static void image_and_backend_functions(void) {
     ttrt_backend_config_default(&cfg);
     cfg.num_command_queues = 0;
     EXPECT(S_ARG, ttrt_backend_create(img, &cfg, &be));
+    ttrt_backend_config_default(&cfg);
+    cfg.golden = 2;
+    EXPECT(S_ARG, ttrt_backend_create(img, &cfg, &be));
     TRUE_OR_FAIL(be == NULL);
     {
         unsigned char larger[sizeof(ttrt_backend_config) + 32];

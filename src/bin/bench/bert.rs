@@ -13,34 +13,106 @@ use std::fmt::Write as _;
 /// Size the generated netlist reaches (it stops after the layer that passes it).
 pub const TARGET_BYTES: usize = 1 << 20;
 
-/// Where layer 0's DRAM block starts; the model input sits below it.
-const LAYER_BASE: u32 = 0x1000_0000;
+/// Where the first layer's queues start in every DRAM channel; the model input sits below.
+const LAYER_BASE: u64 = 0x1000_0000;
 
-/// One layer's queues, graph and the execute of it.
-fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut String) {
-    // Each layer owns a 2 MiB block of every channel: a weight or bias has one buffer per
-    // channel, 128 KiB per weight buffer (96 Bfp8_b tiles), 16 KiB per bias buffer, then the
-    // layer's output; no two queues overlap (`ttrt run` runs it).
-    let block = LAYER_BASE + (l as u32) * 0x20_0000;
-    let dram = |first: u32, slot_size: u32, w: usize| {
-        (0..6)
-            .map(|i| format!("[{i}, 0x{:08x}]", block + first + (w as u32) * slot_size))
+/// A layer's sizes in 32x32 tiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    /// Rows of the activations (the sequence).
+    pub seq: u32,
+    /// Columns of the activations (hidden size).
+    pub hidden: u32,
+    /// Columns of the feed-forward activations.
+    pub ff: u32,
+    /// Cores (DRAM buffers) a weight or bias is split over, by columns.
+    pub weight_grid: u32,
+}
+
+impl Dims {
+    /// Small enough that `ttrt bench netlist` reaches 1 MB of text in about 40 layers: every
+    /// weight 768 x 768.
+    pub const BASE: Dims = Dims {
+        seq: 4,
+        hidden: 24,
+        ff: 24,
+        weight_grid: 6,
+    };
+    /// BERT-large's encoder layer: hidden size 1024, feed-forward 4096, a sequence of 128;
+    /// 12.6M parameters per layer.
+    pub const LARGE: Dims = Dims {
+        seq: 4,
+        hidden: 32,
+        ff: 128,
+        weight_grid: 8,
+    };
+}
+
+/// Next free address of every DRAM channel: buffers are laid out one after another, each at
+/// a 64 KiB boundary, so no two queues overlap (`ttrt run` runs it).
+struct Dram {
+    next: [u64; 6],
+    turn: usize,
+}
+
+impl Dram {
+    fn new() -> Dram {
+        Dram {
+            next: [LAYER_BASE; 6],
+            turn: 0,
+        }
+    }
+
+    /// `buffers` buffers of `tiles` tiles each (room for 2-byte datums, tile headers and the
+    /// queue header), spread over the channels: the netlist's `dram` list.
+    fn place(&mut self, buffers: u32, tiles: u32, entries: u32) -> String {
+        let size = (u64::from(tiles) * 2112 * u64::from(entries) + 0x1000 + 0xffff) & !0xffff;
+        (0..buffers)
+            .map(|_| {
+                let ch = self.turn % 6;
+                self.turn += 1;
+                let at = self.next[ch];
+                self.next[ch] += size;
+                format!("[{ch}, 0x{at:08x}]")
+            })
             .collect::<Vec<_>>()
             .join(", ")
-    };
-    let weights = ["query", "key", "value", "attn_out", "ff1", "ff2"];
-    for (w, name) in weights.iter().enumerate() {
+    }
+}
+
+/// One layer's queues, graph and the execute of it.
+fn layer(
+    l: usize,
+    d: Dims,
+    dram: &mut Dram,
+    queues: &mut String,
+    graphs: &mut String,
+    program: &mut String,
+) {
+    let g = d.weight_grid;
+    // (name, rows, columns) of every weight, in tiles.
+    let weights = [
+        ("query", d.hidden, d.hidden),
+        ("key", d.hidden, d.hidden),
+        ("value", d.hidden, d.hidden),
+        ("attn_out", d.hidden, d.hidden),
+        ("ff1", d.hidden, d.ff),
+        ("ff2", d.ff, d.hidden),
+    ];
+    for &(name, rows, cols) in &weights {
+        let n = cols / (g * 4);
         let _ = writeln!(
             queues,
-            "  bert.encoder.layer.{l}.{name}.weight: {{input: HOST, type: ram, entries: 1, grid_size: [1, 6], t: 1, mblock: [24, 1], ublock: [1, 4], ublock_order: r, df: Bfp8_b, target_device: 0, loc: dram, dram: [{}]}}",
-            dram(0, 0x2_0000, w)
+            "  bert.encoder.layer.{l}.{name}.weight: {{input: HOST, type: ram, entries: 1, grid_size: [1, {g}], t: 1, mblock: [{rows}, {n}], ublock: [1, 4], ublock_order: r, df: Bfp8_b, target_device: 0, loc: dram, dram: [{}]}}",
+            dram.place(g, rows * n * 4, 1)
         );
         let _ = writeln!(
             queues,
-            "  bert.encoder.layer.{l}.{name}.bias: {{input: HOST, type: ram, entries: 1, grid_size: [1, 6], t: 1, mblock: [1, 1], ublock: [1, 4], ublock_order: r, df: Float16_b, target_device: 0, loc: dram, dram: [{}]}}",
-            dram(0x18_0000, 0x4000, w)
+            "  bert.encoder.layer.{l}.{name}.bias: {{input: HOST, type: ram, entries: 1, grid_size: [1, {g}], t: 1, mblock: [1, {n}], ublock: [1, 4], ublock_order: r, df: Float16_b, target_device: 0, loc: dram, dram: [{}]}}",
+            dram.place(g, n * 4, 1)
         );
     }
+    let weights = weights.map(|w| w.0);
     let input = if l == 0 {
         "hidden_states".to_string()
     } else {
@@ -48,11 +120,10 @@ fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut Strin
     };
     let _ = writeln!(
         queues,
-        "  e2e_layer_{l}_output: {{input: layer.{l}.output, type: queue, entries: 2, grid_size: [4, 1], t: 1, mblock: [1, 6], ublock: [1, 4], ublock_order: r, df: Float16_b, target_device: 0, loc: dram, dram: [[0, 0x{:08x}], [1, 0x{:08x}], [2, 0x{:08x}], [3, 0x{:08x}]]}}",
-        block + 0x1C_0000,
-        block + 0x1C_0000,
-        block + 0x1C_0000,
-        block + 0x1C_0000
+        "  e2e_layer_{l}_output: {{input: layer.{l}.output, type: queue, entries: 2, grid_size: [{}, 1], t: 1, mblock: [1, {}], ublock: [1, 4], ublock_order: r, df: Float16_b, target_device: 0, loc: dram, dram: [{}]}}",
+        d.seq,
+        d.hidden / 4,
+        dram.place(d.seq, d.hidden, 2)
     );
 
     let _ = writeln!(
@@ -60,11 +131,13 @@ fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut Strin
         "  fwd_{l}:\n    target_device: 0\n    input_count: 1"
     );
     let mut col = 0u32;
-    // Output shapes in tiles: activations 4 x 24 (grid 1x1), attention scores 4 x 4, the
-    // reductions 4 x 1.
-    const ACT: &str = "mblock: [4, 6], ublock: [1, 4]";
-    const SCORES: &str = "mblock: [4, 1], ublock: [1, 4]";
-    const REDUCED: &str = "mblock: [4, 1], ublock: [1, 1]";
+    // Output shapes in tiles (grid 1x1): activations seq x hidden, feed-forward activations
+    // seq x ff, attention scores seq x seq, the reductions seq x 1.
+    let act = format!("mblock: [{}, {}], ublock: [1, 4]", d.seq, d.hidden / 4);
+    let act_ff = format!("mblock: [{}, {}], ublock: [1, 4]", d.seq, d.ff / 4);
+    let scores = format!("mblock: [{}, {}], ublock: [1, 4]", d.seq, d.seq / 4);
+    let reduced = format!("mblock: [{}, 1], ublock: [1, 1]", d.seq);
+    let (act, act_ff, scores, reduced) = (&act[..], &act_ff[..], &scores[..], &reduced[..]);
     let mut op = |graphs: &mut String, name: &str, shape: &str, body: &str| {
         let (r, c) = (col / 12, col % 12);
         col += 1;
@@ -76,26 +149,32 @@ fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut Strin
     let w = |name: &str| format!("bert.encoder.layer.{l}.{name}.weight");
     let b = |name: &str| format!("bert.encoder.layer.{l}.{name}.bias");
     let x = |name: &str| format!("layer.{l}.{name}");
-    // Matmuls over 24 tiles: 6 ublocks of 4 (the first input's ublock width).
-    let matmul = |a: &str, w: &str, in_df: &str| {
-        format!("type: matmul, inputs: [{a}, {w}], in_df: [Float16_b, {in_df}], attributes: {{m_k: 6, u_kt: 4, l1_acc: false}}")
+    // Matmuls over `inner` tiles: ublocks of 4 (the first input's ublock width).
+    let matmul = |a: &str, w: &str, in_df: &str, inner: u32| {
+        format!("type: matmul, inputs: [{a}, {w}], in_df: [Float16_b, {in_df}], attributes: {{m_k: {}, u_kt: 4, l1_acc: false}}", inner / 4)
     };
+    let seq = d.seq;
     let bias = |a: &str, b: &str| {
-        format!("type: add, inputs: [{a}, {b}], in_df: [Float16_b, Float16_b], input_1_tms: [broadcast: {{r: 4}}]")
+        format!("type: add, inputs: [{a}, {b}], in_df: [Float16_b, Float16_b], input_1_tms: [broadcast: {{r: {seq}}}]")
     };
     let unary = |ty: &str, a: &str, attrs: &str| {
         format!("type: {ty}, inputs: [{a}], in_df: [Float16_b]{attrs}")
     };
     for proj in ["query", "key", "value"] {
-        op(graphs, proj, ACT, &matmul(&input, &w(proj), "Bfp8_b"));
+        op(
+            graphs,
+            proj,
+            act,
+            &matmul(&input, &w(proj), "Bfp8_b", d.hidden),
+        );
         op(
             graphs,
             &format!("{proj}.bias"),
-            ACT,
+            act,
             &bias(&x(proj), &b(proj)),
         );
     }
-    op(graphs, "scores", SCORES, &format!("type: matmul, inputs: [{}, {}], in_df: [Float16_b, Float16_b], attributes: {{m_k: 6, u_kt: 4}}, input_1_tms: [transpose]", x("query.bias"), x("key.bias")));
+    op(graphs, "scores", scores, &format!("type: matmul, inputs: [{}, {}], in_df: [Float16_b, Float16_b], attributes: {{m_k: {}, u_kt: 4}}, input_1_tms: [transpose]", x("query.bias"), x("key.bias"), d.hidden / 4));
     // An attention weighting that stays finite whatever the scores: shifted by the row
     // maximum, squashed, exponentiated and scaled by its reciprocal. (A reduce leaves its value
     // in one column of the tile, so a true softmax's reciprocal of the reduced sum would divide
@@ -103,29 +182,30 @@ fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut Strin
     op(
         graphs,
         "scores.max",
-        REDUCED,
+        reduced,
         &unary("reduce", &x("scores"), ", attributes: {dim: c, type: max}"),
     );
     op(
         graphs,
         "scores.shift",
-        SCORES,
+        scores,
         &format!(
-            "type: subtract, inputs: [{}, {}], in_df: [Float16_b, Float16_b], input_1_tms: [broadcast: {{c: 4}}]",
+            "type: subtract, inputs: [{}, {}], in_df: [Float16_b, Float16_b], input_1_tms: [broadcast: {{c: {}}}]",
             x("scores"),
-            x("scores.max")
+            x("scores.max"),
+            d.seq
         ),
     );
     op(
         graphs,
         "scores.squash",
-        SCORES,
+        scores,
         &unary("sigmoid", &x("scores.shift"), ""),
     );
     op(
         graphs,
         "scores.exp",
-        SCORES,
+        scores,
         &unary(
             "exp",
             &x("scores.squash"),
@@ -135,7 +215,7 @@ fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut Strin
     op(
         graphs,
         "scores.recip",
-        SCORES,
+        scores,
         &unary(
             "reciprocal",
             &x("scores.exp"),
@@ -145,30 +225,30 @@ fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut Strin
     op(
         graphs,
         "softmax",
-        SCORES,
+        scores,
         &format!(
             "type: multiply, inputs: [{}, {}], in_df: [Float16_b, Float16_b]",
             x("scores.exp"),
             x("scores.recip")
         ),
     );
-    op(graphs, "context", ACT, &format!("type: matmul, inputs: [{}, {}], in_df: [Float16_b, Float16_b], attributes: {{m_k: 1, u_kt: 4}}", x("softmax"), x("value.bias")));
+    op(graphs, "context", act, &format!("type: matmul, inputs: [{}, {}], in_df: [Float16_b, Float16_b], attributes: {{m_k: {}, u_kt: 4}}", x("softmax"), x("value.bias"), d.seq / 4));
     op(
         graphs,
         "attn_out",
-        ACT,
-        &matmul(&x("context"), &w("attn_out"), "Bfp8_b"),
+        act,
+        &matmul(&x("context"), &w("attn_out"), "Bfp8_b", d.hidden),
     );
     op(
         graphs,
         "attn_out.bias",
-        ACT,
+        act,
         &bias(&x("attn_out"), &b("attn_out")),
     );
     op(
         graphs,
         "residual",
-        ACT,
+        act,
         &format!(
             "type: add, inputs: [{}, {input}], in_df: [Float16_b, Float16_b]",
             x("attn_out.bias")
@@ -177,26 +257,31 @@ fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut Strin
     op(
         graphs,
         "ln.mean",
-        REDUCED,
+        reduced,
         &unary(
             "reduce",
             &x("residual"),
             ", attributes: {dim: c, type: max}",
         ),
     );
-    op(graphs, "ln.sub", ACT, &format!("type: subtract, inputs: [{}, {}], in_df: [Float16_b, Float16_b], input_1_tms: [broadcast: {{c: 24}}]", x("residual"), x("ln.mean")));
-    op(graphs, "ln.sqrt", ACT, &format!("type: fused_op, inputs: [{}, {}], in_df: [Float16_b, Float16_b], attributes: {{fused_op_id: 0, approximate_mode: false}}", x("ln.sub"), x("ln.sub")));
+    op(graphs, "ln.sub", act, &format!("type: subtract, inputs: [{}, {}], in_df: [Float16_b, Float16_b], input_1_tms: [broadcast: {{c: {}}}]", x("residual"), x("ln.mean"), d.hidden));
+    op(graphs, "ln.sqrt", act, &format!("type: fused_op, inputs: [{}, {}], in_df: [Float16_b, Float16_b], attributes: {{fused_op_id: 0, approximate_mode: false}}", x("ln.sub"), x("ln.sub")));
     op(
         graphs,
         "ff1",
-        ACT,
-        &matmul(&x("ln.sqrt"), &w("ff1"), "Bfp8_b"),
+        act_ff,
+        &matmul(&x("ln.sqrt"), &w("ff1"), "Bfp8_b", d.hidden),
     );
-    op(graphs, "ff1.bias", ACT, &bias(&x("ff1"), &b("ff1")));
-    op(graphs, "gelu", ACT, &unary("gelu", &x("ff1.bias"), ""));
-    op(graphs, "ff2", ACT, &matmul(&x("gelu"), &w("ff2"), "Bfp8_b"));
-    op(graphs, "ff2.bias", ACT, &bias(&x("ff2"), &b("ff2")));
-    op(graphs, "output", ACT, &unary("tanh", &x("ff2.bias"), ""));
+    op(graphs, "ff1.bias", act_ff, &bias(&x("ff1"), &b("ff1")));
+    op(graphs, "gelu", act_ff, &unary("gelu", &x("ff1.bias"), ""));
+    op(
+        graphs,
+        "ff2",
+        act,
+        &matmul(&x("gelu"), &w("ff2"), "Bfp8_b", d.ff),
+    );
+    op(graphs, "ff2.bias", act, &bias(&x("ff2"), &b("ff2")));
+    op(graphs, "output", act, &unary("tanh", &x("ff2.bias"), ""));
 
     let _ = writeln!(
         program,
@@ -222,8 +307,26 @@ fn layer(l: usize, queues: &mut String, graphs: &mut String, program: &mut Strin
 /// A BERT-like netlist of `layers` layers (`None`: as many as reach `TARGET_BYTES`), and its
 /// layer count.
 pub fn generate_layers(layers_wanted: Option<usize>) -> (String, usize) {
-    let mut queues = String::from(
-        "  hidden_states: {input: HOST, type: queue, entries: 2, grid_size: [4, 1], t: 1, mblock: [1, 6], ublock: [1, 4], ublock_order: r, df: Float16_b, target_device: 0, loc: dram, dram: [[0, 0x0f000000], [1, 0x0f000000], [2, 0x0f000000], [3, 0x0f000000]]}\n",
+    generate(Dims::BASE, layers_wanted)
+}
+
+/// A netlist of `layers` BERT-large encoder layers (`ttrt bench model`).
+pub fn generate_large(layers: usize) -> String {
+    generate(Dims::LARGE, Some(layers)).0
+}
+
+/// A BERT-like netlist of layers of `d` (`None`: as many as reach `TARGET_BYTES`), and its
+/// layer count.
+pub fn generate(d: Dims, layers_wanted: Option<usize>) -> (String, usize) {
+    let mut dram = Dram::new();
+    let mut queues = format!(
+        "  hidden_states: {{input: HOST, type: queue, entries: 2, grid_size: [{}, 1], t: 1, mblock: [1, {}], ublock: [1, 4], ublock_order: r, df: Float16_b, target_device: 0, loc: dram, dram: [{}]}}\n",
+        d.seq,
+        d.hidden / 4,
+        (0..d.seq)
+            .map(|i| format!("[{}, 0x0f000000]", i % 6))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut graphs = String::new();
     let mut program = String::new();
@@ -232,11 +335,12 @@ pub fn generate_layers(layers_wanted: Option<usize>) -> (String, usize) {
         Some(n) => layers < n,
         None => queues.len() + graphs.len() + program.len() < TARGET_BYTES,
     } {
-        layer(layers, &mut queues, &mut graphs, &mut program);
+        layer(layers, d, &mut dram, &mut queues, &mut graphs, &mut program);
         layers += 1;
     }
+    let fused = format!("mblock: [{}, {}], ublock: [1, 4]", d.seq, d.hidden / 4);
     let text = format!(
-        "devices:\n  arch: [wormhole_b0, blackhole]\n\nqueues:\n{queues}\ngraphs:\n{graphs}\nprograms:\n  - run_fwd:\n    - param: [$p_microbatch_count]\n    - var: {{$c_microbatch_size: 1, $c_one: 1, $c_zero: 0}}\n    - staticvar: {{$gptr_q0: 0, $lptr_q0: 0}}\n    - loop: $p_microbatch_count\n{program}    -   varinst: [$gptr_q0, incwrap, $c_microbatch_size, 4]\n    -   varinst: [$lptr_q0, incwrap, $c_microbatch_size, 4]\n    - endloop\n\nfused_ops:\n  0:\n    inputs: 2\n    intermediates: 1\n    schedules:\n      -\n        - square0: {{type: multiply, inputs: [input0, input1], mblock: [4, 6], ublock: [1, 4], output: intermed0}}\n        - sqrt0: {{type: sqrt, inputs: [intermed0], pop: [intermed0], mblock: [4, 6], ublock: [1, 4], output: output}}\n\ntest-config:\n  comparison-config:\n    type: AllCloseHw\n    atol: 0.01\n    rtol: 0.15\n    check_pcc: 0.99\n  stimulus-config:\n    type: Uniform\n    uniform_lower_bound: -0.1\n    uniform_upper_bound: 0.1\n  io-config:\n    inputs: [hidden_states]\n    outputs: [e2e_layer_{}_output]\n",
+        "devices:\n  arch: [wormhole_b0, blackhole]\n\nqueues:\n{queues}\ngraphs:\n{graphs}\nprograms:\n  - run_fwd:\n    - param: [$p_microbatch_count]\n    - var: {{$c_microbatch_size: 1, $c_one: 1, $c_zero: 0}}\n    - staticvar: {{$gptr_q0: 0, $lptr_q0: 0}}\n    - loop: $p_microbatch_count\n{program}    -   varinst: [$gptr_q0, incwrap, $c_microbatch_size, 4]\n    -   varinst: [$lptr_q0, incwrap, $c_microbatch_size, 4]\n    - endloop\n\nfused_ops:\n  0:\n    inputs: 2\n    intermediates: 1\n    schedules:\n      -\n        - square0: {{type: multiply, inputs: [input0, input1], {fused}, output: intermed0}}\n        - sqrt0: {{type: sqrt, inputs: [intermed0], pop: [intermed0], {fused}, output: output}}\n\ntest-config:\n  comparison-config:\n    type: AllCloseHw\n    atol: 0.01\n    rtol: 0.15\n    check_pcc: 0.99\n  stimulus-config:\n    type: Uniform\n    uniform_lower_bound: -0.1\n    uniform_upper_bound: 0.1\n  io-config:\n    inputs: [hidden_states]\n    outputs: [e2e_layer_{}_output]\n",
         layers - 1
     );
     (text, layers)

@@ -11,6 +11,7 @@ mod bert;
 mod device;
 mod formats;
 mod metal_pages;
+mod model;
 mod netlist;
 mod pipeline;
 
@@ -45,6 +46,8 @@ Suites (all of them when none is named):
   pipeline  the five TT-CNN executors on a model of many small ops whose input
             and output transfers take about as long as the model: each
             executor's throughput against ModelExecutor
+  model     a generated 24-layer BERT-large encoder run end to end by `ttrt run`
+            in a child: its peak RSS against the model's bytes in queue formats
 
 Options:
   --quick   fewer runs (a smoke test; the figures are rough)
@@ -108,6 +111,10 @@ const SUITES: &[Suite] = &[
     Suite {
         name: "pipeline",
         run: pipeline::run,
+    },
+    Suite {
+        name: "model",
+        run: model::run,
     },
 ];
 

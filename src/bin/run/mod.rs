@@ -38,7 +38,7 @@ use crate::progress::{Progress, Unit};
 
 const USAGE: &str = "\
 Usage: ttrt run IMAGE [--loops N] [--inputs DIR] [--labels FILE] [--outputs DIR]
-                      [--cqs 1|2] [--param NAME=VALUE]...
+                      [--cqs 1|2] [--param NAME=VALUE]... [--golden]
   IMAGE          a .tti archive or a netlist .yaml
   --loops N      times to run every program (default: as many as the input files
                  hold, else 1)
@@ -49,7 +49,10 @@ Usage: ttrt run IMAGE [--loops N] [--inputs DIR] [--labels FILE] [--outputs DIR]
   --outputs DIR  write <output>.bin: every loop's output as get_output returned it
   --cqs 1|2      command queues of the simulated device (2: transfers on CQ 1)
   --param N=V    a program parameter, e.g. '$p_loop_count=2' (default: every
-                 declared parameter is 1; the defaulted ones are listed)";
+                 declared parameter is 1; the defaulted ones are listed)
+  --golden       queues between ops keep float32, as Buda's golden model, and
+                 outputs convert at get_output as golden's do (default: each queue
+                 holds its own format, as on silicon)";
 
 struct Args {
     image: PathBuf,
@@ -59,6 +62,7 @@ struct Args {
     outputs: Option<PathBuf>,
     cqs: u8,
     params: Vec<(String, String)>,
+    golden: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
@@ -70,6 +74,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         outputs: None,
         cqs: 1,
         params: Vec::new(),
+        golden: false,
     };
     let mut image = None;
     let mut it = args.iter();
@@ -106,6 +111,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                     .ok_or_else(|| format!("--param {v}: NAME=VALUE expected"))?;
                 a.params.push((n.to_string(), val.to_string()));
             }
+            "--golden" => a.golden = true,
             "--help" | "-h" => return Err(String::new()),
             other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),
             other if image.is_none() => image = Some(PathBuf::from(other)),
@@ -460,6 +466,7 @@ fn run(args: &Args) -> Result<(), String> {
     let config = BackendConfig {
         arch: None,
         num_command_queues: args.cqs,
+        golden: args.golden,
         ..BackendConfig::default()
     };
     let backend = Backend::create(&image, &config).map_err(|e| e.to_string())?;
@@ -712,10 +719,15 @@ fn run(args: &Args) -> Result<(), String> {
     backend.finish().map_err(|e| e.to_string())?;
 
     outln!(
-        "image {} ({}), {loops} loop{}",
+        "image {} ({}), {loops} loop{}{}",
         args.image.display(),
         backend.arch().name(),
-        if loops == 1 { "" } else { "s" }
+        if loops == 1 { "" } else { "s" },
+        if args.golden {
+            ", golden mode (queues between ops keep float32)"
+        } else {
+            ""
+        }
     );
     for d in &defaulted {
         outln!("param {d} (not given: default)");

@@ -123,6 +123,29 @@ pub struct GraphPlan {
     output_queues: Vec<usize>,
     /// Every queue's name, by index (for messages).
     queue_names: Vec<String>,
+    /// Values each buffer of `for_each_buffer` must hold at most, in its order.
+    needs: Vec<usize>,
+    /// Each buffer's rank by need, largest first: the pool buffer it borrows.
+    ranks: Vec<usize>,
+}
+
+/// Buffers that plans running one at a time borrow for each run ([`GraphPlan::run_pooled`]).
+#[derive(Debug, Default)]
+pub struct BufferPool {
+    buffers: Vec<Vec<f32>>,
+}
+
+impl BufferPool {
+    pub const fn new() -> BufferPool {
+        BufferPool {
+            buffers: Vec::new(),
+        }
+    }
+
+    /// Bytes the pool holds (its buffers' capacities).
+    pub fn bytes(&self) -> usize {
+        self.buffers.iter().map(|b| b.capacity() * 4).sum()
+    }
 }
 
 static_assertions::assert_impl_all!(GraphPlan: Send);
@@ -506,7 +529,7 @@ impl GraphPlan {
                 op.prev = values[op.slot].clone();
             }
         }
-        Ok(GraphPlan {
+        let mut plan = GraphPlan {
             file: netlist.file.clone(),
             graph: graph_name,
             arch,
@@ -516,7 +539,123 @@ impl GraphPlan {
             input_queues: read_slots.iter().map(|r| r.0).collect(),
             output_queues,
             queue_names: netlist.queues.iter().map(|q| q.name.clone()).collect(),
-        })
+            needs: Vec::new(),
+            ranks: Vec::new(),
+        };
+        // The plan keeps what each buffer needs, not the buffers: they come at the first run
+        // (from the plan's own memory, or lent by a `BufferPool` for each run).
+        // A working tensor and its spare trade buffers in a run: each needs what either does.
+        let mut needs: Vec<usize> = Vec::new();
+        let mut paired = false;
+        plan.for_each_buffer(|t, pairs| {
+            let need = t.data.capacity().max(t.data.len());
+            if paired {
+                let first = needs.len() - 1;
+                needs[first] = needs[first].max(need);
+                needs.push(needs[first]);
+            } else {
+                needs.push(need);
+            }
+            paired = pairs;
+            t.data = Vec::new();
+        });
+        let mut order: Vec<usize> = (0..needs.len()).collect();
+        order.sort_by_key(|&i| core::cmp::Reverse(needs[i]));
+        let mut ranks = alloc::vec![0; needs.len()];
+        for (rank, &i) in order.iter().enumerate() {
+            ranks[i] = rank;
+        }
+        plan.needs = needs;
+        plan.ranks = ranks;
+        Ok(plan)
+    }
+
+    /// Every buffer a run of the plan may fill anew, in a fixed order: the queue reads'
+    /// tensors, then per op its output (but a gradient op's, which it accumulates into from
+    /// run to run) and scratch, its inputs' working tensors and the tensors of its queue
+    /// writes. `f` learns whether the tensor trades buffers with the next one in a run (an
+    /// output and the scratch an op computes into, a working tensor and its spare).
+    fn for_each_buffer(&mut self, mut f: impl FnMut(&mut Tensor, bool)) {
+        let GraphPlan { values, ops, .. } = self;
+        for (slot, t) in values.iter_mut().enumerate() {
+            if !ops.iter().any(|o| o.slot == slot) {
+                f(t, false);
+            }
+        }
+        for op in ops.iter_mut() {
+            if !op.gradient {
+                f(&mut values[op.slot], true);
+            }
+            f(&mut op.scratch, false);
+            for input in op.inputs.iter_mut() {
+                f(&mut input.t, true);
+                f(&mut input.spare, false);
+            }
+            for w in op.writes.iter_mut() {
+                f(&mut w.t, true);
+                f(&mut w.spare, false);
+            }
+        }
+    }
+
+    /// Gives every buffer its memory: what it holds when that is enough, else the pool's
+    /// buffer of its rank (the largest buffer of every plan shares the pool's first one), grown
+    /// to its need the first time. A shaped tensor gets its shape's length back (its values are
+    /// whatever the buffer held: a run writes every value before reading it).
+    fn lend(&mut self, pool: &mut BufferPool) {
+        let GraphPlan { needs, ranks, .. } = self;
+        let (needs, ranks) = (core::mem::take(needs), core::mem::take(ranks));
+        let mut i = 0;
+        self.for_each_buffer(|t, _| {
+            if t.data.capacity() < needs[i] {
+                if pool.buffers.len() < needs.len() {
+                    pool.buffers.resize_with(needs.len(), Vec::new);
+                }
+                let from = &mut pool.buffers[ranks[i]];
+                if from.capacity() > t.data.capacity() {
+                    core::mem::swap(&mut t.data, from);
+                }
+                t.data.clear();
+                t.data.reserve(needs[i]);
+            }
+            let len = t.z as usize * t.rt as usize * t.ct as usize * super::TILE * super::TILE;
+            t.data.resize(len, 0.0);
+            i += 1;
+        });
+        self.needs = needs;
+        self.ranks = ranks;
+    }
+
+    /// Hands every buffer back to the pool (see `lend`).
+    fn give_back(&mut self, pool: &mut BufferPool) {
+        let ranks = core::mem::take(&mut self.ranks);
+        if pool.buffers.len() < ranks.len() {
+            pool.buffers.resize_with(ranks.len(), Vec::new);
+        }
+        let mut i = 0;
+        self.for_each_buffer(|t, _| {
+            let to = &mut pool.buffers[ranks[i]];
+            if to.capacity() < t.data.capacity() {
+                core::mem::swap(to, &mut t.data);
+            }
+            t.data = Vec::new();
+            i += 1;
+        });
+        self.ranks = ranks;
+    }
+
+    /// One run with the buffers lent by `pool` for the run: plans that run one at a time and
+    /// share a pool hold, between them, one set of buffers as large as the largest plan's
+    /// (by rank), not one set each. After it the plan holds no output (`op_output`).
+    pub fn run_pooled(
+        &mut self,
+        io: &mut dyn QueueIo,
+        pool: &mut BufferPool,
+    ) -> Result<(), ExecError> {
+        self.lend(pool);
+        let ran = self.run_lent(io);
+        self.give_back(pool);
+        ran
     }
 
     /// Queues (indexes into `Netlist::queues`) that ops of this graph read, in file order.
@@ -574,8 +713,15 @@ impl GraphPlan {
             .map(|o| &self.values[o.slot])
     }
 
-    /// One run of the graph: every node once, in order (see the module documentation).
+    /// One run of the graph: every node once, in order (see the module documentation). The
+    /// plan's buffers stay with it: the first run allocates them, later runs allocate nothing.
     pub fn run(&mut self, io: &mut dyn QueueIo) -> Result<(), ExecError> {
+        let mut own = BufferPool::new();
+        self.lend(&mut own);
+        self.run_lent(io)
+    }
+
+    fn run_lent(&mut self, io: &mut dyn QueueIo) -> Result<(), ExecError> {
         let GraphPlan {
             file,
             graph,

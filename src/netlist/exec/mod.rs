@@ -22,7 +22,7 @@ pub mod quantize;
 pub mod sparse;
 pub mod tm;
 
-pub use graph::GraphPlan;
+pub use graph::{BufferPool, GraphPlan};
 pub use tm::Shape;
 
 /// Rows and columns of a tile.
@@ -44,15 +44,16 @@ pub struct Tensor {
 impl Tensor {
     /// A tensor of +0.0.
     pub fn zeros(z: u32, rt: u32, ct: u32, tag: DataFormat) -> Tensor {
-        let mut t = Tensor {
-            z: 0,
-            rt: 0,
-            ct: 0,
+        // Zeroed memory from the allocator: a large buffer stays untouched (and out of the
+        // resident set) until it is written.
+        let n = z as usize * rt as usize * TILE * ct as usize * TILE;
+        Tensor {
+            z,
+            rt,
+            ct,
             tag,
-            data: Vec::new(),
-        };
-        t.reshape(z, rt, ct);
-        t
+            data: alloc::vec![0.0; n],
+        }
     }
 
     /// Rows of one slice (`rt * 32`).

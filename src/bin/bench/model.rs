@@ -1,0 +1,106 @@
+//! The `model` suite: a generated BERT-large encoder (`bert.rs`, 24 layers of 12.6M parameters
+//! in Bfp8_b) run end to end by `ttrt run` in a child process, as a user runs a model.
+//!
+//! The memory figure is the child's peak resident set (`ru_maxrss` of the waited-for child)
+//! as a ratio to the model's bytes: every queue's buffers (parameters, constants and
+//! activations) in their queue formats, what the simulated chip holds of it. The goal is at
+//! most 2x those bytes plus the simulated memory written (the same queue bytes again, since
+//! the run writes every queue): 3x.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::bert::generate_large;
+use super::Plan;
+
+/// Encoder layers of the generated model (BERT-large has 24).
+pub const LAYERS: usize = 24;
+
+pub fn run(_plan: Plan) -> Result<(), String> {
+    let text = generate_large(LAYERS);
+    let netlist = ttrt::netlist::parse(&text, "bert_large.yaml").map_err(|e| e.to_string())?;
+    let bytes = model_bytes(&netlist);
+    let path = std::env::temp_dir().join(format!("ttrt-bench-model-{}.yaml", std::process::id()));
+    std::fs::write(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let result = memory(&path, &netlist, bytes);
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// Bytes of every queue of `netlist` in its queue format: its buffers (one per core of its
+/// grid), each with its header and `entries` entries, on the netlist's first arch.
+pub fn model_bytes(netlist: &ttrt::netlist::Netlist) -> u64 {
+    let arch = netlist
+        .devices
+        .arch
+        .first()
+        .copied()
+        .unwrap_or(ttrt::format::Arch::WormholeB0);
+    netlist
+        .queues
+        .iter()
+        .map(|q| {
+            let layout = q.layout(arch);
+            layout.io_size(q.entries) as u64 * layout.buffers() as u64
+        })
+        .sum()
+}
+
+/// Bytes of the parameters alone (host-fed rams), in their queue formats.
+fn parameter_bytes(netlist: &ttrt::netlist::Netlist) -> u64 {
+    let arch = netlist
+        .devices
+        .arch
+        .first()
+        .copied()
+        .unwrap_or(ttrt::format::Arch::WormholeB0);
+    netlist
+        .queues
+        .iter()
+        .filter(|q| q.is_host_input() && q.io_type == ttrt::netlist::IoType::Ram)
+        .map(|q| {
+            let layout = q.layout(arch);
+            layout.io_size(q.entries) as u64 * layout.buffers() as u64
+        })
+        .sum()
+}
+
+/// The memory figure: `ttrt run` of the netlist at `path` in a child, its peak resident set
+/// against `bytes`, the model's queue bytes.
+pub fn memory(path: &Path, netlist: &ttrt::netlist::Netlist, bytes: u64) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find ttrt itself: {e}"))?;
+    let out = Command::new(exe)
+        .arg("run")
+        .arg(path)
+        .args(["--param", "$p_microbatch_count=2"])
+        .output()
+        .map_err(|e| format!("cannot run ttrt run: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ttrt run {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let rss = children_peak_rss()?;
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    outln!(
+        "model/bert-large memory: peak RSS {:.0} MiB = {:.2} x the model's {:.0} MiB in queue formats ({} layers, {:.0} MiB of parameters; goal: at most 3 x, 2 x the model plus the simulated memory it writes)",
+        mib(rss),
+        rss as f64 / bytes.max(1) as f64,
+        mib(bytes),
+        netlist.graphs.len(),
+        mib(parameter_bytes(netlist))
+    );
+    Ok(())
+}
+
+/// Peak resident set of the children waited for so far, in bytes (Linux reports KiB).
+fn children_peak_rss() -> Result<u64, String> {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut u: libc::rusage = unsafe { core::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) } != 0 {
+        return Err(format!("getrusage: {}", std::io::Error::last_os_error()));
+    }
+    Ok(u.ru_maxrss as u64 * 1024)
+}

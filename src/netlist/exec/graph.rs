@@ -863,11 +863,7 @@ fn compile_op(
             (Kind::IdentityMatmul(plan), declared)
         }
         "matmul" => {
-            let gelu = match a.sfpu_op.as_deref() {
-                None => None,
-                Some("gelu") => Some(vector),
-                Some(other) => return Err(format!("matmul sfpu_op {other} is not supported")),
-            };
+            let gelu = super::matmul::fused_sfpu(a.sfpu_op.as_deref(), vector)?;
             if a.requant && a.dequant {
                 return Err("matmul with both requant and dequant is not supported".into());
             }

@@ -564,6 +564,85 @@ fn matmul_with_bias_and_accumulate() {
 }
 
 #[test]
+fn relu_mode_none_is_upstreams_default_and_acts_as_min() {
+    // ReluMode::None (upstream's default) is accepted; relu treats it as min.
+    let a = tensor(1, 1, 1, |_, r, c| r as f32 - 10.0 + c as f32 * 0.01);
+    let y = run_one(
+        "datacopy",
+        std::slice::from_ref(&a),
+        ", attributes: {relu_mode: none, relu_en: true, relu_threshold: 3.0}",
+    )
+    .unwrap();
+    for (x, v) in a.data.iter().zip(&y.data) {
+        assert_eq!(*v, if *x >= 3.0 { *x } else { 0.0 }, "x {x}");
+    }
+    let y = run_one(
+        "datacopy",
+        std::slice::from_ref(&a),
+        ", attributes: {relu_mode: none}",
+    )
+    .unwrap();
+    assert_eq!(y.data, a.data);
+    // Upstream's parser asserts min or max when relu_en came first.
+    let text = format!(
+        "devices:\n  arch: grayskull\nqueues:\n{}{}graphs:\n  g:\n    target_device: 0\n    input_count: 1\n{}programs:\n  - p:\n    - var: {{$c_zero: 0}}\n    - execute: {{graph_name: g, queue_settings: {{a: {{prologue: false, epilogue: false, zero: false, rd_ptr_global: $c_zero, rd_ptr_local: $c_zero}}}}}}\n",
+        q("a", "HOST", 1, 1, 1, "Float32", 0),
+        q("out", "op0", 1, 1, 1, "Float32", 9),
+        op("op0", "datacopy", &["a"], 1, 1, 1, "Float32", 0, ", attributes: {relu_en: true, relu_mode: none}")
+    );
+    let e = ttrt::netlist::parse(&text, "test.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("relu_mode none with relu_en true"), "{e}");
+    let swapped = text.replace(
+        "relu_en: true, relu_mode: none",
+        "relu_mode: none, relu_en: true",
+    );
+    ttrt::netlist::parse(&swapped, "test.yaml").unwrap();
+}
+
+#[test]
+fn matmul_sfpu_op_invalid_is_no_sfpu_op() {
+    let a = tensor(1, 1, 1, |_, r, c| {
+        ((r * 5 + c * 3) % 11) as f32 * 0.25 - 1.0
+    });
+    let b = tensor(1, 1, 1, |_, r, c| ((r * 7 + c) % 13) as f32 * 0.125 - 0.5);
+    let plain = run_one(
+        "matmul",
+        &[a.clone(), b.clone()],
+        ", attributes: {m_k: 1, u_kt: 1}",
+    )
+    .unwrap();
+    for text in ["invalid", "whatever"] {
+        let y = run_one(
+            "matmul",
+            &[a.clone(), b.clone()],
+            &format!(", attributes: {{m_k: 1, u_kt: 1, sfpu_op: {text}}}"),
+        )
+        .unwrap();
+        assert_eq!(y.data, plain.data, "sfpu_op {text}");
+    }
+    // The product itself, in f64: a wrong fallback (gelu, or zeros) would differ.
+    for (i, j) in [(0, 0), (3, 17), (31, 31)] {
+        let want: f64 = (0..32)
+            .map(|k| f64::from(at(&a, 0, i, k)) * f64::from(at(&b, 0, k, j)))
+            .sum();
+        assert!(
+            (f64::from(at(&plain, 0, i, j)) - want).abs() < 1e-4,
+            "({i}, {j})"
+        );
+    }
+    // Any SFPU op but gelu is refused, as upstream asserts.
+    let e = run_one(
+        "matmul",
+        &[a, b],
+        ", attributes: {m_k: 1, u_kt: 1, sfpu_op: exp}",
+    )
+    .unwrap_err();
+    assert!(e.contains("sfpu_op exp is not supported"), "{e}");
+}
+
+#[test]
 fn matmul_uses_the_8_lane_fma_tree() {
     // Row 0 of A: 1 at k = 0, 1e8 at k = 4... the lane sums meet in golden's order.
     let mut a = Tensor::zeros(1, 1, 1, DataFormat::Float32);

@@ -426,12 +426,75 @@ fn each_input_and_output_name_needs_its_own_shape_format_and_transform() {
         parse_err(&v),
         "device.json: compiled_graph_state.ordered_output_data_formats: expected 1 entry, one per name in ordered_output_names, found 2"
     );
+}
+
+#[test]
+fn lists_the_backends_loader_does_not_need_may_be_missing_or_short() {
+    // The backend's loader (tti_lib.cpp) reads no shape or format list, and walks the input
+    // transforms it finds: an image without them opens.
+    let mut v = pybuda_value();
+    let state = v["compiled_graph_state"].as_object_mut().unwrap();
+    for key in [
+        "ordered_input_shapes",
+        "ordered_output_shapes",
+        "ordered_output_data_formats",
+    ] {
+        state.remove(key).unwrap();
+    }
+    let d = parse_value(&v).unwrap();
+    let s = &d.compiled_graph_state;
+    assert!(s.ordered_input_shapes.is_empty() && s.ordered_output_shapes.is_empty());
+    assert!(s.ordered_output_data_formats.is_empty());
+    // Written back without them, and parsed again.
+    let again = DeviceJson::parse(d.to_json().as_bytes()).unwrap();
+    assert_eq!(
+        again.compiled_graph_state.ordered_input_names,
+        s.ordered_input_names
+    );
+
+    // A transform list shorter than the inputs: no transform for the rest.
     let mut v = pybuda_value();
     v["compiled_graph_state"]["ordered_input_runtime_tensor_transforms"]
         .as_array_mut()
         .unwrap()
         .pop();
-    assert!(parse_err(&v).contains("ordered_input_runtime_tensor_transforms: expected 2 entries"));
+    let d = parse_value(&v).unwrap();
+    let t = &d
+        .compiled_graph_state
+        .ordered_input_runtime_tensor_transforms;
+    assert_eq!(t.len(), 2);
+    assert!(matches!(t[0].transform, TensorTransform::Prestride { .. }));
+    assert_eq!(t[1].transform, TensorTransform::NoTransform);
+
+    // Longer: extra entries name no input. A Prestride there is refused (the loader looks up
+    // its input by index and throws); other types are ignored.
+    let mut v = pybuda_value();
+    let list = v["compiled_graph_state"]["ordered_input_runtime_tensor_transforms"]
+        .as_array_mut()
+        .unwrap();
+    let prestride = list[0].clone();
+    list.push(json!({"type": "NoTransform"}));
+    let d = parse_value(&v).unwrap();
+    assert_eq!(
+        d.compiled_graph_state
+            .ordered_input_runtime_tensor_transforms
+            .len(),
+        2
+    );
+    v["compiled_graph_state"]["ordered_input_runtime_tensor_transforms"]
+        .as_array_mut()
+        .unwrap()
+        .push(prestride);
+    assert_eq!(
+        parse_err(&v),
+        "device.json: compiled_graph_state.ordered_input_runtime_tensor_transforms[3]: a Prestride transform for input 3 of 2 in ordered_input_names"
+    );
+
+    // A malformed entry that is there is still refused.
+    let mut v = pybuda_value();
+    v["compiled_graph_state"]["ordered_input_runtime_tensor_transforms"][0]["stride_width"] =
+        json!(0);
+    assert!(parse_err(&v).contains("ordered_input_runtime_tensor_transforms[0].stride_width"));
 }
 
 #[test]

@@ -530,6 +530,8 @@ fn every_corpus_netlist_matches_the_reference() {
     let mut files = Vec::new();
     yaml_files(&corpus(), &mut files);
     files.sort();
+    // TTRT_CONFORMANCE_ONLY=text: only the netlists whose path contains it (while working).
+    let only = std::env::var("TTRT_CONFORMANCE_ONLY").ok();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let mut lines = Vec::new();
@@ -540,7 +542,7 @@ fn every_corpus_netlist_matches_the_reference() {
             .expect("under corpus")
             .to_string_lossy()
             .replace('\\', "/");
-        if rel.starts_with("verif/error_tests/") {
+        if rel.starts_with("verif/error_tests/") || !only.as_ref().is_none_or(|o| rel.contains(o)) {
             continue;
         }
         let text = std::fs::read_to_string(path).expect("read netlist");
@@ -578,6 +580,9 @@ fn every_corpus_netlist_matches_the_reference() {
     println!(
         "{pass} passed ({refused} refused at initialize as predicted), {fail} failed, {unsupported} unsupported"
     );
-    assert!(pass + fail + unsupported >= 90, "corpus not found");
+    assert!(
+        only.is_some() || pass + fail + unsupported >= 200,
+        "corpus not found"
+    );
     assert_eq!(fail, 0, "{fail} netlists failed (see the lines above)");
 }

@@ -250,13 +250,13 @@ fn small_tiles_are_refused_where_ttrt_does_not_model_them() {
     let n = netlist(
         "datacopy",
         &[("a", "[1, 1]", ROW)],
-        "[1, 1]",
+        "[2, 1]",
         "",
-        ", input_0_tms: [transpose]",
+        ", input_0_pad: {rt: 1, ct: 0, pad_value: 0.0}",
     );
     let e = refused(&n);
     assert!(
-        e.contains("input 0: Transpose on tile_dim 1x32 tiles is not supported"),
+        e.contains("input 0: input padding of tile_dim 1x32 tiles is not supported"),
         "{e}"
     );
     let n = netlist(
@@ -271,10 +271,12 @@ fn small_tiles_are_refused_where_ttrt_does_not_model_them() {
         e.contains("input 0: tile_dim 1x32 inputs of splice are not supported"),
         "{e}"
     );
+    // Upstream asserts that an op and the queue it feeds have one tile_dim.
     let n = netlist("datacopy", &[("a", "[1, 1]", "")], "[1, 1]", ROW, "");
     let e = refused(&n);
     assert!(
-        e.contains("output queue out (line") && e.contains("tile_dim 1x32 is not supported"),
+        e.contains("output queue out (line")
+            && e.contains("the queue's tile_dim 1x32 differs from the op's 32x32"),
         "{e}"
     );
 }
@@ -309,4 +311,149 @@ fn a_1x32_bias_queue_runs_through_the_backend() {
         assert_eq!(v[r * 64 + c], want, "({r}, {c})");
     }
     be.finish().unwrap();
+}
+
+/// A backend for one op `ty` whose op and output queue have `op_tile` tiles (a `tile_dim:`
+/// entry or ""), inputs as in [`netlist`], on Wormhole B0 (Grayskull has no small tiles).
+fn backend(
+    ty: &str,
+    inputs: &[(&str, &str, &str)],
+    out_mblock: &str,
+    op_tile: &str,
+    extra: &str,
+) -> Backend {
+    let (queue_tile, op_attr) = if op_tile.is_empty() {
+        (String::new(), extra.to_string())
+    } else {
+        (format!("{op_tile},"), format!(", {op_tile}{extra}"))
+    };
+    let mut n = netlist(ty, inputs, out_mblock, &queue_tile, &op_attr);
+    n.devices.arch = vec![Arch::WormholeB0];
+    let be = Backend::from_netlist(n, &BackendConfig::default()).unwrap();
+    be.initialize().unwrap();
+    be
+}
+
+/// Pushes `rows x cols` Float32 values `f(r, c)` to queue `q`.
+fn push(be: &Backend, q: &str, rows: usize, cols: usize, f: &dyn Fn(usize, usize) -> f32) {
+    let data: Vec<u8> = (0..rows * cols)
+        .flat_map(|i| f(i / cols, i % cols).to_le_bytes())
+        .collect();
+    let t = HostTensor::contiguous(&data, DataFormat::Float32, [1, 1, rows, cols]);
+    be.push_input(q, &t, true, 10_000, -1).unwrap();
+}
+
+/// Runs program p and returns output `out` as (shape, values), then finishes.
+fn run_and_read(be: Backend) -> ([usize; 4], Vec<f32>) {
+    be.run_program("p", &[]).unwrap();
+    let out = be.get_output("out", true, 10_000, -1).unwrap();
+    let v = out
+        .data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    be.finish().unwrap();
+    (out.shape, v)
+}
+
+#[test]
+fn an_op_of_16x32_tiles_writes_only_their_rows() {
+    // datacopy of 32x32 tiles into an op and queue of 16x32 tiles: the host reads rows 0-15
+    // of every tile, packed (32 rows for two tile rows).
+    let half = "tile_dim: [16, 32]";
+    let be = backend("datacopy", &[("a", "[2, 2]", "")], "[2, 2]", half, "");
+    // Values exact in Tf32 (Wormhole B0 cuts Float32 inputs to it).
+    let f = |r: usize, c: usize| ((r * 64 + c) % 1999) as f32;
+    push(&be, "a", 64, 64, &f);
+    let (shape, v) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 32, 64]);
+    for r in 0..32 {
+        for c in 0..64 {
+            // Packed row r is row r % 16 of tile row r / 16.
+            assert_eq!(v[r * 64 + c], f(r / 16 * 32 + r % 16, c), "({r}, {c})");
+        }
+    }
+}
+
+#[test]
+fn a_16x32_tile_matmul_equals_the_32x32_one_on_zero_padded_rows() {
+    // in0 of 16x32 tiles (queue and op): each output tile's 16 rows are the product of the
+    // tile's 16 real rows. The same op on 32x32 tiles whose rows 16-31 are 0 gives equal rows.
+    let a = |r: usize, k: usize| ((r * 7 + k * 3) % 17) as f32 * 0.25 - 2.0;
+    let b = |k: usize, c: usize| ((k * 5 + c) % 11) as f32 * 0.5 - 2.5;
+    let half = "tile_dim: [16, 32]";
+    let mm = ", attributes: {m_k: 1, u_kt: 2}";
+    let be = backend(
+        "matmul",
+        &[("a", "[2, 2]", &format!("{half},")), ("b", "[2, 2]", "")],
+        "[2, 2]",
+        half,
+        mm,
+    );
+    push(&be, "a", 32, 64, &a);
+    push(&be, "b", 64, 64, &b);
+    let (shape, small) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 32, 64]);
+
+    let be = backend(
+        "matmul",
+        &[("a", "[2, 2]", ""), ("b", "[2, 2]", "")],
+        "[2, 2]",
+        "",
+        mm,
+    );
+    // Packed row r (tile row r / 16, row r % 16) sits at row r / 16 * 32 + r % 16.
+    push(&be, "a", 64, 64, &|r, k| {
+        if r % 32 < 16 {
+            a(r / 32 * 16 + r % 32, k)
+        } else {
+            0.0
+        }
+    });
+    push(&be, "b", 64, 64, &b);
+    let (_, full) = run_and_read(be);
+    for r in 0..32 {
+        for c in 0..64 {
+            let want: f64 = (0..64)
+                .map(|k| f64::from(a(r, k)) * f64::from(b(k, c)))
+                .sum();
+            let got = small[r * 64 + c];
+            assert_eq!(got, full[(r / 16 * 32 + r % 16) * 64 + c], "({r}, {c})");
+            assert!(
+                (f64::from(got) - want).abs() <= 1e-3 * want.abs().max(1.0),
+                "({r}, {c})"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_1x32_sfpu_op_clears_to_its_row_and_reduce_r_fills_row_0() {
+    // exp on 32x32 tiles with an op of 1x32 tiles: the host reads exp of row 0 of each tile.
+    let row = "tile_dim: [1, 32]";
+    let be = backend("exp", &[("a", "[2, 1]", "")], "[2, 1]", row, "");
+    let f = |r: usize, c: usize| (r as f32 - 20.0) * 0.0625 + c as f32 * 0.015625;
+    push(&be, "a", 64, 32, &f);
+    let (shape, v) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 2, 32]);
+    for (r, c) in [(0, 0), (0, 31), (1, 5)] {
+        let want = f(r * 32, c).exp();
+        assert!((v[r * 32 + c] - want).abs() <= 1e-6 * want, "({r}, {c})");
+    }
+    // reduce max over r into 1x32 tiles: each column's max over all 64 rows.
+    let be = backend(
+        "reduce",
+        &[("a", "[2, 1]", "")],
+        "[1, 1]",
+        row,
+        ", attributes: {type: max, dim: r, m_k: 1, u_kt: 1}",
+    );
+    let g = |r: usize, c: usize| ((r * 13 + c * 7) % 61) as f32 - 30.0;
+    push(&be, "a", 64, 32, &g);
+    let (shape, v) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 1, 32]);
+    for c in 0..32 {
+        let want = (0..64).map(|r| g(r, c)).fold(f32::NEG_INFINITY, f32::max);
+        assert_eq!(v[c], want, "column {c}");
+    }
 }

@@ -71,7 +71,7 @@ pub(crate) fn check_dram_overlaps(netlist: &Netlist, arch: Arch) -> Result<(), B
             let (a, b) = (&netlist.queues[qa], &netlist.queues[qb]);
             return err!(
                 InvalidImage,
-                "netlist {}: queue '{}' (line {}) buffer {ba} at [{ch}, {start:#x}..{end:#x}) overlaps queue '{}' (line {}) buffer {bb} at [{ch}, {start2:#x}..{end2:#x}): only views of one ram (alias) or two dynamic queues may share DRAM",
+                "netlist {}: queue '{}' (line {}) buffer {ba} at [{ch}, {start:#x}..{end:#x}) overlaps queue '{}' (line {}) buffer {bb} at [{ch}, {start2:#x}..{end2:#x}): only views of one ram (alias) or two dynamic queues may share DRAM (upstream does not check this, but each would overwrite the other's entries: undefined on a device)",
                 netlist.file,
                 a.name,
                 a.line,

@@ -1045,14 +1045,17 @@ fn reduce_func(reader: &Reader, node: &Node, path: &str) -> R<ReduceFunc> {
     }
 }
 
-fn relu_mode(reader: &Reader, node: &Node, path: &str) -> R<ReluMode> {
+/// `relu_mode`: `min`, `max`, or `none`, upstream's default (None here), which relu treats as
+/// `min`.
+fn relu_mode(reader: &Reader, node: &Node, path: &str) -> R<Option<ReluMode>> {
     match reader.text(node, path)? {
-        "min" => Ok(ReluMode::Min),
-        "max" => Ok(ReluMode::Max),
+        "min" => Ok(Some(ReluMode::Min)),
+        "max" => Ok(Some(ReluMode::Max)),
+        "none" => Ok(None),
         other => Err(reader.err(
             node.line,
             path,
-            format!("expected relu_mode min or max, found `{other}`"),
+            format!("expected relu_mode min, max or none, found `{other}`"),
         )),
     }
 }
@@ -1112,7 +1115,17 @@ fn read_op_attributes(
             "approximate_mode" => a.approximate_mode = reader.boolean(value, &p)?,
             "vector" => a.vector = Some(reader.dim(value, &p, &[Dim::R, Dim::C, Dim::Rc])?),
             "relu_en" => a.relu_en = reader.boolean(value, &p)?,
-            "relu_mode" => a.relu_mode = Some(relu_mode(reader, value, &p)?),
+            "relu_mode" => {
+                a.relu_mode = relu_mode(reader, value, &p)?;
+                // Upstream's parser checks the mode when relu_en came earlier in the map.
+                if a.relu_en && a.relu_mode.is_none() {
+                    return Err(reader.err(
+                        value.line,
+                        &p,
+                        "relu_mode none with relu_en true (the mode must be min or max)",
+                    ));
+                }
+            }
             "relu_threshold" => a.relu_threshold = Some(relu_threshold(reader, value, &p)?),
             "fused_op_id" => a.fused_op_id = Some(reader.string(value, &p)?),
             "kernel_broadcast" | "kernel_broadcast_per_t" => {
@@ -1763,7 +1776,7 @@ fn read_scheduled_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<
                 }
                 "relu_en" => a.relu_en = reader.boolean(value, &kp)?,
                 "relu_threshold" => a.relu_threshold = Some(relu_threshold(reader, value, &kp)?),
-                "relu_mode" => a.relu_mode = Some(relu_mode(reader, value, &kp)?),
+                "relu_mode" => a.relu_mode = relu_mode(reader, value, &kp)?,
                 "p" if op_type == "dropout" => a.probability = Some(probability(reader, value, &kp)?),
                 "seed" if op_type == "dropout" => a.seed = Some(reader.int(value, &kp)?),
                 "slope" if op_type == "lrelu" => a.slope = Some(reader.float(value, &kp)? as f32),

@@ -322,7 +322,7 @@ fn queue(c: &Checker, q: &Queue) -> R {
 }
 
 /// Whether an op type is an SFPU op of the golden model (upstream `is_valid_sfpu_op`).
-fn is_sfpu(op_type: &str) -> bool {
+pub(crate) fn is_sfpu(op_type: &str) -> bool {
     matches!(
         op_type,
         "exp"

@@ -802,6 +802,15 @@ pub fn spread_small_tiles(host: &Tensor, th: usize, tw: usize) -> Tensor {
     out
 }
 
+/// What the host reads back from a queue of `th x tw` tiles: the top-left `th x tw` corner of
+/// every 32x32 tile, packed (`rows = rt*th`, `cols = ct*tw`).
+pub fn gather_small_tiles(t: &Tensor, th: usize, tw: usize) -> Tensor {
+    let (rt, ct) = (t.rows / TILE, t.cols / TILE);
+    Tensor::build(t.z, rt * th, ct * tw, t.tag, |z, r, c| {
+        t.at(z, r / th * TILE + r % th, c / tw * TILE + c % tw)
+    })
+}
+
 /// Golden's clearing after an op whose input 0 has `th x tw` tiles: every value outside the
 /// top-left `th x tw` of its tile is multiplied by a 0 mask (0 times inf is 0, NaN stays).
 pub fn clear_outside_tile(t: &mut Tensor, th: usize, tw: usize) {

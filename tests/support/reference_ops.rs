@@ -93,16 +93,43 @@ pub fn eval_op(
     }
     let a = &op.attributes;
     let ty = op.op_type.as_str();
-    // Input 0 read straight from a queue of tiles under 32x32: eltwise ops clear their output
-    // outside those tiles, and SFPU ops compute whole tiles (golden-ops.md 4 and 6.3).
-    let small0 = op
+    // Tiles under 32x32 (golden-ops.md 4 and 6.3): an input's tiles are its producer op's
+    // tile_dim or its queue's, height and width swapped by each transpose. Eltwise ops clear
+    // their output to the smaller of input 0's tiles and the op's; matmul clears its inputs
+    // to their tiles and its output to the op's; reduce clears nothing. SFPU ops on such
+    // tiles compute whole tiles.
+    let tiles: Vec<(usize, usize)> = op
         .inputs
-        .first()
-        .filter(|n| net.op(n).is_none())
-        .and_then(|n| net.queue(n))
-        .map(|q| (q.tile_dim.height as usize, q.tile_dim.width as usize))
-        .filter(|&d| d != (TILE, TILE));
-    let vector = if small0.is_some() { None } else { a.vector };
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let d = match (net.op(n), net.queue(n)) {
+                (Some((_, p)), _) => p.tile_dim,
+                (None, Some(q)) => q.tile_dim,
+                _ => ttrt::format::TileDim::FULL,
+            };
+            let mut hw = (d.height as usize, d.width as usize);
+            let tms = op.input_tms.get(i).map_or(&[][..], Vec::as_slice);
+            for _ in tms.iter().filter(|t| matches!(t, Tm::Transpose)) {
+                hw = (hw.1, hw.0);
+            }
+            hw
+        })
+        .collect();
+    let tile0 = tiles.first().copied().unwrap_or((TILE, TILE));
+    let out_tile = (op.tile_dim.height as usize, op.tile_dim.width as usize);
+    let vector = if tile0 != (TILE, TILE) {
+        None
+    } else {
+        a.vector
+    };
+    if ty == "matmul" && !a.identity {
+        for (x, &(th, tw)) in xs.iter_mut().zip(&tiles).take(2) {
+            if (th, tw) != (TILE, TILE) {
+                clear_outside_tile(x, th, tw);
+            }
+        }
+    }
     let mut out = if COPY.contains(&ty) {
         xs[0].clone()
     } else if BINARY.contains(&ty) {
@@ -129,10 +156,15 @@ pub fn eval_op(
             other => return unsupported(format!("op type {other}")),
         }
     };
-    if let Some((th, tw)) = small0 {
-        if COPY.contains(&ty) || BINARY.contains(&ty) || is_sfpu(ty) {
-            clear_outside_tile(&mut out, th, tw);
-        }
+    let keep = if COPY.contains(&ty) || BINARY.contains(&ty) || is_sfpu(ty) {
+        (tile0.0.min(out_tile.0), tile0.1.min(out_tile.1))
+    } else if ty == "matmul" {
+        out_tile
+    } else {
+        (TILE, TILE)
+    };
+    if keep != (TILE, TILE) {
+        clear_outside_tile(&mut out, keep.0, keep.1);
     }
     if let Some(p) = prev {
         let tag = out.tag;
@@ -199,7 +231,9 @@ fn eval_matmul(op: &Op, xs: &[Tensor]) -> RefResult<Tensor> {
     match a.sfpu_op.as_deref() {
         None => {}
         Some("gelu") => y = sfpu_tensor("gelu", &y, a.vector, SfpuParams::default())?,
-        Some(other) => return unsupported(format!("matmul sfpu_op {other}")),
+        // Golden fuses gelu only; any text that names no SFPU op is no SFPU op.
+        Some(other) if is_sfpu(other) => return unsupported(format!("matmul sfpu_op {other}")),
+        Some(_) => {}
     }
     Ok(y)
 }
@@ -289,7 +323,9 @@ fn eval_identity_matmul(
     match op.attributes.sfpu_op.as_deref() {
         None => {}
         Some("gelu") => y = sfpu_tensor("gelu", &y, op.attributes.vector, SfpuParams::default())?,
-        Some(other) => return unsupported(format!("matmul sfpu_op {other}")),
+        // Golden fuses gelu only; any text that names no SFPU op is no SFPU op.
+        Some(other) if is_sfpu(other) => return unsupported(format!("matmul sfpu_op {other}")),
+        Some(_) => {}
     }
     Ok(y)
 }

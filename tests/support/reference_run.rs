@@ -34,8 +34,8 @@ use ttrt::netlist::{
 };
 
 use super::reference::{
-    apply_tm, invalid, netlist_arch, quantize, spread_small_tiles, RefError, RefResult, Tensor,
-    TILE,
+    apply_tm, clear_outside_tile, gather_small_tiles, invalid, netlist_arch, quantize,
+    spread_small_tiles, RefError, RefResult, Tensor, TILE,
 };
 use super::reference_ops::eval_op;
 
@@ -76,25 +76,39 @@ fn small(d: TileDim) -> bool {
 /// Why a netlist uses something this model does not cover, or None.
 pub fn unsupported_feature(net: &Netlist) -> Option<String> {
     for q in net.queues.iter().filter(|q| small(q.tile_dim)) {
-        if !q.is_host_input() {
-            return Some(format!(
-                "queue {} of tile_dim {}x{} written by an op",
-                q.name, q.tile_dim.height, q.tile_dim.width
-            ));
-        }
         if q.layout == IoLayout::Flat {
             return Some(format!("flat queue {} with tile_dim", q.name));
         }
+        if let Some((_, op)) = net.op(&q.input) {
+            if op.tile_dim != q.tile_dim || q.input_tms.iter().any(|t| matches!(t, Tm::Transpose)) {
+                return Some(format!(
+                    "queue {} of tile_dim {}x{} written by op {} of another tile_dim or through a transpose",
+                    q.name, q.tile_dim.height, q.tile_dim.width, op.name
+                ));
+            }
+        }
     }
+    // Ops whose tiny-tile rules the reference models: copies, binary, SFPU, matmul, reduce.
+    let modelled = |t: &str| {
+        !matches!(
+            t,
+            "splice" | "embedding" | "fused_op" | "topk" | "tilizer" | "depthwise"
+        )
+    };
     for g in &net.graphs {
         for op in &g.ops {
-            if small(op.tile_dim) {
-                return Some(format!("tile_dim of op {}", op.name));
+            if small(op.tile_dim) && !modelled(&op.op_type) {
+                return Some(format!("tile_dim of {} op {}", op.op_type, op.name));
             }
             for (i, input) in op.inputs.iter().enumerate() {
-                let Some(q) = net.queue(input).filter(|q| small(q.tile_dim)) else {
-                    continue;
+                let tile = match (net.op(input), net.queue(input)) {
+                    (Some((_, p)), _) => p.tile_dim,
+                    (None, Some(q)) => q.tile_dim,
+                    _ => continue,
                 };
+                if !small(tile) {
+                    continue;
+                }
                 let whole_tiles = |tm: &Tm| {
                     matches!(
                         tm,
@@ -103,20 +117,17 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
                             | Tm::Hstack(_)
                             | Tm::Vslice(_)
                             | Tm::Vstack(_)
+                            | Tm::Transpose
                     )
                 };
                 let tms = op.input_tms.get(i).map_or(&[][..], Vec::as_slice);
-                let eltwise_or_matmul = !matches!(
-                    op.op_type.as_str(),
-                    "splice" | "embedding" | "fused_op" | "topk" | "tilizer" | "depthwise"
-                );
-                if !eltwise_or_matmul
+                if !modelled(&op.op_type)
                     || !tms.iter().all(whole_tiles)
                     || op.input_pad.get(i).is_some_and(Option::is_some)
                 {
                     return Some(format!(
-                        "queue {} of tile_dim {}x{} into {} {}",
-                        q.name, q.tile_dim.height, q.tile_dim.width, op.op_type, op.name
+                        "input {input} of tile_dim {}x{} into {} {}",
+                        tile.height, tile.width, op.op_type, op.name
                     ));
                 }
             }
@@ -458,8 +469,22 @@ impl<'a> Machine<'a> {
     /// Every entry of ram `name` whose memory has been written, by slot.
     pub fn ram_entries(&self, name: &str) -> Vec<(usize, Tensor)> {
         (0..self.queues[name].entries)
-            .filter_map(|s| self.load(name, s).ok().map(|t| (s, t)))
+            .filter_map(|s| {
+                self.load(name, s)
+                    .ok()
+                    .map(|t| (s, self.host_layout(name, t)))
+            })
             .collect()
+    }
+
+    /// An entry of queue `name` as the host reads it: for tiles under 32x32, their values
+    /// packed (`rt*th x ct*tw` per slice).
+    fn host_layout(&self, name: &str, t: Tensor) -> Tensor {
+        let (th, tw) = self.queues[name].tile;
+        if (th, tw) == (TILE, TILE) {
+            return t;
+        }
+        gather_small_tiles(&t, th, tw)
     }
 
     /// The host pushes one entry (values as the host gives them: `rt*th x ct*tw` per slice
@@ -490,7 +515,8 @@ impl<'a> Machine<'a> {
 
     /// The entry at the read pointer of an output queue (what get_output returns).
     pub fn host_peek(&self, queue: &str) -> RefResult<Tensor> {
-        self.load(queue, self.queues[queue].rd)
+        let t = self.load(queue, self.queues[queue].rd)?;
+        Ok(self.host_layout(queue, t))
     }
 
     /// Advances an output queue's read pointer by one (pop_output).
@@ -790,6 +816,11 @@ impl<'a> Machine<'a> {
                         None => usize::from(!state.ram),
                     };
                     quantize(&mut t, state.df)?;
+                    // A queue of smaller tiles stores only their values.
+                    let (th, tw) = state.tile;
+                    if (th, tw) != (TILE, TILE) {
+                        clear_outside_tile(&mut t, th, tw);
+                    }
                     let wr = state.wr;
                     self.store(&q.name, wr, t);
                     let state = self.queues.get_mut(&q.name).expect("known queue");

@@ -1,6 +1,7 @@
 //! `ttrt run IMAGE [--loops N] [--inputs DIR] [--labels FILE] [--outputs DIR] [--cqs 2]
 //! [--param NAME=VALUE]...`: the embedded loader's loop on the simulated device, and a smoke
-//! test of any netlist. Each loop runs every program once, in netlist order, with its declared
+//! test of any netlist. Each loop runs every program once, in netlist order (except that a
+//! program reading a queue another program writes runs after it), with its declared
 //! parameters (`--param`, else 1, and the defaulted ones are listed).
 //!
 //! Constants and parameters that the image does not carry (every one of a bare netlist: its
@@ -198,6 +199,70 @@ enum Source {
     Seeded(Seeded),
 }
 
+/// Seeded or pattern values that an op could not take, replaced by valid ones (upstream's
+/// op tests generate these inputs to fit the op too).
+#[derive(Clone, Copy)]
+enum Fit {
+    /// Input 2 of identity matmuls (the encoding): in every tile, `slices` empty strips, one
+    /// per output slice, so the op runs with no nonzero tile (its output is 0, plus bias).
+    Encoding { slices: usize },
+    /// Input 1 of embedding ops: index `i % rows` at flat position `i`.
+    Indices { rows: usize },
+}
+
+impl Fit {
+    fn of(netlist: &ttrt::netlist::Netlist, backend: &Backend, name: &str) -> Option<Fit> {
+        let ops = netlist.graphs.iter().flat_map(|g| &g.ops);
+        for op in ops {
+            let at = |k: usize| op.inputs.get(k).is_some_and(|n| n == name);
+            if op.op_type == "matmul" && op.attributes.identity && at(2) {
+                return Some(Fit::Encoding {
+                    slices: op.t as usize,
+                });
+            }
+            if op.op_type == "embedding" && at(1) {
+                let table = backend.queue_desc(&op.inputs[0]).ok()?;
+                let rows = table.layout.host_shape(1)[2].max(1);
+                return Some(Fit::Indices { rows });
+            }
+        }
+        None
+    }
+
+    /// Rewrites `entry` (host shape `shape`, items of `format`).
+    fn apply(self, format: DataFormat, shape: [usize; 4], entry: &mut [u8]) {
+        let item = format.host_item_size().unwrap_or(4);
+        match self {
+            Fit::Indices { rows } => {
+                for (i, b) in entry.chunks_exact_mut(item).enumerate() {
+                    b.copy_from_slice(&((i % rows) as u32).to_le_bytes()[..item]);
+                }
+            }
+            Fit::Encoding { slices } => {
+                if item != 4 {
+                    return;
+                }
+                entry.fill(0);
+                let [w, z, rows, cols] = shape;
+                // A strip: u32 index 0 with bit 30 (ends the slice), u16 no ublocks.
+                let strip = [0u8, 0, 0, 0x40, 0, 0];
+                for zz in 0..w * z {
+                    for tr in 0..rows / 32 {
+                        for tc in 0..cols / 32 {
+                            for b in 0..(6 * slices).min(4096) {
+                                let word = b / 4;
+                                let (r, c) = (word / 32, word % 32);
+                                let i = (zz * rows + tr * 32 + r) * cols + tc * 32 + c;
+                                entry[i * 4 + b % 4] = strip[b % 6];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// An input queue fed one entry at a time while the programs run.
 struct Stream {
     name: String,
@@ -211,6 +276,8 @@ struct Stream {
     pushed: usize,
     /// Whether `entry` holds entry `pushed` already (a push found the queue full).
     ready: bool,
+    /// Generated values (not a file's) that must fit an op.
+    fit: Option<Fit>,
 }
 
 impl Stream {
@@ -231,6 +298,9 @@ impl Stream {
                     put(pattern(base + i), self.format, chunk);
                 }
             }
+        }
+        if let (Some(fit), false) = (self.fit, matches!(self.source, Source::File { .. })) {
+            fit.apply(self.format, self.entry_shape, &mut self.entry);
         }
     }
 }
@@ -400,7 +470,10 @@ fn program_params(
     }
     let mut defaulted = Vec::new();
     let mut params = Vec::new();
-    for p in netlist.programs() {
+    for p in program_order(netlist)
+        .into_iter()
+        .map(|i| &netlist.programs()[i])
+    {
         let mut list = Vec::new();
         for name in p.params() {
             let value = match given
@@ -421,6 +494,63 @@ fn program_params(
         params.push((p.name.clone(), list));
     }
     Ok((params, defaulted))
+}
+
+/// The order programs run in each loop: netlist order, except that a program whose graphs
+/// read a queue that another program's graphs write (and its own do not) runs after that
+/// program, as upstream's tests run netlists that list consumers first. Programs in a cycle
+/// keep netlist order.
+fn program_order(netlist: &ttrt::netlist::Netlist) -> Vec<usize> {
+    use ttrt::netlist::Instruction;
+    let programs = netlist.programs();
+    // Queues each program's graphs read and write.
+    let io: Vec<(Vec<&str>, Vec<&str>)> = programs
+        .iter()
+        .map(|p| {
+            let (mut reads, mut writes) = (Vec::new(), Vec::new());
+            for step in &p.instructions {
+                let Instruction::Execute(e) = &step.instruction else {
+                    continue;
+                };
+                let Some(g) = netlist.graph(&e.graph_name) else {
+                    continue;
+                };
+                for op in &g.ops {
+                    reads.extend(
+                        op.inputs
+                            .iter()
+                            .filter(|n| netlist.op(n).is_none())
+                            .map(String::as_str),
+                    );
+                }
+                writes.extend(
+                    netlist
+                        .queues
+                        .iter()
+                        .filter(|q| g.ops.iter().any(|op| op.name == q.input))
+                        .map(|q| q.name.as_str()),
+                );
+            }
+            (reads, writes)
+        })
+        .collect();
+    let waits_for = |p: usize, q: usize| {
+        p != q
+            && io[p]
+                .0
+                .iter()
+                .any(|r| io[q].1.contains(r) && !io[p].1.contains(r))
+    };
+    let mut pending: Vec<usize> = (0..programs.len()).collect();
+    let mut order = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let k = pending
+            .iter()
+            .position(|&p| !pending.iter().any(|&q| waits_for(p, q)))
+            .unwrap_or(0);
+        order.push(pending.remove(k));
+    }
+    order
 }
 
 /// Pushes into every input queue until it is full; whether anything was pushed.
@@ -510,6 +640,9 @@ fn run(args: &Args) -> Result<(), String> {
                 }
                 None => {
                     seeded.fill(format, &mut entry);
+                    if let Some(fit) = Fit::of(netlist, &backend, name) {
+                        fit.apply(format, entry_shape, &mut entry);
+                    }
                     &entry[..]
                 }
             };
@@ -548,6 +681,7 @@ fn run(args: &Args) -> Result<(), String> {
             source,
             pushed: 0,
             ready: false,
+            fit: Fit::of(netlist, &backend, name),
         });
     }
     let loops = args.loops.unwrap_or_else(|| {

@@ -307,7 +307,12 @@ impl DeviceJson {
             extra: state_extra,
         };
         let path = "compiled_graph_state";
-        state.check(path).map_err(|e| e.context(FILE))?;
+        let all = [
+            "ordered_input_shapes",
+            "ordered_output_shapes",
+            "ordered_output_data_formats",
+        ];
+        state.check(path, &all).map_err(|e| e.context(FILE))?;
         state.netlist_member().map_err(|e| e.context(FILE))?;
         for (name, entry) in state
             .post_const_eval_constants
@@ -444,11 +449,42 @@ fn transforms(v: &Value, path: &str) -> Result<Vec<RuntimeTensorTransform>, Imag
     )
 }
 
+/// `ordered_input_runtime_tensor_transforms` as the backend's loader reads it: missing, no
+/// transforms; a list shorter than the inputs, no transform for the rest (padded with
+/// NoTransform, so there is one per input). A longer list is refused where an entry past the
+/// inputs is a Prestride (the loader looks up its input name and throws); other extra
+/// entries name no input and are dropped.
+fn input_transforms(
+    f: &mut Fields,
+    n_in: usize,
+    path: &str,
+) -> Result<Vec<RuntimeTensorTransform>, ImageError> {
+    let key = "ordered_input_runtime_tensor_transforms";
+    let mut list = f.optional(key, transforms)?.unwrap_or_default();
+    if let Some(i) = list
+        .iter()
+        .skip(n_in)
+        .position(|t| matches!(t.transform, TensorTransform::Prestride { .. }))
+    {
+        return invalid!(
+            "{}: a Prestride transform for input {} of {n_in} in ordered_input_names",
+            reader::element(&reader::child(path, key), n_in + i),
+            n_in + i
+        );
+    }
+    list.truncate(n_in);
+    list.resize(n_in, RuntimeTensorTransform::none());
+    Ok(list)
+}
+
 impl CompiledGraphState {
     fn from_json(v: &Value, path: &str) -> Result<CompiledGraphState, ImageError> {
         let mut f = Fields::new(v, path)?;
         let ordered_input_names = f.required("ordered_input_names", reader::strings)?;
         let n_in = ordered_input_names.len();
+        // The shape and format lists the file has: the backend's loader reads none of them,
+        // so a missing one is accepted, and one that is there is checked.
+        let mut present = Vec::new();
         let state = CompiledGraphState {
             microbatch: f.optional("microbatch", reader::uint)?.unwrap_or(1),
             graph_name: f
@@ -464,17 +500,18 @@ impl CompiledGraphState {
                 .required("ordered_parameter_node_names", reader::strings)?,
             ordered_input_shapes: f
                 .optional("ordered_input_shapes", shapes)?
+                .inspect(|_| present.push("ordered_input_shapes"))
                 .unwrap_or_default(),
             ordered_output_shapes: f
                 .optional("ordered_output_shapes", shapes)?
+                .inspect(|_| present.push("ordered_output_shapes"))
                 .unwrap_or_default(),
             ordered_output_data_formats: f
                 .optional("ordered_output_data_formats", data_formats)?
+                .inspect(|_| present.push("ordered_output_data_formats"))
                 .unwrap_or_default(),
-            // Missing means no input is transformed.
-            ordered_input_runtime_tensor_transforms: f
-                .optional("ordered_input_runtime_tensor_transforms", transforms)?
-                .unwrap_or_else(|| vec![RuntimeTensorTransform::none(); n_in]),
+            // Missing means no input is transformed; a shorter list, none for the rest.
+            ordered_input_runtime_tensor_transforms: input_transforms(&mut f, n_in, path)?,
             netlist_filename: f.required("netlist_filename", reader::string)?,
             post_const_eval_constants: f
                 .optional("post_const_eval_constants", tensor_entries)?
@@ -485,14 +522,15 @@ impl CompiledGraphState {
             ordered_input_names,
             extra: f.extras(),
         };
-        state.check(path)?;
+        state.check(path, &present)?;
         state.netlist_member()?;
         Ok(state)
     }
 
-    /// The lists that run parallel to the input and output names have one entry per name,
-    /// and every constant and parameter has a tensor.
-    fn check(&self, path: &str) -> Result<(), ImageError> {
+    /// The lists that run parallel to the input and output names have one entry per name
+    /// (those of them named in `present`, and the transforms), and every constant and
+    /// parameter has a tensor.
+    fn check(&self, path: &str, present: &[&str]) -> Result<(), ImageError> {
         let parallel = [
             (
                 "ordered_input_shapes",
@@ -520,7 +558,8 @@ impl CompiledGraphState {
             ),
         ];
         for (key, n, names, expected) in parallel {
-            if n != expected {
+            let listed = present.contains(&key) || key == "ordered_input_runtime_tensor_transforms";
+            if listed && n != expected {
                 return invalid!(
                     "{}: expected {}, one per name in {names}, found {n}",
                     reader::child(path, key),
@@ -606,20 +645,31 @@ impl CompiledGraphState {
             "ordered_parameter_node_names".into(),
             json!(self.ordered_parameter_node_names),
         );
-        m.insert(
-            "ordered_input_shapes".into(),
-            json!(self.ordered_input_shapes),
+        // A list the file did not have (empty while there are names) is left out again.
+        let (n_in, n_out) = (
+            self.ordered_input_names.len(),
+            self.ordered_output_names.len(),
         );
-        m.insert(
-            "ordered_output_shapes".into(),
-            json!(self.ordered_output_shapes),
-        );
+        if !self.ordered_input_shapes.is_empty() || n_in == 0 {
+            m.insert(
+                "ordered_input_shapes".into(),
+                json!(self.ordered_input_shapes),
+            );
+        }
+        if !self.ordered_output_shapes.is_empty() || n_out == 0 {
+            m.insert(
+                "ordered_output_shapes".into(),
+                json!(self.ordered_output_shapes),
+            );
+        }
         let formats: Vec<&str> = self
             .ordered_output_data_formats
             .iter()
             .map(|f| f.name())
             .collect();
-        m.insert("ordered_output_data_formats".into(), json!(formats));
+        if !formats.is_empty() || n_out == 0 {
+            m.insert("ordered_output_data_formats".into(), json!(formats));
+        }
         m.insert(
             "ordered_input_runtime_tensor_transforms".into(),
             Value::Array(

@@ -21,11 +21,14 @@
 //! requantizing matmuls to Int8). Each queue the op writes gets the op's output after the
 //! queue's `input_tms` through [`QueueIo::write`].
 //!
-//! Queues of tiles smaller than 32x32 (`tile_dim`, golden-ops.md §4) are read into 32x32 tiles
-//! holding their values in the top-left corner, the rest 0, as golden holds them. Eltwise ops
-//! and depthwise whose input 0 has such tiles clear their output outside them, and SFPU ops
-//! on them compute whole tiles (vector mode `rc`). Only eltwise, matmul, depthwise and reduce
-//! ops read them, through TMs that move whole tiles; an op writing such a queue is refused.
+//! Tiles smaller than 32x32 (`tile_dim`, golden-ops.md §4) are held as golden holds them: in
+//! 32x32 tiles whose top-left corner has the values, the rest 0. A queue's entries are read
+//! into that form; an op's output has the op's tile_dim, and a queue an op writes (of the
+//! op's tile_dim, as upstream requires) gets the corner of every tile. After computing,
+//! eltwise ops clear their output outside the smaller of input 0's tiles and the op's,
+//! depthwise outside input 0's, matmul outside the op's (after clearing inputs from ops to
+//! theirs); reduce clears nothing. SFPU ops on such tiles compute whole tiles (vector mode
+//! `rc`). Splice, embedding, fused ops, topk and tilizer do not take them yet.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -68,6 +71,9 @@ struct InputPlan {
     /// Set by each run: the input has no unpad, TMs or pad and its values are not quantized
     /// on the way in, so a copy of the source would equal it.
     direct: bool,
+    /// A matmul input of tiles smaller than 32x32 from an op: cleared to them after the TMs
+    /// (golden's matmul clears its inputs; queue reads are already 0 there).
+    clear: Option<TileDim>,
 }
 
 /// Whether an input tagged `tag` is quantized when an op reads it (golden's step 5).
@@ -80,6 +86,8 @@ struct WritePlan {
     queue: usize,
     name: String,
     tms: Vec<Tm>,
+    /// The queue's tiles, when smaller than 32x32: the entry is written gathered from them.
+    tile: Option<TileDim>,
     t: Tensor,
     spare: Tensor,
 }
@@ -102,7 +110,8 @@ struct OpPlan {
     /// Values the op's output and scratch tensors must hold at most (a matmul's product
     /// before z accumulation is larger than its output).
     reserve: usize,
-    /// Input 0's tiles are smaller than 32x32: the output is cleared outside them.
+    /// The region of every output tile that keeps its values (golden's clearing after the
+    /// op, golden-ops.md §4), when smaller than 32x32.
     clear: Option<TileDim>,
 }
 
@@ -209,7 +218,12 @@ fn check_small_tile_input(
     let moves_tiles = |tm: &Tm| {
         matches!(
             tm,
-            Tm::Broadcast { .. } | Tm::Hslice(_) | Tm::Hstack(_) | Tm::Vslice(_) | Tm::Vstack(_)
+            Tm::Broadcast { .. }
+                | Tm::Hslice(_)
+                | Tm::Hstack(_)
+                | Tm::Vslice(_)
+                | Tm::Vstack(_)
+                | Tm::Transpose
         )
     };
     if let Some(tm) = tms.iter().find(|tm| !moves_tiles(tm)) {
@@ -417,9 +431,16 @@ impl GraphPlan {
                     format!("output queue {} (line {}): {e}", q.name, q.line),
                 )
             };
-            if q.tile_dim != TileDim::FULL {
+            if q.tile_dim != op.tile_dim {
                 return Err(what(format!(
-                    "tile_dim {}x{} is not supported",
+                    "the queue's tile_dim {}x{} differs from the op's {}x{} (upstream requires them equal)",
+                    q.tile_dim.height, q.tile_dim.width, op.tile_dim.height, op.tile_dim.width
+                )));
+            }
+            let small = q.tile_dim != TileDim::FULL;
+            if small && q.input_tms.iter().any(|t| matches!(t, Tm::Transpose)) {
+                return Err(what(format!(
+                    "transpose in the input_tms of a queue of tile_dim {}x{} is not supported yet",
                     q.tile_dim.height, q.tile_dim.width
                 )));
             }
@@ -447,6 +468,7 @@ impl GraphPlan {
                 queue: qi,
                 name: q.name.clone(),
                 tms: q.input_tms.clone(),
+                tile: small.then_some(q.tile_dim),
                 t,
                 spare,
             });
@@ -688,7 +710,13 @@ impl GraphPlan {
             return None;
         };
         let plain = input.unpad.is_none() && input.tms.is_empty() && input.pad.is_none();
-        if !plain || !write.tms.is_empty() || op.relu.is_some() || op.gradient || op.int8_output {
+        if !plain
+            || !write.tms.is_empty()
+            || op.relu.is_some()
+            || op.gradient
+            || op.int8_output
+            || op.clear.is_some()
+        {
             return None;
         }
         let queue = self.nodes.iter().find_map(|n| match *n {
@@ -762,6 +790,7 @@ fn prepare_input(input: &mut InputPlan, src: &Tensor, arch: Arch) -> Result<(), 
     input.direct = input.unpad.is_none()
         && input.tms.is_empty()
         && input.pad.is_none()
+        && input.clear.is_none()
         && !quantized_on_read(src.tag, arch);
     if input.direct {
         return Ok(());
@@ -777,6 +806,9 @@ fn prepare_input(input: &mut InputPlan, src: &Tensor, arch: Arch) -> Result<(), 
     if let Some(p) = input.pad {
         pad(&input.t, &mut input.spare, p.rt, p.ct, p.pad_value);
         core::mem::swap(&mut input.t, &mut input.spare);
+    }
+    if let Some(tile) = input.clear {
+        input.t.clear_outside(tile);
     }
     if low_bfp(input.t.tag) {
         let tag = input.t.tag;
@@ -829,7 +861,7 @@ fn run_op(
     }
     let out = &values[op.slot];
     for w in op.writes.iter_mut() {
-        if w.tms.is_empty() {
+        if w.tms.is_empty() && w.tile.is_none() {
             io.write(w.queue, out)
                 .map_err(|e| format!("writing queue {}: {e}", w.name))?;
             continue;
@@ -838,6 +870,9 @@ fn run_op(
         for tm in &w.tms {
             apply_tm(tm, &w.t, &mut w.spare)?;
             core::mem::swap(&mut w.t, &mut w.spare);
+        }
+        if let Some(tile) = w.tile {
+            w.t.gather_tiles(tile);
         }
         io.write(w.queue, &w.t)
             .map_err(|e| format!("writing queue {}: {e}", w.name))?;
@@ -901,32 +936,47 @@ fn compile_op(
     slot_of: &dyn Fn(&str) -> usize,
     slot: usize,
 ) -> Result<(OpPlan, Shape), String> {
-    if op.tile_dim != TileDim::FULL {
+    let a = &op.attributes;
+    let t = op.op_type.as_str();
+    if op.tile_dim != TileDim::FULL
+        && matches!(t, "splice" | "embedding" | "fused_op" | "topk" | "tilizer")
+    {
         return Err(format!(
-            "tile_dim {}x{} is not supported",
+            "tile_dim {}x{} on a {t} op is not supported yet",
             op.tile_dim.height, op.tile_dim.width
         ));
     }
-    let a = &op.attributes;
-    let t = op.op_type.as_str();
-    // Tiles smaller than 32x32 only come from queues read directly (every op's output has the
-    // op's tile_dim, and only 32x32 ops are supported).
-    let tile_of = |name: &str| match netlist.queue(name) {
-        Some(q) if netlist.op(name).is_none() => q.tile_dim,
-        _ => TileDim::FULL,
+    // An op's output has the op's tile_dim, a queue's entries the queue's.
+    let tile_of = |name: &str| match (netlist.op(name), netlist.queue(name)) {
+        (Some((_, o)), _) => o.tile_dim,
+        (None, Some(q)) => q.tile_dim,
+        (None, None) => TileDim::FULL,
     };
+    let from_op = |name: &str| netlist.op(name).is_some();
+    let matmul_like = t == "matmul";
     // Inputs: unpad, TMs, pad.
     let mut inputs = Vec::new();
+    let mut input_tiles = Vec::new();
     let mut shapes = Vec::new();
     for (k, name) in op.inputs.iter().enumerate() {
         let tms = op.input_tms.get(k).cloned().unwrap_or_default();
         check_input_tms(op, k, &tms)?;
         let unpad_attr = op.input_unpad.get(k).copied().flatten();
         let pad_attr = op.input_pad.get(k).copied().flatten();
-        let tile = tile_of(name);
+        let mut tile = tile_of(name);
         if tile != TileDim::FULL {
             check_small_tile_input(op, k, tile, &tms, pad_attr.is_some())?;
+            // Each transpose swaps the tiles' height and width.
+            for _ in tms.iter().filter(|tm| matches!(tm, Tm::Transpose)) {
+                tile = TileDim {
+                    height: tile.width,
+                    width: tile.height,
+                };
+            }
         }
+        input_tiles.push(tile);
+        let clear_input =
+            (matmul_like && k < 2 && tile != TileDim::FULL && from_op(name)).then_some(tile);
         let mut s = in_shapes[k];
         if let Some(u) = unpad_attr {
             s = unpad_shape(s, u.rt, u.ct).map_err(|e| format!("input {k}: {e}"))?;
@@ -938,7 +988,8 @@ fn compile_op(
         }
         // A plain input (no unpad, TMs or pad) never uses `spare`, and one read straight from a
         // queue whose format is not quantized on the way in is read in place (`direct`).
-        let plain = unpad_attr.is_none() && tms.is_empty() && pad_attr.is_none();
+        let plain =
+            unpad_attr.is_none() && tms.is_empty() && pad_attr.is_none() && clear_input.is_none();
         let in_place = plain
             && netlist.op(name).is_none()
             && netlist
@@ -964,6 +1015,7 @@ fn compile_op(
             t: tt,
             spare,
             direct: false,
+            clear: clear_input,
         });
         shapes.push(s);
     }
@@ -986,8 +1038,8 @@ fn compile_op(
         }
         Ok(())
     };
-    // Tile dims of input 0: the clearing region of eltwise ops (golden-ops.md §4).
-    let tile0 = op.inputs.first().map_or(TileDim::FULL, |n| tile_of(n));
+    // Tile dims of input 0 (after its TMs): the clearing region of eltwise ops.
+    let tile0 = input_tiles.first().copied().unwrap_or(TileDim::FULL);
     let vector = match a.vector {
         None | Some(Dim::Rc) => Dim::Rc,
         Some(Dim::R) => Dim::R,
@@ -1009,11 +1061,7 @@ fn compile_op(
             (Kind::IdentityMatmul(plan), declared)
         }
         "matmul" => {
-            let gelu = match a.sfpu_op.as_deref() {
-                None => None,
-                Some("gelu") => Some(vector),
-                Some(other) => return Err(format!("matmul sfpu_op {other} is not supported")),
-            };
+            let gelu = super::matmul::fused_sfpu(a.sfpu_op.as_deref(), vector)?;
             if a.requant && a.dequant {
                 return Err("matmul with both requant and dequant is not supported".into());
             }
@@ -1161,13 +1209,20 @@ fn compile_op(
     }
     let relu =
         (a.relu_en && t != "fused_op").then_some((a.relu_mode, a.relu_threshold.unwrap_or(0.0)));
-    // Eltwise ops and depthwise clear their output outside input 0's tile (the output tile is
-    // 32x32); matmul's inputs are already zero there and reduce clears nothing.
-    let eltwise = matches!(
-        kind,
-        Kind::Unary { .. } | Kind::Binary(_) | Kind::Depthwise { .. }
-    );
-    let clear = (eltwise && tile0 != TileDim::FULL).then_some(tile0);
+    // Golden's clearing after the op (golden-ops.md §4): eltwise ops keep the smaller of input
+    // 0's tile and the op's, depthwise input 0's tile, matmul the op's tile; reduce clears
+    // nothing.
+    let out_tile = op.tile_dim;
+    let region = match kind {
+        Kind::Unary { .. } | Kind::Binary(_) => TileDim {
+            height: tile0.height.min(out_tile.height),
+            width: tile0.width.min(out_tile.width),
+        },
+        Kind::Depthwise { .. } => tile0,
+        Kind::Matmul(_) | Kind::IdentityMatmul(_) => out_tile,
+        _ => TileDim::FULL,
+    };
+    let clear = (region != TileDim::FULL).then_some(region);
     let plan = OpPlan {
         name: op.name.clone(),
         line: op.line,

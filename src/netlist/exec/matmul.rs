@@ -105,6 +105,19 @@ pub struct MatmulExtras {
     pub gelu: Option<Dim>,
 }
 
+/// A matmul's `sfpu_op` as golden reads it: `gelu` runs gelu with the op's vector mode; any
+/// other SFPU op name is refused (upstream asserts that only gelu fuses with matmul); any
+/// other text, `invalid` included, is upstream's `SfpuOp::Invalid`: no SFPU op.
+pub fn fused_sfpu(sfpu_op: Option<&str>, vector: Dim) -> Result<Option<Dim>, String> {
+    match sfpu_op {
+        Some("gelu") => Ok(Some(vector)),
+        Some(other) if crate::netlist::validate::is_sfpu(other) => Err(format!(
+            "matmul sfpu_op {other} is not supported (upstream fuses only gelu with matmul)"
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// The matmul op: product, z accumulation, bias, requant/dequant and gelu. `inputs` are the
 /// op's inputs after their TMs; `scratch` is a tensor the op may reuse.
 pub fn matmul_op(

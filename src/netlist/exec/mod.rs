@@ -126,6 +126,30 @@ impl Tensor {
         }
     }
 
+    /// The inverse of [`Tensor::spread_tiles`]: keeps the top-left `tile` corner of every
+    /// 32x32 tile, packed in the host layout (element (R, C) of a slice at row-major index
+    /// `R * ct*width + C` of that slice), and shortens `data` to those
+    /// `z * rt*height * ct*width` values. This is how an entry of a queue with such tiles is
+    /// handed to [`QueueIo::write`]. Allocates nothing (the buffer keeps its capacity).
+    pub fn gather_tiles(&mut self, tile: TileDim) {
+        let (h, w) = (tile.height as usize, tile.width as usize);
+        let (rows, cols) = (self.rows(), self.cols());
+        let (crows, ccols) = (self.rt as usize * h, self.ct as usize * w);
+        let compact = self.z as usize * crows * ccols;
+        if compact == self.data.len() {
+            return;
+        }
+        // Every value moves to an index at or before its own: walking forwards reads each
+        // source before anything overwrites it.
+        for i in 0..compact {
+            let z = i / (crows * ccols);
+            let (r, c) = ((i / ccols) % crows, i % ccols);
+            let from = (z * rows + (r / h) * TILE + r % h) * cols + (c / w) * TILE + c % w;
+            self.data[i] = self.data[from];
+        }
+        self.data.truncate(compact);
+    }
+
     /// Golden's clearing to `tile` after an op (golden-ops.md §4): values outside the top-left
     /// `height x width` of every tile are multiplied by a 0 mask, where 0·inf gives 0 and a NaN
     /// stays NaN.
@@ -156,7 +180,9 @@ pub trait QueueIo {
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String>;
 
     /// Stores `entry` (the producer's output after the queue's `input_tms`) as the entry of
-    /// queue `queue` the current run writes.
+    /// queue `queue` the current run writes. For a queue with tiles smaller than 32x32,
+    /// `entry.data` holds only the values of the tiles, in the host layout
+    /// ([`Tensor::gather_tiles`]).
     fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), String>;
 
     /// Whether the program set `zero` on queue `queue` for this execute (gradient ops then

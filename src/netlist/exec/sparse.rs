@@ -745,11 +745,7 @@ impl IdentityMatmulPlan {
         if a.accumulate {
             return Err("identity matmul with accumulate is not supported".into());
         }
-        let gelu = match a.sfpu_op.as_deref() {
-            None => None,
-            Some("gelu") => Some(vector),
-            Some(other) => return Err(format!("matmul sfpu_op {other} is not supported")),
-        };
+        let gelu = super::matmul::fused_sfpu(a.sfpu_op.as_deref(), vector)?;
         let count = 3 + a.bias as usize;
         if shapes.len() != count {
             return Err(format!(

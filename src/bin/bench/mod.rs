@@ -10,6 +10,8 @@ mod backend;
 mod bert;
 mod device;
 mod formats;
+mod model;
+mod model_time;
 mod netlist;
 mod pipeline;
 
@@ -41,6 +43,9 @@ Suites (all of them when none is named):
   pipeline  the five TT-CNN executors on a model of many small ops whose input
             and output transfers take about as long as the model: each
             executor's throughput against ModelExecutor
+  model     a 24-layer encoder of BERT-large's shapes (sequence 384, hidden 1024)
+            end to end through the backend: time per inference against numpy's
+            float32 forward pass of the same computation (skipped without numpy)
 
 Options:
   --quick   fewer runs (a smoke test; the figures are rough)
@@ -104,6 +109,10 @@ const SUITES: &[Suite] = &[
     Suite {
         name: "pipeline",
         run: pipeline::run,
+    },
+    Suite {
+        name: "model",
+        run: model::run,
     },
 ];
 

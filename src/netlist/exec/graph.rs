@@ -506,6 +506,8 @@ impl GraphPlan {
                 op.prev = values[op.slot].clone();
             }
         }
+        // The kernels' threads start with the first plan, never during a run.
+        super::workers::start();
         Ok(GraphPlan {
             file: netlist.file.clone(),
             graph: graph_name,

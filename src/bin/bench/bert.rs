@@ -72,7 +72,8 @@ fn layer(d: Dims, l: usize, queues: &mut String, graphs: &mut String, program: &
     let wslot = slot(most, 1184, 0x1_0000);
     let bslot = slot(d.hidden.max(d.ff) / g, 2112, 0x4000);
     let out_at = 6 * wslot + 6 * bslot;
-    let layer_size = (out_at + slot(2 * d.seq / 4 * d.hidden, 2112, 0x1_0000)).div_ceil(0x10_0000) * 0x10_0000;
+    let layer_size =
+        (out_at + slot(2 * d.seq / 4 * d.hidden, 2112, 0x1_0000)).div_ceil(0x10_0000) * 0x10_0000;
     let block = LAYER_BASE + (l as u32) * layer_size;
     // Buffer `i` of a queue at offset `first` of the block in channel `i`.
     let dram = |first: u32| {

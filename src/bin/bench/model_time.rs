@@ -112,7 +112,11 @@ pub fn run(plan: Plan) -> Result<(), String> {
             }
         }
     }
-    let shape = be.queue_desc("hidden_states").map_err(e)?.layout.host_shape(1);
+    let shape = be
+        .queue_desc("hidden_states")
+        .map_err(e)?
+        .layout
+        .host_shape(1);
     let mut input = vec![0u8; shape.iter().product::<usize>() * 4];
     seeded.fill(&mut input);
     let output = format!("e2e_layer_{}_output", layers - 1);
@@ -122,10 +126,12 @@ pub fn run(plan: Plan) -> Result<(), String> {
     let mut inference = || -> Result<Duration, String> {
         let t0 = Instant::now();
         let t = HostTensor::contiguous(&input, DataFormat::Float32, shape);
-        be.push_input("hidden_states", &t, true, -1, -1).map_err(e)?;
+        be.push_input("hidden_states", &t, true, -1, -1)
+            .map_err(e)?;
         be.run_program("run_fwd", &params).map_err(e)?;
         let mut dst = HostTensorMut::contiguous(&mut out, DataFormat::Float32, out_shape);
-        be.get_output_into(&output, &mut dst, true, -1, -1).map_err(e)?;
+        be.get_output_into(&output, &mut dst, true, -1, -1)
+            .map_err(e)?;
         be.pop_output(&output, true, -1).map_err(e)?;
         Ok(t0.elapsed())
     };
@@ -134,7 +140,10 @@ pub fn run(plan: Plan) -> Result<(), String> {
     let warmup = plan.warmup.min(1);
     let mut round = 0;
     while round < warmup || plan.more(samples.len(), started) {
-        crate::progress::status(&format!("ttrt bench: model: golden inference {}", round + 1));
+        crate::progress::status(&format!(
+            "ttrt bench: model: golden inference {}",
+            round + 1
+        ));
         let t = inference()?;
         if round >= warmup {
             samples.push(t);

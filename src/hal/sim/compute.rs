@@ -420,67 +420,6 @@ pub fn matmul_tile_accumulate(acc: &mut [f32; 1024], a: &[f32; 1024], b: &[f32; 
     matmul_portable(acc, a, b);
 }
 
-/// [`matmul_tile_accumulate`] on tiles inside larger row-major matrices: row `i` of the
-/// output tile starts at `acc[i * acc_stride]`, row `i` of the left tile at `a[i * a_stride]`;
-/// the right tile is packed. Every output element gets exactly golden's sequence of FMAs and
-/// adds (the same as [`matmul_tile_accumulate`]); the kernel only computes several output
-/// elements at once (two rows by 16 columns per step, golden's lanes taken in pairs), which
-/// reads fewer operands per FMA.
-///
-/// # Panics
-/// When `acc` or `a` is too short for 32 rows of their stride.
-pub fn matmul_tile_accumulate_strided(
-    acc: &mut [f32],
-    acc_stride: usize,
-    a: &[f32],
-    a_stride: usize,
-    b: &[f32; 1024],
-) {
-    assert!(acc_stride >= T && acc.len() >= (T - 1) * acc_stride + T);
-    // SAFETY: `acc` holds the 32 rows and is borrowed exclusively.
-    unsafe { matmul_tile_accumulate_into(acc.as_mut_ptr(), acc_stride, a, a_stride, b) }
-}
-
-/// [`matmul_tile_accumulate_strided`] through a pointer, for threads that each own some tiles
-/// of one output matrix.
-///
-/// # Safety
-/// `acc` must be valid for reads and writes of 32 rows of 32 values at `acc + i * acc_stride`,
-/// and nothing else may access those values during the call.
-///
-/// # Panics
-/// When `a` is too short for 32 rows of its stride, or `acc_stride < 32`.
-pub unsafe fn matmul_tile_accumulate_into(
-    acc: *mut f32,
-    acc_stride: usize,
-    a: &[f32],
-    a_stride: usize,
-    b: &[f32; 1024],
-) {
-    assert!(acc_stride >= T);
-    assert!(a_stride >= T && a.len() >= (T - 1) * a_stride + T);
-    #[cfg(target_arch = "x86_64")]
-    if x86::has_fma() {
-        // SAFETY: the CPU has AVX and FMA; `a` was checked above, `acc` is the caller's promise.
-        unsafe { x86::matmul_tile_accumulate_strided(acc, acc_stride, a, a_stride, b) };
-        return;
-    }
-    for i in 0..T {
-        let mut lanes = [[0f32; T]; LANES];
-        let a_row = &a[i * a_stride..i * a_stride + T];
-        for (k, (&aik, b_row)) in a_row.iter().zip(b.chunks_exact(T)).enumerate() {
-            for (l, &bkj) in lanes[k % LANES].iter_mut().zip(b_row) {
-                *l = fma32(aik, bkj, *l);
-            }
-        }
-        for j in 0..T {
-            let s = [0, 1, 2, 3].map(|l| lanes[l][j] + lanes[l + 4][j]);
-            // SAFETY: row i < 32, column j < 32: inside the caller's promise.
-            unsafe { *acc.add(i * acc_stride + j) += (s[0] + s[2]) + (s[1] + s[3]) };
-        }
-    }
-}
-
 /// `a·b + c` in double, rounded once (an FMA instruction with `std` where the CPU has one;
 /// any correctly rounded fma gives the same bits).
 #[inline(always)]
@@ -528,9 +467,9 @@ fn matmul_portable(acc: &mut [f32; 1024], a: &[f32; 1024], b: &[f32; 1024]) {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{LANES, T};
+    use super::T;
     use core::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
         _mm256_storeu_ps,
     };
 
@@ -554,71 +493,10 @@ mod x86 {
         }
     }
 
-    /// Lanes `l` and `l + 4` of a 2x16 block of outputs (rows `i`, `i + 1`, columns `j` to
-    /// `j + 15`), summed: `s_l = L_l + L_{l+4}` for each of the four 8-wide vectors.
-    ///
-    /// # Safety
-    /// AVX and FMA; rows `i`, `i + 1` of `a` (stride `sa`) and all of `b` in bounds, `j <= 16`.
-    #[inline(always)]
-    unsafe fn lane_pair(a: *const f32, sa: usize, b: *const f32, i: usize, j: usize, l: usize) -> [__m256; 4] {
-        // SAFETY: the caller's promise.
-        unsafe {
-            let mut lo = [_mm256_setzero_ps(); 4];
-            let mut hi = [_mm256_setzero_ps(); 4];
-            for step in 0..4 {
-                for (k, acc) in [(l + 8 * step, &mut lo), (l + 4 + 8 * step, &mut hi)] {
-                    let b0 = _mm256_loadu_ps(b.add(k * T + j));
-                    let b1 = _mm256_loadu_ps(b.add(k * T + j + 8));
-                    let a0 = _mm256_set1_ps(*a.add(i * sa + k));
-                    let a1 = _mm256_set1_ps(*a.add((i + 1) * sa + k));
-                    acc[0] = _mm256_fmadd_ps(a0, b0, acc[0]);
-                    acc[1] = _mm256_fmadd_ps(a0, b1, acc[1]);
-                    acc[2] = _mm256_fmadd_ps(a1, b0, acc[2]);
-                    acc[3] = _mm256_fmadd_ps(a1, b1, acc[3]);
-                }
-            }
-            [0, 1, 2, 3].map(|v| _mm256_add_ps(lo[v], hi[v]))
-        }
-    }
-
-    /// See [`super::matmul_tile_accumulate_strided`]: per 2x16 block, the lane pairs (0, 4),
-    /// (2, 6), (1, 5), (3, 7) in turn, then `p = (s0 + s2) + (s1 + s3)` and `acc += p`.
-    ///
-    /// # Safety
-    /// The CPU must support AVX and FMA; `cp` and `a` must hold 32 rows of their strides,
-    /// and nothing else may access the output tile's values during the call.
-    #[target_feature(enable = "avx,fma")]
-    pub(super) unsafe fn matmul_tile_accumulate_strided(
-        cp: *mut f32,
-        sacc: usize,
-        a: &[f32],
-        sa: usize,
-        b: &[f32; 1024],
-    ) {
-        let (ap, bp) = (a.as_ptr(), b.as_ptr());
-        for i in (0..T).step_by(2) {
-            for j in [0, 16] {
-                // SAFETY: AVX and FMA (the caller's promise); rows i, i + 1 < 32 of `a` and
-                // `acc` lie inside them (the caller checked 32 rows of their strides), columns
-                // j..j + 16 <= 32, and `b` holds 32 rows of 32.
-                unsafe {
-                    let s0 = lane_pair(ap, sa, bp, i, j, 0);
-                    let s2 = lane_pair(ap, sa, bp, i, j, 2);
-                    let s02 = [0, 1, 2, 3].map(|v| _mm256_add_ps(s0[v], s2[v]));
-                    let s1 = lane_pair(ap, sa, bp, i, j, 1);
-                    let s3 = lane_pair(ap, sa, bp, i, j, 3);
-                    for v in 0..4 {
-                        let p = _mm256_add_ps(s02[v], _mm256_add_ps(s1[v], s3[v]));
-                        let out = cp.add((i + v / 2) * sacc + j + (v % 2) * 8);
-                        _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), p));
-                    }
-                }
-            }
-        }
-    }
-
-    /// The portable kernel with golden's eight lanes as eight registers, per 8 output columns:
-    /// the lanes are separate vectors here, so the reduction tree is vertical adds.
+    /// The kernel two rows by 16 columns at a time: for each lane pair `(l, l + 4)` (l = 0..3)
+    /// `s_l = L_l + L_{l+4}` with eight independent FMA chains (four operand loads per four
+    /// FMAs), then `acc += (s_0 + s_2) + (s_1 + s_3)`. Each element gets golden's FMAs and adds
+    /// in golden's order; only the elements computed together differ from golden's loop.
     ///
     /// # Safety
     /// The CPU must support AVX and FMA.
@@ -628,28 +506,44 @@ mod x86 {
         a: &[f32; 1024],
         b: &[f32; 1024],
     ) {
-        for i in 0..T {
-            for j in (0..T).step_by(8) {
-                // SAFETY: the CPU has AVX and FMA (the caller's promise); every load and store
-                // reads or writes 8 floats at row * 32 + j with j + 8 <= 32, inside the tile,
-                // and the unaligned forms need no alignment.
-                unsafe {
-                    let mut lanes: [__m256; LANES] = [_mm256_setzero_ps(); LANES];
-                    for k0 in (0..T).step_by(LANES) {
-                        for (l, lane) in lanes.iter_mut().enumerate() {
-                            let k = k0 + l;
-                            let aik = _mm256_set1_ps(a[i * T + k]);
-                            let bkj = _mm256_loadu_ps(b.as_ptr().add(k * T + j));
-                            *lane = _mm256_fmadd_ps(aik, bkj, *lane);
+        let (ap, bp, out) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
+        // s_l of one 2x16 block: four 8-wide vectors per lane pair.
+        let mut sums = [[_mm256_setzero_ps(); 4]; 4];
+        for i in (0..T).step_by(2) {
+            for j in [0, 16] {
+                for (l, s) in sums.iter_mut().enumerate() {
+                    // SAFETY: AVX and FMA (the caller's promise); rows i, i + 1 < 32 and
+                    // columns j..j + 16 <= 32 of 32x32 tiles; k < 32.
+                    unsafe {
+                        let mut lo = [_mm256_setzero_ps(); 4];
+                        let mut hi = [_mm256_setzero_ps(); 4];
+                        for step in 0..4 {
+                            for (k, lane) in [(l + 8 * step, &mut lo), (l + 4 + 8 * step, &mut hi)]
+                            {
+                                let b0 = _mm256_loadu_ps(bp.add(k * T + j));
+                                let b1 = _mm256_loadu_ps(bp.add(k * T + j + 8));
+                                let a0 = _mm256_set1_ps(*ap.add(i * T + k));
+                                let a1 = _mm256_set1_ps(*ap.add((i + 1) * T + k));
+                                lane[0] = _mm256_fmadd_ps(a0, b0, lane[0]);
+                                lane[1] = _mm256_fmadd_ps(a0, b1, lane[1]);
+                                lane[2] = _mm256_fmadd_ps(a1, b0, lane[2]);
+                                lane[3] = _mm256_fmadd_ps(a1, b1, lane[3]);
+                            }
                         }
+                        *s = [0, 1, 2, 3].map(|v| _mm256_add_ps(lo[v], hi[v]));
                     }
-                    let s0 = _mm256_add_ps(lanes[0], lanes[4]);
-                    let s1 = _mm256_add_ps(lanes[1], lanes[5]);
-                    let s2 = _mm256_add_ps(lanes[2], lanes[6]);
-                    let s3 = _mm256_add_ps(lanes[3], lanes[7]);
-                    let p = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
-                    let out = acc.as_mut_ptr().add(i * T + j);
-                    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), p));
+                }
+                for v in 0..4 {
+                    // SAFETY: AVX (the caller's promise); row i + v / 2 < 32, columns up to
+                    // j + 16 <= 32.
+                    unsafe {
+                        let p = _mm256_add_ps(
+                            _mm256_add_ps(sums[0][v], sums[2][v]),
+                            _mm256_add_ps(sums[1][v], sums[3][v]),
+                        );
+                        let o = out.add((i + v / 2) * T + j + (v % 2) * 8);
+                        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), p));
+                    }
                 }
             }
         }

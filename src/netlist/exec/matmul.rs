@@ -37,85 +37,88 @@ pub(crate) fn scatter(tile: &[f32; TILE_LEN], t: &mut Tensor, z: usize, r: usize
     }
 }
 
-/// Output tile columns one index of [`workers::for_each`] computes: the left operand's tiles
-/// are read once per group from cache-friendly rows.
-const COLUMN_GROUP: usize = 4;
+/// Output tile rows and columns one index of [`workers::for_each`] computes: each tile of
+/// the left operand is copied out once per `COLUMN_GROUP` tile products, each tile of the
+/// right one once per `ROW_BLOCK` (their rows may be far apart in memory).
+const ROW_BLOCK: usize = 4;
+const COLUMN_GROUP: usize = 2;
 
 /// `dst[z] = in0[z] · in1[z]` for `z < in0.z`: `(in0.z, in0.rt, in1.ct)`, tagged as `in0`.
 /// The caller has checked `in0.ct == in1.rt` and `in1.z >= in0.z`.
 ///
-/// Every output element is golden's: its tile starts at +0 (the reshaped `dst`) and adds the
-/// tile products of K tiles 0, 1, 2, ... in order, each computed by golden's kernel
-/// ([`compute::matmul_tile_accumulate_strided`]). Which thread computes a group of output tile
-/// columns, and in which order the groups and rows go, changes no value.
+/// Every output tile is golden's: it starts at +0 and adds the tile products of K tiles 0, 1,
+/// 2, ... in order ([`compute::matmul_tile_accumulate`]). The output tiles are computed in
+/// blocks of up to `ROW_BLOCK` x `COLUMN_GROUP` tiles spread over the kernel threads; which
+/// thread computes a block, and when, changes no value.
 pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
     dst.reshape(in0.z, in0.rt, in1.ct);
     dst.tag = in0.tag;
     let (m, k, n) = (in0.rt as usize, in0.ct as usize, in1.ct as usize);
-    let groups = n.div_ceil(COLUMN_GROUP);
-    let (a_cols, out_cols) = (in0.cols(), dst.cols());
-    let (a_slice, b_slice, out_slice) = (in0.slice_len(), in1.slice_len(), dst.slice_len());
-    let out = SharedOut(dst.data.as_mut_ptr(), dst.data.len());
+    let (row_blocks, groups) = (m.div_ceil(ROW_BLOCK), n.div_ceil(COLUMN_GROUP));
+    let per_slice = row_blocks * groups;
+    let out = SharedOut(
+        dst.data.as_mut_ptr(),
+        dst.data.len(),
+        dst.rows(),
+        dst.cols(),
+    );
     let task = |index: usize| {
-        let (z, g) = (index / groups, index % groups);
-        let columns = g * COLUMN_GROUP..((g + 1) * COLUMN_GROUP).min(n);
-        let a = &in0.data[z * a_slice..(z + 1) * a_slice];
-        let b = &in1.data[z * b_slice..(z + 1) * b_slice];
-        let mut packed = [[0f32; TILE_LEN]; COLUMN_GROUP];
+        let (z, rest) = (index / per_slice, index % per_slice);
+        let (block, group) = (rest / groups, rest % groups);
+        let rows = block * ROW_BLOCK..((block + 1) * ROW_BLOCK).min(m);
+        let cols = group * COLUMN_GROUP..((group + 1) * COLUMN_GROUP).min(n);
+        let mut acc = [[[0f32; TILE_LEN]; COLUMN_GROUP]; ROW_BLOCK];
+        let mut a = [[0f32; TILE_LEN]; ROW_BLOCK];
+        let mut b = [[0f32; TILE_LEN]; COLUMN_GROUP];
         for kk in 0..k {
-            for (p, j) in packed.iter_mut().zip(columns.clone()) {
-                pack(b, n * TILE, kk, j, p);
+            for (a, i) in a.iter_mut().zip(rows.clone()) {
+                gather(in0, z, i, kk, a);
             }
-            for i in 0..m {
-                let a_tile = &a[(i * TILE) * a_cols + kk * TILE..];
-                for (p, j) in packed.iter().zip(columns.clone()) {
-                    let at = z * out_slice + (i * TILE) * out_cols + j * TILE;
-                    // SAFETY: index `index` alone computes output tile columns `columns` of
-                    // slice `z`, so no other thread touches this tile, which lies inside the
-                    // tensor (`tile` checks it).
-                    unsafe {
-                        compute::matmul_tile_accumulate_into(
-                            out.tile(at, out_cols),
-                            out_cols,
-                            a_tile,
-                            a_cols,
-                            p,
-                        )
-                    };
+            for (b, j) in b.iter_mut().zip(cols.clone()) {
+                gather(in1, z, kk, j, b);
+            }
+            for (acc_row, a) in acc.iter_mut().zip(&a).take(rows.len()) {
+                for (acc, b) in acc_row.iter_mut().zip(&b).take(cols.len()) {
+                    compute::matmul_tile_accumulate(acc, a, b);
                 }
             }
         }
+        for (acc_row, i) in acc.iter().zip(rows) {
+            for (acc, j) in acc_row.iter().zip(cols.clone()) {
+                // SAFETY: index `index` alone computes output tile (z, i, j).
+                unsafe { out.scatter(acc, z, i, j) };
+            }
+        }
     };
-    workers::for_each(in0.z as usize * groups, &task);
+    workers::for_each(in0.z as usize * per_slice, &task);
 }
 
-/// Copies tile `(kk, j)` of the row-major matrix `b` (`cols` wide) into `out`.
-#[inline]
-fn pack(b: &[f32], cols: usize, kk: usize, j: usize, out: &mut [f32; TILE_LEN]) {
-    for (r, row) in out.chunks_exact_mut(TILE).enumerate() {
-        let o = (kk * TILE + r) * cols + j * TILE;
-        row.copy_from_slice(&b[o..o + TILE]);
-    }
-}
-
-/// The output of a kernel whose threads each write their own tiles.
+/// The output of a kernel whose threads each write their own tiles: the buffer, its length,
+/// and the rows and columns of a slice.
 #[derive(Clone, Copy)]
-struct SharedOut(*mut f32, usize);
+struct SharedOut(*mut f32, usize, usize, usize);
 
 // SAFETY: threads write disjoint tiles through it, and the owner of the buffer waits for all
 // of them before using it again.
 unsafe impl Sync for SharedOut {}
 
 impl SharedOut {
-    /// The first value of a tile starting at `at` whose 32 rows are `stride` apart.
+    /// Writes `tile` as tile `(z, r, c)`, as [`scatter`] does.
+    ///
+    /// # Safety
+    /// No other thread may access that tile during the call.
     ///
     /// # Panics
     /// When the tile does not lie inside the buffer.
     #[inline]
-    fn tile(self, at: usize, stride: usize) -> *mut f32 {
-        assert!(at + (TILE - 1) * stride + TILE <= self.1);
-        // SAFETY: `at` is inside the buffer (checked).
-        unsafe { self.0.add(at) }
+    unsafe fn scatter(self, tile: &[f32; TILE_LEN], z: usize, r: usize, c: usize) {
+        let (rows, cols) = (self.2, self.3);
+        for (i, row) in tile.chunks_exact(TILE).enumerate() {
+            let o = (z * rows + r * TILE + i) * cols + c * TILE;
+            assert!(o + TILE <= self.1);
+            // SAFETY: in bounds (checked); nobody else touches the tile (the caller's promise).
+            unsafe { core::ptr::copy_nonoverlapping(row.as_ptr(), self.0.add(o), TILE) };
+        }
     }
 }
 

@@ -43,6 +43,10 @@ pub(crate) fn scatter(tile: &[f32; TILE_LEN], t: &mut Tensor, z: usize, r: usize
 const ROW_BLOCK: usize = 4;
 const COLUMN_GROUP: usize = 2;
 
+/// Tile products from which a matmul wakes the kernel threads (about 2 M FMAs: below, waking
+/// them costs more than they save).
+const THREADED_TILE_PRODUCTS: usize = 64;
+
 /// `dst[z] = in0[z] · in1[z]` for `z < in0.z`: `(in0.z, in0.rt, in1.ct)`, tagged as `in0`.
 /// The caller has checked `in0.ct == in1.rt` and `in1.z >= in0.z`.
 ///
@@ -90,7 +94,12 @@ pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
             }
         }
     };
-    workers::for_each(in0.z as usize * per_slice, &task);
+    let tasks = in0.z as usize * per_slice;
+    if in0.z as usize * m * n * k >= THREADED_TILE_PRODUCTS {
+        workers::for_each(tasks, &task);
+    } else {
+        (0..tasks).for_each(task);
+    }
 }
 
 /// The output of a kernel whose threads each write their own tiles: the buffer, its length,

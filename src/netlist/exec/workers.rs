@@ -21,8 +21,9 @@ pub fn for_each(n: usize, f: &(dyn Fn(usize) + Sync)) {
 }
 
 /// Runs `f(at, chunk)` on consecutive chunks of `data` (`chunk` values each, the last one
-/// shorter; `at` is the chunk's offset), spread over the pool's threads; false when any call
-/// returned false (the others still ran).
+/// shorter; `at` is the chunk's offset), spread over the pool's threads when there are at
+/// least [`THREADED_CHUNKS`] of them; false when any call returned false (the others still
+/// ran).
 pub fn for_each_chunk(
     data: &mut [f32],
     chunk: usize,
@@ -32,7 +33,8 @@ pub fn for_each_chunk(
     let len = data.len();
     let base = Base(data.as_mut_ptr());
     let failed = core::sync::atomic::AtomicBool::new(false);
-    for_each(len.div_ceil(chunk), &|c| {
+    let chunks = len.div_ceil(chunk);
+    let each = |c: usize| {
         let at = c * chunk;
         let n = chunk.min(len - at);
         // SAFETY: chunk `c` is `data[at..at + n]`, inside `data`, and no other index touches
@@ -41,9 +43,18 @@ pub fn for_each_chunk(
         if !f(at, values) {
             failed.store(true, core::sync::atomic::Ordering::Relaxed);
         }
-    });
+    };
+    if chunks >= THREADED_CHUNKS {
+        for_each(chunks, &each);
+    } else {
+        (0..chunks).for_each(each);
+    }
     !failed.into_inner()
 }
+
+/// Chunks from which [`for_each_chunk`] wakes the pool's threads (fewer cost more to hand out
+/// than they take to compute).
+pub const THREADED_CHUNKS: usize = 4;
 
 /// The start of a buffer whose disjoint parts threads write.
 #[derive(Clone, Copy)]

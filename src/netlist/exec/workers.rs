@@ -129,6 +129,9 @@ mod pool {
 
     pub(super) static WORKERS: OnceLock<Vec<Thread>> = OnceLock::new();
 
+    /// Threads that have started and are about to wait for their first job.
+    static READY: AtomicUsize = AtomicUsize::new(0);
+
     pub(super) fn start() {
         WORKERS.get_or_init(|| {
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -141,6 +144,11 @@ mod pool {
                 {
                     threads.push(h.thread().clone());
                 }
+            }
+            // A thread's start-up (its thread-locals, its handle) may allocate: let it happen
+            // now, not during a run that the OS happens to schedule it in.
+            while READY.load(Ordering::Acquire) < threads.len() {
+                std::thread::yield_now();
             }
             threads
         });
@@ -159,6 +167,8 @@ mod pool {
     }
 
     fn work() {
+        let _ = std::thread::current();
+        READY.fetch_add(1, Ordering::Release);
         let mut seen = 0u64;
         loop {
             let g = POOL.generation.load(Ordering::Acquire);

@@ -22,7 +22,7 @@ pub fn for_each(n: usize, f: &(dyn Fn(usize) + Sync)) {
 
 /// Runs `f(at, chunk)` on consecutive chunks of `data` (`chunk` values each, the last one
 /// shorter; `at` is the chunk's offset), spread over the pool's threads when there are at
-/// least [`THREADED_CHUNKS`] of them; false when any call returned false (the others still
+/// least `THREADED_CHUNKS` (4) of them; false when any call returned false (the others still
 /// ran).
 pub fn for_each_chunk(
     data: &mut [f32],
@@ -54,7 +54,7 @@ pub fn for_each_chunk(
 
 /// Chunks from which [`for_each_chunk`] wakes the pool's threads (fewer cost more to hand out
 /// than they take to compute).
-pub const THREADED_CHUNKS: usize = 4;
+const THREADED_CHUNKS: usize = 4;
 
 /// The start of a buffer whose disjoint parts threads write.
 #[derive(Clone, Copy)]

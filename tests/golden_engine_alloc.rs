@@ -1,6 +1,7 @@
 //! After its first run, a graph plan allocates nothing: a counting global allocator watches the
 //! second run of a graph that uses most op kinds, TMs, a fused op, a gradient op and a queue
-//! read after an op writes it.
+//! read after an op writes it, and of a graph whose matmul and eltwise ops are large enough to
+//! run on the kernel threads.
 
 mod support;
 
@@ -118,4 +119,55 @@ fn second_run_allocates_nothing() {
     }
     assert!(first.data.iter().any(|v| *v != 0.0));
     let _ = DataFormat::Float32;
+
+    // Ops the kernel threads share: 512 tile products, then 64-tile gelu and add.
+    let big = ttrt::netlist::parse(THREADED, "threaded.yaml").unwrap();
+    let mut plan = GraphPlan::new(&big, 0, Arch::Grayskull).unwrap();
+    let entries = big
+        .queues
+        .iter()
+        .map(|q| {
+            let mut t = Tensor::zeros(q.t, q.mblock.m, q.mblock.n, q.df);
+            for (i, v) in t.data.iter_mut().enumerate() {
+                *v = (i % 23) as f32 * 0.01 - 0.1;
+            }
+            t
+        })
+        .collect();
+    let mut io = Io { entries };
+    plan.run(&mut io).unwrap();
+    let first = io.entries[2].clone();
+    COUNTING.store(true, Ordering::SeqCst);
+    plan.run(&mut io).unwrap();
+    COUNTING.store(false, Ordering::SeqCst);
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::SeqCst),
+        0,
+        "allocations in the second run of the threaded graph"
+    );
+    assert_eq!(io.entries[2], first);
+    assert!(
+        ttrt::netlist::exec::workers::threads() > 1
+            || std::thread::available_parallelism().map_or(1, |n| n.get()) == 1
+    );
 }
+
+const THREADED: &str = r#"
+devices:
+  arch: grayskull
+queues:
+  x:   {input: HOST, type: queue, entries: 1, grid_size: [1, 1], t: 1, mblock: [8, 8], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}
+  w:   {input: HOST, type: queue, entries: 1, grid_size: [1, 1], t: 1, mblock: [8, 8], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x11000000]]}
+  out: {input: sum, type: queue, entries: 1, grid_size: [1, 1], t: 1, mblock: [8, 8], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x12000000]]}
+graphs:
+  g:
+    target_device: 0
+    input_count: 1
+    mm: {type: matmul, grid_loc: [0, 0], grid_size: [1, 1], inputs: [x, w], in_df: [Float32, Float32], out_df: Float32, intermed_df: Float32, acc_df: Float32, math_fidelity: HiFi4, buf_size_mb: 2, ublock_order: r, untilize_output: false, t: 1, mblock: [8, 8], ublock: [1, 1], attributes: {m_k: 2, u_kt: 4}}
+    ge: {type: gelu, grid_loc: [0, 1], grid_size: [1, 1], inputs: [mm], in_df: [Float32], out_df: Float32, intermed_df: Float32, acc_df: Float32, math_fidelity: HiFi4, buf_size_mb: 2, ublock_order: r, untilize_output: false, t: 1, mblock: [8, 8], ublock: [1, 1]}
+    sum: {type: add, grid_loc: [0, 2], grid_size: [1, 1], inputs: [mm, ge], in_df: [Float32, Float32], out_df: Float32, intermed_df: Float32, acc_df: Float32, math_fidelity: HiFi4, buf_size_mb: 2, ublock_order: r, untilize_output: false, t: 1, mblock: [8, 8], ublock: [1, 1]}
+programs:
+  - p:
+    - var: {$c_zero: 0}
+    - execute: {graph_name: g, queue_settings: {x: {prologue: false, epilogue: false, zero: false, rd_ptr_global: $c_zero, rd_ptr_local: $c_zero}, w: {prologue: false, epilogue: false, zero: false, rd_ptr_global: $c_zero, rd_ptr_local: $c_zero}}}
+"#;

@@ -10,6 +10,9 @@
 
 use std::fmt::Write as _;
 
+/// The weights of a layer, each with a bias.
+pub const WEIGHTS: [&str; 6] = ["query", "key", "value", "attn_out", "ff1", "ff2"];
+
 /// Size the generated netlist reaches (it stops after the layer that passes it).
 pub const TARGET_BYTES: usize = 1 << 20;
 
@@ -46,6 +49,17 @@ impl Dims {
         ff: 128,
         weight_grid: 8,
     };
+    /// The same layer over BERT-large's longest sequence, 384 (the time figure).
+    pub const LARGE_SEQ_384: Dims = Dims {
+        seq: 12,
+        ..Dims::LARGE
+    };
+
+    /// The (input, output) tiles of each of [`WEIGHTS`].
+    pub fn weight_shapes(self) -> [(u32, u32); 6] {
+        let (h, f) = (self.hidden, self.ff);
+        [(h, h), (h, h), (h, h), (h, h), (h, f), (f, h)]
+    }
 }
 
 /// Next free address of every DRAM channel: buffers are laid out one after another, each at
@@ -91,15 +105,7 @@ fn layer(
 ) {
     let g = d.weight_grid;
     // (name, rows, columns) of every weight, in tiles.
-    let weights = [
-        ("query", d.hidden, d.hidden),
-        ("key", d.hidden, d.hidden),
-        ("value", d.hidden, d.hidden),
-        ("attn_out", d.hidden, d.hidden),
-        ("ff1", d.hidden, d.ff),
-        ("ff2", d.ff, d.hidden),
-    ];
-    for &(name, rows, cols) in &weights {
+    for (name, (rows, cols)) in WEIGHTS.into_iter().zip(d.weight_shapes()) {
         let n = cols / (g * 4);
         let _ = writeln!(
             queues,
@@ -112,7 +118,6 @@ fn layer(
             dram.place(g, n * 4, 1)
         );
     }
-    let weights = weights.map(|w| w.0);
     let input = if l == 0 {
         "hidden_states".to_string()
     } else {
@@ -287,13 +292,11 @@ fn layer(
         program,
         "    -   execute: {{graph_name: fwd_{l}, queue_settings: {{"
     );
-    let input_settings = if l == 0 {
-        "rd_ptr_local: $lptr_q0, rd_ptr_global: $gptr_q0"
-    } else {
-        "rd_ptr_local: $c_zero, rd_ptr_global: $c_zero"
-    };
-    let _ = writeln!(program, "               {input}: {{prologue: false, epilogue: false, zero: False, {input_settings}}},");
-    for name in weights {
+    // Every layer reads its input at the model input's pointers, so each queue between
+    // layers frees the entry once the loop moves past it (a program may run any number of
+    // times).
+    let _ = writeln!(program, "               {input}: {{prologue: false, epilogue: false, zero: False, rd_ptr_local: $lptr_q0, rd_ptr_global: $gptr_q0}},");
+    for name in WEIGHTS {
         for kind in ["weight", "bias"] {
             let _ = writeln!(
                 program,

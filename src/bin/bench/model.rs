@@ -1,5 +1,7 @@
 //! The `model` suite: a generated BERT-large encoder (`bert.rs`, 24 layers of 12.6M parameters
-//! in Bfp8_b) run end to end by `ttrt run` in a child process, as a user runs a model.
+//! in Bfp8_b) run end to end: its time per inference through the backend against numpy's
+//! float32 forward pass (`model_time.rs`), and `ttrt run` of it in a child process, as a user
+//! runs a model, for the memory figure.
 //!
 //! The memory figure is the child's peak resident set (`ru_maxrss` of the waited-for child)
 //! as a ratio to the model's bytes: every queue's buffers (parameters, constants and
@@ -16,7 +18,9 @@ use super::Plan;
 /// Encoder layers of the generated model (BERT-large has 24).
 pub const LAYERS: usize = 24;
 
-pub fn run(_plan: Plan) -> Result<(), String> {
+pub fn run(plan: Plan) -> Result<(), String> {
+    super::model_time::run(plan)?;
+    crate::progress::status("ttrt bench: measuring model/bert-large memory (ttrt run in a child)");
     let text = generate_large(LAYERS);
     let netlist = ttrt::netlist::parse(&text, "bert_large.yaml").map_err(|e| e.to_string())?;
     let bytes = model_bytes(&netlist);

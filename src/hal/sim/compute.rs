@@ -269,7 +269,7 @@ fn log(x: f32) -> f32 {
 fn gelu(x: f32) -> f32 {
     let x = x as f64;
     let cube = x * x * x;
-    let inner = libm::fma(0.044715, cube, x);
+    let inner = fma64(0.044715, cube, x);
     (0.5 * x * (1.0 + libm::tanh(SQRT_2_OVER_PI * inner))) as f32
 }
 
@@ -420,6 +420,20 @@ pub fn matmul_tile_accumulate(acc: &mut [f32; 1024], a: &[f32; 1024], b: &[f32; 
     matmul_portable(acc, a, b);
 }
 
+/// `a·b + c` in double, rounded once (an FMA instruction with `std` where the CPU has one;
+/// any correctly rounded fma gives the same bits).
+#[inline(always)]
+pub fn fma64(a: f64, b: f64, c: f64) -> f64 {
+    #[cfg(feature = "std")]
+    {
+        a.mul_add(b, c)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        libm::fma(a, b, c)
+    }
+}
+
 /// `a·b + c` rounded once.
 #[inline(always)]
 fn fma32(a: f32, b: f32, c: f32) -> f32 {
@@ -453,9 +467,9 @@ fn matmul_portable(acc: &mut [f32; 1024], a: &[f32; 1024], b: &[f32; 1024]) {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{LANES, T};
+    use super::T;
     use core::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
         _mm256_storeu_ps,
     };
 
@@ -479,8 +493,10 @@ mod x86 {
         }
     }
 
-    /// The portable kernel with golden's eight lanes as eight registers, per 8 output columns:
-    /// the lanes are separate vectors here, so the reduction tree is vertical adds.
+    /// The kernel two rows by 16 columns at a time: for each lane pair `(l, l + 4)` (l = 0..3)
+    /// `s_l = L_l + L_{l+4}` with eight independent FMA chains (four operand loads per four
+    /// FMAs), then `acc += (s_0 + s_2) + (s_1 + s_3)`. Each element gets golden's FMAs and adds
+    /// in golden's order; only the elements computed together differ from golden's loop.
     ///
     /// # Safety
     /// The CPU must support AVX and FMA.
@@ -490,28 +506,44 @@ mod x86 {
         a: &[f32; 1024],
         b: &[f32; 1024],
     ) {
-        for i in 0..T {
-            for j in (0..T).step_by(8) {
-                // SAFETY: the CPU has AVX and FMA (the caller's promise); every load and store
-                // reads or writes 8 floats at row * 32 + j with j + 8 <= 32, inside the tile,
-                // and the unaligned forms need no alignment.
-                unsafe {
-                    let mut lanes: [__m256; LANES] = [_mm256_setzero_ps(); LANES];
-                    for k0 in (0..T).step_by(LANES) {
-                        for (l, lane) in lanes.iter_mut().enumerate() {
-                            let k = k0 + l;
-                            let aik = _mm256_set1_ps(a[i * T + k]);
-                            let bkj = _mm256_loadu_ps(b.as_ptr().add(k * T + j));
-                            *lane = _mm256_fmadd_ps(aik, bkj, *lane);
+        let (ap, bp, out) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
+        // s_l of one 2x16 block: four 8-wide vectors per lane pair.
+        let mut sums = [[_mm256_setzero_ps(); 4]; 4];
+        for i in (0..T).step_by(2) {
+            for j in [0, 16] {
+                for (l, s) in sums.iter_mut().enumerate() {
+                    // SAFETY: AVX and FMA (the caller's promise); rows i, i + 1 < 32 and
+                    // columns j..j + 16 <= 32 of 32x32 tiles; k < 32.
+                    unsafe {
+                        let mut lo = [_mm256_setzero_ps(); 4];
+                        let mut hi = [_mm256_setzero_ps(); 4];
+                        for step in 0..4 {
+                            for (k, lane) in [(l + 8 * step, &mut lo), (l + 4 + 8 * step, &mut hi)]
+                            {
+                                let b0 = _mm256_loadu_ps(bp.add(k * T + j));
+                                let b1 = _mm256_loadu_ps(bp.add(k * T + j + 8));
+                                let a0 = _mm256_set1_ps(*ap.add(i * T + k));
+                                let a1 = _mm256_set1_ps(*ap.add((i + 1) * T + k));
+                                lane[0] = _mm256_fmadd_ps(a0, b0, lane[0]);
+                                lane[1] = _mm256_fmadd_ps(a0, b1, lane[1]);
+                                lane[2] = _mm256_fmadd_ps(a1, b0, lane[2]);
+                                lane[3] = _mm256_fmadd_ps(a1, b1, lane[3]);
+                            }
                         }
+                        *s = [0, 1, 2, 3].map(|v| _mm256_add_ps(lo[v], hi[v]));
                     }
-                    let s0 = _mm256_add_ps(lanes[0], lanes[4]);
-                    let s1 = _mm256_add_ps(lanes[1], lanes[5]);
-                    let s2 = _mm256_add_ps(lanes[2], lanes[6]);
-                    let s3 = _mm256_add_ps(lanes[3], lanes[7]);
-                    let p = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
-                    let out = acc.as_mut_ptr().add(i * T + j);
-                    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), p));
+                }
+                for v in 0..4 {
+                    // SAFETY: AVX (the caller's promise); row i + v / 2 < 32, columns up to
+                    // j + 16 <= 32.
+                    unsafe {
+                        let p = _mm256_add_ps(
+                            _mm256_add_ps(sums[0][v], sums[2][v]),
+                            _mm256_add_ps(sums[1][v], sums[3][v]),
+                        );
+                        let o = out.add((i + v / 2) * T + j + (v % 2) * 8);
+                        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), p));
+                    }
                 }
             }
         }

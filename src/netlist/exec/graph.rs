@@ -551,6 +551,8 @@ impl GraphPlan {
                 op.prev = values[op.slot].clone();
             }
         }
+        // The kernels' threads start with the first plan, never during a run.
+        super::workers::start();
         let mut plan = GraphPlan {
             file: netlist.file.clone(),
             graph: graph_name,

@@ -13,7 +13,7 @@ use crate::hal::sim::compute;
 use crate::netlist::Dim;
 
 use super::ops::{apply_sfpu, mul0, Sfpu};
-use super::{Tensor, TILE};
+use super::{workers, Tensor, TILE};
 
 const TILE_LEN: usize = TILE * TILE;
 
@@ -37,25 +37,96 @@ pub(crate) fn scatter(tile: &[f32; TILE_LEN], t: &mut Tensor, z: usize, r: usize
     }
 }
 
+/// Output tile rows and columns one index of [`workers::for_each`] computes: each tile of
+/// the left operand is copied out once per `COLUMN_GROUP` tile products, each tile of the
+/// right one once per `ROW_BLOCK` (their rows may be far apart in memory).
+const ROW_BLOCK: usize = 4;
+const COLUMN_GROUP: usize = 2;
+
+/// Tile products from which a matmul wakes the kernel threads (about 2 M FMAs: below, waking
+/// them costs more than they save).
+const THREADED_TILE_PRODUCTS: usize = 64;
+
 /// `dst[z] = in0[z] · in1[z]` for `z < in0.z`: `(in0.z, in0.rt, in1.ct)`, tagged as `in0`.
 /// The caller has checked `in0.ct == in1.rt` and `in1.z >= in0.z`.
+///
+/// Every output tile is golden's: it starts at +0 and adds the tile products of K tiles 0, 1,
+/// 2, ... in order ([`compute::matmul_tile_accumulate`]). The output tiles are computed in
+/// blocks of up to `ROW_BLOCK` x `COLUMN_GROUP` tiles spread over the kernel threads; which
+/// thread computes a block, and when, changes no value.
 pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
     dst.reshape(in0.z, in0.rt, in1.ct);
     dst.tag = in0.tag;
-    let mut a = [0f32; TILE_LEN];
-    let mut b = [0f32; TILE_LEN];
-    let mut acc = [0f32; TILE_LEN];
-    for z in 0..in0.z as usize {
-        for i in 0..in0.rt as usize {
-            for j in 0..in1.ct as usize {
-                acc.fill(0.0);
-                for k in 0..in0.ct as usize {
-                    gather(in0, z, i, k, &mut a);
-                    gather(in1, z, k, j, &mut b);
-                    compute::matmul_tile_accumulate(&mut acc, &a, &b);
-                }
-                scatter(&acc, dst, z, i, j);
+    let (m, k, n) = (in0.rt as usize, in0.ct as usize, in1.ct as usize);
+    let (row_blocks, groups) = (m.div_ceil(ROW_BLOCK), n.div_ceil(COLUMN_GROUP));
+    let per_slice = row_blocks * groups;
+    let out = SharedOut(
+        dst.data.as_mut_ptr(),
+        dst.data.len(),
+        dst.rows(),
+        dst.cols(),
+    );
+    let task = |index: usize| {
+        let (z, rest) = (index / per_slice, index % per_slice);
+        let (block, group) = (rest / groups, rest % groups);
+        let rows = block * ROW_BLOCK..((block + 1) * ROW_BLOCK).min(m);
+        let cols = group * COLUMN_GROUP..((group + 1) * COLUMN_GROUP).min(n);
+        let mut acc = [[[0f32; TILE_LEN]; COLUMN_GROUP]; ROW_BLOCK];
+        let mut a = [[0f32; TILE_LEN]; ROW_BLOCK];
+        let mut b = [[0f32; TILE_LEN]; COLUMN_GROUP];
+        for kk in 0..k {
+            for (a, i) in a.iter_mut().zip(rows.clone()) {
+                gather(in0, z, i, kk, a);
             }
+            for (b, j) in b.iter_mut().zip(cols.clone()) {
+                gather(in1, z, kk, j, b);
+            }
+            for (acc_row, a) in acc.iter_mut().zip(&a).take(rows.len()) {
+                for (acc, b) in acc_row.iter_mut().zip(&b).take(cols.len()) {
+                    compute::matmul_tile_accumulate(acc, a, b);
+                }
+            }
+        }
+        for (acc_row, i) in acc.iter().zip(rows) {
+            for (acc, j) in acc_row.iter().zip(cols.clone()) {
+                // SAFETY: index `index` alone computes output tile (z, i, j).
+                unsafe { out.scatter(acc, z, i, j) };
+            }
+        }
+    };
+    let tasks = in0.z as usize * per_slice;
+    if in0.z as usize * m * n * k >= THREADED_TILE_PRODUCTS {
+        workers::for_each(tasks, &task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
+/// The output of a kernel whose threads each write their own tiles: the buffer, its length,
+/// and the rows and columns of a slice.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32, usize, usize, usize);
+
+// SAFETY: threads write disjoint tiles through it, and the owner of the buffer waits for all
+// of them before using it again.
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// Writes `tile` as tile `(z, r, c)`, as [`scatter`] does.
+    ///
+    /// # Safety
+    /// No other thread may access that tile during the call.
+    ///
+    /// # Panics
+    /// When the tile does not lie inside the buffer.
+    #[inline]
+    unsafe fn scatter(self, tile: &[f32; TILE_LEN], z: usize, r: usize, c: usize) {
+        let (rows, cols) = (self.2, self.3);
+        for (i, row) in tile.chunks_exact(TILE).enumerate() {
+            let o = (z * rows + r * TILE + i) * cols + c * TILE;
+            assert!(o + TILE <= self.1);
+            // SAFETY: in bounds (checked); nobody else touches the tile (the caller's promise).
+            unsafe { core::ptr::copy_nonoverlapping(row.as_ptr(), self.0.add(o), TILE) };
         }
     }
 }

@@ -12,7 +12,11 @@ use alloc::string::String;
 use crate::hal::sim::compute::{self, BinaryOp, UnaryOp};
 use crate::netlist::{Dim, ReluMode};
 
-use super::{Tensor, TILE};
+use super::{workers, Tensor, TILE};
+
+/// Values one thread maps at a time in an elementwise op (each value is computed alone, so
+/// the split changes nothing).
+const CHUNK: usize = 1 << 14;
 
 /// An SFPU op or datacopy (golden-ops.md §6.1, §6.2).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,7 +95,7 @@ const SQRT_2_OVER_PI: f64 = core::f64::consts::FRAC_2_SQRT_PI / core::f64::const
 /// The inner sum is one FMA as in the simulated chip's gelu.
 fn gelu_derivative(x: f32) -> f32 {
     let x = x as f64;
-    let inner = libm::fma(0.044715, x * x * x, x);
+    let inner = compute::fma64(0.044715, x * x * x, x);
     let cdf = 0.5 * (1.0 + libm::tanh(SQRT_2_OVER_PI * inner));
     let pdf = libm::exp(-0.5 * x * x) * (0.5 * SQRT_2_OVER_PI);
     (cdf + x * pdf) as f32
@@ -151,8 +155,16 @@ pub fn apply_sfpu(op: Sfpu, vector: Dim, src: &Tensor, dst: &mut Tensor) -> Resu
         dropout_mask(p, &mut mask[..rows * cols]);
     }
     if (rows, cols) == (TILE, TILE) && !matches!(op, Sfpu::Dropout { .. }) {
-        dst.data.copy_from_slice(&src.data);
-        return apply_run(op, &mut dst.data, &[]);
+        let ok = workers::for_each_chunk(&mut dst.data, CHUNK, &|at, out| {
+            out.copy_from_slice(&src.data[at..at + out.len()]);
+            apply_run(op, out, &[]).is_ok()
+        });
+        if !ok {
+            // Again on one thread, for the error as it names the first value rejected.
+            dst.data.copy_from_slice(&src.data);
+            return apply_run(op, &mut dst.data, &[]);
+        }
+        return Ok(());
     }
     let width = src.cols();
     let tile_rows = src.z as usize * src.rt as usize;
@@ -307,8 +319,16 @@ pub fn apply_binary(op: Binary, a: &Tensor, b: &Tensor, dst: &mut Tensor) -> Res
     }
     dst.reshape(a.z, a.rt, a.ct);
     dst.tag = a.tag;
-    dst.data.copy_from_slice(&a.data);
-    binary_in_place(op, &mut dst.data, &b.data)
+    let ok = workers::for_each_chunk(&mut dst.data, CHUNK, &|at, out| {
+        let n = out.len();
+        out.copy_from_slice(&a.data[at..at + n]);
+        binary_in_place(op, out, &b.data[at..at + n]).is_ok()
+    });
+    if !ok {
+        dst.data.copy_from_slice(&a.data);
+        return binary_in_place(op, &mut dst.data, &b.data);
+    }
+    Ok(())
 }
 
 /// `a = a op b` elementwise.

@@ -34,24 +34,21 @@ pub fn run(plan: Plan) -> Result<(), String> {
 /// Bytes of every queue of `netlist` in its queue format: its buffers (one per core of its
 /// grid), each with its header and `entries` entries, on the netlist's first arch.
 pub fn model_bytes(netlist: &ttrt::netlist::Netlist) -> u64 {
-    let arch = netlist
-        .devices
-        .arch
-        .first()
-        .copied()
-        .unwrap_or(ttrt::format::Arch::WormholeB0);
-    netlist
-        .queues
-        .iter()
-        .map(|q| {
-            let layout = q.layout(arch);
-            layout.io_size(q.entries) as u64 * layout.buffers() as u64
-        })
-        .sum()
+    queue_bytes(netlist, |_| true)
 }
 
 /// Bytes of the parameters alone (host-fed rams), in their queue formats.
 fn parameter_bytes(netlist: &ttrt::netlist::Netlist) -> u64 {
+    queue_bytes(netlist, |q| {
+        q.is_host_input() && q.io_type == ttrt::netlist::IoType::Ram
+    })
+}
+
+/// Bytes of the queues `which` picks, as [`model_bytes`] counts them.
+fn queue_bytes(
+    netlist: &ttrt::netlist::Netlist,
+    which: impl Fn(&ttrt::netlist::Queue) -> bool,
+) -> u64 {
     let arch = netlist
         .devices
         .arch
@@ -61,7 +58,7 @@ fn parameter_bytes(netlist: &ttrt::netlist::Netlist) -> u64 {
     netlist
         .queues
         .iter()
-        .filter(|q| q.is_host_input() && q.io_type == ttrt::netlist::IoType::Ram)
+        .filter(|q| which(q))
         .map(|q| {
             let layout = q.layout(arch);
             layout.io_size(q.entries) as u64 * layout.buffers() as u64

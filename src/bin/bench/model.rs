@@ -70,20 +70,29 @@ fn queue_bytes(
 /// against `bytes`, the model's queue bytes.
 pub fn memory(path: &Path, netlist: &ttrt::netlist::Netlist, bytes: u64) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find ttrt itself: {e}"))?;
-    let out = Command::new(exe)
+    // Its output goes to a file, so that this thread can wait for the child alone and read
+    // that child's own peak (other suites' children, numpy's among them, do not count).
+    let log = path.with_extension("log");
+    let file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let err = file
+        .try_clone()
+        .map_err(|e| format!("cannot reopen {}: {e}", log.display()))?;
+    let child = Command::new(exe)
         .arg("run")
         .arg(path)
         .args(["--param", "$p_microbatch_count=2"])
-        .output()
+        .stdout(file)
+        .stderr(err)
+        .spawn()
         .map_err(|e| format!("cannot run ttrt run: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ttrt run {}: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+    let waited = wait_with_peak_rss(child);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    let (ok, rss) = waited?;
+    if !ok {
+        return Err(format!("ttrt run {}: {}", path.display(), text.trim()));
     }
-    let rss = children_peak_rss()?;
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     outln!(
         "model/bert-large memory: peak RSS {:.0} MiB = {:.2} x the model's {:.0} MiB in queue formats ({} layers, {:.0} MiB of parameters; goal: at most 3 x, 2 x the model plus the simulated memory it writes)",
@@ -96,12 +105,18 @@ pub fn memory(path: &Path, netlist: &ttrt::netlist::Netlist, bytes: u64) -> Resu
     Ok(())
 }
 
-/// Peak resident set of the children waited for so far, in bytes (Linux reports KiB).
-fn children_peak_rss() -> Result<u64, String> {
-    // SAFETY: getrusage writes into the zeroed struct it is given.
+/// Waits for `child`: whether it exited with 0, and its peak resident set in bytes (Linux
+/// reports KiB).
+fn wait_with_peak_rss(child: std::process::Child) -> Result<(bool, u64), String> {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: wait4 writes the status and into the zeroed rusage it is given; the child is
+    // ours and waited for once (its `Child` is dropped without waiting).
     let mut u: libc::rusage = unsafe { core::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) } != 0 {
-        return Err(format!("getrusage: {}", std::io::Error::last_os_error()));
+    if unsafe { libc::wait4(pid, &mut status, 0, &mut u) } != pid {
+        return Err(format!("wait4: {}", std::io::Error::last_os_error()));
     }
-    Ok(u.ru_maxrss as u64 * 1024)
+    drop(child);
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Ok((ok, u.ru_maxrss as u64 * 1024))
 }

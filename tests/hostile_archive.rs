@@ -254,6 +254,16 @@ fn open_in_child(case: &str, path: &Path) -> Outcome {
 
 /// In the child: open the archive (and create a backend from it, which reads its tensors),
 /// then print the outcome and VmHWM.
+/// Writes the zip of `entries` (which must take under `max_bytes`) as `file` and opens it in a
+/// child running `case`.
+fn open_zip_in_child(case: &str, file: &str, entries: &[Entry], max_bytes: usize) -> Outcome {
+    let path = scratch(file);
+    let archive = zip(entries);
+    assert!(archive.len() < max_bytes, "{} bytes", archive.len());
+    std::fs::write(&*path, archive).unwrap();
+    open_in_child(case, &path)
+}
+
 fn child(config: &ImageConfig) {
     let path = std::env::var(ARCHIVE).unwrap();
     let limit = libc::rlimit {
@@ -309,16 +319,14 @@ fn three_gib_metadata_members_are_refused_before_inflating() {
     if in_child() {
         return child(&ImageConfig::default());
     }
-    let path = scratch("metadata_bomb.tti");
-    let archive = zip(&[
-        zeros("unzipped_tti/device.json", 3072),
-        zeros("unzipped_tti/net.yaml", 3072),
-    ]);
-    assert!(archive.len() < 10 << 20, "{} bytes", archive.len());
-    std::fs::write(&*path, archive).unwrap();
-    let o = open_in_child(
+    let o = open_zip_in_child(
         "three_gib_metadata_members_are_refused_before_inflating",
-        &path,
+        "metadata_bomb.tti",
+        &[
+            zeros("unzipped_tti/device.json", 3072),
+            zeros("unzipped_tti/net.yaml", 3072),
+        ],
+        10 << 20,
     );
     let (kind, text) = o.result.expect_err("a 3 GiB device.json must be refused");
     assert_eq!(kind, "Invalid");
@@ -373,16 +381,14 @@ fn metadata_deflating_past_the_ratio_limit_is_refused_before_inflating() {
     if in_child() {
         return child(&ImageConfig::default());
     }
-    let path = scratch("padded_metadata.tti");
-    let archive = zip(&[
-        zeros("unzipped_tti/device.json", 255),
-        stored("unzipped_tti/net.yaml", NETLIST.as_bytes()),
-    ]);
-    assert!(archive.len() < 1 << 20, "{} bytes", archive.len());
-    std::fs::write(&*path, archive).unwrap();
-    let o = open_in_child(
+    let o = open_zip_in_child(
         "metadata_deflating_past_the_ratio_limit_is_refused_before_inflating",
-        &path,
+        "padded_metadata.tti",
+        &[
+            zeros("unzipped_tti/device.json", 255),
+            stored("unzipped_tti/net.yaml", NETLIST.as_bytes()),
+        ],
+        1 << 20,
     );
     let (kind, text) = o.result.expect_err("a 1000:1 device.json must be refused");
     assert_eq!(kind, "Invalid");
@@ -441,17 +447,15 @@ fn a_4_gib_tensor_member_is_refused_from_its_declared_size() {
     if in_child() {
         return child(&ImageConfig::default());
     }
-    let path = scratch("tensor_bomb.tti");
-    let archive = zip(&[
-        stored("unzipped_tti/device.json", device_json().as_bytes()),
-        stored("unzipped_tti/net.yaml", NETLIST.as_bytes()),
-        zeros("unzipped_tti/tensors/w.bin", 4096),
-    ]);
-    assert!(archive.len() < 10 << 20, "{} bytes", archive.len());
-    std::fs::write(&*path, archive).unwrap();
-    let o = open_in_child(
+    let o = open_zip_in_child(
         "a_4_gib_tensor_member_is_refused_from_its_declared_size",
-        &path,
+        "tensor_bomb.tti",
+        &[
+            stored("unzipped_tti/device.json", device_json().as_bytes()),
+            stored("unzipped_tti/net.yaml", NETLIST.as_bytes()),
+            zeros("unzipped_tti/tensors/w.bin", 4096),
+        ],
+        10 << 20,
     );
     let (kind, text) = o.result.expect_err("a 4 GiB member for a 4 KiB tensor");
     assert_eq!(kind, "Invalid");

@@ -118,7 +118,7 @@ fn by_default_a_queue_between_ops_holds_its_own_format() {
     let want = expected(false);
     assert_eq!(differing(&host, &want), 0, "get_output");
     assert_eq!(differing(&wide, &want), 0, "get_output_into Float32");
-    assert_eq!(BackendConfig::default().golden, false);
+    assert!(!BackendConfig::default().golden);
 }
 
 #[test]

@@ -44,6 +44,7 @@ use super::ops::{apply_binary, apply_sfpu, relu, Binary, Sfpu};
 use super::quantize::quantize;
 use super::sparse::IdentityMatmulPlan;
 use super::tm::{apply_tm, pad, tm_shape, unpad, unpad_shape, Shape};
+use super::topk::TopkPlan;
 use super::{ExecError, QueueIo, Tensor};
 
 /// What an op computes.
@@ -57,6 +58,7 @@ enum Kind {
     Splice(SplicePlan),
     Embedding(EmbeddingPlan),
     Fused(FusedPlan),
+    Topk(TopkPlan),
 }
 
 /// One input of an op: where it comes from and how it is transformed. `t` holds the result,
@@ -924,6 +926,7 @@ fn compute(op: &mut OpPlan, values: &[Tensor], out: &mut Tensor) -> Result<(), S
         Kind::Splice(s) => s.run(input, out),
         Kind::Embedding(e) => e.run(input(0), input(1), out)?,
         Kind::Fused(f) => f.run(input, out)?,
+        Kind::Topk(p) => p.run(input(0), input(1), out),
     }
     Ok(())
 }
@@ -1189,7 +1192,12 @@ fn compile_op(
             let (plan, s) = FusedPlan::new(fused, op, &shapes)?;
             (Kind::Fused(plan), s)
         }
-        "tilizer" | "topk" => return Err(format!("op type {t} is not supported")),
+        "topk" => {
+            need(2)?;
+            let (plan, s) = TopkPlan::new(op, &shapes)?;
+            (Kind::Topk(plan), s)
+        }
+        "tilizer" => return Err(format!("op type {t} is not supported")),
         _ => {
             if let Some(b) = Binary::from_name(t, a.zero_point) {
                 need(2)?;
@@ -1216,7 +1224,7 @@ fn compile_op(
     // nothing.
     let out_tile = op.tile_dim;
     let region = match kind {
-        Kind::Unary { .. } | Kind::Binary(_) => TileDim {
+        Kind::Unary { .. } | Kind::Binary(_) | Kind::Topk(_) => TileDim {
             height: tile0.height.min(out_tile.height),
             width: tile0.width.min(out_tile.width),
         },

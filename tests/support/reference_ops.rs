@@ -96,8 +96,8 @@ pub fn eval_op(
     // Tiles under 32x32 (golden-ops.md 4 and 6.3): an input's tiles are its producer op's
     // tile_dim or its queue's, height and width swapped by each transpose. Eltwise ops clear
     // their output to the smaller of input 0's tiles and the op's; matmul clears its inputs
-    // to their tiles and its output to the op's; reduce clears nothing. SFPU ops on such
-    // tiles compute whole tiles.
+    // to their tiles and its output to the op's; topk clears as eltwise ops; reduce, splice,
+    // embedding and fused ops clear nothing. SFPU ops on such tiles compute whole tiles.
     let tiles: Vec<(usize, usize)> = op
         .inputs
         .iter()
@@ -157,7 +157,7 @@ pub fn eval_op(
             other => return unsupported(format!("op type {other}")),
         }
     };
-    let keep = if COPY.contains(&ty) || BINARY.contains(&ty) || is_sfpu(ty) {
+    let keep = if COPY.contains(&ty) || BINARY.contains(&ty) || is_sfpu(ty) || ty == "topk" {
         (tile0.0.min(out_tile.0), tile0.1.min(out_tile.1))
     } else if ty == "matmul" {
         out_tile

@@ -29,7 +29,7 @@
 //! eltwise ops and topk clear their output outside the smaller of input 0's tiles and the op's,
 //! depthwise outside input 0's, matmul outside the op's (after clearing inputs from ops or
 //! padded to theirs); reduce, splice, embedding and fused ops clear nothing. SFPU ops on such
-//! tiles compute whole tiles (vector mode `rc`). Padding adds tiles whole of the pad value.
+//! tiles compute whole tiles (vector mode `rc`). Padding adds whole tiles of the pad value.
 //! Splice, embedding, fused ops and topk take no such inputs (upstream's parser refuses
 //! them); tilizer does not take them yet.
 

@@ -1011,3 +1011,65 @@ fn embedding_copies_table_rows_by_index_bits() {
         [705.0, 5.0, 0.0, 3105.0, 0.0]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// topk.
+
+/// The rows of the hand-worked topk cases (one tile, k = 2, indices = column + 0.75):
+/// row 0 ties two negative maxima, row 1 two positive ones, the other rows hold the distinct
+/// values (7c mod 32).
+fn topk_values(r: usize, c: usize) -> f32 {
+    match (r, c) {
+        (0, 0 | 1) => -1.0,
+        (0, _) => -2.0 - c as f32,
+        (1, 0 | 1) => 1.0,
+        (1, _) => -(c as f32),
+        _ => ((c * 7) % 32) as f32,
+    }
+}
+
+fn run_topk(attributes: &str) -> Result<Tensor, String> {
+    let values = tensor(1, 1, 1, |_, r, c| topk_values(r, c));
+    let indices = tensor(1, 1, 1, |_, _, c| c as f32 + 0.75);
+    run_one(
+        "topk",
+        &[values, indices],
+        &format!(", attributes: {{{attributes}}}"),
+    )
+}
+
+/// Golden's network (k = 2 over 32 values): the pair at columns 0 and 1 meets once in the
+/// local sort and once after each of the 4 merges, 5 comparisons in all, each ordering the
+/// larger first. Equal negatives trade places at every one of them (so the indices come out
+/// 1, 0); equal non-negatives never do (0, 1). A sort by value with any fixed tie rule gives
+/// the same order for both rows. Indices are truncated to integers on the way through.
+#[test]
+fn topk_orders_ties_as_the_hardware_network_does() {
+    let idx = run_topk("k: 2, sort: argmax").unwrap();
+    let val = run_topk("k: 2, sort: max").unwrap();
+    let first = |t: &Tensor, r| [at(t, 0, r, 0), at(t, 0, r, 1), at(t, 0, r, 2)];
+    assert_eq!(first(&idx, 0), [1.0, 0.0, 0.0]);
+    assert_eq!(first(&idx, 1), [0.0, 1.0, 0.0]);
+    // 7c mod 32 is 31 at c = 9 and 30 at c = 18.
+    for r in 2..32 {
+        assert_eq!(first(&idx, r), [9.0, 18.0, 0.0], "row {r}");
+        assert_eq!(first(&val, r), [31.0, 30.0, 0.0], "row {r}");
+    }
+    assert_eq!(first(&val, 0), [-1.0, -1.0, 0.0]);
+    assert!(idx
+        .data
+        .iter()
+        .enumerate()
+        .all(|(i, &v)| i % 32 < 2 || v == 0.0));
+}
+
+#[test]
+fn topk_refuses_k_beyond_a_row() {
+    for k in ["0", "64"] {
+        let e = run_topk(&format!("k: {k}, sort: max")).unwrap_err();
+        assert!(
+            e.contains(&format!("topk k {k} must be 1 to the 32 values of a row")),
+            "{e}"
+        );
+    }
+}

@@ -586,3 +586,78 @@ fn every_corpus_netlist_matches_the_reference() {
     );
     assert_eq!(fail, 0, "{fail} netlists failed (see the lines above)");
 }
+
+/// Queue entries of a one-graph run of the engine, by queue index.
+struct Entries(Vec<Option<ttrt::netlist::exec::Tensor>>);
+
+impl ttrt::netlist::exec::QueueIo for Entries {
+    fn read(&mut self, queue: usize, out: &mut ttrt::netlist::exec::Tensor) -> Result<(), String> {
+        let t = self.0[queue].as_ref().ok_or("no entry")?;
+        out.data.copy_from_slice(&t.data);
+        Ok(())
+    }
+    fn write(&mut self, queue: usize, entry: &ttrt::netlist::exec::Tensor) -> Result<(), String> {
+        self.0[queue] = Some(entry.clone());
+        Ok(())
+    }
+}
+
+/// topk on rows full of equal values of both signs (the corpus' normal stimuli rarely tie):
+/// the engine's step-by-step network and the reference's recursive one give the same values
+/// and the same indices, for every k, with and without kreduce, over one and two cores.
+#[test]
+fn topk_matches_the_reference_on_rows_of_ties() {
+    use ttrt::format::Arch;
+    use ttrt::netlist::exec::{GraphPlan, Tensor as EngineTensor};
+    let mut rng = XorShift(0x1234_5678_9abc_def1);
+    for (cores, ct) in [(1u32, 4u32), (2, 8)] {
+        for k in [1u32, 2, 4, 8, 16, 32, 64, 128] {
+            for kreduce in [false, true] {
+                for sort in ["max", "argmax"] {
+                    let out_ct = cores * k.div_ceil(32);
+                    let text = format!(
+                        "devices: {{arch: grayskull}}\nqueues:\n  v: {{input: HOST, type: queue, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, {ct}], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}}\n  i: {{input: HOST, type: queue, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, {ct}], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x11000000]]}}\n  out: {{input: op0, type: queue, entries: 1, grid_size: [1, {cores}], t: 1, mblock: [1, {}], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [{}]}}\ngraphs:\n  g:\n    target_device: 0\n    input_count: 1\n    op0: {{type: topk, grid_loc: [0, 0], grid_size: [1, {cores}], inputs: [v, i], in_df: [Float32, Float32], out_df: Float32, intermed_df: Float32, acc_df: Float32, math_fidelity: HiFi4, buf_size_mb: 2, ublock_order: r, t: 1, mblock: [1, {}], ublock: [1, 1], attributes: {{k: {k}, sort: {sort}, kreduce: {kreduce}}}}}\nprograms:\n  - p:\n    - var: {{$z: 0}}\n    - execute: {{graph_name: g, queue_settings: {{v: {{prologue: false, epilogue: false, zero: false, rd_ptr_global: $z, rd_ptr_local: $z}}, i: {{prologue: false, epilogue: false, zero: false, rd_ptr_global: $z, rd_ptr_local: $z}}}}}}\n",
+                        out_ct / cores,
+                        (0..cores)
+                            .map(|c| format!("[0, 0x{:x}]", 0x1200_0000 + c * 0x10_0000))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        out_ct / cores,
+                    );
+                    let net = parse(&text, "topk.yaml").unwrap_or_else(|e| panic!("{e}"));
+                    // Values in {-2, -1, -0, 0, 1, 2}: ties everywhere, of both signs.
+                    let n = ct as usize * TILE;
+                    let draws: Vec<f64> = (0..32 * n)
+                        .map(|_| [-2.0, -1.0, -0.0, 0.0, 1.0, 2.0][(rng.next() % 6) as usize])
+                        .collect();
+                    let values = Tensor::from_vec(1, 32, n, draws, DataFormat::Float32);
+                    let indices =
+                        Tensor::build(1, 32, ct as usize * TILE, DataFormat::Float32, |_, _, c| {
+                            c as f64
+                        });
+                    let op = &net.graphs[0].ops[0];
+                    let want = support::reference_ops::topk(op, &values, &indices).unwrap();
+                    let engine = |t: &Tensor| {
+                        let mut e = EngineTensor::zeros(1, 1, ct, DataFormat::Float32);
+                        for (d, s) in e.data.iter_mut().zip(&t.data) {
+                            *d = *s as f32;
+                        }
+                        Some(e)
+                    };
+                    let mut io = Entries(vec![engine(&values), engine(&indices), None]);
+                    let mut plan = GraphPlan::new(&net, 0, Arch::Grayskull).unwrap();
+                    plan.run(&mut io).unwrap();
+                    let got = io.0[2].as_ref().unwrap();
+                    let what = format!("cores {cores}, k {k}, kreduce {kreduce}, {sort}");
+                    assert_eq!(got.data.len(), want.data.len(), "{what}");
+                    for (n, (g, w)) in got.data.iter().zip(&want.data).enumerate() {
+                        assert!(
+                            f64::from(*g).to_bits() == w.to_bits(),
+                            "{what}: value {n}: engine {g}, reference {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -494,3 +494,32 @@ programs:
     m.host_pop("out");
     assert_eq!(m.host_peek("out").unwrap().at(0, 0, 0), 16.0);
 }
+
+/// The reference's topk on the hand-worked rows of golden_engine.rs
+/// (topk_orders_ties_as_the_hardware_network_does): k = 2 over one tile, indices column + 0.75.
+#[test]
+fn topk_ties_and_index_truncation() {
+    let text = "devices: {arch: grayskull}\nqueues:\n  a: {input: HOST, type: queue, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}\n  b: {input: HOST, type: queue, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x11000000]]}\n  out: {input: op0, type: queue, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x12000000]]}\ngraphs:\n  g:\n    target_device: 0\n    input_count: 1\n    op0: {type: topk, grid_loc: [0, 0], grid_size: [1, 1], inputs: [a, b], in_df: [Float32, Float32], out_df: Float32, intermed_df: Float32, acc_df: Float32, math_fidelity: HiFi4, buf_size_mb: 2, ublock_order: r, t: 1, mblock: [1, 1], ublock: [1, 1], attributes: {k: 2, sort: SORT}}\nprograms:\n  - p:\n    - var: {$z: 0}\n    - execute: {graph_name: g, queue_settings: {a: {prologue: false, epilogue: false, zero: false, rd_ptr_global: $z, rd_ptr_local: $z}, b: {prologue: false, epilogue: false, zero: false, rd_ptr_global: $z, rd_ptr_local: $z}}}\n";
+    let values = tile(|r, c| match (r, c) {
+        (0, 0 | 1) => -1.0,
+        (0, _) => -2.0 - c as f64,
+        (1, 0 | 1) => 1.0,
+        (1, _) => -(c as f64),
+        _ => ((c * 7) % 32) as f64,
+    });
+    let indices = tile(|_, c| c as f64 + 0.75);
+    let run = |sort: &str| {
+        let net = ttrt::netlist::parse(&text.replace("SORT", sort), "topk.yaml").unwrap();
+        let op = &net.graphs[0].ops[0];
+        support::reference_ops::topk(op, &values, &indices).unwrap()
+    };
+    let (idx, val) = (run("argmax"), run("max"));
+    let first = |t: &Tensor, r| [t.at(0, r, 0), t.at(0, r, 1), t.at(0, r, 2)];
+    assert_eq!(first(&idx, 0), [1.0, 0.0, 0.0]);
+    assert_eq!(first(&idx, 1), [0.0, 1.0, 0.0]);
+    for r in 2..32 {
+        assert_eq!(first(&idx, r), [9.0, 18.0, 0.0], "row {r}");
+        assert_eq!(first(&val, r), [31.0, 30.0, 0.0], "row {r}");
+    }
+    assert_eq!(first(&val, 0), [-1.0, -1.0, 0.0]);
+}

@@ -77,6 +77,18 @@ fn netlist(
     out_tile: &str,
     extra: &str,
 ) -> Netlist {
+    netlist_with(ty, inputs, out_mblock, out_tile, extra, "")
+}
+
+/// [`netlist`] with `tail` (a `fused_ops:` section) after the programs.
+fn netlist_with(
+    ty: &str,
+    inputs: &[(&str, &str, &str)],
+    out_mblock: &str,
+    out_tile: &str,
+    extra: &str,
+    tail: &str,
+) -> Netlist {
     let mut queues = String::new();
     for (k, (name, mblock, tile)) in inputs.iter().enumerate() {
         queues += &format!(
@@ -103,7 +115,7 @@ graphs:
 programs:
   - p:
       - execute: {{graph_name: g, queue_settings: {{{}}}}}
-"#,
+{tail}"#,
         names.join(", "),
         settings.join(", ")
     );
@@ -245,20 +257,8 @@ fn sfpu_vector_mode_becomes_rc_on_small_tiles() {
 }
 
 #[test]
-fn small_tiles_are_refused_where_ttrt_does_not_model_them() {
+fn small_tiles_are_refused_where_upstream_refuses_them() {
     let refused = |n: &Netlist| GraphPlan::new(n, 0, Arch::Grayskull).err().unwrap().message;
-    let n = netlist(
-        "datacopy",
-        &[("a", "[1, 1]", ROW)],
-        "[2, 1]",
-        "",
-        ", input_0_pad: {rt: 1, ct: 0, pad_value: 0.0}",
-    );
-    let e = refused(&n);
-    assert!(
-        e.contains("input 0: input padding of tile_dim 1x32 tiles is not supported"),
-        "{e}"
-    );
     let n = netlist(
         "splice",
         &[("a", "[1, 1]", ROW), ("b", "[1, 1]", "")],
@@ -268,7 +268,23 @@ fn small_tiles_are_refused_where_ttrt_does_not_model_them() {
     );
     let e = refused(&n);
     assert!(
-        e.contains("input 0: tile_dim 1x32 inputs of splice are not supported"),
+        e.contains(
+            "input 0: tile_dim 1x32 inputs of splice are not supported (upstream refuses it too)"
+        ),
+        "{e}"
+    );
+    let n = netlist(
+        "topk",
+        &[("a", "[1, 1]", ""), ("b", "[1, 1]", ROW)],
+        "[1, 1]",
+        "",
+        ", attributes: {k: 2, sort: max}",
+    );
+    let e = refused(&n);
+    assert!(
+        e.contains(
+            "input 1: tile_dim 1x32 inputs of topk are not supported (upstream refuses it too)"
+        ),
         "{e}"
     );
     // Upstream asserts that an op and the queue it feeds have one tile_dim.
@@ -455,5 +471,186 @@ fn a_1x32_sfpu_op_clears_to_its_row_and_reduce_r_fills_row_0() {
     for (c, &got) in v.iter().enumerate().take(32) {
         let want = (0..64).map(|r| g(r, c)).fold(f32::NEG_INFINITY, f32::max);
         assert_eq!(got, want, "column {c}");
+    }
+}
+
+/// `rows x cols` host values of an output, from get_output's Float32 bytes.
+fn values(v: &[f32], cols: usize, r: usize, c: usize) -> f32 {
+    v[r * cols + c]
+}
+
+#[test]
+fn splice_embedding_fused_op_and_topk_write_queues_of_1x32_tiles() {
+    // Each op computes on 32x32 inputs as on 32x32 tiles; the queue of 1x32 tiles it writes
+    // holds row 0 of every tile. (Values exact in Tf32.)
+    let f = |r: usize, c: usize| (r * 64 + c) as f32;
+    let g = |r: usize, c: usize| -((r * 64 + c) as f32);
+    let one = [("a", "[1, 1]", ""), ("b", "[1, 1]", "")];
+
+    // splice of one tile of a and one of b, side by side.
+    let be = backend(
+        "splice",
+        &one,
+        "[1, 2]",
+        "tile_dim: [1, 32]",
+        ", attributes: {input0: [0, 1, 1], input1: [0, 1, 1]}",
+    );
+    push(&be, "a", 32, 32, &f);
+    push(&be, "b", 32, 32, &g);
+    let (shape, v) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 1, 64]);
+    for c in 0..32 {
+        assert_eq!(values(&v, 64, 0, c), f(0, c));
+        assert_eq!(values(&v, 64, 0, 32 + c), g(0, c));
+    }
+
+    // fused op: one scheduled add of its two inputs into the output.
+    let fused = "fused_ops:\n  0:\n    inputs: 2\n    intermediates: 0\n    schedules:\n      -\n        - add: {type: add, inputs: [input0, input1], mblock: [1, 1], ublock: [1, 1], output: output}\n";
+    let mut n = netlist_with(
+        "fused_op",
+        &one,
+        "[1, 1]",
+        ROW,
+        &format!(", {ROW} attributes: {{fused_op_id: 0}}"),
+        fused,
+    );
+    n.devices.arch = vec![Arch::WormholeB0];
+    let be = Backend::from_netlist(n, &BackendConfig::default()).unwrap();
+    be.initialize().unwrap();
+    push(&be, "a", 32, 32, &f);
+    push(&be, "b", 32, 32, &|r, c| 2.0 * (r + c) as f32);
+    let (shape, v) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 1, 32]);
+    for c in 0..32 {
+        assert_eq!(values(&v, 32, 0, c), f(0, c) + 2.0 * c as f32);
+    }
+
+    // topk of row 0: the two largest of a's row 0 (columns 31 and 30), the rest 0.
+    let be = backend(
+        "topk",
+        &one,
+        "[1, 1]",
+        "tile_dim: [1, 32]",
+        ", attributes: {k: 2, sort: max}",
+    );
+    push(&be, "a", 32, 32, &f);
+    push(&be, "b", 32, 32, &|_, c| c as f32);
+    let (shape, v) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 1, 32]);
+    assert_eq!(&v[..3], &[f(0, 31), f(0, 30), 0.0]);
+    assert!(v[2..].iter().all(|&x| x == 0.0));
+}
+
+#[test]
+fn an_embedding_of_1x32_tiles_writes_row_0_of_its_tile() {
+    // Indices of a RawUInt32 queue [3, 0]: output rows 0 and 1 are table rows 3 and 0; the
+    // 1x32 queue holds row 0 only.
+    let text = r#"devices:
+  arch: wormhole_b0
+queues:
+  t: {type: queue, input: HOST, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}
+  i: {type: queue, input: HOST, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], df: RawUInt32, target_device: 0, loc: dram, dram: [[0, 0x11000000]]}
+  out: {type: queue, input: op0, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [1, 1], tile_dim: [1, 32], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x12000000]]}
+graphs:
+  g:
+    target_device: 0
+    input_count: 1
+    op0: {type: embedding, grid_loc: [0, 0], grid_size: [1, 1], inputs: [t, i], in_df: [Float32, RawUInt32], acc_df: Float32, out_df: Float32, intermed_df: Float32, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi4, untilize_output: false, t: 1, mblock: [1, 1], ublock: [1, 1], tile_dim: [1, 32], attributes: {num_indices: 2}}
+programs:
+  - p:
+      - execute: {graph_name: g, queue_settings: {t: {prologue: false, epilogue: false, zero: false, rd_ptr_global: 0, rd_ptr_local: 0}, i: {prologue: false, epilogue: false, zero: false, rd_ptr_global: 0, rd_ptr_local: 0}}}
+"#;
+    let n = netlist::parse(text, "embedding.yaml").unwrap();
+    let be = Backend::from_netlist(n, &BackendConfig::default()).unwrap();
+    be.initialize().unwrap();
+    push(&be, "t", 32, 32, &|r, c| (r * 64 + c) as f32);
+    let idx: Vec<u8> = (0..1024u32)
+        .map(|w| if w == 0 { 3 } else { 0 })
+        .flat_map(u32::to_le_bytes)
+        .collect();
+    let t = HostTensor::contiguous(&idx, DataFormat::RawUInt32, [1, 1, 32, 32]);
+    be.push_input("i", &t, true, 10_000, -1).unwrap();
+    let (shape, v) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 1, 32]);
+    for (c, x) in v.iter().enumerate() {
+        assert_eq!(*x, (3 * 64 + c) as f32, "column {c}");
+    }
+}
+
+#[test]
+fn padding_a_1x32_input_adds_whole_tiles_of_the_pad_value() {
+    // datacopy of one 1x32 tile padded by a tile row of 2.0, into 1x32 tiles: the host reads
+    // the input row, then row 0 of the pad tile.
+    let be = backend(
+        "datacopy",
+        &[("a", "[1, 1]", ROW)],
+        "[2, 1]",
+        "tile_dim: [1, 32]",
+        ", input_0_pad: {rt: 1, ct: 0, pad_value: 2.0}",
+    );
+    push(&be, "a", 1, 32, &|_, c| c as f32);
+    let (shape, v) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 2, 32]);
+    for c in 0..32 {
+        assert_eq!((v[c], v[32 + c]), (c as f32, 2.0), "column {c}");
+    }
+
+    // matmul: a (one 1x32 tile, e_0 in row 0) padded by a tile column of 1.0, times b (2x1
+    // tiles, b[k][c] = 2k + c). Golden clears the padded input to its 1x32 tiles first, so
+    // only row 0 of the pad tile counts: out row 0 = b[0][c] + sum_{k=32..63} b[k][c]
+    // = c + 3040 + 32c; every other row 0.
+    let be = backend(
+        "matmul",
+        &[("a", "[1, 1]", ROW), ("b", "[2, 1]", "")],
+        "[1, 1]",
+        "",
+        ", attributes: {m_k: 1, u_kt: 2}, input_0_pad: {rt: 0, ct: 1, pad_value: 1.0}",
+    );
+    push(&be, "a", 1, 32, &|_, k| f32::from(u8::from(k == 0)));
+    push(&be, "b", 64, 32, &|k, c| (2 * k + c) as f32);
+    let (shape, v) = run_and_read(be);
+    assert_eq!(shape, [1, 1, 32, 32]);
+    for c in 0..32 {
+        assert_eq!(v[c], (3040 + 33 * c) as f32, "row 0, column {c}");
+        for r in 1..32 {
+            assert_eq!(v[r * 32 + c], 0.0, "({r}, {c})");
+        }
+    }
+}
+
+#[test]
+fn a_transpose_into_a_queue_moves_tiles_but_not_their_values() {
+    // nop of 1x2 tiles into a queue of 2x1 tiles through `input_tms: [transpose]`: golden
+    // moves tile (0, c) to (c, 0) and, no op following, leaves the values inside each tile as
+    // they are. For 16x32 tiles the host reads rows 0-15 of each.
+    for (tile, h) in [("", 32usize), ("tile_dim: [16, 32],", 16)] {
+        let text = format!(
+            r#"devices:
+  arch: wormhole_b0
+queues:
+  a: {{type: queue, input: HOST, entries: 1, grid_size: [1, 1], t: 1, mblock: [1, 2], ublock: [1, 1], {tile} df: Float32, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}}
+  out: {{type: queue, input: op0, entries: 1, grid_size: [1, 1], t: 1, mblock: [2, 1], ublock: [1, 1], {tile} input_tms: [transpose], df: Float32, target_device: 0, loc: dram, dram: [[0, 0x12000000]]}}
+graphs:
+  g:
+    target_device: 0
+    input_count: 1
+    op0: {{type: nop, grid_loc: [0, 0], grid_size: [1, 1], inputs: [a], in_df: [Float32], acc_df: Float32, out_df: Float32, intermed_df: Float32, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi4, untilize_output: false, {tile} t: 1, mblock: [1, 2], ublock: [1, 1]}}
+programs:
+  - p:
+      - execute: {{graph_name: g, queue_settings: {{a: {{prologue: false, epilogue: false, zero: false, rd_ptr_global: 0, rd_ptr_local: 0}}}}}}
+"#
+        );
+        let n = netlist::parse(&text, "transpose.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let be = Backend::from_netlist(n, &BackendConfig::default()).unwrap();
+        be.initialize().unwrap();
+        let f = |r: usize, c: usize| (r * 64 + c) as f32;
+        push(&be, "a", h, 64, &f);
+        let (shape, v) = run_and_read(be);
+        assert_eq!(shape, [1, 1, 2 * h, 32], "{tile}");
+        for r in 0..2 * h {
+            for c in 0..32 {
+                assert_eq!(v[r * 32 + c], f(r % h, r / h * 32 + c), "{tile} ({r}, {c})");
+            }
+        }
     }
 }

@@ -334,6 +334,8 @@ pub struct OpAttributes {
     /// topk `k`.
     pub k: Option<u32>,
     pub sort: Option<TopkSort>,
+    /// topk `kreduce`: the inputs are already sorted k-sequences; only the merges run.
+    pub kreduce: bool,
     /// (de/re)quantization `zero_point`.
     pub zero_point: Option<f32>,
     /// matmul fused with an SFPU op.

@@ -1184,6 +1184,7 @@ fn read_op_attributes(
             }
             "num_indices" => a.num_indices = Some(reader.uint(value, &p)?),
             "k" => a.k = Some(reader.uint(value, &p)?),
+            "kreduce" => a.kreduce = reader.boolean(value, &p)?,
             "sort" => {
                 a.sort = Some(match reader.text(value, &p)? {
                     "max" => TopkSort::Max,

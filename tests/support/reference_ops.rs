@@ -96,8 +96,8 @@ pub fn eval_op(
     // Tiles under 32x32 (golden-ops.md 4 and 6.3): an input's tiles are its producer op's
     // tile_dim or its queue's, height and width swapped by each transpose. Eltwise ops clear
     // their output to the smaller of input 0's tiles and the op's; matmul clears its inputs
-    // to their tiles and its output to the op's; reduce clears nothing. SFPU ops on such
-    // tiles compute whole tiles.
+    // to their tiles and its output to the op's; topk clears as eltwise ops; reduce, splice,
+    // embedding and fused ops clear nothing. SFPU ops on such tiles compute whole tiles.
     let tiles: Vec<(usize, usize)> = op
         .inputs
         .iter()
@@ -153,10 +153,11 @@ pub fn eval_op(
             "splice" => splice(op, &xs)?,
             "embedding" => embedding(op, &xs[0], &xs[1])?,
             "fused_op" => eval_fused(net, op, &xs)?,
+            "topk" => topk(op, &xs[0], &xs[1])?,
             other => return unsupported(format!("op type {other}")),
         }
     };
-    let keep = if COPY.contains(&ty) || BINARY.contains(&ty) || is_sfpu(ty) {
+    let keep = if COPY.contains(&ty) || BINARY.contains(&ty) || is_sfpu(ty) || ty == "topk" {
         (tile0.0.min(out_tile.0), tile0.1.min(out_tile.1))
     } else if ty == "matmul" {
         out_tile
@@ -646,6 +647,146 @@ pub fn embedding(op: &Op, table: &Tensor, indices: &Tensor) -> RefResult<Tensor>
                 }
                 for c in 0..table.cols {
                     out.set(zi, core * rt_core * TILE + w, c, table.at(0, k, c));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// topk (section 10)
+// ---------------------------------------------------------------------------------------------
+
+/// One entry of a topk row: a value and the index it carries.
+#[derive(Clone, Copy, Debug)]
+struct Ranked {
+    value: f64,
+    index: f64,
+}
+
+/// Whether the entries at `a` (left) and `b` (right) trade places when a bitonic stage orders
+/// them largest first (`desc`) or smallest first: out of order, or equal with the sign the
+/// hardware's comparator treats as out of order (equal negatives going down, equal
+/// non-negatives going up).
+fn exchange(a: f64, b: f64, desc: bool) -> bool {
+    if desc {
+        b > a || (a == b && a < 0.0)
+    } else {
+        b < a || (a == b && a >= 0.0)
+    }
+}
+
+/// Bitonic merge of the bitonic run `row[base..base + len]` (len a power of two) into order
+/// `desc`: compare each entry with the one half the run away, then merge both halves.
+fn bitonic_merge(row: &mut [Ranked], base: usize, len: usize, desc: bool) {
+    if len < 2 {
+        return;
+    }
+    let half = len / 2;
+    for j in base..base + half {
+        if exchange(row[j].value, row[j + half].value, desc) {
+            row.swap(j, j + half);
+        }
+    }
+    bitonic_merge(row, base, half, desc);
+    bitonic_merge(row, base + half, half, desc);
+}
+
+/// Bitonic sort of `row[base..base + len]` into order `desc`: the first half goes largest
+/// first, the second smallest first, then the whole bitonic run is merged. For `k >= 64` the
+/// hardware merges runs of 16 and 32 lying in the second half of each 128 entries the other way
+/// round (golden's unconditional swap after each comparison there; for values that are not
+/// NaN, the same as merging in the opposite order).
+fn bitonic_sort(row: &mut [Ranked], base: usize, len: usize, desc: bool, k: usize) {
+    if len < 2 {
+        return;
+    }
+    bitonic_sort(row, base, len / 2, true, k);
+    bitonic_sort(row, base + len / 2, len / 2, false, k);
+    let flipped = k >= 64 && (len == 16 || len == 32) && base % 128 >= 64;
+    bitonic_merge(row, base, len, desc != flipped);
+}
+
+/// The k-sequences `row[base..base + count*k]` (count a power of two) reduced to one, in order
+/// `desc`: each half is reduced (the first largest first, the second smallest first), the
+/// larger of each pair of entries k apart is kept in the first half, and that bitonic run is
+/// merged. A single sequence is sorted (or, with kreduce, only merged for k > 16: it comes
+/// sorted from a previous topk).
+fn reduce_sequences(
+    row: &mut [Ranked],
+    base: usize,
+    count: usize,
+    desc: bool,
+    k: usize,
+    kreduce: bool,
+) {
+    if count == 1 {
+        if !kreduce {
+            bitonic_sort(row, base, k, desc, k);
+        } else if k > 16 {
+            bitonic_merge(row, base, k, desc);
+        }
+        return;
+    }
+    let half = count / 2 * k;
+    reduce_sequences(row, base, count / 2, true, k, kreduce);
+    reduce_sequences(row, base + half, count / 2, false, k, kreduce);
+    for j in base..base + k {
+        if exchange(row[j].value, row[j + half].value, true) {
+            row.swap(j, j + half);
+        }
+    }
+    bitonic_merge(row, base, k, desc);
+}
+
+/// An index as golden's int conversion leaves it (x86: the integer part, or -2^31 out of
+/// range and for NaN).
+fn topk_index(x: f64) -> f64 {
+    let t = x.trunc();
+    if (-2_147_483_648.0..=2_147_483_647.0).contains(&t) {
+        t
+    } else {
+        -2_147_483_648.0
+    }
+}
+
+/// topk: for each core column of the grid and each row, the row's values (input 0) with their
+/// indices (input 1) over that core's tile columns, reduced as above; the first `k` entries
+/// (values for `sort: max`, else indices) fill `ceil(k/32)` tiles per core, the rest 0.
+pub fn topk(op: &Op, values: &Tensor, indices: &Tensor) -> RefResult<Tensor> {
+    let a = &op.attributes;
+    if values.dims() != indices.dims() {
+        return invalid("topk: values and indices differ in shape");
+    }
+    let k = a.k.unwrap_or(0) as usize;
+    let cores = op.grid_size.c as usize;
+    let width = values.ct() / cores * TILE;
+    if k == 0 || !k.is_power_of_two() || width % k != 0 || !(width / k).is_power_of_two() {
+        return unsupported(format!("topk k {k} over rows of {width}"));
+    }
+    if k >= 64 && values.data.iter().any(|v| v.is_nan()) {
+        return unsupported("topk with k >= 64 on NaN values");
+    }
+    let want_values = a.sort == Some(ttrt::netlist::TopkSort::Max);
+    let out_width = k.div_ceil(TILE) * TILE;
+    let tag = if want_values { values.tag } else { indices.tag };
+    let mut out = Tensor::zeros(values.z, values.rt(), cores * out_width / TILE, tag);
+    let mut row = Vec::with_capacity(width);
+    for z in 0..values.z {
+        for r in 0..values.rows {
+            for core in 0..cores {
+                row.clear();
+                for c in core * width..(core + 1) * width {
+                    row.push(Ranked {
+                        value: values.at(z, r, c),
+                        index: topk_index(indices.at(z, r, c)),
+                    });
+                }
+                reduce_sequences(&mut row, 0, width / k, true, k, a.kreduce);
+                for (c, e) in row.iter().take(k).enumerate() {
+                    let v = if want_values { e.value } else { e.index };
+                    out.set(z, r, core * out_width + c, v);
                 }
             }
         }

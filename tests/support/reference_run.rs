@@ -80,24 +80,28 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
             return Some(format!("flat queue {} with tile_dim", q.name));
         }
         if let Some((_, op)) = net.op(&q.input) {
-            if op.tile_dim != q.tile_dim || q.input_tms.iter().any(|t| matches!(t, Tm::Transpose)) {
+            if op.tile_dim != q.tile_dim {
                 return Some(format!(
-                    "queue {} of tile_dim {}x{} written by op {} of another tile_dim or through a transpose",
+                    "queue {} of tile_dim {}x{} written by op {} of another tile_dim",
                     q.name, q.tile_dim.height, q.tile_dim.width, op.name
                 ));
             }
         }
     }
-    // Ops whose tiny-tile rules the reference models: copies, binary, SFPU, matmul, reduce.
+    // Ops whose tiny-tile rules the reference models: copies, binary, SFPU, matmul, reduce
+    // take such inputs; splice, embedding, fused ops and topk (which upstream gives none) write
+    // such outputs too.
     let modelled = |t: &str| {
         !matches!(
             t,
             "splice" | "embedding" | "fused_op" | "topk" | "tilizer" | "depthwise"
         )
     };
+    let writes_small =
+        |t: &str| modelled(t) || matches!(t, "splice" | "embedding" | "fused_op" | "topk");
     for g in &net.graphs {
         for op in &g.ops {
-            if small(op.tile_dim) && !modelled(&op.op_type) {
+            if small(op.tile_dim) && !writes_small(&op.op_type) {
                 return Some(format!("tile_dim of {} op {}", op.op_type, op.name));
             }
             for (i, input) in op.inputs.iter().enumerate() {
@@ -118,13 +122,11 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
                             | Tm::Vslice(_)
                             | Tm::Vstack(_)
                             | Tm::Transpose
+                            | Tm::Pad { .. }
                     )
                 };
                 let tms = op.input_tms.get(i).map_or(&[][..], Vec::as_slice);
-                if !modelled(&op.op_type)
-                    || !tms.iter().all(whole_tiles)
-                    || op.input_pad.get(i).is_some_and(Option::is_some)
-                {
+                if !modelled(&op.op_type) || !tms.iter().all(whole_tiles) {
                     return Some(format!(
                         "input {input} of tile_dim {}x{} into {} {}",
                         tile.height, tile.width, op.op_type, op.name
@@ -807,7 +809,10 @@ impl<'a> Machine<'a> {
                 for q in net.queues.iter().filter(|q| q.input == op.name) {
                     let mut t = out.clone();
                     for tm in &q.input_tms {
-                        t = apply_tm(&t, tm)?;
+                        t = match tm {
+                            Tm::Transpose => swap_tile_grid(&t),
+                            _ => apply_tm(&t, tm)?,
+                        };
                     }
                     let s = settings.iter().find(|s| s.name == q.name);
                     let state = &self.queues[&q.name];
@@ -912,4 +917,14 @@ fn topo_order(net: &Netlist, ops: &[&Op]) -> RefResult<Vec<usize>> {
         }
     }
     Ok(order)
+}
+
+/// A `transpose` in a queue's `input_tms`: golden swaps the grid of tiles, tile (r, c) becoming
+/// tile (c, r), and nothing transposes the values inside a tile (that is an op's half of a
+/// transpose, and no op follows).
+fn swap_tile_grid(t: &Tensor) -> Tensor {
+    Tensor::build(t.z, t.cols, t.rows, t.tag, |z, r, c| {
+        let (tile_r, tile_c) = (r / TILE, c / TILE);
+        t.at(z, tile_c * TILE + r % TILE, tile_r * TILE + c % TILE)
+    })
 }

@@ -19,16 +19,19 @@
 //! is a gradient op, computes, accumulates the gradient, applies relu (not for fused_op) and
 //! quantizes its output (Int8/Int32 always, Bfp2/Bfp4; quantization, requantization and
 //! requantizing matmuls to Int8). Each queue the op writes gets the op's output after the
-//! queue's `input_tms` through [`QueueIo::write`].
+//! queue's `input_tms` through [`QueueIo::write`]; a `transpose` there moves the tiles only, as
+//! in golden, where no op follows to transpose inside them.
 //!
 //! Tiles smaller than 32x32 (`tile_dim`, golden-ops.md §4) are held as golden holds them: in
 //! 32x32 tiles whose top-left corner has the values, the rest 0. A queue's entries are read
 //! into that form; an op's output has the op's tile_dim, and a queue an op writes (of the
 //! op's tile_dim, as upstream requires) gets the corner of every tile. After computing,
-//! eltwise ops clear their output outside the smaller of input 0's tiles and the op's,
-//! depthwise outside input 0's, matmul outside the op's (after clearing inputs from ops to
-//! theirs); reduce clears nothing. SFPU ops on such tiles compute whole tiles (vector mode
-//! `rc`). Splice, embedding, fused ops, topk and tilizer do not take them yet.
+//! eltwise ops and topk clear their output outside the smaller of input 0's tiles and the op's,
+//! depthwise outside input 0's, matmul outside the op's (after clearing inputs from ops or
+//! padded to theirs); reduce, splice, embedding and fused ops clear nothing. SFPU ops on such
+//! tiles compute whole tiles (vector mode `rc`). Padding adds whole tiles of the pad value.
+//! Splice, embedding, fused ops and topk take no such inputs (upstream's parser refuses
+//! them); tilizer does not take them yet.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -43,7 +46,8 @@ use super::nary::{EmbeddingPlan, SplicePlan};
 use super::ops::{apply_binary, apply_sfpu, relu, Binary, Sfpu};
 use super::quantize::quantize;
 use super::sparse::IdentityMatmulPlan;
-use super::tm::{apply_tm, pad, tm_shape, unpad, unpad_shape, Shape};
+use super::tm::{apply_tm, pad, tm_shape, transpose_tiles, unpad, unpad_shape, Shape};
+use super::topk::TopkPlan;
 use super::{ExecError, QueueIo, Tensor};
 
 /// What an op computes.
@@ -57,6 +61,7 @@ enum Kind {
     Splice(SplicePlan),
     Embedding(EmbeddingPlan),
     Fused(FusedPlan),
+    Topk(TopkPlan),
 }
 
 /// One input of an op: where it comes from and how it is transformed. `t` holds the result,
@@ -198,21 +203,20 @@ fn shapes_through(tms: &[Tm], mut s: Shape) -> Result<(Shape, usize), String> {
     Ok((s, max))
 }
 
-/// Checks that input `index` of `op`, a queue of `tile` tiles (smaller than 32x32), goes
-/// where ttrt models such tiles: eltwise, matmul, depthwise and reduce ops, through TMs that
-/// move whole tiles.
-fn check_small_tile_input(
-    op: &Op,
-    index: usize,
-    tile: TileDim,
-    tms: &[Tm],
-    padded: bool,
-) -> Result<(), String> {
+/// Checks that input `index` of `op`, of `tile` tiles (smaller than 32x32), goes where ttrt
+/// models such tiles: eltwise, matmul, depthwise and reduce ops, through TMs that move or pad
+/// whole tiles. Upstream's parser takes them into no splice, embedding, fused op or topk.
+fn check_small_tile_input(op: &Op, index: usize, tile: TileDim, tms: &[Tm]) -> Result<(), String> {
     let (h, w) = (tile.height, tile.width);
     let t = op.op_type.as_str();
     if matches!(t, "splice" | "embedding" | "fused_op" | "topk" | "tilizer") {
+        let upstream = if t == "tilizer" {
+            ""
+        } else {
+            " (upstream refuses it too)"
+        };
         return Err(format!(
-            "input {index}: tile_dim {h}x{w} inputs of {t} are not supported"
+            "input {index}: tile_dim {h}x{w} inputs of {t} are not supported{upstream}"
         ));
     }
     let moves_tiles = |tm: &Tm| {
@@ -224,16 +228,12 @@ fn check_small_tile_input(
                 | Tm::Vslice(_)
                 | Tm::Vstack(_)
                 | Tm::Transpose
+                | Tm::Pad { .. }
         )
     };
     if let Some(tm) = tms.iter().find(|tm| !moves_tiles(tm)) {
         return Err(format!(
             "input {index}: {tm:?} on tile_dim {h}x{w} tiles is not supported"
-        ));
-    }
-    if padded {
-        return Err(format!(
-            "input {index}: input padding of tile_dim {h}x{w} tiles is not supported"
         ));
     }
     Ok(())
@@ -438,12 +438,6 @@ impl GraphPlan {
                 )));
             }
             let small = q.tile_dim != TileDim::FULL;
-            if small && q.input_tms.iter().any(|t| matches!(t, Tm::Transpose)) {
-                return Err(what(format!(
-                    "transpose in the input_tms of a queue of tile_dim {}x{} is not supported yet",
-                    q.tile_dim.height, q.tile_dim.width
-                )));
-            }
             if q.input_tms
                 .iter()
                 .any(|t| matches!(t, Tm::Pad { .. } | Tm::TileBroadcast(_)))
@@ -870,7 +864,11 @@ fn run_op(
         }
         w.t.copy_from(out);
         for tm in &w.tms {
-            apply_tm(tm, &w.t, &mut w.spare)?;
+            if *tm == Tm::Transpose {
+                transpose_tiles(&w.t, &mut w.spare);
+            } else {
+                apply_tm(tm, &w.t, &mut w.spare)?;
+            }
             core::mem::swap(&mut w.t, &mut w.spare);
         }
         if let Some(tile) = w.tile {
@@ -924,6 +922,7 @@ fn compute(op: &mut OpPlan, values: &[Tensor], out: &mut Tensor) -> Result<(), S
         Kind::Splice(s) => s.run(input, out),
         Kind::Embedding(e) => e.run(input(0), input(1), out)?,
         Kind::Fused(f) => f.run(input, out)?,
+        Kind::Topk(p) => p.run(input(0), input(1), out),
     }
     Ok(())
 }
@@ -940,9 +939,7 @@ fn compile_op(
 ) -> Result<(OpPlan, Shape), String> {
     let a = &op.attributes;
     let t = op.op_type.as_str();
-    if op.tile_dim != TileDim::FULL
-        && matches!(t, "splice" | "embedding" | "fused_op" | "topk" | "tilizer")
-    {
+    if op.tile_dim != TileDim::FULL && matches!(t, "tilizer") {
         return Err(format!(
             "tile_dim {}x{} on a {t} op is not supported yet",
             op.tile_dim.height, op.tile_dim.width
@@ -967,7 +964,7 @@ fn compile_op(
         let pad_attr = op.input_pad.get(k).copied().flatten();
         let mut tile = tile_of(name);
         if tile != TileDim::FULL {
-            check_small_tile_input(op, k, tile, &tms, pad_attr.is_some())?;
+            check_small_tile_input(op, k, tile, &tms)?;
             // Each transpose swaps the tiles' height and width.
             for _ in tms.iter().filter(|tm| matches!(tm, Tm::Transpose)) {
                 tile = TileDim {
@@ -977,8 +974,11 @@ fn compile_op(
             }
         }
         input_tiles.push(tile);
+        // Queue reads are 0 outside their tiles already; padding fills whole tiles.
+        let padded = pad_attr.is_some() || tms.iter().any(|tm| matches!(tm, Tm::Pad { .. }));
         let clear_input =
-            (matmul_like && k < 2 && tile != TileDim::FULL && from_op(name)).then_some(tile);
+            (matmul_like && k < 2 && tile != TileDim::FULL && (from_op(name) || padded))
+                .then_some(tile);
         let mut s = in_shapes[k];
         if let Some(u) = unpad_attr {
             s = unpad_shape(s, u.rt, u.ct).map_err(|e| format!("input {k}: {e}"))?;
@@ -1189,7 +1189,12 @@ fn compile_op(
             let (plan, s) = FusedPlan::new(fused, op, &shapes)?;
             (Kind::Fused(plan), s)
         }
-        "tilizer" | "topk" => return Err(format!("op type {t} is not supported")),
+        "topk" => {
+            need(2)?;
+            let (plan, s) = TopkPlan::new(op, &shapes)?;
+            (Kind::Topk(plan), s)
+        }
+        "tilizer" => return Err(format!("op type {t} is not supported")),
         _ => {
             if let Some(b) = Binary::from_name(t, a.zero_point) {
                 need(2)?;
@@ -1216,7 +1221,7 @@ fn compile_op(
     // nothing.
     let out_tile = op.tile_dim;
     let region = match kind {
-        Kind::Unary { .. } | Kind::Binary(_) => TileDim {
+        Kind::Unary { .. } | Kind::Binary(_) | Kind::Topk(_) => TileDim {
             height: tile0.height.min(out_tile.height),
             width: tile0.width.min(out_tile.width),
         },

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod quantize;
 pub mod sparse;
 pub mod tm;
+mod topk;
 pub mod workers;
 
 pub use graph::{BufferPool, GraphPlan};

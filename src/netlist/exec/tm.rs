@@ -133,6 +133,13 @@ fn map_tiles(
     }
 }
 
+/// `transpose` in a queue's `input_tms`: golden moves the tiles (tile (r, c) to (c, r)) and, no
+/// op following, leaves each tile's values where they are.
+pub fn transpose_tiles(src: &Tensor, dst: &mut Tensor) {
+    let out = Shape::new(src.z, src.ct, src.rt);
+    map_tiles(src, dst, out, 0.0, |z, r, c| Some((z, c, r)));
+}
+
 /// Applies `tm` to `src`, writing `dst`. Errors as [`tm_shape`].
 pub fn apply_tm(tm: &Tm, src: &Tensor, dst: &mut Tensor) -> Result<(), &'static str> {
     let s = Shape::of(src);

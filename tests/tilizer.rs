@@ -214,6 +214,27 @@ fn by_default_the_tilizer_reads_the_values_quantized_to_the_queue_df() {
     assert_eq!(got, expected(&c, &bf16));
 }
 
+/// Golden mode keeps what golden's tilizer reads, the host's values unquantized: the same
+/// Float16_b queue gives them back exactly.
+#[test]
+fn golden_mode_tilizes_the_host_values_unquantized() {
+    let c = Case {
+        df: "Float16_b",
+        ..Case::default()
+    };
+    let flat = host_values(c.tile);
+    assert_eq!(run(&c, true, &flat), expected(&c, &flat));
+    // Small tiles too.
+    let c = Case {
+        df: "Float16_b",
+        tile: (16, 32),
+        op_tile: (16, 32),
+        ..Case::default()
+    };
+    let flat = host_values(c.tile);
+    assert_eq!(run(&c, true, &flat), expected(&c, &flat));
+}
+
 /// Raw formats: golden tilizes in megarow order, tile k (row-major) holding values
 /// k*1024.. of the slice's flat buffer.
 #[test]

@@ -21,7 +21,12 @@
 //! (Float32 to Tf32 on Wormhole B0) changes the tiles and the tag, not `F`; ttrt keeps the
 //! tag change and not the truncation. On silicon the device tilizes the bytes the queue holds,
 //! the host data converted to `df`. ttrt's default mode does that: the tilizer reads the
-//! queue's values, quantized to its `df` at the push.
+//! queue's values, quantized to its `df` at the push. Golden mode (`BackendConfig::golden`)
+//! reproduces golden: a flat queue the host feeds and only tilizers read keeps the pushed
+//! values as float32, unquantized (`backend::queue::keeps_f32`), so the tilizer sees the
+//! host's data. Not for integer or Raw formats, which golden mode keeps in their format (the
+//! host's integers are exact in them), nor for a queue another op also reads (golden gives
+//! that op the quantized tiles) or a view of a dual-view ram.
 //!
 //! What ttrt refuses, as upstream does: more than one input, an input 0 that is not a queue
 //! (net2pipe), a queue an op writes (its entries carry no host buffer: golden's tilize

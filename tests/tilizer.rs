@@ -314,3 +314,33 @@ fn tms_pad_and_mismatched_ublocks_on_a_tilizer_input_are_refused() {
         ..Case::default()
     });
 }
+
+/// A tilizer reads a queue the host feeds: not an op (net2pipe refuses it), not a queue an op
+/// writes (its entries carry no host buffer; golden's tilize asserts).
+#[test]
+fn a_tilizer_reading_an_op_or_an_op_written_queue_is_refused() {
+    let base = netlist(&Case::default());
+    // datacopy `copy0` reads `flat` and writes queue `mid`, both of `flat`'s shape.
+    let copy = "    copy0: {type: datacopy, grid_loc: [0, 2], grid_size: [2, 2], inputs: [flat], in_df: [Float32], out_df: Float32, intermed_df: Float32, acc_df: Float32, math_fidelity: HiFi4, buf_size_mb: 2, ublock_order: r, untilize_output: false, t: 2, mblock: [1, 4], ublock: [1, 1]}\n    tilizer0:";
+    let mid = "  mid: {type: queue, input: copy0, entries: 1, grid_size: [2, 2], t: 2, mblock: [1, 4], ublock: [1, 1], ublock_order: r, df: Float32, layout: flat, target_device: 0, loc: dram, dram: [[2, 0x10000000], [2, 0x10100000], [2, 0x10200000], [2, 0x10300000]]}\ngraphs:";
+    for (input, what) in [
+        ("copy0", "tilizer input copy0 is an op"),
+        ("mid", "tilizer input queue mid is written by copy0"),
+    ] {
+        let text = base
+            .replace("    tilizer0:", copy)
+            .replace("graphs:", mid)
+            .replace("inputs: [flat], in_df: [Float32], out_df: Float32, intermed_df: Float32, acc_df: Float16_b", &format!("inputs: [{input}], in_df: [Float32], out_df: Float32, intermed_df: Float32, acc_df: Float16_b"));
+        assert!(text.contains(&format!("inputs: [{input}]")), "{text}");
+        let e = ttrt::netlist::parse(&text, "tilizer.yaml")
+            .map_err(|e| e.to_string())
+            .and_then(|n| {
+                Backend::from_netlist(n, &BackendConfig::default()).map_err(|e| e.to_string())
+            })
+            .and_then(|be| be.initialize().map_err(|e| e.to_string()))
+            .err()
+            .expect("refused");
+        assert!(e.contains("op tilizer0") && e.contains(what), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}

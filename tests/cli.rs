@@ -334,14 +334,6 @@ fn run_smoke_tests_every_corpus_netlist() {
     let refused = [
         // Queues q0 and q1 share DRAM: upstream's golden keeps them apart, a device would not.
         ("netlist_embedding.yaml", "undefined on a device"),
-        (
-            "netlist_tilizer_op_with_16x32_tile_size.yaml",
-            "not supported yet",
-        ),
-        (
-            "netlist_tilizer_op_with_32x16_tile_size.yaml",
-            "not supported yet",
-        ),
     ];
     let mut ran = 0;
     for path in &files {

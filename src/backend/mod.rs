@@ -69,7 +69,9 @@ pub struct BackendConfig {
     /// true: as upstream's golden model, a queue an op writes keeps the op's float32 output
     /// (with its format tag) in host memory, and get_output converts it to the queue's
     /// host format (Float16_b, Bfp8_b... truncated to bfloat16; Float16, Bfp8... to fp16_a).
-    /// Constants, parameters and inputs are quantized to their queue's format either way.
+    /// Constants, parameters and inputs are quantized to their queue's format either way,
+    /// but for a flat input queue that only tilizers read, which keeps the host's values
+    /// unquantized (golden's tilizer re-tilizes the host's buffer, not the queue's tiles).
     pub golden: bool,
 }
 
@@ -568,7 +570,7 @@ impl Backend {
                 }
                 LoadKind::Tilized { .. } if q.golden.is_some() => err!(
                     Unsupported,
-                    "initialize: tensor '{}' is pre-tilized (.tbin), but golden mode keeps queue '{}', which an op writes, as float32: export it as a .bin",
+                    "initialize: tensor '{}' is pre-tilized (.tbin), but golden mode keeps queue '{}' as float32: export it as a .bin",
                     l.queue,
                     q.name
                 ),
@@ -798,7 +800,9 @@ impl Backend {
                 alloc::format!("{call} to queue '{}': {e}", q.name),
             )
         })?;
-        if q.golden.is_some() {
+        // A flat queue golden mode keeps as float32 for its tilizers takes the host's values
+        // as they are (golden's tilizer reads the unquantized host buffer).
+        if q.golden.is_some() && !q.host_fed {
             return self.push_golden(rt, qi, t, first, call);
         }
         self.deliver(rt, qi, first, w, call, |mem| {

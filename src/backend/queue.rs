@@ -35,9 +35,10 @@ pub(crate) struct QueueRt {
     pub layout: QueueLayout,
     /// The netlist's format of the queue: what get_output converts to.
     pub df: DataFormat,
-    /// Golden mode, a queue an op writes: the entries are kept as float32 in host memory,
-    /// as upstream's golden keeps them, and this is the format tag each slot's entry carries
-    /// (the tag of the producer's output; the queue's format until written).
+    /// Golden mode, a queue an op writes (or a flat queue only tilizers read): the entries are
+    /// kept as float32 in host memory, as upstream's golden keeps them, and this is the
+    /// format tag each slot's entry carries (the tag of the producer's output; the queue's
+    /// format until written).
     pub golden: Option<Box<[AtomicU8]>>,
     pub io_type: IoType,
     pub entries: u32,
@@ -89,9 +90,11 @@ pub(crate) fn input_count_of(netlist: &Netlist, q: &Queue) -> u32 {
     consumer.or(producer).map_or(1, |g| g.input_count.max(1))
 }
 
-/// Whether golden mode keeps queue `q` as float32: a queue an op writes, in a format that is
-/// not integer or raw (golden quantizes those at the op already), and not a view of a
-/// dual-view ram or a ram that has one (the views share the memory of the device format).
+/// Whether golden mode keeps queue `q` as float32: a queue an op writes, or a flat queue the
+/// host feeds that only tilizers read (golden's tilizer re-tilizes the host's unquantized
+/// buffer, exec/tilizer.rs), in a format that is not integer or raw (golden quantizes those at
+/// the op already), and not a view of a dual-view ram or a ram that has one (the views share
+/// the memory of the device format).
 fn keeps_f32(netlist: &Netlist, q: &Queue) -> bool {
     let integer = matches!(
         q.df,
@@ -102,7 +105,16 @@ fn keeps_f32(netlist: &Netlist, q: &Queue) -> bool {
             .queues
             .iter()
             .any(|o| o.alias.as_deref() == Some(q.name.as_str()));
-    !q.is_host_input() && !integer && !viewed
+    let mut readers = netlist
+        .graphs
+        .iter()
+        .flat_map(|g| &g.ops)
+        .filter(|op| op.inputs.contains(&q.name))
+        .peekable();
+    let tilized = q.layout == crate::format::IoLayout::Flat
+        && readers.peek().is_some()
+        && readers.all(|op| op.op_type == "tilizer");
+    (!q.is_host_input() || tilized) && !integer && !viewed
 }
 
 impl QueueRt {

@@ -79,6 +79,9 @@ pub fn eval_op(
     if raw.len() != op.inputs.len() {
         return invalid(format!("{}: {} inputs given", op.name, raw.len()));
     }
+    if op.op_type == "tilizer" {
+        return eval_tilizer(net, arch, op, raw, prev);
+    }
     let mut xs = Vec::with_capacity(raw.len());
     for (i, r) in raw.iter().enumerate() {
         let tms = op.input_tms.get(i).map_or(&[][..], Vec::as_slice);
@@ -176,6 +179,87 @@ pub fn eval_op(
         apply_relu(&mut out, a.relu_mode, a.relu_threshold);
     }
     quantize_output(&mut out, ty, a.requant, op.out_df)?;
+    Ok(out)
+}
+
+/// tilizer (golden-ops.md section 10): golden ignores the tiles of its input. The entry of a
+/// queue the host pushed carries the host's flat buffer (`rt*th x ct*tw` values per slice for
+/// a queue of `th x tw` tiles, row-major), and the op tilizes that buffer again with the
+/// queue's tile dims: element (R, C) into tile (R/th, C/tw) at (R%th, C%tw), zeros elsewhere.
+/// A Raw format tilizes in megarow order: tile k (row-major) takes values k*th*tw.. of the
+/// buffer. The output is then cleared outside the op's tile dims. It carries the input's tag
+/// after the input quantization step, which changes the tag (Float32 to Tf32 on Wormhole B0)
+/// but not the buffer. The queue here holds its entries in its `df` (as the simulated chip's
+/// default mode does), so the buffer is the host's values quantized to `df`.
+fn eval_tilizer(
+    net: &Netlist,
+    arch: Arch,
+    op: &Op,
+    raw: &[Tensor],
+    prev: Option<&Tensor>,
+) -> RefResult<Tensor> {
+    let ([x], [name]) = (raw, &op.inputs[..]) else {
+        return invalid(format!("tilizer {} takes one input", op.name));
+    };
+    let Some(q) = net.queue(name).filter(|_| net.op(name).is_none()) else {
+        return invalid(format!("tilizer {} reads {name}, not a queue", op.name));
+    };
+    if op.input_tms.iter().any(|t| !t.is_empty())
+        || op.input_pad.iter().any(Option::is_some)
+        || op.input_unpad.iter().any(Option::is_some)
+    {
+        return invalid(format!(
+            "tilizer {}: TMs, pad or unpad on its input",
+            op.name
+        ));
+    }
+    let (th, tw) = (q.tile_dim.height as usize, q.tile_dim.width as usize);
+    // The host's buffer: the corner of every tile, packed.
+    let buffer = Tensor::build(
+        x.z,
+        x.rows / TILE * th,
+        x.cols / TILE * tw,
+        x.tag,
+        |z, r, c| x.at(z, r / th * TILE + r % th, c / tw * TILE + c % tw),
+    );
+    let tag = match x.tag {
+        DataFormat::Float32 if arch == Arch::WormholeB0 => DataFormat::Tf32,
+        t => t,
+    };
+    let ct = x.cols / TILE;
+    let mut out = Tensor::zeros(x.z, x.rows / TILE, ct, tag);
+    for z in 0..buffer.z {
+        for r in 0..buffer.rows {
+            for c in 0..buffer.cols {
+                let (tile_r, tile_c, in_r, in_c) = if q.df.is_raw() {
+                    let f = r * buffer.cols + c;
+                    let (k, j) = (f / (th * tw), f % (th * tw));
+                    (k / ct, k % ct, j / tw, j % tw)
+                } else {
+                    (r / th, c / tw, r % th, c % tw)
+                };
+                out.set(
+                    z,
+                    tile_r * TILE + in_r,
+                    tile_c * TILE + in_c,
+                    buffer.at(z, r, c),
+                );
+            }
+        }
+    }
+    let (oh, ow) = (op.tile_dim.height as usize, op.tile_dim.width as usize);
+    if (oh, ow) != (TILE, TILE) {
+        clear_outside_tile(&mut out, oh, ow);
+    }
+    if let Some(p) = prev {
+        out = binary_tensor("add", p, &out, 0.0)?;
+        out.tag = tag;
+    }
+    let a = &op.attributes;
+    if a.relu_en {
+        apply_relu(&mut out, a.relu_mode, a.relu_threshold);
+    }
+    quantize_output(&mut out, "tilizer", false, op.out_df)?;
     Ok(out)
 }
 

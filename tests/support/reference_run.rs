@@ -75,8 +75,16 @@ fn small(d: TileDim) -> bool {
 
 /// Why a netlist uses something this model does not cover, or None.
 pub fn unsupported_feature(net: &Netlist) -> Option<String> {
+    // Flat queues that only tilizers read.
+    let tilized = |q: &ttrt::netlist::Queue| {
+        net.graphs.iter().flat_map(|g| &g.ops).all(|op| {
+            op.inputs
+                .iter()
+                .all(|n| n != &q.name || op.op_type == "tilizer")
+        })
+    };
     for q in net.queues.iter().filter(|q| small(q.tile_dim)) {
-        if q.layout == IoLayout::Flat {
+        if q.layout == IoLayout::Flat && !tilized(q) {
             return Some(format!("flat queue {} with tile_dim", q.name));
         }
         if let Some((_, op)) = net.op(&q.input) {
@@ -94,7 +102,7 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
     let modelled = |t: &str| {
         !matches!(
             t,
-            "splice" | "embedding" | "fused_op" | "topk" | "tilizer" | "depthwise"
+            "splice" | "embedding" | "fused_op" | "topk" | "depthwise"
         )
     };
     let writes_small =
@@ -137,14 +145,13 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
     }
     for q in net.queues.iter().filter(|q| q.layout == IoLayout::Flat) {
         let only_tables = net.graphs.iter().flat_map(|g| &g.ops).all(|op| {
-            op.inputs
-                .iter()
-                .enumerate()
-                .all(|(i, n)| n != &q.name || (op.op_type == "embedding" && i == 0))
+            op.inputs.iter().enumerate().all(|(i, n)| {
+                n != &q.name || (matches!(op.op_type.as_str(), "embedding" | "tilizer") && i == 0)
+            })
         });
         if !only_tables {
             return Some(format!(
-                "flat queue {} feeding an op other than embedding",
+                "flat queue {} feeding an op other than embedding or tilizer",
                 q.name
             ));
         }

@@ -31,7 +31,8 @@
 //! padded to theirs); reduce, splice, embedding and fused ops clear nothing. SFPU ops on such
 //! tiles compute whole tiles (vector mode `rc`). Padding adds whole tiles of the pad value.
 //! Splice, embedding, fused ops and topk take no such inputs (upstream's parser refuses
-//! them); tilizer does not take them yet.
+//! them). A tilizer re-tilizes its flat input with the input queue's tiles and clears its
+//! output outside the op's (see `tilizer.rs`).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -46,6 +47,7 @@ use super::nary::{EmbeddingPlan, SplicePlan};
 use super::ops::{apply_binary, apply_sfpu, relu, Binary, Sfpu};
 use super::quantize::quantize;
 use super::sparse::IdentityMatmulPlan;
+use super::tilizer::TilizerPlan;
 use super::tm::{apply_tm, pad, tm_shape, transpose_tiles, unpad, unpad_shape, Shape};
 use super::topk::TopkPlan;
 use super::{ExecError, QueueIo, Tensor};
@@ -62,6 +64,7 @@ enum Kind {
     Embedding(EmbeddingPlan),
     Fused(FusedPlan),
     Topk(TopkPlan),
+    Tilizer(TilizerPlan),
 }
 
 /// One input of an op: where it comes from and how it is transformed. `t` holds the result,
@@ -79,6 +82,9 @@ struct InputPlan {
     /// A matmul input of tiles smaller than 32x32 from an op: cleared to them after the TMs
     /// (golden's matmul clears its inputs; queue reads are already 0 there).
     clear: Option<TileDim>,
+    /// The op reads the source as it is, never quantized on the way in (a tilizer, whose
+    /// golden reads the host's buffer, not the quantized tiles).
+    as_read: bool,
 }
 
 /// Whether an input tagged `tag` is quantized when an op reads it (golden's step 5).
@@ -209,12 +215,8 @@ fn shapes_through(tms: &[Tm], mut s: Shape) -> Result<(Shape, usize), String> {
 fn check_small_tile_input(op: &Op, index: usize, tile: TileDim, tms: &[Tm]) -> Result<(), String> {
     let (h, w) = (tile.height, tile.width);
     let t = op.op_type.as_str();
-    if matches!(t, "splice" | "embedding" | "fused_op" | "topk" | "tilizer") {
-        let upstream = if t == "tilizer" {
-            ""
-        } else {
-            " (upstream refuses it too)"
-        };
+    if matches!(t, "splice" | "embedding" | "fused_op" | "topk") {
+        let upstream = " (upstream refuses it too)";
         return Err(format!(
             "input {index}: tile_dim {h}x{w} inputs of {t} are not supported{upstream}"
         ));
@@ -783,6 +785,10 @@ impl GraphPlan {
 
 /// Steps 1-5 of the pipeline for one input.
 fn prepare_input(input: &mut InputPlan, src: &Tensor, arch: Arch) -> Result<(), String> {
+    input.direct = input.as_read;
+    if input.direct {
+        return Ok(());
+    }
     input.direct = input.unpad.is_none()
         && input.tms.is_empty()
         && input.pad.is_none()
@@ -923,6 +929,7 @@ fn compute(op: &mut OpPlan, values: &[Tensor], out: &mut Tensor) -> Result<(), S
         Kind::Embedding(e) => e.run(input(0), input(1), out)?,
         Kind::Fused(f) => f.run(input, out)?,
         Kind::Topk(p) => p.run(input(0), input(1), out),
+        Kind::Tilizer(p) => p.run(input(0), out),
     }
     Ok(())
 }
@@ -939,12 +946,6 @@ fn compile_op(
 ) -> Result<(OpPlan, Shape), String> {
     let a = &op.attributes;
     let t = op.op_type.as_str();
-    if op.tile_dim != TileDim::FULL && matches!(t, "tilizer") {
-        return Err(format!(
-            "tile_dim {}x{} on a {t} op is not supported yet",
-            op.tile_dim.height, op.tile_dim.width
-        ));
-    }
     // An op's output has the op's tile_dim, a queue's entries the queue's.
     let tile_of = |name: &str| match (netlist.op(name), netlist.queue(name)) {
         (Some((_, o)), _) => o.tile_dim,
@@ -953,6 +954,13 @@ fn compile_op(
     };
     let from_op = |name: &str| netlist.op(name).is_some();
     let matmul_like = t == "matmul";
+    // A tilizer's input rules come first: its TMs, pad and unpad are refused, not computed.
+    let mut tilizer = if t == "tilizer" {
+        Some(TilizerPlan::new(netlist, op, arch)?)
+    } else {
+        None
+    };
+    let as_read = tilizer.is_some();
     // Inputs: unpad, TMs, pad.
     let mut inputs = Vec::new();
     let mut input_tiles = Vec::new();
@@ -994,9 +1002,10 @@ fn compile_op(
             unpad_attr.is_none() && tms.is_empty() && pad_attr.is_none() && clear_input.is_none();
         let in_place = plain
             && netlist.op(name).is_none()
-            && netlist
-                .queue(name)
-                .is_some_and(|q| !quantized_on_read(q.df, arch));
+            && (as_read
+                || netlist
+                    .queue(name)
+                    .is_some_and(|q| !quantized_on_read(q.df, arch)));
         let mut tt = if in_place {
             Tensor::zeros(0, 0, 0, DataFormat::Float32)
         } else {
@@ -1018,6 +1027,7 @@ fn compile_op(
             spare,
             direct: false,
             clear: clear_input,
+            as_read,
         });
         shapes.push(s);
     }
@@ -1194,7 +1204,13 @@ fn compile_op(
             let (plan, s) = TopkPlan::new(op, &shapes)?;
             (Kind::Topk(plan), s)
         }
-        "tilizer" => return Err(format!("op type {t} is not supported")),
+        "tilizer" => {
+            need(1)?;
+            (
+                Kind::Tilizer(tilizer.take().ok_or("tilizer not checked")?),
+                shapes[0],
+            )
+        }
         _ => {
             if let Some(b) = Binary::from_name(t, a.zero_point) {
                 need(2)?;
@@ -1226,7 +1242,7 @@ fn compile_op(
             width: tile0.width.min(out_tile.width),
         },
         Kind::Depthwise { .. } => tile0,
-        Kind::Matmul(_) | Kind::IdentityMatmul(_) => out_tile,
+        Kind::Matmul(_) | Kind::IdentityMatmul(_) | Kind::Tilizer(_) => out_tile,
         _ => TileDim::FULL,
     };
     let clear = (region != TileDim::FULL).then_some(region);

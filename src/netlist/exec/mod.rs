@@ -20,6 +20,7 @@ mod nary;
 pub mod ops;
 pub mod quantize;
 pub mod sparse;
+pub mod tilizer;
 pub mod tm;
 mod topk;
 pub mod workers;

@@ -55,7 +55,8 @@ const THREADED_TILE_PRODUCTS: usize = 64;
 /// blocks of up to `ROW_BLOCK` x `COLUMN_GROUP` tiles spread over the kernel threads; which
 /// thread computes a block, and when, changes no value.
 pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
-    dst.reshape(in0.z, in0.rt, in1.ct);
+    // Every output tile is written below.
+    dst.reshape_for_overwrite(in0.z, in0.rt, in1.ct);
     dst.tag = in0.tag;
     let (m, k, n) = (in0.rt as usize, in0.ct as usize, in1.ct as usize);
     let (row_blocks, groups) = (m.div_ceil(ROW_BLOCK), n.div_ceil(COLUMN_GROUP));

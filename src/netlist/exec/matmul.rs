@@ -59,6 +59,11 @@ pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
     dst.reshape_for_overwrite(in0.z, in0.rt, in1.ct);
     dst.tag = in0.tag;
     let (m, k, n) = (in0.rt as usize, in0.ct as usize, in1.ct as usize);
+    #[cfg(target_arch = "x86_64")]
+    if compute::has_avx512() {
+        matmul_avx512(in0, in1, dst);
+        return;
+    }
     let (row_blocks, groups) = (m.div_ceil(ROW_BLOCK), n.div_ceil(COLUMN_GROUP));
     let per_slice = row_blocks * groups;
     let out = SharedOut(
@@ -92,6 +97,86 @@ pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
             for (acc, j) in acc_row.iter().zip(cols.clone()) {
                 // SAFETY: index `index` alone computes output tile (z, i, j).
                 unsafe { out.scatter(acc, z, i, j) };
+            }
+        }
+    };
+    let tasks = in0.z as usize * per_slice;
+    if in0.z as usize * m * n * k >= THREADED_TILE_PRODUCTS {
+        workers::for_each(tasks, &task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
+/// Output tile rows one index of [`matmul_avx512`] computes at most.
+#[cfg(target_arch = "x86_64")]
+const WIDE_ROW_BLOCK: usize = 16;
+
+/// [`matmul`] with the AVX-512 kernel ([`compute::matmul_rows4_avx512`]): one index of
+/// [`workers::for_each`] computes a column of up to `WIDE_ROW_BLOCK` output tiles, K tile by
+/// K tile, straight into `dst` (each tile starts at +0): the tile of `in1` is copied out once
+/// per column and K tile, and the kernel reads the rows of `in0` where they lie.
+#[cfg(target_arch = "x86_64")]
+fn matmul_avx512(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
+    let (m, k, n) = (in0.rt as usize, in0.ct as usize, in1.ct as usize);
+    // Row blocks of equal height, as tall as `WIDE_ROW_BLOCK` allows.
+    let block = m.div_ceil(m.div_ceil(WIDE_ROW_BLOCK).max(1)).max(1);
+    let row_blocks = m.div_ceil(block);
+    let per_slice = row_blocks * n;
+    let out = SharedOut(
+        dst.data.as_mut_ptr(),
+        dst.data.len(),
+        dst.rows(),
+        dst.cols(),
+    );
+    let (a_cols, out_cols) = (in0.cols(), dst.cols());
+    let a_slice = in0.slice_len();
+    let task = |index: usize| {
+        let (z, rest) = (index / per_slice, index % per_slice);
+        let (rb, j) = (rest / n, rest % n);
+        let rows = rb * block..((rb + 1) * block).min(m);
+        let zero = [0f32; TILE_LEN];
+        for i in rows.clone() {
+            // SAFETY: index `index` alone computes output tiles (z, rows, j).
+            unsafe { out.scatter(&zero, z, i, j) };
+        }
+        let mut b = [0f32; TILE_LEN];
+        let (b_rows, b_cols) = (in1.rows(), in1.cols());
+        for kk in 0..k {
+            gather(in1, z, kk, j, &mut b);
+            if kk + 1 < k {
+                // The next tile's rows lie a row of `in1` apart, too far for the hardware to
+                // guess: ask for them while this one's products are computed.
+                for i in 0..TILE {
+                    let at = (z * b_rows + (kk + 1) * TILE + i) * b_cols + j * TILE;
+                    let p = in1.data[at..at + TILE].as_ptr();
+                    // SAFETY: SSE is part of x86_64; a prefetch reads nothing.
+                    unsafe {
+                        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+                        _mm_prefetch::<_MM_HINT_T0>(p.add(TILE / 2).cast());
+                    }
+                }
+            }
+            for i in rows.clone() {
+                for r in (0..TILE).step_by(4) {
+                    let a_at = z * a_slice + (i * TILE + r) * a_cols + kk * TILE;
+                    let out_at = (z * m * TILE + i * TILE + r) * out_cols + j * TILE;
+                    assert!(a_at + 3 * a_cols + TILE <= in0.data.len());
+                    assert!(out_at + 3 * out_cols + TILE <= out.1);
+                    // SAFETY: AVX-512F (checked by the caller); the four rows of 32 values
+                    // at `a_at` and `out_at` (strides of a row) are in bounds (checked), `b`
+                    // is a whole tile, and index `index` alone writes output tile (z, i, j).
+                    unsafe {
+                        compute::matmul_rows4_avx512(
+                            out.0.add(out_at),
+                            out_cols * 4,
+                            in0.data.as_ptr().add(a_at),
+                            a_cols * 4,
+                            b.as_ptr(),
+                        )
+                    };
+                }
             }
         }
     };

@@ -108,21 +108,27 @@ pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
     }
 }
 
-/// Output tile rows one index of [`matmul_avx512`] computes at most.
+/// Output tile rows and columns one index of [`matmul_avx512`] computes at most.
 #[cfg(target_arch = "x86_64")]
 const WIDE_ROW_BLOCK: usize = 16;
+#[cfg(target_arch = "x86_64")]
+const WIDE_COLUMN_GROUP: usize = 4;
 
 /// [`matmul`] with the AVX-512 kernel ([`compute::matmul_rows4_avx512`]): one index of
-/// [`workers::for_each`] computes a column of up to `WIDE_ROW_BLOCK` output tiles, K tile by
-/// K tile, straight into `dst` (each tile starts at +0): the tile of `in1` is copied out once
-/// per column and K tile, and the kernel reads the rows of `in0` where they lie.
+/// [`workers::for_each`] computes a block of up to `WIDE_ROW_BLOCK` x `WIDE_COLUMN_GROUP`
+/// output tiles, K tile by K tile, straight into `dst` (each tile starts at +0): the tiles of
+/// `in1` are copied out once per block and K tile (the next ones prefetched; adjacent columns
+/// share rows of `in1`), and the kernel reads the rows of `in0` where they lie.
 #[cfg(target_arch = "x86_64")]
 fn matmul_avx512(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
     let (m, k, n) = (in0.rt as usize, in0.ct as usize, in1.ct as usize);
-    // Row blocks of equal height, as tall as `WIDE_ROW_BLOCK` allows.
+    // Blocks of equal height, as tall as `WIDE_ROW_BLOCK` allows; column groups as wide as
+    // `WIDE_COLUMN_GROUP` allows while there are at least 8 of them to share out.
     let block = m.div_ceil(m.div_ceil(WIDE_ROW_BLOCK).max(1)).max(1);
     let row_blocks = m.div_ceil(block);
-    let per_slice = row_blocks * n;
+    let group = (n / 8).clamp(1, WIDE_COLUMN_GROUP);
+    let groups = n.div_ceil(group);
+    let per_slice = row_blocks * groups;
     let out = SharedOut(
         dst.data.as_mut_ptr(),
         dst.data.len(),
@@ -131,51 +137,59 @@ fn matmul_avx512(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
     );
     let (a_cols, out_cols) = (in0.cols(), dst.cols());
     let a_slice = in0.slice_len();
+    let (b_rows, b_cols) = (in1.rows(), in1.cols());
     let task = |index: usize| {
         let (z, rest) = (index / per_slice, index % per_slice);
-        let (rb, j) = (rest / n, rest % n);
+        let (rb, g) = (rest / groups, rest % groups);
         let rows = rb * block..((rb + 1) * block).min(m);
+        let cols = g * group..((g + 1) * group).min(n);
         let zero = [0f32; TILE_LEN];
         for i in rows.clone() {
-            // SAFETY: index `index` alone computes output tiles (z, rows, j).
-            unsafe { out.scatter(&zero, z, i, j) };
+            for j in cols.clone() {
+                // SAFETY: index `index` alone computes output tiles (z, rows, cols).
+                unsafe { out.scatter(&zero, z, i, j) };
+            }
         }
-        let mut b = [0f32; TILE_LEN];
-        let (b_rows, b_cols) = (in1.rows(), in1.cols());
+        let mut b = [[0f32; TILE_LEN]; WIDE_COLUMN_GROUP];
         for kk in 0..k {
-            gather(in1, z, kk, j, &mut b);
+            for (b, j) in b.iter_mut().zip(cols.clone()) {
+                gather(in1, z, kk, j, b);
+            }
             if kk + 1 < k {
-                // The next tile's rows lie a row of `in1` apart, too far for the hardware to
-                // guess: ask for them while this one's products are computed.
+                // The next tiles' rows lie a row of `in1` apart, too far for the hardware to
+                // guess: ask for them while these products are computed.
                 for i in 0..TILE {
-                    let at = (z * b_rows + (kk + 1) * TILE + i) * b_cols + j * TILE;
-                    let p = in1.data[at..at + TILE].as_ptr();
-                    // SAFETY: SSE is part of x86_64; a prefetch reads nothing.
-                    unsafe {
-                        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                        _mm_prefetch::<_MM_HINT_T0>(p.cast());
-                        _mm_prefetch::<_MM_HINT_T0>(p.add(TILE / 2).cast());
+                    let at = (z * b_rows + (kk + 1) * TILE + i) * b_cols + cols.start * TILE;
+                    let row = &in1.data[at..at + cols.len() * TILE];
+                    for line in row.chunks(16) {
+                        // SAFETY: SSE is part of x86_64; a prefetch reads nothing.
+                        unsafe {
+                            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+                            _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast());
+                        }
                     }
                 }
             }
             for i in rows.clone() {
                 for r in (0..TILE).step_by(4) {
                     let a_at = z * a_slice + (i * TILE + r) * a_cols + kk * TILE;
-                    let out_at = (z * m * TILE + i * TILE + r) * out_cols + j * TILE;
                     assert!(a_at + 3 * a_cols + TILE <= in0.data.len());
-                    assert!(out_at + 3 * out_cols + TILE <= out.1);
-                    // SAFETY: AVX-512F (checked by the caller); the four rows of 32 values
-                    // at `a_at` and `out_at` (strides of a row) are in bounds (checked), `b`
-                    // is a whole tile, and index `index` alone writes output tile (z, i, j).
-                    unsafe {
-                        compute::matmul_rows4_avx512(
-                            out.0.add(out_at),
-                            out_cols * 4,
-                            in0.data.as_ptr().add(a_at),
-                            a_cols * 4,
-                            b.as_ptr(),
-                        )
-                    };
+                    for (b, j) in b.iter().zip(cols.clone()) {
+                        let out_at = (z * m * TILE + i * TILE + r) * out_cols + j * TILE;
+                        assert!(out_at + 3 * out_cols + TILE <= out.1);
+                        // SAFETY: AVX-512F (checked by the caller); the four rows of 32
+                        // values at `a_at` and `out_at` (a row apart) are in bounds (checked),
+                        // `b` is a whole tile, and index `index` alone writes tile (z, i, j).
+                        unsafe {
+                            compute::matmul_rows4_avx512(
+                                out.0.add(out_at),
+                                out_cols * 4,
+                                in0.data.as_ptr().add(a_at),
+                                a_cols * 4,
+                                b.as_ptr(),
+                            )
+                        };
+                    }
                 }
             }
         }

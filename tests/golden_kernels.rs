@@ -209,6 +209,9 @@ fn matmuls_equal_golden_order_bit_for_bit() {
         ((3, 3, 4, 9), (1, 4), false, Some(3)),
         ((1, 12, 32, 8), (8, 4), true, None),
         ((2, 9, 3, 2), (3, 1), false, None),
+        // Wide enough for column groups of 2 and 4 tiles, the last group narrower.
+        ((2, 3, 2, 17), (1, 2), false, None),
+        ((1, 5, 3, 35), (3, 1), true, None),
     ];
     for (i, &((t, m, k, n), split, bias, accumulate)) in cases.iter().enumerate() {
         let specials = i % 2 == 1;

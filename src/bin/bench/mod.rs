@@ -52,6 +52,7 @@ Suites (all of them when none is named):
             inference against numpy's float32 forward pass of the same computation
             (skipped without numpy); at sequence 128 by `ttrt run` in a child, its
             peak RSS against the model's bytes in queue formats
+            (TTRT_BENCH_MODEL_LAYERS=N: the time figure over N layers alone)
 
 Options:
   --quick   fewer runs (a smoke test; the figures are rough)

@@ -18,8 +18,22 @@ use super::Plan;
 /// Encoder layers of the generated model (BERT-large has 24).
 pub const LAYERS: usize = 24;
 
+/// `TTRT_BENCH_MODEL_LAYERS=N`: the time figure over the first N layers alone (quick
+/// iterations on the kernels); the memory figure, about the whole model, is skipped.
+pub const LAYERS_VAR: &str = "TTRT_BENCH_MODEL_LAYERS";
+
 pub fn run(plan: Plan) -> Result<(), String> {
-    super::model_time::run(plan)?;
+    let layers = match std::env::var(LAYERS_VAR) {
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=LAYERS).contains(&n) => Some(n),
+            _ => return Err(format!("{LAYERS_VAR}=`{v}` is not a layer count from 1 to {LAYERS}")),
+        },
+        Err(_) => None,
+    };
+    super::model_time::run(plan, layers.unwrap_or(super::model_time::LAYERS))?;
+    if layers.is_some() {
+        return Ok(());
+    }
     crate::progress::status("ttrt bench: measuring model/bert-large memory (ttrt run in a child)");
     let text = generate_large(LAYERS);
     let netlist = ttrt::netlist::parse(&text, "bert_large.yaml").map_err(|e| e.to_string())?;

@@ -88,9 +88,9 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Runs the backend's rounds and numpy's, and prints the figure.
-pub fn run(plan: Plan) -> Result<(), String> {
+pub fn run(plan: Plan, layers: usize) -> Result<(), String> {
     let dims = Dims::LARGE_SEQ_384;
-    let (text, layers) = generate(dims, Some(LAYERS));
+    let (text, layers) = generate(dims, Some(layers));
     let netlist = ttrt::netlist::parse(&text, "bert_large.yaml").map_err(|e| e.to_string())?;
     let e = |e: ttrt::backend::BackendError| e.message;
     let be = Backend::from_netlist(netlist, &BackendConfig::default()).map_err(e)?;

@@ -465,6 +465,55 @@ fn matmul_portable(acc: &mut [f32; 1024], a: &[f32; 1024], b: &[f32; 1024]) {
     }
 }
 
+/// Whether [`matmul_rows4_avx512`] can run here (AVX-512F, detected at run time with `std`).
+pub fn has_avx512() -> bool {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    {
+        true
+    }
+    #[cfg(all(
+        target_arch = "x86_64",
+        feature = "std",
+        not(target_feature = "avx512f")
+    ))]
+    {
+        std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_feature = "avx512f"),
+        all(target_arch = "x86_64", feature = "std")
+    )))]
+    {
+        false
+    }
+}
+
+/// `acc += a·b` for four rows of a 32x32 tile product, rounded as
+/// [`matmul_tile_accumulate`]: rows `r` < 4 of the accumulator are the 32 values at
+/// `acc + r·acc_stride` (bytes), rows of the left tile the 32 values at `a + r·a_stride`
+/// (bytes), and `b` is a row-major 32x32 tile. Each of the 128 elements gets golden's eight
+/// FMA lanes from +0 (`L_l`, k = l, l+8, l+16, l+24) and golden's additions
+/// `acc + (((L0 + L4) + (L2 + L6)) + ((L1 + L5) + (L3 + L7)))`, each with golden's first
+/// operand; the elements are computed 16 at a time in AVX-512 registers.
+///
+/// # Safety
+/// The CPU must support AVX-512F ([`has_avx512`]); the four accumulator rows must be valid
+/// for reads and writes of 32 `f32`, the four left rows for reads of 32 `f32`, and `b` for
+/// reads of 1024 `f32`; no other thread may access the accumulator rows during the call.
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn matmul_rows4_avx512(
+    acc: *mut f32,
+    acc_stride: usize,
+    a: *const f32,
+    a_stride: usize,
+    b: *const f32,
+) {
+    // SAFETY: the caller's promises; the block only uses zmm0-zmm15 (declared clobbered by
+    // their ymm halves, and vzeroupper leaves their upper halves zero as AVX code expects)
+    // and the stack buffer `t`.
+    unsafe { x86::matmul_rows4_avx512(acc, acc_stride, a, a_stride, b) }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::T;
@@ -548,6 +597,135 @@ mod x86 {
             }
         }
     }
+    /// zmm0..zmm7 = lane `$l` (the 4-FMA chain over k = l, l+8, l+16, l+24 from +0) of a
+    /// 4x32 block: register 2r + h holds row r, columns 16h..16h+16. zmm8/9 hold a row of b,
+    /// zmm10..13 the broadcast values of the left rows (row r's pointer: `a` + r·stride,
+    /// registers `{a0}`..`{a3}`).
+    macro_rules! lane {
+        ($l:tt) => {
+            concat!(
+                "vxorps xmm0, xmm0, xmm0\n",
+                "vxorps xmm1, xmm1, xmm1\n",
+                "vxorps xmm2, xmm2, xmm2\n",
+                "vxorps xmm3, xmm3, xmm3\n",
+                "vxorps xmm4, xmm4, xmm4\n",
+                "vxorps xmm5, xmm5, xmm5\n",
+                "vxorps xmm6, xmm6, xmm6\n",
+                "vxorps xmm7, xmm7, xmm7\n",
+                step!($l, 0),
+                step!($l, 1),
+                step!($l, 2),
+                step!($l, 3),
+            )
+        };
+    }
+
+    /// One FMA step of lane `$l`: k = l + 8·s.
+    macro_rules! step {
+        ($l:tt, $s:tt) => {
+            concat!(
+                "vmovups zmm8, [{b} + (", stringify!($l), " + 8*", stringify!($s), ")*128]\n",
+                "vmovups zmm9, [{b} + (", stringify!($l), " + 8*", stringify!($s), ")*128 + 64]\n",
+                "vbroadcastss zmm10, dword ptr [{a0} + (", stringify!($l), " + 8*", stringify!($s), ")*4]\n",
+                "vbroadcastss zmm11, dword ptr [{a1} + (", stringify!($l), " + 8*", stringify!($s), ")*4]\n",
+                "vbroadcastss zmm12, dword ptr [{a2} + (", stringify!($l), " + 8*", stringify!($s), ")*4]\n",
+                "vbroadcastss zmm13, dword ptr [{a3} + (", stringify!($l), " + 8*", stringify!($s), ")*4]\n",
+                "vfmadd231ps zmm0, zmm10, zmm8\n",
+                "vfmadd231ps zmm1, zmm10, zmm9\n",
+                "vfmadd231ps zmm2, zmm11, zmm8\n",
+                "vfmadd231ps zmm3, zmm11, zmm9\n",
+                "vfmadd231ps zmm4, zmm12, zmm8\n",
+                "vfmadd231ps zmm5, zmm12, zmm9\n",
+                "vfmadd231ps zmm6, zmm13, zmm8\n",
+                "vfmadd231ps zmm7, zmm13, zmm9\n",
+            )
+        };
+    }
+
+    /// Applies `$op` (a macro taking a register number and its temp-slot offset) to the
+    /// eight registers.
+    macro_rules! each {
+        ($op:ident) => {
+            concat!(
+                $op!(0, 0), $op!(1, 64), $op!(2, 128), $op!(3, 192),
+                $op!(4, 256), $op!(5, 320), $op!(6, 384), $op!(7, 448),
+            )
+        };
+    }
+    /// Slot A (`{t}` + 0): stores.
+    macro_rules! store_a { ($v:tt, $o:tt) => { concat!("vmovups [{t} + ", stringify!($o), "], zmm", stringify!($v), "\n") }; }
+    macro_rules! store_b { ($v:tt, $o:tt) => { concat!("vmovups [{t} + 512 + ", stringify!($o), "], zmm", stringify!($v), "\n") }; }
+    macro_rules! store_c { ($v:tt, $o:tt) => { concat!("vmovups [{t} + 1024 + ", stringify!($o), "], zmm", stringify!($v), "\n") }; }
+    /// zmm v = slot · zmm v (the slot's value as the first operand).
+    macro_rules! add_a { ($v:tt, $o:tt) => { concat!("vmovups zmm14, [{t} + ", stringify!($o), "]\n", "vaddps zmm", stringify!($v), ", zmm14, zmm", stringify!($v), "\n") }; }
+    macro_rules! add_b { ($v:tt, $o:tt) => { concat!("vmovups zmm14, [{t} + 512 + ", stringify!($o), "]\n", "vaddps zmm", stringify!($v), ", zmm14, zmm", stringify!($v), "\n") }; }
+    macro_rules! add_c { ($v:tt, $o:tt) => { concat!("vmovups zmm14, [{t} + 1024 + ", stringify!($o), "]\n", "vaddps zmm", stringify!($v), ", zmm14, zmm", stringify!($v), "\n") }; }
+    /// The accumulator row of register v: row v / 2 at `{c0}`..`{c3}`, columns 16·(v % 2)...
+    macro_rules! add_acc {
+        ($v:tt, $o:tt) => {
+            concat!(
+                "vmovups zmm14, [", acc_row!($v), "]\n",
+                "vaddps zmm", stringify!($v), ", zmm14, zmm", stringify!($v), "\n",
+                "vmovups [", acc_row!($v), "], zmm", stringify!($v), "\n",
+            )
+        };
+    }
+    macro_rules! acc_row {
+        (0) => { "{c0}" }; (1) => { "{c0} + 64" };
+        (2) => { "{c1}" }; (3) => { "{c1} + 64" };
+        (4) => { "{c2}" }; (5) => { "{c2} + 64" };
+        (6) => { "{c3}" }; (7) => { "{c3} + 64" };
+    }
+
+    /// See [`super::matmul_rows4_avx512`].
+    ///
+    /// # Safety
+    /// As there.
+    #[target_feature(enable = "avx,fma")]
+    pub(super) unsafe fn matmul_rows4_avx512(
+        acc: *mut f32,
+        acc_stride: usize,
+        a: *const f32,
+        a_stride: usize,
+        b: *const f32,
+    ) {
+        // Slots A, B, C of eight 16-float vectors each: the partial sums between lanes.
+        let mut t = [0f32; 3 * 8 * 16];
+        let row = |p: *const f32, stride: usize, r: usize| p.cast::<u8>().wrapping_add(r * stride);
+        // SAFETY: the caller's promises (see `super::matmul_rows4_avx512`): every address
+        // read or written is inside the rows and tile described there, or `t`.
+        unsafe {
+            core::arch::asm!(
+                // Lanes in the order of golden's tree: s0 = L0 + L4, s2 = L2 + L6,
+                // t = s0 + s2 (slot A); s1 = L1 + L5 (slot B); s3 = L3 + L7, u = s1 + s3,
+                // p = t + u; acc = acc + p.
+                lane!(0), each!(store_a),
+                lane!(4), each!(add_a), each!(store_a),
+                lane!(2), each!(store_b),
+                lane!(6), each!(add_b), each!(add_a), each!(store_a),
+                lane!(1), each!(store_b),
+                lane!(5), each!(add_b), each!(store_b),
+                lane!(3), each!(store_c),
+                lane!(7), each!(add_c), each!(add_b), each!(add_a), each!(add_acc),
+                "vzeroupper",
+                b = in(reg) b,
+                a0 = in(reg) row(a, a_stride, 0),
+                a1 = in(reg) row(a, a_stride, 1),
+                a2 = in(reg) row(a, a_stride, 2),
+                a3 = in(reg) row(a, a_stride, 3),
+                c0 = in(reg) row(acc, acc_stride, 0),
+                c1 = in(reg) row(acc, acc_stride, 1),
+                c2 = in(reg) row(acc, acc_stride, 2),
+                c3 = in(reg) row(acc, acc_stride, 3),
+                t = in(reg) t.as_mut_ptr(),
+                out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+                out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+                out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+                out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+                options(nostack, preserves_flags),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -574,6 +752,58 @@ mod tests {
                 }
             }
         })
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_row_kernel_equals_portable_kernel_bit_for_bit() {
+        if !has_avx512() {
+            return;
+        }
+        let mut seed = 0x0fed_cba9_8765_4321;
+        for round in 0..20 {
+            let specials = round % 2 == 1;
+            let (a, b) = (tile(&mut seed, specials), tile(&mut seed, specials));
+            let start = tile(&mut seed, false);
+            let mut plain = start;
+            matmul_portable(&mut plain, &a, &b);
+            // The left tile and the accumulator inside wider row-major matrices, as the
+            // kernel meets them: 3 tiles wide (left) and 5 tiles wide (accumulator).
+            let (aw, cw) = (3 * 32, 5 * 32);
+            let mut wide_a = alloc::vec![f32::NAN; 32 * aw];
+            let mut wide_c = alloc::vec![f32::NAN; 32 * cw];
+            for r in 0..32 {
+                wide_a[r * aw + 32..r * aw + 64].copy_from_slice(&a[r * 32..(r + 1) * 32]);
+                wide_c[r * cw + 64..r * cw + 96].copy_from_slice(&start[r * 32..(r + 1) * 32]);
+            }
+            for r in (0..32).step_by(4) {
+                // SAFETY: AVX-512F (checked); rows r..r + 4 of both matrices are in bounds.
+                unsafe {
+                    matmul_rows4_avx512(
+                        wide_c.as_mut_ptr().add(r * cw + 64),
+                        cw * 4,
+                        wide_a.as_ptr().add(r * aw + 32),
+                        aw * 4,
+                        b.as_ptr(),
+                    )
+                };
+            }
+            for r in 0..32 {
+                for c in 0..cw {
+                    let got = wide_c[r * cw + c];
+                    if (64..96).contains(&c) {
+                        let want = plain[r * 32 + c - 64];
+                        assert!(
+                            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                            "round {round}, ({r}, {}): {got:?} != {want:?}",
+                            c - 64
+                        );
+                    } else {
+                        assert!(got.is_nan(), "({r}, {c}) outside the tile was written");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

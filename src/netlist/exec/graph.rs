@@ -635,11 +635,19 @@ impl GraphPlan {
                 if from.capacity() > t.data.capacity() {
                     core::mem::swap(&mut t.data, from);
                 }
-                t.data.clear();
-                t.data.reserve(needs[i]);
+                if t.data.capacity() < needs[i] {
+                    t.data.clear();
+                    t.data.reserve(needs[i]);
+                }
             }
+            // The values stay as the buffer held them (nothing is cleared): only a buffer
+            // shorter than the shape gets +0.0 past its end.
             let len = t.z as usize * t.rt as usize * t.ct as usize * super::TILE * super::TILE;
-            t.data.resize(len, 0.0);
+            if len <= t.data.len() {
+                t.data.truncate(len);
+            } else {
+                t.data.resize(len, 0.0);
+            }
             i += 1;
         });
         self.needs = needs;

@@ -55,9 +55,15 @@ const THREADED_TILE_PRODUCTS: usize = 64;
 /// blocks of up to `ROW_BLOCK` x `COLUMN_GROUP` tiles spread over the kernel threads; which
 /// thread computes a block, and when, changes no value.
 pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
-    dst.reshape(in0.z, in0.rt, in1.ct);
+    // Every output tile is written below.
+    dst.reshape_for_overwrite(in0.z, in0.rt, in1.ct);
     dst.tag = in0.tag;
     let (m, k, n) = (in0.rt as usize, in0.ct as usize, in1.ct as usize);
+    #[cfg(target_arch = "x86_64")]
+    if compute::has_avx512() {
+        matmul_avx512(in0, in1, dst);
+        return;
+    }
     let (row_blocks, groups) = (m.div_ceil(ROW_BLOCK), n.div_ceil(COLUMN_GROUP));
     let per_slice = row_blocks * groups;
     let out = SharedOut(
@@ -91,6 +97,100 @@ pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
             for (acc, j) in acc_row.iter().zip(cols.clone()) {
                 // SAFETY: index `index` alone computes output tile (z, i, j).
                 unsafe { out.scatter(acc, z, i, j) };
+            }
+        }
+    };
+    let tasks = in0.z as usize * per_slice;
+    if in0.z as usize * m * n * k >= THREADED_TILE_PRODUCTS {
+        workers::for_each(tasks, &task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
+/// Output tile rows and columns one index of [`matmul_avx512`] computes at most.
+#[cfg(target_arch = "x86_64")]
+const WIDE_ROW_BLOCK: usize = 16;
+#[cfg(target_arch = "x86_64")]
+const WIDE_COLUMN_GROUP: usize = 4;
+
+/// [`matmul`] with the AVX-512 kernel ([`compute::matmul_rows4_avx512`]): one index of
+/// [`workers::for_each`] computes a block of up to `WIDE_ROW_BLOCK` x `WIDE_COLUMN_GROUP`
+/// output tiles, K tile by K tile, straight into `dst` (each tile starts at +0): the tiles of
+/// `in1` are copied out once per block and K tile (the next ones prefetched; adjacent columns
+/// share rows of `in1`), and the kernel reads the rows of `in0` where they lie.
+#[cfg(target_arch = "x86_64")]
+fn matmul_avx512(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
+    let (m, k, n) = (in0.rt as usize, in0.ct as usize, in1.ct as usize);
+    // Blocks of equal height, as tall as `WIDE_ROW_BLOCK` allows; column groups as wide as
+    // `WIDE_COLUMN_GROUP` allows while there are at least 8 of them to share out.
+    let block = m.div_ceil(m.div_ceil(WIDE_ROW_BLOCK).max(1)).max(1);
+    let row_blocks = m.div_ceil(block);
+    let group = (n / 8).clamp(1, WIDE_COLUMN_GROUP);
+    let groups = n.div_ceil(group);
+    let per_slice = row_blocks * groups;
+    let out = SharedOut(
+        dst.data.as_mut_ptr(),
+        dst.data.len(),
+        dst.rows(),
+        dst.cols(),
+    );
+    let (a_cols, out_cols) = (in0.cols(), dst.cols());
+    let a_slice = in0.slice_len();
+    let (b_rows, b_cols) = (in1.rows(), in1.cols());
+    let task = |index: usize| {
+        let (z, rest) = (index / per_slice, index % per_slice);
+        let (rb, g) = (rest / groups, rest % groups);
+        let rows = rb * block..((rb + 1) * block).min(m);
+        let cols = g * group..((g + 1) * group).min(n);
+        let zero = [0f32; TILE_LEN];
+        for i in rows.clone() {
+            for j in cols.clone() {
+                // SAFETY: index `index` alone computes output tiles (z, rows, cols).
+                unsafe { out.scatter(&zero, z, i, j) };
+            }
+        }
+        let mut b = [[0f32; TILE_LEN]; WIDE_COLUMN_GROUP];
+        for kk in 0..k {
+            for (b, j) in b.iter_mut().zip(cols.clone()) {
+                gather(in1, z, kk, j, b);
+            }
+            if kk + 1 < k {
+                // The next tiles' rows lie a row of `in1` apart, too far for the hardware to
+                // guess: ask for them while these products are computed.
+                for i in 0..TILE {
+                    let at = (z * b_rows + (kk + 1) * TILE + i) * b_cols + cols.start * TILE;
+                    let row = &in1.data[at..at + cols.len() * TILE];
+                    for line in row.chunks(16) {
+                        // SAFETY: SSE is part of x86_64; a prefetch reads nothing.
+                        unsafe {
+                            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+                            _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast());
+                        }
+                    }
+                }
+            }
+            for i in rows.clone() {
+                for r in (0..TILE).step_by(4) {
+                    let a_at = z * a_slice + (i * TILE + r) * a_cols + kk * TILE;
+                    assert!(a_at + 3 * a_cols + TILE <= in0.data.len());
+                    for (b, j) in b.iter().zip(cols.clone()) {
+                        let out_at = (z * m * TILE + i * TILE + r) * out_cols + j * TILE;
+                        assert!(out_at + 3 * out_cols + TILE <= out.1);
+                        // SAFETY: AVX-512F (checked by the caller); the four rows of 32
+                        // values at `a_at` and `out_at` (a row apart) are in bounds (checked),
+                        // `b` is a whole tile, and index `index` alone writes tile (z, i, j).
+                        unsafe {
+                            compute::matmul_rows4_avx512(
+                                out.0.add(out_at),
+                                out_cols * 4,
+                                in0.data.as_ptr().add(a_at),
+                                a_cols * 4,
+                                b.as_ptr(),
+                            )
+                        };
+                    }
+                }
             }
         }
     };

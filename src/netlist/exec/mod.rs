@@ -85,6 +85,25 @@ impl Tensor {
         self.data.resize(n, 0.0);
     }
 
+    /// Gives the tensor a new shape whose every value the caller then writes: the values are
+    /// whatever the buffer held (only a buffer that grows gets +0.0 past its old length), so
+    /// nothing is cleared twice. Allocates nothing once the buffer has held the shape.
+    pub fn reshape_for_overwrite(&mut self, z: u32, rt: u32, ct: u32) {
+        self.z = z;
+        self.rt = rt;
+        self.ct = ct;
+        let n = z as usize * rt as usize * TILE * ct as usize * TILE;
+        if n <= self.data.len() {
+            self.data.truncate(n);
+        } else {
+            if n > self.data.capacity() {
+                // Growing: nothing of the old values needs to move.
+                self.data.clear();
+            }
+            self.data.resize(n, 0.0);
+        }
+    }
+
     /// Makes this tensor a copy of `src` (shape, tag and values), reusing the buffer.
     pub fn copy_from(&mut self, src: &Tensor) {
         self.z = src.z;

@@ -147,9 +147,14 @@ fn apply_run(op: Sfpu, values: &mut [f32], mask: &[bool]) -> Result<(), String> 
 /// ⚠ Golden leaves values outside the region as its reused output tensor held them; those are
 /// zeros from the first run on (nothing writes outside the region), so ttrt writes zeros.
 pub fn apply_sfpu(op: Sfpu, vector: Dim, src: &Tensor, dst: &mut Tensor) -> Result<(), String> {
-    dst.reshape(src.z, src.rt, src.ct);
-    dst.tag = src.tag;
     let (rows, cols) = region(vector);
+    if (rows, cols) == (TILE, TILE) {
+        // Every value is written below.
+        dst.reshape_for_overwrite(src.z, src.rt, src.ct);
+    } else {
+        dst.reshape(src.z, src.rt, src.ct);
+    }
+    dst.tag = src.tag;
     let mut mask = [false; TILE * TILE];
     if let Sfpu::Dropout { p, .. } = op {
         dropout_mask(p, &mut mask[..rows * cols]);
@@ -317,7 +322,8 @@ pub fn apply_binary(op: Binary, a: &Tensor, b: &Tensor, dst: &mut Tensor) -> Res
             a.z, a.rt, a.ct, b.z, b.rt, b.ct
         ));
     }
-    dst.reshape(a.z, a.rt, a.ct);
+    // Every value is written below.
+    dst.reshape_for_overwrite(a.z, a.rt, a.ct);
     dst.tag = a.tag;
     let ok = workers::for_each_chunk(&mut dst.data, CHUNK, &|at, out| {
         let n = out.len();

@@ -119,7 +119,8 @@ fn map_tiles(
     fill: f32,
     from: impl Fn(usize, usize, usize) -> Option<(usize, usize, usize)>,
 ) {
-    dst.reshape(out.z, out.rt, out.ct);
+    // Every tile is copied or filled below.
+    dst.reshape_for_overwrite(out.z, out.rt, out.ct);
     dst.tag = src.tag;
     for z in 0..out.z as usize {
         for r in 0..out.rt as usize {
@@ -187,16 +188,22 @@ pub fn apply_tm(tm: &Tm, src: &Tensor, dst: &mut Tensor) -> Result<(), &'static 
 
 /// The full 2-D transpose of every slice.
 pub fn transpose(src: &Tensor, dst: &mut Tensor) {
-    dst.reshape(src.z, src.ct, src.rt);
+    // Every value is written below.
+    dst.reshape_for_overwrite(src.z, src.ct, src.rt);
     dst.tag = src.tag;
     let (rows, cols) = (src.rows(), src.cols());
     let n = rows * cols;
     for z in 0..src.z as usize {
         let s = &src.data[z * n..(z + 1) * n];
         let d = &mut dst.data[z * n..(z + 1) * n];
-        for r in 0..rows {
-            for c in 0..cols {
-                d[c * rows + r] = s[r * cols + c];
+        // Tile by tile, so the rows read and written stay in the cache.
+        for r0 in (0..rows).step_by(TILE) {
+            for c0 in (0..cols).step_by(TILE) {
+                for r in r0..r0 + TILE {
+                    for c in c0..c0 + TILE {
+                        d[c * rows + r] = s[r * cols + c];
+                    }
+                }
             }
         }
     }
@@ -204,7 +211,8 @@ pub fn transpose(src: &Tensor, dst: &mut Tensor) {
 
 /// `tile_broadcast: r` (every row of a tile = its row 0) or `c` (every column = column 0).
 pub fn tile_broadcast(src: &Tensor, dst: &mut Tensor, dim: Dim) {
-    dst.reshape(src.z, src.rt, src.ct);
+    // Every value is written below.
+    dst.reshape_for_overwrite(src.z, src.rt, src.ct);
     dst.tag = src.tag;
     let cols = src.cols();
     let rows_total = src.z as usize * src.rows();

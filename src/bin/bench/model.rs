@@ -26,7 +26,11 @@ pub fn run(plan: Plan) -> Result<(), String> {
     let layers = match std::env::var(LAYERS_VAR) {
         Ok(v) => match v.parse::<usize>() {
             Ok(n) if (1..=LAYERS).contains(&n) => Some(n),
-            _ => return Err(format!("{LAYERS_VAR}=`{v}` is not a layer count from 1 to {LAYERS}")),
+            _ => {
+                return Err(format!(
+                    "{LAYERS_VAR}=`{v}` is not a layer count from 1 to {LAYERS}"
+                ))
+            }
         },
         Err(_) => None,
     };

@@ -624,12 +624,36 @@ mod x86 {
     macro_rules! step {
         ($l:tt, $s:tt) => {
             concat!(
-                "vmovups zmm8, [{b} + (", stringify!($l), " + 8*", stringify!($s), ")*128]\n",
-                "vmovups zmm9, [{b} + (", stringify!($l), " + 8*", stringify!($s), ")*128 + 64]\n",
-                "vbroadcastss zmm10, dword ptr [{a0} + (", stringify!($l), " + 8*", stringify!($s), ")*4]\n",
-                "vbroadcastss zmm11, dword ptr [{a1} + (", stringify!($l), " + 8*", stringify!($s), ")*4]\n",
-                "vbroadcastss zmm12, dword ptr [{a2} + (", stringify!($l), " + 8*", stringify!($s), ")*4]\n",
-                "vbroadcastss zmm13, dword ptr [{a3} + (", stringify!($l), " + 8*", stringify!($s), ")*4]\n",
+                "vmovups zmm8, [{b} + (",
+                stringify!($l),
+                " + 8*",
+                stringify!($s),
+                ")*128]\n",
+                "vmovups zmm9, [{b} + (",
+                stringify!($l),
+                " + 8*",
+                stringify!($s),
+                ")*128 + 64]\n",
+                "vbroadcastss zmm10, dword ptr [{a0} + (",
+                stringify!($l),
+                " + 8*",
+                stringify!($s),
+                ")*4]\n",
+                "vbroadcastss zmm11, dword ptr [{a1} + (",
+                stringify!($l),
+                " + 8*",
+                stringify!($s),
+                ")*4]\n",
+                "vbroadcastss zmm12, dword ptr [{a2} + (",
+                stringify!($l),
+                " + 8*",
+                stringify!($s),
+                ")*4]\n",
+                "vbroadcastss zmm13, dword ptr [{a3} + (",
+                stringify!($l),
+                " + 8*",
+                stringify!($s),
+                ")*4]\n",
                 "vfmadd231ps zmm0, zmm10, zmm8\n",
                 "vfmadd231ps zmm1, zmm10, zmm9\n",
                 "vfmadd231ps zmm2, zmm11, zmm8\n",
@@ -647,34 +671,139 @@ mod x86 {
     macro_rules! each {
         ($op:ident) => {
             concat!(
-                $op!(0, 0), $op!(1, 64), $op!(2, 128), $op!(3, 192),
-                $op!(4, 256), $op!(5, 320), $op!(6, 384), $op!(7, 448),
+                $op!(0, 0),
+                $op!(1, 64),
+                $op!(2, 128),
+                $op!(3, 192),
+                $op!(4, 256),
+                $op!(5, 320),
+                $op!(6, 384),
+                $op!(7, 448),
             )
         };
     }
     /// Slot A (`{t}` + 0): stores.
-    macro_rules! store_a { ($v:tt, $o:tt) => { concat!("vmovups [{t} + ", stringify!($o), "], zmm", stringify!($v), "\n") }; }
-    macro_rules! store_b { ($v:tt, $o:tt) => { concat!("vmovups [{t} + 512 + ", stringify!($o), "], zmm", stringify!($v), "\n") }; }
-    macro_rules! store_c { ($v:tt, $o:tt) => { concat!("vmovups [{t} + 1024 + ", stringify!($o), "], zmm", stringify!($v), "\n") }; }
+    macro_rules! store_a {
+        ($v:tt, $o:tt) => {
+            concat!(
+                "vmovups [{t} + ",
+                stringify!($o),
+                "], zmm",
+                stringify!($v),
+                "\n"
+            )
+        };
+    }
+    macro_rules! store_b {
+        ($v:tt, $o:tt) => {
+            concat!(
+                "vmovups [{t} + 512 + ",
+                stringify!($o),
+                "], zmm",
+                stringify!($v),
+                "\n"
+            )
+        };
+    }
+    macro_rules! store_c {
+        ($v:tt, $o:tt) => {
+            concat!(
+                "vmovups [{t} + 1024 + ",
+                stringify!($o),
+                "], zmm",
+                stringify!($v),
+                "\n"
+            )
+        };
+    }
     /// zmm v = slot · zmm v (the slot's value as the first operand).
-    macro_rules! add_a { ($v:tt, $o:tt) => { concat!("vmovups zmm14, [{t} + ", stringify!($o), "]\n", "vaddps zmm", stringify!($v), ", zmm14, zmm", stringify!($v), "\n") }; }
-    macro_rules! add_b { ($v:tt, $o:tt) => { concat!("vmovups zmm14, [{t} + 512 + ", stringify!($o), "]\n", "vaddps zmm", stringify!($v), ", zmm14, zmm", stringify!($v), "\n") }; }
-    macro_rules! add_c { ($v:tt, $o:tt) => { concat!("vmovups zmm14, [{t} + 1024 + ", stringify!($o), "]\n", "vaddps zmm", stringify!($v), ", zmm14, zmm", stringify!($v), "\n") }; }
+    macro_rules! add_a {
+        ($v:tt, $o:tt) => {
+            concat!(
+                "vmovups zmm14, [{t} + ",
+                stringify!($o),
+                "]\n",
+                "vaddps zmm",
+                stringify!($v),
+                ", zmm14, zmm",
+                stringify!($v),
+                "\n"
+            )
+        };
+    }
+    macro_rules! add_b {
+        ($v:tt, $o:tt) => {
+            concat!(
+                "vmovups zmm14, [{t} + 512 + ",
+                stringify!($o),
+                "]\n",
+                "vaddps zmm",
+                stringify!($v),
+                ", zmm14, zmm",
+                stringify!($v),
+                "\n"
+            )
+        };
+    }
+    macro_rules! add_c {
+        ($v:tt, $o:tt) => {
+            concat!(
+                "vmovups zmm14, [{t} + 1024 + ",
+                stringify!($o),
+                "]\n",
+                "vaddps zmm",
+                stringify!($v),
+                ", zmm14, zmm",
+                stringify!($v),
+                "\n"
+            )
+        };
+    }
     /// The accumulator row of register v: row v / 2 at `{c0}`..`{c3}`, columns 16·(v % 2)...
     macro_rules! add_acc {
         ($v:tt, $o:tt) => {
             concat!(
-                "vmovups zmm14, [", acc_row!($v), "]\n",
-                "vaddps zmm", stringify!($v), ", zmm14, zmm", stringify!($v), "\n",
-                "vmovups [", acc_row!($v), "], zmm", stringify!($v), "\n",
+                "vmovups zmm14, [",
+                acc_row!($v),
+                "]\n",
+                "vaddps zmm",
+                stringify!($v),
+                ", zmm14, zmm",
+                stringify!($v),
+                "\n",
+                "vmovups [",
+                acc_row!($v),
+                "], zmm",
+                stringify!($v),
+                "\n",
             )
         };
     }
     macro_rules! acc_row {
-        (0) => { "{c0}" }; (1) => { "{c0} + 64" };
-        (2) => { "{c1}" }; (3) => { "{c1} + 64" };
-        (4) => { "{c2}" }; (5) => { "{c2} + 64" };
-        (6) => { "{c3}" }; (7) => { "{c3} + 64" };
+        (0) => {
+            "{c0}"
+        };
+        (1) => {
+            "{c0} + 64"
+        };
+        (2) => {
+            "{c1}"
+        };
+        (3) => {
+            "{c1} + 64"
+        };
+        (4) => {
+            "{c2}"
+        };
+        (5) => {
+            "{c2} + 64"
+        };
+        (6) => {
+            "{c3}"
+        };
+        (7) => {
+            "{c3} + 64"
+        };
     }
 
     /// See [`super::matmul_rows4_avx512`].

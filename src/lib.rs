@@ -10,6 +10,8 @@
 //! - `format`: data formats, tile layout and the tilize/untilize codecs.
 //! - `image`, `netlist`: TTI archives and Buda netlists.
 //!
+//! `layers.rs` checks the rule over the sources.
+//!
 //! Features: none is `#![no_std]` without allocation (the core that bare-metal firmware links);
 //! `alloc` adds what needs a heap; `std` (default) adds threads, files and the CLI.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -35,6 +37,9 @@ pub mod pipeline;
 pub mod runtime;
 mod sync;
 pub mod version;
+
+#[cfg(test)]
+mod layers;
 
 // The bare-metal panic handler and heap; unit tests run on a host whose std provides both.
 #[cfg(not(any(feature = "std", test)))]

@@ -6,8 +6,8 @@ mod support;
 
 use support::XorShift;
 use ttrt::format::DataFormat;
+use ttrt::hal::layout::*;
 use ttrt::runtime::allocator::*;
-use ttrt::runtime::buffer::*;
 
 const KIB: u64 = 1024;
 

@@ -9,10 +9,10 @@ mod served;
 
 use served::Dev;
 use ttrt::format::{Arch, DataFormat};
+use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
 use ttrt::hal::sim::compute::{BinaryOp, UnaryOp};
 use ttrt::hal::sim::SimChip;
 use ttrt::runtime::allocator::BufferType;
-use ttrt::runtime::buffer::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
 use ttrt::runtime::{
     Device, DeviceConfig, ErrorKind, HostBuffer, MemoryConfig, Tensor, TensorSpec,
 };

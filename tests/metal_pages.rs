@@ -8,7 +8,7 @@ mod served;
 
 use served::Dev;
 use ttrt::format::DataFormat;
-use ttrt::runtime::buffer::TensorLayout;
+use ttrt::hal::layout::TensorLayout;
 use ttrt::runtime::{DeviceConfig, HostBuffer, MemoryConfig, TensorSpec};
 
 const FORMATS: [DataFormat; 3] = [DataFormat::Float16B, DataFormat::Bfp8B, DataFormat::Bfp4B];

@@ -11,6 +11,7 @@ mod served;
 use served::Dev;
 use ttrt::format::page::{decode_tile_page, encode_tile_page};
 use ttrt::format::{BfpDecoding, DataFormat, Rounding};
+use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
 use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::pipeline::{
@@ -18,7 +19,6 @@ use ttrt::pipeline::{
     PipelineConfig, PipelineError,
 };
 use ttrt::runtime::allocator::BufferType;
-use ttrt::runtime::buffer::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
 use ttrt::runtime::{Device, DeviceConfig, MemoryConfig, RuntimeError, Tensor, TensorSpec};
 
 /// Upstream's device parameters: l1_small_size 16384, trace_region_size 32768, 2 CQs.

@@ -20,13 +20,13 @@ use ttrt::ffi::pipeline::*;
 use ttrt::ffi::status::ttrt_status;
 use ttrt::ffi::tensor::*;
 use ttrt::format::Arch;
+use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec};
 use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::pipeline::{
     memory_config_for_persistent_dram_tensor, ExecutorKind, HostTensor, MemoryConfigs, Pipeline,
 };
 use ttrt::runtime::allocator::BufferType;
-use ttrt::runtime::buffer::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec};
 use ttrt::runtime::{Device, DeviceConfig, MemoryConfig, RuntimeError, Tensor};
 
 #[global_allocator]

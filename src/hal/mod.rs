@@ -5,15 +5,19 @@
 //! are buffers in that memory. The simulated chip ([`sim`]) implements it in host memory with
 //! golden numerics; a transport for silicon implements the same trait over the kernel driver
 //! (memory over the NOC, programs as compiled kernels), and nothing in `runtime` changes.
+//!
+//! [`layout`] says where each page of a buffer lives (bank and offset): the runtime's
+//! allocator places buffers by it and the chip reads a program's operands by it, so it
+//! belongs to the chip's side of the boundary.
 
+pub mod layout;
 pub mod sim;
 
 use core::fmt;
 use core::ptr::NonNull;
 
 use crate::format::{Arch, FormatError};
-use crate::runtime::buffer::BufferLayout;
-use crate::runtime::buffer::TensorLayout;
+use layout::{BufferLayout, BufferType, TensorLayout};
 use sim::compute::{BinaryOp, ComputeError, UnaryOp};
 
 /// Which memory a bank index refers to.
@@ -128,7 +132,6 @@ pub struct BufferRef {
 impl BufferRef {
     /// The memory the buffer lives in.
     pub fn kind(&self) -> MemKind {
-        use crate::runtime::allocator::BufferType;
         match self.layout.buffer_type() {
             BufferType::Dram | BufferType::Trace => MemKind::Dram,
             BufferType::L1 | BufferType::L1Small => MemKind::L1,

@@ -143,7 +143,7 @@ pub enum PipelineError {
 pub enum InputDescription {
     Shape([usize; 4]),
     Format(crate::format::DataFormat),
-    Layout(crate::runtime::buffer::TensorLayout),
+    Layout(crate::hal::layout::TensorLayout),
     Bytes(usize),
 }
 

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use crate::format::element::from_host;
 use crate::format::{contiguous_strides, DataFormat};
-use crate::runtime::buffer::TensorLayout;
+use crate::hal::layout::TensorLayout;
 use crate::runtime::{HostBuffer, Tensor};
 
 /// A tensor in host memory.

@@ -38,11 +38,11 @@ use alloc::vec::Vec;
 use core::ops::Deref;
 
 use crate::format::check_extent;
-use crate::hal::Chip;
-use crate::runtime::buffer::{
+use crate::hal::layout::{
     persistent_dram_memory_config, BankGeometry, BufferLayout, LayoutError, MemoryLayout,
     TensorLayout,
 };
+use crate::hal::Chip;
 use crate::runtime::{Device, HostBuffer, MemoryConfig, RuntimeError, TensorSpec, WaitCancel};
 
 pub use config::{select_executor, ExecutorKind, MemoryConfigs, PipelineConfig};

@@ -9,7 +9,6 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
 use super::allocator::{Allocator, AllocatorConfig, BufferType};
-use super::buffer::{BankGeometry, BufferLayout, TensorLayout};
 use super::command_queue::{Command, CommandQueue, HostGuard, RING_RECORDS};
 use super::error::{fail, ErrorKind, RuntimeError};
 use super::event::{issued, reached, Event, Issued};
@@ -22,6 +21,7 @@ use super::trace::{
 };
 use super::transfer::{host_to_pages, pages_to_host, HostBuffer};
 use crate::format::{check_extent, Arch, Rounding};
+use crate::hal::layout::{BankGeometry, BufferLayout, TensorLayout};
 use crate::hal::sim::compute::{BinaryOp, UnaryOp};
 use crate::hal::{BufferRef, Chip, ChipGeometry, HalError, OpKind, Program};
 use crate::sync::Lock;

@@ -88,8 +88,8 @@ impl From<crate::runtime::allocator::AllocError> for RuntimeError {
     }
 }
 
-impl From<crate::runtime::buffer::LayoutError> for RuntimeError {
-    fn from(e: crate::runtime::buffer::LayoutError) -> Self {
+impl From<crate::hal::layout::LayoutError> for RuntimeError {
+    fn from(e: crate::hal::layout::LayoutError) -> Self {
         RuntimeError::new(ErrorKind::InvalidArgument, format_args!("{e}"))
     }
 }

@@ -4,7 +4,6 @@
 // Errors carry their one line of text inline (no allocation, no_std), so they are large.
 
 pub mod allocator;
-pub mod buffer;
 mod command_queue;
 mod device;
 pub mod error;

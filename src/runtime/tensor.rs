@@ -2,9 +2,9 @@
 //! (DRAM or L1, interleaved or sharded) and the buffer the allocator gave them.
 
 use crate::format::DataFormat;
+use crate::hal::layout::{MemoryLayout, ShardSpec, TensorLayout};
 use crate::hal::BufferRef;
 use crate::runtime::allocator::BufferType;
-use crate::runtime::buffer::{MemoryLayout, ShardSpec, TensorLayout};
 
 /// What a tensor holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

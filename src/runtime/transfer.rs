@@ -5,8 +5,8 @@
 use crate::format::element::{from_device, from_host, to_device, to_host};
 use crate::format::page::{decode_tile_page, encode_tile_page};
 use crate::format::{BfpDecoding, DataFormat, FormatError, Rounding};
+use crate::hal::layout::{BufferLayout, TensorLayout};
 use crate::hal::{BufferRef, Chip, HalError};
-use crate::runtime::buffer::{BufferLayout, TensorLayout};
 
 const TILE: usize = 32;
 

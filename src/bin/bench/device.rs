@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ttrt::format::{contiguous_strides, Arch, DataFormat};
+use ttrt::hal::layout::TensorLayout;
 use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::hal::Program;
-use ttrt::runtime::buffer::TensorLayout;
 use ttrt::runtime::{
     Device, DeviceConfig, Event, HostBuffer, MemoryConfig, RuntimeError, Tensor, TensorSpec,
     RING_RECORDS,

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ttrt::format::{Arch, DataFormat};
+use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
 use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::hal::{Chip, ChipGeometry, HalError, MemKind, Program};
@@ -42,7 +43,6 @@ use ttrt::pipeline::{
     Pipeline,
 };
 use ttrt::runtime::allocator::BufferType;
-use ttrt::runtime::buffer::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
 use ttrt::runtime::{Device, DeviceConfig, MemoryConfig, RuntimeError, Tensor, TensorSpec};
 
 use super::{median, Plan, Served};

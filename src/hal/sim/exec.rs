@@ -4,8 +4,8 @@ use super::compute::{apply_binary, apply_unary, matmul_tile_accumulate};
 use super::SimChip;
 use crate::format::page::{decode_tile_page, encode_tile_page, tile_page_size};
 use crate::format::{BfpDecoding, Rounding};
+use crate::hal::layout::TensorLayout;
 use crate::hal::{BufferRef, Chip, HalError, OpKind, Program};
-use crate::runtime::buffer::TensorLayout;
 
 /// The largest tile page (Float32, Int32: 32 x 32 x 4 bytes).
 const MAX_TILE_PAGE: usize = 4096;

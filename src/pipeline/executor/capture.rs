@@ -7,8 +7,8 @@
 //! and allocates the persistent one, which lands where the freed one was; it checks that it
 //! did.
 
+use crate::hal::layout::TensorLayout;
 use crate::hal::Chip;
-use crate::runtime::buffer::TensorLayout;
 use crate::runtime::{Device, Tensor};
 
 use super::super::error::PipelineError;

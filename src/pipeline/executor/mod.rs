@@ -13,8 +13,8 @@ mod multi_cq_traced;
 mod pipelined_io;
 mod traced;
 
+use crate::hal::layout::TensorLayout;
 use crate::hal::Chip;
-use crate::runtime::buffer::TensorLayout;
 use crate::runtime::{Device, HostBuffer, MemoryConfig, Tensor, TensorSpec};
 
 use super::config::{ExecutorKind, MemoryConfigs};

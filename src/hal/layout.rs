@@ -11,10 +11,54 @@ use core::fmt;
 
 use crate::format::{tile_size_bytes, Arch, DataFormat, TileDim};
 
-use super::allocator::BufferType;
-
 /// Rows and columns of a tile page.
 const TILE: u32 = 32;
+
+/// Where a buffer lives. Values mirror the C API's enum.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BufferType {
+    Dram = 0,
+    L1 = 1,
+    L1Small = 2,
+    Trace = 3,
+}
+
+impl BufferType {
+    /// Every buffer type, in value order.
+    pub const ALL: [BufferType; 4] = [
+        BufferType::Dram,
+        BufferType::L1,
+        BufferType::L1Small,
+        BufferType::Trace,
+    ];
+
+    /// TT-Metal's spelling, as in its messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BufferType::Dram => "DRAM",
+            BufferType::L1 => "L1",
+            BufferType::L1Small => "L1_SMALL",
+            BufferType::Trace => "TRACE",
+        }
+    }
+
+    /// The buffer type with C value `v`.
+    pub fn from_u32(v: u32) -> Option<BufferType> {
+        BufferType::ALL.iter().copied().find(|t| *t as u32 == v)
+    }
+
+    /// DRAM and TRACE live in DRAM banks, L1 and L1_SMALL in L1 banks.
+    pub const fn is_dram(self) -> bool {
+        matches!(self, BufferType::Dram | BufferType::Trace)
+    }
+}
+
+impl fmt::Display for BufferType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// How a tensor's elements are arranged in its pages. Values mirror the C API's enum.
 #[repr(u32)]

@@ -38,7 +38,8 @@ pub mod runtime;
 mod sync;
 pub mod version;
 
-#[cfg(test)]
+// Reads the sources with std, so only where std is linked.
+#[cfg(all(test, feature = "std"))]
 mod layers;
 
 // The bare-metal panic handler and heap; unit tests run on a host whose std provides both.

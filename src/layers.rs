@@ -2,7 +2,7 @@
 //! `crate::<module>`) only the modules at or below it.
 //!
 //! ```text
-//! ffi -> backend, pipeline -> runtime -> hal -> format
+//! ffi -> backend, pipeline -> runtime -> hal -> compute -> format
 //!                \-> image -> netlist --/
 //! ```
 //! `message`, `sync`, `version` and `affinity` are leaves every layer may use.
@@ -14,16 +14,20 @@ use std::vec::Vec;
 /// Modules each top-level module may name besides itself and the leaves.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("format", &[]),
-    ("hal", &["format"]),
-    ("netlist", &["format", "hal"]),
+    ("compute", &["format"]),
+    ("hal", &["format", "compute"]),
+    ("netlist", &["format", "compute", "hal"]),
     ("image", &["format", "netlist"]),
-    ("runtime", &["format", "hal"]),
-    ("backend", &["format", "hal", "netlist", "image", "runtime"]),
-    ("pipeline", &["format", "hal", "runtime"]),
+    ("runtime", &["format", "compute", "hal"]),
+    (
+        "backend",
+        &["format", "compute", "hal", "netlist", "image", "runtime"],
+    ),
+    ("pipeline", &["format", "compute", "hal", "runtime"]),
     (
         "ffi",
         &[
-            "format", "hal", "netlist", "image", "runtime", "backend", "pipeline",
+            "format", "compute", "hal", "netlist", "image", "runtime", "backend", "pipeline",
         ],
     ),
 ];

@@ -7,6 +7,8 @@
 //! - `backend`, `pipeline`: the Buda backend lifecycle and the TT-CNN executors.
 //! - `runtime`: device, command queues, events, traces, allocator, tensors.
 //! - `hal`: the chip behind one trait; `hal::sim` is the simulated chip.
+//! - `compute`: the golden model's op kinds and numerics, which the simulated chip and the
+//!   netlist engine share.
 //! - `format`: data formats, tile layout and the tilize/untilize codecs.
 //! - `image`, `netlist`: TTI archives and Buda netlists.
 //!
@@ -24,6 +26,7 @@ extern crate alloc;
 pub mod affinity;
 #[cfg(feature = "std")]
 pub mod backend;
+pub mod compute;
 pub mod ffi;
 pub mod format;
 pub mod hal;

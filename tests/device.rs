@@ -8,9 +8,9 @@ mod support;
 mod served;
 
 use served::Dev;
+use ttrt::compute::{BinaryOp, UnaryOp};
 use ttrt::format::{Arch, DataFormat};
 use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
-use ttrt::hal::sim::compute::{BinaryOp, UnaryOp};
 use ttrt::hal::sim::SimChip;
 use ttrt::runtime::allocator::BufferType;
 use ttrt::runtime::{

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
+use ttrt::compute::{self, BinaryOp, UnaryOp};
 use ttrt::format::DataFormat;
-use ttrt::hal::sim::compute::{self, BinaryOp, UnaryOp};
 use ttrt::netlist::exec::ops::{apply_binary, apply_sfpu, Binary, Sfpu};
 use ttrt::netlist::exec::{workers, GraphPlan, QueueIo, Tensor};
 use ttrt::netlist::Dim;

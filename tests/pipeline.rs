@@ -9,10 +9,10 @@
 mod served;
 
 use served::Dev;
+use ttrt::compute::UnaryOp;
 use ttrt::format::page::{decode_tile_page, encode_tile_page};
 use ttrt::format::{BfpDecoding, DataFormat, Rounding};
 use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
-use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::pipeline::{
     memory_config_for_persistent_dram_tensor, ExecutorKind, HostTensor, MemoryConfigs, Pipeline,
@@ -808,7 +808,7 @@ fn memory_config_utility_matches_upstreams_cases() {
 /// host tensors: not only the upstream models.
 #[test]
 fn a_matmul_model_with_float32_and_tile_inputs() {
-    use ttrt::hal::sim::compute::BinaryOp;
+    use ttrt::compute::BinaryOp;
     let dev = open();
     let shape = [1, 1, 64, 64];
     let dram = memory_config_for_persistent_dram_tensor(shape, MemoryLayout::HeightSharded, (2, 1))

@@ -15,13 +15,13 @@ use std::sync::Arc;
 
 use support::counting::{Counting, ALLOCATIONS, COUNTING};
 
+use ttrt::compute::UnaryOp;
 use ttrt::ffi::device::*;
 use ttrt::ffi::pipeline::*;
 use ttrt::ffi::status::ttrt_status;
 use ttrt::ffi::tensor::*;
 use ttrt::format::Arch;
 use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec};
-use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::pipeline::{
     memory_config_for_persistent_dram_tensor, ExecutorKind, HostTensor, MemoryConfigs, Pipeline,

@@ -5,6 +5,10 @@
 mod support;
 
 use support::XorShift;
+use ttrt::compute::{
+    apply_binary, apply_relu, apply_unary, matmul_tile_accumulate, BinaryOp, ComputeError,
+    ReluMode, UnaryOp,
+};
 use ttrt::format::element::{from_device, to_device};
 use ttrt::format::page::{
     decode_row_page, decode_tile_page, encode_row_page, encode_tile_page, tile_page_size,
@@ -13,10 +17,6 @@ use ttrt::format::{
     decode_tile, encode_tile, tile_size_bytes, tilize, untilize, Arch, BfpDecoding, BfpRounding,
     DataFormat, Float16bRounding, FormatError, HostTensor, HostTensorMut, QueueLayout, Rounding,
     TileDim, TILE_HEADER_SIZE,
-};
-use ttrt::hal::sim::compute::{
-    apply_binary, apply_relu, apply_unary, matmul_tile_accumulate, BinaryOp, ComputeError,
-    ReluMode, UnaryOp,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ use super::device::{device, Shared};
 use super::format::data_format;
 use super::handle::{Handle, HandleTable};
 use super::status::ttrt_status;
+use crate::compute::{BinaryOp, UnaryOp};
 use crate::format::contiguous_strides;
 use crate::hal::layout::{
     persistent_dram_memory_config, CoreRange, MemoryLayout, ShardOrientation, ShardSpec,
     TensorLayout,
 };
-use crate::hal::sim::compute::{BinaryOp, UnaryOp};
 use crate::runtime::allocator::BufferType;
 use crate::runtime::error::fail;
 use crate::runtime::{HostBuffer, MemoryConfig, RuntimeError, Tensor, TensorSpec};

@@ -16,9 +16,9 @@ pub mod sim;
 use core::fmt;
 use core::ptr::NonNull;
 
+use crate::compute::{BinaryOp, ComputeError, UnaryOp};
 use crate::format::{Arch, FormatError};
 use layout::{BufferLayout, BufferType, TensorLayout};
-use sim::compute::{BinaryOp, ComputeError, UnaryOp};
 
 /// Which memory a bank index refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

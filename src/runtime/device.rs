@@ -20,9 +20,9 @@ use super::trace::{
     trace_size, TraceInfo, TraceTable, MAX_TRACES, TRACE_PAGE_SIZE, TRACE_RECORD_SIZE,
 };
 use super::transfer::{host_to_pages, pages_to_host, HostBuffer};
+use crate::compute::{BinaryOp, UnaryOp};
 use crate::format::{check_extent, Arch, Rounding};
 use crate::hal::layout::{BankGeometry, BufferLayout, TensorLayout};
-use crate::hal::sim::compute::{BinaryOp, UnaryOp};
 use crate::hal::{BufferRef, Chip, ChipGeometry, HalError, OpKind, Program};
 use crate::sync::Lock;
 

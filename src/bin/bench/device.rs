@@ -18,9 +18,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ttrt::compute::UnaryOp;
 use ttrt::format::{contiguous_strides, Arch, DataFormat};
 use ttrt::hal::layout::TensorLayout;
-use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::hal::Program;
 use ttrt::runtime::{

@@ -33,9 +33,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ttrt::compute::UnaryOp;
 use ttrt::format::{Arch, DataFormat};
 use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
-use ttrt::hal::sim::compute::UnaryOp;
 use ttrt::hal::sim::SimChip;
 use ttrt::hal::{Chip, ChipGeometry, HalError, MemKind, Program};
 use ttrt::pipeline::{

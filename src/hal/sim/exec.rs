@@ -1,7 +1,7 @@
 //! Programs on the simulated chip: page by page through the chip's memory, float32 in between.
 
-use super::compute::{apply_binary, apply_unary, matmul_tile_accumulate};
 use super::SimChip;
+use crate::compute::{apply_binary, apply_unary, matmul_tile_accumulate};
 use crate::format::page::{decode_tile_page, encode_tile_page, tile_page_size};
 use crate::format::{BfpDecoding, Rounding};
 use crate::hal::layout::TensorLayout;

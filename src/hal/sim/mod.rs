@@ -4,10 +4,9 @@
 //! is an anonymous mapping reserved without swap, so the 12 GiB of a Wormhole n150 cost only the
 //! pages a program touches; without `std` it is an arena the firmware provides. Programs run on
 //! the calling thread (the command queue's worker): operands are read page by page, unpacked
-//! from their data format to float32, computed as Buda's golden model does ([`compute`]) and
-//! packed back ([`crate::format::page`]).
+//! from their data format to float32, computed as Buda's golden model does
+//! ([`crate::compute`]) and packed back ([`crate::format::page`]).
 
-pub mod compute;
 mod exec;
 mod memory;
 

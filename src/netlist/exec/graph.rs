@@ -709,7 +709,7 @@ impl GraphPlan {
             return None;
         };
         let Kind::Unary {
-            op: Sfpu::Compute(crate::hal::sim::compute::UnaryOp::Identity),
+            op: Sfpu::Compute(crate::compute::UnaryOp::Identity),
             vector: Dim::Rc,
         } = op.kind
         else {

@@ -8,8 +8,8 @@
 use alloc::format;
 use alloc::string::String;
 
+use crate::compute;
 use crate::format::DataFormat;
-use crate::hal::sim::compute;
 use crate::netlist::Dim;
 
 use super::ops::{apply_sfpu, mul0, Sfpu};

@@ -2,14 +2,14 @@
 //! their vector modes, relu, and the binary ops including (de/re)quantization.
 //!
 //! The elementwise functions golden shares with the simulated chip come from
-//! [`crate::hal::sim::compute`]; the ones only netlists use (gelu_derivative, power, sine,
+//! [`crate::compute`]; the ones only netlists use (gelu_derivative, power, sine,
 //! cosine, lrelu, dropout) are here. A `transpose` TM has already transposed the input fully
 //! (see `tm.rs`), so nothing here transposes.
 
 use alloc::format;
 use alloc::string::String;
 
-use crate::hal::sim::compute::{self, BinaryOp, UnaryOp};
+use crate::compute::{self, BinaryOp, UnaryOp};
 use crate::netlist::{Dim, ReluMode};
 
 use super::{workers, Tensor, TILE};

@@ -826,7 +826,7 @@ impl IdentityMatmulPlan {
         }
         if let Some(vector) = self.gelu {
             apply_sfpu(
-                Sfpu::Compute(crate::hal::sim::compute::UnaryOp::Gelu),
+                Sfpu::Compute(crate::compute::UnaryOp::Gelu),
                 vector,
                 dst,
                 scratch,

@@ -1,6 +1,7 @@
 //! Device numerics: the golden model's elementwise ops and tile matmul, bit for bit.
 //!
-//! The simulated chip computes what Buda's golden model computes (the notes' golden-ops.md,
+//! The simulated chip's firmware and the netlist engine both compute here, so a device op and
+//! a netlist op give the same bits. They compute what Buda's golden model computes (the notes' golden-ops.md,
 //! sections 6-8): all arithmetic in fp32, some ops evaluated in double and stored as float, and
 //! matmul with golden's exact FMA summation tree. Nothing here rounds to a data format; the
 //! caller quantizes where golden does (section 3). Where golden aborts the run (a NaN or -inf

@@ -129,6 +129,10 @@ enum ttrt_status
   // finished, freed or closed the object it waited on; the call returned without doing its
   // work. Appended after Panic.
   TTRT_STATUS_CANCELLED = 11,
+  // The device is gone: the device process it was attached to ended (or its link went
+  // down). Nothing on it can be reached again; close it and open it anew. Appended after
+  // Cancelled.
+  TTRT_STATUS_DEVICE_LOST = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -607,6 +611,12 @@ typedef struct ttrt_device_config {
   // preallocated output tensors); more is `TTRT_STATUS_OUT_OF_MEMORY`, naming the bytes
   // asked. Default 0: the machine's physical memory.
   uint64_t host_memory_budget;
+  // Which device to open, NUL-terminated: `"sim"`, the simulated chip in this process, or
+  // `"shm:NAME"`, the simulated chip the device process `ttrt sim-device NAME` serves,
+  // attached over shared memory (Linux; several processes may attach to one device).
+  // Default NULL: the `TTRT_DEVICE` environment variable, else `"sim"`. Read during
+  // `ttrt_device_open` only. Appended after `host_memory_budget`.
+  const char *device;
 } ttrt_device_config;
 
 // A point in one command queue's stream of commands. Returned by recording; passed to waits,

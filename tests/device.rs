@@ -11,7 +11,7 @@ use served::Dev;
 use ttrt::compute::{BinaryOp, UnaryOp};
 use ttrt::format::{Arch, DataFormat};
 use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
-use ttrt::hal::sim::SimChip;
+use ttrt::hal::select::{device_from_env, AnyChip};
 use ttrt::runtime::allocator::BufferType;
 use ttrt::runtime::{
     Device, DeviceConfig, ErrorKind, HostBuffer, MemoryConfig, Tensor, TensorSpec,
@@ -62,13 +62,13 @@ fn values(seed: usize) -> Vec<f32> {
         .collect()
 }
 
-fn write(d: &Device<SimChip>, cq: u8, t: &Tensor, data: &[f32], blocking: bool) {
+fn write(d: &Device<AnyChip>, cq: u8, t: &Tensor, data: &[f32], blocking: bool) {
     let mut copy = data.to_vec();
     d.write_tensor(cq, &host(&mut copy, t.spec().shape), t, blocking)
         .unwrap();
 }
 
-fn read(d: &Device<SimChip>, cq: u8, t: &Tensor) -> Vec<f32> {
+fn read(d: &Device<AnyChip>, cq: u8, t: &Tensor) -> Vec<f32> {
     let mut out = vec![f32::NAN; t.spec().shape.iter().product::<u32>() as usize];
     // SAFETY: blocking: `out` is filled before the call returns.
     unsafe { d.read_tensor(cq, t, host(&mut out, t.spec().shape), true) }.unwrap();
@@ -115,9 +115,12 @@ fn a_device_has_one_or_two_command_queues() {
             num_command_queues: bad,
             ..DeviceConfig::default()
         };
-        let err = Device::new(config, SimChip::new(Arch::WormholeB0).unwrap())
-            .err()
-            .expect("refused");
+        let err = Device::new(
+            config,
+            AnyChip::open(&device_from_env(), Arch::WormholeB0).unwrap(),
+        )
+        .err()
+        .expect("refused");
         assert_eq!(err.kind, ErrorKind::InvalidArgument);
         assert!(
             err.message().contains("1 or 2"),
@@ -303,7 +306,7 @@ fn the_same_ping_pong_without_events_reads_stale_data() {
             num_command_queues: 2,
             ..DeviceConfig::default()
         },
-        SimChip::new(Arch::WormholeB0).unwrap(),
+        AnyChip::open(&device_from_env(), Arch::WormholeB0).unwrap(),
     )
     .unwrap();
     let t = d.allocate_tensor(&spec(), &dram()).unwrap();
@@ -438,8 +441,8 @@ fn a_device_error_surfaces_at_the_next_finish_and_the_device_stays_usable() {
 
 /// Warms up and captures `ops` relu ops chained on `input`; returns the trace id and the
 /// trace's output.
-fn capture_chain(d: &Device<SimChip>, input: &Tensor, ops: usize) -> (u32, Tensor) {
-    let run = |d: &Device<SimChip>| {
+fn capture_chain(d: &Device<AnyChip>, input: &Tensor, ops: usize) -> (u32, Tensor) {
+    let run = |d: &Device<AnyChip>| {
         let mut x = d.unary(0, UnaryOp::Relu, input, &l1()).unwrap();
         for _ in 1..ops {
             let mut y = d.unary(0, UnaryOp::Relu, &x, &l1()).unwrap();
@@ -976,7 +979,7 @@ fn a_device_opened_in_the_callers_arena_keeps_its_memory_there() {
             .iter()
             .flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes())
             .collect();
-        let host_part = Device::<SimChip>::sysmem_size_for(
+        let host_part = Device::<AnyChip>::sysmem_size_for(
             &DeviceConfig {
                 cq_data_size: 1 << 20,
                 ..DeviceConfig::default()

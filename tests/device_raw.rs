@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use served::Dev;
 use ttrt::format::Arch;
-use ttrt::hal::sim::SimChip;
+use ttrt::hal::select::{device_from_env, AnyChip};
 use ttrt::hal::{Chip, MemKind};
 use ttrt::runtime::{Device, DeviceConfig, ErrorKind, Kernel, KernelMessage};
 
@@ -173,7 +173,13 @@ fn transfers_and_kernels_are_refused_during_trace_capture() {
         trace_region_size: 1 << 20,
         ..DeviceConfig::default()
     };
-    let dev = Arc::new(Device::new(config, SimChip::new(Arch::WormholeB0).unwrap()).unwrap());
+    let dev = Arc::new(
+        Device::new(
+            config,
+            AnyChip::open(&device_from_env(), Arch::WormholeB0).unwrap(),
+        )
+        .unwrap(),
+    );
     let tid = dev.begin_trace_capture(0).unwrap();
     let e = dev
         .write_raw(0, MemKind::Dram, 0, 0, &[1], false)
@@ -203,7 +209,7 @@ fn transfers_and_kernels_are_refused_during_trace_capture() {
 
 #[test]
 fn the_simulated_chip_maps_its_memory_in_place() {
-    let chip = SimChip::new(Arch::WormholeB0).unwrap();
+    let chip = AnyChip::open(&device_from_env(), Arch::WormholeB0).unwrap();
     let g = *chip.geometry();
     chip.write(MemKind::Dram, 3, 0x4000, &pattern(64, 1))
         .unwrap();

@@ -13,7 +13,7 @@ use ttrt::compute::UnaryOp;
 use ttrt::format::page::{decode_tile_page, encode_tile_page};
 use ttrt::format::{BfpDecoding, DataFormat, Rounding};
 use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
-use ttrt::hal::sim::SimChip;
+use ttrt::hal::select::AnyChip;
 use ttrt::pipeline::{
     memory_config_for_persistent_dram_tensor, ExecutorKind, HostTensor, MemoryConfigs, Pipeline,
     PipelineConfig, PipelineError,
@@ -64,17 +64,17 @@ fn memory_configs(shape: [u32; 4], dram_cores: u32, l1_cores: u32) -> MemoryConf
     }
 }
 
-type ModelFn = fn(&Device<SimChip>, u8, &mut Tensor) -> Result<Tensor, RuntimeError>;
+type ModelFn = fn(&Device<AnyChip>, u8, &mut Tensor) -> Result<Tensor, RuntimeError>;
 /// The model computed on the host, element by element on bfloat16 bits.
 type Reference = fn(u16) -> u16;
 
 /// The device ops of the two upstream models, into L1 with the input's memory config.
-fn relu_model(dev: &Device<SimChip>, cq: u8, x: &mut Tensor) -> Result<Tensor, RuntimeError> {
+fn relu_model(dev: &Device<AnyChip>, cq: u8, x: &mut Tensor) -> Result<Tensor, RuntimeError> {
     assert_eq!(x.memory_config().buffer_type, BufferType::L1, "input in L1");
     dev.unary(cq, UnaryOp::Relu, x, &x.memory_config())
 }
 
-fn identity_model(dev: &Device<SimChip>, cq: u8, x: &mut Tensor) -> Result<Tensor, RuntimeError> {
+fn identity_model(dev: &Device<AnyChip>, cq: u8, x: &mut Tensor) -> Result<Tensor, RuntimeError> {
     assert_eq!(x.memory_config().buffer_type, BufferType::L1, "input in L1");
     dev.unary(cq, UnaryOp::Identity, x, &x.memory_config())
 }
@@ -621,7 +621,7 @@ fn cleanup_releases_the_trace_and_every_device_tensor() {
 /// upstream's words.
 #[test]
 fn l1_input_address_mismatch_is_reported_at_compile() {
-    fn model(dev: &Device<SimChip>, cq: u8, x: &mut Tensor) -> Result<Tensor, RuntimeError> {
+    fn model(dev: &Device<AnyChip>, cq: u8, x: &mut Tensor) -> Result<Tensor, RuntimeError> {
         let mem = x.memory_config();
         let mut y = dev.unary(cq, UnaryOp::Relu, x, &mem)?;
         dev.deallocate(x, true)?;
@@ -685,7 +685,7 @@ fn model_errors_and_a_returned_input_are_reported() {
     let (x, _) = input(&mut rng, shape, relu_bits);
     for kind in ExecutorKind::ALL {
         let dev = open();
-        let echo = |_: &Device<SimChip>, _: u8, x: &mut Tensor| Ok(*x);
+        let echo = |_: &Device<AnyChip>, _: u8, x: &mut Tensor| Ok(*x);
         let mut p = Pipeline::new(&*dev, kind.config(), echo, memory_configs(shape, d, l)).unwrap();
         assert_eq!(
             p.compile(&x).err().unwrap().to_string(),
@@ -695,7 +695,7 @@ fn model_errors_and_a_returned_input_are_reported() {
         drop(p);
         // A model that reads (refused during capture) fails the traced compile with the
         // device's text; the non-traced executors never capture.
-        let reads = |dev: &Device<SimChip>, cq: u8, x: &mut Tensor| {
+        let reads = |dev: &Device<AnyChip>, cq: u8, x: &mut Tensor| {
             let mut host = vec![0u8; 32 * 32 * 2];
             let h = ttrt::pipeline::host_buffer(
                 host.as_mut_ptr(),
@@ -842,7 +842,7 @@ fn a_matmul_model_with_float32_and_tile_inputs() {
         t
     };
     let (wt, bt) = (put(&w), put(&bias));
-    let model = move |dev: &Device<SimChip>, cq: u8, x: &mut Tensor| {
+    let model = move |dev: &Device<AnyChip>, cq: u8, x: &mut Tensor| {
         let l1 = MemoryConfig::L1_INTERLEAVED;
         // The input stays allocated: an L1 buffer allocated after freeing it would take its
         // place, and the traced executors' persistent input could not land there.

@@ -22,7 +22,7 @@ use ttrt::ffi::status::ttrt_status;
 use ttrt::ffi::tensor::*;
 use ttrt::format::Arch;
 use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec};
-use ttrt::hal::sim::SimChip;
+use ttrt::hal::select::{device_from_env, AnyChip};
 use ttrt::pipeline::{
     memory_config_for_persistent_dram_tensor, ExecutorKind, HostTensor, MemoryConfigs, Pipeline,
 };
@@ -32,7 +32,7 @@ use ttrt::runtime::{Device, DeviceConfig, MemoryConfig, RuntimeError, Tensor};
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn model(dev: &Device<SimChip>, cq: u8, x: &mut Tensor) -> Result<Tensor, RuntimeError> {
+fn model(dev: &Device<AnyChip>, cq: u8, x: &mut Tensor) -> Result<Tensor, RuntimeError> {
     let mem = x.memory_config();
     let mut y = dev.unary(cq, UnaryOp::Relu, x, &mem)?;
     let z = dev.unary(cq, UnaryOp::Neg, &y, &mem)?;
@@ -207,7 +207,13 @@ fn rust_api() {
             trace_region_size: 64 << 10,
             ..DeviceConfig::default()
         };
-        let dev = Arc::new(Device::new(config, SimChip::new(Arch::WormholeB0).unwrap()).unwrap());
+        let dev = Arc::new(
+            Device::new(
+                config,
+                AnyChip::open(&device_from_env(), Arch::WormholeB0).unwrap(),
+            )
+            .unwrap(),
+        );
         dev.set_threaded(true);
         let workers: Vec<_> = (0..2)
             .map(|cq| {
@@ -219,7 +225,7 @@ fn rust_api() {
             let mut p = Pipeline::new(
                 Arc::clone(&dev),
                 kind.config(),
-                model as fn(&Device<SimChip>, u8, &mut Tensor) -> _,
+                model as fn(&Device<AnyChip>, u8, &mut Tensor) -> _,
                 mems,
             )
             .unwrap();

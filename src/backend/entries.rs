@@ -170,7 +170,7 @@ mod tests {
 
     use super::super::queue::{ChipMem, Mem, QueueMem, QueueRt};
     use crate::format::{tilize, untilize, Arch, DataFormat, HostTensor, HostTensorMut, Rounding};
-    use crate::hal::sim::SimChip;
+    use crate::hal::select::AnyChip;
     use crate::hal::{Chip, MemKind};
     use alloc::string::String;
     use alloc::vec::Vec;
@@ -248,8 +248,8 @@ programs:
     #[test]
     fn in_place_conversions_write_and_read_what_the_staging_path_does() {
         let (a, b) = (
-            SimChip::new(Arch::WormholeB0).unwrap(),
-            SimChip::new(Arch::WormholeB0).unwrap(),
+            AnyChip::open("sim", Arch::WormholeB0).unwrap(),
+            AnyChip::open("sim", Arch::WormholeB0).unwrap(),
         );
         for name in ["grid", "col", "flat", "host"] {
             let (qa, qb) = (queue(name, &a), queue(name, &b));
@@ -298,8 +298,8 @@ programs:
     #[test]
     fn an_entry_copies_between_queues_alike_in_place_as_staged() {
         let (a, b) = (
-            SimChip::new(Arch::WormholeB0).unwrap(),
-            SimChip::new(Arch::WormholeB0).unwrap(),
+            AnyChip::open("sim", Arch::WormholeB0).unwrap(),
+            AnyChip::open("sim", Arch::WormholeB0).unwrap(),
         );
         let (from_a, to_a) = (queue("grid", &a), queue("grid2", &a));
         let (from_b, to_b) = (queue("grid", &b), queue("grid2", &b));

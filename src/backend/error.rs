@@ -19,6 +19,8 @@ pub enum BackendErrorKind {
     InvalidImage,
     /// The backend was finished (or freed) while the call waited.
     Cancelled,
+    /// The device process the backend's device was attached to ended.
+    DeviceLost,
 }
 
 /// A backend failure: its kind and one line saying what and where.
@@ -51,6 +53,7 @@ impl From<RuntimeError> for BackendError {
             ErrorKind::NotFound => BackendErrorKind::NotFound,
             ErrorKind::Unsupported => BackendErrorKind::Unsupported,
             ErrorKind::Cancelled => BackendErrorKind::Cancelled,
+            ErrorKind::DeviceLost => BackendErrorKind::DeviceLost,
         };
         BackendError::new(kind, alloc::string::ToString::to_string(e.message()))
     }

@@ -379,7 +379,7 @@ pub(crate) struct RunHost<'a> {
 }
 
 impl RunHost<'_> {
-    fn mem(&self) -> HostMem<'_, crate::hal::sim::SimChip> {
+    fn mem(&self) -> HostMem<'_, crate::hal::select::AnyChip> {
         HostMem {
             device: self.rt.device(),
             cq: Some(self.rt.run_cq),

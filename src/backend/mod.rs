@@ -46,7 +46,7 @@ use queue::{ChipMem, HostMem, Mem, QueueMem, QueueRt};
 use timeout::{Timeout, TimeoutOverrides};
 
 use crate::format::{check_untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout};
-use crate::hal::sim::SimChip;
+use crate::hal::select::AnyChip;
 use crate::message::count;
 use crate::netlist::exec::GraphPlan;
 use crate::netlist::interp::Interpreter;
@@ -132,7 +132,7 @@ enum LoadKind {
 
 /// What an initialized backend runs on.
 pub(crate) struct Runtime {
-    device: Arc<Device<SimChip>>,
+    device: Arc<Device<AnyChip>>,
     workers: Vec<std::thread::JoinHandle<()>>,
     queues: Box<[QueueRt]>,
     /// One per temporal graph (netlist::temporal): most are one netlist graph each.
@@ -153,7 +153,7 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    pub(crate) fn device(&self) -> &Device<SimChip> {
+    pub(crate) fn device(&self) -> &Device<AnyChip> {
         &self.device
     }
 
@@ -163,7 +163,7 @@ impl Runtime {
         (self.io_cq != self.run_cq).then_some(self.io_cq)
     }
 
-    fn io_mem(&self) -> HostMem<'_, SimChip> {
+    fn io_mem(&self) -> HostMem<'_, AnyChip> {
         HostMem {
             device: &self.device,
             cq: self.io_queue(),
@@ -641,11 +641,20 @@ impl Backend {
         let interp = Interpreter::new(netlist).map_err(|e| {
             BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
         })?;
-        let chip = SimChip::new(self.arch).map_err(|e| {
-            BackendError::new(
-                BackendErrorKind::OutOfMemory,
-                alloc::format!("cannot reserve the simulated chip's memory: {e}"),
-            )
+        let device_name = crate::hal::select::device_from_env();
+        let chip = AnyChip::open(&device_name, self.arch).map_err(|e| {
+            let env = crate::hal::select::DEVICE_ENV;
+            let (kind, text) = match crate::hal::select::DeviceSpec::parse(&device_name) {
+                Some(crate::hal::select::DeviceSpec::InProcess) => {
+                    (BackendErrorKind::OutOfMemory, alloc::format!("{e}"))
+                }
+                Some(_) => (BackendErrorKind::Runtime, alloc::format!("{env}: {e}")),
+                None => (
+                    BackendErrorKind::InvalidArgument,
+                    alloc::format!("{env}: {e}"),
+                ),
+            };
+            BackendError::new(kind, text)
         })?;
         let cqs = self.config.num_command_queues;
         let device = Arc::new(Device::new(

@@ -8,6 +8,7 @@ mod info;
 mod pack;
 mod progress;
 mod run;
+mod sim_device;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::process::ExitCode;
@@ -34,6 +35,9 @@ Usage:
                         the embedded loader's loop on the simulated device (or a
                         smoke test of any netlist): outputs' shapes and checksums,
                         accuracy with labels, loops/s (`ttrt run --help`)
+  ttrt sim-device NAME [--arch ARCH] [--per-client]
+                        serve a simulated chip as a device process that others
+                        attach to with TTRT_DEVICE=shm:NAME (shared memory)
   ttrt bench [SUITE...] [--quick]
                         measure against baselines: formats, device, netlist,
                         backend, pipeline
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
         Some("info") => info::main(&args[1..]),
         Some("pack") => pack::main(&args[1..]),
         Some("run") => run::main(&args[1..]),
+        Some("sim-device") => sim_device::main(&args[1..]),
         Some("--help") | Some("-h") | None => {
             outln!("{USAGE}");
             if args.is_empty() {

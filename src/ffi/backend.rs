@@ -106,6 +106,7 @@ impl CError for BackendError {
             BackendErrorKind::Unsupported => ttrt_status::Unsupported,
             BackendErrorKind::InvalidImage => ttrt_status::InvalidImage,
             BackendErrorKind::Cancelled => ttrt_status::Cancelled,
+            BackendErrorKind::DeviceLost => ttrt_status::DeviceLost,
         }
     }
 }

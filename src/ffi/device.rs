@@ -13,7 +13,7 @@ use super::event::ttrt_event;
 use super::format::arch_of;
 use super::handle::{Handle, HandleTable};
 use super::status::ttrt_status;
-use crate::hal::sim::SimChip;
+use crate::hal::select::AnyChip;
 use crate::hal::ChipGeometry;
 use crate::runtime::error::fail;
 use crate::runtime::{Device, DeviceConfig, ErrorKind, Event, RuntimeError};
@@ -65,6 +65,12 @@ pub struct ttrt_device_config {
     /// preallocated output tensors); more is `TTRT_STATUS_OUT_OF_MEMORY`, naming the bytes
     /// asked. Default 0: the machine's physical memory.
     pub host_memory_budget: u64,
+    /// Which device to open, NUL-terminated: `"sim"`, the simulated chip in this process, or
+    /// `"shm:NAME"`, the simulated chip the device process `ttrt sim-device NAME` serves,
+    /// attached over shared memory (Linux; several processes may attach to one device).
+    /// Default NULL: the `TTRT_DEVICE` environment variable, else `"sim"`. Read during
+    /// `ttrt_device_open` only. Appended after `host_memory_budget`.
+    pub device: *const core::ffi::c_char,
 }
 
 // SAFETY: integers and one pointer (NULL when zero), struct_size first.
@@ -88,10 +94,14 @@ static_assertions::const_assert_eq!(
     core::mem::offset_of!(ttrt_device_config, host_memory_budget),
     56 + 2 * core::mem::size_of::<usize>()
 );
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_device_config, device),
+    64 + 2 * core::mem::size_of::<usize>()
+);
 
 /// What a device handle and the tensors allocated on it share.
 pub(crate) struct Shared {
-    pub dev: Device<SimChip>,
+    pub dev: Device<AnyChip>,
     pub closed: AtomicBool,
     #[cfg(feature = "std")]
     workers: crate::sync::Lock<alloc::vec::Vec<std::thread::JoinHandle<()>>>,
@@ -99,7 +109,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The device, unless it was closed.
-    pub fn open(&self) -> Result<&Device<SimChip>, RuntimeError> {
+    pub fn open(&self) -> Result<&Device<AnyChip>, RuntimeError> {
         if self.closed.load(Ordering::Acquire) {
             return fail!(InvalidState, "device {} is closed", self.dev.id());
         }
@@ -173,14 +183,20 @@ pub unsafe extern "C" fn ttrt_device_config_default(cfg: *mut ttrt_device_config
                 pin_workers: 0,
                 worker_cpu: [0, 1],
                 host_memory_budget: 0,
+                device: core::ptr::null(),
             });
         }
     })
 }
 
+/// Bytes of `cfg->device` (a Unix socket's abstract name holds 107).
+const MAX_DEVICE_NAME: usize = 96;
+
 /// What `ttrt_device_open` needs from a `ttrt_device_config`.
 struct OpenConfig {
     device: DeviceConfig,
+    /// `cfg->device` when given.
+    chip: Option<heapless::String<MAX_DEVICE_NAME>>,
     arena: Option<&'static mut [u8]>,
     /// The CPU of each CQ's worker, when pinned.
     worker_cpu: Option<[u32; 2]>,
@@ -223,6 +239,23 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
         }
     };
     let worker_cpu = (c.pin_workers != 0).then_some(c.worker_cpu);
+    let chip = if c.device.is_null() {
+        None
+    } else {
+        // SAFETY: the caller's contract: a NUL-terminated string.
+        let text = unsafe { core::ffi::CStr::from_ptr(c.device) };
+        let Ok(text) = text.to_str() else {
+            return fail!(InvalidArgument, "cfg->device is not UTF-8");
+        };
+        let Ok(name) = heapless::String::try_from(text) else {
+            return fail!(
+                InvalidArgument,
+                "cfg->device is {} bytes long; at most {MAX_DEVICE_NAME} are allowed",
+                text.len()
+            );
+        };
+        Some(name)
+    };
     #[cfg(not(feature = "std"))]
     if worker_cpu.is_some() {
         return fail!(
@@ -233,6 +266,7 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
     }
     Ok(OpenConfig {
         worker_cpu,
+        chip,
         device: DeviceConfig {
             device_id: c.device_id,
             arch: arch_of(c.arch, "cfg->arch")?,
@@ -247,9 +281,9 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
 }
 
 /// The device over the caller's arena: its host memory first (aligned to 64), the chip after.
-fn device_in(cfg: DeviceConfig, arena: &'static mut [u8]) -> Result<Device<SimChip>, RuntimeError> {
+fn device_in(cfg: DeviceConfig, arena: &'static mut [u8]) -> Result<Device<AnyChip>, RuntimeError> {
     let (len, at) = (arena.len(), arena.as_ptr());
-    let need = Device::<SimChip>::sysmem_size_for(&cfg, &ChipGeometry::of(cfg.arch));
+    let need = Device::<AnyChip>::sysmem_size_for(&cfg, &ChipGeometry::of(cfg.arch));
     let skip = at.align_offset(64);
     let too_small = || {
         RuntimeError::new(
@@ -265,7 +299,7 @@ fn device_in(cfg: DeviceConfig, arena: &'static mut [u8]) -> Result<Device<SimCh
         return Err(too_small());
     }
     let (sysmem, chip_memory) = arena[skip..].split_at_mut(need);
-    let chip = SimChip::in_arena(cfg.arch, chip_memory).ok_or_else(too_small)?;
+    let chip = AnyChip::in_arena(cfg.arch, chip_memory).ok_or_else(too_small)?;
     Device::new_in(cfg, chip, sysmem)
 }
 
@@ -273,17 +307,44 @@ fn device_in(cfg: DeviceConfig, arena: &'static mut [u8]) -> Result<Device<SimCh
 fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
     let OpenConfig {
         device: cfg,
+        chip,
         arena,
         worker_cpu,
     } = cfg;
+    let (name, from) = match chip {
+        Some(name) => (alloc::string::String::from(name.as_str()), "cfg->device"),
+        None => (
+            crate::hal::select::device_from_env(),
+            crate::hal::select::DEVICE_ENV,
+        ),
+    };
+    let spec = crate::hal::select::DeviceSpec::parse(&name);
+    let in_process = spec == Some(crate::hal::select::DeviceSpec::InProcess);
     let dev = match arena {
-        Some(arena) => device_in(cfg, arena)?,
+        // The arena is the simulated chip's memory in this process: it wins over the
+        // environment's default device, not over the config's own choice.
+        Some(arena) if in_process || from == crate::hal::select::DEVICE_ENV => {
+            device_in(cfg, arena)?
+        }
+        Some(_) => {
+            return fail!(
+                InvalidArgument,
+                "cfg->arena is memory for the simulated chip in this process, but {from} \
+                 names device '{name}'"
+            )
+        }
         None => {
-            let chip = SimChip::new(cfg.arch).map_err(|e| {
-                RuntimeError::new(
-                    ErrorKind::OutOfMemory,
-                    format_args!("cannot reserve the simulated chip's memory: {e}"),
-                )
+            let chip = AnyChip::open(&name, cfg.arch).map_err(|e| {
+                let kind = match (spec, &e) {
+                    (None, _) => ErrorKind::InvalidArgument,
+                    (_, crate::hal::HalError::Lost(_)) => ErrorKind::DeviceLost,
+                    _ if in_process => ErrorKind::OutOfMemory,
+                    _ => ErrorKind::Device,
+                };
+                match in_process {
+                    true => RuntimeError::new(kind, format_args!("{e}")),
+                    false => RuntimeError::new(kind, format_args!("{from}: {e}")),
+                }
             })?;
             Device::new(cfg, chip)?
         }
@@ -342,8 +403,18 @@ fn pin_worker(w: &std::thread::JoinHandle<()>, cq: u8, cpus: [u32; 2]) -> Result
 #[cfg(not(feature = "std"))]
 fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
     let OpenConfig {
-        device: cfg, arena, ..
+        device: cfg,
+        arena,
+        chip,
+        ..
     } = cfg;
+    if chip.as_deref().is_some_and(|c| c != "sim" && !c.is_empty()) {
+        return fail!(
+            Unsupported,
+            "cfg->device names a device other than \"sim\"; without std only the simulated \
+             chip in the caller's arena can be opened"
+        );
+    }
     let Some(arena) = arena else {
         return fail!(
             InvalidArgument,
@@ -372,6 +443,7 @@ pub unsafe extern "C" fn ttrt_device_open(
         let config = if cfg.is_null() {
             OpenConfig {
                 device: DeviceConfig::default(),
+                chip: None,
                 arena: None,
                 worker_cpu: None,
             }
@@ -465,7 +537,7 @@ pub unsafe extern "C" fn ttrt_device_poll(
 /// Runs `f` on the open device behind `dev`.
 fn with_device<T>(
     dev: *const ttrt_device,
-    f: impl FnOnce(&Device<SimChip>) -> Result<T, RuntimeError>,
+    f: impl FnOnce(&Device<AnyChip>) -> Result<T, RuntimeError>,
 ) -> Result<T, RuntimeError> {
     let h = device(dev)?;
     f(h.shared.open()?)

@@ -268,6 +268,7 @@ pub(crate) fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
         ErrorKind::NotFound => ttrt_status::NotFound,
         ErrorKind::Unsupported => ttrt_status::Unsupported,
         ErrorKind::Cancelled => ttrt_status::Cancelled,
+        ErrorKind::DeviceLost => ttrt_status::DeviceLost,
     }
 }
 

@@ -21,7 +21,7 @@ use super::status::ttrt_status;
 use super::tensor::{
     host_of, lend_tensor, memory_of, take_tensor, ttrt_host_tensor, ttrt_memory_config, ttrt_tensor,
 };
-use crate::hal::sim::SimChip;
+use crate::hal::select::AnyChip;
 use crate::pipeline::{
     ExecutorKind, MemoryConfigs, Model, Pipeline, PipelineConfig, PipelineError,
 };
@@ -145,14 +145,15 @@ fn kind_of(status: u32) -> ErrorKind {
         Some(ttrt_status::NotFound) => ErrorKind::NotFound,
         Some(ttrt_status::Unsupported) => ErrorKind::Unsupported,
         Some(ttrt_status::Cancelled) => ErrorKind::Cancelled,
+        Some(ttrt_status::DeviceLost) => ErrorKind::DeviceLost,
         _ => ErrorKind::Device,
     }
 }
 
-impl Model<SimChip> for CModel {
+impl Model<AnyChip> for CModel {
     fn run(
         &mut self,
-        _dev: &Device<SimChip>,
+        _dev: &Device<AnyChip>,
         cq: u8,
         input: &mut Tensor,
     ) -> Result<Tensor, RuntimeError> {
@@ -213,8 +214,8 @@ impl Model<SimChip> for CModel {
 struct SharedDevice(Arc<Shared>);
 
 impl Deref for SharedDevice {
-    type Target = Device<SimChip>;
-    fn deref(&self) -> &Device<SimChip> {
+    type Target = Device<AnyChip>;
+    fn deref(&self) -> &Device<AnyChip> {
         &self.0.dev
     }
 }

@@ -35,12 +35,16 @@ pub enum ttrt_status {
     /// finished, freed or closed the object it waited on; the call returned without doing its
     /// work. Appended after Panic.
     Cancelled = 11,
+    /// The device is gone: the device process it was attached to ended (or its link went
+    /// down). Nothing on it can be reached again; close it and open it anew. Appended after
+    /// Cancelled.
+    DeviceLost = 12,
 }
 
 static_assertions::assert_eq_size!(ttrt_status, u32);
 
 /// Every status, in value order.
-const ALL: [ttrt_status; 12] = [
+const ALL: [ttrt_status; 13] = [
     ttrt_status::Success,
     ttrt_status::RuntimeError,
     ttrt_status::Timeout,
@@ -53,6 +57,7 @@ const ALL: [ttrt_status; 12] = [
     ttrt_status::InvalidImage,
     ttrt_status::Panic,
     ttrt_status::Cancelled,
+    ttrt_status::DeviceLost,
 ];
 
 impl ttrt_status {
@@ -76,6 +81,7 @@ impl ttrt_status {
             Self::InvalidImage => "TTRT_STATUS_INVALID_IMAGE\0",
             Self::Panic => "TTRT_STATUS_PANIC\0",
             Self::Cancelled => "TTRT_STATUS_CANCELLED\0",
+            Self::DeviceLost => "TTRT_STATUS_DEVICE_LOST\0",
         }
     }
 

@@ -11,7 +11,13 @@
 //! belongs to the chip's side of the boundary.
 
 pub mod layout;
+pub mod memory;
+pub mod select;
+#[cfg(all(feature = "std", target_os = "linux"))]
+pub mod shm;
 pub mod sim;
+pub mod transport;
+pub mod wire;
 
 use core::fmt;
 use core::ptr::NonNull;
@@ -182,6 +188,12 @@ pub enum HalError {
     Format(FormatError),
     /// A program the chip cannot run (operands it does not support), with the reason.
     Unsupported(&'static str),
+    /// A command record the device could not read: the field that is wrong.
+    BadCommand(&'static str),
+    /// A command failed on a device behind a transport: the text the device sent back.
+    Device(wire::DeviceText),
+    /// The device is gone (its process ended, its link went down): why.
+    Lost(&'static str),
 }
 
 impl fmt::Display for HalError {
@@ -203,6 +215,9 @@ impl fmt::Display for HalError {
             HalError::Compute(e) => write!(f, "{e}"),
             HalError::Format(e) => write!(f, "{e}"),
             HalError::Unsupported(why) => write!(f, "program not supported: {why}"),
+            HalError::BadCommand(what) => write!(f, "the device refused a command: bad {what}"),
+            HalError::Device(text) => write!(f, "{text}"),
+            HalError::Lost(why) => write!(f, "the device is lost: {why}"),
         }
     }
 }

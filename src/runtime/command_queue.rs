@@ -88,6 +88,8 @@ pub(crate) struct HostSide {
 struct ErrorSlot {
     /// 0: empty, 1: being written, 2: holds a message.
     state: AtomicU8,
+    /// The failure was the device going away (written before state 2).
+    lost: core::sync::atomic::AtomicBool,
     text: UnsafeCell<MessageBuf<256>>,
 }
 
@@ -166,6 +168,7 @@ impl CommandQueue {
             }),
             error: ErrorSlot {
                 state: AtomicU8::new(0),
+                lost: core::sync::atomic::AtomicBool::new(false),
                 text: UnsafeCell::new(MessageBuf::new()),
             },
         }
@@ -267,6 +270,11 @@ impl CommandQueue {
 
     /// Keeps the first device-side failure until the host collects it.
     pub(crate) fn set_error(&self, args: core::fmt::Arguments<'_>) {
+        self.set_error_of(false, args);
+    }
+
+    /// Keeps a failure whose cause was the device going away (`lost`), or another one.
+    pub(crate) fn set_error_of(&self, lost: bool, args: core::fmt::Arguments<'_>) {
         if self
             .error
             .state
@@ -275,6 +283,7 @@ impl CommandQueue {
         {
             // SAFETY: state 1 makes this the only writer; readers wait for state 2.
             unsafe { (*self.error.text.get()).set(args) };
+            self.error.lost.store(lost, Ordering::Relaxed);
             self.error.state.store(2, Ordering::Release);
         }
     }
@@ -285,8 +294,12 @@ impl CommandQueue {
             return Ok(());
         }
         // SAFETY: state 2: the writer is done and no other writer starts until we reset it.
+        let kind = match self.error.lost.load(Ordering::Relaxed) {
+            true => super::error::ErrorKind::DeviceLost,
+            false => super::error::ErrorKind::Device,
+        };
         let err = RuntimeError::new(
-            super::error::ErrorKind::Device,
+            kind,
             format_args!("{}", unsafe { (*self.error.text.get()).as_str() }),
         );
         self.error.state.store(0, Ordering::Release);

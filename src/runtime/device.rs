@@ -700,7 +700,11 @@ impl<C: Chip> Device<C> {
                 .map_err(|e| (e, "trace")),
         };
         if let Err((e, what)) = result {
-            cq.set_error(format_args!("device error on CQ {} ({what}): {e}", cq.id));
+            let lost = matches!(e, HalError::Lost(_));
+            cq.set_error_of(
+                lost,
+                format_args!("device error on CQ {} ({what}): {e}", cq.id),
+            );
         }
         cq.pop(data_end);
         Step::Ran

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Unsupported,
     /// The device was closed (or the pipeline freed) while the call waited.
     Cancelled,
+    /// The device is gone (its process ended).
+    DeviceLost,
 }
 
 /// A runtime failure.
@@ -102,6 +104,10 @@ impl From<crate::format::FormatError> for RuntimeError {
 
 impl From<crate::hal::HalError> for RuntimeError {
     fn from(e: crate::hal::HalError) -> Self {
-        RuntimeError::new(ErrorKind::Device, format_args!("{e}"))
+        let kind = match e {
+            crate::hal::HalError::Lost(_) => ErrorKind::DeviceLost,
+            _ => ErrorKind::Device,
+        };
+        RuntimeError::new(kind, format_args!("{e}"))
     }
 }

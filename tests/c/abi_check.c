@@ -28,6 +28,7 @@ STATIC_ASSERT(TTRT_STATUS_IO_ERROR == 8, "status");
 STATIC_ASSERT(TTRT_STATUS_INVALID_IMAGE == 9, "status");
 STATIC_ASSERT(TTRT_STATUS_PANIC == 10, "status");
 STATIC_ASSERT(TTRT_STATUS_CANCELLED == 11, "status");
+STATIC_ASSERT(TTRT_STATUS_DEVICE_LOST == 12, "status");
 STATIC_ASSERT(sizeof(ttrt_status) == 4, "ttrt_status is 32 bits");
 STATIC_ASSERT(TTRT_LOG_LEVEL_OFF == 0 && TTRT_LOG_LEVEL_TRACE == 5, "log levels");
 
@@ -38,7 +39,7 @@ STATIC_ASSERT(offsetof(ttrt_event, cq_id) == 4, "ttrt_event.cq_id");
 STATIC_ASSERT(offsetof(ttrt_event, id) == 8, "ttrt_event.id");
 
 /* Device API structs (pinned by static_assertions in src/ffi/device.rs and tensor.rs). */
-STATIC_ASSERT(sizeof(ttrt_device_config) == 64 + 2 * sizeof(void *), "ttrt_device_config size");
+STATIC_ASSERT(sizeof(ttrt_device_config) == 64 + 3 * sizeof(void *), "ttrt_device_config size");
 STATIC_ASSERT(offsetof(ttrt_device_config, struct_size) == 0, "ttrt_device_config.struct_size");
 STATIC_ASSERT(offsetof(ttrt_device_config, num_command_queues) == 12, "ttrt_device_config.num_command_queues");
 STATIC_ASSERT(offsetof(ttrt_device_config, trace_region_size) == 16, "ttrt_device_config.trace_region_size");
@@ -50,6 +51,7 @@ STATIC_ASSERT(offsetof(ttrt_device_config, pin_workers) == 48 + sizeof(void *), 
 STATIC_ASSERT(offsetof(ttrt_device_config, worker_cpu) == 52 + sizeof(void *), "ttrt_device_config.worker_cpu");
 STATIC_ASSERT(offsetof(ttrt_device_config, host_memory_budget) == 56 + 2 * sizeof(void *),
               "ttrt_device_config.host_memory_budget");
+STATIC_ASSERT(offsetof(ttrt_device_config, device) == 64 + 2 * sizeof(void *), "ttrt_device_config.device");
 STATIC_ASSERT(sizeof(ttrt_backend_config) == 32, "ttrt_backend_config size");
 STATIC_ASSERT(offsetof(ttrt_backend_config, host_memory_budget) == 16, "ttrt_backend_config.host_memory_budget");
 STATIC_ASSERT(offsetof(ttrt_backend_config, golden) == 24, "ttrt_backend_config.golden");
@@ -120,6 +122,7 @@ static const char *const names[] = {
     "TTRT_STATUS_INVALID_ARGUMENT", "TTRT_STATUS_NOT_FOUND",   "TTRT_STATUS_INVALID_STATE",
     "TTRT_STATUS_OUT_OF_MEMORY", "TTRT_STATUS_UNSUPPORTED",   "TTRT_STATUS_IO_ERROR",
     "TTRT_STATUS_INVALID_IMAGE", "TTRT_STATUS_PANIC",         "TTRT_STATUS_CANCELLED",
+    "TTRT_STATUS_DEVICE_LOST",
 };
 
 static void *other_thread(void *arg) {
@@ -193,7 +196,7 @@ int main(void) {
     for (i = 0; i < sizeof names / sizeof names[0]; i++) {
         CHECK(strcmp(ttrt_status_str(i), names[i]) == 0);
     }
-    CHECK(strcmp(ttrt_status_str(12), "TTRT_STATUS_UNKNOWN") == 0);
+    CHECK(strcmp(ttrt_status_str(13), "TTRT_STATUS_UNKNOWN") == 0);
     CHECK(strcmp(ttrt_status_str(0xffffffffu), "TTRT_STATUS_UNKNOWN") == 0);
 
     /* NULL where a pointer is required: a status and a line naming the function and argument. */

@@ -5,18 +5,24 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use ttrt::format::Arch;
-use ttrt::hal::sim::SimChip;
+use ttrt::hal::select::{device_from_env, AnyChip};
 use ttrt::runtime::{Device, DeviceConfig};
 
 pub struct Dev {
-    pub dev: Arc<Device<SimChip>>,
+    pub dev: Arc<Device<AnyChip>>,
     workers: Vec<JoinHandle<()>>,
 }
 
 impl Dev {
     /// A Wormhole B0 simulated chip with `config`, served by its workers.
     pub fn serve(config: DeviceConfig) -> Dev {
-        let dev = Arc::new(Device::new(config, SimChip::new(Arch::WormholeB0).unwrap()).unwrap());
+        let dev = Arc::new(
+            Device::new(
+                config,
+                AnyChip::open(&device_from_env(), Arch::WormholeB0).unwrap(),
+            )
+            .unwrap(),
+        );
         dev.set_threaded(true);
         let workers = (0..config.num_command_queues)
             .map(|cq| {
@@ -29,8 +35,8 @@ impl Dev {
 }
 
 impl std::ops::Deref for Dev {
-    type Target = Device<SimChip>;
-    fn deref(&self) -> &Device<SimChip> {
+    type Target = Device<AnyChip>;
+    fn deref(&self) -> &Device<AnyChip> {
         &self.dev
     }
 }

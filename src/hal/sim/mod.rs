@@ -8,19 +8,19 @@
 //! ([`crate::compute`]) and packed back ([`crate::format::page`]).
 
 mod exec;
-mod memory;
-
-pub use memory::SimMemory;
+#[cfg(all(feature = "std", target_os = "linux"))]
+pub mod serve;
 
 use core::ptr::NonNull;
 
+use super::memory::FlatMemory;
 use super::{Chip, ChipGeometry, HalError, MemKind, Program};
 use crate::format::{Arch, Rounding};
 
 /// The simulated chip.
 pub struct SimChip {
     geometry: ChipGeometry,
-    memory: SimMemory,
+    memory: FlatMemory,
     rounding: Rounding,
 }
 
@@ -30,7 +30,7 @@ impl SimChip {
     pub fn new(arch: Arch) -> std::io::Result<SimChip> {
         let geometry = ChipGeometry::of(arch);
         Ok(SimChip {
-            memory: SimMemory::reserve(&geometry)?,
+            memory: FlatMemory::reserve(&geometry)?,
             geometry,
             rounding: Rounding::default(),
         })
@@ -52,10 +52,19 @@ impl SimChip {
         }
         geometry.dram_channel_size = per_channel;
         Some(SimChip {
-            memory: SimMemory::over(arena, &geometry),
+            memory: FlatMemory::over(arena, &geometry),
             geometry,
             rounding: Rounding::default(),
         })
+    }
+
+    /// A chip of `geometry` over `memory` (a shared mapping another process reaches too).
+    pub fn with_memory(geometry: ChipGeometry, memory: FlatMemory) -> SimChip {
+        SimChip {
+            geometry,
+            memory,
+            rounding: Rounding::default(),
+        }
     }
 
     /// The rounding the chip's packers use (Buda's reference by default).

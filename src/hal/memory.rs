@@ -1,8 +1,10 @@
-//! The simulated chip's memory: all DRAM channels, then the L1 of every core, in one range.
+//! A chip's memory as one flat range of host memory: all DRAM channels, then the L1 of every
+//! core. The simulated chip computes in it; the shared-memory transport reaches another
+//! process's simulated chip through the same layout.
 
 use crate::hal::{ChipGeometry, HalError, MemKind};
 
-pub struct SimMemory {
+pub struct FlatMemory {
     base: *mut u8,
     len: usize,
     dram_channel_size: u64,
@@ -15,10 +17,10 @@ pub struct SimMemory {
 
 // SAFETY: the memory is plain bytes reached through raw pointers; `Chip` documents that
 // concurrent access to the same bytes is the program's race, as on silicon.
-unsafe impl Send for SimMemory {}
-unsafe impl Sync for SimMemory {}
+unsafe impl Send for FlatMemory {}
+unsafe impl Sync for FlatMemory {}
 
-impl SimMemory {
+impl FlatMemory {
     fn layout(geometry: &ChipGeometry) -> (u64, u64) {
         let dram = geometry.dram_channel_size * geometry.dram_channels as u64;
         let l1 = geometry.l1_size * geometry.l1_banks() as u64;
@@ -28,7 +30,7 @@ impl SimMemory {
     /// Reserves the chip's memory as an anonymous mapping without swap reservation: only
     /// touched pages cost memory.
     #[cfg(feature = "std")]
-    pub fn reserve(geometry: &ChipGeometry) -> std::io::Result<SimMemory> {
+    pub fn reserve(geometry: &ChipGeometry) -> std::io::Result<FlatMemory> {
         let (dram, l1) = Self::layout(geometry);
         let len = usize::try_from(dram + l1).map_err(|_| {
             std::io::Error::new(
@@ -40,7 +42,7 @@ impl SimMemory {
             .len(len)
             .no_reserve_swap()
             .map_anon()?;
-        Ok(SimMemory {
+        Ok(FlatMemory {
             base: map.as_mut_ptr(),
             len,
             dram_channel_size: geometry.dram_channel_size,
@@ -51,14 +53,44 @@ impl SimMemory {
         })
     }
 
+    /// The memory at `offset` of a shared mapping (another process maps the same object).
+    #[cfg(feature = "std")]
+    pub fn in_map(
+        mut map: memmap2::MmapMut,
+        offset: usize,
+        geometry: &ChipGeometry,
+    ) -> Option<FlatMemory> {
+        let (dram, l1) = Self::layout(geometry);
+        let len = usize::try_from(dram + l1).ok()?;
+        if offset.checked_add(len)? > map.len() {
+            return None;
+        }
+        Some(FlatMemory {
+            // SAFETY: offset + len lies inside the mapping (checked above).
+            base: unsafe { map.as_mut_ptr().add(offset) },
+            len,
+            dram_channel_size: geometry.dram_channel_size,
+            dram_channels: geometry.dram_channels,
+            l1_size: geometry.l1_size,
+            l1_banks: geometry.l1_banks(),
+            _map: Some(map),
+        })
+    }
+
+    /// Bytes of memory a chip of `geometry` has.
+    pub fn size(geometry: &ChipGeometry) -> u64 {
+        let (dram, l1) = Self::layout(geometry);
+        dram + l1
+    }
+
     /// Memory over a caller's arena, which must hold the geometry's DRAM and L1.
-    pub fn over(arena: &'static mut [u8], geometry: &ChipGeometry) -> SimMemory {
+    pub fn over(arena: &'static mut [u8], geometry: &ChipGeometry) -> FlatMemory {
         let (dram, l1) = Self::layout(geometry);
         assert!(
             dram + l1 <= arena.len() as u64,
             "arena smaller than the geometry"
         );
-        SimMemory {
+        FlatMemory {
             base: arena.as_mut_ptr(),
             len: arena.len(),
             dram_channel_size: geometry.dram_channel_size,

@@ -1,0 +1,94 @@
+//! `ttrt sim-device NAME [--arch ARCH] [--per-client]`: the simulated chip as a device
+//! process. Other processes attach to it with `TTRT_DEVICE=shm:NAME` (or the device config's
+//! `device` field) and reach it only through shared memory: its memory, a command ring per
+//! client and completions. It serves until it is killed (SIGTERM, SIGINT); clients attached
+//! then get `TTRT_STATUS_DEVICE_LOST` from their next command instead of waiting.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use ttrt::format::Arch;
+
+pub const USAGE: &str = "\
+Usage: ttrt sim-device NAME [--arch ARCH] [--per-client]
+
+Serves a simulated chip as a device process: other processes attach with
+TTRT_DEVICE=shm:NAME (or ttrt_device_config.device = \"shm:NAME\") and reach it
+only through shared memory. Runs until killed.
+
+  --arch ARCH      Grayskull, Wormhole_B0 (default) or Blackhole
+  --per-client     each attaching client gets a chip of its own (of the arch it
+                   asks for), freed when it goes; default: one chip all share";
+
+#[cfg(target_os = "linux")]
+pub fn main(args: &[String]) -> ExitCode {
+    use ttrt::hal::sim::serve::{serve, ServeConfig};
+    let mut cfg = ServeConfig {
+        name: String::new(),
+        arch: Arch::WormholeB0,
+        per_client: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--help" | "-h" => {
+                outln!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "--per-client" => cfg.per_client = true,
+            "--arch" => {
+                let v = it.next().map(String::as_str).unwrap_or("");
+                let Some(arch) = Arch::from_name(v) else {
+                    eprintln!(
+                        "ttrt sim-device: unknown arch `{v}` (Grayskull, Wormhole_B0 or Blackhole)"
+                    );
+                    return ExitCode::from(2);
+                };
+                cfg.arch = arch;
+            }
+            other if other.starts_with('-') => {
+                eprintln!(
+                    "ttrt sim-device: unknown option `{other}`; see `ttrt sim-device --help`"
+                );
+                return ExitCode::from(2);
+            }
+            other if cfg.name.is_empty() => cfg.name = other.to_string(),
+            other => {
+                eprintln!("ttrt sim-device: one name at a time (also given `{other}`)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if cfg.name.is_empty() {
+        eprintln!("ttrt sim-device: no NAME given\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let stop = AtomicBool::new(false);
+    let ready = || {
+        let mode = if cfg.per_client {
+            "a chip per client"
+        } else {
+            "one shared chip"
+        };
+        outln!(
+            "ttrt sim-device: serving '{}' ({}, {mode}); attach with TTRT_DEVICE=shm:{}",
+            cfg.name,
+            cfg.arch.name(),
+            cfg.name
+        );
+    };
+    match serve(&cfg, &stop, ready) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ttrt sim-device: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn main(_args: &[String]) -> ExitCode {
+    let _ = (USAGE, Arch::WormholeB0, AtomicBool::new(false));
+    eprintln!("ttrt sim-device: device processes need Linux (shared memory and futexes)");
+    ExitCode::from(1)
+}

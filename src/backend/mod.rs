@@ -73,6 +73,10 @@ pub struct BackendConfig {
     /// but for a flat input queue that only tilizers read, which keeps the host's values
     /// unquantized (golden's tilizer re-tilizes the host's buffer, not the queue's tiles).
     pub golden: bool,
+    /// The device to run on: `"sim"` (the simulated chip in this process) or `"shm:NAME"`
+    /// (the device process `ttrt sim-device NAME` serves); `None`: the `TTRT_DEVICE`
+    /// environment variable, else `"sim"`.
+    pub device: Option<&'static str>,
 }
 
 impl Default for BackendConfig {
@@ -82,6 +86,7 @@ impl Default for BackendConfig {
             num_command_queues: 1,
             host_memory_budget: 0,
             golden: false,
+            device: None,
         }
     }
 }
@@ -641,9 +646,15 @@ impl Backend {
         let interp = Interpreter::new(netlist).map_err(|e| {
             BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
         })?;
-        let device_name = crate::hal::select::device_from_env();
+        let device_name = match self.config.device {
+            Some(d) => alloc::string::String::from(d),
+            None => crate::hal::select::device_from_env(),
+        };
         let chip = AnyChip::open(&device_name, self.arch).map_err(|e| {
-            let env = crate::hal::select::DEVICE_ENV;
+            let env = match self.config.device {
+                Some(_) => "config.device",
+                None => crate::hal::select::DEVICE_ENV,
+            };
             let (kind, text) = match crate::hal::select::DeviceSpec::parse(&device_name) {
                 Some(crate::hal::select::DeviceSpec::InProcess) => {
                     (BackendErrorKind::OutOfMemory, alloc::format!("{e}"))

@@ -223,6 +223,7 @@ unsafe fn config_of(c: *const ttrt_backend_config) -> Result<BackendConfig, ArgE
         num_command_queues: c.num_command_queues as u8,
         host_memory_budget: c.host_memory_budget,
         golden: c.golden != 0,
+        device: None,
     })
 }
 

@@ -15,6 +15,7 @@ mod model;
 mod model_time;
 mod netlist;
 mod pipeline;
+mod remote;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -53,6 +54,10 @@ Suites (all of them when none is named):
             (skipped without numpy); at sequence 128 by `ttrt run` in a child, its
             peak RSS against the model's bytes in queue formats
             (TTRT_BENCH_MODEL_LAYERS=N: the time figure over N layers alone)
+  remote    the simulated chip in a device process (ttrt sim-device, shared
+            memory) against the same chip in process: the backend datacopy
+            cycle with 1 MiB entries; one command's round trip against an
+            atomic ping-pong between two processes
 
 Options:
   --quick   fewer runs (a smoke test; the figures are rough)
@@ -120,6 +125,10 @@ const SUITES: &[Suite] = &[
     Suite {
         name: "model",
         run: model::run,
+    },
+    Suite {
+        name: "remote",
+        run: remote::run,
     },
 ];
 

@@ -1,0 +1,251 @@
+//! The `remote` suite: the simulated chip in a device process (`ttrt sim-device`, attached
+//! over shared memory) against the same chip in this process. The backend's push ->
+//! run_program -> get_output -> pop cycle of a datacopy netlist with 1 MiB entries, as a ratio
+//! to the in-process cycle; and one command's round trip to the device process (record,
+//! doorbell, completion) against an atomic ping-pong through shared memory between two
+//! processes, the floor of any cross-process handshake.
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ttrt::backend::{Backend, BackendConfig};
+use ttrt::format::{Arch, DataFormat, HostTensor, HostTensorMut};
+use ttrt::hal::layout::{BankGeometry, BufferLayout, BufferType, MemoryLayout, TensorLayout};
+use ttrt::hal::select::AnyChip;
+use ttrt::hal::{BufferRef, Chip, OpKind, Program};
+
+use super::{median, Plan};
+
+const ROWS: usize = 1024;
+const COLS: usize = 512;
+const SHAPE: [usize; 4] = [1, 1, ROWS, COLS];
+
+/// A datacopy between two 1024x512 Float16_b queues (1 MiB an entry).
+const NETLIST: &str = r#"
+devices:
+  arch: wormhole_b0
+queues:
+  x: {type: queue, input: HOST, entries: 2, grid_size: [1, 1], t: 1, mblock: [16, 4], ublock: [2, 4], df: Float16_b, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}
+  y: {type: queue, input: copy, entries: 2, grid_size: [1, 1], t: 1, mblock: [16, 4], ublock: [2, 4], df: Float16_b, target_device: 0, loc: dram, dram: [[1, 0x10000000]]}
+graphs:
+  g:
+    target_device: 0
+    input_count: 1
+    copy: {type: datacopy, grid_loc: [0, 0], grid_size: [1, 1], inputs: [x], in_df: [Float16_b], acc_df: Float16_b, out_df: Float16_b, intermed_df: Float16_b, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi3, untilize_output: false, t: 1, mblock: [16, 4], ublock: [2, 4]}
+programs:
+  - run:
+      - staticvar: {$lptr: 0, $gptr: 0}
+      - execute: {graph_name: g, queue_settings: {x: {prologue: false, epilogue: false, zero: false, rd_ptr_local: $lptr, rd_ptr_global: $gptr}}}
+      - varinst: [$lptr, incwrap, 1, 4]
+      - varinst: [$gptr, incwrap, 1, 4]
+"#;
+
+/// `ttrt sim-device` on a name of this process, killed when dropped.
+struct DeviceProcess {
+    name: &'static str,
+    child: Child,
+}
+
+impl DeviceProcess {
+    fn start() -> Result<DeviceProcess, String> {
+        let name: &'static str =
+            Box::leak(format!("bench-{}", std::process::id()).into_boxed_str());
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut child = Command::new(exe)
+            .args(["sim-device", name, "--per-client"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start ttrt sim-device: {e}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        if !line.contains("serving") {
+            let _ = child.kill();
+            return Err(format!("ttrt sim-device did not start: {line}"));
+        }
+        Ok(DeviceProcess { name, child })
+    }
+
+    fn device(&self) -> &'static str {
+        Box::leak(format!("shm:{}", self.name).into_boxed_str())
+    }
+}
+
+impl Drop for DeviceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn input() -> Vec<u8> {
+    (0..ROWS * COLS)
+        .flat_map(|i| ((((i * 2654435761) >> 7) % 4093) as f32 / 512.0 - 4.0).to_le_bytes())
+        .collect()
+}
+
+/// The median datacopy cycle on `device`, and its output.
+fn cycle_on(device: &'static str, plan: Plan) -> Result<(Duration, Vec<u8>), String> {
+    let e = |e: ttrt::backend::BackendError| e.message;
+    let netlist = ttrt::netlist::parse(NETLIST, "bench-remote.yaml").map_err(|e| e.to_string())?;
+    let config = BackendConfig {
+        device: Some(device),
+        ..BackendConfig::default()
+    };
+    let be = Backend::from_netlist(netlist, &config).map_err(e)?;
+    be.initialize().map_err(e)?;
+    let data = input();
+    let src = HostTensor::contiguous(&data, DataFormat::Float32, SHAPE);
+    let mut out = vec![0u8; ROWS * COLS * 4];
+    let mut cycle = || -> Result<Duration, String> {
+        let t0 = Instant::now();
+        be.push_input("x", &src, true, -1, -1).map_err(e)?;
+        be.run_program("run", &[]).map_err(e)?;
+        let mut dst = HostTensorMut::contiguous(&mut out, DataFormat::Float32, SHAPE);
+        be.get_output_into("y", &mut dst, true, -1, -1).map_err(e)?;
+        be.pop_output("y", true, -1).map_err(e)?;
+        Ok(t0.elapsed())
+    };
+    for _ in 0..plan.warmup.max(1) {
+        cycle()?;
+    }
+    let mut times = Vec::new();
+    let started = Instant::now();
+    while plan.more(times.len(), started) {
+        times.push(cycle()?);
+    }
+    be.finish().map_err(e)?;
+    Ok((median(&times), out))
+}
+
+/// One tile's identity program on `chip`: the smallest command there is.
+fn one_tile_program(chip: &AnyChip) -> Result<Program, String> {
+    let g = *chip.geometry();
+    let layout = BufferLayout::new(
+        [1, 1, 32, 32],
+        DataFormat::Float16B,
+        TensorLayout::Tile,
+        BufferType::Dram,
+        MemoryLayout::Interleaved,
+        None,
+        BankGeometry {
+            dram_banks: g.dram_channels,
+            compute_grid: g.grid,
+            dram_alignment: g.dram_alignment,
+            l1_alignment: g.l1_alignment,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let at = |addr| BufferRef { addr, layout };
+    Ok(Program {
+        op: OpKind::Unary(ttrt::compute::UnaryOp::Identity),
+        a: at(g.dram_unreserved_base),
+        b: at(g.dram_unreserved_base),
+        out: at(g.dram_unreserved_base + 4096),
+    })
+}
+
+fn per_run(chip: &AnyChip, runs: u32) -> Result<Duration, String> {
+    let p = one_tile_program(chip)?;
+    for _ in 0..100 {
+        chip.run(&p).map_err(|e| e.to_string())?;
+    }
+    let t0 = Instant::now();
+    for _ in 0..runs {
+        chip.run(black_box(&p)).map_err(|e| e.to_string())?;
+    }
+    Ok(t0.elapsed() / runs)
+}
+
+/// One round trip of an atomic ping-pong with a forked child through a shared mapping.
+fn ping_pong(rounds: u32) -> Result<Duration, String> {
+    // SAFETY: a fresh shared anonymous mapping of one page.
+    let shared = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if shared == libc::MAP_FAILED {
+        return Err("mmap failed".into());
+    }
+    // SAFETY: the page is aligned and lives until munmap below.
+    let word = unsafe { &*(shared as *const AtomicU32) };
+    word.store(0, Ordering::SeqCst);
+    let total = 2 * rounds + 2;
+    // SAFETY: the child only spins on the atomic and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err("fork failed".into());
+    }
+    if pid == 0 {
+        let mut next = 1;
+        while next < total {
+            while word.load(Ordering::Acquire) != next {
+                std::hint::spin_loop();
+            }
+            word.store(next + 1, Ordering::Release);
+            next += 2;
+        }
+        // SAFETY: ends the child without running the parent's exit handlers.
+        unsafe { libc::_exit(0) };
+    }
+    let mut t0 = Instant::now();
+    let mut next = 0;
+    while next < total {
+        if next == 2 {
+            t0 = Instant::now();
+        }
+        word.store(next + 1, Ordering::Release);
+        while word.load(Ordering::Acquire) != next + 2 {
+            std::hint::spin_loop();
+        }
+        next += 2;
+    }
+    let d = t0.elapsed() / rounds;
+    let mut status = 0;
+    // SAFETY: reaps our child; unmaps our page.
+    unsafe {
+        libc::waitpid(pid, &mut status, 0);
+        libc::munmap(shared, 4096);
+    }
+    Ok(d)
+}
+
+pub fn run(plan: Plan) -> Result<(), String> {
+    let process = DeviceProcess::start()?;
+    let (local, local_out) = cycle_on("sim", plan)?;
+    let (remote, remote_out) = cycle_on(process.device(), plan)?;
+    if local_out != remote_out {
+        return Err("the device process's datacopy output differs from the in-process one".into());
+    }
+    outln!(
+        "remote datacopy cycle 1024x512 Float16_b (1 MiB): {:.3} ms in a device process = {:.2}x in process ({:.3} ms); goal <= 1.3x",
+        remote.as_secs_f64() * 1e3,
+        remote.as_secs_f64() / local.as_secs_f64(),
+        local.as_secs_f64() * 1e3
+    );
+    let runs = if plan.runs < 10 { 200 } else { 2000 };
+    let chip = AnyChip::open(process.device(), Arch::WormholeB0).map_err(|e| e.to_string())?;
+    let here = AnyChip::open("sim", Arch::WormholeB0).map_err(|e| e.to_string())?;
+    let (remote_cmd, local_cmd) = (per_run(&chip, runs)?, per_run(&here, runs)?);
+    let pong = ping_pong(runs * 10)?;
+    outln!(
+        "remote command round trip (1-tile program: record, doorbell, completion): {:.1} us = {:.1}x an atomic ping-pong between two processes ({:.2} us); the same program in process {:.1} us",
+        remote_cmd.as_secs_f64() * 1e6,
+        remote_cmd.as_secs_f64() / pong.as_secs_f64(),
+        pong.as_secs_f64() * 1e6,
+        local_cmd.as_secs_f64() * 1e6
+    );
+    Ok(())
+}

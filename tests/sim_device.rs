@@ -348,3 +348,44 @@ fn clients_share_one_device_and_a_dead_clients_state_is_freed() {
         assert_eq!(back, pattern(4096, seed), "mark {seed}");
     }
 }
+
+#[test]
+fn the_readme_route_serves_the_main_job_from_a_device_process() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let marker = "<!-- run by tests/sim_device.rs -->\n```sh\n";
+    let start = text
+        .find(marker)
+        .expect("README.md has the sim-device block")
+        + marker.len();
+    let block = &text[start..start + text[start..].find("```").unwrap()];
+    // The block runs as written, in the repository, with the ttrt this test was built with.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_ttrt"));
+    assert!(bin.ends_with("target/release/ttrt"), "{}", bin.display());
+    let run = |script: &str| {
+        Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let out = run(block);
+    let stopped = run("target/release/ttrt sim-device mychip --stop 2>/dev/null || true");
+    assert!(stopped.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("serving 'mychip' (Grayskull, one shared chip)"),
+        "{text}"
+    );
+    // `ttrt run` reports the model's outputs.
+    assert!(text.contains("digits"), "{text}");
+    // Once stopped, the same client finds no device: it did attach to the device process.
+    let after = run("TTRT_DEVICE=shm:mychip target/release/ttrt run examples/digits.tti");
+    assert!(!after.status.success());
+    let err = String::from_utf8_lossy(&after.stderr);
+    assert!(err.contains("no device process serves 'mychip'"), "{err}");
+}

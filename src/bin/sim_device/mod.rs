@@ -10,15 +10,19 @@ use std::sync::atomic::AtomicBool;
 use ttrt::format::Arch;
 
 pub const USAGE: &str = "\
-Usage: ttrt sim-device NAME [--arch ARCH] [--per-client]
+Usage: ttrt sim-device NAME [--arch ARCH] [--per-client] [--background]
+       ttrt sim-device NAME --stop
 
 Serves a simulated chip as a device process: other processes attach with
 TTRT_DEVICE=shm:NAME (or ttrt_device_config.device = \"shm:NAME\") and reach it
-only through shared memory. Runs until killed.
+only through shared memory. Runs until stopped or killed; attached clients then
+get TTRT_STATUS_DEVICE_LOST.
 
   --arch ARCH      Grayskull, Wormhole_B0 (default) or Blackhole
   --per-client     each attaching client gets a chip of its own (of the arch it
-                   asks for), freed when it goes; default: one chip all share";
+                   asks for), freed when it goes; default: one chip all share
+  --background     return once the device serves, leaving it running
+  --stop           stop the device process serving NAME";
 
 #[cfg(target_os = "linux")]
 pub fn main(args: &[String]) -> ExitCode {
@@ -28,9 +32,12 @@ pub fn main(args: &[String]) -> ExitCode {
         arch: Arch::WormholeB0,
         per_client: false,
     };
+    let (mut background, mut stop_it) = (false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--background" => background = true,
+            "--stop" => stop_it = true,
             "--help" | "-h" => {
                 outln!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -63,6 +70,18 @@ pub fn main(args: &[String]) -> ExitCode {
         eprintln!("ttrt sim-device: no NAME given\n{USAGE}");
         return ExitCode::from(2);
     }
+    if stop_it {
+        return match ttrt::hal::shm::stop(&cfg.name) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ttrt sim-device: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if background {
+        return detach(args);
+    }
     let stop = AtomicBool::new(false);
     let ready = || {
         let mode = if cfg.per_client {
@@ -83,6 +102,49 @@ pub fn main(args: &[String]) -> ExitCode {
             eprintln!("ttrt sim-device: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Starts the same command without `--background`, waits until it serves, and returns.
+#[cfg(target_os = "linux")]
+fn detach(args: &[String]) -> ExitCode {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let rest: Vec<&String> = args.iter().filter(|a| *a != "--background").collect();
+    let child = std::env::current_exe().and_then(|exe| {
+        Command::new(exe)
+            .arg("sim-device")
+            .args(rest)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    });
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ttrt sim-device: cannot start the device process: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    if line.contains("serving") {
+        out!("{line}");
+        outln!("ttrt sim-device: pid {}", child.id());
+        ExitCode::SUCCESS
+    } else {
+        // It failed and said why on its stderr. Once it serves, it holds no pipe of ours: a
+        // caller waiting for this command's output is not kept waiting for the device.
+        let mut why = String::new();
+        if let Some(mut err) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut err, &mut why);
+        }
+        let _ = child.wait();
+        eprint!("{why}");
+        ExitCode::from(1)
     }
 }
 

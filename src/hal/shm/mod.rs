@@ -67,6 +67,8 @@ pub const WAIT_SLICE_MS: u32 = 20;
 
 /// The hello a client sends: magic, layout version, the arch it wants.
 pub const HELLO_MAGIC: [u8; 8] = *b"TTRTHELO";
+/// The hello that asks the device process to stop serving (`ttrt sim-device NAME --stop`).
+pub const STOP_MAGIC: [u8; 8] = *b"TTRTSTOP";
 pub const HELLO_SIZE: usize = 16;
 /// The device's answer: `u32` status (0 accepted), `u32` client index, `u32` text length, text.
 pub const REPLY_SIZE: usize = 256;
@@ -233,6 +235,22 @@ pub fn read_header(h: &[u8]) -> Result<ChipGeometry, &'static str> {
         return Err("the header's layout differs from this library's");
     }
     Ok(g)
+}
+
+/// Asks the device process serving `name` to stop: its clients get [`HalError::Lost`].
+/// Returns once it has acknowledged.
+pub fn stop(name: &str) -> Result<(), HalError> {
+    let link = os::connect(name)
+        .map_err(|e| attach_error(format_args!("no device process serves '{name}' ({e})")))?;
+    let mut hello = [0u8; HELLO_SIZE];
+    hello[..8].copy_from_slice(&STOP_MAGIC);
+    hello[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    os::exchange(&link, &hello).map_err(|e| {
+        attach_error(format_args!(
+            "device process '{name}' did not answer the stop: {e}"
+        ))
+    })?;
+    Ok(())
 }
 
 /// The text of a failure to attach, as a device error.

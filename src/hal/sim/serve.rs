@@ -141,6 +141,10 @@ fn attach(cfg: &ServeConfig, shared: Option<&Arc<Device>>, link: UnixStream, sto
         return;
     };
     let version = u32::from_le_bytes([hello[8], hello[9], hello[10], hello[11]]);
+    if hello[..8] == shm::STOP_MAGIC {
+        stop.store(true, Ordering::Release);
+        return reply(&link, 0, None, None);
+    }
     if hello[..8] != shm::HELLO_MAGIC || version != shm::VERSION {
         let text = format!(
             "this device process speaks layout version {}; the client sent another hello",

@@ -7,7 +7,8 @@
 
 use core::fmt;
 
-use super::{Device, NO_READS, NO_WRITES};
+use super::trace::{NO_READS, NO_WRITES};
+use super::Device;
 use crate::hal::{Chip, MemKind};
 use crate::message::MessageBuf;
 use crate::runtime::command_queue::{Command, CommandQueue, HostGuard};
@@ -213,7 +214,7 @@ impl<C: Chip> Device<C> {
         if let Some(ev) = after {
             let (queue, issued) = self.check_event(ev)?;
             if issued == crate::runtime::event::Issued::Recent {
-                self.wait_event(queue, ev.id, None, super::OnClose::Return, None)?;
+                self.wait_event(queue, ev.id, None, super::events::OnClose::Return, None)?;
             }
         }
         let mut message = KernelMessage::new();

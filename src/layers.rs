@@ -63,6 +63,27 @@ fn named(text: &str) -> Vec<String> {
     out
 }
 
+/// Only the simulated chip itself and the place that chooses a chip name it: everything else
+/// drives a chip through the `Chip` trait, so a transport to silicon or to another process
+/// takes its place unchanged.
+#[test]
+fn only_the_chip_chooser_names_the_simulated_chip() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("src"), &mut files);
+    let allowed = [root.join("src/hal/sim"), root.join("src/hal/select.rs")];
+    let wrong: Vec<String> = files
+        .iter()
+        .filter(|f| !allowed.iter().any(|a| f.starts_with(a)) && !f.ends_with("layers.rs"))
+        .filter(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).contains("SimChip"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "name SimChip outside hal::sim and hal::select: {wrong:?}"
+    );
+}
+
 #[test]
 fn every_module_names_only_the_layers_below_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");

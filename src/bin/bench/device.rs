@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use ttrt::compute::UnaryOp;
 use ttrt::format::{contiguous_strides, Arch, DataFormat};
 use ttrt::hal::layout::TensorLayout;
-use ttrt::hal::sim::SimChip;
+use ttrt::hal::select::AnyChip;
 use ttrt::hal::Program;
 use ttrt::runtime::{
     Device, DeviceConfig, Event, HostBuffer, MemoryConfig, RuntimeError, Tensor, TensorSpec,
@@ -104,18 +104,19 @@ fn host_pages(bytes: &mut [u8], spec: &TensorSpec) -> HostBuffer {
     }
 }
 
-fn sim_chip() -> Result<SimChip, String> {
-    SimChip::new(Arch::WormholeB0).map_err(|e| format!("cannot reserve the simulated chip: {e}"))
+fn sim_chip() -> Result<AnyChip, String> {
+    AnyChip::open("sim", Arch::WormholeB0)
+        .map_err(|e| format!("cannot reserve the simulated chip: {e}"))
 }
 
 /// A simulated chip served by its workers.
-fn served(config: DeviceConfig) -> Result<Served<SimChip>, String> {
+fn served(config: DeviceConfig) -> Result<Served<AnyChip>, String> {
     Served::open(config, sim_chip()?, "bench", false)
 }
 
 /// Allocates a tensor and writes `bytes` (its device pages) into it on CQ 0, blocking.
 fn tensor_with(
-    dev: &Device<SimChip>,
+    dev: &Device<AnyChip>,
     spec: &TensorSpec,
     mem: &MemoryConfig,
     bytes: &mut [u8],
@@ -128,7 +129,7 @@ fn tensor_with(
 
 /// Enqueues a Relu of `input` on CQ 0 and frees its output at once: both host-side
 /// bookkeeping, nothing waits for the device.
-fn relu_and_free(dev: &Device<SimChip>, input: &Tensor, mem: &MemoryConfig) -> Result<(), String> {
+fn relu_and_free(dev: &Device<AnyChip>, input: &Tensor, mem: &MemoryConfig) -> Result<(), String> {
     let mut out = dev.unary(0, UnaryOp::Relu, input, mem).map_err(rt)?;
     dev.deallocate(&mut out, true).map_err(rt)
 }
@@ -307,7 +308,7 @@ const LOOP_ITERATIONS: usize = 16;
 /// overwrites, from the iteration before, so the write and the model can overlap whole: the
 /// limit is 2x. On a host with few cores both workers' page copies also share one memory bus.
 struct Loop<'a> {
-    dev: &'a Device<SimChip>,
+    dev: &'a Device<AnyChip>,
     /// One or two DRAM input buffers, used in turn.
     inputs: Vec<Tensor>,
     src: HostBuffer,

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use ttrt::compute::UnaryOp;
 use ttrt::format::{Arch, DataFormat};
 use ttrt::hal::layout::{CoreRange, MemoryLayout, ShardOrientation, ShardSpec, TensorLayout};
-use ttrt::hal::sim::SimChip;
+use ttrt::hal::select::AnyChip;
 use ttrt::hal::{Chip, ChipGeometry, HalError, MemKind, Program};
 use ttrt::pipeline::{
     host_buffer, memory_config_for_persistent_dram_tensor, ExecutorKind, HostTensor, MemoryConfigs,
@@ -181,7 +181,7 @@ impl Link {
 /// The simulated chip behind a [`Link`]: page reads and writes (the device's transfers) cross
 /// it; programs run on the chip, which counts the time they take.
 struct LinkedChip {
-    chip: SimChip,
+    chip: AnyChip,
     link: Arc<Link>,
     /// Nanoseconds spent running programs so far.
     program_time: AtomicU64,
@@ -227,7 +227,7 @@ fn linked_device(rate: &Arc<Rate>) -> Result<Served<LinkedChip>, String> {
         ..DeviceConfig::default()
     };
     let chip = LinkedChip {
-        chip: SimChip::new(Arch::WormholeB0)
+        chip: AnyChip::open("sim", Arch::WormholeB0)
             .map_err(|e| format!("cannot reserve the simulated chip: {e}"))?,
         link: Arc::new(Link::new(Arc::clone(rate))),
         program_time: AtomicU64::new(0),

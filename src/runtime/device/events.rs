@@ -316,17 +316,17 @@ impl Clock {
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
-    use crate::hal::sim::SimChip;
+    use crate::hal::select::AnyChip;
     use crate::runtime::DeviceConfig;
 
     /// A device driven by the host's own polls (no workers), its CQ 0's event ids moved to
     /// `last` as if that many events had been recorded and completed.
-    fn device_at(last: u32) -> Device<SimChip> {
+    fn device_at(last: u32) -> Device<AnyChip> {
         let config = DeviceConfig {
             num_command_queues: 2,
             ..DeviceConfig::default()
         };
-        let d = Device::new(config, SimChip::new(config.arch).unwrap()).unwrap();
+        let d = Device::new(config, AnyChip::open("sim", config.arch).unwrap()).unwrap();
         d.cqs[0].issued.store(last, Ordering::Release);
         d.cqs[0].completed.store(last);
         d

@@ -71,7 +71,8 @@ impl UnaryOp {
         UnaryOp::Neg,
     ];
 
-    /// The netlist spelling (`type: gelu`); `Identity` is `datacopy`, `Neg` is TT-Metal's `neg`.
+    /// The op's name in messages: Buda's spelling (`Identity` is `datacopy`), TT-Metal's for
+    /// `neg`. Netlist op types are parsed by `netlist::OpType`.
     pub const fn name(self) -> &'static str {
         match self {
             UnaryOp::Identity => "datacopy",
@@ -93,7 +94,8 @@ impl UnaryOp {
         UnaryOp::ALL.iter().copied().find(|op| *op as u32 == v)
     }
 
-    /// The op named `name` in a netlist; `nop` and `ethernet_datacopy` are `Identity` too.
+    /// The op named `name` ([`UnaryOp::name`]); `nop` and `ethernet_datacopy` are `Identity`
+    /// too. Netlists do not come through here: their op types are `netlist::OpType`.
     pub fn from_name(name: &str) -> Option<UnaryOp> {
         match name {
             "nop" | "ethernet_datacopy" => Some(UnaryOp::Identity),
@@ -134,7 +136,7 @@ impl BinaryOp {
         BinaryOp::Maximum,
     ];
 
-    /// The netlist spelling (`type: add`).
+    /// The op's name in messages (Buda's spelling).
     pub const fn name(self) -> &'static str {
         match self {
             BinaryOp::Add => "add",
@@ -148,6 +150,7 @@ impl BinaryOp {
         BinaryOp::ALL.iter().copied().find(|op| *op as u32 == v)
     }
 
+    /// The op named `name` ([`BinaryOp::name`]).
     pub fn from_name(name: &str) -> Option<BinaryOp> {
         BinaryOp::ALL.iter().copied().find(|op| op.name() == name)
     }

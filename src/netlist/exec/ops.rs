@@ -10,7 +10,7 @@ use alloc::format;
 use alloc::string::String;
 
 use crate::compute::{self, BinaryOp, UnaryOp};
-use crate::netlist::{Dim, ReluMode};
+use crate::netlist::{Dim, OpType, ReluMode};
 
 use super::{workers, Tensor, TILE};
 
@@ -40,37 +40,6 @@ pub enum Sfpu {
 }
 
 impl Sfpu {
-    /// The op `name` with its attributes (`exp`, `slope`, `p`), or `None` when it is not an
-    /// elementwise unary op.
-    pub fn from_name(
-        name: &str,
-        exponent: Option<i64>,
-        slope: Option<f32>,
-        p: Option<f32>,
-    ) -> Option<Sfpu> {
-        Some(match name {
-            "gelu_derivative" => Sfpu::GeluDerivative,
-            "power" => Sfpu::Power(exponent.unwrap_or(0)),
-            "sine" => Sfpu::Sine,
-            "cosine" => Sfpu::Cosine,
-            "lrelu" => Sfpu::Lrelu(slope.unwrap_or(0.01)),
-            "dropout" => {
-                // ⚠ As golden's parser: without `p` the scale stays 0 and the output is zero.
-                let scale = match p {
-                    None => 0.0,
-                    Some(1.0) => 1.0,
-                    Some(p) => 1.0 / (1.0 - p),
-                };
-                Sfpu::Dropout {
-                    p: p.unwrap_or(0.0),
-                    scale,
-                }
-            }
-            "relu" | "neg" => return None,
-            _ => Sfpu::Compute(UnaryOp::from_name(name)?),
-        })
-    }
-
     /// Whether the op is datacopy/nop.
     pub fn is_copy(self) -> bool {
         self == Sfpu::Compute(UnaryOp::Identity)
@@ -288,19 +257,82 @@ pub enum Binary {
 }
 
 impl Binary {
-    pub fn from_name(name: &str, zero_point: Option<f32>) -> Option<Binary> {
-        let zp = zero_point.unwrap_or(0.0);
-        Some(match name {
-            "quantization" => Binary::Quantization(zp),
-            "requantization" => Binary::Requantization(zp),
-            "dequantization" => Binary::Dequantization(zp),
-            _ => Binary::Plain(BinaryOp::from_name(name)?),
-        })
-    }
-
     /// Whether the pipeline forces an Int8 output.
     pub fn forces_int8(self) -> bool {
         matches!(self, Binary::Quantization(_) | Binary::Requantization(_))
+    }
+}
+
+/// An elementwise op of a graph or fused sub-op, with its attributes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Eltwise {
+    Unary(Sfpu),
+    Binary(Binary),
+}
+
+/// The attributes elementwise ops read: power `exp`, lrelu `slope`, dropout `p`, and the
+/// (de/re)quantization `zero_point`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EltwiseAttributes {
+    pub exponent: Option<i64>,
+    pub slope: Option<f32>,
+    pub probability: Option<f32>,
+    pub zero_point: Option<f32>,
+}
+
+/// What op type `t` computes elementwise with `attributes`, or `None` when it is not an
+/// elementwise op.
+pub fn eltwise(t: OpType, attributes: EltwiseAttributes) -> Option<Eltwise> {
+    let unary = |u: UnaryOp| Some(Eltwise::Unary(Sfpu::Compute(u)));
+    let zp = attributes.zero_point.unwrap_or(0.0);
+    match t {
+        OpType::Datacopy | OpType::Nop | OpType::EthernetDatacopy => unary(UnaryOp::Identity),
+        OpType::Exp => unary(UnaryOp::Exp),
+        OpType::Log => unary(UnaryOp::Log),
+        OpType::Sqrt => unary(UnaryOp::Sqrt),
+        OpType::Gelu => unary(UnaryOp::Gelu),
+        OpType::Reciprocal => unary(UnaryOp::Reciprocal),
+        OpType::Sigmoid => unary(UnaryOp::Sigmoid),
+        OpType::Tanh => unary(UnaryOp::Tanh),
+        OpType::Square => unary(UnaryOp::Square),
+        OpType::Abs => unary(UnaryOp::Abs),
+        OpType::GeluDerivative => Some(Eltwise::Unary(Sfpu::GeluDerivative)),
+        OpType::Power => Some(Eltwise::Unary(Sfpu::Power(
+            attributes.exponent.unwrap_or(0),
+        ))),
+        OpType::Sine => Some(Eltwise::Unary(Sfpu::Sine)),
+        OpType::Cosine => Some(Eltwise::Unary(Sfpu::Cosine)),
+        OpType::Lrelu => Some(Eltwise::Unary(Sfpu::Lrelu(
+            attributes.slope.unwrap_or(0.01),
+        ))),
+        OpType::Dropout => {
+            let p = attributes.probability;
+            // ⚠ As golden's parser: without `p` the scale stays 0 and the output is zero.
+            let scale = match p {
+                None => 0.0,
+                Some(1.0) => 1.0,
+                Some(p) => 1.0 / (1.0 - p),
+            };
+            Some(Eltwise::Unary(Sfpu::Dropout {
+                p: p.unwrap_or(0.0),
+                scale,
+            }))
+        }
+        OpType::Add => Some(Eltwise::Binary(Binary::Plain(BinaryOp::Add))),
+        OpType::Subtract => Some(Eltwise::Binary(Binary::Plain(BinaryOp::Subtract))),
+        OpType::Multiply => Some(Eltwise::Binary(Binary::Plain(BinaryOp::Multiply))),
+        OpType::Maximum => Some(Eltwise::Binary(Binary::Plain(BinaryOp::Maximum))),
+        OpType::Quantization => Some(Eltwise::Binary(Binary::Quantization(zp))),
+        OpType::Requantization => Some(Eltwise::Binary(Binary::Requantization(zp))),
+        OpType::Dequantization => Some(Eltwise::Binary(Binary::Dequantization(zp))),
+        OpType::Matmul
+        | OpType::Depthwise
+        | OpType::Reduce
+        | OpType::Splice
+        | OpType::Embedding
+        | OpType::FusedOp
+        | OpType::Topk
+        | OpType::Tilizer => None,
     }
 }
 

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use ttrt::compute::{mul0, Mt19937};
 use ttrt::format::{Arch, DataFormat};
-use ttrt::netlist::exec::ops::{apply_sfpu, mul0, Mt19937, Sfpu};
+use ttrt::netlist::exec::ops::{apply_sfpu, Sfpu};
 use ttrt::netlist::exec::quantize::{quantize, quantize_value};
 use ttrt::netlist::exec::tm::{apply_tm, Shape};
 use ttrt::netlist::exec::{GraphPlan, QueueIo, Tensor};

@@ -8,11 +8,11 @@
 use alloc::format;
 use alloc::string::String;
 
-use crate::compute;
+use crate::compute::{self, mul0};
 use crate::format::DataFormat;
 use crate::netlist::{Dim, OpType};
 
-use super::ops::{apply_sfpu, mul0, Sfpu};
+use super::ops::{apply_sfpu, Sfpu};
 use super::{workers, Tensor, TILE};
 
 const TILE_LEN: usize = TILE * TILE;

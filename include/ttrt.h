@@ -781,6 +781,8 @@ typedef struct ttrt_tensor_spec {
 
 
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

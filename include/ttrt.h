@@ -791,6 +791,8 @@ typedef struct ttrt_tensor_spec {
 
 
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

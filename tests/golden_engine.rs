@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use ttrt::compute::{mul0, Mt19937};
 use ttrt::format::{Arch, DataFormat};
-use ttrt::netlist::exec::ops::{apply_sfpu, mul0, Mt19937, Sfpu};
+use ttrt::netlist::exec::ops::{apply_sfpu, Sfpu};
 use ttrt::netlist::exec::quantize::{quantize, quantize_value};
 use ttrt::netlist::exec::tm::{apply_tm, Shape};
 use ttrt::netlist::exec::{GraphPlan, QueueIo, Tensor};
@@ -704,6 +705,25 @@ fn reduce_max_ignores_nan_and_places_results() {
     for r in [0, 1, 40, 63] {
         assert_eq!(at(y, 0, r, 0), row_max(r));
         assert_eq!(at(y, 0, r, 1), 0.0);
+    }
+}
+
+#[test]
+fn an_op_type_ttrt_does_not_know_is_refused_when_the_graph_compiles() {
+    let a = tensor(1, 1, 1, |_, r, c| (r * 32 + c) as f32 - 500.0);
+    // relu is an attribute in Buda and neg a TT-Metal op: neither is a netlist op type.
+    for ty in ["frobnicate", "relu", "neg"] {
+        let e = run_one(ty, std::slice::from_ref(&a), "").unwrap_err();
+        assert!(
+            e.starts_with("netlist test.yaml: graph g: op op0 (line ")
+                && e.ends_with(&format!("): op type {ty} is not supported")),
+            "{e}"
+        );
+    }
+    // The three copies compute the same.
+    for ty in ["datacopy", "nop", "ethernet_datacopy"] {
+        let y = run_one(ty, std::slice::from_ref(&a), "").unwrap_or_else(|e| panic!("{ty}: {e}"));
+        assert_eq!(y.data, a.data, "{ty}");
     }
 }
 

@@ -130,13 +130,13 @@ fn needs_positive_inputs(net: &Netlist) -> bool {
     net.graphs
         .iter()
         .flat_map(|g| &g.ops)
-        .any(|op| domain(&op.op_type))
+        .any(|op| domain(op.op_type.as_str()))
         || net
             .fused_ops
             .iter()
             .flat_map(|f| &f.schedules)
             .flat_map(|s| &s.ops)
-            .any(|s| domain(&s.op_type))
+            .any(|s| domain(s.op_type.as_str()))
 }
 
 /// The queues the driver writes from the host: host-fed queues and rams, and rams an op

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use ttrt::format::{Arch, DataFormat};
 use ttrt::netlist::{
-    parse, ComparisonType, Dim, FusedOperand, FusedOutput, Instruction, IoType, Netlist, Operand,
-    QueueBuffer, StimulusType, Tm, Value, VarInstOp,
+    parse, ComparisonType, Dim, FusedOperand, FusedOutput, Instruction, IoType, Netlist, OpType,
+    Operand, QueueBuffer, StimulusType, Tm, Value, VarInstOp,
 };
 
 fn relative(path: &Path) -> String {
@@ -220,7 +220,7 @@ fn a_pybuda_feedforward_netlist_reads_ops_attributes_and_tms() {
     let names: Vec<&str> = g.ops.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names[2..5], ["ff_0_ff1", "ff_0_ff1.bias", "ff0_gelu"]);
     let mm = g.op("ff_0_ff1").expect("matmul");
-    assert_eq!(mm.op_type, "matmul");
+    assert_eq!(mm.op_type, OpType::Matmul);
     assert_eq!((mm.attributes.m_k, mm.attributes.u_kt), (Some(32), Some(1)));
     assert_eq!(
         mm.inputs,
@@ -421,7 +421,7 @@ fn a_fused_op_netlist_reads_its_schedules() {
         .graphs()
         .iter()
         .flat_map(|g| g.ops.iter().map(move |o| (g, o)))
-        .find(|(_, o)| o.op_type == "fused_op")
+        .find(|(_, o)| o.op_type == OpType::FusedOp)
         .expect("a fused_op op");
     assert_eq!(op.attributes.fused_op_id.as_deref(), Some("0"));
 }

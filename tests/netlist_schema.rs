@@ -3,7 +3,8 @@
 
 use ttrt::format::{Arch, DataFormat, UblockOrder};
 use ttrt::netlist::{
-    parse, Dim, Instruction, NetlistError, Operand, QueueBuffer, QueueLocation, Tm, Value,
+    parse, Dim, Instruction, NetlistError, OpType, OpTypeName, Operand, QueueBuffer, QueueLocation,
+    Tm, Value,
 };
 
 const BASE: &str = "\
@@ -504,6 +505,59 @@ fn program_operands_read_variables_booleans_and_integers() {
         p.instructions.last().map(|s| &s.instruction),
         Some(&Instruction::EndProgram)
     );
+}
+
+#[test]
+fn an_op_type_ttrt_does_not_know_is_read_and_kept_by_name() {
+    // The reader takes any type, as upstream's does; compiling the graph refuses it.
+    let text = with("type: matmul,", "type: frobnicate,").replace(", input_1_tms: [transpose]", "");
+    let n = parse(&text, "t.yaml").expect("an unknown op type is read");
+    let op = n.graph("fwd").and_then(|g| g.op("mm")).expect("op mm");
+    assert_eq!(op.op_type, OpTypeName::Unknown("frobnicate".into()));
+    assert_eq!(op.op_type.as_str(), "frobnicate");
+    assert_eq!(op.op_type.known(), None);
+    // The attributes of a matmul mean nothing to it, and are kept as read.
+    assert_eq!((op.attributes.m_k, op.attributes.u_kt), (Some(1), Some(2)));
+    let base = parse(BASE, "t.yaml").expect("base netlist");
+    assert_eq!(base.graphs[0].ops[0].op_type, OpType::Matmul);
+}
+
+#[test]
+fn a_transpose_into_an_op_type_ttrt_does_not_know_is_rejected_naming_the_type() {
+    let e = rejected(&with("type: matmul,", "type: frobnicate,"));
+    assert_message(
+        &e,
+        &[
+            "transpose is only allowed on matmul input 1",
+            "found on frobnicate input 1",
+        ],
+    );
+}
+
+#[test]
+fn a_fused_sub_op_of_a_type_fused_ops_do_not_take_is_rejected_naming_it() {
+    // ethernet_datacopy stays its own type: fused ops take datacopy and nop, not it.
+    for ty in ["frobnicate", "ethernet_datacopy", "relu", "splice"] {
+        let e = rejected(&fused_netlist(
+            &FUSED.replace("type: exp,", &format!("type: {ty},")),
+        ));
+        assert_message(
+            &e,
+            &[&format!(
+                "sub-op `s1` has type `{ty}`, which fused ops do not support"
+            )],
+        );
+    }
+    for ty in ["datacopy", "nop", "sqrt"] {
+        let n = parse(
+            &fused_netlist(&FUSED.replace("type: exp,", &format!("type: {ty},"))),
+            "t.yaml",
+        )
+        .unwrap_or_else(|e| panic!("{ty}: {e}"));
+        let sub = &n.fused_op("7").expect("fused op").schedules[0].ops[1];
+        assert_eq!(sub.op_type.as_str(), ty);
+        assert!(sub.op_type.known().is_some());
+    }
 }
 
 #[test]

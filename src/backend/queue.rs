@@ -113,7 +113,7 @@ fn keeps_f32(netlist: &Netlist, q: &Queue) -> bool {
         .peekable();
     let tilized = q.layout == crate::format::IoLayout::Flat
         && readers.peek().is_some()
-        && readers.all(|op| op.op_type == "tilizer");
+        && readers.all(|op| op.op_type.is(crate::netlist::OpType::Tilizer));
     (!q.is_host_input() || tilized) && !integer && !viewed
 }
 

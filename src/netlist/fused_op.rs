@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::model::{Dim, Mblock, ReduceFunc, ReluMode, Tm, Ublock};
+use super::op_type::OpTypeName;
 
 /// A buffer a sub-op reads: the base op's input N, intermediate buffer K, or the destination
 /// register.
@@ -112,7 +113,7 @@ pub struct ScheduledOp {
     pub name: String,
     pub line: u32,
     /// `type`: a binary, unary, SFPU, matmul or reduce op.
-    pub op_type: String,
+    pub op_type: OpTypeName,
     pub inputs: Vec<FusedOperand>,
     pub output: FusedOutput,
     /// Per-core output blocking, used by the checks only.

@@ -12,6 +12,7 @@ pub mod exec;
 mod fused_op;
 pub mod interp;
 mod model;
+mod op_type;
 mod program;
 mod read;
 mod scalar;
@@ -32,6 +33,7 @@ pub use model::{
     MathFidelity, Mblock, Netlist, Op, OpAttributes, Queue, QueueBuffer, QueueLocation, ReduceFunc,
     ReluMode, SpliceInput, SpliceMode, Tm, TopkSort, Ublock, Value,
 };
+pub use op_type::{OpFamily, OpType, OpTypeName};
 pub use program::{Execute, Instruction, Operand, Program, QueueSetting, Step, VarDecl, VarInstOp};
 pub use temporal::TemporalGraphs;
 pub use test_config::{

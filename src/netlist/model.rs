@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use crate::format::{Arch, DataFormat, IoLayout, QueueLayout, TileDim, UblockOrder};
 
 use super::fused_op::FusedOp;
+use super::op_type::OpTypeName;
 use super::program::Program;
 use super::test_config::TestConfig;
 
@@ -394,7 +395,7 @@ pub struct Op {
     pub name: String,
     pub line: u32,
     /// `type`: matmul, add, nop, fused_op, ...
-    pub op_type: String,
+    pub op_type: OpTypeName,
     /// Empty only for ops upstream lets go without a place (ethernet_datacopy).
     pub grid_loc: Option<GridLoc>,
     pub grid_size: GridSize,

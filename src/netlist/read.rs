@@ -20,6 +20,7 @@ use super::model::{
     MathFidelity, Mblock, Netlist, Op, OpAttributes, Queue, QueueBuffer, QueueLocation, ReduceFunc,
     ReluMode, SpliceInput, SpliceMode, Tm, TopkSort, Ublock,
 };
+use super::op_type::{OpType, OpTypeName};
 use super::program::{
     Execute, Instruction, Operand, Program, QueueSetting, Step, VarDecl, VarInstOp,
 };
@@ -864,7 +865,7 @@ fn read_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<Op> {
     for (key, value) in fields {
         let p = child(path, &key.text);
         match key.text.as_str() {
-            "type" => op_type = Some(reader.string(value, &p)?),
+            "type" => op_type = Some(OpTypeName::parse(reader.text(value, &p)?)),
             "grid_loc" => {
                 let [r, c] = reader.pair(value, &p)?;
                 grid_loc = Some(GridLoc { r, c });
@@ -999,7 +1000,7 @@ fn read_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<Op> {
     Ok(Op {
         name: name.text.clone(),
         line,
-        grid_loc: if op_type == "ethernet_datacopy" {
+        grid_loc: if op_type.is(OpType::EthernetDatacopy) {
             grid_loc
         } else {
             Some(need(grid_loc, reader, line, path, "grid_loc")?)
@@ -1091,11 +1092,11 @@ fn read_op_attributes(
     reader: &Reader,
     node: &Node,
     path: &str,
-    op_type: &str,
+    op_type: &OpTypeName,
     inputs: usize,
 ) -> R<OpAttributes> {
     let mut a = OpAttributes::default();
-    let reduce_like = op_type == "reduce" || op_type == "fused_op";
+    let reduce_like = op_type.is(OpType::Reduce) || op_type.is(OpType::FusedOp);
     for (key, value) in reader.map_or_null(node, path)? {
         let p = child(path, &key.text);
         let k = key.text.as_str();
@@ -1210,7 +1211,7 @@ fn read_op_attributes(
             "ingress_channels" => a.ingress_channels = reader.int_list(value, &p)?,
             "egress_channels" => a.egress_channels = reader.int_list(value, &p)?,
             "dest_device" => a.dest_device = Some(reader.int(value, &p)?),
-            _ if op_type == "splice" && k.starts_with("input") => {
+            _ if op_type.is(OpType::Splice) && k.starts_with("input") => {
                 let index = k["input".len()..]
                     .parse::<usize>()
                     .ok()
@@ -1679,7 +1680,7 @@ fn read_scheduled_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<
     for (key, value) in reader.map(node, path)? {
         let p = child(path, &key.text);
         match key.text.as_str() {
-            "type" => op_type = Some(reader.string(value, &p)?),
+            "type" => op_type = Some(OpTypeName::parse(reader.text(value, &p)?)),
             "inputs" => {
                 let items = reader.seq(value, &p)?;
                 let mut list = Vec::with_capacity(items.len());
@@ -1771,17 +1772,17 @@ fn read_scheduled_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<
                 "m_k" => a.m_k = Some(reader.uint(value, &kp)?),
                 "u_kt" => a.u_kt = Some(reader.uint(value, &kp)?),
                 "vector" => a.vector = Some(reader.dim(value, &kp, &[Dim::R, Dim::C, Dim::Rc])?),
-                "type" if op_type == "reduce" => a.reduce_type = Some(reduce_func(reader, value, &kp)?),
-                "dim" if op_type == "reduce" => {
+                "type" if op_type.is(OpType::Reduce) => a.reduce_type = Some(reduce_func(reader, value, &kp)?),
+                "dim" if op_type.is(OpType::Reduce) => {
                     a.dim = Some(reader.dim(value, &kp, &[Dim::R, Dim::C, Dim::Z, Dim::Rc])?)
                 }
                 "relu_en" => a.relu_en = reader.boolean(value, &kp)?,
                 "relu_threshold" => a.relu_threshold = Some(relu_threshold(reader, value, &kp)?),
                 "relu_mode" => a.relu_mode = relu_mode(reader, value, &kp)?,
-                "p" if op_type == "dropout" => a.probability = Some(probability(reader, value, &kp)?),
-                "seed" if op_type == "dropout" => a.seed = Some(reader.int(value, &kp)?),
-                "slope" if op_type == "lrelu" => a.slope = Some(reader.float(value, &kp)? as f32),
-                "exp" if op_type == "power" => a.exponent = Some(reader.int(value, &kp)?),
+                "p" if op_type.is(OpType::Dropout) => a.probability = Some(probability(reader, value, &kp)?),
+                "seed" if op_type.is(OpType::Dropout) => a.seed = Some(reader.int(value, &kp)?),
+                "slope" if op_type.is(OpType::Lrelu) => a.slope = Some(reader.float(value, &kp)? as f32),
+                "exp" if op_type.is(OpType::Power) => a.exponent = Some(reader.int(value, &kp)?),
                 other => {
                     return Err(reader.err(
                         key.line,

@@ -14,6 +14,7 @@ use crate::format::{DataFormat, UblockOrder};
 use super::error::NetlistError;
 use super::fused_op::{FusedOp, FusedOperand, FusedOutput, ScheduledOp};
 use super::model::{Dim, Graph, IoType, Mblock, Netlist, Op, Queue, Tm, Ublock};
+use super::op_type::{OpFamily, OpType, OpTypeName};
 use super::program::{Instruction, Operand, Program};
 
 type R = Result<(), NetlistError>;
@@ -102,7 +103,7 @@ pub fn validate(netlist: &Netlist) -> R {
     }
     for g in &netlist.graphs {
         for op in &g.ops {
-            if op.op_type == "fused_op" {
+            if op.op_type.is(OpType::FusedOp) {
                 fused_op_use(&c, g, op)?;
             }
         }
@@ -321,45 +322,6 @@ fn queue(c: &Checker, q: &Queue) -> R {
     Ok(())
 }
 
-/// Whether an op type is an SFPU op of the golden model (upstream `is_valid_sfpu_op`).
-pub(crate) fn is_sfpu(op_type: &str) -> bool {
-    matches!(
-        op_type,
-        "exp"
-            | "log"
-            | "sqrt"
-            | "gelu"
-            | "gelu_derivative"
-            | "reciprocal"
-            | "sigmoid"
-            | "dropout"
-            | "tanh"
-            | "square"
-            | "power"
-            | "sine"
-            | "cosine"
-            | "lrelu"
-            | "abs"
-    )
-}
-
-fn is_binary(op_type: &str) -> bool {
-    matches!(
-        op_type,
-        "add"
-            | "subtract"
-            | "multiply"
-            | "maximum"
-            | "quantization"
-            | "dequantization"
-            | "requantization"
-    )
-}
-
-fn is_unary_copy(op_type: &str) -> bool {
-    matches!(op_type, "datacopy" | "nop" | "ethernet_datacopy")
-}
-
 /// Tiles the destination register holds for ublocks accumulated in `acc_df`.
 fn dest_tiles(acc_df: DataFormat) -> u64 {
     if matches!(acc_df, DataFormat::Float32 | DataFormat::Int32) {
@@ -406,7 +368,7 @@ fn graph(c: &Checker, g: &Graph) -> R {
     for op in &g.ops {
         op_rules(c, g, op, &gpath)?;
         let Some(loc) = op.grid_loc else { continue };
-        if op.op_type == "ethernet_datacopy" {
+        if op.op_type.is(OpType::EthernetDatacopy) {
             continue;
         }
         // Ops share no core: compare placed rectangles (grid_transpose swaps the extent).
@@ -452,7 +414,7 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
             ("ublock[1]", op.ublock.ct),
         ],
     )?;
-    if op.inputs.is_empty() && op.op_type != "ethernet_datacopy" {
+    if op.inputs.is_empty() && !op.op_type.is(OpType::EthernetDatacopy) {
         return Err(c.err(
             op.line,
             format!("{path}.inputs"),
@@ -499,7 +461,7 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
             ));
         }
     }
-    if op.ublock_order != UblockOrder::R && op.op_type == "matmul" {
+    if op.ublock_order != UblockOrder::R && op.op_type.is(OpType::Matmul) {
         return Err(c.err(
             op.line,
             format!("{path}.ublock_order"),
@@ -523,8 +485,8 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
     )?;
     let a = &op.attributes;
     let apath = format!("{path}.attributes");
-    match op.op_type.as_str() {
-        "matmul" => {
+    match op.op_type.known() {
+        Some(OpType::Matmul) => {
             let (Some(m_k), Some(u_kt)) = (a.m_k, a.u_kt) else {
                 return Err(c.err(
                     op.line,
@@ -564,7 +526,7 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
                 ));
             }
         }
-        "reduce" => {
+        Some(OpType::Reduce) => {
             if a.dim.is_none() || a.reduce_type.is_none() {
                 return Err(c.err(
                     op.line,
@@ -580,14 +542,14 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
                 ));
             }
         }
-        "fused_op" if a.fused_op_id.is_none() => {
+        Some(OpType::FusedOp) if a.fused_op_id.is_none() => {
             return Err(c.err(
                 op.line,
                 apath,
                 "a fused_op needs attribute fused_op_id".into(),
             ));
         }
-        "splice" => {
+        Some(OpType::Splice) => {
             for (i, s) in a.splice.iter().enumerate() {
                 let Some(s) = s else { continue };
                 if s.length <= 0 || s.stride <= 0 || s.index < 0 {
@@ -604,7 +566,7 @@ fn op_rules(c: &Checker, g: &Graph, op: &Op, gpath: &str) -> R {
         }
         _ => {}
     }
-    if a.z.is_some() && op.op_type == "matmul" && !a.accumulate {
+    if a.z.is_some() && op.op_type.is(OpType::Matmul) && !a.accumulate {
         return Err(c.err(
             op.line,
             apath,
@@ -653,12 +615,14 @@ fn op_input_tms(c: &Checker, op: &Op, path: &str, i: usize, tms: &[Tm]) -> R {
         match tm {
             Tm::Transpose => {
                 let int32_in0 = op.in_df.first() == Some(&DataFormat::Int32);
-                let allowed = if op.op_type == "matmul" {
-                    i == 1
-                } else if is_unary_copy(&op.op_type) || is_sfpu(&op.op_type) {
-                    !int32_in0
-                } else {
-                    i == 0 && is_binary(&op.op_type) && !int32_in0
+                let allowed = match op.op_type.known() {
+                    Some(OpType::Matmul) => i == 1,
+                    Some(t) => match t.family() {
+                        OpFamily::UnaryCopy | OpFamily::Sfpu => !int32_in0,
+                        OpFamily::Binary => i == 0 && !int32_in0,
+                        OpFamily::Other => false,
+                    },
+                    None => false,
                 };
                 if !allowed {
                     return Err(c.err(
@@ -1010,8 +974,14 @@ struct BufferDims {
     ublock: Ublock,
 }
 
-fn is_matmul_or_reduce(t: &str) -> bool {
-    t == "matmul" || t == "reduce"
+/// Whether a sub-op is a matmul or reduce (an unknown type is neither).
+fn is_matmul_or_reduce(t: &OpTypeName) -> bool {
+    t.known().is_some_and(OpType::is_matmul_or_reduce)
+}
+
+/// Whether a sub-op is a binary op.
+fn is_binary(t: &OpTypeName) -> bool {
+    t.known().is_some_and(OpType::is_binary)
 }
 
 /// The rules of a fused op on its own (golden-ops.md section 11; upstream
@@ -1048,7 +1018,7 @@ fn fused_op(c: &Checker, f: &FusedOp) -> R {
         let last = sched.ops.len() - 1;
         for (k, o) in sched.ops.iter().enumerate() {
             let p = op_path(s, o);
-            if o.op_type == "fused_op" {
+            if o.op_type.is(OpType::FusedOp) {
                 return Err(c.err(o.line, p, "fused ops cannot be nested".into()));
             }
             if k != last && is_matmul_or_reduce(&o.op_type) {
@@ -1132,7 +1102,7 @@ fn fused_op(c: &Checker, f: &FusedOp) -> R {
                     format!("{b} is listed in both pop and pop_last"),
                 ));
             }
-            if o.op_type == "matmul" {
+            if o.op_type.is(OpType::Matmul) {
                 if o.inputs.len() < 2 {
                     return Err(c.err(
                         o.line,
@@ -1164,7 +1134,7 @@ fn fused_op(c: &Checker, f: &FusedOp) -> R {
             }
             for (i, b) in o.inputs.iter().enumerate() {
                 if *b == FusedOperand::Dest {
-                    if o.op_type == "matmul" {
+                    if o.op_type.is(OpType::Matmul) {
                         return Err(c.err(
                             o.line,
                             format!("{p}.inputs"),
@@ -1193,7 +1163,7 @@ fn fused_op(c: &Checker, f: &FusedOp) -> R {
                     ),
                 ));
             }
-            if o.op_type == "reduce"
+            if o.op_type.is(OpType::Reduce)
                 && (o.attributes.dim.is_none() || o.attributes.reduce_type.is_none())
             {
                 return Err(c.err(
@@ -1346,7 +1316,7 @@ fn fused_tms(c: &Checker, f: &FusedOp, path: &str) -> R {
                     ));
                 };
                 if r {
-                    if o.op_type == "matmul" {
+                    if o.op_type.is(OpType::Matmul) {
                         return Err(c.err(
                             o.line,
                             tp,
@@ -1375,7 +1345,7 @@ fn fused_tms(c: &Checker, f: &FusedOp, path: &str) -> R {
                     }
                 }
                 if col {
-                    if o.op_type == "matmul" {
+                    if o.op_type.is(OpType::Matmul) {
                         let m_k = o.attributes.m_k.unwrap_or(0);
                         if !(dims.mblock.n == 1 || dims.mblock.n == m_k) || i != 0 {
                             return Err(c.err(
@@ -1547,13 +1517,15 @@ fn fused_dims(c: &Checker, f: &FusedOp, path: &str) -> R {
                     ))
                 }
             };
-            let t = o.op_type.as_str();
-            if is_sfpu(t) || t == "datacopy" || t == "nop" {
+            let t = &o.op_type;
+            let family = t.known().map(OpType::family);
+            // ethernet_datacopy moves data between chips: upstream takes no such sub-op.
+            if family == Some(OpFamily::Sfpu) || t.is(OpType::Datacopy) || t.is(OpType::Nop) {
                 eltwise(0)?;
-            } else if is_binary(t) {
+            } else if family == Some(OpFamily::Binary) {
                 eltwise(0)?;
                 eltwise(1)?;
-            } else if t == "reduce" {
+            } else if t.is(OpType::Reduce) {
                 // Without m_k/u_kt a reduce sub-op takes its extent from its input.
                 let input = producers.get(o.inputs[0]);
                 let m_k = o
@@ -1613,7 +1585,7 @@ fn fused_dims(c: &Checker, f: &FusedOp, path: &str) -> R {
                         ))
                     }
                 }
-            } else if t == "matmul" {
+            } else if t.is(OpType::Matmul) {
                 let m_k = o.attributes.m_k.unwrap_or(0);
                 let u_kt = o.attributes.u_kt.unwrap_or(0);
                 let in0 = producers.get(o.inputs[0]);
@@ -1727,7 +1699,7 @@ fn fused_op_use(c: &Checker, g: &Graph, op: &Op) -> R {
                 ));
             }
             if o.output == FusedOutput::Output
-                && o.op_type == "matmul"
+                && o.op_type.is(OpType::Matmul)
                 && o.attributes.m_k.unwrap_or(0) > 1
             {
                 return Err(c.err(
@@ -1740,11 +1712,13 @@ fn fused_op_use(c: &Checker, g: &Graph, op: &Op) -> R {
                 ));
             }
             let quant = matches!(
-                o.op_type.as_str(),
-                "quantization" | "requantization" | "dequantization"
+                o.op_type.known(),
+                Some(OpType::Quantization | OpType::Requantization | OpType::Dequantization)
             );
             if int_fused
-                && !(is_binary(&o.op_type) || o.op_type == "datacopy" || o.op_type == "nop")
+                && !(is_binary(&o.op_type)
+                    || o.op_type.is(OpType::Datacopy)
+                    || o.op_type.is(OpType::Nop))
             {
                 return Err(c.err(
                     o.line,

@@ -79,7 +79,7 @@ pub fn eval_op(
     if raw.len() != op.inputs.len() {
         return invalid(format!("{}: {} inputs given", op.name, raw.len()));
     }
-    if op.op_type == "tilizer" {
+    if op.op_type.as_str() == "tilizer" {
         return eval_tilizer(net, arch, op, raw, prev);
     }
     let mut xs = Vec::with_capacity(raw.len());

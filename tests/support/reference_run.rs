@@ -80,7 +80,7 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
         net.graphs.iter().flat_map(|g| &g.ops).all(|op| {
             op.inputs
                 .iter()
-                .all(|n| n != &q.name || op.op_type == "tilizer")
+                .all(|n| n != &q.name || op.op_type.as_str() == "tilizer")
         })
     };
     for q in net.queues.iter().filter(|q| small(q.tile_dim)) {
@@ -109,7 +109,7 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
         |t: &str| modelled(t) || matches!(t, "splice" | "embedding" | "fused_op" | "topk");
     for g in &net.graphs {
         for op in &g.ops {
-            if small(op.tile_dim) && !writes_small(&op.op_type) {
+            if small(op.tile_dim) && !writes_small(op.op_type.as_str()) {
                 return Some(format!("tile_dim of {} op {}", op.op_type, op.name));
             }
             for (i, input) in op.inputs.iter().enumerate() {
@@ -134,7 +134,7 @@ pub fn unsupported_feature(net: &Netlist) -> Option<String> {
                     )
                 };
                 let tms = op.input_tms.get(i).map_or(&[][..], Vec::as_slice);
-                if !modelled(&op.op_type) || !tms.iter().all(whole_tiles) {
+                if !modelled(op.op_type.as_str()) || !tms.iter().all(whole_tiles) {
                     return Some(format!(
                         "input {input} of tile_dim {}x{} into {} {}",
                         tile.height, tile.width, op.op_type, op.name

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use ttrt::backend::{Backend, BackendConfig, BackendError, BackendErrorKind};
 use ttrt::format::{DataFormat, HostTensor, HostTensorMut};
 use ttrt::image::Image;
+use ttrt::netlist::OpType;
 
 use crate::progress::{Progress, Unit};
 
@@ -215,12 +216,12 @@ impl Fit {
         let ops = netlist.graphs.iter().flat_map(|g| &g.ops);
         for op in ops {
             let at = |k: usize| op.inputs.get(k).is_some_and(|n| n == name);
-            if op.op_type == "matmul" && op.attributes.identity && at(2) {
+            if op.op_type.is(OpType::Matmul) && op.attributes.identity && at(2) {
                 return Some(Fit::Encoding {
                     slices: op.t as usize,
                 });
             }
-            if op.op_type == "embedding" && at(1) {
+            if op.op_type.is(OpType::Embedding) && at(1) {
                 let table = backend.queue_desc(&op.inputs[0]).ok()?;
                 let rows = table.layout.host_shape(1)[2].max(1);
                 return Some(Fit::Indices { rows });

@@ -15,10 +15,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::format::DataFormat;
-use crate::netlist::{Dim, FusedOp, FusedOperand, FusedOutput, Op, ReduceFunc, ReluMode, Tm};
+use crate::netlist::{
+    Dim, FusedOp, FusedOperand, FusedOutput, Op, OpType, ReduceFunc, ReluMode, Tm,
+};
 
 use super::matmul::{matmul, reduce_max, reduce_shape};
-use super::ops::{apply_binary, apply_sfpu, relu, Binary, Sfpu};
+use super::ops::{
+    apply_binary, apply_sfpu, eltwise, relu, Binary, Eltwise, EltwiseAttributes, Sfpu,
+};
 use super::quantize::quantize;
 use super::tm::{apply_tm, tm_shape, Shape};
 use super::Tensor;
@@ -90,31 +94,42 @@ impl FusedPlan {
                     fused.id, sub.name, sub.line
                 )
             };
-            let t = sub.op_type.as_str();
+            let t = &sub.op_type;
             let sa = &sub.attributes;
-            let kind = if t == "matmul" {
-                SubKind::Matmul
-            } else if t == "reduce" {
-                if sa.reduce_type.is_some_and(|r| r != ReduceFunc::Max) {
-                    return Err(here(
-                        "reduce type avg/sum is not supported (golden's parser rejects it)".into(),
-                    ));
+            let attributes = EltwiseAttributes {
+                exponent: sa.exponent,
+                slope: sa.slope,
+                probability: sa.probability,
+                zero_point: sub.zero_point,
+            };
+            let unsupported = || here(format!("sub-op type {t} is not supported"));
+            let kind = match t.known() {
+                Some(OpType::Matmul) => SubKind::Matmul,
+                Some(OpType::Reduce) => {
+                    if sa.reduce_type.is_some_and(|r| r != ReduceFunc::Max) {
+                        return Err(here(
+                            "reduce type avg/sum is not supported (golden's parser rejects it)"
+                                .into(),
+                        ));
+                    }
+                    match sa.dim {
+                        Some(d @ (Dim::R | Dim::C | Dim::Rc)) => SubKind::Reduce(d),
+                        _ => return Err(here("reduce needs dim r, c or rc".into())),
+                    }
                 }
-                match sa.dim {
-                    Some(d @ (Dim::R | Dim::C | Dim::Rc)) => SubKind::Reduce(d),
-                    _ => return Err(here("reduce needs dim r, c or rc".into())),
-                }
-            } else if let Some(b) = Binary::from_name(t, sub.zero_point) {
-                SubKind::Binary(b)
-            } else if let Some(f) = Sfpu::from_name(t, sa.exponent, sa.slope, sa.probability) {
-                let vector = match sa.vector {
-                    Some(Dim::R) => Dim::R,
-                    Some(Dim::C) => Dim::C,
-                    _ => Dim::Rc,
-                };
-                SubKind::Unary { op: f, vector }
-            } else {
-                return Err(here(format!("sub-op type {t} is not supported")));
+                Some(known) => match eltwise(known, attributes) {
+                    Some(Eltwise::Binary(b)) => SubKind::Binary(b),
+                    Some(Eltwise::Unary(f)) => {
+                        let vector = match sa.vector {
+                            Some(Dim::R) => Dim::R,
+                            Some(Dim::C) => Dim::C,
+                            _ => Dim::Rc,
+                        };
+                        SubKind::Unary { op: f, vector }
+                    }
+                    None => return Err(unsupported()),
+                },
+                None => return Err(unsupported()),
             };
             let arity = match kind {
                 SubKind::Unary { .. } | SubKind::Reduce(_) => 1,

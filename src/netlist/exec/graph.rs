@@ -39,12 +39,16 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::format::{Arch, DataFormat, TileDim};
-use crate::netlist::{Dim, InputPad, InputUnpad, Netlist, Op, ReduceFunc, ReluMode, Tm};
+use crate::netlist::{
+    Dim, InputPad, InputUnpad, Netlist, Op, OpFamily, OpType, ReduceFunc, ReluMode, Tm,
+};
 
 use super::fused::FusedPlan;
 use super::matmul::{depthwise, matmul_op, reduce_max, reduce_shape, MatmulExtras};
 use super::nary::{EmbeddingPlan, SplicePlan};
-use super::ops::{apply_binary, apply_sfpu, relu, Binary, Sfpu};
+use super::ops::{
+    apply_binary, apply_sfpu, eltwise, relu, Binary, Eltwise, EltwiseAttributes, Sfpu,
+};
 use super::quantize::quantize;
 use super::sparse::IdentityMatmulPlan;
 use super::tilizer::TilizerPlan;
@@ -214,8 +218,9 @@ fn shapes_through(tms: &[Tm], mut s: Shape) -> Result<(Shape, usize), String> {
 /// whole tiles. Upstream's parser takes them into no splice, embedding, fused op or topk.
 fn check_small_tile_input(op: &Op, index: usize, tile: TileDim, tms: &[Tm]) -> Result<(), String> {
     let (h, w) = (tile.height, tile.width);
-    let t = op.op_type.as_str();
-    if matches!(t, "splice" | "embedding" | "fused_op" | "topk") {
+    if let Some(t @ (OpType::Splice | OpType::Embedding | OpType::FusedOp | OpType::Topk)) =
+        op.op_type.known()
+    {
         let upstream = " (upstream refuses it too)";
         return Err(format!(
             "input {index}: tile_dim {h}x{w} inputs of {t} are not supported{upstream}"
@@ -244,7 +249,7 @@ fn check_small_tile_input(op: &Op, index: usize, tile: TileDim, tms: &[Tm]) -> R
 /// Checks the TMs an op input carries: golden supports `transpose` only where the op
 /// transposes inside tiles, `tile_broadcast` only inside fused ops.
 fn check_input_tms(op: &Op, index: usize, tms: &[Tm]) -> Result<(), String> {
-    let t = op.op_type.as_str();
+    let t = &op.op_type;
     for tm in tms {
         match tm {
             Tm::TileBroadcast(_) => {
@@ -253,11 +258,14 @@ fn check_input_tms(op: &Op, index: usize, tms: &[Tm]) -> Result<(), String> {
                 ))
             }
             Tm::Transpose => {
-                let ok = match t {
-                    "matmul" => index == 1,
-                    "reduce" | "splice" | "embedding" | "fused_op" | "depthwise" => false,
-                    _ if Binary::from_name(t, None).is_some() => index == 0,
-                    _ => Sfpu::from_name(t, None, None, None).is_some(),
+                let ok = match t.known() {
+                    Some(OpType::Matmul) => index == 1,
+                    Some(t) => match t.family() {
+                        OpFamily::Binary => index == 0,
+                        OpFamily::UnaryCopy | OpFamily::Sfpu => true,
+                        OpFamily::Other => false,
+                    },
+                    None => false,
                 };
                 if !ok {
                     return Err(format!(
@@ -953,7 +961,7 @@ fn compile_op(
     slot: usize,
 ) -> Result<(OpPlan, Shape), String> {
     let a = &op.attributes;
-    let t = op.op_type.as_str();
+    let t = &op.op_type;
     // An op's output has the op's tile_dim, a queue's entries the queue's.
     let tile_of = |name: &str| match (netlist.op(name), netlist.queue(name)) {
         (Some((_, o)), _) => o.tile_dim,
@@ -961,9 +969,9 @@ fn compile_op(
         (None, None) => TileDim::FULL,
     };
     let from_op = |name: &str| netlist.op(name).is_some();
-    let matmul_like = t == "matmul";
+    let matmul_like = t.is(OpType::Matmul);
     // A tilizer's input rules come first: its TMs, pad and unpad are refused, not computed.
-    let mut tilizer = if t == "tilizer" {
+    let mut tilizer = if t.is(OpType::Tilizer) {
         Some(TilizerPlan::new(netlist, op, arch)?)
     } else {
         None
@@ -1075,12 +1083,15 @@ fn compile_op(
     let declared = declared_shape(op);
     let mut int8_output = false;
     let mut reserve = 0;
-    let (kind, shape) = match t {
-        "matmul" if a.identity => {
+    let Some(known) = t.known() else {
+        return Err(format!("op type {t} is not supported"));
+    };
+    let (kind, shape) = match known {
+        OpType::Matmul if a.identity => {
             let plan = IdentityMatmulPlan::new(op, &shapes, vector)?;
             (Kind::IdentityMatmul(plan), declared)
         }
-        "matmul" => {
+        OpType::Matmul => {
             let gelu = super::matmul::fused_sfpu(a.sfpu_op.as_deref(), vector)?;
             if a.requant && a.dequant {
                 return Err("matmul with both requant and dequant is not supported".into());
@@ -1134,7 +1145,7 @@ fn compile_op(
             };
             (Kind::Matmul(extras), out)
         }
-        "depthwise" => {
+        OpType::Depthwise => {
             need(2 + a.bias as usize)?;
             if a.u_kt.is_some_and(|u| u != 1) {
                 return Err("depthwise needs u_kt 1".into());
@@ -1159,7 +1170,7 @@ fn compile_op(
             }
             (Kind::Depthwise { bias: a.bias }, out)
         }
-        "reduce" => {
+        OpType::Reduce => {
             need(1)?;
             match a.reduce_type {
                 Some(ReduceFunc::Max) => {}
@@ -1187,16 +1198,16 @@ fn compile_op(
             let (oz, ort, oct) = reduce_shape(dim, z, s.z, s.rt, s.ct);
             (Kind::Reduce { dim, z }, Shape::new(oz, ort, oct))
         }
-        "splice" => {
+        OpType::Splice => {
             let plan = SplicePlan::new(op, &shapes, declared)?;
             (Kind::Splice(plan), declared)
         }
-        "embedding" => {
+        OpType::Embedding => {
             need(2)?;
             let plan = EmbeddingPlan::new(op, &shapes, declared)?;
             (Kind::Embedding(plan), declared)
         }
-        "fused_op" => {
+        OpType::FusedOp => {
             let id = a
                 .fused_op_id
                 .as_deref()
@@ -1207,29 +1218,61 @@ fn compile_op(
             let (plan, s) = FusedPlan::new(fused, op, &shapes)?;
             (Kind::Fused(plan), s)
         }
-        "topk" => {
+        OpType::Topk => {
             need(2)?;
             let (plan, s) = TopkPlan::new(op, &shapes)?;
             (Kind::Topk(plan), s)
         }
-        "tilizer" => {
+        OpType::Tilizer => {
             need(1)?;
             (
                 Kind::Tilizer(tilizer.take().ok_or("tilizer not checked")?),
                 shapes[0],
             )
         }
-        _ => {
-            if let Some(b) = Binary::from_name(t, a.zero_point) {
-                need(2)?;
-                same(0, 1, t)?;
-                int8_output = b.forces_int8();
-                (Kind::Binary(b), shapes[0])
-            } else if let Some(f) = Sfpu::from_name(t, a.exponent, a.slope, a.probability) {
-                need(1)?;
-                (Kind::Unary { op: f, vector }, shapes[0])
-            } else {
-                return Err(format!("op type {t} is not supported"));
+        OpType::Datacopy
+        | OpType::Nop
+        | OpType::EthernetDatacopy
+        | OpType::Exp
+        | OpType::Log
+        | OpType::Sqrt
+        | OpType::Gelu
+        | OpType::GeluDerivative
+        | OpType::Reciprocal
+        | OpType::Sigmoid
+        | OpType::Dropout
+        | OpType::Tanh
+        | OpType::Square
+        | OpType::Power
+        | OpType::Sine
+        | OpType::Cosine
+        | OpType::Lrelu
+        | OpType::Abs
+        | OpType::Add
+        | OpType::Subtract
+        | OpType::Multiply
+        | OpType::Maximum
+        | OpType::Quantization
+        | OpType::Requantization
+        | OpType::Dequantization => {
+            let attributes = EltwiseAttributes {
+                exponent: a.exponent,
+                slope: a.slope,
+                probability: a.probability,
+                zero_point: a.zero_point,
+            };
+            match eltwise(known, attributes) {
+                Some(Eltwise::Binary(b)) => {
+                    need(2)?;
+                    same(0, 1, known.name())?;
+                    int8_output = b.forces_int8();
+                    (Kind::Binary(b), shapes[0])
+                }
+                Some(Eltwise::Unary(f)) => {
+                    need(1)?;
+                    (Kind::Unary { op: f, vector }, shapes[0])
+                }
+                None => return Err(format!("op type {t} is not supported")),
             }
         }
     };
@@ -1238,8 +1281,8 @@ fn compile_op(
             "the computed output shape {shape} differs from the declared shape {declared} (grid_size * mblock * ublock, t)"
         ));
     }
-    let relu =
-        (a.relu_en && t != "fused_op").then_some((a.relu_mode, a.relu_threshold.unwrap_or(0.0)));
+    let relu = (a.relu_en && !t.is(OpType::FusedOp))
+        .then_some((a.relu_mode, a.relu_threshold.unwrap_or(0.0)));
     // Golden's clearing after the op (golden-ops.md §4): eltwise ops keep the smaller of input
     // 0's tile and the op's, depthwise input 0's tile, matmul the op's tile; reduce clears
     // nothing.

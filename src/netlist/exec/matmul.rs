@@ -8,11 +8,11 @@
 use alloc::format;
 use alloc::string::String;
 
-use crate::compute;
+use crate::compute::{self, mul0};
 use crate::format::DataFormat;
-use crate::netlist::Dim;
+use crate::netlist::{Dim, OpType};
 
-use super::ops::{apply_sfpu, mul0, Sfpu};
+use super::ops::{apply_sfpu, Sfpu};
 use super::{workers, Tensor, TILE};
 
 const TILE_LEN: usize = TILE * TILE;
@@ -280,9 +280,9 @@ pub struct MatmulExtras {
 /// other SFPU op name is refused (upstream asserts that only gelu fuses with matmul); any
 /// other text, `invalid` included, is upstream's `SfpuOp::Invalid`: no SFPU op.
 pub fn fused_sfpu(sfpu_op: Option<&str>, vector: Dim) -> Result<Option<Dim>, String> {
-    match sfpu_op {
-        Some("gelu") => Ok(Some(vector)),
-        Some(other) if crate::netlist::validate::is_sfpu(other) => Err(format!(
+    match sfpu_op.and_then(OpType::parse) {
+        Some(OpType::Gelu) => Ok(Some(vector)),
+        Some(other) if other.is_sfpu() => Err(format!(
             "matmul sfpu_op {other} is not supported (upstream fuses only gelu with matmul)"
         )),
         _ => Ok(None),

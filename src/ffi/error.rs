@@ -1,16 +1,18 @@
 //! Failures as the C caller sees them: a status and one line of text.
 //!
-//! Rust errors stay typed enums in their own layers; each implements [`CError`] (its status and
-//! its `Display` line) and becomes text here, at the edge. The text goes into a fixed buffer per
-//! thread (one static buffer without `std`, where the firmware loop is the only thread), so
-//! reporting a failure never allocates.
+//! Rust errors stay typed enums in their own layers; each converts into [`CallError`] (`From`),
+//! whose [`CError`] impl gives the status and whose `Display` the line, here, at the edge. The text
+//! goes into a fixed buffer per thread (one static buffer without `std`, where the firmware
+//! loop is the only thread), so reporting a failure never allocates.
 
 use core::fmt;
 
 use super::status::ttrt_status;
 
 /// An error that can cross the C boundary: its status, and its `Display` text (one line, saying
-/// what was wrong and where).
+/// what was wrong and where). [`CallError`] carries every layer's error to the boundary; calls
+/// that fail only on their arguments, or only with the runtime's error (device and tensor
+/// calls), return that error as it is.
 pub trait CError: fmt::Display {
     fn status(&self) -> ttrt_status;
 }
@@ -54,6 +56,12 @@ pub enum ArgError {
         found: u64,
         allowed: &'static str,
     },
+}
+
+impl CError for ArgError {
+    fn status(&self) -> ttrt_status {
+        ttrt_status::InvalidArgument
+    }
 }
 
 /// Why a handle was refused.
@@ -116,16 +124,11 @@ impl fmt::Display for ArgError {
     }
 }
 
-impl CError for ArgError {
-    fn status(&self) -> ttrt_status {
-        ttrt_status::InvalidArgument
-    }
-}
-
 /// Any failure of an exported function, whichever layer it comes from. Each layer keeps its
-/// own typed error; this enum only carries them to the boundary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiError {
+/// own typed error; this enum only carries them to the boundary, where its `Display` is the
+/// text and [`CError::status`] the status.
+#[derive(Debug)]
+pub enum CallError {
     Arg(ArgError),
     Format(crate::format::FormatError),
     /// A descriptor field disagrees with what the rest of it implies.
@@ -134,39 +137,127 @@ pub enum ApiError {
         expected: u64,
         found: u64,
     },
+    Runtime(crate::runtime::RuntimeError),
+    #[cfg(feature = "alloc")]
+    Pipeline(crate::pipeline::PipelineError),
+    #[cfg(feature = "std")]
+    Backend(crate::backend::BackendError),
+    #[cfg(feature = "std")]
+    Image(crate::image::ImageError),
+    /// Another logger than ttrt's is installed (`log::set_logger`).
+    OtherLogger,
+    /// `TTRT_LOG` holds a value that is not a level or directive list.
+    #[cfg(feature = "std")]
+    LogSpec {
+        value: alloc::string::String,
+        why: &'static str,
+    },
 }
 
-impl From<ArgError> for ApiError {
+impl From<ArgError> for CallError {
     fn from(e: ArgError) -> Self {
-        ApiError::Arg(e)
+        CallError::Arg(e)
     }
 }
 
-impl From<crate::format::FormatError> for ApiError {
+impl From<crate::format::FormatError> for CallError {
     fn from(e: crate::format::FormatError) -> Self {
-        ApiError::Format(e)
+        CallError::Format(e)
     }
 }
 
-impl fmt::Display for ApiError {
+impl From<crate::runtime::RuntimeError> for CallError {
+    fn from(e: crate::runtime::RuntimeError) -> Self {
+        CallError::Runtime(e)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl From<crate::pipeline::PipelineError> for CallError {
+    fn from(e: crate::pipeline::PipelineError) -> Self {
+        CallError::Pipeline(e)
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<crate::backend::BackendError> for CallError {
+    fn from(e: crate::backend::BackendError) -> Self {
+        CallError::Backend(e)
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<crate::image::ImageError> for CallError {
+    fn from(e: crate::image::ImageError) -> Self {
+        CallError::Image(e)
+    }
+}
+
+impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ApiError::Arg(e) => e.fmt(f),
-            ApiError::Format(e) => e.fmt(f),
-            ApiError::Mismatch {
+            CallError::Arg(e) => e.fmt(f),
+            CallError::Format(e) => e.fmt(f),
+            CallError::Mismatch {
                 what,
                 expected,
                 found,
             } => {
                 write!(f, "{what} is {found}, expected {expected}")
             }
+            CallError::Runtime(e) => e.fmt(f),
+            #[cfg(feature = "alloc")]
+            CallError::Pipeline(e) => e.fmt(f),
+            #[cfg(feature = "std")]
+            CallError::Backend(e) => e.fmt(f),
+            #[cfg(feature = "std")]
+            CallError::Image(e) => e.fmt(f),
+            CallError::OtherLogger => f.write_str(
+                "another logger is already installed in this process (log::set_logger); \
+                 ttrt's records go to it",
+            ),
+            #[cfg(feature = "std")]
+            CallError::LogSpec { value, why } => write!(f, "TTRT_LOG is {value:?}: {why}"),
         }
     }
 }
 
-impl CError for ApiError {
+impl CError for CallError {
     fn status(&self) -> ttrt_status {
-        ttrt_status::InvalidArgument
+        match self {
+            CallError::Arg(e) => e.status(),
+            CallError::Format(_) | CallError::Mismatch { .. } => ttrt_status::InvalidArgument,
+            CallError::Runtime(e) => e.status(),
+            #[cfg(feature = "alloc")]
+            CallError::Pipeline(e) => runtime_status(e.kind()),
+            #[cfg(feature = "std")]
+            CallError::Backend(e) => backend_status(e.kind),
+            #[cfg(feature = "std")]
+            CallError::Image(e) => match e.kind {
+                crate::image::ImageErrorKind::Io => ttrt_status::IoError,
+                crate::image::ImageErrorKind::Invalid => ttrt_status::InvalidImage,
+            },
+            CallError::OtherLogger => ttrt_status::InvalidState,
+            #[cfg(feature = "std")]
+            CallError::LogSpec { .. } => ttrt_status::InvalidArgument,
+        }
+    }
+}
+
+/// The status of a backend error of `kind`.
+#[cfg(feature = "std")]
+fn backend_status(kind: crate::backend::BackendErrorKind) -> ttrt_status {
+    use crate::backend::BackendErrorKind;
+    match kind {
+        BackendErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
+        BackendErrorKind::NotFound => ttrt_status::NotFound,
+        BackendErrorKind::InvalidState => ttrt_status::InvalidState,
+        BackendErrorKind::Timeout => ttrt_status::Timeout,
+        BackendErrorKind::Runtime => ttrt_status::RuntimeError,
+        BackendErrorKind::OutOfMemory => ttrt_status::OutOfMemory,
+        BackendErrorKind::Unsupported => ttrt_status::Unsupported,
+        BackendErrorKind::InvalidImage => ttrt_status::InvalidImage,
+        BackendErrorKind::Cancelled => ttrt_status::Cancelled,
     }
 }
 
@@ -256,8 +347,14 @@ pub extern "C" fn ttrt_last_error_message() -> *const core::ffi::c_char {
     })
 }
 
+impl CError for crate::runtime::RuntimeError {
+    fn status(&self) -> ttrt_status {
+        runtime_status(self.kind)
+    }
+}
+
 /// The status of a runtime error of `kind` (also the pipeline's, which reuses the kinds).
-pub(crate) fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
+fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
     use crate::runtime::ErrorKind;
     match kind {
         ErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
@@ -268,12 +365,6 @@ pub(crate) fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
         ErrorKind::NotFound => ttrt_status::NotFound,
         ErrorKind::Unsupported => ttrt_status::Unsupported,
         ErrorKind::Cancelled => ttrt_status::Cancelled,
-    }
-}
-
-impl CError for crate::runtime::RuntimeError {
-    fn status(&self) -> ttrt_status {
-        runtime_status(self.kind)
     }
 }
 

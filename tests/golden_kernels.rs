@@ -128,6 +128,8 @@ struct MemIo {
 }
 
 impl QueueIo for MemIo {
+    type Error = String;
+
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
         let src = &self.data[&self.names[queue]];
         assert!(src.same_shape(out), "queue {} shape", self.names[queue]);

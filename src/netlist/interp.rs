@@ -76,12 +76,15 @@ pub struct ResolvedSetting {
 /// What the interpreter asks of the backend. An `Err` stops the run; its text becomes part of
 /// the [`ProgramError`].
 pub trait ProgramHost {
+    /// Why a call failed, in the host's own terms.
+    type Error: fmt::Display;
+
     /// Runs graph `graph` (index in `netlist.graphs`) with these queue settings, in the order
     /// the execute wrote them.
-    fn execute(&mut self, graph: usize, settings: &[ResolvedSetting]) -> Result<(), String>;
+    fn execute(&mut self, graph: usize, settings: &[ResolvedSetting]) -> Result<(), Self::Error>;
     /// Indexes in `netlist.queues`, in the order the instruction lists them.
-    fn allocate_queues(&mut self, queues: &[usize]) -> Result<(), String>;
-    fn deallocate_queues(&mut self, queues: &[usize]) -> Result<(), String>;
+    fn allocate_queues(&mut self, queues: &[usize]) -> Result<(), Self::Error>;
+    fn deallocate_queues(&mut self, queues: &[usize]) -> Result<(), Self::Error>;
     /// A variable bound to `queue`'s global pointer changed (varinst): the queue's pointer
     /// follows.
     fn set_queue_pointer(
@@ -89,7 +92,7 @@ pub trait ProgramHost {
         queue: usize,
         which: PointerKind,
         value: u32,
-    ) -> Result<(), String>;
+    ) -> Result<(), Self::Error>;
 }
 
 /// A program that does not compile or a run that fails: one line naming the program, the
@@ -287,11 +290,11 @@ impl Interpreter {
 
     /// Runs program `program` with `params` ("$name" or "name" -> value string; values integers
     /// or "true"/"false"), calling `host`.
-    pub fn run(
+    pub fn run<H: ProgramHost + ?Sized>(
         &mut self,
         program: usize,
         params: &[(&str, &str)],
-        host: &mut dyn ProgramHost,
+        host: &mut H,
     ) -> Result<(), ProgramError> {
         let count = self.programs.len();
         let Interpreter {
@@ -511,13 +514,13 @@ fn pointer(queues: &[(String, u64)], queue: usize, setting: &str, v: i64) -> Res
 }
 
 /// Calls the host for every queue pointer bound to `slot` (its value just changed).
-fn propagate(
+fn propagate<H: ProgramHost + ?Sized>(
     code: &Code,
     state: &State,
     queues: &[(String, u64)],
     slot: usize,
     line: u32,
-    host: &mut dyn ProgramHost,
+    host: &mut H,
 ) -> Result<(), ProgramError> {
     let value = state.values[slot];
     for (b, _) in code

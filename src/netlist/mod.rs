@@ -33,7 +33,7 @@ pub use model::{
     ReluMode, SpliceInput, SpliceMode, Tm, TopkSort, Ublock, Value,
 };
 pub use program::{Execute, Instruction, Operand, Program, QueueSetting, Step, VarDecl, VarInstOp};
-pub use temporal::TemporalGraphs;
+pub use temporal::{TemporalError, TemporalGraphs};
 pub use test_config::{
     ComparisonConfig, ComparisonMethod, ComparisonType, IoConfig, StimulusConfig, StimulusType,
     TestConfig, Verbosity,

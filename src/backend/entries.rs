@@ -179,7 +179,6 @@ mod tests {
     use crate::format::{tilize, untilize, Arch, DataFormat, HostTensor, HostTensorMut, Rounding};
     use crate::hal::sim::SimChip;
     use crate::hal::{Chip, MemKind};
-    use alloc::string::String;
     use alloc::vec::Vec;
 
     const NETLIST: &str = r#"

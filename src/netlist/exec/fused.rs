@@ -21,7 +21,7 @@ use super::matmul::{matmul, reduce_max, reduce_shape};
 use super::ops::{apply_binary, apply_sfpu, relu, Binary, Sfpu};
 use super::quantize::quantize;
 use super::tm::{apply_tm, tm_shape, Shape};
-use super::Tensor;
+use super::{OpError, Tensor};
 
 enum SubKind {
     Unary { op: Sfpu, vector: Dim },
@@ -299,7 +299,7 @@ impl FusedPlan {
         &mut self,
         input: impl Fn(usize) -> &'a Tensor,
         dst: &mut Tensor,
-    ) -> Result<(), String> {
+    ) -> Result<(), OpError> {
         let FusedPlan {
             subs,
             intermed,

@@ -17,6 +17,7 @@ mod fused;
 mod graph;
 pub mod matmul;
 mod nary;
+mod op_error;
 pub mod ops;
 pub mod quantize;
 pub mod sparse;
@@ -26,6 +27,7 @@ mod topk;
 pub mod workers;
 
 pub use graph::{BufferPool, GraphPlan};
+pub use op_error::OpError;
 pub use tm::Shape;
 
 /// Rows and columns of a tile.

@@ -6,12 +6,10 @@
 //! cosine, lrelu, dropout) are here. A `transpose` TM has already transposed the input fully
 //! (see `tm.rs`), so nothing here transposes.
 
-use alloc::format;
-use alloc::string::String;
-
 use crate::compute::{self, BinaryOp, UnaryOp};
 use crate::netlist::{Dim, ReluMode};
 
+use super::OpError;
 use super::{workers, Tensor, TILE};
 
 /// Values one thread maps at a time in an elementwise op (each value is computed alone, so
@@ -122,9 +120,9 @@ fn cosine(x: f32) -> f32 {
 
 /// Applies `op` to one run of values in place. `mask` (dropout only) holds the draws of the
 /// run, in order.
-fn apply_run(op: Sfpu, values: &mut [f32], mask: &[bool]) -> Result<(), String> {
+fn apply_run(op: Sfpu, values: &mut [f32], mask: &[bool]) -> Result<(), OpError> {
     match op {
-        Sfpu::Compute(u) => compute::apply_unary(u, values).map_err(|e| format!("{e}"))?,
+        Sfpu::Compute(u) => compute::apply_unary(u, values)?,
         Sfpu::GeluDerivative => values.iter_mut().for_each(|v| *v = gelu_derivative(*v)),
         Sfpu::Power(e) => values.iter_mut().for_each(|v| *v = power(*v, e)),
         Sfpu::Sine => values.iter_mut().for_each(|v| *v = sine(*v)),
@@ -146,7 +144,7 @@ fn apply_run(op: Sfpu, values: &mut [f32], mask: &[bool]) -> Result<(), String> 
 ///
 /// ⚠ Golden leaves values outside the region as its reused output tensor held them; those are
 /// zeros from the first run on (nothing writes outside the region), so ttrt writes zeros.
-pub fn apply_sfpu(op: Sfpu, vector: Dim, src: &Tensor, dst: &mut Tensor) -> Result<(), String> {
+pub fn apply_sfpu(op: Sfpu, vector: Dim, src: &Tensor, dst: &mut Tensor) -> Result<(), OpError> {
     let (rows, cols) = region(vector);
     if (rows, cols) == (TILE, TILE) {
         // Every value is written below.
@@ -315,12 +313,12 @@ pub fn mul0(a: f32, b: f32) -> f32 {
 }
 
 /// `dst = a op b`; the shapes must be equal (the plan checks it). `dst` takes `a`'s tag.
-pub fn apply_binary(op: Binary, a: &Tensor, b: &Tensor, dst: &mut Tensor) -> Result<(), String> {
+pub fn apply_binary(op: Binary, a: &Tensor, b: &Tensor, dst: &mut Tensor) -> Result<(), OpError> {
     if !a.same_shape(b) {
-        return Err(format!(
-            "binary inputs differ in shape ([{}, {}, {}] and [{}, {}, {}])",
-            a.z, a.rt, a.ct, b.z, b.rt, b.ct
-        ));
+        return Err(OpError::BinaryShapes {
+            a: [a.z, a.rt, a.ct],
+            b: [b.z, b.rt, b.ct],
+        });
     }
     // Every value is written below.
     dst.reshape_for_overwrite(a.z, a.rt, a.ct);
@@ -338,9 +336,9 @@ pub fn apply_binary(op: Binary, a: &Tensor, b: &Tensor, dst: &mut Tensor) -> Res
 }
 
 /// `a = a op b` elementwise.
-pub fn binary_in_place(op: Binary, a: &mut [f32], b: &[f32]) -> Result<(), String> {
+pub fn binary_in_place(op: Binary, a: &mut [f32], b: &[f32]) -> Result<(), OpError> {
     match op {
-        Binary::Plain(op) => compute::apply_binary(op, a, b).map_err(|e| format!("{e}"))?,
+        Binary::Plain(op) => compute::apply_binary(op, a, b)?,
         Binary::Quantization(zp) | Binary::Requantization(zp) => {
             for (x, &y) in a.iter_mut().zip(b) {
                 *x = mul0(*x, y) + zp;

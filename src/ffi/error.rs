@@ -376,3 +376,101 @@ impl From<ArgError> for crate::runtime::RuntimeError {
         )
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    //! Every layer's error keeps its status and its text through `CallError`: the statuses the
+    //! backend, image, pipeline and log calls returned before they shared it.
+
+    use super::{ArgError, CError, CallError};
+    use crate::backend::{BackendError, BackendErrorKind};
+    use crate::ffi::ttrt_status;
+    use crate::image::{ImageError, ImageErrorKind};
+    use crate::pipeline::PipelineError;
+    use crate::runtime::{ErrorKind, RuntimeError};
+    use alloc::string::{String, ToString};
+
+    fn seen(e: impl Into<CallError>) -> (ttrt_status, String) {
+        let e: CallError = e.into();
+        (e.status(), e.to_string())
+    }
+
+    #[test]
+    fn each_layer_keeps_its_status_and_text() {
+        assert_eq!(
+            seen(ArgError::Null { arg: "dev" }),
+            (
+                ttrt_status::InvalidArgument,
+                "argument `dev` is NULL".into()
+            )
+        );
+        assert_eq!(
+            seen(CallError::Mismatch {
+                what: "desc->entry_size",
+                expected: 4,
+                found: 8
+            }),
+            (
+                ttrt_status::InvalidArgument,
+                "desc->entry_size is 8, expected 4".into()
+            )
+        );
+        let runtime = [
+            (ErrorKind::InvalidArgument, ttrt_status::InvalidArgument),
+            (ErrorKind::InvalidState, ttrt_status::InvalidState),
+            (ErrorKind::OutOfMemory, ttrt_status::OutOfMemory),
+            (ErrorKind::Timeout, ttrt_status::Timeout),
+            (ErrorKind::Device, ttrt_status::RuntimeError),
+            (ErrorKind::NotFound, ttrt_status::NotFound),
+            (ErrorKind::Unsupported, ttrt_status::Unsupported),
+            (ErrorKind::Cancelled, ttrt_status::Cancelled),
+        ];
+        for (kind, status) in runtime {
+            let e = RuntimeError::new(kind, format_args!("cq 1: {kind:?}"));
+            assert_eq!(seen(e), (status, alloc::format!("cq 1: {kind:?}")));
+            let e = RuntimeError::new(kind, format_args!("model"));
+            assert_eq!(seen(PipelineError::Device(e)).0, status);
+        }
+        assert_eq!(
+            seen(PipelineError::AlreadyCompiled).0,
+            ttrt_status::InvalidState
+        );
+        let backend = [
+            (
+                BackendErrorKind::InvalidArgument,
+                ttrt_status::InvalidArgument,
+            ),
+            (BackendErrorKind::NotFound, ttrt_status::NotFound),
+            (BackendErrorKind::InvalidState, ttrt_status::InvalidState),
+            (BackendErrorKind::Timeout, ttrt_status::Timeout),
+            (BackendErrorKind::Runtime, ttrt_status::RuntimeError),
+            (BackendErrorKind::OutOfMemory, ttrt_status::OutOfMemory),
+            (BackendErrorKind::Unsupported, ttrt_status::Unsupported),
+            (BackendErrorKind::InvalidImage, ttrt_status::InvalidImage),
+            (BackendErrorKind::Cancelled, ttrt_status::Cancelled),
+        ];
+        for (kind, status) in backend {
+            let e = BackendError::new(kind, "push_input: queue 'q'".into());
+            assert_eq!(seen(e), (status, "push_input: queue 'q'".into()));
+        }
+        assert_eq!(
+            seen(ImageError::new(ImageErrorKind::Io, "a.tti: gone".into())),
+            (ttrt_status::IoError, "a.tti: gone".into())
+        );
+        assert_eq!(
+            seen(ImageError::invalid("a.tti: bad".into())).0,
+            ttrt_status::InvalidImage
+        );
+        assert_eq!(seen(CallError::OtherLogger).0, ttrt_status::InvalidState);
+        assert_eq!(
+            seen(CallError::LogSpec {
+                value: "loud".into(),
+                why: "not a level"
+            }),
+            (
+                ttrt_status::InvalidArgument,
+                "TTRT_LOG is \"loud\": not a level".to_string()
+            )
+        );
+    }
+}

@@ -390,8 +390,7 @@ fn queue_of<'a>(h: &BackendHandle, q: &'a ttrt_io_desc) -> Result<&'a str, CallE
                 what,
                 expected: expected.into(),
                 found: found.into(),
-            }
-            .into());
+            });
         }
     }
     Ok(name)

@@ -329,7 +329,7 @@ impl Interpreter {
                         return Err(at(
                             &code.name,
                             line,
-                            &format!("loop count must be >= 1, found {n}"),
+                            format!("loop count must be >= 1, found {n}"),
                         ));
                     }
                     // The capacity is the program's loop depth: this push never reallocates.
@@ -370,16 +370,16 @@ impl Interpreter {
                         at(
                             &code.name,
                             line,
-                            &format!("execute of graph `{}` failed: {e}", graphs[*graph]),
+                            format!("execute of graph `{}` failed: {e}", graphs[*graph]),
                         )
                     })?;
                 }
                 Op::Allocate(list) => host
                     .allocate_queues(list)
-                    .map_err(|e| at(&code.name, line, &format!("allocate_queue failed: {e}")))?,
+                    .map_err(|e| at(&code.name, line, format!("allocate_queue failed: {e}")))?,
                 Op::Deallocate(list) => host
                     .deallocate_queues(list)
-                    .map_err(|e| at(&code.name, line, &format!("deallocate_queue failed: {e}")))?,
+                    .map_err(|e| at(&code.name, line, format!("deallocate_queue failed: {e}")))?,
                 Op::End => return Ok(()),
             }
             pc += 1;
@@ -604,14 +604,14 @@ fn propagate<H: ProgramHost + ?Sized>(
             at(
                 &code.name,
                 line,
-                &format!("{what} (bound to `${}`)", code.vars[slot].0),
+                format!("{what} (bound to `${}`)", code.vars[slot].0),
             )
         })?;
         host.set_queue_pointer(b.queue, b.kind, p).map_err(|e| {
             at(
                 &code.name,
                 line,
-                &format!(
+                format!(
                     "moving queue `{}` {setting} to {p} failed: {e}",
                     queues[b.queue].0
                 ),
@@ -819,7 +819,7 @@ fn compile(netlist: &Netlist, p: &super::program::Program) -> Result<(Code, usiz
         return Err(at(
             &p.name,
             p.line,
-            &format!(
+            format!(
                 "{} without a matching endloop",
                 crate::message::count(depth, "loop")
             ),

@@ -84,6 +84,8 @@ impl MemIo {
 }
 
 impl QueueIo for MemIo {
+    type Error = String;
+
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
         let src = self.data.get(&self.names[queue]).ok_or("no data")?;
         assert!(src.same_shape(out), "queue {} shape", self.names[queue]);

@@ -60,6 +60,8 @@ struct Io {
 }
 
 impl QueueIo for Io {
+    type Error = String;
+
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
         out.data.copy_from_slice(&self.entries[queue].data);
         Ok(())

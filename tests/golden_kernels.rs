@@ -128,6 +128,8 @@ struct MemIo {
 }
 
 impl QueueIo for MemIo {
+    type Error = String;
+
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
         let src = &self.data[&self.names[queue]];
         assert!(src.same_shape(out), "queue {} shape", self.names[queue]);
@@ -317,7 +319,9 @@ fn an_elementwise_error_names_the_first_value_rejected_as_on_one_thread() {
     a.data[70_001] = -2.0;
     a.data[20_003] = -3.0;
     let mut dst = Tensor::zeros(0, 0, 0, DataFormat::Float32);
-    let err = apply_sfpu(Sfpu::Compute(UnaryOp::Sqrt), Dim::Rc, &a, &mut dst).unwrap_err();
+    let err = apply_sfpu(Sfpu::Compute(UnaryOp::Sqrt), Dim::Rc, &a, &mut dst)
+        .unwrap_err()
+        .to_string();
     let mut serial = a.data.clone();
     let want = compute::apply_unary(UnaryOp::Sqrt, &mut serial)
         .unwrap_err()

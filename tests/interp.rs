@@ -48,6 +48,8 @@ impl Recorder {
 }
 
 impl ProgramHost for Recorder {
+    type Error = String;
+
     fn execute(&mut self, graph: usize, settings: &[ResolvedSetting]) -> Result<(), String> {
         let n = self.executes().len();
         if self.fail_execute == Some(n) {

@@ -26,6 +26,8 @@ struct Tally {
 }
 
 impl ProgramHost for Tally {
+    type Error = String;
+
     fn execute(&mut self, _graph: usize, settings: &[ResolvedSetting]) -> Result<(), String> {
         self.executes += 1;
         self.settings += settings.len();

@@ -591,6 +591,8 @@ fn every_corpus_netlist_matches_the_reference() {
 struct Entries(Vec<Option<ttrt::netlist::exec::Tensor>>);
 
 impl ttrt::netlist::exec::QueueIo for Entries {
+    type Error = String;
+
     fn read(&mut self, queue: usize, out: &mut ttrt::netlist::exec::Tensor) -> Result<(), String> {
         let t = self.0[queue].as_ref().ok_or("no entry")?;
         out.data.copy_from_slice(&t.data);

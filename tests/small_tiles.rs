@@ -137,6 +137,8 @@ impl MemIo {
 }
 
 impl QueueIo for MemIo {
+    type Error = String;
+
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
         out.data
             .copy_from_slice(&self.data[&self.names[queue]].data);

@@ -91,12 +91,16 @@ fn graphs_joined_by_op_reads_form_one_temporal_graph_producers_first() {
 
 #[test]
 fn sub_graphs_share_input_count_and_never_a_device() {
-    let e = TemporalGraphs::new(&parse(&text(1, 1, RUN))).unwrap_err();
+    let e = TemporalGraphs::new(&parse(&text(1, 1, RUN)))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("graph sum has input_count 2 but graph first of the same temporal graph has 1"),
         "{e}"
     );
-    let e = TemporalGraphs::new(&parse(&text(2, 0, RUN))).unwrap_err();
+    let e = TemporalGraphs::new(&parse(&text(2, 0, RUN)))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("graphs first and sum of one temporal graph both target device 0"),
         "{e}"
@@ -109,7 +113,8 @@ fn a_program_executes_every_sub_graph_one_after_the_other() {
     let e = TemporalGraphs::new(&n)
         .unwrap()
         .check_programs(&n)
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("program `p`, line "), "{e}");
     assert!(e.contains("without graph first"), "{e}");
     let split = [FIRST, OTHER, SUM].concat();
@@ -117,7 +122,8 @@ fn a_program_executes_every_sub_graph_one_after_the_other() {
     let e = TemporalGraphs::new(&n)
         .unwrap()
         .check_programs(&n)
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("without graph sum"), "{e}");
     // Either order of the two executes is one instance.
     let reversed = [SUM, FIRST, OTHER].concat();
@@ -132,6 +138,8 @@ struct MemIo {
 }
 
 impl QueueIo for MemIo {
+    type Error = String;
+
     fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
         out.data
             .copy_from_slice(&self.data[&self.names[queue]].data);

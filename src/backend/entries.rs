@@ -11,9 +11,9 @@
 //! (`Device::run_inline`), with one straight on the chip. The queues' pointers order them with
 //! the graphs (see the backend module).
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::error::RunError;
 use super::queue::{staging, Mem, QueueMem, QueueRt};
 use crate::format::{tilize, untilize, HostTensor, HostTensorMut, QueueLayout, Rounding};
 use crate::hal::MemKind;
@@ -78,9 +78,12 @@ impl QueueRt {
         first: u32,
         src: &HostTensor<'_>,
         staging_buf: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let n = src.shape[0];
-        let fail = |e| alloc::format!("queue '{}': {e}", self.name);
+        let fail = |error| RunError::Format {
+            queue: self.name.clone(),
+            error,
+        };
         let rounding = Rounding::default();
         let Some((share, rows, cols)) = self.shares(mem) else {
             let buf = staging(staging_buf, self.bytes_for(n));
@@ -108,9 +111,12 @@ impl QueueRt {
         first: u32,
         dst: &mut HostTensorMut<'_>,
         staging_buf: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let n = dst.shape[0];
-        let fail = |e| alloc::format!("queue '{}': {e}", self.name);
+        let fail = |error| RunError::Format {
+            queue: self.name.clone(),
+            error,
+        };
         let Some((share, rows, cols)) = self.shares(mem) else {
             let buf = staging(staging_buf, self.bytes_for(n));
             self.read_entries(mem, first, n, buf)?;
@@ -138,7 +144,7 @@ impl QueueRt {
         to: &QueueRt,
         wr: u32,
         staging_buf: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         debug_assert!(self.layout == to.layout);
         if self.in_place(mem) && to.in_place(mem) {
             let (from_slot, to_slot) = ((at % self.entries) as usize, (wr % to.entries) as usize);
@@ -168,11 +174,11 @@ mod tests {
     //! by `read_entries` / `write_entries`), on queues of several grids, formats, layouts and
     //! locations, across the end of the queue.
 
+    use super::super::error::RunError;
     use super::super::queue::{ChipMem, Mem, QueueMem, QueueRt};
     use crate::format::{tilize, untilize, Arch, DataFormat, HostTensor, HostTensorMut, Rounding};
     use crate::hal::select::AnyChip;
     use crate::hal::{Chip, MemKind};
-    use alloc::string::String;
     use alloc::vec::Vec;
 
     const NETLIST: &str = r#"
@@ -198,7 +204,7 @@ programs:
     struct NoMap<'a>(ChipMem<'a>);
 
     impl Mem for NoMap<'_> {
-        fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
+        fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), RunError> {
             self.0.write(kind, bank, addr, bytes)
         }
         fn read(
@@ -207,7 +213,7 @@ programs:
             bank: u32,
             addr: u64,
             bytes: &mut [u8],
-        ) -> Result<(), String> {
+        ) -> Result<(), RunError> {
             self.0.read(kind, bank, addr, bytes)
         }
     }

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::Ordering;
 
+use super::error::RunError;
 use super::queue::{ChipMem, HostMem, Mem, QueueRt};
 use super::Runtime;
 use crate::format::{DataFormat, HostTensor, HostTensorMut};
@@ -158,7 +159,7 @@ fn run_graph(
     graph: &GraphRt,
     mem: &dyn Mem,
     pool: &mut BufferPool,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     // SAFETY: see `GraphRt`.
     let (exec, plan) = unsafe { (&mut *graph.exec.get(), &mut *graph.plan.get()) };
     for e in exec.iter_mut() {
@@ -185,7 +186,7 @@ fn run_graph(
         };
         match graph.copy {
             Some((from, to)) => io.copy_entry(from, to)?,
-            None => plan.run_pooled(&mut io, pool).map_err(|e| e.message)?,
+            None => plan.run_pooled(&mut io, pool)?,
         }
         for e in exec.iter_mut() {
             // `zero` starts a gradient op's accumulation over: on the first run only.
@@ -248,21 +249,23 @@ struct KernelIo<'a> {
 }
 
 impl KernelIo<'_> {
-    fn exec_of(&self, queue: usize) -> Result<&QueueExec, String> {
+    fn exec_of(&self, queue: usize) -> Result<&QueueExec, RunError> {
         self.exec
             .iter()
             .find(|e| e.queue == queue)
-            .ok_or_else(|| alloc::format!("queue {queue} is not an input or output of the graph"))
+            .ok_or(RunError::NotInGraph { queue })
     }
 }
 
 impl KernelIo<'_> {
     /// The queue and the pointer the current run reads it at, once its entry is there.
-    fn readable(&self, queue: usize) -> Result<(&QueueRt, u32), String> {
+    fn readable(&self, queue: usize) -> Result<(&QueueRt, u32), RunError> {
         let e = *self.exec_of(queue)?;
         let q = &self.queues[queue];
         if !q.allocated.load(Ordering::Acquire) {
-            return Err(alloc::format!("queue '{}' is deallocated", q.name));
+            return Err(RunError::Deallocated {
+                queue: q.name.clone(),
+            });
         }
         if q.io_type == IoType::Queue {
             let present = || q.distance(q.rd.load(Ordering::Acquire), e.cur) < q.occupancy();
@@ -275,42 +278,41 @@ impl KernelIo<'_> {
                     .distance(rd, e.cur)
                     .saturating_add(1)
                     .saturating_add(later);
-                return Err(alloc::format!(
-                    "input_count {} needs {} of queue '{}' from read pointer {rd}, and it holds {}: \
-                     push them before run_program (run {} of {} found none at pointer {})",
-                    self.runs,
-                    crate::message::count(needed, "entry"),
-                    q.name,
-                    crate::message::count(q.occupancy(), "entry"),
-                    self.run + 1,
-                    self.runs,
-                    e.cur
-                ));
+                return Err(RunError::Starved {
+                    queue: q.name.clone(),
+                    runs: self.runs,
+                    run: self.run,
+                    needed,
+                    holds: q.occupancy(),
+                    rd,
+                    at: e.cur,
+                });
             }
         }
         Ok((q, e.cur))
     }
 
     /// The queue the current run writes, once it has room.
-    fn writable(&self, queue: usize) -> Result<&QueueRt, String> {
+    fn writable(&self, queue: usize) -> Result<&QueueRt, RunError> {
         let q = &self.queues[queue];
         self.exec_of(queue)?;
         if !q.allocated.load(Ordering::Acquire) {
-            return Err(alloc::format!("queue '{}' is deallocated", q.name));
+            return Err(RunError::Deallocated {
+                queue: q.name.clone(),
+            });
         }
         if q.io_type == IoType::Queue && !wait_until(|| q.occupancy() < q.entries) {
-            return Err(alloc::format!(
-                "output queue '{}' is full ({}): pop its outputs before running again",
-                q.name,
-                crate::message::count(q.entries, "entry")
-            ));
+            return Err(RunError::Full {
+                queue: q.name.clone(),
+                entries: q.entries,
+            });
         }
         Ok(q)
     }
 
     /// A run of a graph that only copies: the entry's bytes move as they are (the two queues
     /// lay entries out alike).
-    fn copy_entry(&mut self, from: usize, to: usize) -> Result<(), String> {
+    fn copy_entry(&mut self, from: usize, to: usize) -> Result<(), RunError> {
         let (src, at) = self.readable(from)?;
         let dst = self.writable(to)?;
         let wr = dst.wr.load(Ordering::Acquire);
@@ -325,7 +327,7 @@ impl KernelIo<'_> {
 
     /// After an entry of `queue` was written at `wr`: the write pointer moves on at once, so
     /// an op of the same run reading the queue (a relay queue) finds the entry.
-    fn written(&self, queue: usize, wr: u32) -> Result<(), String> {
+    fn written(&self, queue: usize, wr: u32) -> Result<(), RunError> {
         let e = self.exec_of(queue)?;
         if e.global_wr_autoinc > 0 {
             let q = &self.queues[queue];
@@ -336,7 +338,9 @@ impl KernelIo<'_> {
 }
 
 impl QueueIo for KernelIo<'_> {
-    fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String> {
+    type Error = RunError;
+
+    fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), RunError> {
         let (q, at) = self.readable(queue)?;
         let shape = q.layout.host_shape(1);
         // Tiles under 32x32 arrive in the host layout, then move into the plan's 32x32 tiles.
@@ -357,7 +361,7 @@ impl QueueIo for KernelIo<'_> {
         Ok(())
     }
 
-    fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), String> {
+    fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), RunError> {
         let q = self.writable(queue)?;
         let shape = q.layout.host_shape(1);
         let src = HostTensor::contiguous(bytes_of(&entry.data), DataFormat::Float32, shape);
@@ -388,7 +392,9 @@ impl RunHost<'_> {
 }
 
 impl ProgramHost for RunHost<'_> {
-    fn execute(&mut self, graph: usize, settings: &[ResolvedSetting]) -> Result<(), String> {
+    type Error = RunError;
+
+    fn execute(&mut self, graph: usize, settings: &[ResolvedSetting]) -> Result<(), RunError> {
         let rt = self.rt;
         // A sub-graph of a temporal graph only records its settings until the last one's
         // execute; `graph` becomes the runtime graph (temporal graph) to run.
@@ -426,12 +432,12 @@ impl ProgramHost for RunHost<'_> {
         rt.kernel_ns
             .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         rt.kernels_run.fetch_add(1, Ordering::Relaxed);
-        let ran = ran.map_err(|e| alloc::string::ToString::to_string(e.message()));
+        let ran = ran.map_err(RunError::Device);
         temporal.ran(graph);
         ran
     }
 
-    fn allocate_queues(&mut self, queues: &[usize]) -> Result<(), String> {
+    fn allocate_queues(&mut self, queues: &[usize]) -> Result<(), RunError> {
         for &i in queues {
             let q = &self.rt.queues[i];
             q.set_rd(&self.mem(), 0)?;
@@ -441,7 +447,7 @@ impl ProgramHost for RunHost<'_> {
         Ok(())
     }
 
-    fn deallocate_queues(&mut self, queues: &[usize]) -> Result<(), String> {
+    fn deallocate_queues(&mut self, queues: &[usize]) -> Result<(), RunError> {
         for &i in queues {
             self.rt.queues[i].allocated.store(false, Ordering::Release);
         }
@@ -453,7 +459,7 @@ impl ProgramHost for RunHost<'_> {
         queue: usize,
         which: PointerKind,
         value: u32,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let q = &self.rt.queues[queue];
         match which {
             PointerKind::RdGlobal => q.set_rd(&self.mem(), value),

@@ -39,7 +39,7 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-use error::err;
+use error::{err, RunError};
 pub use error::{BackendError, BackendErrorKind};
 use execute::{GraphRt, Job, RunHost};
 use queue::{ChipMem, HostMem, Mem, QueueMem, QueueRt};
@@ -183,12 +183,9 @@ impl Runtime {
     /// io side to follow (graphs run on the run side's thread), and the queues' pointers order
     /// transfers and graphs, as they do between two CQs. So push, get and pop on one thread
     /// never meet run_program's hold of CQ 0 on another.
-    fn run_io(&self, f: impl FnOnce(&dyn Mem) -> Result<(), String>) -> Result<(), String> {
+    fn run_io(&self, f: impl FnOnce(&dyn Mem) -> Result<(), RunError>) -> Result<(), RunError> {
         match self.io_queue() {
-            Some(cq) => self
-                .device
-                .run_inline(cq, |chip| f(&ChipMem(chip)))
-                .map_err(|e| alloc::string::ToString::to_string(e.message()))?,
+            Some(cq) => self.device.run_inline(cq, |chip| f(&ChipMem(chip)))?,
             None => f(&ChipMem(self.device.chip())),
         }
     }
@@ -996,7 +993,7 @@ impl Backend {
         first: u32,
         w: usize,
         call: &str,
-        write: impl FnOnce(&dyn Mem) -> Result<(), String>,
+        write: impl FnOnce(&dyn Mem) -> Result<(), RunError>,
     ) -> Result<(), BackendError> {
         let q = &rt.queues[qi];
         rt.run_io(|mem| {
@@ -1345,7 +1342,7 @@ fn golden_output(
     mem: &dyn Mem,
     first: u32,
     dst: &mut HostTensorMut<'_>,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     use crate::format::element::{float16_b_to_f32, fp16a_to_f32, to_host};
     let shape = dst.shape;
     let values = shape.iter().product::<usize>();

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
-use super::error::{err, BackendError};
+use super::error::{err, BackendError, RunError};
 use crate::format::{Arch, DataFormat, QueueLayout};
 use crate::hal::{Chip, MemKind};
 use crate::netlist::{IoType, Netlist, Queue, QueueLocation};
@@ -309,10 +309,10 @@ impl QueueRt {
 
 /// How one side reaches a queue's memory.
 pub(crate) trait Mem {
-    fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String>;
-    fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), String>;
+    fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), RunError>;
+    fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), RunError>;
     /// A small write that need not be waited for (ordered with the side's later commands).
-    fn post(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
+    fn post(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), RunError> {
         self.write(kind, bank, addr, bytes)
     }
     /// The memory in place, where this side may access it so (see `Chip::map`).
@@ -330,22 +330,19 @@ pub(crate) struct HostMem<'a, C: Chip> {
 }
 
 impl<C: Chip> HostMem<'_, C> {
-    fn with(&self, f: impl FnOnce(ChipMem<'_>) -> Result<(), String>) -> Result<(), String> {
+    fn with(&self, f: impl FnOnce(ChipMem<'_>) -> Result<(), RunError>) -> Result<(), RunError> {
         match self.cq {
-            Some(cq) => self
-                .device
-                .run_inline(cq, |chip| f(ChipMem(chip)))
-                .map_err(|e| alloc::string::ToString::to_string(e.message()))?,
+            Some(cq) => self.device.run_inline(cq, |chip| f(ChipMem(chip)))?,
             None => f(ChipMem(self.device.chip())),
         }
     }
 }
 
 impl<C: Chip> Mem for HostMem<'_, C> {
-    fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
+    fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), RunError> {
         self.with(|chip| chip.write(kind, bank, addr, bytes))
     }
-    fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), String> {
+    fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), RunError> {
         self.with(|chip| chip.read(kind, bank, addr, bytes))
     }
 }
@@ -354,15 +351,11 @@ impl<C: Chip> Mem for HostMem<'_, C> {
 pub(crate) struct ChipMem<'a>(pub &'a dyn Chip);
 
 impl Mem for ChipMem<'_> {
-    fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), String> {
-        self.0
-            .write(kind, bank, addr, bytes)
-            .map_err(|e| alloc::format!("{e}"))
+    fn write(&self, kind: MemKind, bank: u32, addr: u64, bytes: &[u8]) -> Result<(), RunError> {
+        Ok(self.0.write(kind, bank, addr, bytes)?)
     }
-    fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), String> {
-        self.0
-            .read(kind, bank, addr, bytes)
-            .map_err(|e| alloc::format!("{e}"))
+    fn read(&self, kind: MemKind, bank: u32, addr: u64, bytes: &mut [u8]) -> Result<(), RunError> {
+        Ok(self.0.read(kind, bank, addr, bytes)?)
     }
     fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<*mut u8> {
         self.0.map(kind, bank, addr, len).map(|p| p.as_ptr())
@@ -379,7 +372,7 @@ impl QueueRt {
         n: usize,
         staging: *mut u8,
         write: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let es = self.entry_size;
         let slot0 = (first % self.entries) as usize;
         let until_end = self.entries as usize - slot0;
@@ -432,7 +425,7 @@ impl QueueRt {
         first: u32,
         n: usize,
         staging: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         debug_assert!(staging.len() >= self.bytes_for(n));
         self.transfer(mem, first, n, staging.as_ptr().cast_mut(), true)
     }
@@ -444,13 +437,13 @@ impl QueueRt {
         first: u32,
         n: usize,
         staging: &mut [u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         debug_assert!(staging.len() >= self.bytes_for(n));
         self.transfer(mem, first, n, staging.as_mut_ptr(), false)
     }
 
     /// Writes header word `word` (0: read pointer, 1: write pointer) of every buffer.
-    pub fn write_header(&self, mem: &dyn Mem, word: usize, value: u32) -> Result<(), String> {
+    pub fn write_header(&self, mem: &dyn Mem, word: usize, value: u32) -> Result<(), RunError> {
         let bytes = value.to_le_bytes();
         match &self.mem {
             QueueMem::Dram(list) => {
@@ -472,7 +465,7 @@ impl QueueRt {
     }
 
     /// Sets the read pointer and mirrors it into the header.
-    pub fn set_rd(&self, mem: &dyn Mem, value: u32) -> Result<(), String> {
+    pub fn set_rd(&self, mem: &dyn Mem, value: u32) -> Result<(), RunError> {
         self.rd.store(value, Ordering::Release);
         if !self.owns_header {
             return Ok(());
@@ -481,7 +474,7 @@ impl QueueRt {
     }
 
     /// Sets the write pointer and mirrors it into the header.
-    pub fn set_wr(&self, mem: &dyn Mem, value: u32) -> Result<(), String> {
+    pub fn set_wr(&self, mem: &dyn Mem, value: u32) -> Result<(), RunError> {
         self.wr.store(value, Ordering::Release);
         if !self.owns_header {
             return Ok(());

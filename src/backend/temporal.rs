@@ -11,6 +11,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::error::RunError;
 use crate::netlist::{Netlist, ResolvedSetting, TemporalGraphs};
 
 pub(crate) struct TemporalRun {
@@ -57,27 +58,25 @@ impl TemporalRun {
         &mut self,
         graph: usize,
         settings: &[ResolvedSetting],
-    ) -> Result<Option<usize>, String> {
+    ) -> Result<Option<usize>, RunError> {
         let group = self.graph_of[graph];
         let members = &self.members[group];
         if members.len() == 1 {
             return Ok(Some(group));
         }
         if self.executed[graph] {
-            return Err(alloc::format!(
-                "graph `{}` is executed again before the rest of its temporal graph ({}) was: each sub-graph is executed once per run of the temporal graph",
-                self.graph_names[graph],
-                self.group_name(group)
-            ));
+            return Err(RunError::ExecutedTwice {
+                graph: self.graph_names[graph].clone(),
+                temporal: self.group_name(group),
+            });
         }
         for s in settings {
             match self.pending.iter().find(|p| p.queue == s.queue) {
                 Some(p) if p != s => {
-                    return Err(alloc::format!(
-                        "queue `{}` gets different settings from two executes of temporal graph {}: they must be identical",
-                        self.queue_names[s.queue],
-                        self.group_name(group)
-                    ))
+                    return Err(RunError::SettingsDiffer {
+                        queue: self.queue_names[s.queue].clone(),
+                        temporal: self.group_name(group),
+                    })
                 }
                 Some(_) => {}
                 // At most one setting per queue: the capacity reserved at initialize holds it.

@@ -8,7 +8,7 @@ use core::ffi::{c_char, c_void};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::boundary::{arg, c_str, call, guard, out, sized_config, AppendOnlyConfig};
-use super::error::{set_last_error, ApiError, ArgError, CError};
+use super::error::{set_last_error, ArgError, CallError};
 use super::format::{
     arch_of, host_tensor, host_tensor_mut, ttrt_io_desc, ttrt_tensor_desc, ttrt_tensor_owner,
 };
@@ -91,65 +91,6 @@ impl Handle for BackendHandle {
     fn table() -> &'static HandleTable<Self> {
         static TABLE: HandleTable<BackendHandle> = HandleTable::new();
         &TABLE
-    }
-}
-
-impl CError for BackendError {
-    fn status(&self) -> ttrt_status {
-        match self.kind {
-            BackendErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
-            BackendErrorKind::NotFound => ttrt_status::NotFound,
-            BackendErrorKind::InvalidState => ttrt_status::InvalidState,
-            BackendErrorKind::Timeout => ttrt_status::Timeout,
-            BackendErrorKind::Runtime => ttrt_status::RuntimeError,
-            BackendErrorKind::OutOfMemory => ttrt_status::OutOfMemory,
-            BackendErrorKind::Unsupported => ttrt_status::Unsupported,
-            BackendErrorKind::InvalidImage => ttrt_status::InvalidImage,
-            BackendErrorKind::Cancelled => ttrt_status::Cancelled,
-            BackendErrorKind::DeviceLost => ttrt_status::DeviceLost,
-        }
-    }
-}
-
-/// Why a backend call failed: its arguments, or the backend.
-enum CallError {
-    Api(ApiError),
-    Backend(BackendError),
-}
-
-impl From<ApiError> for CallError {
-    fn from(e: ApiError) -> Self {
-        CallError::Api(e)
-    }
-}
-
-impl From<ArgError> for CallError {
-    fn from(e: ArgError) -> Self {
-        CallError::Api(e.into())
-    }
-}
-
-impl From<BackendError> for CallError {
-    fn from(e: BackendError) -> Self {
-        CallError::Backend(e)
-    }
-}
-
-impl core::fmt::Display for CallError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            CallError::Api(e) => e.fmt(f),
-            CallError::Backend(e) => e.fmt(f),
-        }
-    }
-}
-
-impl CError for CallError {
-    fn status(&self) -> ttrt_status {
-        match self {
-            CallError::Api(e) => e.status(),
-            CallError::Backend(e) => e.status(),
-        }
     }
 }
 
@@ -446,12 +387,11 @@ fn queue_of<'a>(h: &BackendHandle, q: &'a ttrt_io_desc) -> Result<&'a str, CallE
     ];
     for (what, expected, found) in fields {
         if expected != found {
-            return Err(ApiError::Mismatch {
+            return Err(CallError::Mismatch {
                 what,
                 expected: expected.into(),
                 found: found.into(),
-            }
-            .into());
+            });
         }
     }
     Ok(name)

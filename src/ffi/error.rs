@@ -1,16 +1,18 @@
 //! Failures as the C caller sees them: a status and one line of text.
 //!
-//! Rust errors stay typed enums in their own layers; each implements [`CError`] (its status and
-//! its `Display` line) and becomes text here, at the edge. The text goes into a fixed buffer per
-//! thread (one static buffer without `std`, where the firmware loop is the only thread), so
-//! reporting a failure never allocates.
+//! Rust errors stay typed enums in their own layers; each converts into [`CallError`] (`From`),
+//! whose [`CError`] impl gives the status and whose `Display` the line, here, at the edge. The text
+//! goes into a fixed buffer per thread (one static buffer without `std`, where the firmware
+//! loop is the only thread), so reporting a failure never allocates.
 
 use core::fmt;
 
 use super::status::ttrt_status;
 
 /// An error that can cross the C boundary: its status, and its `Display` text (one line, saying
-/// what was wrong and where).
+/// what was wrong and where). [`CallError`] carries every layer's error to the boundary; calls
+/// that fail only on their arguments, or only with the runtime's error (device and tensor
+/// calls), return that error as it is.
 pub trait CError: fmt::Display {
     fn status(&self) -> ttrt_status;
 }
@@ -54,6 +56,12 @@ pub enum ArgError {
         found: u64,
         allowed: &'static str,
     },
+}
+
+impl CError for ArgError {
+    fn status(&self) -> ttrt_status {
+        ttrt_status::InvalidArgument
+    }
 }
 
 /// Why a handle was refused.
@@ -116,16 +124,11 @@ impl fmt::Display for ArgError {
     }
 }
 
-impl CError for ArgError {
-    fn status(&self) -> ttrt_status {
-        ttrt_status::InvalidArgument
-    }
-}
-
 /// Any failure of an exported function, whichever layer it comes from. Each layer keeps its
-/// own typed error; this enum only carries them to the boundary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiError {
+/// own typed error; this enum only carries them to the boundary, where its `Display` is the
+/// text and [`CError::status`] the status.
+#[derive(Debug)]
+pub enum CallError {
     Arg(ArgError),
     Format(crate::format::FormatError),
     /// A descriptor field disagrees with what the rest of it implies.
@@ -134,39 +137,128 @@ pub enum ApiError {
         expected: u64,
         found: u64,
     },
+    Runtime(crate::runtime::RuntimeError),
+    #[cfg(feature = "alloc")]
+    Pipeline(crate::pipeline::PipelineError),
+    #[cfg(feature = "std")]
+    Backend(crate::backend::BackendError),
+    #[cfg(feature = "std")]
+    Image(crate::image::ImageError),
+    /// Another logger than ttrt's is installed (`log::set_logger`).
+    OtherLogger,
+    /// `TTRT_LOG` holds a value that is not a level or directive list.
+    #[cfg(feature = "std")]
+    LogSpec {
+        value: alloc::string::String,
+        why: &'static str,
+    },
 }
 
-impl From<ArgError> for ApiError {
+impl From<ArgError> for CallError {
     fn from(e: ArgError) -> Self {
-        ApiError::Arg(e)
+        CallError::Arg(e)
     }
 }
 
-impl From<crate::format::FormatError> for ApiError {
+impl From<crate::format::FormatError> for CallError {
     fn from(e: crate::format::FormatError) -> Self {
-        ApiError::Format(e)
+        CallError::Format(e)
     }
 }
 
-impl fmt::Display for ApiError {
+impl From<crate::runtime::RuntimeError> for CallError {
+    fn from(e: crate::runtime::RuntimeError) -> Self {
+        CallError::Runtime(e)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl From<crate::pipeline::PipelineError> for CallError {
+    fn from(e: crate::pipeline::PipelineError) -> Self {
+        CallError::Pipeline(e)
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<crate::backend::BackendError> for CallError {
+    fn from(e: crate::backend::BackendError) -> Self {
+        CallError::Backend(e)
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<crate::image::ImageError> for CallError {
+    fn from(e: crate::image::ImageError) -> Self {
+        CallError::Image(e)
+    }
+}
+
+impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ApiError::Arg(e) => e.fmt(f),
-            ApiError::Format(e) => e.fmt(f),
-            ApiError::Mismatch {
+            CallError::Arg(e) => e.fmt(f),
+            CallError::Format(e) => e.fmt(f),
+            CallError::Mismatch {
                 what,
                 expected,
                 found,
             } => {
                 write!(f, "{what} is {found}, expected {expected}")
             }
+            CallError::Runtime(e) => e.fmt(f),
+            #[cfg(feature = "alloc")]
+            CallError::Pipeline(e) => e.fmt(f),
+            #[cfg(feature = "std")]
+            CallError::Backend(e) => e.fmt(f),
+            #[cfg(feature = "std")]
+            CallError::Image(e) => e.fmt(f),
+            CallError::OtherLogger => f.write_str(
+                "another logger is already installed in this process (log::set_logger); \
+                 ttrt's records go to it",
+            ),
+            #[cfg(feature = "std")]
+            CallError::LogSpec { value, why } => write!(f, "TTRT_LOG is {value:?}: {why}"),
         }
     }
 }
 
-impl CError for ApiError {
+impl CError for CallError {
     fn status(&self) -> ttrt_status {
-        ttrt_status::InvalidArgument
+        match self {
+            CallError::Arg(e) => e.status(),
+            CallError::Format(_) | CallError::Mismatch { .. } => ttrt_status::InvalidArgument,
+            CallError::Runtime(e) => e.status(),
+            #[cfg(feature = "alloc")]
+            CallError::Pipeline(e) => runtime_status(e.kind()),
+            #[cfg(feature = "std")]
+            CallError::Backend(e) => backend_status(e.kind),
+            #[cfg(feature = "std")]
+            CallError::Image(e) => match e.kind {
+                crate::image::ImageErrorKind::Io => ttrt_status::IoError,
+                crate::image::ImageErrorKind::Invalid => ttrt_status::InvalidImage,
+            },
+            CallError::OtherLogger => ttrt_status::InvalidState,
+            #[cfg(feature = "std")]
+            CallError::LogSpec { .. } => ttrt_status::InvalidArgument,
+        }
+    }
+}
+
+/// The status of a backend error of `kind`.
+#[cfg(feature = "std")]
+fn backend_status(kind: crate::backend::BackendErrorKind) -> ttrt_status {
+    use crate::backend::BackendErrorKind;
+    match kind {
+        BackendErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
+        BackendErrorKind::NotFound => ttrt_status::NotFound,
+        BackendErrorKind::InvalidState => ttrt_status::InvalidState,
+        BackendErrorKind::Timeout => ttrt_status::Timeout,
+        BackendErrorKind::Runtime => ttrt_status::RuntimeError,
+        BackendErrorKind::OutOfMemory => ttrt_status::OutOfMemory,
+        BackendErrorKind::Unsupported => ttrt_status::Unsupported,
+        BackendErrorKind::InvalidImage => ttrt_status::InvalidImage,
+        BackendErrorKind::Cancelled => ttrt_status::Cancelled,
+        BackendErrorKind::DeviceLost => ttrt_status::DeviceLost,
     }
 }
 
@@ -256,8 +348,14 @@ pub extern "C" fn ttrt_last_error_message() -> *const core::ffi::c_char {
     })
 }
 
+impl CError for crate::runtime::RuntimeError {
+    fn status(&self) -> ttrt_status {
+        runtime_status(self.kind)
+    }
+}
+
 /// The status of a runtime error of `kind` (also the pipeline's, which reuses the kinds).
-pub(crate) fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
+fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
     use crate::runtime::ErrorKind;
     match kind {
         ErrorKind::InvalidArgument => ttrt_status::InvalidArgument,
@@ -272,17 +370,111 @@ pub(crate) fn runtime_status(kind: crate::runtime::ErrorKind) -> ttrt_status {
     }
 }
 
-impl CError for crate::runtime::RuntimeError {
-    fn status(&self) -> ttrt_status {
-        runtime_status(self.kind)
-    }
-}
-
 impl From<ArgError> for crate::runtime::RuntimeError {
     fn from(e: ArgError) -> Self {
         crate::runtime::RuntimeError::new(
             crate::runtime::ErrorKind::InvalidArgument,
             format_args!("{e}"),
         )
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    //! Every layer's error keeps its status and its text through `CallError`: the statuses the
+    //! backend, image, pipeline and log calls returned before they shared it.
+
+    use super::{ArgError, CError, CallError};
+    use crate::backend::{BackendError, BackendErrorKind};
+    use crate::ffi::ttrt_status;
+    use crate::image::{ImageError, ImageErrorKind};
+    use crate::pipeline::PipelineError;
+    use crate::runtime::{ErrorKind, RuntimeError};
+    use alloc::string::{String, ToString};
+
+    fn seen(e: impl Into<CallError>) -> (ttrt_status, String) {
+        let e: CallError = e.into();
+        (e.status(), e.to_string())
+    }
+
+    #[test]
+    fn each_layer_keeps_its_status_and_text() {
+        assert_eq!(
+            seen(ArgError::Null { arg: "dev" }),
+            (
+                ttrt_status::InvalidArgument,
+                "argument `dev` is NULL".into()
+            )
+        );
+        assert_eq!(
+            seen(CallError::Mismatch {
+                what: "desc->entry_size",
+                expected: 4,
+                found: 8
+            }),
+            (
+                ttrt_status::InvalidArgument,
+                "desc->entry_size is 8, expected 4".into()
+            )
+        );
+        let runtime = [
+            (ErrorKind::InvalidArgument, ttrt_status::InvalidArgument),
+            (ErrorKind::InvalidState, ttrt_status::InvalidState),
+            (ErrorKind::OutOfMemory, ttrt_status::OutOfMemory),
+            (ErrorKind::Timeout, ttrt_status::Timeout),
+            (ErrorKind::Device, ttrt_status::RuntimeError),
+            (ErrorKind::NotFound, ttrt_status::NotFound),
+            (ErrorKind::Unsupported, ttrt_status::Unsupported),
+            (ErrorKind::Cancelled, ttrt_status::Cancelled),
+            (ErrorKind::DeviceLost, ttrt_status::DeviceLost),
+        ];
+        for (kind, status) in runtime {
+            let e = RuntimeError::new(kind, format_args!("cq 1: {kind:?}"));
+            assert_eq!(seen(e), (status, alloc::format!("cq 1: {kind:?}")));
+            let e = RuntimeError::new(kind, format_args!("model"));
+            assert_eq!(seen(PipelineError::Device(e)).0, status);
+        }
+        assert_eq!(
+            seen(PipelineError::AlreadyCompiled).0,
+            ttrt_status::InvalidState
+        );
+        let backend = [
+            (
+                BackendErrorKind::InvalidArgument,
+                ttrt_status::InvalidArgument,
+            ),
+            (BackendErrorKind::NotFound, ttrt_status::NotFound),
+            (BackendErrorKind::InvalidState, ttrt_status::InvalidState),
+            (BackendErrorKind::Timeout, ttrt_status::Timeout),
+            (BackendErrorKind::Runtime, ttrt_status::RuntimeError),
+            (BackendErrorKind::OutOfMemory, ttrt_status::OutOfMemory),
+            (BackendErrorKind::Unsupported, ttrt_status::Unsupported),
+            (BackendErrorKind::InvalidImage, ttrt_status::InvalidImage),
+            (BackendErrorKind::Cancelled, ttrt_status::Cancelled),
+            (BackendErrorKind::DeviceLost, ttrt_status::DeviceLost),
+        ];
+        for (kind, status) in backend {
+            let e = BackendError::new(kind, "push_input: queue 'q'".into());
+            assert_eq!(seen(e), (status, "push_input: queue 'q'".into()));
+        }
+        assert_eq!(
+            seen(ImageError::new(ImageErrorKind::Io, "a.tti: gone".into())),
+            (ttrt_status::IoError, "a.tti: gone".into())
+        );
+        assert_eq!(
+            seen(ImageError::invalid("a.tti: bad".into())).0,
+            ttrt_status::InvalidImage
+        );
+        assert_eq!(seen(CallError::OtherLogger).0, ttrt_status::InvalidState);
+        assert_eq!(
+            seen(CallError::LogSpec {
+                value: "loud".into(),
+                why: "not a level"
+            }),
+            (
+                ttrt_status::InvalidArgument,
+                "TTRT_LOG is \"loud\": not a level".to_string()
+            )
+        );
     }
 }

@@ -4,7 +4,7 @@
 use core::ffi::{c_char, c_void};
 
 use super::boundary::{arg, arg_mut, call, check_len, guard, out};
-use super::error::{ApiError, ArgError};
+use super::error::{ArgError, CallError};
 use super::ttrt_status;
 use crate::format::{
     self, Arch, BfpRounding, DataFormat, Float16bRounding, FormatError, HostTensor, HostTensorMut,
@@ -278,7 +278,7 @@ fn tile_dim(
 }
 
 /// The codec's view of an io descriptor.
-pub(crate) fn queue_layout(d: &ttrt_io_desc) -> Result<QueueLayout, ApiError> {
+pub(crate) fn queue_layout(d: &ttrt_io_desc) -> Result<QueueLayout, CallError> {
     let one = |v: u32| if v == 0 { 1 } else { v };
     let layout = QueueLayout {
         format: data_format(d.format, "layout->format")?,
@@ -327,7 +327,7 @@ pub(crate) fn queue_layout(d: &ttrt_io_desc) -> Result<QueueLayout, ApiError> {
     layout.validate()?;
     let entry = layout.entry_size();
     if d.entry_size != 0 && d.entry_size as usize != entry {
-        return Err(ApiError::Mismatch {
+        return Err(CallError::Mismatch {
             what: "layout->entry_size",
             expected: entry as u64,
             found: d.entry_size.into(),
@@ -342,7 +342,7 @@ pub(crate) fn queue_layout(d: &ttrt_io_desc) -> Result<QueueLayout, ApiError> {
 fn tensor_geometry(
     t: &ttrt_tensor_desc,
     arg: &'static str,
-) -> Result<(DataFormat, [usize; 4], [usize; 4], usize), ApiError> {
+) -> Result<(DataFormat, [usize; 4], [usize; 4], usize), CallError> {
     let format = DataFormat::from_u32(t.format).ok_or(ArgError::FieldRange {
         arg,
         field: "format",
@@ -354,7 +354,7 @@ fn tensor_geometry(
         direction: "describe a host tensor",
     })?;
     if t.itemsize as usize != itemsize {
-        return Err(ApiError::Mismatch {
+        return Err(CallError::Mismatch {
             what: "itemsize",
             expected: itemsize as u64,
             found: t.itemsize.into(),
@@ -403,7 +403,7 @@ fn tensor_geometry(
 pub(crate) fn host_tensor<'a>(
     t: &'a ttrt_tensor_desc,
     arg: &'static str,
-) -> Result<HostTensor<'a>, ApiError> {
+) -> Result<HostTensor<'a>, CallError> {
     let (format, shape, strides, extent) = tensor_geometry(t, arg)?;
     let data: &[u8] = if extent == 0 {
         &[]
@@ -426,7 +426,7 @@ pub(crate) fn host_tensor<'a>(
 pub(crate) fn host_tensor_mut<'a>(
     t: &'a ttrt_tensor_desc,
     arg: &'static str,
-) -> Result<HostTensorMut<'a>, ApiError> {
+) -> Result<HostTensorMut<'a>, CallError> {
     let (format, shape, strides, extent) = tensor_geometry(t, arg)?;
     let data: &mut [u8] = if extent == 0 {
         &mut []
@@ -545,7 +545,7 @@ pub unsafe extern "C" fn ttrt_io_desc_host_shape(
         let narrow =
             |v: usize| u32::try_from(v).map_err(|_| FormatError::TooLarge { what: "host shape" });
         shape.write([narrow(s[0])?, narrow(s[1])?, narrow(s[2])?, narrow(s[3])?]);
-        Ok::<(), ApiError>(())
+        Ok::<(), CallError>(())
     })
 }
 
@@ -593,7 +593,7 @@ pub unsafe extern "C" fn ttrt_io_desc_sizes(
                 unsafe { out(p, name)? }.write(v);
             }
         }
-        Ok::<(), ApiError>(())
+        Ok::<(), CallError>(())
     })
 }
 
@@ -694,7 +694,7 @@ unsafe fn tilize_impl(
         // SAFETY: `dst` holds `dst_len` writable bytes by the caller's contract.
         let dst = unsafe { core::slice::from_raw_parts_mut(dst.cast::<u8>(), dst_len) };
         format::tilize(&tensor, &q, rounding, dst)?;
-        Ok::<(), ApiError>(())
+        Ok::<(), CallError>(())
     })
 }
 
@@ -744,6 +744,6 @@ pub unsafe extern "C" fn ttrt_untilize(
             strides,
         };
         format::untilize(src, &q, &mut tensor)?;
-        Ok::<(), ApiError>(())
+        Ok::<(), CallError>(())
     })
 }

@@ -7,12 +7,12 @@ use alloc::vec::Vec;
 use core::ffi::c_char;
 
 use super::boundary::{arg, c_str, call, guard, out, sized_config, AppendOnlyConfig};
-use super::error::{set_last_error, ApiError, ArgError, CError};
+use super::error::{set_last_error, ArgError, CallError};
 use super::format::ttrt_arch;
 use super::handle::{Borrow, Handle, HandleTable};
 use super::status::ttrt_status;
 use crate::format::Arch;
-use crate::image::{Image, ImageConfig, ImageError, ImageErrorKind};
+use crate::image::{Image, ImageConfig, ImageError};
 
 /// An open image (opaque).
 pub struct ttrt_image {
@@ -77,51 +77,6 @@ impl Handle for ImageHandle {
     }
 }
 
-impl CError for ImageError {
-    fn status(&self) -> ttrt_status {
-        match self.kind {
-            ImageErrorKind::Io => ttrt_status::IoError,
-            ImageErrorKind::Invalid => ttrt_status::InvalidImage,
-        }
-    }
-}
-
-/// Why an image call failed: its arguments, or the image itself.
-enum ImageCallError {
-    Arg(ArgError),
-    Image(ImageError),
-}
-
-impl From<ArgError> for ImageCallError {
-    fn from(e: ArgError) -> Self {
-        ImageCallError::Arg(e)
-    }
-}
-
-impl From<ImageError> for ImageCallError {
-    fn from(e: ImageError) -> Self {
-        ImageCallError::Image(e)
-    }
-}
-
-impl core::fmt::Display for ImageCallError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ImageCallError::Arg(e) => e.fmt(f),
-            ImageCallError::Image(e) => e.fmt(f),
-        }
-    }
-}
-
-impl CError for ImageCallError {
-    fn status(&self) -> ttrt_status {
-        match self {
-            ImageCallError::Arg(e) => e.status(),
-            ImageCallError::Image(e) => e.status(),
-        }
-    }
-}
-
 pub(crate) fn image<'a>(
     img: *const ttrt_image,
     name: &'static str,
@@ -175,7 +130,7 @@ pub unsafe extern "C" fn ttrt_image_open(
     path: *const c_char,
     out_img: *mut *mut ttrt_image,
 ) -> ttrt_status {
-    call("ttrt_image_open", || -> Result<(), ImageCallError> {
+    call("ttrt_image_open", || -> Result<(), CallError> {
         // SAFETY: the caller's contract.
         unsafe { open_image(path, &ImageConfig::default(), out_img) }
     })
@@ -194,7 +149,7 @@ pub unsafe extern "C" fn ttrt_image_open_with_config(
 ) -> ttrt_status {
     call(
         "ttrt_image_open_with_config",
-        || -> Result<(), ImageCallError> {
+        || -> Result<(), CallError> {
             let config = if cfg.is_null() {
                 ImageConfig::default()
             } else {
@@ -217,7 +172,7 @@ unsafe fn open_image(
     path: *const c_char,
     config: &ImageConfig,
     out_img: *mut *mut ttrt_image,
-) -> Result<(), ImageCallError> {
+) -> Result<(), CallError> {
     {
         // SAFETY: the caller's contract.
         let path = unsafe { c_str(path, "path") }?;
@@ -303,7 +258,7 @@ pub unsafe extern "C" fn ttrt_image_arch(
     img: *const ttrt_image,
     out_arch: *mut ttrt_arch,
 ) -> ttrt_status {
-    call("ttrt_image_arch", || -> Result<(), ApiError> {
+    call("ttrt_image_arch", || -> Result<(), CallError> {
         let h = image(img, "img")?;
         // SAFETY: the caller's contract.
         let slot = unsafe { out(out_arch, "out_arch") }?;
@@ -330,7 +285,7 @@ pub unsafe extern "C" fn ttrt_image_apply_runtime_config(
 ) -> ttrt_status {
     call(
         "ttrt_image_apply_runtime_config",
-        || -> Result<(), ApiError> {
+        || -> Result<(), CallError> {
             let h = image(img, "img")?;
             let set = h
                 .image

@@ -10,7 +10,7 @@ use core::ffi::{c_char, c_void};
 use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use super::boundary::call;
-use super::error::{ArgError, MessageBuf};
+use super::error::{ArgError, CallError, MessageBuf};
 
 /// Severity of a log record, and the most verbose level a callback receives.
 #[repr(u32)]
@@ -150,34 +150,6 @@ fn logger_is_ours() -> bool {
     core::ptr::eq(current, &LOGGER as *const CallbackLogger as *const ())
 }
 
-/// Errors of `ttrt_set_log_callback`.
-#[derive(Debug)]
-enum LogError {
-    Arg(ArgError),
-    OtherLogger,
-}
-
-impl core::fmt::Display for LogError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            LogError::Arg(e) => e.fmt(f),
-            LogError::OtherLogger => f.write_str(
-                "another logger is already installed in this process (log::set_logger); \
-                 ttrt's records go to it",
-            ),
-        }
-    }
-}
-
-impl super::CError for LogError {
-    fn status(&self) -> super::ttrt_status {
-        match self {
-            LogError::Arg(e) => super::CError::status(e),
-            LogError::OtherLogger => super::ttrt_status::InvalidState,
-        }
-    }
-}
-
 /// Sends ttrt's log records up to `max_level` (a `ttrt_log_level`) to `cb`, with `user` passed
 /// back unchanged. A NULL `cb`, or `max_level` `TTRT_LOG_LEVEL_OFF`, turns logging off. By
 /// default nothing is logged and nothing is printed. Replaces any earlier registration.
@@ -188,11 +160,11 @@ pub extern "C" fn ttrt_set_log_callback(
     max_level: u32,
 ) -> super::ttrt_status {
     call("ttrt_set_log_callback", || {
-        let filter = filter_of(max_level).ok_or(LogError::Arg(ArgError::Range {
+        let filter = filter_of(max_level).ok_or(ArgError::Range {
             arg: "max_level",
             found: max_level.into(),
             allowed: "TTRT_LOG_LEVEL_OFF (0) .. TTRT_LOG_LEVEL_TRACE (5)",
-        }))?;
+        })?;
         install(cb, user, filter)
     })
 }
@@ -202,10 +174,10 @@ fn install(
     cb: ttrt_log_callback,
     user: *mut c_void,
     filter: log::LevelFilter,
-) -> Result<(), LogError> {
+) -> Result<(), CallError> {
     if !INSTALLED.load(Ordering::Acquire) {
         if log::set_logger(&LOGGER).is_err() && !logger_is_ours() {
-            return Err(LogError::OtherLogger);
+            return Err(CallError::OtherLogger);
         }
         INSTALLED.store(true, Ordering::Release);
     }
@@ -260,33 +232,6 @@ pub fn parse_log_spec(spec: &str) -> Result<Option<ttrt_log_level>, &'static str
     Ok(ours.or(bare))
 }
 
-/// Why `ttrt_init_log_from_env` failed.
-#[cfg(feature = "std")]
-enum EnvLogError {
-    Log(LogError),
-    Value { value: String, why: &'static str },
-}
-
-#[cfg(feature = "std")]
-impl core::fmt::Display for EnvLogError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            EnvLogError::Log(e) => e.fmt(f),
-            EnvLogError::Value { value, why } => write!(f, "TTRT_LOG is {value:?}: {why}"),
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl super::CError for EnvLogError {
-    fn status(&self) -> super::ttrt_status {
-        match self {
-            EnvLogError::Log(e) => super::CError::status(e),
-            EnvLogError::Value { .. } => super::ttrt_status::InvalidArgument,
-        }
-    }
-}
-
 /// Sends ttrt's log records to `cb` (with `user` passed back) up to the level the environment
 /// variable `TTRT_LOG` names: `off`, `error`, `warn`, `info`, `debug` or `trace`, or
 /// `RUST_LOG`-style directives such as `warn,ttrt=debug` (`ttrt=LEVEL` wins; other targets
@@ -301,18 +246,16 @@ pub extern "C" fn ttrt_init_log_from_env(
 ) -> super::ttrt_status {
     call("ttrt_init_log_from_env", || {
         if cb.is_none() {
-            return Err(EnvLogError::Log(LogError::Arg(ArgError::Null {
-                arg: "cb",
-            })));
+            return Err(ArgError::Null { arg: "cb" }.into());
         }
         let value = std::env::var_os("TTRT_LOG").unwrap_or_default();
         let level = match value.to_str() {
-            Some(text) => parse_log_spec(text).map_err(|why| EnvLogError::Value {
+            Some(text) => parse_log_spec(text).map_err(|why| CallError::LogSpec {
                 value: text.into(),
                 why,
             })?,
             None => {
-                return Err(EnvLogError::Value {
+                return Err(CallError::LogSpec {
                     value: value.to_string_lossy().into_owned(),
                     why: "not valid UTF-8",
                 })
@@ -320,6 +263,6 @@ pub extern "C" fn ttrt_init_log_from_env(
         };
         let level = level.unwrap_or(ttrt_log_level::Warn);
         let filter = filter_of(level as u32).unwrap_or(log::LevelFilter::Warn);
-        install(cb, user, filter).map_err(EnvLogError::Log)
+        install(cb, user, filter)
     })
 }

@@ -15,16 +15,14 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::boundary::{arg, call, check_len, guard, out};
 use super::device::{device, ttrt_device, Shared};
-use super::error::{ArgError, CError};
+use super::error::{ArgError, CallError};
 use super::handle::{Borrow, Handle, HandleTable};
 use super::status::ttrt_status;
 use super::tensor::{
     host_of, lend_tensor, memory_of, take_tensor, ttrt_host_tensor, ttrt_memory_config, ttrt_tensor,
 };
 use crate::hal::select::AnyChip;
-use crate::pipeline::{
-    ExecutorKind, MemoryConfigs, Model, Pipeline, PipelineConfig, PipelineError,
-};
+use crate::pipeline::{ExecutorKind, MemoryConfigs, Model, Pipeline, PipelineConfig};
 use crate::runtime::{Device, ErrorKind, HostBuffer, RuntimeError, Tensor, WaitCancel};
 
 /// A TT-CNN pipeline (opaque). One thread at a time uses a pipeline: a call made while another
@@ -275,54 +273,6 @@ impl Drop for InUse<'_> {
     fn drop(&mut self) {
         self.1.store(0, Ordering::Relaxed);
         self.0.store(false, Ordering::Release);
-    }
-}
-
-/// A failed pipeline call: its arguments, the device, or the pipeline.
-enum CallError {
-    Runtime(RuntimeError),
-    Pipeline(PipelineError),
-}
-
-impl From<RuntimeError> for CallError {
-    fn from(e: RuntimeError) -> Self {
-        CallError::Runtime(e)
-    }
-}
-
-impl From<ArgError> for CallError {
-    fn from(e: ArgError) -> Self {
-        CallError::Runtime(e.into())
-    }
-}
-
-impl From<PipelineError> for CallError {
-    fn from(e: PipelineError) -> Self {
-        CallError::Pipeline(e)
-    }
-}
-
-impl core::fmt::Display for CallError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            CallError::Runtime(e) => e.fmt(f),
-            CallError::Pipeline(e) => e.fmt(f),
-        }
-    }
-}
-
-impl CError for PipelineError {
-    fn status(&self) -> ttrt_status {
-        super::error::runtime_status(self.kind())
-    }
-}
-
-impl CError for CallError {
-    fn status(&self) -> ttrt_status {
-        match self {
-            CallError::Runtime(e) => e.status(),
-            CallError::Pipeline(e) => e.status(),
-        }
     }
 }
 

@@ -76,12 +76,15 @@ pub struct ResolvedSetting {
 /// What the interpreter asks of the backend. An `Err` stops the run; its text becomes part of
 /// the [`ProgramError`].
 pub trait ProgramHost {
+    /// Why a call failed, in the host's own terms.
+    type Error: fmt::Display;
+
     /// Runs graph `graph` (index in `netlist.graphs`) with these queue settings, in the order
     /// the execute wrote them.
-    fn execute(&mut self, graph: usize, settings: &[ResolvedSetting]) -> Result<(), String>;
+    fn execute(&mut self, graph: usize, settings: &[ResolvedSetting]) -> Result<(), Self::Error>;
     /// Indexes in `netlist.queues`, in the order the instruction lists them.
-    fn allocate_queues(&mut self, queues: &[usize]) -> Result<(), String>;
-    fn deallocate_queues(&mut self, queues: &[usize]) -> Result<(), String>;
+    fn allocate_queues(&mut self, queues: &[usize]) -> Result<(), Self::Error>;
+    fn deallocate_queues(&mut self, queues: &[usize]) -> Result<(), Self::Error>;
     /// A variable bound to `queue`'s global pointer changed (varinst): the queue's pointer
     /// follows.
     fn set_queue_pointer(
@@ -89,7 +92,7 @@ pub trait ProgramHost {
         queue: usize,
         which: PointerKind,
         value: u32,
-    ) -> Result<(), String>;
+    ) -> Result<(), Self::Error>;
 }
 
 /// A program that does not compile or a run that fails: one line naming the program, the
@@ -232,7 +235,7 @@ pub struct Interpreter {
     resolved: Vec<ResolvedSetting>,
 }
 
-fn at(program: &str, line: u32, what: &str) -> ProgramError {
+fn at(program: &str, line: u32, what: impl fmt::Display) -> ProgramError {
     ProgramError {
         message: format!("program `{program}`, line {line}: {what}"),
     }
@@ -287,11 +290,11 @@ impl Interpreter {
 
     /// Runs program `program` with `params` ("$name" or "name" -> value string; values integers
     /// or "true"/"false"), calling `host`.
-    pub fn run(
+    pub fn run<H: ProgramHost + ?Sized>(
         &mut self,
         program: usize,
         params: &[(&str, &str)],
-        host: &mut dyn ProgramHost,
+        host: &mut H,
     ) -> Result<(), ProgramError> {
         let count = self.programs.len();
         let Interpreter {
@@ -326,7 +329,7 @@ impl Interpreter {
                         return Err(at(
                             &code.name,
                             line,
-                            &format!("loop count must be >= 1, found {n}"),
+                            format!("loop count must be >= 1, found {n}"),
                         ));
                     }
                     // The capacity is the program's loop depth: this push never reallocates.
@@ -345,7 +348,7 @@ impl Interpreter {
                 Op::VarInst { dest, op, a, b } => {
                     let old = state.values[*dest];
                     let new = var_inst(*op, old, state.get(*a), state.get(*b))
-                        .map_err(|what| at(&code.name, line, &what))?;
+                        .map_err(|what| at(&code.name, line, what))?;
                     state.values[*dest] = new;
                     if new != old {
                         propagate(code, state, queues, *dest, line, host)?;
@@ -354,8 +357,8 @@ impl Interpreter {
                 Op::Execute { graph, start, end } => {
                     resolved.clear();
                     for s in &code.settings[*start..*end] {
-                        let r = resolve(s, state, queues)
-                            .map_err(|what| at(&code.name, line, &what))?;
+                        let r =
+                            resolve(s, state, queues).map_err(|what| at(&code.name, line, what))?;
                         resolved.push(r);
                         state.rebind(code, s.queue, PointerKind::RdGlobal, s.rd_ptr_global);
                         // A read-only view of a dual-view ram does not follow its write
@@ -367,16 +370,16 @@ impl Interpreter {
                         at(
                             &code.name,
                             line,
-                            &format!("execute of graph `{}` failed: {e}", graphs[*graph]),
+                            format!("execute of graph `{}` failed: {e}", graphs[*graph]),
                         )
                     })?;
                 }
                 Op::Allocate(list) => host
                     .allocate_queues(list)
-                    .map_err(|e| at(&code.name, line, &format!("allocate_queue failed: {e}")))?,
+                    .map_err(|e| at(&code.name, line, format!("allocate_queue failed: {e}")))?,
                 Op::Deallocate(list) => host
                     .deallocate_queues(list)
-                    .map_err(|e| at(&code.name, line, &format!("deallocate_queue failed: {e}")))?,
+                    .map_err(|e| at(&code.name, line, format!("deallocate_queue failed: {e}")))?,
                 Op::End => return Ok(()),
             }
             pc += 1;
@@ -479,10 +482,72 @@ fn bind_params(
     Ok(())
 }
 
+/// Why one instruction of a running program failed; the program and line go in front.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum StepError<'a> {
+    /// A varinst's result does not fit 64 bits.
+    Overflow { op: VarInstOp },
+    /// `varinst incwrap` with a wrap below 1.
+    Wrap { wrap: i64 },
+    /// A queue pointer outside 0..2*entries.
+    Pointer {
+        queue: &'a str,
+        setting: &'a str,
+        value: i64,
+        limit: u64,
+    },
+    /// A flag setting that is neither 0 nor 1.
+    Flag {
+        queue: &'a str,
+        key: &'a str,
+        value: i64,
+    },
+    /// An autoinc setting outside u32.
+    Autoinc {
+        queue: &'a str,
+        key: &'a str,
+        value: i64,
+    },
+}
+
+impl fmt::Display for StepError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepError::Overflow { op } => {
+                write!(f, "varinst {} overflows a 64-bit value", op.name())
+            }
+            StepError::Wrap { wrap } => {
+                write!(f, "varinst incwrap needs a wrap >= 1, found {wrap}")
+            }
+            StepError::Pointer {
+                queue,
+                setting,
+                value,
+                limit,
+            } => write!(
+                f,
+                "pointer overflow: queue `{queue}` {setting} = {value}, expected 0..{limit} \
+                 (2 * entries)"
+            ),
+            StepError::Flag { queue, key, value } => write!(
+                f,
+                "queue `{queue}` {key} = {value}, expected a boolean (0/1, false/true)"
+            ),
+            StepError::Autoinc { queue, key, value } => {
+                write!(
+                    f,
+                    "queue `{queue}` {key} = {value}, expected 0..={}",
+                    u32::MAX
+                )
+            }
+        }
+    }
+}
+
 /// The value a varinst writes, given the destination's old value and its arguments (`b` is
 /// unused by the one-argument ops).
-fn var_inst(op: VarInstOp, old: i64, a: i64, b: i64) -> Result<i64, String> {
-    let overflow = || format!("varinst {} overflows a 64-bit value", op.name());
+fn var_inst(op: VarInstOp, old: i64, a: i64, b: i64) -> Result<i64, StepError<'static>> {
+    let overflow = || StepError::Overflow { op };
     match op {
         VarInstOp::Set => Ok(a),
         VarInstOp::Add => a.checked_add(b).ok_or_else(overflow),
@@ -490,7 +555,7 @@ fn var_inst(op: VarInstOp, old: i64, a: i64, b: i64) -> Result<i64, String> {
         VarInstOp::Inc => old.checked_add(a).ok_or_else(overflow),
         VarInstOp::IncWrap => {
             if b <= 0 {
-                return Err(format!("varinst incwrap needs a wrap >= 1, found {b}"));
+                return Err(StepError::Wrap { wrap: b });
             }
             // (old mod wrap + inc mod wrap) cannot overflow once both are reduced.
             let sum = old.rem_euclid(b) + a.rem_euclid(b);
@@ -500,24 +565,32 @@ fn var_inst(op: VarInstOp, old: i64, a: i64, b: i64) -> Result<i64, String> {
 }
 
 /// A pointer value of `queue` checked against 0..2*entries.
-fn pointer(queues: &[(String, u64)], queue: usize, setting: &str, v: i64) -> Result<u32, String> {
+fn pointer<'a>(
+    queues: &'a [(String, u64)],
+    queue: usize,
+    setting: &'a str,
+    v: i64,
+) -> Result<u32, StepError<'a>> {
     let (name, limit) = &queues[queue];
     match u64::try_from(v) {
         Ok(p) if p < *limit => Ok(p as u32),
-        _ => Err(format!(
-            "pointer overflow: queue `{name}` {setting} = {v}, expected 0..{limit} (2 * entries)"
-        )),
+        _ => Err(StepError::Pointer {
+            queue: name,
+            setting,
+            value: v,
+            limit: *limit,
+        }),
     }
 }
 
 /// Calls the host for every queue pointer bound to `slot` (its value just changed).
-fn propagate(
+fn propagate<H: ProgramHost + ?Sized>(
     code: &Code,
     state: &State,
     queues: &[(String, u64)],
     slot: usize,
     line: u32,
-    host: &mut dyn ProgramHost,
+    host: &mut H,
 ) -> Result<(), ProgramError> {
     let value = state.values[slot];
     for (b, _) in code
@@ -531,14 +604,14 @@ fn propagate(
             at(
                 &code.name,
                 line,
-                &format!("{what} (bound to `${}`)", code.vars[slot].0),
+                format!("{what} (bound to `${}`)", code.vars[slot].0),
             )
         })?;
         host.set_queue_pointer(b.queue, b.kind, p).map_err(|e| {
             at(
                 &code.name,
                 line,
-                &format!(
+                format!(
                     "moving queue `{}` {setting} to {p} failed: {e}",
                     queues[b.queue].0
                 ),
@@ -549,27 +622,32 @@ fn propagate(
 }
 
 /// Evaluates one queue setting.
-fn resolve(
+fn resolve<'a>(
     s: &Setting,
     state: &State,
-    queues: &[(String, u64)],
-) -> Result<ResolvedSetting, String> {
-    let name = &queues[s.queue].0;
-    let flag = |o: Option<Arg>, key: &str| match o.map(|a| state.get(a)) {
+    queues: &'a [(String, u64)],
+) -> Result<ResolvedSetting, StepError<'a>> {
+    let name = queues[s.queue].0.as_str();
+    let flag = |o: Option<Arg>, key: &'static str| match o.map(|a| state.get(a)) {
         None | Some(0) => Ok(false),
         Some(1) => Ok(true),
-        Some(v) => Err(format!(
-            "queue `{name}` {key} = {v}, expected a boolean (0/1, false/true)"
-        )),
+        Some(value) => Err(StepError::Flag {
+            queue: name,
+            key,
+            value,
+        }),
     };
-    let ptr = |o: Option<Arg>, key: &str| {
+    let ptr = |o: Option<Arg>, key: &'static str| {
         o.map(|a| pointer(queues, s.queue, key, state.get(a)))
             .transpose()
     };
-    let inc = |a: Arg, key: &str| {
-        let v = state.get(a);
-        u32::try_from(v)
-            .map_err(|_| format!("queue `{name}` {key} = {v}, expected 0..={}", u32::MAX))
+    let inc = |a: Arg, key: &'static str| {
+        let value = state.get(a);
+        u32::try_from(value).map_err(|_| StepError::Autoinc {
+            queue: name,
+            key,
+            value,
+        })
     };
     Ok(ResolvedSetting {
         queue: s.queue,
@@ -741,7 +819,7 @@ fn compile(netlist: &Netlist, p: &super::program::Program) -> Result<(Code, usiz
         return Err(at(
             &p.name,
             p.line,
-            &format!(
+            format!(
                 "{} without a matching endloop",
                 crate::message::count(depth, "loop")
             ),
@@ -794,21 +872,23 @@ mod tests {
         assert_eq!(var_inst(IncWrap, 0, -1, 8), Ok(7));
         assert_eq!(var_inst(IncWrap, -3, -30, 8), Ok(7));
         assert_eq!(var_inst(IncWrap, i64::MAX, i64::MAX, 7), Ok(0));
-        assert!(var_inst(IncWrap, 1, 1, 0)
-            .unwrap_err()
-            .contains("wrap >= 1"));
-        assert!(var_inst(IncWrap, 1, 1, -8)
-            .unwrap_err()
-            .contains("found -8"));
-        assert!(var_inst(Add, 0, i64::MAX, 1)
-            .unwrap_err()
-            .contains("add overflows"));
-        assert!(var_inst(Mul, 0, i64::MIN, -1)
-            .unwrap_err()
-            .contains("mul overflows"));
-        assert!(var_inst(Inc, i64::MIN, -1, 0)
-            .unwrap_err()
-            .contains("inc overflows"));
+        assert_eq!(var_inst(IncWrap, 1, 1, 0), Err(StepError::Wrap { wrap: 0 }));
+        assert_eq!(
+            var_inst(IncWrap, 1, 1, -8),
+            Err(StepError::Wrap { wrap: -8 })
+        );
+        assert_eq!(
+            var_inst(Add, 0, i64::MAX, 1),
+            Err(StepError::Overflow { op: Add })
+        );
+        assert_eq!(
+            var_inst(Mul, 0, i64::MIN, -1),
+            Err(StepError::Overflow { op: Mul })
+        );
+        assert_eq!(
+            var_inst(Inc, i64::MIN, -1, 0),
+            Err(StepError::Overflow { op: Inc })
+        );
     }
 
     #[test]
@@ -817,10 +897,59 @@ mod tests {
         assert_eq!(pointer(&queues, 0, "rd_ptr_global", 7), Ok(7));
         for v in [8, -1, i64::MAX, i64::MIN] {
             let e = pointer(&queues, 0, "rd_ptr_global", v).unwrap_err();
-            assert!(
-                e.starts_with("pointer overflow: queue `q` rd_ptr_global"),
-                "{e}"
+            assert_eq!(
+                e,
+                StepError::Pointer {
+                    queue: "q",
+                    setting: "rd_ptr_global",
+                    value: v,
+                    limit: 8
+                }
             );
+        }
+    }
+
+    #[test]
+    fn step_errors_say_what_the_instruction_got_wrong() {
+        let cases = [
+            (
+                StepError::Overflow {
+                    op: VarInstOp::IncWrap,
+                },
+                "varinst incwrap overflows a 64-bit value",
+            ),
+            (
+                StepError::Wrap { wrap: -8 },
+                "varinst incwrap needs a wrap >= 1, found -8",
+            ),
+            (
+                StepError::Pointer {
+                    queue: "q",
+                    setting: "wr_ptr_global",
+                    value: -1,
+                    limit: 8,
+                },
+                "pointer overflow: queue `q` wr_ptr_global = -1, expected 0..8 (2 * entries)",
+            ),
+            (
+                StepError::Flag {
+                    queue: "q",
+                    key: "zero",
+                    value: 2,
+                },
+                "queue `q` zero = 2, expected a boolean (0/1, false/true)",
+            ),
+            (
+                StepError::Autoinc {
+                    queue: "q",
+                    key: "rd_ptr_autoinc",
+                    value: -1,
+                },
+                "queue `q` rd_ptr_autoinc = -1, expected 0..=4294967295",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
         }
     }
 

@@ -35,7 +35,7 @@ pub use model::{
 };
 pub use op_type::{OpFamily, OpType, OpTypeName};
 pub use program::{Execute, Instruction, Operand, Program, QueueSetting, Step, VarDecl, VarInstOp};
-pub use temporal::TemporalGraphs;
+pub use temporal::{TemporalError, TemporalGraphs};
 pub use test_config::{
     ComparisonConfig, ComparisonMethod, ComparisonType, IoConfig, StimulusConfig, StimulusType,
     TestConfig, Verbosity,

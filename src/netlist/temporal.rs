@@ -12,12 +12,74 @@
 //! included`). Upstream also merges adjacent temporal graphs on disjoint devices; ttrt does not
 //! (their results are the same as running them one after the other).
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
 
 use super::model::Netlist;
 use super::program::Instruction;
+
+/// A netlist whose graphs or programs break upstream's rules on temporal graphs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TemporalError {
+    /// Two sub-graphs of one temporal graph have different `input_count`s.
+    InputCount {
+        graph: String,
+        input_count: u32,
+        first: String,
+        first_input_count: u32,
+    },
+    /// Two sub-graphs of one temporal graph target the same device.
+    SharedDevice {
+        first: String,
+        second: String,
+        device: u32,
+    },
+    /// A program's executes from `line` on run part of a temporal graph without its
+    /// sub-graphs `missing` (comma-separated).
+    Incomplete {
+        program: String,
+        line: u32,
+        missing: String,
+    },
+}
+
+impl fmt::Display for TemporalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TemporalError::InputCount {
+                graph,
+                input_count,
+                first,
+                first_input_count,
+            } => write!(
+                f,
+                "graph {graph} has input_count {input_count} but graph {first} of the same \
+                 temporal graph has {first_input_count}: sub-graphs of a temporal graph run \
+                 together and must share it"
+            ),
+            TemporalError::SharedDevice {
+                first,
+                second,
+                device,
+            } => write!(
+                f,
+                "graphs {first} and {second} of one temporal graph both target device \
+                 {device}: each sub-graph of a temporal graph runs on its own device"
+            ),
+            TemporalError::Incomplete {
+                program,
+                line,
+                missing,
+            } => write!(
+                f,
+                "program `{program}`, line {line}: the executes from here on run part of a \
+                 temporal graph (graphs joined by ops reading ops) without graph {missing}: a \
+                 program executes every sub-graph of a temporal graph, one after the other"
+            ),
+        }
+    }
+}
 
 /// The temporal graphs of a netlist: every graph belongs to exactly one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +94,7 @@ pub struct TemporalGraphs {
 
 impl TemporalGraphs {
     /// Groups the graphs of `netlist`; an error names the graphs that break upstream's rules.
-    pub fn new(netlist: &Netlist) -> Result<TemporalGraphs, String> {
+    pub fn new(netlist: &Netlist) -> Result<TemporalGraphs, TemporalError> {
         let n = netlist.graphs.len();
         // producers[g]: graphs whose ops the ops of g read directly.
         let mut producers: Vec<Vec<usize>> = alloc::vec![Vec::new(); n];
@@ -96,16 +158,18 @@ impl TemporalGraphs {
     }
 
     /// Upstream's rules on the sub-graphs of one temporal graph.
-    fn check_members(&self, netlist: &Netlist) -> Result<(), String> {
+    fn check_members(&self, netlist: &Netlist) -> Result<(), TemporalError> {
         for group in self.groups.iter().filter(|g| g.len() > 1) {
             let first = &netlist.graphs[group[0]];
             for (k, &g) in group.iter().enumerate().skip(1) {
                 let graph = &netlist.graphs[g];
                 if graph.input_count != first.input_count {
-                    return Err(format!(
-                        "graph {} has input_count {} but graph {} of the same temporal graph has {}: sub-graphs of a temporal graph run together and must share it",
-                        graph.name, graph.input_count, first.name, first.input_count
-                    ));
+                    return Err(TemporalError::InputCount {
+                        graph: graph.name.clone(),
+                        input_count: graph.input_count,
+                        first: first.name.clone(),
+                        first_input_count: first.input_count,
+                    });
                 }
                 for &other in &group[..k] {
                     let o = &netlist.graphs[other];
@@ -114,10 +178,11 @@ impl TemporalGraphs {
                         .iter()
                         .find(|d| o.target_device.contains(d))
                     {
-                        return Err(format!(
-                            "graphs {} and {} of one temporal graph both target device {d}: each sub-graph of a temporal graph runs on its own device",
-                            o.name, graph.name
-                        ));
+                        return Err(TemporalError::SharedDevice {
+                            first: o.name.clone(),
+                            second: graph.name.clone(),
+                            device: *d,
+                        });
                     }
                 }
             }
@@ -139,7 +204,7 @@ impl TemporalGraphs {
     /// other, before it executes any other graph or one of them again (upstream asserts this
     /// when it loads the netlist). Loops are not unrolled: the executes are taken in the order
     /// they are written, as upstream does.
-    pub fn check_programs(&self, netlist: &Netlist) -> Result<(), String> {
+    pub fn check_programs(&self, netlist: &Netlist) -> Result<(), TemporalError> {
         for program in &netlist.programs {
             // (temporal graph, members seen, line of the first execute)
             let mut open: Option<(usize, Vec<usize>, u32)> = None;
@@ -151,11 +216,11 @@ impl TemporalGraphs {
                         .filter(|m| !seen.contains(m))
                         .map(|&m| netlist.graphs[m].name.as_str())
                         .collect();
-                    format!(
-                        "program `{}`, line {line}: the executes from here on run part of a temporal graph (graphs joined by ops reading ops) without graph {}: a program executes every sub-graph of a temporal graph, one after the other",
-                        program.name,
-                        missing.join(", ")
-                    )
+                    TemporalError::Incomplete {
+                        program: program.name.clone(),
+                        line: *line,
+                        missing: missing.join(", "),
+                    }
                 })
             };
             for step in &program.instructions {
@@ -185,5 +250,49 @@ impl TemporalGraphs {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TemporalError;
+    use alloc::string::{String, ToString};
+
+    #[test]
+    fn temporal_errors_name_the_graphs_and_the_rule() {
+        let cases = [
+            (
+                TemporalError::InputCount {
+                    graph: String::from("sum"),
+                    input_count: 2,
+                    first: String::from("first"),
+                    first_input_count: 1,
+                },
+                "graph sum has input_count 2 but graph first of the same temporal graph has 1: \
+                 sub-graphs of a temporal graph run together and must share it",
+            ),
+            (
+                TemporalError::SharedDevice {
+                    first: String::from("first"),
+                    second: String::from("sum"),
+                    device: 0,
+                },
+                "graphs first and sum of one temporal graph both target device 0: each \
+                 sub-graph of a temporal graph runs on its own device",
+            ),
+            (
+                TemporalError::Incomplete {
+                    program: String::from("p"),
+                    line: 7,
+                    missing: String::from("first, other"),
+                },
+                "program `p`, line 7: the executes from here on run part of a temporal graph \
+                 (graphs joined by ops reading ops) without graph first, other: a program \
+                 executes every sub-graph of a temporal graph, one after the other",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
     }
 }

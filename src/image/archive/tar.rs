@@ -7,6 +7,7 @@
 //! 157..257, magic 257..263, version 263..265, uname 265..297, gname 297..329, devmajor
 //! 329..337, devminor 337..345, prefix 345..500.
 
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::ops::Range;
 
@@ -30,15 +31,69 @@ pub(super) fn looks_like_tar(bytes: &[u8]) -> bool {
     }
 }
 
+/// What is wrong with a numeric header field; the caller names the header and the field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum FieldError {
+    NegativeBase256,
+    Base256Overflow,
+    /// Not octal digits: the field as text.
+    NotOctal(String),
+    OctalOverflow,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldError::NegativeBase256 => f.write_str("is a negative base-256 number"),
+            FieldError::Base256Overflow => {
+                f.write_str("is a base-256 number that does not fit in 64 bits")
+            }
+            FieldError::NotOctal(text) => write!(f, "is not an octal number ({text:?})"),
+            FieldError::OctalOverflow => {
+                f.write_str("is an octal number that does not fit in 64 bits")
+            }
+        }
+    }
+}
+
+/// A header whose checksum field cannot be read or does not match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ChecksumError {
+    Field(FieldError),
+    /// The stored sum against the unsigned and the signed byte sums.
+    Mismatch {
+        stored: u64,
+        unsigned: u64,
+        signed: i64,
+    },
+}
+
+impl fmt::Display for ChecksumError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChecksumError::Field(e) => write!(f, "checksum field {e}"),
+            ChecksumError::Mismatch {
+                stored,
+                unsigned,
+                signed,
+            } => write!(
+                f,
+                "bad header checksum (stored {stored:#o}, computed {unsigned:#o}, or {signed} \
+                 with signed bytes)"
+            ),
+        }
+    }
+}
+
 fn is_zero(block: &[u8]) -> bool {
     block.iter().all(|&b| b == 0)
 }
 
 /// Checks the header checksum: the byte sum with the checksum field read as spaces. Old tars
 /// summed signed chars, so both sums are accepted, as GNU tar and Python's tarfile do.
-fn checksum_ok(block: &[u8]) -> Result<(), String> {
+fn checksum_ok(block: &[u8]) -> Result<(), ChecksumError> {
     let field = block.get(CHKSUM).unwrap_or(&[]);
-    let stored = parse_octal(field).map_err(|e| format!("checksum field {e}"))?;
+    let stored = parse_octal(field).map_err(ChecksumError::Field)?;
     let mut unsigned: u64 = 0;
     let mut signed: i64 = 0;
     for (i, &b) in block.iter().enumerate() {
@@ -49,26 +104,28 @@ fn checksum_ok(block: &[u8]) -> Result<(), String> {
     if stored == unsigned || i64::try_from(stored).is_ok_and(|s| s == signed) {
         Ok(())
     } else {
-        Err(format!(
-            "bad header checksum (stored {stored:#o}, computed {unsigned:#o}, or {signed} with signed bytes)"
-        ))
+        Err(ChecksumError::Mismatch {
+            stored,
+            unsigned,
+            signed,
+        })
     }
 }
 
 /// A numeric field: octal digits (space or NUL padded), or GNU base-256 when the high bit of
 /// the first byte is set (sizes of 8 GiB and more).
-fn parse_number(field: &[u8]) -> Result<u64, String> {
+fn parse_number(field: &[u8]) -> Result<u64, FieldError> {
     match field.first() {
         Some(&first) if first & 0x80 != 0 => {
             if first == 0xff {
-                return Err("is a negative base-256 number".into());
+                return Err(FieldError::NegativeBase256);
             }
             let mut value = u64::from(first & 0x7f);
             for &b in field.get(1..).unwrap_or(&[]) {
                 value = value
                     .checked_mul(256)
                     .and_then(|v| v.checked_add(u64::from(b)))
-                    .ok_or("is a base-256 number that does not fit in 64 bits")?;
+                    .ok_or(FieldError::Base256Overflow)?;
             }
             Ok(value)
         }
@@ -76,20 +133,19 @@ fn parse_number(field: &[u8]) -> Result<u64, String> {
     }
 }
 
-fn parse_octal(field: &[u8]) -> Result<u64, String> {
+fn parse_octal(field: &[u8]) -> Result<u64, FieldError> {
     let text = field_text(field).trim_ascii();
     let mut value: u64 = 0;
     for &c in text {
         if !(b'0'..=b'7').contains(&c) {
-            return Err(format!(
-                "is not an octal number ({:?})",
-                String::from_utf8_lossy(field)
+            return Err(FieldError::NotOctal(
+                String::from_utf8_lossy(field).into_owned(),
             ));
         }
         value = value
             .checked_mul(8)
             .and_then(|v| v.checked_add(u64::from(c - b'0')))
-            .ok_or("is an octal number that does not fit in 64 bits")?;
+            .ok_or(FieldError::OctalOverflow)?;
     }
     Ok(value)
 }
@@ -141,9 +197,10 @@ pub(super) fn list<'a>(bytes: &'a [u8], list: &mut MemberList<'a>) -> Result<(),
         } else {
             match pending.path.take() {
                 Some(p) => p,
-                None => header_name(block).map_err(|raw| {
+                None => header_name(block).map_err(|e| {
                     ImageError::invalid(format!(
-                        "tar header at offset {pos}: the name is not UTF-8 ({raw:?})"
+                        "tar header at offset {pos}: the name is not UTF-8 ({:?})",
+                        String::from_utf8_lossy(e.as_bytes())
                     ))
                 })?,
             }
@@ -241,8 +298,8 @@ fn end_of_archive(bytes: &[u8], pos: usize, pending: &Pending) -> Result<(), Ima
 }
 
 /// The ustar name, with the prefix in front when the magic is POSIX `ustar\0` (GNU tar keeps
-/// times where the prefix would be). Err holds the bytes shown when the name is not UTF-8.
-fn header_name(block: &[u8]) -> Result<String, String> {
+/// times where the prefix would be). Err holds the bytes when the name is not UTF-8.
+fn header_name(block: &[u8]) -> Result<String, std::string::FromUtf8Error> {
     let name = field_text(&block[NAME]);
     let prefix = if &block[MAGIC] == b"ustar\0" {
         field_text(&block[PREFIX])
@@ -255,7 +312,7 @@ fn header_name(block: &[u8]) -> Result<String, String> {
         full.push(b'/');
     }
     full.extend_from_slice(name);
-    String::from_utf8(full).map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    String::from_utf8(full)
 }
 
 /// PAX records, `"<len> <key>=<value>\n"` where len counts the whole record.
@@ -487,4 +544,54 @@ fn ustar_block(
     let sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
     put(&mut b, 148, format!("{sum:06o}\0 ").as_bytes());
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{checksum_ok, parse_number, parse_octal, ChecksumError, FieldError, BLOCK};
+
+    #[test]
+    fn bad_number_fields_say_what_they_hold() {
+        let mut negative = [0xffu8; 12];
+        assert_eq!(parse_number(&negative), Err(FieldError::NegativeBase256));
+        negative[0] = 0x80;
+        let e = parse_number(&negative).unwrap_err();
+        assert_eq!(e, FieldError::Base256Overflow);
+        assert_eq!(
+            e.to_string(),
+            "is a base-256 number that does not fit in 64 bits"
+        );
+        let e = parse_octal(b"12x\0").unwrap_err();
+        assert_eq!(e.to_string(), "is not an octal number (\"12x\\0\")");
+        let e = parse_octal(b"7777777777777777777777 ").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "is an octal number that does not fit in 64 bits"
+        );
+        assert_eq!(parse_number(b"0000644\0"), Ok(0o644));
+    }
+
+    #[test]
+    fn a_bad_checksum_gives_both_sums() {
+        let mut block = [0u8; BLOCK];
+        block[148] = b'0';
+        let e = checksum_ok(&block).unwrap_err();
+        assert_eq!(
+            e,
+            ChecksumError::Mismatch {
+                stored: 0,
+                unsigned: 256,
+                signed: 256
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "bad header checksum (stored 0o0, computed 0o400, or 256 with signed bytes)"
+        );
+        block[148] = b'9';
+        assert_eq!(
+            checksum_ok(&block).unwrap_err().to_string(),
+            "checksum field is not an octal number (\"9\\0\\0\\0\\0\\0\\0\\0\")"
+        );
+    }
 }

@@ -3,6 +3,8 @@
 //! are stored (method 0) or deflated (method 8); the central directory is authoritative for
 //! sizes and CRC-32 (local headers of streamed members carry zeros there).
 
+use std::fmt;
+
 use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
 use miniz_oxide::inflate::TINFLStatus;
 
@@ -202,14 +204,68 @@ struct CentralEntry<'a> {
     next: usize,
 }
 
-fn read_central_entry(cd: &[u8], at: usize) -> Result<CentralEntry<'_>, String> {
+/// What is wrong with a central directory entry; the caller names the entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum EntryError {
+    CutShort,
+    Signature(u32),
+    NamePastEnd {
+        name_len: usize,
+        extra_len: usize,
+    },
+    CommentPastEnd {
+        comment_len: usize,
+    },
+    ExtraPastEnd {
+        id: u16,
+        size: u16,
+    },
+    NoZip64,
+    /// The zip64 extra field ends before `what` (a size, an offset, the disk number).
+    Zip64Short {
+        what: &'static str,
+    },
+}
+
+impl fmt::Display for EntryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EntryError::CutShort => f.write_str("cut short by the end of the central directory"),
+            EntryError::Signature(sig) => write!(f, "bad signature {sig:#010x}"),
+            EntryError::NamePastEnd {
+                name_len,
+                extra_len,
+            } => write!(
+                f,
+                "name ({name_len} bytes) and extra field ({extra_len} bytes) run past the \
+                 central directory"
+            ),
+            EntryError::CommentPastEnd { comment_len } => write!(
+                f,
+                "comment ({comment_len} bytes) runs past the central directory"
+            ),
+            EntryError::ExtraPastEnd { id, size } => write!(
+                f,
+                "extra field {id:#06x} ({size} bytes) runs past the extra fields"
+            ),
+            EntryError::NoZip64 => {
+                f.write_str("sizes or offset are 0xFFFFFFFF but there is no zip64 extra field")
+            }
+            EntryError::Zip64Short { what } => {
+                write!(f, "the zip64 extra field is too short for the {what}")
+            }
+        }
+    }
+}
+
+fn read_central_entry(cd: &[u8], at: usize) -> Result<CentralEntry<'_>, EntryError> {
     let Some(fixed) = at.checked_add(CENTRAL_LEN).and_then(|e| cd.get(at..e)) else {
-        return Err("cut short by the end of the central directory".into());
+        return Err(EntryError::CutShort);
     };
     let f16 = |o| le16(fixed, o).unwrap_or(0);
     let f32 = |o| le32(fixed, o).unwrap_or(0);
     if f32(0) != CENTRAL_SIG {
-        return Err(format!("bad signature {:#010x}", f32(0)));
+        return Err(EntryError::Signature(f32(0)));
     }
     let name_len = usize::from(f16(28));
     let extra_len = usize::from(f16(30));
@@ -221,17 +277,16 @@ fn read_central_entry(cd: &[u8], at: usize) -> Result<CentralEntry<'_>, String> 
         extra_at.and_then(|e| cd.get(name_at..e)),
         extra_at.zip(extra_end).and_then(|(a, e)| cd.get(a..e)),
     ) else {
-        return Err(format!(
-            "name ({name_len} bytes) and extra field ({extra_len} bytes) run past the central directory"
-        ));
+        return Err(EntryError::NamePastEnd {
+            name_len,
+            extra_len,
+        });
     };
     let next = extra_end
         .and_then(|e| e.checked_add(comment_len))
         .filter(|&n| n <= cd.len());
     let Some(next) = next else {
-        return Err(format!(
-            "comment ({comment_len} bytes) runs past the central directory"
-        ));
+        return Err(EntryError::CommentPastEnd { comment_len });
     };
     let mut entry = CentralEntry {
         made_by: f16(4),
@@ -252,7 +307,7 @@ fn read_central_entry(cd: &[u8], at: usize) -> Result<CentralEntry<'_>, String> 
 
 /// Replaces the 32-bit fields saturated at 0xFFFFFFFF (0xFFFF for the disk) by the 64-bit
 /// values of the zip64 extra field, which holds only those, in this order.
-fn read_zip64_extra(extra: &[u8], entry: &mut CentralEntry<'_>) -> Result<(), String> {
+fn read_zip64_extra(extra: &[u8], entry: &mut CentralEntry<'_>) -> Result<(), EntryError> {
     let wants = [entry.size, entry.compressed, entry.local_at].contains(&0xffff_ffff)
         || entry.disk == 0xffff;
     if !wants {
@@ -263,9 +318,7 @@ fn read_zip64_extra(extra: &[u8], entry: &mut CentralEntry<'_>) -> Result<(), St
     while let (Some(id), Some(size)) = (le16(rest, 0), le16(rest, 2)) {
         let end = 4 + usize::from(size);
         let Some(data) = rest.get(4..end) else {
-            return Err(format!(
-                "extra field {id:#06x} ({size} bytes) runs past the extra fields"
-            ));
+            return Err(EntryError::ExtraPastEnd { id, size });
         };
         if id == ZIP64_EXTRA_ID {
             field = Some(data);
@@ -274,12 +327,12 @@ fn read_zip64_extra(extra: &[u8], entry: &mut CentralEntry<'_>) -> Result<(), St
         rest = rest.get(end..).unwrap_or(&[]);
     }
     let Some(mut data) = field else {
-        return Err("sizes or offset are 0xFFFFFFFF but there is no zip64 extra field".into());
+        return Err(EntryError::NoZip64);
     };
-    let mut take64 = |v: &mut u64, what: &str| -> Result<(), String> {
+    let mut take64 = |v: &mut u64, what: &'static str| -> Result<(), EntryError> {
         if *v == 0xffff_ffff {
             let (Some(x), Some(rest)) = (le64(data, 0), data.get(8..)) else {
-                return Err(format!("the zip64 extra field is too short for the {what}"));
+                return Err(EntryError::Zip64Short { what });
             };
             *v = x;
             data = rest;
@@ -290,8 +343,9 @@ fn read_zip64_extra(extra: &[u8], entry: &mut CentralEntry<'_>) -> Result<(), St
     take64(&mut entry.compressed, "compressed size")?;
     take64(&mut entry.local_at, "local header offset")?;
     if entry.disk == 0xffff {
-        entry.disk =
-            le32(data, 0).ok_or("the zip64 extra field is too short for the disk number")?;
+        entry.disk = le32(data, 0).ok_or(EntryError::Zip64Short {
+            what: "disk number",
+        })?;
     }
     Ok(())
 }
@@ -474,4 +528,58 @@ pub(super) fn check_crc(name: &str, bytes: &[u8], stored: u32) -> Result<(), Ima
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{read_central_entry, EntryError, CENTRAL_LEN, CENTRAL_SIG};
+
+    /// A central directory entry with `name`, no extra field and no comment.
+    fn entry(name: &[u8]) -> Vec<u8> {
+        let mut e = vec![0u8; CENTRAL_LEN];
+        e[..4].copy_from_slice(&CENTRAL_SIG.to_le_bytes());
+        e[28..30].copy_from_slice(&(name.len() as u16).to_le_bytes());
+        e.extend_from_slice(name);
+        e
+    }
+
+    #[test]
+    fn a_bad_central_entry_says_what_runs_where() {
+        let err = |cd: &[u8]| read_central_entry(cd, 0).err().map(|e| (e.to_string(), e));
+        let (text, e) = err(&[0u8; 10]).unwrap();
+        assert_eq!(e, EntryError::CutShort);
+        assert_eq!(text, "cut short by the end of the central directory");
+        let (text, _) = err(&[0u8; CENTRAL_LEN]).unwrap();
+        assert_eq!(text, "bad signature 0x00000000");
+        let mut e = entry(b"a.bin");
+        e.truncate(CENTRAL_LEN + 2);
+        assert_eq!(
+            err(&e).unwrap().0,
+            "name (5 bytes) and extra field (0 bytes) run past the central directory"
+        );
+        let mut e = entry(b"a.bin");
+        e[32..34].copy_from_slice(&3u16.to_le_bytes());
+        assert_eq!(
+            err(&e).unwrap().0,
+            "comment (3 bytes) runs past the central directory"
+        );
+        let mut e = entry(b"a.bin");
+        e[24..28].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            err(&e).unwrap().0,
+            "sizes or offset are 0xFFFFFFFF but there is no zip64 extra field"
+        );
+        assert_eq!(
+            EntryError::ExtraPastEnd { id: 1, size: 8 }.to_string(),
+            "extra field 0x0001 (8 bytes) runs past the extra fields"
+        );
+        assert_eq!(
+            EntryError::Zip64Short {
+                what: "disk number"
+            }
+            .to_string(),
+            "the zip64 extra field is too short for the disk number"
+        );
+        assert!(read_central_entry(&entry(b"a.bin"), 0).is_ok());
+    }
 }

@@ -25,7 +25,7 @@ use super::ops::{
 };
 use super::quantize::quantize;
 use super::tm::{apply_tm, tm_shape, Shape};
-use super::Tensor;
+use super::{OpError, Tensor};
 
 enum SubKind {
     Unary { op: Sfpu, vector: Dim },
@@ -314,7 +314,7 @@ impl FusedPlan {
         &mut self,
         input: impl Fn(usize) -> &'a Tensor,
         dst: &mut Tensor,
-    ) -> Result<(), String> {
+    ) -> Result<(), OpError> {
         let FusedPlan {
             subs,
             intermed,

@@ -683,9 +683,9 @@ impl GraphPlan {
     /// One run with the buffers lent by `pool` for the run: plans that run one at a time and
     /// share a pool hold, between them, one set of buffers as large as the largest plan's
     /// (by rank), not one set each. After it the plan holds no output (`op_output`).
-    pub fn run_pooled(
+    pub fn run_pooled<IO: QueueIo + ?Sized>(
         &mut self,
-        io: &mut dyn QueueIo,
+        io: &mut IO,
         pool: &mut BufferPool,
     ) -> Result<(), ExecError> {
         self.lend(pool);
@@ -757,13 +757,13 @@ impl GraphPlan {
 
     /// One run of the graph: every node once, in order (see the module documentation). The
     /// plan's buffers stay with it: the first run allocates them, later runs allocate nothing.
-    pub fn run(&mut self, io: &mut dyn QueueIo) -> Result<(), ExecError> {
+    pub fn run<IO: QueueIo + ?Sized>(&mut self, io: &mut IO) -> Result<(), ExecError> {
         let mut own = BufferPool::new();
         self.lend(&mut own);
         self.run_lent(io)
     }
 
-    fn run_lent(&mut self, io: &mut dyn QueueIo) -> Result<(), ExecError> {
+    fn run_lent<IO: QueueIo + ?Sized>(&mut self, io: &mut IO) -> Result<(), ExecError> {
         let GraphPlan {
             file,
             graph,
@@ -838,11 +838,11 @@ fn prepare_input(input: &mut InputPlan, src: &Tensor, arch: Arch) -> Result<(), 
     Ok(())
 }
 
-fn run_op(
+fn run_op<IO: QueueIo + ?Sized>(
     op: &mut OpPlan,
     values: &mut [Tensor],
     arch: Arch,
-    io: &mut dyn QueueIo,
+    io: &mut IO,
 ) -> Result<(), String> {
     for input in op.inputs.iter_mut() {
         prepare_input(input, &values[input.slot], arch)?;

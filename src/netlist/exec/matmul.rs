@@ -5,14 +5,12 @@
 //! +0. Depthwise uses golden's scalar tile matmul: a plain `acc += a·b` loop over k, which g++
 //! does not contract to FMA under `--std=c++17` (ISO mode turns `-ffp-contract` off).
 
-use alloc::format;
-use alloc::string::String;
-
 use crate::compute::{self, mul0};
 use crate::format::DataFormat;
 use crate::netlist::{Dim, OpType};
 
 use super::ops::{apply_sfpu, Sfpu};
+use super::OpError;
 use super::{workers, Tensor, TILE};
 
 const TILE_LEN: usize = TILE * TILE;
@@ -279,12 +277,12 @@ pub struct MatmulExtras {
 /// A matmul's `sfpu_op` as golden reads it: `gelu` runs gelu with the op's vector mode; any
 /// other SFPU op name is refused (upstream asserts that only gelu fuses with matmul); any
 /// other text, `invalid` included, is upstream's `SfpuOp::Invalid`: no SFPU op.
-pub fn fused_sfpu(sfpu_op: Option<&str>, vector: Dim) -> Result<Option<Dim>, String> {
+pub fn fused_sfpu(sfpu_op: Option<&str>, vector: Dim) -> Result<Option<Dim>, OpError> {
     match sfpu_op.and_then(OpType::parse) {
         Some(OpType::Gelu) => Ok(Some(vector)),
-        Some(other) if other.is_sfpu() => Err(format!(
-            "matmul sfpu_op {other} is not supported (upstream fuses only gelu with matmul)"
-        )),
+        Some(other) if other.is_sfpu() => Err(OpError::MatmulSfpu {
+            op: other.name().into(),
+        }),
         _ => Ok(None),
     }
 }
@@ -299,7 +297,7 @@ pub fn matmul_op(
     scale: Option<&Tensor>,
     scratch: &mut Tensor,
     dst: &mut Tensor,
-) -> Result<(), String> {
+) -> Result<(), OpError> {
     let is_int = |t: &Tensor| matches!(t.tag, DataFormat::Int8 | DataFormat::Int32);
     let any_int =
         is_int(in0) || is_int(in1) || bias.is_some_and(is_int) || scale.is_some_and(is_int);
@@ -310,19 +308,21 @@ pub fn matmul_op(
     }
     if let Some(bias) = bias {
         if !bias.same_shape(dst) {
-            return Err(format!(
-                "the bias has shape [t {}, rt {}, ct {}], the product [t {}, rt {}, ct {}]",
-                bias.z, bias.rt, bias.ct, dst.z, dst.rt, dst.ct
-            ));
+            return Err(OpError::MatmulOperand {
+                scale: false,
+                operand: [bias.z, bias.rt, bias.ct],
+                product: [dst.z, dst.rt, dst.ct],
+            });
         }
         add_bias(dst, bias, any_int);
     }
     if let Some(scale) = scale {
         if !scale.same_shape(dst) {
-            return Err(format!(
-                "the requant/dequant scale has shape [t {}, rt {}, ct {}], the product [t {}, rt {}, ct {}]",
-                scale.z, scale.rt, scale.ct, dst.z, dst.rt, dst.ct
-            ));
+            return Err(OpError::MatmulOperand {
+                scale: true,
+                operand: [scale.z, scale.rt, scale.ct],
+                product: [dst.z, dst.rt, dst.ct],
+            });
         }
         let zp = extras.zero_point;
         for (y, &s) in dst.data.iter_mut().zip(&scale.data) {

@@ -17,6 +17,7 @@ mod fused;
 mod graph;
 pub mod matmul;
 mod nary;
+mod op_error;
 pub mod ops;
 pub mod quantize;
 pub mod sparse;
@@ -26,6 +27,7 @@ mod topk;
 pub mod workers;
 
 pub use graph::{BufferPool, GraphPlan};
+pub use op_error::OpError;
 pub use tm::Shape;
 
 /// Rows and columns of a tile.
@@ -195,17 +197,21 @@ impl Tensor {
 
 /// Where a graph's queue entries come from and go to.
 pub trait QueueIo {
+    /// Why a read or write failed, in the host's own terms; the engine puts its text into the
+    /// [`ExecError`] that names the graph, the op and the queue.
+    type Error: core::fmt::Display;
+
     /// Fills `out` (already shaped as one entry of the queue, tag = the queue's format) with
     /// the entry of queue `queue` (index into `Netlist::queues`) the current run reads. For a
     /// queue with tiles smaller than 32x32 (`tile_dim`), each tile's values sit in its top-left
     /// corner and the rest is 0 ([`Tensor::spread_tiles`] makes that from the host layout).
-    fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), String>;
+    fn read(&mut self, queue: usize, out: &mut Tensor) -> Result<(), Self::Error>;
 
     /// Stores `entry` (the producer's output after the queue's `input_tms`) as the entry of
     /// queue `queue` the current run writes. For a queue with tiles smaller than 32x32,
     /// `entry.data` holds only the values of the tiles, in the host layout
     /// ([`Tensor::gather_tiles`]).
-    fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), String>;
+    fn write(&mut self, queue: usize, entry: &Tensor) -> Result<(), Self::Error>;
 
     /// Whether the program set `zero` on queue `queue` for this execute (gradient ops then
     /// start over instead of accumulating).

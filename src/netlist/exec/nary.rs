@@ -10,14 +10,13 @@
 //! row-major (the megarow layout of a Flat queue). ttrt follows that reading; it has not been
 //! checked against a run of golden.
 
-use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::format::UblockOrder;
 use crate::netlist::{Op, SpliceMode};
 
 use super::tm::Shape;
+use super::OpError;
 use super::{Tensor, TILE};
 
 #[derive(Clone, Copy, Debug)]
@@ -57,13 +56,12 @@ fn ublock_at(o: usize, m: usize, n: usize, order: UblockOrder) -> (usize, usize)
 }
 
 impl SplicePlan {
-    pub fn new(op: &Op, shapes: &[Shape], declared: Shape) -> Result<SplicePlan, String> {
+    pub fn new(op: &Op, shapes: &[Shape], declared: Shape) -> Result<SplicePlan, OpError> {
         let a = &op.attributes;
         if shapes.is_empty() || shapes.len() > 8 {
-            return Err(format!(
-                "splice takes 1 to 8 inputs, the op has {}",
-                shapes.len()
-            ));
+            return Err(OpError::SpliceInputs {
+                found: shapes.len(),
+            });
         }
         let ublock = match a.granularity.unwrap_or(SpliceMode::Ublock) {
             SpliceMode::T => None,
@@ -81,20 +79,26 @@ impl SplicePlan {
         let mut rounds = None;
         let mut out_units = 0;
         for (k, s) in shapes.iter().enumerate() {
-            let w = a.splice.get(k).copied().flatten().ok_or_else(|| {
-                format!("splice input {k} has no input{k}: [index, length, stride]")
-            })?;
+            let w = a
+                .splice
+                .get(k)
+                .copied()
+                .flatten()
+                .ok_or(OpError::SpliceNoWindow { input: k })?;
             if w.index < 0 || w.length < 0 || w.stride < w.length {
-                return Err(format!(
-                    "splice input{k}: {w:?} needs index, length >= 0 and stride >= length"
-                ));
+                return Err(OpError::SpliceWindow {
+                    input: k,
+                    window: w,
+                });
             }
             let units = match ublock {
                 None => {
                     if (s.rt, s.ct) != (declared.rt, declared.ct) {
-                        return Err(format!(
-                            "splice input {k} {s} must have the output's rt and ct {declared}"
-                        ));
+                        return Err(OpError::SpliceTiles {
+                            input: k,
+                            shape: *s,
+                            output: declared,
+                        });
                     }
                     s.z as usize
                 }
@@ -104,9 +108,10 @@ impl SplicePlan {
                         || rt % (u.grid_r * u.ur) != 0
                         || ct % (u.grid_c * u.uc) != 0
                     {
-                        return Err(format!(
-                            "splice input {k} {s} does not split into the op grid's ublocks"
-                        ));
+                        return Err(OpError::SpliceUblocks {
+                            input: k,
+                            shape: *s,
+                        });
                     }
                     (rt / u.grid_r / u.ur) * (ct / u.grid_c / u.uc)
                 }
@@ -118,13 +123,15 @@ impl SplicePlan {
             };
             let group = w.index + w.stride;
             if group == 0 || units % group != 0 || w.index + w.length > units {
-                return Err(format!(
-                    "splice input{k}: index + stride ({group}) must divide its {units} units"
-                ));
+                return Err(OpError::SpliceGroup {
+                    input: k,
+                    group,
+                    units,
+                });
             }
             let r = units / group;
             if *rounds.get_or_insert(r) != r {
-                return Err("splice inputs need the same number of rounds".into());
+                return Err(OpError::SpliceRounds);
             }
             out_units += w.length;
             windows.push(w);
@@ -135,10 +142,10 @@ impl SplicePlan {
             Some(u) => u.m * u.n,
         };
         if rounds * out_units != expected {
-            return Err(format!(
-                "splice produces {} units, the output holds {expected}",
-                rounds * out_units
-            ));
+            return Err(OpError::SpliceUnits {
+                produced: rounds * out_units,
+                holds: expected,
+            });
         }
         Ok(SplicePlan {
             windows,
@@ -227,31 +234,32 @@ fn flat(t: &Tensor, z: usize, i: usize) -> f32 {
 }
 
 impl EmbeddingPlan {
-    pub fn new(op: &Op, shapes: &[Shape], declared: Shape) -> Result<EmbeddingPlan, String> {
+    pub fn new(op: &Op, shapes: &[Shape], declared: Shape) -> Result<EmbeddingPlan, OpError> {
         let num = op
             .attributes
             .num_indices
-            .ok_or("embedding without num_indices is not supported")? as usize;
+            .ok_or(OpError::EmbeddingNoNumIndices)? as usize;
         let grid_r = op.grid_size.r as usize;
         let (table, idx) = (shapes[0], shapes[1]);
         let per_core = num.div_ceil(TILE) * grid_r;
         if per_core != declared.rt as usize {
-            return Err(format!(
-                "embedding output rt {} must be grid rows {grid_r} * ceil(num_indices {num} / 32)",
-                declared.rt
-            ));
+            return Err(OpError::EmbeddingRows {
+                rt: declared.rt,
+                grid_r,
+                num,
+            });
         }
         if table.ct != declared.ct || table.z != declared.z || idx.z != declared.z {
-            return Err(format!(
-                "embedding table {table} and indices {idx} do not fit the output {declared}"
-            ));
+            return Err(OpError::EmbeddingShapes {
+                table,
+                indices: idx,
+                output: declared,
+            });
         }
         if idx.rt as usize % grid_r != 0
             || (idx.rt as usize / grid_r) * idx.ct as usize * TILE * TILE < num
         {
-            return Err(format!(
-                "embedding indices {idx} do not hold {num} indices per grid row"
-            ));
+            return Err(OpError::EmbeddingIndices { indices: idx, num });
         }
         Ok(EmbeddingPlan {
             num_indices: num,
@@ -260,7 +268,7 @@ impl EmbeddingPlan {
         })
     }
 
-    pub fn run(&self, table: &Tensor, indices: &Tensor, dst: &mut Tensor) -> Result<(), String> {
+    pub fn run(&self, table: &Tensor, indices: &Tensor, dst: &mut Tensor) -> Result<(), OpError> {
         dst.data.fill(0.0);
         dst.tag = self.tag;
         let width = table.cols();
@@ -279,9 +287,10 @@ impl EmbeddingPlan {
                     }
                     let k = v as usize;
                     if k >= table_rows {
-                        return Err(format!(
-                            "embedding index {k} is outside the table's {table_rows} rows"
-                        ));
+                        return Err(OpError::EmbeddingIndex {
+                            index: k,
+                            rows: table_rows,
+                        });
                     }
                     let d = (z * dst.rows() + g * out_core_rows + w) * dst.cols();
                     for c in 0..width {

@@ -6,13 +6,11 @@
 //! which op a netlist type is, and which values of a tensor it applies to. A `transpose` TM
 //! has already transposed the input fully (see `tm.rs`), so nothing here transposes.
 
-use alloc::format;
-use alloc::string::String;
-
 use crate::compute::{self, dropout_mask, BinaryOp, UnaryOp};
 pub use crate::compute::{Binary, Sfpu};
 use crate::netlist::{Dim, OpType, ReluMode};
 
+use super::OpError;
 use super::{workers, Tensor, TILE};
 
 /// Values one thread maps at a time in an elementwise op (each value is computed alone, so
@@ -32,15 +30,16 @@ fn region(vector: Dim) -> (usize, usize) {
 
 /// Applies `op` to one run of values in place. `mask` (dropout only) holds the draws of the
 /// run, in order.
-fn apply_run(op: Sfpu, values: &mut [f32], mask: &[bool]) -> Result<(), String> {
-    op.apply(values, mask).map_err(|e| format!("{e}"))
+fn apply_run(op: Sfpu, values: &mut [f32], mask: &[bool]) -> Result<(), OpError> {
+    op.apply(values, mask)?;
+    Ok(())
 }
 
 /// `dst = op(src)` over the vector-mode region of every tile; the rest of `dst` is +0.
 ///
 /// ⚠ Golden leaves values outside the region as its reused output tensor held them; those are
 /// zeros from the first run on (nothing writes outside the region), so ttrt writes zeros.
-pub fn apply_sfpu(op: Sfpu, vector: Dim, src: &Tensor, dst: &mut Tensor) -> Result<(), String> {
+pub fn apply_sfpu(op: Sfpu, vector: Dim, src: &Tensor, dst: &mut Tensor) -> Result<(), OpError> {
     let (rows, cols) = region(vector);
     if (rows, cols) == (TILE, TILE) {
         // Every value is written below.
@@ -155,12 +154,12 @@ pub fn eltwise(t: OpType, attributes: EltwiseAttributes) -> Option<Eltwise> {
 }
 
 /// `dst = a op b`; the shapes must be equal (the plan checks it). `dst` takes `a`'s tag.
-pub fn apply_binary(op: Binary, a: &Tensor, b: &Tensor, dst: &mut Tensor) -> Result<(), String> {
+pub fn apply_binary(op: Binary, a: &Tensor, b: &Tensor, dst: &mut Tensor) -> Result<(), OpError> {
     if !a.same_shape(b) {
-        return Err(format!(
-            "binary inputs differ in shape ([{}, {}, {}] and [{}, {}, {}])",
-            a.z, a.rt, a.ct, b.z, b.rt, b.ct
-        ));
+        return Err(OpError::BinaryShapes {
+            a: [a.z, a.rt, a.ct],
+            b: [b.z, b.rt, b.ct],
+        });
     }
     // Every value is written below.
     dst.reshape_for_overwrite(a.z, a.rt, a.ct);
@@ -178,8 +177,9 @@ pub fn apply_binary(op: Binary, a: &Tensor, b: &Tensor, dst: &mut Tensor) -> Res
 }
 
 /// `a = a op b` elementwise.
-pub fn binary_in_place(op: Binary, a: &mut [f32], b: &[f32]) -> Result<(), String> {
-    op.apply(a, b).map_err(|e| format!("{e}"))
+pub fn binary_in_place(op: Binary, a: &mut [f32], b: &[f32]) -> Result<(), OpError> {
+    op.apply(a, b)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -60,16 +60,13 @@
 //! position outside the ublock grid or out of order, a sparse tile index past the core's sparse
 //! tiles and a strip past the activation rows are errors ([`SparseError`]), never a panic.
 
-use alloc::format;
-use alloc::string::{String, ToString};
-
 use crate::format::DataFormat;
 use crate::netlist::{Dim, Op};
 
 use super::matmul::{add_bias, gather};
 use super::ops::{apply_sfpu, Sfpu};
 use super::tm::Shape;
-use super::{Tensor, TILE};
+use super::{OpError, Tensor, TILE};
 
 const TILE_LEN: usize = TILE * TILE;
 
@@ -737,32 +734,31 @@ pub struct IdentityMatmulPlan {
 impl IdentityMatmulPlan {
     /// Plans `op` (an identity matmul) on its inputs' shapes after their TMs; `vector` is the
     /// op's SFPU vector mode. The output shape is the declared one.
-    pub fn new(op: &Op, shapes: &[Shape], vector: Dim) -> Result<IdentityMatmulPlan, String> {
+    pub fn new(op: &Op, shapes: &[Shape], vector: Dim) -> Result<IdentityMatmulPlan, OpError> {
         let a = &op.attributes;
         if a.requant || a.dequant {
-            return Err("identity matmul with requant or dequant is not supported".into());
+            return Err(OpError::IdentityQuant);
         }
         if a.accumulate {
-            return Err("identity matmul with accumulate is not supported".into());
+            return Err(OpError::IdentityAccumulate);
         }
         let gelu = super::matmul::fused_sfpu(a.sfpu_op.as_deref(), vector)?;
         let count = 3 + a.bias as usize;
         if shapes.len() != count {
-            return Err(format!(
-                "an identity matmul {} a bias takes {}, the op has {}",
-                if a.bias { "with" } else { "without" },
-                crate::message::count(count, "input"),
-                shapes.len()
-            ));
+            return Err(OpError::IdentityInputs {
+                bias: a.bias,
+                count,
+                found: shapes.len(),
+            });
         }
         if let Some(df) = op.in_df.get(2).filter(|&&df| df != DataFormat::RawUInt32) {
-            return Err(SparseError::EncodingFormat(*df).to_string());
+            return Err(SparseError::EncodingFormat(*df).into());
         }
-        let width = |v: Option<i64>, what: &str| -> Result<u32, String> {
+        let width = |v: Option<i64>, attribute: &'static str| -> Result<u32, OpError> {
             match v {
                 Some(b) if (1..=15).contains(&b) => Ok(b as u32),
-                Some(b) => Err(format!("{what} {b} must be in 1..=15")),
-                None => Err(format!("an identity matmul needs attribute {what}")),
+                Some(bits) => Err(OpError::IdentityBits { attribute, bits }),
+                None => Err(OpError::IdentityNoBits { attribute }),
             }
         };
         let ptr = width(a.sparse_tile_ptr_bits, "sparse_tile_ptr_bits")?;
@@ -774,7 +770,7 @@ impl IdentityMatmulPlan {
         let ff = match a.fracture_factor {
             None => 1,
             Some(f) if f > 0 && f <= i64::from(u32::MAX) => f as u32,
-            Some(f) => return Err(format!("fracture_factor {f} must be positive")),
+            Some(factor) => return Err(OpError::IdentityFracture { factor }),
         };
         let layout = SparseLayout {
             grid_r: op.grid_size.r,
@@ -789,15 +785,12 @@ impl IdentityMatmulPlan {
             sparse_tile_ptr_bits: ptr,
             sparse_ublock_idx_bits: ub,
         };
-        layout
-            .check(shapes[0], shapes[1], shapes[2])
-            .map_err(|e| e.to_string())?;
+        layout.check(shapes[0], shapes[1], shapes[2])?;
         if a.bias && shapes[3] != layout.output_shape() {
-            return Err(format!(
-                "the bias {} differs from the output {}",
-                shapes[3],
-                layout.output_shape()
-            ));
+            return Err(OpError::IdentityBias {
+                bias: shapes[3],
+                output: layout.output_shape(),
+            });
         }
         Ok(IdentityMatmulPlan {
             layout,
@@ -816,10 +809,8 @@ impl IdentityMatmulPlan {
         bias: Option<&Tensor>,
         scratch: &mut Tensor,
         dst: &mut Tensor,
-    ) -> Result<(), String> {
-        self.layout
-            .run(sparse, act, enc, dst)
-            .map_err(|e| e.to_string())?;
+    ) -> Result<(), OpError> {
+        self.layout.run(sparse, act, enc, dst)?;
         dst.tag = self.out_df;
         if let Some(bias) = bias {
             add_bias(dst, bias, true);

@@ -36,12 +36,10 @@
 //! feeds is accepted: golden tilizes the host buffer of its entries just the same (on
 //! silicon the kernel would read the tiles' bytes as rows).
 
-use alloc::format;
-use alloc::string::String;
-
 use crate::format::{Arch, DataFormat, TileDim};
 use crate::netlist::{Netlist, Op};
 
+use super::OpError;
 use super::{Tensor, TILE};
 
 /// A compiled tilizer.
@@ -55,45 +53,42 @@ pub struct TilizerPlan {
 
 impl TilizerPlan {
     /// Checks the op against upstream's rules (see the module documentation).
-    pub fn new(netlist: &Netlist, op: &Op, arch: Arch) -> Result<TilizerPlan, String> {
+    pub fn new(netlist: &Netlist, op: &Op, arch: Arch) -> Result<TilizerPlan, OpError> {
         let [name] = &op.inputs[..] else {
-            return Err(format!(
-                "tilizer takes 1 input, the op has {}",
-                op.inputs.len()
-            ));
+            return Err(OpError::TilizerInputs {
+                found: op.inputs.len(),
+            });
         };
         if netlist.op(name).is_some() {
-            return Err(format!(
-                "tilizer input {name} is an op: a tilizer reads a queue the host feeds"
-            ));
+            return Err(OpError::TilizerReadsOp {
+                input: name.clone(),
+            });
         }
         let q = netlist
             .queue(name)
-            .ok_or_else(|| format!("tilizer input {name} is not a queue"))?;
+            .ok_or_else(|| OpError::TilizerNotQueue {
+                input: name.clone(),
+            })?;
         if !q.is_host_input() {
-            return Err(format!(
-                "tilizer input queue {name} is written by {}: a tilizer reads a queue the host feeds (golden re-tilizes the host's buffer of a pushed entry)",
-                q.input
-            ));
+            return Err(OpError::TilizerWriter {
+                input: name.clone(),
+                writer: q.input.clone(),
+            });
         }
         if op.input_tms.first().is_some_and(|t| !t.is_empty()) {
-            return Err(
-                "TMs on the input of a tilizer are not allowed (upstream refuses them)".into(),
-            );
+            return Err(OpError::TilizerTms);
         }
         if op.input_pad.first().copied().flatten().is_some()
             || op.input_unpad.first().copied().flatten().is_some()
         {
-            return Err(
-                "input pad or unpad on a tilizer is not supported (golden's pad and unpad drop the host buffer it tilizes)"
-                    .into(),
-            );
+            return Err(OpError::TilizerPad);
         }
         if (q.ublock.rt > 1 || op.ublock.rt > 1) && q.ublock != op.ublock {
-            return Err(format!(
-                "tilizer ublock [{}, {}] differs from its input queue {name}'s [{}, {}]; upstream requires them equal when either has more than one row",
-                op.ublock.rt, op.ublock.ct, q.ublock.rt, q.ublock.ct
-            ));
+            return Err(OpError::TilizerUblock {
+                input: name.clone(),
+                op: [op.ublock.rt, op.ublock.ct],
+                queue: [q.ublock.rt, q.ublock.ct],
+            });
         }
         Ok(TilizerPlan {
             tile: q.tile_dim,

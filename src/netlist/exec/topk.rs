@@ -18,14 +18,13 @@
 //! Indices go through an int: golden converts each index value to a 32-bit integer (x86
 //! truncation: NaN and values out of range become -2^31) and back to float on output.
 
-use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::format::DataFormat;
 use crate::netlist::{Op, TopkSort};
 
 use super::tm::Shape;
+use super::OpError;
 use super::{Tensor, TILE};
 
 /// A compiled topk.
@@ -131,31 +130,37 @@ fn sort_row(row: &mut [(f32, i32)], k: usize, kreduce: bool) {
 impl TopkPlan {
     /// Checks the op against its inputs' shapes (after their TMs) and gives the plan and the
     /// output shape: the inputs' rt and t, `ceil(k/32)` tiles per core column.
-    pub fn new(op: &Op, shapes: &[Shape]) -> Result<(TopkPlan, Shape), String> {
+    pub fn new(op: &Op, shapes: &[Shape]) -> Result<(TopkPlan, Shape), OpError> {
         let a = &op.attributes;
         let (s0, s1) = (shapes[0], shapes[1]);
         if s0 != s1 {
-            return Err(format!(
-                "topk values {s0} and indices {s1} must have the same shape after their TMs"
-            ));
+            return Err(OpError::TopkShapes {
+                values: s0,
+                indices: s1,
+            });
         }
         let k = a.k.unwrap_or(0) as usize;
         let cores = op.grid_size.c as usize;
         let per_core = s0.ct as usize / cores.max(1);
         let size = per_core * TILE;
         if k == 0 || k > size {
-            return Err(format!(
-                "topk k {k} must be 1 to the {size} values of a row on one core ({per_core} of the input's {} tile columns over {cores} grid columns)",
-                s0.ct
-            ));
+            return Err(OpError::TopkK {
+                k,
+                size,
+                per_core,
+                ct: s0.ct,
+                cores,
+            });
         }
         let mut row = Vec::new();
         row.try_reserve_exact(size)
-            .map_err(|_| format!("topk: no memory for a row of {size} values"))?;
+            .map_err(|_| OpError::TopkRowMemory { size })?;
         row.resize(size, (0.0, 0));
         let out_per_core = k.div_ceil(TILE);
-        let ct = u32::try_from(cores * out_per_core)
-            .map_err(|_| format!("topk output of {cores} x {out_per_core} tile columns"))?;
+        let ct = u32::try_from(cores * out_per_core).map_err(|_| OpError::TopkOutput {
+            cores,
+            per_core: out_per_core,
+        })?;
         let plan = TopkPlan {
             k,
             // Golden outputs indices unless sort is max.

@@ -149,8 +149,24 @@ pub fn hung_up(link: &UnixStream) -> bool {
     n > 0 && p.revents != 0
 }
 
-/// Waits while `word` holds `seen`, at most `ms` milliseconds (spurious returns are fine).
+/// Spins this many times (then yields as many) watching `word` before a wait sleeps: a
+/// command the other side answers within a few microseconds costs no sleep and wake-up.
+const SPINS: u32 = 4000;
+const YIELDS: u32 = 20;
+
+/// Waits while `word` holds `seen`, at most about `ms` milliseconds (spurious returns are
+/// fine): first watching it, then asleep on the futex.
 pub fn futex_wait(word: &AtomicU32, seen: u32, ms: u32) {
+    for i in 0..SPINS + YIELDS {
+        if word.load(core::sync::atomic::Ordering::Acquire) != seen {
+            return;
+        }
+        if i < SPINS {
+            core::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
     let t = libc::timespec {
         tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as _,

@@ -16,7 +16,7 @@ const COLS: usize = 1024;
 const SHAPE: [usize; 4] = [1, 1, ROWS, COLS];
 
 /// A datacopy between two 1024x1024 Float16_b queues on one core (mblock 16x8 of 2x4 ublocks).
-const NETLIST: &str = r#"
+pub const NETLIST: &str = r#"
 devices:
   arch: wormhole_b0
 queues:

@@ -23,25 +23,10 @@ const ROWS: usize = 1024;
 const COLS: usize = 512;
 const SHAPE: [usize; 4] = [1, 1, ROWS, COLS];
 
-/// A datacopy between two 1024x512 Float16_b queues (1 MiB an entry).
-const NETLIST: &str = r#"
-devices:
-  arch: wormhole_b0
-queues:
-  x: {type: queue, input: HOST, entries: 2, grid_size: [1, 1], t: 1, mblock: [16, 4], ublock: [2, 4], df: Float16_b, target_device: 0, loc: dram, dram: [[0, 0x10000000]]}
-  y: {type: queue, input: copy, entries: 2, grid_size: [1, 1], t: 1, mblock: [16, 4], ublock: [2, 4], df: Float16_b, target_device: 0, loc: dram, dram: [[1, 0x10000000]]}
-graphs:
-  g:
-    target_device: 0
-    input_count: 1
-    copy: {type: datacopy, grid_loc: [0, 0], grid_size: [1, 1], inputs: [x], in_df: [Float16_b], acc_df: Float16_b, out_df: Float16_b, intermed_df: Float16_b, ublock_order: r, buf_size_mb: 2, math_fidelity: HiFi3, untilize_output: false, t: 1, mblock: [16, 4], ublock: [2, 4]}
-programs:
-  - run:
-      - staticvar: {$lptr: 0, $gptr: 0}
-      - execute: {graph_name: g, queue_settings: {x: {prologue: false, epilogue: false, zero: false, rd_ptr_local: $lptr, rd_ptr_global: $gptr}}}
-      - varinst: [$lptr, incwrap, 1, 4]
-      - varinst: [$gptr, incwrap, 1, 4]
-"#;
+/// The backend suite's datacopy netlist with 1024x512 queues (1 MiB an entry).
+fn netlist() -> String {
+    super::backend::NETLIST.replace("mblock: [16, 8]", "mblock: [16, 4]")
+}
 
 /// `ttrt sim-device` on a name of this process, killed when dropped.
 struct DeviceProcess {
@@ -93,7 +78,8 @@ fn input() -> Vec<u8> {
 /// The median datacopy cycle on `device`, and its output.
 fn cycle_on(device: &'static str, plan: Plan) -> Result<(Duration, Vec<u8>), String> {
     let e = |e: ttrt::backend::BackendError| e.message;
-    let netlist = ttrt::netlist::parse(NETLIST, "bench-remote.yaml").map_err(|e| e.to_string())?;
+    let netlist =
+        ttrt::netlist::parse(&netlist(), "bench-remote.yaml").map_err(|e| e.to_string())?;
     let config = BackendConfig {
         device: Some(device),
         ..BackendConfig::default()
@@ -106,7 +92,8 @@ fn cycle_on(device: &'static str, plan: Plan) -> Result<(Duration, Vec<u8>), Str
     let mut cycle = || -> Result<Duration, String> {
         let t0 = Instant::now();
         be.push_input("x", &src, true, -1, -1).map_err(e)?;
-        be.run_program("run", &[]).map_err(e)?;
+        be.run_program("run", &[("$p_loop_count", "1")])
+            .map_err(e)?;
         let mut dst = HostTensorMut::contiguous(&mut out, DataFormat::Float32, SHAPE);
         be.get_output_into("y", &mut dst, true, -1, -1).map_err(e)?;
         be.pop_output("y", true, -1).map_err(e)?;

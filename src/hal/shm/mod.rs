@@ -347,21 +347,15 @@ impl Transport for ShmTransport {
     }
 
     fn read(&self, kind: MemKind, bank: u32, addr: u64, dst: &mut [u8]) -> Result<(), HalError> {
-        let src = self.memory.at(kind, bank, addr, dst.len())?;
-        // SAFETY: `at` checked the range; the mapping lives as long as `self`.
-        unsafe { core::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
-        Ok(())
+        self.memory.read(kind, bank, addr, dst)
     }
 
     fn write(&self, kind: MemKind, bank: u32, addr: u64, src: &[u8]) -> Result<(), HalError> {
-        let dst = self.memory.at(kind, bank, addr, src.len())?;
-        // SAFETY: as in `read`.
-        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
-        Ok(())
+        self.memory.write(kind, bank, addr, src)
     }
 
     fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
-        NonNull::new(self.memory.at(kind, bank, addr, len).ok()?)
+        self.memory.map(kind, bank, addr, len)
     }
 
     fn submit(&self, record: &Record) -> Result<Ticket, HalError> {

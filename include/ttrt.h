@@ -508,6 +508,12 @@ typedef struct ttrt_backend_config {
   uint32_t golden;
   // Set to 0.
   uint32_t reserved2;
+  // Which device the backend runs on, NUL-terminated: `"sim"`, the simulated chip in this
+  // process, or `"shm:NAME"`, the chip the device process `ttrt sim-device NAME` serves
+  // (see `ttrt_device_config.device`). Default NULL: the `TTRT_DEVICE` environment
+  // variable, else `"sim"`. Read during `ttrt_backend_create` only. Appended after
+  // `reserved2`.
+  const char *device;
 } ttrt_backend_config;
 
 // A queue as the host sees it (Buda's `tt_dram_io_desc`), plus the two facts tilizing needs

@@ -389,3 +389,87 @@ fn the_readme_route_serves_the_main_job_from_a_device_process() {
     let err = String::from_utf8_lossy(&after.stderr);
     assert!(err.contains("no device process serves 'mychip'"), "{err}");
 }
+
+#[test]
+fn a_c_backend_runs_on_the_device_its_config_names() {
+    use ttrt::ffi::backend::{
+        ttrt_backend_config, ttrt_backend_config_default, ttrt_backend_create, ttrt_backend_finish,
+        ttrt_backend_free, ttrt_backend_initialize, ttrt_backend_run_program, ttrt_program_param,
+    };
+    use ttrt::ffi::image::{ttrt_image_free, ttrt_image_open};
+    use ttrt::ffi::status::ttrt_status;
+    let d = SimDevice::start("backend", &["--per-client"]);
+    let path = CString::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/digits.tti")).unwrap();
+    let last = || {
+        // SAFETY: never NULL, NUL-terminated.
+        unsafe { std::ffi::CStr::from_ptr(ttrt::ffi::error::ttrt_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    // SAFETY: valid pointers throughout; the strings outlive the calls.
+    unsafe {
+        let mut img = std::ptr::null_mut();
+        assert_eq!(
+            ttrt_image_open(path.as_ptr(), &mut img),
+            ttrt_status::Success
+        );
+        let mut cfg = std::mem::zeroed::<ttrt_backend_config>();
+        ttrt_backend_config_default(&mut cfg);
+        assert!(cfg.device.is_null());
+        // A name nobody serves: initialize (which opens the device) says which and where.
+        let nobody = CString::new("shm:test-backend-nobody-serves-this").unwrap();
+        cfg.device = nobody.as_ptr();
+        let mut be = std::ptr::null_mut();
+        assert_eq!(
+            ttrt_backend_create(img, &cfg, &mut be),
+            ttrt_status::Success
+        );
+        assert_eq!(ttrt_backend_initialize(be), ttrt_status::RuntimeError);
+        let text = last();
+        assert!(
+            text.starts_with(
+                "ttrt_backend_initialize: config.device: no device process serves \
+                 'test-backend-nobody-serves-this' ("
+            ),
+            "{text}"
+        );
+        ttrt_backend_free(be);
+        // The served name: the model's device is the device process's chip.
+        let served = CString::new(d.device()).unwrap();
+        cfg.device = served.as_ptr();
+        let mut be = std::ptr::null_mut();
+        assert_eq!(
+            ttrt_backend_create(img, &cfg, &mut be),
+            ttrt_status::Success
+        );
+        assert_eq!(
+            ttrt_backend_initialize(be),
+            ttrt_status::Success,
+            "{}",
+            last()
+        );
+        let program = CString::new("run_fwd").unwrap();
+        let name = CString::new("$p_loop_count").unwrap();
+        let one = CString::new("1").unwrap();
+        let param = ttrt_program_param {
+            name: name.as_ptr(),
+            value: one.as_ptr(),
+        };
+        let run = || ttrt_backend_run_program(be, program.as_ptr(), &param, 1);
+        // With nothing pushed, the graph runs and finds its input queue empty.
+        assert_eq!(run(), ttrt_status::RuntimeError);
+        assert!(last().contains("and it holds 0 entries"), "{}", last());
+        // The graphs reach the chip's memory in place; with the device process gone they
+        // do not run on what it left behind.
+        drop(d);
+        assert_eq!(run(), ttrt_status::DeviceLost, "{}", last());
+        assert!(
+            last().contains("the device is lost: the device process ended"),
+            "{}",
+            last()
+        );
+        let _ = ttrt_backend_finish(be);
+        ttrt_backend_free(be);
+        ttrt_image_free(img);
+    }
+}

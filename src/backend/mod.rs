@@ -55,7 +55,7 @@ use crate::runtime::host_memory::{try_zeroed, Bytes, HostMemoryBudget};
 use crate::runtime::{Device, DeviceConfig};
 
 /// How a backend is created.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendConfig {
     /// The chip to simulate; `None`: the image's arch (for a netlist, its first arch).
     pub arch: Option<Arch>,
@@ -76,7 +76,7 @@ pub struct BackendConfig {
     /// The device to run on: `"sim"` (the simulated chip in this process) or `"shm:NAME"`
     /// (the device process `ttrt sim-device NAME` serves); `None`: the `TTRT_DEVICE`
     /// environment variable, else `"sim"`.
-    pub device: Option<&'static str>,
+    pub device: Option<String>,
 }
 
 impl Default for BackendConfig {
@@ -320,7 +320,7 @@ impl Backend {
         Ok(Backend {
             netlist,
             arch,
-            config: *config,
+            config: config.clone(),
             budget: HostMemoryBudget::new(config.host_memory_budget),
             loads,
             timeouts,
@@ -643,8 +643,8 @@ impl Backend {
         let interp = Interpreter::new(netlist).map_err(|e| {
             BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
         })?;
-        let device_name = match self.config.device {
-            Some(d) => alloc::string::String::from(d),
+        let device_name = match &self.config.device {
+            Some(d) => d.clone(),
             None => crate::hal::select::device_from_env(),
         };
         let chip = AnyChip::open(&device_name, self.arch).map_err(|e| {
@@ -1039,9 +1039,14 @@ impl Backend {
         unsafe { &mut *rt.temporal.get() }.reset();
         let mut host = RunHost { rt };
         let start = log::log_enabled!(log::Level::Debug).then(std::time::Instant::now);
-        interp
-            .run(index, params, &mut host)
-            .map_err(|e| BackendError::new(BackendErrorKind::Runtime, alloc::format!("{e}")))?;
+        interp.run(index, params, &mut host).map_err(|e| {
+            // A program that failed because its device went away says so by its kind too.
+            let kind = match crate::hal::Chip::check(rt.device.chip()) {
+                Ok(()) => BackendErrorKind::Runtime,
+                Err(_) => BackendErrorKind::DeviceLost,
+            };
+            BackendError::new(kind, alloc::format!("{e}"))
+        })?;
         if let Some(start) = start {
             log::debug!(
                 "run_program '{program}' ({}) took {:.3} ms",

@@ -53,12 +53,19 @@ pub struct ttrt_backend_config {
     pub golden: u32,
     /// Set to 0.
     pub reserved2: u32,
+    /// Which device the backend runs on, NUL-terminated: `"sim"`, the simulated chip in this
+    /// process, or `"shm:NAME"`, the chip the device process `ttrt sim-device NAME` serves
+    /// (see `ttrt_device_config.device`). Default NULL: the `TTRT_DEVICE` environment
+    /// variable, else `"sim"`. Read during `ttrt_backend_create` only. Appended after
+    /// `reserved2`.
+    pub device: *const core::ffi::c_char,
 }
 
-// SAFETY: integers only, struct_size first.
+// SAFETY: integers and one pointer (NULL when zero), struct_size first.
 unsafe impl AppendOnlyConfig for ttrt_backend_config {}
 
-static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 32);
+static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 40);
+static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_backend_config, device), 32);
 static_assertions::const_assert_eq!(
     core::mem::offset_of!(ttrt_backend_config, host_memory_budget),
     16
@@ -127,6 +134,7 @@ pub unsafe extern "C" fn ttrt_backend_config_default(cfg: *mut ttrt_backend_conf
                 host_memory_budget: 0,
                 golden: 0,
                 reserved2: 0,
+                device: core::ptr::null(),
             });
         }
     })
@@ -164,7 +172,13 @@ unsafe fn config_of(c: *const ttrt_backend_config) -> Result<BackendConfig, ArgE
         num_command_queues: c.num_command_queues as u8,
         host_memory_budget: c.host_memory_budget,
         golden: c.golden != 0,
-        device: None,
+        device: match c.device.is_null() {
+            true => None,
+            // SAFETY: the caller's contract: a NUL-terminated string, valid during the call.
+            false => Some(alloc::string::String::from(unsafe {
+                c_str(c.device, "cfg->device")?
+            })),
+        },
     })
 }
 

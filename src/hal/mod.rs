@@ -252,6 +252,14 @@ pub trait Chip: Send + Sync {
     /// Runs one program to completion.
     fn run(&self, program: &Program) -> Result<(), HalError>;
 
+    /// Whether the device is still there: `Err(HalError::Lost)` once a device behind a
+    /// transport has gone (its process ended). Memory mapped in place stays readable after
+    /// that, so code that reaches the chip only through [`Chip::map`] asks here first. The
+    /// default (a chip in this process) is always there.
+    fn check(&self) -> Result<(), HalError> {
+        Ok(())
+    }
+
     /// `len` bytes at `addr` of `bank` as memory the caller may access in place, when the
     /// chip's memory is reachable that way (the simulated chip's is host memory; a transport
     /// could map a PCIe BAR window); `None` when it is not, or the range is outside the chip:

@@ -131,6 +131,14 @@ impl Chip for AnyChip {
         }
     }
 
+    fn check(&self) -> Result<(), HalError> {
+        match self {
+            AnyChip::Sim(c) => c.check(),
+            #[cfg(all(feature = "std", target_os = "linux"))]
+            AnyChip::Shm(c) => c.check(),
+        }
+    }
+
     #[inline]
     fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
         match self {

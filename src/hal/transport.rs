@@ -39,6 +39,11 @@ pub trait Transport: Send + Sync {
         None
     }
 
+    /// Whether the device is still there (see [`Chip::check`]). The default: always.
+    fn check(&self) -> Result<(), HalError> {
+        Ok(())
+    }
+
     /// Places `record` in the device's command ring and rings its doorbell. Waits while the
     /// ring is full; fails with [`HalError::Lost`] when the device is gone.
     fn submit(&self, record: &Record) -> Result<Ticket, HalError>;
@@ -98,5 +103,9 @@ impl<T: Transport> Chip for RemoteChip<T> {
 
     fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
         self.transport.map(kind, bank, addr, len)
+    }
+
+    fn check(&self) -> Result<(), HalError> {
+        self.transport.check()
     }
 }

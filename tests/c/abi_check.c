@@ -39,7 +39,7 @@ STATIC_ASSERT(offsetof(ttrt_event, cq_id) == 4, "ttrt_event.cq_id");
 STATIC_ASSERT(offsetof(ttrt_event, id) == 8, "ttrt_event.id");
 
 /* Device API structs (pinned by static_assertions in src/ffi/device.rs and tensor.rs). */
-STATIC_ASSERT(sizeof(ttrt_device_config) == 64 + 3 * sizeof(void *), "ttrt_device_config size");
+STATIC_ASSERT(sizeof(ttrt_device_config) == (64 + 3 * sizeof(void *) + 7) / 8 * 8, "ttrt_device_config size");
 STATIC_ASSERT(offsetof(ttrt_device_config, struct_size) == 0, "ttrt_device_config.struct_size");
 STATIC_ASSERT(offsetof(ttrt_device_config, num_command_queues) == 12, "ttrt_device_config.num_command_queues");
 STATIC_ASSERT(offsetof(ttrt_device_config, trace_region_size) == 16, "ttrt_device_config.trace_region_size");
@@ -52,7 +52,8 @@ STATIC_ASSERT(offsetof(ttrt_device_config, worker_cpu) == 52 + sizeof(void *), "
 STATIC_ASSERT(offsetof(ttrt_device_config, host_memory_budget) == 56 + 2 * sizeof(void *),
               "ttrt_device_config.host_memory_budget");
 STATIC_ASSERT(offsetof(ttrt_device_config, device) == 64 + 2 * sizeof(void *), "ttrt_device_config.device");
-STATIC_ASSERT(sizeof(ttrt_backend_config) == 32, "ttrt_backend_config size");
+STATIC_ASSERT(sizeof(ttrt_backend_config) == 40, "ttrt_backend_config size");
+STATIC_ASSERT(offsetof(ttrt_backend_config, device) == 32, "ttrt_backend_config.device");
 STATIC_ASSERT(offsetof(ttrt_backend_config, host_memory_budget) == 16, "ttrt_backend_config.host_memory_budget");
 STATIC_ASSERT(offsetof(ttrt_backend_config, golden) == 24, "ttrt_backend_config.golden");
 STATIC_ASSERT(sizeof(ttrt_image_config) == 24, "ttrt_image_config size");

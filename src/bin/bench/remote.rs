@@ -30,17 +30,16 @@ fn netlist() -> String {
 
 /// `ttrt sim-device` on a name of this process, killed when dropped.
 struct DeviceProcess {
-    name: &'static str,
+    name: String,
     child: Child,
 }
 
 impl DeviceProcess {
     fn start() -> Result<DeviceProcess, String> {
-        let name: &'static str =
-            Box::leak(format!("bench-{}", std::process::id()).into_boxed_str());
+        let name = format!("bench-{}", std::process::id());
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut child = Command::new(exe)
-            .args(["sim-device", name, "--per-client"])
+            .args(["sim-device", &name, "--per-client"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -57,8 +56,8 @@ impl DeviceProcess {
         Ok(DeviceProcess { name, child })
     }
 
-    fn device(&self) -> &'static str {
-        Box::leak(format!("shm:{}", self.name).into_boxed_str())
+    fn device(&self) -> String {
+        format!("shm:{}", self.name)
     }
 }
 
@@ -76,7 +75,7 @@ fn input() -> Vec<u8> {
 }
 
 /// The median datacopy cycle on `device`, and its output.
-fn cycle_on(device: &'static str, plan: Plan) -> Result<(Duration, Vec<u8>), String> {
+fn cycle_on(device: String, plan: Plan) -> Result<(Duration, Vec<u8>), String> {
     let e = |e: ttrt::backend::BackendError| e.message;
     let netlist =
         ttrt::netlist::parse(&netlist(), "bench-remote.yaml").map_err(|e| e.to_string())?;
@@ -211,7 +210,7 @@ fn ping_pong(rounds: u32) -> Result<Duration, String> {
 
 pub fn run(plan: Plan) -> Result<(), String> {
     let process = DeviceProcess::start()?;
-    let (local, local_out) = cycle_on("sim", plan)?;
+    let (local, local_out) = cycle_on("sim".into(), plan)?;
     let (remote, remote_out) = cycle_on(process.device(), plan)?;
     if local_out != remote_out {
         return Err("the device process's datacopy output differs from the in-process one".into());
@@ -223,7 +222,7 @@ pub fn run(plan: Plan) -> Result<(), String> {
         local.as_secs_f64() * 1e3
     );
     let runs = if plan.runs < 10 { 200 } else { 2000 };
-    let chip = AnyChip::open(process.device(), Arch::WormholeB0).map_err(|e| e.to_string())?;
+    let chip = AnyChip::open(&process.device(), Arch::WormholeB0).map_err(|e| e.to_string())?;
     let here = AnyChip::open("sim", Arch::WormholeB0).map_err(|e| e.to_string())?;
     let (remote_cmd, local_cmd) = (per_run(&chip, runs)?, per_run(&here, runs)?);
     let pong = ping_pong(runs * 10)?;

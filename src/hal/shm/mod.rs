@@ -332,7 +332,7 @@ impl ShmTransport {
         self.client
     }
 
-    fn check_link(&self) -> Result<(), HalError> {
+    fn link_up(&self) -> Result<(), HalError> {
         if os::hung_up(&self.link) {
             Err(HalError::Lost("the device process ended"))
         } else {
@@ -356,6 +356,10 @@ impl Transport for ShmTransport {
 
     fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
         self.memory.map(kind, bank, addr, len)
+    }
+
+    fn check(&self) -> Result<(), HalError> {
+        self.link_up()
     }
 
     fn submit(&self, record: &Record) -> Result<Ticket, HalError> {
@@ -382,7 +386,7 @@ impl Transport for ShmTransport {
                 }
             }
             // Every slot is in flight: wait for one to come back.
-            self.check_link()?;
+            self.link_up()?;
             let state = c.slot_state(self.client, 0);
             let seen = state.load(Ordering::Acquire);
             if seen != SLOT_FREE {
@@ -409,7 +413,7 @@ impl Transport for ShmTransport {
             if s != SLOT_SUBMITTED {
                 return Err(HalError::BadCommand("ticket of a slot not in flight"));
             }
-            self.check_link()?;
+            self.link_up()?;
             os::futex_wait(state, s, WAIT_SLICE_MS);
         }
     }

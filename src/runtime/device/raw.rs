@@ -217,6 +217,9 @@ impl<C: Chip> Device<C> {
                 self.wait_event(queue, ev.id, None, super::events::OnClose::Return, None)?;
             }
         }
+        if let Err(e) = self.chip.check() {
+            return fail!(DeviceLost, "device error on CQ {cq} (kernel): {e}");
+        }
         let mut message = KernelMessage::new();
         let chip: &dyn Chip = &self.chip;
         if self.inline(cq, "kernels", |_| {

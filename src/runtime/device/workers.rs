@@ -245,6 +245,11 @@ impl<C: Chip> Device<C> {
                 unsafe { pages_to_host(&self.chip, &src, &dst) }.map_err(|e| (e, "read"))
             }
             Command::Program(p) => self.chip.run(&p).map_err(|e| (e, "program")),
+            // A kernel reaches the chip's memory in place, where a device that has gone away
+            // cannot answer: it runs only while the device is there.
+            Command::Kernel(_) if self.chip.check().is_err() => {
+                self.chip.check().map_err(|e| (e, "kernel"))
+            }
             Command::WriteRaw { .. }
             | Command::WriteRawFrom { .. }
             | Command::ReadRaw { .. }

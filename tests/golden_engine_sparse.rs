@@ -471,8 +471,9 @@ fn run_bytes(tiles: &[Vec<u8>]) -> Result<Tensor, SparseError> {
 }
 
 /// The error of a run whose one encoding tile `build` writes.
+/// Callers hold `serial()` for their whole test: what they allocate around the run (the
+/// error's text) must not land in another test's allocation count.
 fn encoding_error(build: impl FnOnce(&mut Vec<u8>)) -> SparseError {
-    let _g = serial();
     let mut b = Vec::new();
     build(&mut b);
     run_bytes(&[b]).unwrap_err()
@@ -562,6 +563,7 @@ fn a_ublock_count_past_the_end_of_the_encoding_is_truncated() {
 
 #[test]
 fn a_ublock_index_past_mblock_m_is_an_error() {
+    let _g = serial();
     let e = encoding_error(|b| {
         strip(b, 0, (true, true), &[(5, &[(0, 0, 0)])]);
     });
@@ -578,6 +580,7 @@ fn a_ublock_index_past_mblock_m_is_an_error() {
 
 #[test]
 fn ublocks_out_of_order_are_an_error() {
+    let _g = serial();
     let e = encoding_error(|b| {
         strip(b, 0, (true, true), &[(1, &[(0, 0, 0)]), (0, &[(0, 0, 0)])]);
     });
@@ -594,6 +597,7 @@ fn ublocks_out_of_order_are_an_error() {
 
 #[test]
 fn a_tile_position_outside_the_ublock_is_an_error() {
+    let _g = serial();
     // ublock_rt is 1: row 1 does not exist.
     let e = encoding_error(|b| {
         strip(b, 0, (true, true), &[(0, &[(1, 0, 0)])]);
@@ -612,6 +616,7 @@ fn a_tile_position_outside_the_ublock_is_an_error() {
 
 #[test]
 fn a_sparse_tile_index_past_the_sparse_tiles_is_an_error() {
+    let _g = serial();
     let e = encoding_error(|b| {
         strip(b, 0, (true, true), &[(0, &[(0, 0, 7)])]);
     });
@@ -627,6 +632,7 @@ fn a_sparse_tile_index_past_the_sparse_tiles_is_an_error() {
 
 #[test]
 fn a_strip_past_the_activation_rows_is_an_error() {
+    let _g = serial();
     let index = (1 << 30) - 1;
     let e = encoding_error(|b| {
         strip(b, index, (true, true), &[(0, &[(0, 0, 0)])]);

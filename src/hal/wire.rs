@@ -420,7 +420,7 @@ mod tests {
         encode_completion(&Err(e), &mut c);
         let back = decode_completion(&c).unwrap_err();
         assert_eq!(
-            back.to_string(),
+            DeviceText::from_fmt(format_args!("{back}")).as_str(),
             "program not supported: compute ops need TILE-layout operands"
         );
         let long = HalError::OutOfRange {
@@ -432,8 +432,10 @@ mod tests {
             bank_size: 1 << 31,
         };
         encode_completion(&Err(long.clone()), &mut c);
-        let text = decode_completion(&c).unwrap_err().to_string();
-        let full = long.to_string();
+        let back = decode_completion(&c).unwrap_err();
+        let text = DeviceText::from_fmt(format_args!("{back}"));
+        let full = DeviceText::from_fmt(format_args!("{long}"));
+        let (text, full) = (text.as_str(), full.as_str());
         assert!(full.len() < TEXT_CAPACITY, "{full}");
         assert_eq!(text, full);
     }

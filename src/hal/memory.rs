@@ -1,5 +1,5 @@
 //! A chip's memory as one flat range of host memory: all DRAM channels, then the L1 of every
-//! core. The simulated chip computes in it; the shared-memory transport reaches another
+//! core, then the host memory channels the device reaches. The simulated chip computes in it; the shared-memory transport reaches another
 //! process's simulated chip through the same layout.
 
 use core::ptr::NonNull;
@@ -23,7 +23,8 @@ impl FlatMemory {
     /// Bytes of memory a chip of `geometry` has.
     pub fn size(geometry: &ChipGeometry) -> u64 {
         let dram = geometry.dram_channel_size * geometry.dram_channels as u64;
-        dram + geometry.l1_size * geometry.l1_banks() as u64
+        let host = geometry.host_channel_size * geometry.host_channels as u64;
+        dram + geometry.l1_size * geometry.l1_banks() as u64 + host
     }
 
     /// Reserves the chip's memory as an anonymous mapping without swap reservation: only
@@ -65,7 +66,7 @@ impl FlatMemory {
         })
     }
 
-    /// Memory over a caller's arena, which must hold the geometry's DRAM and L1.
+    /// Memory over a caller's arena, which must hold the geometry's DRAM, L1 and host memory.
     pub fn over(arena: &'static mut [u8], geometry: &ChipGeometry) -> FlatMemory {
         assert!(
             Self::size(geometry) <= arena.len() as u64,
@@ -87,6 +88,9 @@ impl FlatMemory {
         let start = match kind {
             MemKind::Dram => 0,
             MemKind::L1 => g.dram_channel_size * g.dram_channels as u64,
+            MemKind::Host => {
+                g.dram_channel_size * g.dram_channels as u64 + g.l1_size * g.l1_banks() as u64
+            }
         };
         let end = addr.checked_add(len as u64);
         if bank >= banks || end.is_none_or(|e| e > bank_size) {

@@ -33,6 +33,10 @@ pub enum MemKind {
     Dram,
     /// The L1 of one Tensix core (bank index = y * grid_x + x over the compute grid).
     L1,
+    /// Host memory the device reaches over PCIe (system memory, bank index = host channel):
+    /// where queues placed in host memory live, so every process attached to the device sees
+    /// them, as every process mapping a card's hugepages does.
+    Host,
 }
 
 impl MemKind {
@@ -40,6 +44,7 @@ impl MemKind {
         match self {
             MemKind::Dram => "DRAM",
             MemKind::L1 => "L1",
+            MemKind::Host => "host",
         }
     }
 }
@@ -61,13 +66,18 @@ pub struct ChipGeometry {
     pub dram_unreserved_base: u64,
     /// The first L1 address buffers may use (below it: firmware, kernels, circular buffers).
     pub l1_unreserved_base: u64,
+    /// Channels of host memory the device reaches ([`MemKind::Host`]), and the bytes of each.
+    pub host_channels: u32,
+    pub host_channel_size: u64,
 }
 
 impl ChipGeometry {
     /// The geometry of one chip of `arch` as a single-chip board ships it: Grayskull e150,
-    /// Wormhole B0 n150, Blackhole p150.
+    /// Wormhole B0 n150, Blackhole p150; with 4 channels of 1 GiB of host memory, the
+    /// hugepages a driver maps for a card.
     pub const fn of(arch: Arch) -> ChipGeometry {
         const KIB: u64 = 1024;
+        const HOST_CHANNELS: u32 = 4;
         const GIB: u64 = 1024 * 1024 * 1024;
         match arch {
             Arch::Grayskull => ChipGeometry {
@@ -80,6 +90,8 @@ impl ChipGeometry {
                 l1_alignment: 16,
                 dram_unreserved_base: 64 * KIB,
                 l1_unreserved_base: 128 * KIB,
+                host_channels: HOST_CHANNELS,
+                host_channel_size: GIB,
             },
             Arch::WormholeB0 => ChipGeometry {
                 arch,
@@ -91,6 +103,8 @@ impl ChipGeometry {
                 l1_alignment: 16,
                 dram_unreserved_base: 64 * KIB,
                 l1_unreserved_base: 128 * KIB,
+                host_channels: HOST_CHANNELS,
+                host_channel_size: GIB,
             },
             Arch::Blackhole => ChipGeometry {
                 arch,
@@ -102,6 +116,8 @@ impl ChipGeometry {
                 l1_alignment: 16,
                 dram_unreserved_base: 64 * KIB,
                 l1_unreserved_base: 128 * KIB,
+                host_channels: HOST_CHANNELS,
+                host_channel_size: GIB,
             },
         }
     }
@@ -116,6 +132,7 @@ impl ChipGeometry {
         match kind {
             MemKind::Dram => self.dram_channels,
             MemKind::L1 => self.l1_banks(),
+            MemKind::Host => self.host_channels,
         }
     }
 
@@ -124,6 +141,7 @@ impl ChipGeometry {
         match kind {
             MemKind::Dram => self.dram_channel_size,
             MemKind::L1 => self.l1_size,
+            MemKind::Host => self.host_channel_size,
         }
     }
 }

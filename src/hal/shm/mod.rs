@@ -22,6 +22,8 @@
 //! | 32 | `u64` DRAM channel size, L1 size, DRAM alignment, L1 alignment |
 //! | 64 | `u64` first unreserved DRAM address, first unreserved L1 address |
 //! | 80 | `u64` offset of the chip's memory in the object |
+//! | 88 | `u32` host memory channels, `u32` reserved |
+//! | 96 | `u64` host memory channel size |
 //!
 //! Client `i`'s area starts at `CLIENTS_OFFSET + i * CLIENT_AREA`: a `u32` doorbell (the host
 //! adds 1 after each command and wakes the device), then [`SLOTS`] slots of [`SLOT_SIZE`]
@@ -43,7 +45,7 @@ use super::{ChipGeometry, HalError, MemKind};
 use crate::format::Arch;
 
 pub const MAGIC: [u8; 8] = *b"TTRTSIM1";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Clients one device serves at once.
 pub const MAX_CLIENTS: u32 = 8;
 /// Commands one client may have in flight (one per command queue, and room to spare).
@@ -209,6 +211,8 @@ pub fn write_header(h: &mut [u8], g: &ChipGeometry) {
     for (i, w) in longs.into_iter().enumerate() {
         h[32 + 8 * i..40 + 8 * i].copy_from_slice(&w.to_le_bytes());
     }
+    h[88..92].copy_from_slice(&g.host_channels.to_le_bytes());
+    h[96..104].copy_from_slice(&g.host_channel_size.to_le_bytes());
 }
 
 /// The chip geometry a control page's header describes, checked.
@@ -230,6 +234,8 @@ pub fn read_header(h: &[u8]) -> Result<ChipGeometry, &'static str> {
         l1_alignment: get_u64(h, 56),
         dram_unreserved_base: get_u64(h, 64),
         l1_unreserved_base: get_u64(h, 72),
+        host_channels: get_u32(h, 88),
+        host_channel_size: get_u64(h, 96),
     };
     if get_u64(h, 80) != MEMORY_OFFSET as u64 || get_u32(h, 28) != MAX_CLIENTS {
         return Err("the header's layout differs from this library's");

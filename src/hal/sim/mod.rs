@@ -51,6 +51,9 @@ impl SimChip {
             return None;
         }
         geometry.dram_channel_size = per_channel;
+        // Bare metal has no host on the other side of a PCIe link.
+        geometry.host_channels = 0;
+        geometry.host_channel_size = 0;
         Some(SimChip {
             memory: FlatMemory::over(arena, &geometry),
             geometry,

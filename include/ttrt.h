@@ -464,6 +464,25 @@ typedef uint32_t ttrt_binary_op;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// `ttrt_backend_config::role`: the side of PyBuda's embedded loader a backend is.
+enum ttrt_backend_role
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Lays out the queues, loads the image's tensors, runs programs (and may push and get).
+  TTRT_BACKEND_ROLE_RUN = 0,
+  // Pushes, gets and pops on the queues of a run side in another process.
+  TTRT_BACKEND_ROLE_IO = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ttrt_backend_role ttrt_backend_role;
+#else
+typedef uint32_t ttrt_backend_role;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A Buda backend (opaque).
 typedef struct ttrt_backend ttrt_backend;
 
@@ -514,6 +533,17 @@ typedef struct ttrt_backend_config {
   // variable, else `"sim"`. Read during `ttrt_backend_create` only. Appended after
   // `reserved2`.
   const char *device;
+  // A `ttrt_backend_role`: which side of PyBuda's embedded loader this process is. Default
+  // `Run` (0): the backend lays out the queues, loads constants and parameters and runs
+  // programs. `Io` (1): the backend attaches to the queues of the run side of another
+  // process on the same shared device (`device = "shm:NAME"`) and only pushes inputs and
+  // gets and pops outputs; its `ttrt_backend_initialize` waits up to 10 s for the run
+  // side's initialize of the same netlist, and `ttrt_backend_run_program` is
+  // `TTRT_STATUS_INVALID_STATE`. Read only when `struct_size` covers it (appended after
+  // `device`).
+  uint32_t role;
+  // Set to 0.
+  uint32_t reserved3;
 } ttrt_backend_config;
 
 // A queue as the host sees it (Buda's `tt_dram_io_desc`), plus the two facts tilizing needs

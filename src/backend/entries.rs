@@ -1,8 +1,8 @@
 //! Queue entries to and from host tensors: the conversions push and get make, and the reads,
 //! writes and copies of graph kernels.
 //!
-//! Where the side's memory maps the queue in place (the device side of the simulated chip, see
-//! `Chip::map`, or a queue in host memory) and every core's share of an entry is one rectangle
+//! Where the side's memory maps the queue in place (the simulated chip's DRAM and host memory,
+//! see `Chip::map`) and every core's share of an entry is one rectangle
 //! of the host tensor (`QueueLayout::core_share`), an entry converts straight between the
 //! tensor and the queue's slot, core by core: no staging copy. Otherwise it converts into a
 //! staging buffer (tilize's layout) that moves through the side's read and write.
@@ -14,12 +14,12 @@
 use alloc::vec::Vec;
 
 use super::error::RunError;
-use super::queue::{staging, Mem, QueueMem, QueueRt};
+use super::queue::{staging, Mem, QueueRt};
 use crate::format::{tilize, untilize, HostTensor, HostTensorMut, QueueLayout, Rounding};
-use crate::hal::MemKind;
 
 impl QueueRt {
     /// Bytes of one buffer: the header and every slot.
+    #[cfg(test)]
     fn io_size(&self) -> usize {
         self.header_size + self.entries as usize * self.entry_size
     }
@@ -27,17 +27,8 @@ impl QueueRt {
     /// The slot `slot` of buffer `b` in place, if `mem` maps it.
     fn slot_in_place(&self, mem: &dyn Mem, b: usize, slot: usize) -> Option<*mut u8> {
         let offset = self.header_size + slot * self.entry_size;
-        match &self.mem {
-            QueueMem::Dram(list) => {
-                let (ch, addr) = list[b];
-                mem.map(MemKind::Dram, ch, addr + offset as u64, self.entry_size)
-            }
-            // SAFETY: only the address is taken; the bytes are reached by the side the
-            // pointers give the slot to (see queue.rs).
-            QueueMem::Host(cell) => {
-                Some(unsafe { (*cell.get()).as_mut_ptr().add(b * self.io_size() + offset) })
-            }
-        }
+        let (bank, addr) = self.mem.buffers[b];
+        mem.map(self.mem.kind, bank, addr + offset as u64, self.entry_size)
     }
 
     /// Whether every buffer of the queue is in place for `mem`.
@@ -175,7 +166,8 @@ mod tests {
     //! locations, across the end of the queue.
 
     use super::super::error::RunError;
-    use super::super::queue::{ChipMem, Mem, QueueMem, QueueRt};
+    use super::super::queue::{ChipMem, HostPlacer, Mem, QueueRt};
+    use super::super::shared::QueueState;
     use crate::format::{tilize, untilize, Arch, DataFormat, HostTensor, HostTensorMut, Rounding};
     use crate::hal::select::AnyChip;
     use crate::hal::{Chip, MemKind};
@@ -222,23 +214,23 @@ programs:
         let n = crate::netlist::parse(NETLIST, "entries.yaml").unwrap();
         let q = n.queue(name).unwrap();
         let budget = crate::runtime::host_memory::HostMemoryBudget::default();
-        QueueRt::new(&n, q, Arch::WormholeB0, chip, budget, &mut 0, false).unwrap()
+        let mut host = HostPlacer::new(chip, budget, 4096);
+        let state = alloc::boxed::Box::leak(alloc::boxed::Box::new(QueueState::new()));
+        QueueRt::new(&n, q, Arch::WormholeB0, chip, &mut host, state, false).unwrap()
     }
 
     /// Every byte of every buffer of `q`.
     fn contents(q: &QueueRt, chip: &dyn Chip) -> Vec<u8> {
         let io = q.io_size();
-        match &q.mem {
-            QueueMem::Dram(list) => list
-                .iter()
-                .flat_map(|&(ch, addr)| {
-                    let mut b = alloc::vec![0u8; io];
-                    chip.read(MemKind::Dram, ch, addr, &mut b).unwrap();
-                    b
-                })
-                .collect(),
-            QueueMem::Host(cell) => unsafe { &*cell.get() }.clone(),
-        }
+        q.mem
+            .buffers
+            .iter()
+            .flat_map(|&(bank, addr)| {
+                let mut b = alloc::vec![0u8; io];
+                chip.read(q.mem.kind, bank, addr, &mut b).unwrap();
+                b
+            })
+            .collect()
     }
 
     fn tensor(q: &QueueRt, w: usize, seed: u32) -> Vec<u8> {

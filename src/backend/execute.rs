@@ -173,7 +173,7 @@ fn run_graph(
         // A ram has no local read pointer: each run reads at its global one (tt_ram::get).
         e.cur = match e.local {
             Some(local) if q.io_type == IoType::Queue => local,
-            _ => q.rd.load(Ordering::Acquire),
+            _ => q.rd(),
         };
     }
     for run in 0..graph.input_count {
@@ -199,13 +199,10 @@ fn run_graph(
                 }
                 // A prologue or epilogue ram keeps its read pointer (tt_ram::get).
                 if e.global_rd_autoinc > 0 && !(ram && e.hold) {
-                    q.set_rd(
-                        mem,
-                        q.advance(q.rd.load(Ordering::Acquire), e.global_rd_autoinc),
-                    )?;
+                    q.set_rd(mem, q.advance(q.rd(), e.global_rd_autoinc))?;
                 }
                 if ram {
-                    e.cur = q.rd.load(Ordering::Acquire);
+                    e.cur = q.rd();
                 }
             }
         }
@@ -262,16 +259,16 @@ impl KernelIo<'_> {
     fn readable(&self, queue: usize) -> Result<(&QueueRt, u32), RunError> {
         let e = *self.exec_of(queue)?;
         let q = &self.queues[queue];
-        if !q.allocated.load(Ordering::Acquire) {
+        if !q.st().allocated() {
             return Err(RunError::Deallocated {
                 queue: q.name.clone(),
             });
         }
         if q.io_type == IoType::Queue {
-            let present = || q.distance(q.rd.load(Ordering::Acquire), e.cur) < q.occupancy();
+            let present = || q.distance(q.rd(), e.cur) < q.occupancy();
             if !wait_until(present) {
                 // The entries from the read pointer this run and the runs after it read.
-                let rd = q.rd.load(Ordering::Acquire);
+                let rd = q.rd();
                 let step = if e.hold { 0 } else { e.rd_autoinc };
                 let later = (self.runs - self.run - 1).saturating_mul(step);
                 let needed = q
@@ -296,7 +293,7 @@ impl KernelIo<'_> {
     fn writable(&self, queue: usize) -> Result<&QueueRt, RunError> {
         let q = &self.queues[queue];
         self.exec_of(queue)?;
-        if !q.allocated.load(Ordering::Acquire) {
+        if !q.st().allocated() {
             return Err(RunError::Deallocated {
                 queue: q.name.clone(),
             });
@@ -315,7 +312,7 @@ impl KernelIo<'_> {
     fn copy_entry(&mut self, from: usize, to: usize) -> Result<(), RunError> {
         let (src, at) = self.readable(from)?;
         let dst = self.writable(to)?;
-        let wr = dst.wr.load(Ordering::Acquire);
+        let wr = dst.wr();
         // SAFETY: the device side's staging is used by one kernel at a time.
         src.copy_entry(self.mem, at, dst, wr, unsafe {
             &mut *src.dev_staging.get()
@@ -365,7 +362,7 @@ impl QueueIo for KernelIo<'_> {
         let q = self.writable(queue)?;
         let shape = q.layout.host_shape(1);
         let src = HostTensor::contiguous(bytes_of(&entry.data), DataFormat::Float32, shape);
-        let wr = q.wr.load(Ordering::Acquire);
+        let wr = q.wr();
         // SAFETY: as in `read`.
         q.tilize_entries(self.mem, wr, &src, unsafe { &mut *q.dev_staging.get() })?;
         q.set_tag(wr, entry.tag);
@@ -442,14 +439,14 @@ impl ProgramHost for RunHost<'_> {
             let q = &self.rt.queues[i];
             q.set_rd(&self.mem(), 0)?;
             q.set_wr(&self.mem(), 0)?;
-            q.allocated.store(true, Ordering::Release);
+            q.st().set_allocated(true);
         }
         Ok(())
     }
 
     fn deallocate_queues(&mut self, queues: &[usize]) -> Result<(), RunError> {
         for &i in queues {
-            self.rt.queues[i].allocated.store(false, Ordering::Release);
+            self.rt.queues[i].st().set_allocated(false);
         }
         Ok(())
     }

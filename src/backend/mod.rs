@@ -29,6 +29,7 @@ mod error;
 mod execute;
 mod placement;
 mod queue;
+mod shared;
 mod temporal;
 mod timeout;
 
@@ -42,7 +43,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use error::{err, RunError};
 pub use error::{BackendError, BackendErrorKind};
 use execute::{GraphRt, Job, RunHost};
-use queue::{ChipMem, HostMem, Mem, QueueMem, QueueRt};
+use queue::{ChipMem, HostMem, HostPlacer, Mem, QueueRt};
 use timeout::{Timeout, TimeoutOverrides};
 
 use crate::format::{check_untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout};
@@ -77,7 +78,28 @@ pub struct BackendConfig {
     /// (the device process `ttrt sim-device NAME` serves); `None`: the `TTRT_DEVICE`
     /// environment variable, else `"sim"`.
     pub device: Option<String>,
+    /// Which side of the backend this process is (see [`BackendRole`]).
+    pub role: BackendRole,
 }
+
+/// The sides of PyBuda's embedded loader, which may be two processes attached to one device
+/// (`ttrt sim-device`): the run side creates the queues, loads constants and parameters and
+/// runs programs; an io side attaches to the run side's queues and pushes inputs and gets
+/// and pops outputs. They meet only in device memory (shared.rs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackendRole {
+    /// Everything, in this process (the default): initialize lays out and owns the queues;
+    /// io sides of other processes may attach to them.
+    #[default]
+    Run,
+    /// push_input, get_output and pop_output on the queues of the run side of another process
+    /// attached to the same device: initialize waits (up to [`ATTACH_WAIT_MS`]) for that run
+    /// side's initialize of the same netlist; run_program is the run side's.
+    Io,
+}
+
+/// How long an io side's initialize waits for the run side's.
+pub const ATTACH_WAIT_MS: u64 = 10_000;
 
 impl Default for BackendConfig {
     fn default() -> Self {
@@ -87,6 +109,7 @@ impl Default for BackendConfig {
             host_memory_budget: 0,
             golden: false,
             device: None,
+            role: BackendRole::Run,
         }
     }
 }
@@ -155,6 +178,11 @@ pub(crate) struct Runtime {
     /// Graph kernels run since initialize, and the nanoseconds they took.
     kernels_run: AtomicU64,
     kernel_ns: AtomicU64,
+    /// The queues' pointers, in the block every process attached to the device shares.
+    shared: shared::SharedState,
+    /// The run side's initialize this backend belongs to (shared.rs).
+    generation: u32,
+    role: BackendRole,
 }
 
 impl Runtime {
@@ -191,8 +219,36 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// For an io side: whether the run side it attached to is still there.
+    fn attached(&self) -> bool {
+        self.role == BackendRole::Run || self.shared.still(self.generation)
+    }
+
+    /// The digest of the queues' layout (shared.rs): what an io side and a run side must
+    /// agree on.
+    fn digest(&self, arch: Arch) -> u64 {
+        let mut d = shared::Digest::new();
+        d.word(arch as u64).word(self.queues.len() as u64);
+        for q in self.queues.iter() {
+            d.bytes(q.name.as_bytes())
+                .word(q.mem.kind as u64)
+                .word(u64::from(q.entries))
+                .word(q.entry_size as u64)
+                .word(q.layout.format as u64);
+            for &(bank, addr) in &q.mem.buffers {
+                d.word(u64::from(bank)).word(addr);
+            }
+        }
+        d.value()
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
+        if self.role == BackendRole::Run {
+            self.shared.close();
+        }
         self.device.stop();
         for w in self.workers.drain(..) {
             let _ = w.join();
@@ -272,7 +328,7 @@ enum Waited {
 
 /// Waits for `ready` per a Buda timeout in milliseconds: `< 0` forever, `0` one try, `> 0` at
 /// most that long; or until `cancelled` is set (finish on another thread).
-fn wait_for(timeout_ms: i32, cancelled: &AtomicBool, ready: impl Fn() -> bool) -> Waited {
+fn wait_for(timeout_ms: i32, cancelled: impl Fn() -> bool, ready: impl Fn() -> bool) -> Waited {
     if ready() {
         return Waited::Ready;
     }
@@ -285,7 +341,7 @@ fn wait_for(timeout_ms: i32, cancelled: &AtomicBool, ready: impl Fn() -> bool) -
         if ready() {
             return Waited::Ready;
         }
-        if cancelled.load(Ordering::Acquire) {
+        if cancelled() {
             return Waited::Cancelled;
         }
         if timeout_ms > 0 && start.elapsed().as_millis() >= timeout_ms as u128 {
@@ -487,8 +543,27 @@ impl Backend {
         }
         // SAFETY: READY means `rt` is set, and it changes only under both sides.
         match unsafe { (*self.rt.get()).as_deref() } {
-            Some(rt) => Ok(rt),
+            Some(rt) if rt.attached() => Ok(rt),
+            Some(_) => err!(
+                InvalidState,
+                "{call}: the run side this io side attached to has finished its backend (or initialized it again)"
+            ),
             None => err!(InvalidState, "{call}: the backend is not initialized"),
+        }
+    }
+
+    /// Whether a wait of an io call must end: finish was called, or (an io side) the run side
+    /// it attached to finished.
+    fn ended(&self, rt: &Runtime) -> bool {
+        self.finishing.load(Ordering::Acquire) || !rt.attached()
+    }
+
+    /// Why a wait ended (`ended`).
+    fn ending(&self) -> &'static str {
+        if self.finishing.load(Ordering::Acquire) {
+            "the backend was finished"
+        } else {
+            "the run side finished its backend"
         }
     }
 
@@ -547,10 +622,17 @@ impl Backend {
             _ => return err!(InvalidState, "initialize: the backend has finished"),
         }
         let rt = self.start()?;
+        let role = rt.role;
         // SAFETY: both sides are held.
         unsafe { *self.rt.get() = Some(rt) };
         self.state.store(READY, Ordering::Release);
-        let loaded = self.loads.iter().try_for_each(|l| {
+        // An io side's constants and parameters are the run side's.
+        let loads = if role == BackendRole::Run {
+            &self.loads[..]
+        } else {
+            &[]
+        };
+        let loaded = loads.iter().try_for_each(|l| {
             let qi = self.queue_index("initialize", &l.queue)?;
             let rt = self.runtime("initialize")?;
             let q = &rt.queues[qi];
@@ -590,10 +672,64 @@ impl Backend {
             drop(unsafe { (*self.rt.get()).take() });
             return Err(e);
         }
+        let rt = self.runtime("initialize")?;
+        if role == BackendRole::Run {
+            rt.shared.publish();
+        }
         if log::log_enabled!(log::Level::Info) {
-            self.log_layout(self.runtime("initialize")?);
+            self.log_layout(rt);
         }
         Ok(())
+    }
+
+    /// An io side's initialize: waits for the run side's (the same netlist, ready) and takes
+    /// its generation.
+    fn attach(&self, rt: &mut Runtime) -> Result<(), BackendError> {
+        if !rt.shared.is_shared() {
+            return err!(
+                InvalidArgument,
+                "initialize: role io, but this device does not map its host memory, where a run side's queue pointers would be"
+            );
+        }
+        let digest = rt.digest(self.arch);
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(a) = rt.shared.ready() {
+                if !a.magic_ok || a.queues as usize != rt.queues.len() || a.digest != digest {
+                    return err!(
+                        InvalidState,
+                        "initialize: the run side on this device initialized another netlist ({} queues, layout digest {:#018x}) than {} ({} queues, layout digest {digest:#018x})",
+                        a.queues,
+                        a.digest,
+                        self.netlist.file,
+                        rt.queues.len()
+                    );
+                }
+                if a.flags & shared::FLAG_GOLDEN != 0 {
+                    return err!(
+                        Unsupported,
+                        "initialize: the run side on this device runs in golden mode, whose format tags stay in its process: an io side cannot attach"
+                    );
+                }
+                rt.generation = a.generation;
+                return Ok(());
+            }
+            if self.finishing.load(Ordering::Acquire) {
+                return err!(
+                    Cancelled,
+                    "initialize: the backend was finished while this io side waited for the run side"
+                );
+            }
+            if start.elapsed().as_millis() >= u128::from(ATTACH_WAIT_MS) {
+                return err!(
+                    Timeout,
+                    "initialize: no run side initialized {} on this device within {} s (an io side attaches to the queues of a run side in another process)",
+                    self.netlist.file,
+                    ATTACH_WAIT_MS / 1000
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// The initialize summary: where the queues went and what was loaded.
@@ -605,15 +741,12 @@ impl Backend {
             } else {
                 0
             };
-            match q.mem {
-                QueueMem::Dram(_) => {
-                    dram += 1;
-                    dram_bytes += bytes;
-                }
-                QueueMem::Host(_) => {
-                    host += 1;
-                    host_bytes += bytes;
-                }
+            if q.mem.kind == crate::hal::MemKind::Host {
+                host += 1;
+                host_bytes += bytes;
+            } else {
+                dram += 1;
+                dram_bytes += bytes;
             }
         }
         log::info!(
@@ -664,6 +797,20 @@ impl Backend {
             };
             BackendError::new(kind, text)
         })?;
+        if self.config.role == BackendRole::Io {
+            if !chip.is_remote() {
+                return err!(
+                    InvalidArgument,
+                    "initialize: role io attaches to the queues of a run side in another process, so it needs a device that process shares ('shm:NAME'), not '{device_name}'"
+                );
+            }
+            if self.config.golden {
+                return err!(
+                    Unsupported,
+                    "initialize: golden mode keeps format tags in the run side's process: an io side cannot use it"
+                );
+            }
+        }
         let cqs = self.config.num_command_queues;
         let device = Arc::new(Device::new(
             DeviceConfig {
@@ -704,7 +851,20 @@ impl Backend {
         while started.load(Ordering::Acquire) < u32::from(cqs) {
             std::thread::yield_now();
         }
+        let shared =
+            shared::SharedState::locate(device.chip(), netlist.queues.len()).ok_or_else(|| {
+                BackendError::new(
+                    BackendErrorKind::OutOfMemory,
+                    alloc::format!(
+                        "initialize: no memory for the pointers of {}",
+                        count(netlist.queues.len(), "queue")
+                    ),
+                )
+            })?;
         let mut rt = Box::new(Runtime {
+            shared,
+            generation: 0,
+            role: self.config.role,
             device,
             workers,
             queues: Box::new([]),
@@ -719,24 +879,36 @@ impl Backend {
             kernel_ns: AtomicU64::new(0),
             temporal: UnsafeCell::new(temporal::TemporalRun::new(netlist, &temporal)),
         });
-        let mut host_used = 0u64;
+        let chip = rt.device.chip();
+        let mut host = HostPlacer::new(chip, self.budget, shared::block_size(netlist.queues.len()));
         let queues = netlist
             .queues
             .iter()
-            .map(|q| {
-                let chip = rt.device.chip();
+            .enumerate()
+            .map(|(i, q)| {
+                let state = rt.shared.queue(i);
                 QueueRt::new(
                     netlist,
                     q,
                     self.arch,
                     chip,
-                    self.budget,
-                    &mut host_used,
+                    &mut host,
+                    state,
                     self.config.golden,
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
         rt.queues = queues.into_boxed_slice();
+        if self.config.role == BackendRole::Io {
+            self.attach(&mut rt)?;
+            return Ok(rt);
+        }
+        let flags = if self.config.golden {
+            shared::FLAG_GOLDEN
+        } else {
+            0
+        };
+        rt.generation = rt.shared.begin(rt.digest(self.arch), flags);
         for q in rt.queues.iter() {
             q.set_rd(&rt.io_mem(), 0)
                 .and_then(|()| q.set_wr(&rt.io_mem(), 0))
@@ -949,7 +1121,7 @@ impl Backend {
                 if ptr >= 0 {
                     Ok(ptr as u32)
                 } else {
-                    Ok(q.wr.load(Ordering::Acquire))
+                    Ok(q.wr())
                 }
             }
             IoType::Queue => {
@@ -960,11 +1132,12 @@ impl Backend {
                     );
                 }
                 let need = q.entries - w as u32;
-                let waited = wait_for(timeout.ms, &self.finishing, || q.occupancy() <= need);
+                let waited = wait_for(timeout.ms, || self.ended(rt), || q.occupancy() <= need);
                 if waited == Waited::Cancelled {
                     return err!(
                         Cancelled,
-                        "{call} to queue '{name}': the backend was finished while this call waited for room for {}",
+                        "{call} to queue '{name}': {} while this call waited for room for {}",
+                        self.ending(),
                         count(w, "entry")
                     );
                 }
@@ -978,7 +1151,7 @@ impl Backend {
                         if w == 1 { "is" } else { "are" }
                     );
                 }
-                Ok(q.wr.load(Ordering::Acquire))
+                Ok(q.wr())
             }
         }
     }
@@ -1020,6 +1193,12 @@ impl Backend {
     pub fn run_program(&self, program: &str, params: &[(&str, &str)]) -> Result<(), BackendError> {
         let _run = self.take(&self.run_busy, "run_program")?;
         let rt = self.runtime("run_program")?;
+        if rt.role == BackendRole::Io {
+            return err!(
+                InvalidState,
+                "run_program: this backend is an io side (role io); programs run on the run side that initialized the device's queues"
+            );
+        }
         // SAFETY: the run side is held.
         let interp = unsafe { &mut *rt.interp.get() };
         let Some(index) = interp.program_index(program) else {
@@ -1079,11 +1258,7 @@ impl Backend {
                         crate::message::count(q.entries, "entry")
                     );
                 }
-                let first = if ptr >= 0 {
-                    ptr as u32
-                } else {
-                    q.rd.load(Ordering::Acquire)
-                };
+                let first = if ptr >= 0 { ptr as u32 } else { q.rd() };
                 Ok((qi, first, n as usize))
             }
             IoType::Queue => {
@@ -1093,11 +1268,12 @@ impl Backend {
                         "{call} from queue '{queue}': ptr {ptr} selects an entry of a ram; a queue is read at its read pointer (pass -1)"
                     );
                 }
-                let waited = wait_for(timeout.ms, &self.finishing, || q.occupancy() >= n);
+                let waited = wait_for(timeout.ms, || self.ended(rt), || q.occupancy() >= n);
                 if waited == Waited::Cancelled {
                     return err!(
                         Cancelled,
-                        "{call} from queue '{queue}': the backend was finished while this call waited for {}",
+                        "{call} from queue '{queue}': {} while this call waited for {}",
+                        self.ending(),
                         count(n, "entry")
                     );
                 }
@@ -1109,7 +1285,7 @@ impl Backend {
                         q.occupancy()
                     );
                 }
-                Ok((qi, q.rd.load(Ordering::Acquire), n as usize))
+                Ok((qi, q.rd(), n as usize))
             }
         }
     }

@@ -5,26 +5,77 @@
 //! Pointers count modulo `2 * entries` (slot = pointer % entries), so a full queue and an
 //! empty one differ. Each pointer has one writer at a time: the host moves the write pointer of
 //! the queues it pushes and the read pointer of the queues it pops; the device (a graph's
-//! kernel) moves the others. The header mirrors them in the queue's memory, as on silicon.
+//! kernel) moves the others. The pointers themselves live in the block every process attached
+//! to the device shares (shared.rs); the header mirrors them in the queue's memory, as on
+//! silicon.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::error::{err, BackendError, RunError};
+use super::shared::QueueState;
 use crate::format::{Arch, DataFormat, QueueLayout};
 use crate::hal::{Chip, MemKind};
 use crate::netlist::{IoType, Netlist, Queue, QueueLocation};
-use crate::runtime::host_memory::{try_zeroed, Bytes, HostMemoryBudget};
+use crate::runtime::host_memory::{Bytes, HostMemoryBudget};
 use crate::runtime::Device;
 
-/// Where one queue's buffers live.
-pub(crate) enum QueueMem {
-    /// One buffer per core of the queue's grid: (DRAM channel, address).
-    Dram(Vec<(u32, u64)>),
-    /// Host memory the device reaches over PCIe: all buffers back to back.
-    Host(UnsafeCell<Vec<u8>>),
+/// Where one queue's buffers live: one buffer per core of the queue's grid, at (bank, address)
+/// of `kind`: in DRAM at the channel and address the netlist gives, or in the host memory the
+/// device reaches, placed after the shared block (`HostPlacer`).
+pub(crate) struct QueueMem {
+    pub kind: MemKind,
+    pub buffers: Vec<(u32, u64)>,
+}
+
+/// Places the buffers of host memory queues one after another in the chip's host memory
+/// channels, from the end of the shared block on (so every process laying out the same
+/// netlist finds them at the same addresses), within the host memory budget.
+pub(crate) struct HostPlacer {
+    budget: HostMemoryBudget,
+    /// Bytes placed so far.
+    used: u64,
+    channel: u32,
+    next: u64,
+    channels: u32,
+    channel_size: u64,
+}
+
+/// Host memory buffers start at multiples of this.
+const HOST_ALIGN: u64 = 64;
+
+impl HostPlacer {
+    pub fn new(chip: &dyn Chip, budget: HostMemoryBudget, start: u64) -> HostPlacer {
+        let g = chip.geometry();
+        HostPlacer {
+            budget,
+            used: 0,
+            channel: 0,
+            next: start,
+            channels: g.host_channels,
+            channel_size: g.host_channel_size,
+        }
+    }
+
+    /// (channel, address) of the next buffer of `size` bytes, or None when no channel has
+    /// room for it.
+    fn next_buffer(&mut self, size: u64) -> Option<(u32, u64)> {
+        loop {
+            let at = self.next.div_ceil(HOST_ALIGN) * HOST_ALIGN;
+            if at.checked_add(size)? <= self.channel_size {
+                self.next = at + size;
+                return Some((self.channel, at));
+            }
+            if self.channel + 1 >= self.channels {
+                return None;
+            }
+            self.channel += 1;
+            self.next = 0;
+        }
+    }
 }
 
 /// A queue of the netlist, allocated.
@@ -52,10 +103,10 @@ pub(crate) struct QueueRt {
     pub header_size: usize,
     /// Buffers (cores of the queue's grid).
     pub buffers: usize,
-    pub rd: AtomicU32,
-    pub wr: AtomicU32,
-    /// Cleared by `deallocate_queue`, set again by `allocate_queue`.
-    pub allocated: AtomicBool,
+    /// The read and write pointers and whether the queue is allocated (`deallocate_queue`
+    /// clears it, `allocate_queue` sets it), in the block every process attached to the
+    /// device shares (shared.rs).
+    state: NonNull<QueueState>,
     /// The header in front of the buffers is this queue's. A second view of a ram (`alias`)
     /// shares the buffers, header included, with the ram it names; each view keeps its own
     /// pointers (golden's views are separate rams over one memory), and the shared header
@@ -67,9 +118,9 @@ pub(crate) struct QueueRt {
     pub dev_staging: UnsafeCell<Vec<u8>>,
 }
 
-// SAFETY: the staging buffers and host memory are used by one side at a time (the io side and
-// the device side each own their staging; host memory is written at disjoint slots, ordered
-// by the pointers), see the module text.
+// SAFETY: the staging buffers are used by one side at a time (the io side and the device side
+// each own their staging); the state is atomics in memory that outlives the queue (the
+// runtime's shared block), see the module text.
 unsafe impl Sync for QueueRt {}
 unsafe impl Send for QueueRt {}
 
@@ -147,8 +198,8 @@ impl QueueRt {
     }
 
     /// Lays out queue `q` of `netlist` on a chip of `arch`, checking that its buffers fit: in
-    /// DRAM, the chip's; in host memory, the budget, of which `host_used` bytes are taken by
-    /// the host queues before it (this one's are added).
+    /// DRAM, the chip's; in host memory, the budget and the chip's host memory channels
+    /// (`host` places them). `state` is the queue's pointers in the shared block.
     /// With `golden`, a queue an op writes keeps float32 entries in host memory
     /// (`QueueRt::golden`).
     #[allow(clippy::too_many_arguments)]
@@ -157,8 +208,8 @@ impl QueueRt {
         q: &Queue,
         arch: Arch,
         chip: &dyn Chip,
-        budget: HostMemoryBudget,
-        host_used: &mut u64,
+        host: &mut HostPlacer,
+        state: &QueueState,
         golden: bool,
     ) -> Result<QueueRt, BackendError> {
         let mut layout = q.layout(arch);
@@ -219,41 +270,17 @@ impl QueueRt {
                         list.len()
                     );
                 }
-                QueueMem::Dram(list)
+                QueueMem {
+                    kind: MemKind::Dram,
+                    buffers: list,
+                }
             }
             QueueLocation::Host => {
-                // Sized by the netlist: checked arithmetic, the budget, a fallible allocation.
-                let need = u64::from(q.entries)
-                    .checked_mul(entry_size as u64)
-                    .and_then(|b| b.checked_add(header_size as u64))
-                    .and_then(|b| b.checked_mul(buffers as u64));
-                let total = need.and_then(|n| n.checked_add(*host_used));
-                let memory = need
-                    .filter(|_| budget.admits(total))
-                    .and_then(|n| usize::try_from(n).ok())
-                    .and_then(try_zeroed);
-                let Some(memory) = memory else {
-                    let buffers = if buffers == 1 {
-                        String::new()
-                    } else {
-                        alloc::format!(", in each of {buffers} buffers")
-                    };
-                    let before = if *host_used == 0 {
-                        String::new()
-                    } else {
-                        alloc::format!(" besides the {} B of the host queues before it", *host_used)
-                    };
-                    return err!(
-                        OutOfMemory,
-                        "queue `{}` needs {} of host memory ({} entries of {entry_size} B and a {header_size} B header{buffers}){before}, over the host memory budget of {} B",
-                        q.name,
-                        Bytes(need),
-                        q.entries,
-                        budget.bytes()
-                    );
-                };
-                *host_used = total.unwrap_or(*host_used);
-                QueueMem::Host(UnsafeCell::new(memory))
+                let list = Self::place_in_host(q, entry_size, header_size, buffers, host)?;
+                QueueMem {
+                    kind: MemKind::Host,
+                    buffers: list,
+                }
             }
         };
         Ok(QueueRt {
@@ -269,13 +296,74 @@ impl QueueRt {
             entry_size,
             header_size,
             buffers,
-            rd: AtomicU32::new(0),
-            wr: AtomicU32::new(0),
-            allocated: AtomicBool::new(true),
+            state: NonNull::from(state),
             owns_header: q.alias.is_none(),
             io_staging: UnsafeCell::new(Vec::new()),
             dev_staging: UnsafeCell::new(Vec::new()),
         })
+    }
+
+    /// The buffers of a queue in host memory: sized by the netlist, so checked arithmetic,
+    /// the budget, and room in the chip's host memory channels.
+    fn place_in_host(
+        q: &Queue,
+        entry_size: usize,
+        header_size: usize,
+        buffers: usize,
+        host: &mut HostPlacer,
+    ) -> Result<Vec<(u32, u64)>, BackendError> {
+        let per_buffer = u64::from(q.entries)
+            .checked_mul(entry_size as u64)
+            .and_then(|b| b.checked_add(header_size as u64));
+        let need = per_buffer.and_then(|b| b.checked_mul(buffers as u64));
+        let total = need.and_then(|n| n.checked_add(host.used));
+        let fits = match (per_buffer, total) {
+            (Some(size), Some(total)) if host.budget.admits(Some(total)) => Some((size, total)),
+            _ => None,
+        };
+        let Some((size, total)) = fits else {
+            let each = if buffers == 1 {
+                String::new()
+            } else {
+                alloc::format!(", in each of {buffers} buffers")
+            };
+            let before = if host.used == 0 {
+                String::new()
+            } else {
+                alloc::format!(" besides the {} B of the host queues before it", host.used)
+            };
+            return err!(
+                OutOfMemory,
+                "queue `{}` needs {} of host memory ({} entries of {entry_size} B and a {header_size} B header{each}){before}, over the host memory budget of {} B",
+                q.name,
+                Bytes(need),
+                q.entries,
+                host.budget.bytes()
+            );
+        };
+        let mut list = Vec::new();
+        if list.try_reserve_exact(buffers).is_err() {
+            return err!(
+                OutOfMemory,
+                "queue `{}`: no memory for the addresses of its {buffers} buffers",
+                q.name
+            );
+        }
+        for _ in 0..buffers {
+            let Some(at) = host.next_buffer(size) else {
+                return err!(
+                    OutOfMemory,
+                    "queue `{}` needs {} buffers of {size} B in host memory, beyond the {} channels of {} B the device reaches",
+                    q.name,
+                    buffers,
+                    host.channels,
+                    host.channel_size
+                );
+            };
+            list.push(at);
+        }
+        host.used = total;
+        Ok(list)
     }
 
     /// The pointer wrap: `2 * entries`.
@@ -293,12 +381,26 @@ impl QueueRt {
         ((to as u64 + self.wrap() as u64 - from as u64) % self.wrap() as u64) as u32
     }
 
+    /// The queue's pointers and allocation, in the shared block.
+    pub fn st(&self) -> &QueueState {
+        // SAFETY: the block outlives the queue (both belong to the runtime, the block's memory
+        // to its chip); its words are atomics.
+        unsafe { self.state.as_ref() }
+    }
+
+    /// The read pointer.
+    pub fn rd(&self) -> u32 {
+        self.st().rd.load(Ordering::Acquire)
+    }
+
+    /// The write pointer.
+    pub fn wr(&self) -> u32 {
+        self.st().wr.load(Ordering::Acquire)
+    }
+
     /// Entries written and not yet popped.
     pub fn occupancy(&self) -> u32 {
-        self.distance(
-            self.rd.load(Ordering::Acquire),
-            self.wr.load(Ordering::Acquire),
-        )
+        self.distance(self.rd(), self.wr())
     }
 
     /// Bytes `n` entries take in every buffer together (the staging layout of `tilize`).
@@ -391,27 +493,11 @@ impl QueueRt {
                 // stays inside buffer b's share of them.
                 let bytes = unsafe { core::slice::from_raw_parts_mut(staging.add(at), len) };
                 let offset = (self.header_size + slot * es) as u64;
-                match &self.mem {
-                    QueueMem::Dram(list) => {
-                        let (ch, addr) = list[b];
-                        if write {
-                            mem.write(MemKind::Dram, ch, addr + offset, bytes)?;
-                        } else {
-                            mem.read(MemKind::Dram, ch, addr + offset, bytes)?;
-                        }
-                    }
-                    QueueMem::Host(cell) => {
-                        let io_size = self.header_size + self.entries as usize * es;
-                        // SAFETY: host queue memory is only reached here, at slots the
-                        // pointers give to one side at a time.
-                        let host = unsafe { &mut *cell.get() };
-                        let at = b * io_size + offset as usize;
-                        if write {
-                            host[at..at + len].copy_from_slice(bytes);
-                        } else {
-                            bytes.copy_from_slice(&host[at..at + len]);
-                        }
-                    }
+                let (bank, addr) = self.mem.buffers[b];
+                if write {
+                    mem.write(self.mem.kind, bank, addr + offset, bytes)?;
+                } else {
+                    mem.read(self.mem.kind, bank, addr + offset, bytes)?;
                 }
             }
         }
@@ -445,28 +531,15 @@ impl QueueRt {
     /// Writes header word `word` (0: read pointer, 1: write pointer) of every buffer.
     pub fn write_header(&self, mem: &dyn Mem, word: usize, value: u32) -> Result<(), RunError> {
         let bytes = value.to_le_bytes();
-        match &self.mem {
-            QueueMem::Dram(list) => {
-                for &(ch, addr) in list {
-                    mem.post(MemKind::Dram, ch, addr + 4 * word as u64, &bytes)?;
-                }
-            }
-            QueueMem::Host(cell) => {
-                let io_size = self.header_size + self.entries as usize * self.entry_size;
-                // SAFETY: header words have one writer each (see the module text).
-                let host = unsafe { &mut *cell.get() };
-                for b in 0..self.buffers {
-                    let at = b * io_size + 4 * word;
-                    host[at..at + 4].copy_from_slice(&bytes);
-                }
-            }
+        for &(bank, addr) in &self.mem.buffers {
+            mem.post(self.mem.kind, bank, addr + 4 * word as u64, &bytes)?;
         }
         Ok(())
     }
 
     /// Sets the read pointer and mirrors it into the header.
     pub fn set_rd(&self, mem: &dyn Mem, value: u32) -> Result<(), RunError> {
-        self.rd.store(value, Ordering::Release);
+        self.st().rd.store(value, Ordering::Release);
         if !self.owns_header {
             return Ok(());
         }
@@ -475,7 +548,7 @@ impl QueueRt {
 
     /// Sets the write pointer and mirrors it into the header.
     pub fn set_wr(&self, mem: &dyn Mem, value: u32) -> Result<(), RunError> {
-        self.wr.store(value, Ordering::Release);
+        self.st().wr.store(value, Ordering::Release);
         if !self.owns_header {
             return Ok(());
         }

@@ -59,12 +59,34 @@ pub struct ttrt_backend_config {
     /// variable, else `"sim"`. Read during `ttrt_backend_create` only. Appended after
     /// `reserved2`.
     pub device: *const core::ffi::c_char,
+    /// A `ttrt_backend_role`: which side of PyBuda's embedded loader this process is. Default
+    /// `Run` (0): the backend lays out the queues, loads constants and parameters and runs
+    /// programs. `Io` (1): the backend attaches to the queues of the run side of another
+    /// process on the same shared device (`device = "shm:NAME"`) and only pushes inputs and
+    /// gets and pops outputs; its `ttrt_backend_initialize` waits up to 10 s for the run
+    /// side's initialize of the same netlist, and `ttrt_backend_run_program` is
+    /// `TTRT_STATUS_INVALID_STATE`. Read only when `struct_size` covers it (appended after
+    /// `device`).
+    pub role: u32,
+    /// Set to 0.
+    pub reserved3: u32,
+}
+
+/// `ttrt_backend_config::role`: the side of PyBuda's embedded loader a backend is.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ttrt_backend_role {
+    /// Lays out the queues, loads the image's tensors, runs programs (and may push and get).
+    Run = 0,
+    /// Pushes, gets and pops on the queues of a run side in another process.
+    Io = 1,
 }
 
 // SAFETY: integers and one pointer (NULL when zero), struct_size first.
 unsafe impl AppendOnlyConfig for ttrt_backend_config {}
 
-static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 40);
+static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 48);
+static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_backend_config, role), 40);
 static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_backend_config, device), 32);
 static_assertions::const_assert_eq!(
     core::mem::offset_of!(ttrt_backend_config, host_memory_budget),
@@ -135,6 +157,8 @@ pub unsafe extern "C" fn ttrt_backend_config_default(cfg: *mut ttrt_backend_conf
                 golden: 0,
                 reserved2: 0,
                 device: core::ptr::null(),
+                role: ttrt_backend_role::Run as u32,
+                reserved3: 0,
             });
         }
     })
@@ -164,7 +188,19 @@ unsafe fn config_of(c: *const ttrt_backend_config) -> Result<BackendConfig, ArgE
             allowed: "0 or 1",
         });
     }
+    let role = match c.role {
+        0 => crate::backend::BackendRole::Run,
+        1 => crate::backend::BackendRole::Io,
+        r => {
+            return Err(ArgError::Range {
+                arg: "cfg->role",
+                found: r.into(),
+                allowed: "a ttrt_backend_role (0 run, 1 io)",
+            })
+        }
+    };
     Ok(BackendConfig {
+        role,
         arch: match c.arch {
             0 => None,
             a => Some(arch_of(a, "cfg->arch")?),

@@ -52,7 +52,9 @@ STATIC_ASSERT(offsetof(ttrt_device_config, worker_cpu) == 52 + sizeof(void *), "
 STATIC_ASSERT(offsetof(ttrt_device_config, host_memory_budget) == 56 + 2 * sizeof(void *),
               "ttrt_device_config.host_memory_budget");
 STATIC_ASSERT(offsetof(ttrt_device_config, device) == 64 + 2 * sizeof(void *), "ttrt_device_config.device");
-STATIC_ASSERT(sizeof(ttrt_backend_config) == 40, "ttrt_backend_config size");
+STATIC_ASSERT(sizeof(ttrt_backend_config) == 48, "ttrt_backend_config size");
+STATIC_ASSERT(offsetof(ttrt_backend_config, role) == 40, "ttrt_backend_config.role");
+STATIC_ASSERT(TTRT_BACKEND_ROLE_RUN == 0 && TTRT_BACKEND_ROLE_IO == 1, "ttrt_backend_role values");
 STATIC_ASSERT(offsetof(ttrt_backend_config, device) == 32, "ttrt_backend_config.device");
 STATIC_ASSERT(offsetof(ttrt_backend_config, host_memory_budget) == 16, "ttrt_backend_config.host_memory_budget");
 STATIC_ASSERT(offsetof(ttrt_backend_config, golden) == 24, "ttrt_backend_config.golden");

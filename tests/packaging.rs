@@ -8,6 +8,9 @@
 
 mod support;
 
+#[path = "support/sim_device.rs"]
+mod sim_device;
+
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -375,6 +378,33 @@ fn run_device_examples(build: &Path) {
         );
     }
     run_tti_loader(build);
+    run_io_runtime_split(build);
+}
+
+/// The embedded loader split in two processes on one shared device (a `ttrt sim-device`
+/// without `--per-client`): the example compares every output of the io process with a run of
+/// the same loops in one process, and says so. Its device is its own, whatever `TTRT_DEVICE`
+/// says (the out-of-process matrix reruns this test).
+fn run_io_runtime_split(build: &Path) {
+    let device = sim_device::SimDevice::start("io-runtime-split", &["--arch", "Grayskull"]);
+    let image = support::root().join("examples").join("digits.tti");
+    let out = Command::new(build.join("io_runtime_split"))
+        .arg(&image)
+        .arg(device.device())
+        .arg("4")
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .output()
+        .expect("cannot run io_runtime_split");
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success()
+            && stdout.contains(
+                "4 loops, 1 outputs each: the io process's outputs equal the single process run's"
+            ),
+        "io_runtime_split failed ({}):\n{stdout}{}",
+        out.status,
+        text(&out.stderr)
+    );
 }
 
 /// The embedded loader in C runs the digits image and prints, for each output, the name, shape,

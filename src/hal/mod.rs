@@ -10,6 +10,8 @@
 //! allocator places buffers by it and the chip reads a program's operands by it, so it
 //! belongs to the chip's side of the boundary.
 
+#[cfg(feature = "alloc")]
+pub mod firmware;
 pub mod layout;
 pub mod memory;
 pub mod select;
@@ -144,6 +146,15 @@ impl ChipGeometry {
             MemKind::Host => self.host_channel_size,
         }
     }
+}
+
+/// `len` bytes at `addr` of bank `bank` of `kind`: what a graph command names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceRange {
+    pub kind: MemKind,
+    pub bank: u32,
+    pub addr: u64,
+    pub len: u64,
 }
 
 /// A buffer a program reads or writes: where it is and how its pages are laid out.
@@ -290,5 +301,26 @@ pub trait Chip: Send + Sync {
     fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
         let _ = (kind, bank, addr, len);
         None
+    }
+
+    /// Loads the graphs the descriptor at `desc` describes into the chip's graph firmware
+    /// ([`firmware`]), as Buda loads a model's binaries at initialize; returns their handle.
+    /// The default: the chip runs no graph firmware.
+    fn load_graphs(&self, desc: &DeviceRange) -> Result<u32, HalError> {
+        let _ = desc;
+        Err(HalError::Unsupported("this chip runs no graph firmware"))
+    }
+
+    /// Runs graph `graph` of loaded graphs `handle` once per its input_count, with the
+    /// execute's queue settings at `settings` (device memory the host wrote).
+    fn run_graph(&self, handle: u32, graph: u32, settings: &DeviceRange) -> Result<(), HalError> {
+        let _ = (handle, graph, settings);
+        Err(HalError::Unsupported("this chip runs no graph firmware"))
+    }
+
+    /// Forgets loaded graphs `handle`.
+    fn unload_graphs(&self, handle: u32) -> Result<(), HalError> {
+        let _ = handle;
+        Err(HalError::Unsupported("this chip runs no graph firmware"))
     }
 }

@@ -14,7 +14,7 @@ use super::sim::SimChip;
 use super::transport::RemoteChip;
 #[cfg(feature = "std")]
 use super::wire::DeviceText;
-use super::{Chip, ChipGeometry, HalError, MemKind, Program};
+use super::{Chip, ChipGeometry, DeviceRange, HalError, MemKind, Program};
 use crate::format::Arch;
 
 /// The environment variable naming the device when the config does not.
@@ -96,55 +96,55 @@ impl AnyChip {
     }
 }
 
+/// `$body` with `$c` bound to the chip inside, whichever it is.
+macro_rules! each_chip {
+    ($self:expr, $c:ident => $body:expr) => {
+        match $self {
+            AnyChip::Sim($c) => $body,
+            #[cfg(all(feature = "std", target_os = "linux"))]
+            AnyChip::Shm($c) => $body,
+        }
+    };
+}
+
 impl Chip for AnyChip {
     fn geometry(&self) -> &ChipGeometry {
-        match self {
-            AnyChip::Sim(c) => c.geometry(),
-            #[cfg(all(feature = "std", target_os = "linux"))]
-            AnyChip::Shm(c) => c.geometry(),
-        }
+        each_chip!(self, c => c.geometry())
     }
 
     #[inline]
     fn read(&self, kind: MemKind, bank: u32, addr: u64, dst: &mut [u8]) -> Result<(), HalError> {
-        match self {
-            AnyChip::Sim(c) => c.read(kind, bank, addr, dst),
-            #[cfg(all(feature = "std", target_os = "linux"))]
-            AnyChip::Shm(c) => c.read(kind, bank, addr, dst),
-        }
+        each_chip!(self, c => c.read(kind, bank, addr, dst))
     }
 
     #[inline]
     fn write(&self, kind: MemKind, bank: u32, addr: u64, src: &[u8]) -> Result<(), HalError> {
-        match self {
-            AnyChip::Sim(c) => c.write(kind, bank, addr, src),
-            #[cfg(all(feature = "std", target_os = "linux"))]
-            AnyChip::Shm(c) => c.write(kind, bank, addr, src),
-        }
+        each_chip!(self, c => c.write(kind, bank, addr, src))
     }
 
     fn run(&self, program: &Program) -> Result<(), HalError> {
-        match self {
-            AnyChip::Sim(c) => c.run(program),
-            #[cfg(all(feature = "std", target_os = "linux"))]
-            AnyChip::Shm(c) => c.run(program),
-        }
+        each_chip!(self, c => c.run(program))
     }
 
     fn check(&self) -> Result<(), HalError> {
-        match self {
-            AnyChip::Sim(c) => c.check(),
-            #[cfg(all(feature = "std", target_os = "linux"))]
-            AnyChip::Shm(c) => c.check(),
-        }
+        each_chip!(self, c => c.check())
     }
 
     #[inline]
     fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
-        match self {
-            AnyChip::Sim(c) => c.map(kind, bank, addr, len),
-            #[cfg(all(feature = "std", target_os = "linux"))]
-            AnyChip::Shm(c) => c.map(kind, bank, addr, len),
-        }
+        each_chip!(self, c => c.map(kind, bank, addr, len))
+    }
+
+    fn load_graphs(&self, desc: &DeviceRange) -> Result<u32, HalError> {
+        each_chip!(self, c => c.load_graphs(desc))
+    }
+
+    #[inline]
+    fn run_graph(&self, handle: u32, graph: u32, settings: &DeviceRange) -> Result<(), HalError> {
+        each_chip!(self, c => c.run_graph(handle, graph, settings))
+    }
+
+    fn unload_graphs(&self, handle: u32) -> Result<(), HalError> {
+        each_chip!(self, c => c.unload_graphs(handle))
     }
 }

@@ -12,7 +12,7 @@
 use core::ptr::NonNull;
 
 use super::wire::{self, Completion, Record, COMPLETION_SIZE, RECORD_SIZE};
-use super::{Chip, ChipGeometry, HalError, MemKind, Program};
+use super::{Chip, ChipGeometry, DeviceRange, HalError, MemKind, Program};
 
 /// Names one submitted command until its completion is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl<T: Transport> RemoteChip<T> {
         &self.transport
     }
 
-    fn command(&self, record: &Record) -> Result<(), HalError> {
+    fn command(&self, record: &Record) -> Result<u32, HalError> {
         let ticket = self.transport.submit(record)?;
         let mut completion = [0; COMPLETION_SIZE];
         self.transport.complete(ticket, &mut completion)?;
@@ -78,7 +78,7 @@ impl<T: Transport> RemoteChip<T> {
     pub fn reset(&self) -> Result<(), HalError> {
         let mut record = [0; RECORD_SIZE];
         wire::encode_reset(&mut record);
-        self.command(&record)
+        self.command(&record).map(drop)
     }
 }
 
@@ -98,7 +98,7 @@ impl<T: Transport> Chip for RemoteChip<T> {
     fn run(&self, program: &Program) -> Result<(), HalError> {
         let mut record = [0; RECORD_SIZE];
         wire::encode_program(program, &mut record);
-        self.command(&record)
+        self.command(&record).map(drop)
     }
 
     fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
@@ -107,5 +107,23 @@ impl<T: Transport> Chip for RemoteChip<T> {
 
     fn check(&self) -> Result<(), HalError> {
         self.transport.check()
+    }
+
+    fn load_graphs(&self, desc: &DeviceRange) -> Result<u32, HalError> {
+        let mut record = [0; RECORD_SIZE];
+        wire::encode_load_graphs(desc, &mut record);
+        self.command(&record)
+    }
+
+    fn run_graph(&self, handle: u32, graph: u32, settings: &DeviceRange) -> Result<(), HalError> {
+        let mut record = [0; RECORD_SIZE];
+        wire::encode_run_graph(handle, graph, settings, &mut record);
+        self.command(&record).map(drop)
+    }
+
+    fn unload_graphs(&self, handle: u32) -> Result<(), HalError> {
+        let mut record = [0; RECORD_SIZE];
+        wire::encode_unload_graphs(handle, &mut record);
+        self.command(&record).map(drop)
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! | Offset | Field |
 //! |---|---|
-//! | 0 | `u32` command: [`CMD_RUN`] or [`CMD_RESET`] |
+//! | 0 | `u32` command: [`CMD_RUN`], [`CMD_RESET`], [`CMD_LOAD_GRAPHS`], [`CMD_RUN_GRAPH`] or [`CMD_UNLOAD_GRAPHS`] |
 //! | 4 | `u32` op class: 0 unary, 1 binary, 2 matmul, 3 copy |
 //! | 8 | `u32` op code: the `UnaryOp` / `BinaryOp` value (0 otherwise) |
 //! | 12 | `u32` reserved, 0 |
@@ -25,8 +25,20 @@
 //! | 40 | `u32` 1 when sharded, then grid start x, y, end x, y, shard rows, columns, orientation |
 //! | 72 | `u32` pages, banks; `u64` aligned page size, size per bank |
 //!
-//! A completion is [`COMPLETION_SIZE`] bytes: `u32` status (0 done, 1 failed), `u32` text
-//! length, then the failure's text (UTF-8, one line).
+//! The graph commands name device memory only: a range is a `u32` memory kind (0 DRAM, 1 L1,
+//! 2 host), a `u32` bank, a `u64` address and a `u64` length.
+//!
+//! | Command | Fields |
+//! |---|---|
+//! | [`CMD_LOAD_GRAPHS`] | range of the graph descriptor at 4 (kind, bank), 16 (address, length) |
+//! | [`CMD_RUN_GRAPH`] | `u32` program handle at 4, `u32` graph at 8; range of the execute's settings at 12 (kind, bank), 24 (address, length) |
+//! | [`CMD_UNLOAD_GRAPHS`] | `u32` program handle at 4 |
+//!
+//! What a descriptor and the settings hold is the graph firmware's ([`super::firmware`]).
+//!
+//! A completion is [`COMPLETION_SIZE`] bytes: `u32` status (0 done, 1 failed); when done, a
+//! `u32` value (the handle [`CMD_LOAD_GRAPHS`] loaded, else 0); when failed, the `u32` text
+//! length, then the failure's text (UTF-8, one line) from byte 8.
 
 use core::fmt;
 
@@ -34,7 +46,7 @@ use super::layout::{
     BankGeometry, BufferLayout, BufferType, CoreRange, MemoryLayout, ShardOrientation, ShardSpec,
     TensorLayout,
 };
-use super::{BufferRef, ChipGeometry, HalError, OpKind, Program};
+use super::{BufferRef, ChipGeometry, DeviceRange, HalError, MemKind, OpKind, Program};
 use crate::compute::{BinaryOp, UnaryOp};
 use crate::format::DataFormat;
 
@@ -51,6 +63,12 @@ pub const TEXT_CAPACITY: usize = COMPLETION_SIZE - 8;
 pub const CMD_RUN: u32 = 1;
 /// Returns the device to its power-on state: every byte of its memory reads as 0.
 pub const CMD_RESET: u32 = 2;
+/// Loads the graphs a descriptor in device memory describes; completes with their handle.
+pub const CMD_LOAD_GRAPHS: u32 = 3;
+/// Runs one graph of loaded graphs with the settings at a range of device memory.
+pub const CMD_RUN_GRAPH: u32 = 4;
+/// Forgets loaded graphs.
+pub const CMD_UNLOAD_GRAPHS: u32 = 5;
 
 const STATUS_DONE: u32 = 0;
 const STATUS_FAILED: u32 = 1;
@@ -161,6 +179,57 @@ pub fn encode_reset(out: &mut Record) {
     put_u32(out, 0, CMD_RESET);
 }
 
+fn put_range(out: &mut [u8], at: usize, at_addr: usize, r: &DeviceRange) {
+    let kind = match r.kind {
+        MemKind::Dram => 0,
+        MemKind::L1 => 1,
+        MemKind::Host => 2,
+    };
+    put_u32(out, at, kind);
+    put_u32(out, at + 4, r.bank);
+    put_u64(out, at_addr, r.addr);
+    put_u64(out, at_addr + 8, r.len);
+}
+
+fn get_range(b: &[u8], at: usize, at_addr: usize) -> Result<DeviceRange, HalError> {
+    let kind = match get_u32(b, at) {
+        0 => MemKind::Dram,
+        1 => MemKind::L1,
+        2 => MemKind::Host,
+        _ => return Err(HalError::BadCommand("memory kind")),
+    };
+    Ok(DeviceRange {
+        kind,
+        bank: get_u32(b, at + 4),
+        addr: get_u64(b, at_addr),
+        len: get_u64(b, at_addr + 8),
+    })
+}
+
+/// The command that loads the graphs described at `desc`.
+pub fn encode_load_graphs(desc: &DeviceRange, out: &mut Record) {
+    out.fill(0);
+    put_u32(out, 0, CMD_LOAD_GRAPHS);
+    put_range(out, 4, 16, desc);
+}
+
+/// The command that runs graph `graph` of loaded graphs `handle` with the settings at
+/// `settings`.
+pub fn encode_run_graph(handle: u32, graph: u32, settings: &DeviceRange, out: &mut Record) {
+    out.fill(0);
+    put_u32(out, 0, CMD_RUN_GRAPH);
+    put_u32(out, 4, handle);
+    put_u32(out, 8, graph);
+    put_range(out, 12, 24, settings);
+}
+
+/// The command that forgets loaded graphs `handle`.
+pub fn encode_unload_graphs(handle: u32, out: &mut Record) {
+    out.fill(0);
+    put_u32(out, 0, CMD_UNLOAD_GRAPHS);
+    put_u32(out, 4, handle);
+}
+
 fn encode_buffer(b: &BufferRef, out: &mut [u8]) {
     let l = &b.layout;
     put_u64(out, 0, b.addr);
@@ -197,6 +266,13 @@ fn encode_buffer(b: &BufferRef, out: &mut [u8]) {
 pub enum Command {
     Run(Program),
     Reset,
+    LoadGraphs(DeviceRange),
+    RunGraph {
+        handle: u32,
+        graph: u32,
+        settings: DeviceRange,
+    },
+    UnloadGraphs(u32),
 }
 
 /// Reads a command record on the device of `geometry`. A record that names no command, an op
@@ -206,6 +282,15 @@ pub fn decode(record: &Record, geometry: &ChipGeometry) -> Result<Command, HalEr
     match get_u32(record, 0) {
         CMD_RUN => {}
         CMD_RESET => return Ok(Command::Reset),
+        CMD_LOAD_GRAPHS => return Ok(Command::LoadGraphs(get_range(record, 4, 16)?)),
+        CMD_RUN_GRAPH => {
+            return Ok(Command::RunGraph {
+                handle: get_u32(record, 4),
+                graph: get_u32(record, 8),
+                settings: get_range(record, 12, 24)?,
+            })
+        }
+        CMD_UNLOAD_GRAPHS => return Ok(Command::UnloadGraphs(get_u32(record, 4))),
         _ => return Err(HalError::BadCommand("unknown command")),
     }
     let code = get_u32(record, 8);
@@ -282,12 +367,17 @@ fn decode_buffer(b: &[u8], geometry: BankGeometry) -> Result<BufferRef, HalError
     })
 }
 
-/// The completion of a command that ran to its end (`Ok`) or failed (with its text).
-pub fn encode_completion(result: &Result<(), HalError>, out: &mut Completion) {
+/// The completion of a command that ran to its end (`Ok`, with its value) or failed (with its
+/// text).
+pub fn encode_completion(result: &Result<u32, HalError>, out: &mut Completion) {
     out.fill(0);
-    let Err(e) = result else {
-        put_u32(out, 0, STATUS_DONE);
-        return;
+    let e = match result {
+        Ok(value) => {
+            put_u32(out, 0, STATUS_DONE);
+            put_u32(out, 4, *value);
+            return;
+        }
+        Err(e) => e,
     };
     let text = DeviceText::from_fmt(format_args!("{e}"));
     let len = text.len;
@@ -296,10 +386,10 @@ pub fn encode_completion(result: &Result<(), HalError>, out: &mut Completion) {
     put_u32(out, 4, len as u32);
 }
 
-/// What a completion says: done, or the device's failure.
-pub fn decode_completion(c: &Completion) -> Result<(), HalError> {
+/// What a completion says: done (with its value), or the device's failure.
+pub fn decode_completion(c: &Completion) -> Result<u32, HalError> {
     match get_u32(c, 0) {
-        STATUS_DONE => Ok(()),
+        STATUS_DONE => Ok(get_u32(c, 4)),
         STATUS_FAILED => {
             let len = (get_u32(c, 4) as usize).min(TEXT_CAPACITY);
             let mut text = DeviceText {
@@ -412,10 +502,60 @@ mod tests {
     }
 
     #[test]
+    fn graph_commands_name_device_memory_where_the_table_says() {
+        let g = ChipGeometry::of(Arch::WormholeB0);
+        let desc = DeviceRange {
+            kind: MemKind::Host,
+            bank: 3,
+            addr: 0x1234_5678_9a,
+            len: 0x10_0000,
+        };
+        let mut rec = [0xa5; RECORD_SIZE];
+        encode_load_graphs(&desc, &mut rec);
+        assert_eq!(get_u32(&rec, 0), CMD_LOAD_GRAPHS);
+        assert_eq!((get_u32(&rec, 4), get_u32(&rec, 8)), (2, 3));
+        assert_eq!(
+            (get_u64(&rec, 16), get_u64(&rec, 24)),
+            (0x1234_5678_9a, 0x10_0000)
+        );
+        assert_eq!(decode(&rec, &g), Ok(Command::LoadGraphs(desc)));
+
+        let settings = DeviceRange {
+            kind: MemKind::Dram,
+            bank: 5,
+            addr: 0x40,
+            len: 48,
+        };
+        encode_run_graph(9, 2, &settings, &mut rec);
+        assert_eq!(get_u32(&rec, 0), CMD_RUN_GRAPH);
+        assert_eq!((get_u32(&rec, 4), get_u32(&rec, 8)), (9, 2));
+        assert_eq!((get_u32(&rec, 12), get_u32(&rec, 16)), (0, 5));
+        assert_eq!((get_u64(&rec, 24), get_u64(&rec, 32)), (0x40, 48));
+        assert_eq!(
+            decode(&rec, &g),
+            Ok(Command::RunGraph {
+                handle: 9,
+                graph: 2,
+                settings
+            })
+        );
+        let mut bad = rec;
+        put_u32(&mut bad, 12, 7);
+        assert_eq!(decode(&bad, &g), Err(HalError::BadCommand("memory kind")));
+
+        encode_unload_graphs(9, &mut rec);
+        assert_eq!(get_u32(&rec, 0), CMD_UNLOAD_GRAPHS);
+        assert_eq!(decode(&rec, &g), Ok(Command::UnloadGraphs(9)));
+    }
+
+    #[test]
     fn a_failure_comes_back_as_its_one_line_of_text() {
         let mut c = [0xff; COMPLETION_SIZE];
-        encode_completion(&Ok(()), &mut c);
-        assert_eq!(decode_completion(&c), Ok(()));
+        encode_completion(&Ok(0), &mut c);
+        assert_eq!(decode_completion(&c), Ok(0));
+        encode_completion(&Ok(7), &mut c);
+        assert_eq!((get_u32(&c, 0), get_u32(&c, 4)), (STATUS_DONE, 7));
+        assert_eq!(decode_completion(&c), Ok(7));
         let e = HalError::Unsupported("compute ops need\nTILE-layout operands");
         encode_completion(&Err(e), &mut c);
         let back = decode_completion(&c).unwrap_err();

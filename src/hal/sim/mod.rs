@@ -14,7 +14,7 @@ pub mod serve;
 use core::ptr::NonNull;
 
 use super::memory::FlatMemory;
-use super::{Chip, ChipGeometry, HalError, MemKind, Program};
+use super::{Chip, ChipGeometry, DeviceRange, HalError, MemKind, Program};
 use crate::format::{Arch, Rounding};
 
 /// The simulated chip.
@@ -22,6 +22,9 @@ pub struct SimChip {
     geometry: ChipGeometry,
     memory: FlatMemory,
     rounding: Rounding,
+    /// Graphs loaded into the installed graph firmware ([`crate::hal::firmware`]).
+    #[cfg(feature = "alloc")]
+    graphs: crate::hal::firmware::GraphSlots,
 }
 
 impl SimChip {
@@ -33,6 +36,8 @@ impl SimChip {
             memory: FlatMemory::reserve(&geometry)?,
             geometry,
             rounding: Rounding::default(),
+            #[cfg(feature = "alloc")]
+            graphs: crate::hal::firmware::GraphSlots::new(),
         })
     }
 
@@ -58,6 +63,8 @@ impl SimChip {
             memory: FlatMemory::over(arena, &geometry),
             geometry,
             rounding: Rounding::default(),
+            #[cfg(feature = "alloc")]
+            graphs: crate::hal::firmware::GraphSlots::new(),
         })
     }
 
@@ -67,7 +74,19 @@ impl SimChip {
             geometry,
             memory,
             rounding: Rounding::default(),
+            #[cfg(feature = "alloc")]
+            graphs: crate::hal::firmware::GraphSlots::new(),
         }
+    }
+
+    /// The bytes of `r`, in place.
+    #[cfg(feature = "alloc")]
+    fn bytes_of(&self, r: &DeviceRange) -> Result<&[u8], HalError> {
+        let len = usize::try_from(r.len).map_err(|_| HalError::BadCommand("range length"))?;
+        let p = self.memory.at(r.kind, r.bank, r.addr, len)?;
+        // SAFETY: `at` checked the range lies inside the chip's memory, which lives as long as
+        // `self`; a concurrent write to it is the host's race (see `Chip`).
+        Ok(unsafe { core::slice::from_raw_parts(p, len) })
     }
 
     /// The rounding the chip's packers use (Buda's reference by default).
@@ -96,5 +115,39 @@ impl Chip for SimChip {
     /// The simulated memory is host memory: every range inside the chip maps.
     fn map(&self, kind: MemKind, bank: u32, addr: u64, len: usize) -> Option<NonNull<u8>> {
         self.memory.map(kind, bank, addr, len)
+    }
+
+    #[cfg(feature = "alloc")]
+    fn load_graphs(&self, desc: &DeviceRange) -> Result<u32, HalError> {
+        let Some(firmware) = crate::hal::firmware::installed() else {
+            return Err(HalError::Unsupported(
+                "no graph firmware is installed in the device's process",
+            ));
+        };
+        let loaded = firmware
+            .load(self, self.bytes_of(desc)?)
+            .map_err(HalError::Device)?;
+        self.graphs.insert(loaded).ok_or(HalError::Unsupported(
+            "every graph slot of the device is taken (16 loads at once)",
+        ))
+    }
+
+    #[cfg(feature = "alloc")]
+    fn run_graph(&self, handle: u32, graph: u32, settings: &DeviceRange) -> Result<(), HalError> {
+        let loaded = self
+            .graphs
+            .get(handle)
+            .ok_or(HalError::BadCommand("graph handle (nothing loaded there)"))?;
+        loaded
+            .run(self, graph, self.bytes_of(settings)?)
+            .map_err(HalError::Device)
+    }
+
+    #[cfg(feature = "alloc")]
+    fn unload_graphs(&self, handle: u32) -> Result<(), HalError> {
+        match self.graphs.remove(handle) {
+            true => Ok(()),
+            false => Err(HalError::BadCommand("graph handle (nothing loaded there)")),
+        }
     }
 }

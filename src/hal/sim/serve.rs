@@ -8,7 +8,7 @@
 //! When a client's connection hangs up (it closed the device, exited or crashed), its thread
 //! frees its slots and its index; in `per_client` mode its chip goes with it.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -40,6 +40,8 @@ struct Device {
     chip: SimChip,
     size: u64,
     clients: Mutex<[bool; shm::MAX_CLIENTS as usize]>,
+    /// For each graph handle, the client that loaded it (index + 1; 0: none).
+    graph_owners: [AtomicU32; crate::hal::firmware::SLOTS],
 }
 
 impl Device {
@@ -61,6 +63,7 @@ impl Device {
             chip: SimChip::with_memory(geometry, memory),
             size,
             clients: Mutex::new([false; shm::MAX_CLIENTS as usize]),
+            graph_owners: [const { AtomicU32::new(0) }; crate::hal::firmware::SLOTS],
         })
     }
 
@@ -72,18 +75,69 @@ impl Device {
     }
 
     fn release(&self, client: u32) {
+        // The graphs a client loaded go with it.
+        for (i, owner) in self.graph_owners.iter().enumerate() {
+            if owner
+                .compare_exchange(client + 1, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                let _ = self.chip.unload_graphs(i as u32 + 1);
+            }
+        }
         self.control.clear_client(client);
         if let Ok(mut taken) = self.clients.lock() {
             taken[client as usize] = false;
         }
     }
 
-    fn execute(&self, command: Command) -> Result<(), HalError> {
+    fn execute(&self, client: u32, command: Command) -> Result<u32, HalError> {
         match command {
-            Command::Run(program) => self.chip.run(&program),
+            Command::Run(program) => self.chip.run(&program).map(|()| 0),
             Command::Reset => os::punch_hole(&self.fd, shm::MEMORY_OFFSET as u64, self.size)
+                .map(|()| 0)
                 .map_err(|_| HalError::Unsupported("the device memory could not be reset")),
+            Command::LoadGraphs(desc) => {
+                let handle = self.chip.load_graphs(&desc)?;
+                if let Some(owner) = self.owner_of(handle) {
+                    owner.store(client + 1, Ordering::Release);
+                }
+                Ok(handle)
+            }
+            Command::RunGraph {
+                handle,
+                graph,
+                settings,
+            } => {
+                if !self.owns(client, handle) {
+                    return Err(HalError::BadCommand(
+                        "graph handle (this client loaded nothing there)",
+                    ));
+                }
+                self.chip.run_graph(handle, graph, &settings).map(|()| 0)
+            }
+            Command::UnloadGraphs(handle) => {
+                if !self.owns(client, handle) {
+                    return Err(HalError::BadCommand(
+                        "graph handle (this client loaded nothing there)",
+                    ));
+                }
+                if let Some(owner) = self.owner_of(handle) {
+                    owner.store(0, Ordering::Release);
+                }
+                self.chip.unload_graphs(handle).map(|()| 0)
+            }
         }
+    }
+
+    /// Who loaded the graphs of `handle`: the client's index + 1, or 0.
+    fn owner_of(&self, handle: u32) -> Option<&AtomicU32> {
+        self.graph_owners.get((handle as usize).checked_sub(1)?)
+    }
+
+    /// Whether `client` loaded the graphs of `handle`.
+    fn owns(&self, client: u32, handle: u32) -> bool {
+        self.owner_of(handle)
+            .is_some_and(|o| o.load(Ordering::Acquire) == client + 1)
     }
 
     /// Runs `client`'s commands until its connection hangs up or `stop` is set.
@@ -100,8 +154,8 @@ impl Device {
                 }
                 // SAFETY: a submitted slot belongs to the device until it is done.
                 let record = unsafe { *c.record(client, slot) };
-                let result =
-                    wire::decode(&record, self.chip.geometry()).and_then(|cmd| self.execute(cmd));
+                let result = wire::decode(&record, self.chip.geometry())
+                    .and_then(|cmd| self.execute(client, cmd));
                 let mut completion = [0; COMPLETION_SIZE];
                 wire::encode_completion(&result, &mut completion);
                 // SAFETY: as above.

@@ -234,6 +234,33 @@ impl<C: Chip> Device<C> {
         )
     }
 
+    /// Runs graph `graph` of the graphs `handle` names (loaded into the chip's graph firmware)
+    /// with the settings at `settings`, on the calling thread in `cq`'s order once `after` has
+    /// completed, as [`Device::run_kernel_inline`] runs a kernel. A failing graph's text comes
+    /// back as the device error.
+    pub fn run_graph_inline(
+        &self,
+        cq: u8,
+        after: Option<&Event>,
+        handle: u32,
+        graph: u32,
+        settings: &crate::hal::DeviceRange,
+    ) -> Result<(), RuntimeError> {
+        if let Some(ev) = after {
+            let (queue, issued) = self.check_event(ev)?;
+            if issued == crate::runtime::event::Issued::Recent {
+                self.wait_event(queue, ev.id, None, super::events::OnClose::Return, None)?;
+            }
+        }
+        match self.inline(cq, "graphs", |chip| chip.run_graph(handle, graph, settings))? {
+            Ok(()) => Ok(()),
+            Err(e @ crate::hal::HalError::Lost(_)) => {
+                fail!(DeviceLost, "device error on CQ {cq} (kernel): {e}")
+            }
+            Err(e) => fail!(Device, "device error on CQ {cq} (kernel): {e}"),
+        }
+    }
+
     fn inline<R>(&self, cq: u8, what: &str, f: impl FnOnce(&C) -> R) -> Result<R, RuntimeError> {
         let queue = self.cq(cq)?;
         let mut guard = queue.host()?;

@@ -218,7 +218,9 @@ fn misuses_of_the_split_are_refused_with_what_is_wrong() {
 
     let device = SimDevice::start("split-misuse", &["--arch", "Grayskull"]);
     let d = device.device();
-    // Golden mode keeps its tags in the run side's process.
+    let run = create(NETLIST, &d, BackendRole::Run);
+    run.initialize().unwrap();
+    // The two sides agree on golden mode (it decides the format queues keep).
     let golden = Backend::from_netlist(
         netlist::parse(NETLIST, "split.yaml").unwrap(),
         &BackendConfig {
@@ -228,11 +230,8 @@ fn misuses_of_the_split_are_refused_with_what_is_wrong() {
     )
     .unwrap();
     let (kind, msg) = text(golden.initialize());
-    assert_eq!(kind, BackendErrorKind::Unsupported, "{msg}");
-    assert!(msg.contains("golden"), "{msg}");
-
-    let run = create(NETLIST, &d, BackendRole::Run);
-    run.initialize().unwrap();
+    assert_eq!(kind, BackendErrorKind::InvalidState, "{msg}");
+    assert!(msg.contains("golden mode"), "{msg}");
     // The same netlist attaches; programs are the run side's.
     let io = create(NETLIST, &d, BackendRole::Io);
     io.initialize().unwrap();
@@ -302,4 +301,73 @@ fn waits_of_an_io_side_end_when_either_side_finishes() {
         "{e}"
     );
     io.finish().unwrap();
+}
+
+#[test]
+fn golden_mode_splits_too_with_its_format_tags_in_device_memory() {
+    let golden = |device: &str, role| {
+        let n = netlist::parse(NETLIST, "split.yaml").unwrap();
+        let cfg = BackendConfig {
+            golden: true,
+            ..config(device, role)
+        };
+        Backend::from_netlist(n, &cfg).unwrap()
+    };
+    let alone = golden("sim", BackendRole::Run);
+    alone.initialize().unwrap();
+    let want = loops(&alone, &alone);
+    alone.finish().unwrap();
+
+    let device = SimDevice::start("split-golden", &["--arch", "Grayskull"]);
+    let run = golden(&device.device(), BackendRole::Run);
+    let io = golden(&device.device(), BackendRole::Io);
+    run.initialize().unwrap();
+    io.initialize().unwrap();
+    let got = loops(&run, &io);
+    assert!(
+        got == want,
+        "the golden split run's outputs differ from one process's"
+    );
+    io.finish().unwrap();
+    run.finish().unwrap();
+}
+
+#[test]
+fn graphs_a_dead_client_loaded_are_freed_with_it() {
+    // A child initializes a run side (loading its graphs into the device) and dies without
+    // finishing. The device holds 16 loads at once: after more children than that, a backend
+    // still loads, so each dead client's graphs went with it.
+    if let Ok(device) = std::env::var("TTRT_SPLIT_DYING_CHILD") {
+        let run = create(NETLIST, &device, BackendRole::Run);
+        run.initialize().unwrap();
+        std::process::abort();
+    }
+    let sim = SimDevice::start("split-dying", &["--arch", "Grayskull"]);
+    for _ in 0..20 {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["graphs_a_dead_client_loaded_are_freed_with_it", "--exact"])
+            .env("TTRT_SPLIT_DYING_CHILD", sim.device())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "the child was to die");
+    }
+    // The device notices each hang-up on its own thread: allow it a moment (a watchdog, not
+    // a timing assertion).
+    let start = std::time::Instant::now();
+    loop {
+        let run = create(NETLIST, &sim.device(), BackendRole::Run);
+        match run.initialize() {
+            Ok(()) => {
+                run.finish().unwrap();
+                break;
+            }
+            Err(e) if start.elapsed() < Duration::from_secs(30) => {
+                assert!(e.to_string().contains("graph slot"), "{e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("the dead clients' graphs were never freed: {e}"),
+        }
+    }
 }

@@ -1,7 +1,8 @@
-//! `execute`: a graph run `input_count` times as one kernel on the program CQ, reading its input
-//! queues at their local read pointers and writing its output queues at their write pointers
+//! `execute`: a graph run `input_count` times on the device, reading its input queues at their
+//! local read pointers and writing its output queues at their write pointers
 //! (notes/buda-backend.md, "Programs"); and the host side of the program interpreter, which
-//! turns each `execute` into that kernel and each pointer change into the queue's header.
+//! turns each `execute` into a `CMD_RUN_GRAPH` naming the graph and the settings it wrote into
+//! device memory (firmware.rs runs it), and each pointer change into the queue's pointers.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -9,14 +10,14 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::Ordering;
 
 use super::error::RunError;
-use super::queue::{ChipMem, HostMem, Mem, QueueRt};
+use super::queue::{HostMem, Mem, QueueRt};
 use super::Runtime;
 use crate::format::{DataFormat, HostTensor, HostTensorMut};
 use crate::hal::Chip;
 use crate::netlist::exec::{BufferPool, GraphPlan, QueueIo, Tensor};
 use crate::netlist::interp::{PointerKind, ProgramHost, ResolvedSetting};
 use crate::netlist::IoType;
-use crate::runtime::{Event, Kernel, KernelMessage};
+use crate::runtime::Event;
 
 #[cfg(target_endian = "big")]
 compile_error!("the backend views float32 tensors as little-endian bytes");
@@ -65,7 +66,7 @@ impl QueueExec {
     }
 
     /// The defaults of a queue not named in the execute's settings.
-    fn reset(&mut self, io_type: IoType) {
+    pub fn reset(&mut self, io_type: IoType) {
         let q = io_type == IoType::Queue;
         *self = QueueExec {
             rd_autoinc: q as u32,
@@ -74,7 +75,7 @@ impl QueueExec {
         };
     }
 
-    fn apply(&mut self, s: &ResolvedSetting) {
+    pub fn apply(&mut self, s: &ResolvedSetting) {
         self.set_rd = s.rd_ptr_global;
         // A read-only view of a dual-view ram leaves the write pointer to the view that
         // writes (golden ignores its wr_ptr_global).
@@ -129,32 +130,9 @@ impl GraphRt {
     }
 }
 
-/// What a graph kernel's context word points to.
-pub(crate) struct Job {
-    pub queues: *const [QueueRt],
-    pub graph: *const GraphRt,
-    /// The buffers every graph borrows for its run (one kernel runs at a time).
-    pub pool: *const UnsafeCell<BufferPool>,
-}
-
-/// The kernel: runs the graph of `ctx` (a `Job`) once per input.
-pub(crate) fn graph_kernel(ctx: usize, chip: &dyn Chip, message: &mut KernelMessage) -> bool {
-    // SAFETY: the run side keeps the job, its queues and graph alive and untouched until this
-    // kernel has run (it waits for the CQ after enqueueing).
-    let job = unsafe { &*(ctx as *const Job) };
-    let (queues, graph) = unsafe { (&*job.queues, &*job.graph) };
-    // SAFETY: kernels run one at a time (in the run CQ's order, on the run side's thread).
-    let pool = unsafe { &mut *(*job.pool).get() };
-    match run_graph(queues, graph, &ChipMem(chip), pool) {
-        Ok(()) => true,
-        Err(text) => {
-            message.set(format_args!("graph '{}': {text}", graph.name));
-            false
-        }
-    }
-}
-
-fn run_graph(
+/// Runs `graph` once per its input_count with the settings its `exec` holds (the device
+/// side: firmware.rs).
+pub(crate) fn run_graph(
     queues: &[QueueRt],
     graph: &GraphRt,
     mem: &dyn Mem,
@@ -401,16 +379,19 @@ impl ProgramHost for RunHost<'_> {
             return Ok(());
         };
         let settings = temporal.settings(graph, settings);
-        let g = &rt.graphs[graph];
-        // SAFETY: no kernel of this graph is queued (the previous execute was waited for).
-        let exec = unsafe { &mut *g.exec.get() };
-        for e in exec.iter_mut() {
-            e.reset(rt.queues[e.queue].io_type);
-            if let Some(s) = settings.iter().find(|s| s.queue == e.queue) {
-                e.apply(s);
-            }
-        }
+        // The settings go to device memory; the command names them.
+        // SAFETY: the settings buffer belongs to the run side, which this call holds.
+        let buf = unsafe { &mut *rt.settings_buf.get() };
+        let len = super::firmware::encode_settings(settings, buf);
+        let at = rt.settings_at;
         let device = rt.device();
+        device
+            .chip()
+            .write(at.kind, at.bank, at.addr, &buf[..len])?;
+        let range = crate::hal::DeviceRange {
+            len: len as u64,
+            ..at
+        };
         // With 2 CQs the graph runs after the io CQ's last push. It runs on this thread, in
         // the run CQ's order: run_program waits for it anyway, so a worker would add only
         // the two hand-offs.
@@ -420,12 +401,9 @@ impl ProgramHost for RunHost<'_> {
             cq_id: rt.io_cq,
             id,
         });
-        let kernel = Kernel {
-            entry: graph_kernel,
-            ctx: &rt.jobs[graph] as *const Job as usize,
-        };
         let start = std::time::Instant::now();
-        let ran = device.run_kernel_inline(rt.run_cq, after.as_ref(), kernel);
+        let ran =
+            device.run_graph_inline(rt.run_cq, after.as_ref(), rt.loaded, graph as u32, &range);
         rt.kernel_ns
             .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         rt.kernels_run.fetch_add(1, Ordering::Relaxed);

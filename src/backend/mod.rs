@@ -27,6 +27,7 @@
 mod entries;
 mod error;
 mod execute;
+mod firmware;
 mod placement;
 mod queue;
 mod shared;
@@ -42,14 +43,14 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use error::{err, RunError};
 pub use error::{BackendError, BackendErrorKind};
-use execute::{GraphRt, Job, RunHost};
+use execute::RunHost;
+pub use firmware::{install_graph_firmware, NetlistFirmware, FIRMWARE};
 use queue::{ChipMem, HostMem, HostPlacer, Mem, QueueRt};
 use timeout::{Timeout, TimeoutOverrides};
 
 use crate::format::{check_untilize, Arch, DataFormat, HostTensor, HostTensorMut, QueueLayout};
 use crate::hal::select::AnyChip;
 use crate::message::count;
-use crate::netlist::exec::GraphPlan;
 use crate::netlist::interp::Interpreter;
 use crate::netlist::{IoType, Netlist, QueueLocation, TemporalGraphs};
 use crate::runtime::host_memory::{try_zeroed, Bytes, HostMemoryBudget};
@@ -163,11 +164,14 @@ pub(crate) struct Runtime {
     device: Arc<Device<AnyChip>>,
     workers: Vec<std::thread::JoinHandle<()>>,
     queues: Box<[QueueRt]>,
-    /// One per temporal graph (netlist::temporal): most are one netlist graph each.
-    graphs: Box<[GraphRt]>,
-    jobs: Box<[Job]>,
-    /// What the graphs' runs compute in, lent to each in turn (`GraphPlan::run_pooled`).
-    pool: Box<UnsafeCell<crate::netlist::exec::BufferPool>>,
+    /// Temporal graphs (netlist::temporal; most are one netlist graph each), as the device's
+    /// graph firmware loaded them.
+    graph_count: usize,
+    /// The handle of the loaded graphs (0: none loaded, an io side).
+    loaded: u32,
+    /// Where an execute's settings go in device memory, and the run side's buffer for them.
+    settings_at: crate::hal::DeviceRange,
+    settings_buf: UnsafeCell<Vec<u8>>,
     interp: UnsafeCell<Interpreter>,
     /// Executes of sub-graphs waiting for the rest of their temporal graph (run side).
     temporal: UnsafeCell<temporal::TemporalRun>,
@@ -219,28 +223,32 @@ impl Runtime {
     }
 }
 
+/// The digest of queues' layout (shared.rs): what an io side, a run side and the device's
+/// graph firmware must agree on.
+fn layout_digest(queues: &[QueueRt], arch: Arch) -> u64 {
+    let mut d = shared::Digest::new();
+    d.word(arch as u64).word(queues.len() as u64);
+    for q in queues {
+        d.bytes(q.name.as_bytes())
+            .word(q.mem.kind as u64)
+            .word(u64::from(q.entries))
+            .word(q.entry_size as u64)
+            .word(q.layout.format as u64);
+        for &(bank, addr) in &q.mem.buffers {
+            d.word(u64::from(bank)).word(addr);
+        }
+    }
+    d.value()
+}
+
 impl Runtime {
     /// For an io side: whether the run side it attached to is still there.
     fn attached(&self) -> bool {
         self.role == BackendRole::Run || self.shared.still(self.generation)
     }
 
-    /// The digest of the queues' layout (shared.rs): what an io side and a run side must
-    /// agree on.
     fn digest(&self, arch: Arch) -> u64 {
-        let mut d = shared::Digest::new();
-        d.word(arch as u64).word(self.queues.len() as u64);
-        for q in self.queues.iter() {
-            d.bytes(q.name.as_bytes())
-                .word(q.mem.kind as u64)
-                .word(u64::from(q.entries))
-                .word(q.entry_size as u64)
-                .word(q.layout.format as u64);
-            for &(bank, addr) in &q.mem.buffers {
-                d.word(u64::from(bank)).word(addr);
-            }
-        }
-        d.value()
+        layout_digest(&self.queues, arch)
     }
 }
 
@@ -248,6 +256,10 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         if self.role == BackendRole::Run {
             self.shared.close();
+        }
+        if self.loaded != 0 {
+            // A device that went away took the graphs with it.
+            let _ = crate::hal::Chip::unload_graphs(self.device.chip(), self.loaded);
         }
         self.device.stop();
         for w in self.workers.drain(..) {
@@ -705,10 +717,14 @@ impl Backend {
                         rt.queues.len()
                     );
                 }
-                if a.flags & shared::FLAG_GOLDEN != 0 {
+                if (a.flags & shared::FLAG_GOLDEN != 0) != self.config.golden {
+                    let (run, io) = match self.config.golden {
+                        true => ("does not run", "does"),
+                        false => ("runs", "does not"),
+                    };
                     return err!(
-                        Unsupported,
-                        "initialize: the run side on this device runs in golden mode, whose format tags stay in its process: an io side cannot attach"
+                        InvalidState,
+                        "initialize: the run side on this device {run} in golden mode and this io side {io}: give both the same config.golden"
                     );
                 }
                 rt.generation = a.generation;
@@ -756,7 +772,7 @@ impl Backend {
             count(dram_bytes, "byte"),
             count(host, "queue"),
             count(host_bytes, "byte"),
-            count(rt.graphs.len(), "graph"),
+            count(rt.graph_count, "graph"),
             count(self.loads.len(), "constant or parameter tensor")
         );
     }
@@ -802,12 +818,6 @@ impl Backend {
                 return err!(
                     InvalidArgument,
                     "initialize: role io attaches to the queues of a run side in another process, so it needs a device that process shares ('shm:NAME'), not '{device_name}'"
-                );
-            }
-            if self.config.golden {
-                return err!(
-                    Unsupported,
-                    "initialize: golden mode keeps format tags in the run side's process: an io side cannot use it"
                 );
             }
         }
@@ -868,9 +878,15 @@ impl Backend {
             device,
             workers,
             queues: Box::new([]),
-            graphs: Box::new([]),
-            jobs: Box::new([]),
-            pool: Box::new(UnsafeCell::new(crate::netlist::exec::BufferPool::new())),
+            graph_count: temporal.groups().len(),
+            loaded: 0,
+            settings_at: crate::hal::DeviceRange {
+                kind: crate::hal::MemKind::Host,
+                bank: 0,
+                addr: 0,
+                len: 0,
+            },
+            settings_buf: UnsafeCell::new(Vec::new()),
             interp: UnsafeCell::new(interp),
             io_cq: if cqs == 2 { 1 } else { 0 },
             run_cq: 0,
@@ -879,6 +895,7 @@ impl Backend {
             kernel_ns: AtomicU64::new(0),
             temporal: UnsafeCell::new(temporal::TemporalRun::new(netlist, &temporal)),
         });
+        crate::hal::firmware::install(&FIRMWARE);
         let chip = rt.device.chip();
         let mut host = HostPlacer::new(chip, self.budget, shared::block_size(netlist.queues.len()));
         let queues = netlist
@@ -910,6 +927,7 @@ impl Backend {
         };
         rt.generation = rt.shared.begin(rt.digest(self.arch), flags);
         for q in rt.queues.iter() {
+            q.reset_tags();
             q.set_rd(&rt.io_mem(), 0)
                 .and_then(|()| q.set_wr(&rt.io_mem(), 0))
                 .map_err(|e| {
@@ -919,37 +937,76 @@ impl Backend {
                     )
                 })?;
         }
-        let mut graphs = Vec::with_capacity(temporal.groups().len());
-        for members in temporal.groups() {
-            let first = &netlist.graphs[members[0]];
-            let name = members
-                .iter()
-                .map(|&m| netlist.graphs[m].name.as_str())
-                .collect::<Vec<_>>()
-                .join("+");
-            let plan = GraphPlan::temporal(netlist, members, self.arch).map_err(|e| {
-                let kind = if e.message.contains("not supported") {
-                    BackendErrorKind::Unsupported
-                } else {
-                    BackendErrorKind::InvalidImage
-                };
-                BackendError::new(kind, e.message)
-            })?;
-            graphs.push(GraphRt::new(name, first.input_count, plan, &rt.queues));
-        }
-        rt.graphs = graphs.into_boxed_slice();
-        let queues: *const [QueueRt] = &*rt.queues;
-        let pool: *const UnsafeCell<crate::netlist::exec::BufferPool> = &*rt.pool;
-        rt.jobs = rt
-            .graphs
-            .iter()
-            .map(|g| Job {
-                queues,
-                graph: g as *const GraphRt,
-                pool,
-            })
-            .collect();
+        self.load_graphs(&mut rt, &mut host)?;
         Ok(rt)
+    }
+
+    /// The run side's part of initialize on the device: the settings area and the graph
+    /// descriptor placed in host memory after the queues, the descriptor written and loaded
+    /// into the device's graph firmware.
+    fn load_graphs(&self, rt: &mut Runtime, host: &mut HostPlacer) -> Result<(), BackendError> {
+        let netlist = &self.netlist;
+        let oom = |what: &str| {
+            BackendError::new(
+                BackendErrorKind::OutOfMemory,
+                alloc::format!("initialize: no host memory the device reaches for {what}"),
+            )
+        };
+        let size = firmware::settings_size(netlist.queues.len());
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(size)
+            .map_err(|_| oom("the settings of an execute"))?;
+        buf.resize(size, 0);
+        rt.settings_buf = UnsafeCell::new(buf);
+        let (ch, addr) = host
+            .place(size as u64)
+            .ok_or_else(|| oom("the settings of an execute"))?;
+        rt.settings_at = crate::hal::DeviceRange {
+            kind: crate::hal::MemKind::Host,
+            bank: ch,
+            addr,
+            len: size as u64,
+        };
+        let desc = firmware::Descriptor {
+            arch: self.arch,
+            golden: self.config.golden,
+            queues: netlist.queues.len(),
+            budget: self.config.host_memory_budget,
+            digest: rt.digest(self.arch),
+            file: &netlist.file,
+            text: &netlist.source,
+        }
+        .encode()
+        .ok_or_else(|| oom("the graph descriptor"))?;
+        let (ch, addr) = host
+            .place(desc.len() as u64)
+            .ok_or_else(|| oom("the graph descriptor"))?;
+        let at = crate::hal::DeviceRange {
+            kind: crate::hal::MemKind::Host,
+            bank: ch,
+            addr,
+            len: desc.len() as u64,
+        };
+        let chip = rt.device.chip();
+        crate::hal::Chip::write(chip, at.kind, at.bank, at.addr, &desc).map_err(|e| {
+            BackendError::new(
+                BackendErrorKind::Runtime,
+                alloc::format!("initialize: the graph descriptor: {e}"),
+            )
+        })?;
+        rt.loaded = crate::hal::Chip::load_graphs(chip, &at).map_err(|e| {
+            let text = alloc::format!("{e}");
+            let kind = match e {
+                crate::hal::HalError::Lost(_) => BackendErrorKind::DeviceLost,
+                crate::hal::HalError::Device(_) if text.contains("not supported") => {
+                    BackendErrorKind::Unsupported
+                }
+                crate::hal::HalError::Device(_) => BackendErrorKind::InvalidImage,
+                _ => BackendErrorKind::Runtime,
+            };
+            BackendError::new(kind, text)
+        })?;
+        Ok(())
     }
 
     /// Pushes `t` (W entries along its outermost dimension) into `queue`.

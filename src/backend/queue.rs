@@ -60,6 +60,12 @@ impl HostPlacer {
         }
     }
 
+    /// (channel, address) of `size` bytes after what is placed, or None when no channel has
+    /// room for them.
+    pub fn place(&mut self, size: u64) -> Option<(u32, u64)> {
+        self.next_buffer(size)
+    }
+
     /// (channel, address) of the next buffer of `size` bytes, or None when no channel has
     /// room for it.
     fn next_buffer(&mut self, size: u64) -> Option<(u32, u64)> {
@@ -90,7 +96,7 @@ pub(crate) struct QueueRt {
     /// kept as float32 in host memory, as upstream's golden keeps them, and this is the
     /// format tag each slot's entry carries (the tag of the producer's output; the queue's
     /// format until written).
-    pub golden: Option<Box<[AtomicU8]>>,
+    pub golden: Option<Tags>,
     pub io_type: IoType,
     pub entries: u32,
     /// Entries a graph consumes or produces per execute (what get/pop without `one` move).
@@ -168,16 +174,63 @@ fn keeps_f32(netlist: &Netlist, q: &Queue) -> bool {
     (!q.is_host_input() || tilized) && !integer && !viewed
 }
 
+/// The format tags of a queue golden mode keeps as float32: one byte per slot, in host memory
+/// the device reaches right after the queue's buffers, so the side that writes an entry (a
+/// graph on the device) and the side that reads it (get_output) see the same tag.
+pub(crate) struct Tags {
+    at: NonNull<AtomicU8>,
+    len: u32,
+}
+
+impl Tags {
+    /// Places the tags of `q`'s slots after its buffers.
+    fn place(q: &Queue, chip: &dyn Chip, host: &mut HostPlacer) -> Result<Tags, BackendError> {
+        let bytes = u64::from(q.entries);
+        let mapped = host
+            .next_buffer(bytes)
+            .and_then(|(ch, addr)| chip.map(MemKind::Host, ch, addr, q.entries as usize));
+        let Some(at) = mapped else {
+            return err!(
+                OutOfMemory,
+                "queue `{}`: no host memory the device maps for the format tags of its {} entries",
+                q.name,
+                q.entries
+            );
+        };
+        host.used = host.used.saturating_add(bytes);
+        Ok(Tags {
+            at: at.cast(),
+            len: q.entries,
+        })
+    }
+
+    fn slot(&self, i: u32) -> &AtomicU8 {
+        assert!(i < self.len);
+        // SAFETY: `len` bytes at `at` are the chip's mapped memory, living as long as the chip
+        // (which outlives the queue); accessed as atomics only.
+        unsafe { &*self.at.as_ptr().add(i as usize) }
+    }
+}
+
 impl QueueRt {
     /// The format tag of the entry at pointer `p`: in golden mode the tag it was written
     /// with, else the queue's format.
     pub fn tag_at(&self, p: u32) -> DataFormat {
         match &self.golden {
             Some(tags) => {
-                let bits = tags[(p % self.entries) as usize].load(Ordering::Acquire);
+                let bits = tags.slot(p % self.entries).load(Ordering::Acquire);
                 DataFormat::from_u32(u32::from(bits)).unwrap_or(self.df)
             }
             None => self.layout.format,
+        }
+    }
+
+    /// Sets every slot's tag to the queue's format (the run side's initialize).
+    pub fn reset_tags(&self) {
+        if let Some(tags) = &self.golden {
+            for i in 0..tags.len {
+                tags.slot(i).store(self.df as u8, Ordering::Release);
+            }
         }
     }
 
@@ -193,7 +246,8 @@ impl QueueRt {
     /// Records the tag of the entry written at pointer `p` (golden mode only).
     pub fn set_tag(&self, p: u32, tag: DataFormat) {
         if let Some(tags) = &self.golden {
-            tags[(p % self.entries) as usize].store(tag as u8, Ordering::Release);
+            tags.slot(p % self.entries)
+                .store(tag as u8, Ordering::Release);
         }
     }
 
@@ -224,21 +278,6 @@ impl QueueRt {
         let header_size = arch.queue_header_size();
         let io_size = layout.io_size(q.entries) as u64;
         let buffers = layout.buffers();
-        let golden = if keep_f32 {
-            let mut tags = Vec::new();
-            if tags.try_reserve_exact(q.entries as usize).is_err() {
-                return err!(
-                    OutOfMemory,
-                    "queue `{}`: no memory for the tags of its {} entries",
-                    q.name,
-                    q.entries
-                );
-            }
-            tags.extend((0..q.entries).map(|_| AtomicU8::new(q.df as u8)));
-            Some(tags.into_boxed_slice())
-        } else {
-            None
-        };
         let loc = if keep_f32 { QueueLocation::Host } else { q.loc };
         let mem = match loc {
             QueueLocation::Dram => {
@@ -282,6 +321,10 @@ impl QueueRt {
                     buffers: list,
                 }
             }
+        };
+        let golden = match keep_f32 {
+            true => Some(Tags::place(q, chip, host)?),
+            false => None,
         };
         Ok(QueueRt {
             name: q.name.clone(),

@@ -55,7 +55,8 @@ pub fn parse(text: &str, file: &str) -> Result<Netlist, NetlistError> {
         });
     };
     let reader = read::Reader { file };
-    let netlist = read::read_netlist(&reader, &root)?;
+    let mut netlist = read::read_netlist(&reader, &root)?;
     validate::validate(&netlist)?;
+    netlist.source = text.to_string();
     Ok(netlist)
 }

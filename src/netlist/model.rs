@@ -447,6 +447,8 @@ impl Op {
 pub struct Netlist {
     /// The file name the netlist was read under (for messages).
     pub file: String,
+    /// The text it was read from (what a backend hands its device's graph firmware).
+    pub source: String,
     pub devices: Devices,
     /// Queues in file order.
     pub queues: Vec<Queue>,

@@ -347,6 +347,7 @@ pub fn read_netlist(reader: &Reader, root: &Node) -> R<Netlist> {
     // Upstream ignores other top-level keys; so does ttrt.
     Ok(Netlist {
         file: reader.file.to_string(),
+        source: String::new(),
         devices,
         queues,
         graphs,

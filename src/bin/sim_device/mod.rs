@@ -83,6 +83,8 @@ pub fn main(args: &[String]) -> ExitCode {
         return detach(args);
     }
     let stop = AtomicBool::new(false);
+    // The device runs the Buda graphs its clients load.
+    ttrt::backend::install_graph_firmware();
     let ready = || {
         let mode = if cfg.per_client {
             "a chip per client"

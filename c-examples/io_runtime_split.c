@@ -30,6 +30,8 @@
 
 #include <ttrt.h>
 
+#include "loader_inputs.h"
+
 #define TIMEOUT_MS 10000
 #define MAX_LOOPS 64
 #define MAX_OUTPUTS 16
@@ -45,78 +47,6 @@ static int check(ttrt_status st, const char *what) {
     return 1;
 }
 
-static float pattern(size_t i, unsigned loop) {
-    return (float)((i * 7 + 3 + 5 * loop) % 17) / 16.0f - 0.5f;
-}
-
-static uint32_t float_bits(float v) {
-    uint32_t b;
-    memcpy(&b, &v, sizeof b);
-    return b;
-}
-
-/* IEEE half bits of a value half holds exactly (the pattern's). */
-static uint16_t half_bits(float v) {
-    uint32_t b = float_bits(v);
-    uint16_t sign = (uint16_t)((b >> 16) & 0x8000u);
-    int e = (int)((b >> 23) & 0xffu);
-    if (v == 0.0f) {
-        return sign;
-    }
-    return (uint16_t)(sign | (uint16_t)((e - 127 + 15) << 10) | (uint16_t)((b >> 13) & 0x3ffu));
-}
-
-static size_t volume(const ttrt_tensor_desc *t) {
-    return (size_t)t->shape[0] * t->shape[1] * t->shape[2] * t->shape[3];
-}
-
-static void fill(ttrt_tensor_desc *t, unsigned loop) {
-    unsigned char *p = (unsigned char *)(uintptr_t)t->ptr;
-    size_t n = volume(t), i;
-    for (i = 0; i < n; i++) {
-        float v = pattern(i, loop);
-        unsigned char *at = p + i * t->itemsize;
-        uint32_t u32 = (uint32_t)((v + 0.5f) * 16.0f);
-        uint16_t u16;
-        switch (t->format) {
-        case TTRT_DATA_FORMAT_FLOAT32:
-            memcpy(at, &v, 4);
-            break;
-        case TTRT_DATA_FORMAT_FLOAT16_B:
-            u16 = (uint16_t)(float_bits(v) >> 16);
-            memcpy(at, &u16, 2);
-            break;
-        case TTRT_DATA_FORMAT_FLOAT16:
-            u16 = half_bits(v);
-            memcpy(at, &u16, 2);
-            break;
-        case TTRT_DATA_FORMAT_INT8:
-        case TTRT_DATA_FORMAT_UINT8:
-        case TTRT_DATA_FORMAT_RAW_UINT8:
-            *at = (unsigned char)u32;
-            break;
-        case TTRT_DATA_FORMAT_UINT16:
-        case TTRT_DATA_FORMAT_RAW_UINT16:
-            u16 = (uint16_t)u32;
-            memcpy(at, &u16, 2);
-            break;
-        default:
-            memcpy(at, &u32, 4);
-            break;
-        }
-    }
-}
-
-static uint64_t fnv1a(const unsigned char *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 /* <io process>: pushes every input of loop `loop`. */
 static int push_inputs(ttrt_backend *be, const ttrt_image *img, unsigned loop) {
     size_t i;
@@ -130,7 +60,7 @@ static int push_inputs(ttrt_backend *be, const ttrt_image *img, unsigned loop) {
             !check(ttrt_backend_tensor_desc_for_queue(be, &q, false, &t), "tensor_desc_for_queue")) {
             return 0;
         }
-        fill(&t, loop);
+        loader_fill(&t, loop);
         pushed = check(ttrt_push_input(be, &q, &t, false, TIMEOUT_MS, -1), "ttrt_push_input");
         if (!check(ttrt_tensor_desc_free(&t), "ttrt_tensor_desc_free") || !pushed) {
             return 0;
@@ -165,7 +95,7 @@ static int pop_outputs(ttrt_backend *be, const ttrt_image *img, uint64_t *sums) 
             !check(ttrt_get_output(be, &q, &t, false, TIMEOUT_MS, -1), "ttrt_get_output")) {
             return 0;
         }
-        sums[i] = fnv1a((const unsigned char *)t.ptr, volume(&t) * t.itemsize);
+        sums[i] = loader_fnv1a((const unsigned char *)t.ptr, loader_volume(&t) * t.itemsize);
         if (!check(ttrt_pop_output(be, &q, false, TIMEOUT_MS), "ttrt_pop_output") ||
             !check(ttrt_tensor_desc_free(&t), "ttrt_tensor_desc_free")) {
             return 0;

@@ -18,6 +18,8 @@
 
 #include <ttrt.h>
 
+#include "loader_inputs.h"
+
 #define TIMEOUT_MS 10000
 
 static int check(ttrt_status st, const char *what) {
@@ -25,67 +27,6 @@ static int check(ttrt_status st, const char *what) {
         fprintf(stderr, "tti_loader: %s: %s: %s\n", what, ttrt_status_str(st),
                 ttrt_last_error_message());
         return 0;
-    }
-    return 1;
-}
-
-static float pattern(size_t i) { return (float)((i * 7 + 3) % 17) / 16.0f - 0.5f; }
-
-static uint32_t float_bits(float v) {
-    uint32_t b;
-    memcpy(&b, &v, sizeof b);
-    return b;
-}
-
-/* IEEE half bits of a value half holds exactly (the pattern's). */
-static uint16_t half_bits(float v) {
-    uint32_t b = float_bits(v);
-    uint16_t sign = (uint16_t)((b >> 16) & 0x8000u);
-    int e = (int)((b >> 23) & 0xffu);
-    if (v == 0.0f) {
-        return sign;
-    }
-    return (uint16_t)(sign | (uint16_t)((e - 127 + 15) << 10) | (uint16_t)((b >> 13) & 0x3ffu));
-}
-
-static size_t volume(const ttrt_tensor_desc *t) {
-    return (size_t)t->shape[0] * t->shape[1] * t->shape[2] * t->shape[3];
-}
-
-static int fill(ttrt_tensor_desc *t) {
-    unsigned char *p = (unsigned char *)(uintptr_t)t->ptr;
-    size_t n = volume(t), i;
-    for (i = 0; i < n; i++) {
-        float v = pattern(i);
-        unsigned char *at = p + i * t->itemsize;
-        uint32_t u32 = (uint32_t)((v + 0.5f) * 16.0f);
-        uint16_t u16;
-        switch (t->format) {
-        case TTRT_DATA_FORMAT_FLOAT32:
-            memcpy(at, &v, 4);
-            break;
-        case TTRT_DATA_FORMAT_FLOAT16_B:
-            u16 = (uint16_t)(float_bits(v) >> 16);
-            memcpy(at, &u16, 2);
-            break;
-        case TTRT_DATA_FORMAT_FLOAT16:
-            u16 = half_bits(v);
-            memcpy(at, &u16, 2);
-            break;
-        case TTRT_DATA_FORMAT_INT8:
-        case TTRT_DATA_FORMAT_UINT8:
-        case TTRT_DATA_FORMAT_RAW_UINT8:
-            *at = (unsigned char)u32;
-            break;
-        case TTRT_DATA_FORMAT_UINT16:
-        case TTRT_DATA_FORMAT_RAW_UINT16:
-            u16 = (uint16_t)u32;
-            memcpy(at, &u16, 2);
-            break;
-        default:
-            memcpy(at, &u32, 4);
-            break;
-        }
     }
     return 1;
 }
@@ -101,16 +42,6 @@ static const char *format_name(uint32_t f) {
     case TTRT_DATA_FORMAT_INT32: return "Int32";
     default: return "other";
     }
-}
-
-static uint64_t fnv1a(const unsigned char *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
 }
 
 int main(int argc, char **argv) {
@@ -145,7 +76,7 @@ int main(int argc, char **argv) {
             !check(ttrt_backend_tensor_desc_for_queue(be, &q, false, &t), "tensor_desc_for_queue")) {
             goto done;
         }
-        fill(&t);
+        loader_fill(&t, 0);
         pushed = check(ttrt_push_input(be, &q, &t, false, TIMEOUT_MS, -1), "ttrt_push_input");
         if (!check(ttrt_tensor_desc_free(&t), "ttrt_tensor_desc_free") || !pushed) {
             goto done;
@@ -169,7 +100,7 @@ int main(int argc, char **argv) {
         }
         printf("output %s shape [%u, %u, %u, %u] format %s checksum 0x%016llx\n", name,
                t.shape[0], t.shape[1], t.shape[2], t.shape[3], format_name(t.format),
-               (unsigned long long)fnv1a((const unsigned char *)t.ptr, volume(&t) * t.itemsize));
+               (unsigned long long)loader_fnv1a((const unsigned char *)t.ptr, loader_volume(&t) * t.itemsize));
         if (!check(ttrt_pop_output(be, &q, false, TIMEOUT_MS), "ttrt_pop_output") ||
             !check(ttrt_tensor_desc_free(&t), "ttrt_tensor_desc_free")) {
             goto done;

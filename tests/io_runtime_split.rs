@@ -51,8 +51,16 @@ fn config(device: &str, role: BackendRole) -> BackendConfig {
 }
 
 fn create(text: &str, device: &str, role: BackendRole) -> Backend {
+    backend(text, device, role, false)
+}
+
+fn backend(text: &str, device: &str, role: BackendRole, golden: bool) -> Backend {
     let n = netlist::parse(text, "split.yaml").unwrap();
-    Backend::from_netlist(n, &config(device, role)).unwrap()
+    let cfg = BackendConfig {
+        golden,
+        ..config(device, role)
+    };
+    Backend::from_netlist(n, &cfg).unwrap()
 }
 
 /// `w` entries of [1, 32, 64] values, distinct per entry and seed, exact in bfloat16.
@@ -97,10 +105,7 @@ fn loops(run: &Backend, io: &Backend) -> Vec<Vec<u8>> {
 
 #[test]
 fn an_io_side_gets_what_the_run_side_computes_as_one_process_does() {
-    let alone = create(NETLIST, "sim", BackendRole::Run);
-    alone.initialize().unwrap();
-    let want = loops(&alone, &alone);
-    alone.finish().unwrap();
+    let want = loops_alone(false);
     // The sums are what the graph computes (in0 + w, both exact in bfloat16 and Float32).
     let ram: Vec<f32> = values(1, 99)
         .chunks_exact(4)
@@ -115,18 +120,32 @@ fn an_io_side_gets_what_the_run_side_computes_as_one_process_does() {
         }
     }
 
-    let device = SimDevice::start("split", &["--arch", "Grayskull"]);
-    let run = create(NETLIST, &device.device(), BackendRole::Run);
-    let io = create(NETLIST, &device.device(), BackendRole::Io);
-    run.initialize().unwrap();
-    io.initialize().unwrap();
-    let got = loops(&run, &io);
     assert!(
-        got == want,
+        want == split_loops(false),
         "the split run's outputs differ from one process's"
     );
+}
+
+/// Every loop's outputs in one process, on the simulated chip in it.
+fn loops_alone(golden: bool) -> Vec<Vec<u8>> {
+    let alone = backend(NETLIST, "sim", BackendRole::Run, golden);
+    alone.initialize().unwrap();
+    let outputs = loops(&alone, &alone);
+    alone.finish().unwrap();
+    outputs
+}
+
+/// Every loop's outputs with a run side and an io side on one device process.
+fn split_loops(golden: bool) -> Vec<Vec<u8>> {
+    let device = SimDevice::start("split", &["--arch", "Grayskull"]);
+    let run = backend(NETLIST, &device.device(), BackendRole::Run, golden);
+    let io = backend(NETLIST, &device.device(), BackendRole::Io, golden);
+    run.initialize().unwrap();
+    io.initialize().unwrap();
+    let outputs = loops(&run, &io);
     io.finish().unwrap();
     run.finish().unwrap();
+    outputs
 }
 
 #[test]
@@ -221,14 +240,7 @@ fn misuses_of_the_split_are_refused_with_what_is_wrong() {
     let run = create(NETLIST, &d, BackendRole::Run);
     run.initialize().unwrap();
     // The two sides agree on golden mode (it decides the format queues keep).
-    let golden = Backend::from_netlist(
-        netlist::parse(NETLIST, "split.yaml").unwrap(),
-        &BackendConfig {
-            golden: true,
-            ..config(&d, BackendRole::Io)
-        },
-    )
-    .unwrap();
+    let golden = backend(NETLIST, &d, BackendRole::Io, true);
     let (kind, msg) = text(golden.initialize());
     assert_eq!(kind, BackendErrorKind::InvalidState, "{msg}");
     assert!(msg.contains("golden mode"), "{msg}");
@@ -305,31 +317,11 @@ fn waits_of_an_io_side_end_when_either_side_finishes() {
 
 #[test]
 fn golden_mode_splits_too_with_its_format_tags_in_device_memory() {
-    let golden = |device: &str, role| {
-        let n = netlist::parse(NETLIST, "split.yaml").unwrap();
-        let cfg = BackendConfig {
-            golden: true,
-            ..config(device, role)
-        };
-        Backend::from_netlist(n, &cfg).unwrap()
-    };
-    let alone = golden("sim", BackendRole::Run);
-    alone.initialize().unwrap();
-    let want = loops(&alone, &alone);
-    alone.finish().unwrap();
-
-    let device = SimDevice::start("split-golden", &["--arch", "Grayskull"]);
-    let run = golden(&device.device(), BackendRole::Run);
-    let io = golden(&device.device(), BackendRole::Io);
-    run.initialize().unwrap();
-    io.initialize().unwrap();
-    let got = loops(&run, &io);
+    let want = loops_alone(true);
     assert!(
-        got == want,
+        want == split_loops(true),
         "the golden split run's outputs differ from one process's"
     );
-    io.finish().unwrap();
-    run.finish().unwrap();
 }
 
 #[test]

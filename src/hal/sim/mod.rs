@@ -14,7 +14,9 @@ pub mod serve;
 use core::ptr::NonNull;
 
 use super::memory::FlatMemory;
-use super::{Chip, ChipGeometry, DeviceRange, HalError, MemKind, Program};
+#[cfg(feature = "alloc")]
+use super::DeviceRange;
+use super::{Chip, ChipGeometry, HalError, MemKind, Program};
 use crate::format::{Arch, Rounding};
 
 /// The simulated chip.

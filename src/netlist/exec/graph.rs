@@ -1253,31 +1253,8 @@ fn compile_op(
                 shapes[0],
             )
         }
-        OpType::Datacopy
-        | OpType::Nop
-        | OpType::EthernetDatacopy
-        | OpType::Exp
-        | OpType::Log
-        | OpType::Sqrt
-        | OpType::Gelu
-        | OpType::GeluDerivative
-        | OpType::Reciprocal
-        | OpType::Sigmoid
-        | OpType::Dropout
-        | OpType::Tanh
-        | OpType::Square
-        | OpType::Power
-        | OpType::Sine
-        | OpType::Cosine
-        | OpType::Lrelu
-        | OpType::Abs
-        | OpType::Add
-        | OpType::Subtract
-        | OpType::Multiply
-        | OpType::Maximum
-        | OpType::Quantization
-        | OpType::Requantization
-        | OpType::Dequantization => {
+        // Every other type is elementwise (`eltwise` says what each computes).
+        _ => {
             let attributes = EltwiseAttributes {
                 exponent: a.exponent,
                 slope: a.slope,

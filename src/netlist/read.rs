@@ -124,27 +124,19 @@ impl Reader<'_> {
         }
     }
 
+    /// An integer that fits in `T`, else "expected `what`, found" the integer.
+    fn int_as<T: TryFrom<i64>>(&self, node: &Node, path: &str, what: &str) -> R<T> {
+        let v = self.int(node, path)?;
+        T::try_from(v).map_err(|_| self.err(node.line, path, format!("expected {what}, found {v}")))
+    }
+
     /// A non-negative integer that fits in 32 bits.
     fn uint(&self, node: &Node, path: &str) -> R<u32> {
-        let v = self.int(node, path)?;
-        u32::try_from(v).map_err(|_| {
-            self.err(
-                node.line,
-                path,
-                format!("expected a non-negative 32-bit integer, found {v}"),
-            )
-        })
+        self.int_as(node, path, "a non-negative 32-bit integer")
     }
 
     fn address(&self, node: &Node, path: &str) -> R<u64> {
-        let v = self.int(node, path)?;
-        u64::try_from(v).map_err(|_| {
-            self.err(
-                node.line,
-                path,
-                format!("expected an address (>= 0), found {v}"),
-            )
-        })
+        self.int_as(node, path, "an address (>= 0)")
     }
 
     fn float(&self, node: &Node, path: &str) -> R<f64> {

@@ -21,7 +21,7 @@ use super::matmul::{matmul, reduce_max, reduce_shape};
 use super::ops::{
     apply_binary, apply_sfpu, eltwise, relu, Binary, Eltwise, EltwiseAttributes, Sfpu,
 };
-use super::plan_error::{FusedError, SubOpError};
+use super::plan_error::{FusedError, InnerTiles, SubOpError};
 use super::quantize::quantize;
 use super::tm::{apply_tm, tm_shape, Shape};
 use super::{OpError, Tensor};
@@ -199,11 +199,11 @@ impl FusedPlan {
                     let ukt = sa.u_kt.filter(|&u| u > 0).or(op.attributes.u_kt);
                     if let (Some(mk), Some(ukt)) = (mk, ukt) {
                         if mk * ukt != s1.rt {
-                            return Err(here(SubOpError::MatmulMk {
+                            return Err(here(SubOpError::MatmulMk(InnerTiles {
                                 m_k: mk,
                                 u_kt: ukt,
                                 rt: s1.rt,
-                            }));
+                            })));
                         }
                     }
                     if s0.ct != s1.rt || s1.z < s0.z {

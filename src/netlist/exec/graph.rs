@@ -49,7 +49,7 @@ use super::nary::{EmbeddingPlan, SplicePlan};
 use super::ops::{
     apply_binary, apply_sfpu, eltwise, relu, Binary, Eltwise, EltwiseAttributes, Sfpu,
 };
-use super::plan_error::{InputError, PlanError, QueueError, TmError};
+use super::plan_error::{InnerTiles, InputError, PlanError, QueueError, TmError};
 use super::quantize::quantize;
 use super::sparse::IdentityMatmulPlan;
 use super::tilizer::TilizerPlan;
@@ -1139,11 +1139,11 @@ fn compile_op(
             }
             if let (Some(mk), Some(ukt)) = (a.m_k, a.u_kt) {
                 if mk * ukt != s1.rt {
-                    return Err(PlanError::MatmulMk {
+                    return Err(PlanError::MatmulMk(InnerTiles {
                         m_k: mk,
                         u_kt: ukt,
                         rt: s1.rt,
-                    });
+                    }));
                 }
             }
             if s1.z < s0.z {

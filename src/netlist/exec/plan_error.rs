@@ -30,6 +30,21 @@ impl fmt::Display for TmError {
     }
 }
 
+/// A matmul's `m_k * u_kt` against input 1's `rt` (after its TMs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InnerTiles {
+    pub m_k: u32,
+    pub u_kt: u32,
+    pub rt: u32,
+}
+
+impl fmt::Display for InnerTiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let InnerTiles { m_k, u_kt, rt } = self;
+        write!(f, "m_k {m_k} * u_kt {u_kt} must equal input 1's rt {rt}")
+    }
+}
+
 /// An input of an op the engine cannot prepare.
 #[derive(Clone, Debug, PartialEq)]
 pub enum InputError {
@@ -165,12 +180,7 @@ pub enum PlanError {
         a: Shape,
         b: Shape,
     },
-    /// `m_k * u_kt` against input 1's `rt` after its TMs.
-    MatmulMk {
-        m_k: u32,
-        u_kt: u32,
-        rt: u32,
-    },
+    MatmulMk(InnerTiles),
     /// Input 1's `t` below input 0's.
     MatmulT {
         t0: u32,
@@ -256,10 +266,7 @@ impl fmt::Display for PlanError {
                 f,
                 "matmul inner dimensions differ: input 0 {a} and input 1 {b}"
             ),
-            PlanError::MatmulMk { m_k, u_kt, rt } => write!(
-                f,
-                "m_k {m_k} * u_kt {u_kt} must equal input 1's rt {rt} (after TMs)"
-            ),
+            PlanError::MatmulMk(e) => write!(f, "{e} (after TMs)"),
             PlanError::MatmulT { t0, t1 } => {
                 write!(f, "input 1 has t {t1} below input 0's t {t0}")
             }
@@ -392,11 +399,7 @@ pub enum SubOpError {
         a: Shape,
         b: Shape,
     },
-    MatmulMk {
-        m_k: u32,
-        u_kt: u32,
-        rt: u32,
-    },
+    MatmulMk(InnerTiles),
     MatmulInputs {
         a: Shape,
         b: Shape,
@@ -431,9 +434,7 @@ impl fmt::Display for SubOpError {
             SubOpError::BinaryShapes { a, b } => {
                 write!(f, "inputs differ in shape: {a} and {b}")
             }
-            SubOpError::MatmulMk { m_k, u_kt, rt } => {
-                write!(f, "m_k {m_k} * u_kt {u_kt} must equal input 1's rt {rt}")
-            }
+            SubOpError::MatmulMk(e) => e.fmt(f),
             SubOpError::MatmulInputs { a, b } => {
                 write!(f, "matmul inputs {a} and {b} do not fit")
             }
@@ -449,7 +450,7 @@ impl fmt::Display for SubOpError {
 mod tests {
     //! Each error prints the text the engine printed when these failures were strings.
 
-    use super::{FusedError, InputError, PlanError, QueueError, SubOpError, TmError};
+    use super::{FusedError, InnerTiles, InputError, PlanError, QueueError, SubOpError, TmError};
     use crate::format::TileDim;
     use crate::netlist::exec::{OpError, Shape};
     use crate::netlist::{Dim, OpType, OpTypeName, Tm};
@@ -629,11 +630,11 @@ mod tests {
                  rt 3, ct 1]",
             ),
             (
-                PlanError::MatmulMk {
+                PlanError::MatmulMk(InnerTiles {
                     m_k: 2,
                     u_kt: 2,
                     rt: 3,
-                },
+                }),
                 "m_k 2 * u_kt 2 must equal input 1's rt 3 (after TMs)",
             ),
             (
@@ -782,11 +783,11 @@ mod tests {
                 "inputs differ in shape: [t 1, rt 1, ct 1] and [t 1, rt 1, ct 2]",
             ),
             (
-                SubOpError::MatmulMk {
+                SubOpError::MatmulMk(InnerTiles {
                     m_k: 2,
                     u_kt: 1,
                     rt: 1,
-                },
+                }),
                 "m_k 2 * u_kt 1 must equal input 1's rt 1",
             ),
             (

@@ -179,6 +179,83 @@ fn an_unknown_data_format_is_rejected_with_the_known_ones() {
 }
 
 #[test]
+fn a_word_outside_its_choices_is_rejected_naming_the_choices_and_the_word() {
+    let cases = [
+        ("in0: {type: queue,", "in0: {type: fifo,", "expected queue or ram, found `fifo`"),
+        (
+            "target_device: 0, loc: dram, dram: [[0,",
+            "target_device: 0, loc: disk, dram: [[0,",
+            "expected dram or host, found `disk`",
+        ),
+        (
+            "ublock_order: r,",
+            "ublock_order: rc,",
+            "expected ublock order r or c, found `rc`",
+        ),
+        (
+            "ublock: [2, 2], df: Float16_b, target_device: 0, loc: host",
+            "ublock: [2, 2], df: Float16_b, target_device: 0, layout: tiled, loc: host",
+            "expected tilized or flat, found `tiled`",
+        ),
+        (
+            "entries: 2, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [2, 2], df: Float16_b, target_device: 0, loc: dram",
+            "entries: -2, grid_size: [1, 1], t: 1, mblock: [1, 1], ublock: [2, 2], df: Float16_b, target_device: 0, loc: dram",
+            "expected a non-negative 32-bit integer, found -2",
+        ),
+        ("host: [0x1000]", "host: [-4096]", "expected an address (>= 0), found -4096"),
+    ];
+    for (from, to, message) in cases {
+        let e = rejected(&with(from, to));
+        assert_eq!(e.message, message);
+        assert_message(&e, &[message]);
+    }
+    // Both spellings upstream writes are read.
+    let n = parse(
+        &with("in0: {type: queue,", "in0: {ublock_order: C, type: queue,"),
+        "t.yaml",
+    )
+    .expect("valid");
+    assert_eq!(n.queue("in0").map(|q| q.ublock_order), Some(UblockOrder::C));
+    let n = parse(&with("loc: host", "loc: HOST"), "t.yaml").expect("valid");
+    assert_eq!(n.queue("out0").map(|q| q.loc), Some(QueueLocation::Host));
+}
+
+#[test]
+fn attribute_words_outside_their_choices_are_rejected_naming_the_choices() {
+    let cases = [
+        (
+            "attributes: {m_k: 1,",
+            "attributes: {relu_en: true, relu_mode: low, m_k: 1,",
+            "expected relu_mode min, max or none, found `low`",
+        ),
+        (
+            "attributes: {m_k: 1,",
+            "attributes: {granularity: z, m_k: 1,",
+            "expected splice granularity t or ublock, found `z`",
+        ),
+        (
+            "attributes: {m_k: 1,",
+            "attributes: {sort: min, m_k: 1,",
+            "expected topk sort max or argmax, found `min`",
+        ),
+    ];
+    for (from, to, message) in cases {
+        let e = rejected(&with(from, to));
+        assert_eq!(e.message, message);
+    }
+    let reduce = with("mm: {type: matmul,", "mm: {type: reduce,").replacen(
+        "attributes: {m_k: 1,",
+        "attributes: {type: mean, m_k: 1,",
+        1,
+    );
+    let e = rejected(&reduce);
+    assert_eq!(
+        e.message,
+        "expected reduce type max, avg or sum, found `mean`"
+    );
+}
+
+#[test]
 fn a_duplicate_key_is_rejected_naming_the_key_and_its_line() {
     let text = with(
         "    input_count: 1\n",

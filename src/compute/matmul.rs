@@ -215,36 +215,16 @@ mod x86 {
     macro_rules! step {
         ($l:tt, $s:tt) => {
             concat!(
-                "vmovups zmm8, [{b} + (",
-                stringify!($l),
-                " + 8*",
-                stringify!($s),
-                ")*128]\n",
-                "vmovups zmm9, [{b} + (",
-                stringify!($l),
-                " + 8*",
-                stringify!($s),
-                ")*128 + 64]\n",
-                "vbroadcastss zmm10, dword ptr [{a0} + (",
-                stringify!($l),
-                " + 8*",
-                stringify!($s),
-                ")*4]\n",
-                "vbroadcastss zmm11, dword ptr [{a1} + (",
-                stringify!($l),
-                " + 8*",
-                stringify!($s),
-                ")*4]\n",
-                "vbroadcastss zmm12, dword ptr [{a2} + (",
-                stringify!($l),
-                " + 8*",
-                stringify!($s),
-                ")*4]\n",
-                "vbroadcastss zmm13, dword ptr [{a3} + (",
-                stringify!($l),
-                " + 8*",
-                stringify!($s),
-                ")*4]\n",
+                "vmovups zmm8, [{b} + ",
+                k!($l, $s),
+                "*128]\n",
+                "vmovups zmm9, [{b} + ",
+                k!($l, $s),
+                "*128 + 64]\n",
+                broadcast!(10, a0, $l, $s),
+                broadcast!(11, a1, $l, $s),
+                broadcast!(12, a2, $l, $s),
+                broadcast!(13, a3, $l, $s),
                 "vfmadd231ps zmm0, zmm10, zmm8\n",
                 "vfmadd231ps zmm1, zmm10, zmm9\n",
                 "vfmadd231ps zmm2, zmm11, zmm8\n",
@@ -256,50 +236,61 @@ mod x86 {
             )
         };
     }
+    /// `(l + 8*s)`: the k of step `$s` of lane `$l`.
+    macro_rules! k {
+        ($l:tt, $s:tt) => {
+            concat!("(", stringify!($l), " + 8*", stringify!($s), ")")
+        };
+    }
+    /// zmm `$v` = a[row][k] in every element (row pointer `{$row}`).
+    macro_rules! broadcast {
+        ($v:tt, $row:tt, $l:tt, $s:tt) => {
+            concat!(
+                "vbroadcastss zmm",
+                stringify!($v),
+                ", dword ptr [{",
+                stringify!($row),
+                "} + ",
+                k!($l, $s),
+                "*4]\n"
+            )
+        };
+    }
 
-    /// Applies `$op` (a macro taking a register number and its temp-slot offset) to the
-    /// eight registers.
+    /// Applies `$op` (a macro taking a slot, a register number and its offset in the slot)
+    /// to the eight registers.
     macro_rules! each {
-        ($op:ident) => {
+        ($op:ident, $slot:tt) => {
             concat!(
-                $op!(0, 0),
-                $op!(1, 64),
-                $op!(2, 128),
-                $op!(3, 192),
-                $op!(4, 256),
-                $op!(5, 320),
-                $op!(6, 384),
-                $op!(7, 448),
+                $op!($slot, 0, 0),
+                $op!($slot, 1, 64),
+                $op!($slot, 2, 128),
+                $op!($slot, 3, 192),
+                $op!($slot, 4, 256),
+                $op!($slot, 5, 320),
+                $op!($slot, 6, 384),
+                $op!($slot, 7, 448),
             )
         };
     }
-    /// Slot A (`{t}` + 0): stores.
-    macro_rules! store_a {
-        ($v:tt, $o:tt) => {
-            concat!(
-                "vmovups [{t} + ",
-                stringify!($o),
-                "], zmm",
-                stringify!($v),
-                "\n"
-            )
+    /// The temp slots A, B and C of eight vectors each, at `{t}` + 0, 512 and 1024 bytes.
+    macro_rules! slot {
+        (A) => {
+            "{t} + "
+        };
+        (B) => {
+            "{t} + 512 + "
+        };
+        (C) => {
+            "{t} + 1024 + "
         };
     }
-    macro_rules! store_b {
-        ($v:tt, $o:tt) => {
+    /// Stores zmm v at offset o of a slot.
+    macro_rules! store {
+        ($slot:tt, $v:tt, $o:tt) => {
             concat!(
-                "vmovups [{t} + 512 + ",
-                stringify!($o),
-                "], zmm",
-                stringify!($v),
-                "\n"
-            )
-        };
-    }
-    macro_rules! store_c {
-        ($v:tt, $o:tt) => {
-            concat!(
-                "vmovups [{t} + 1024 + ",
+                "vmovups [",
+                slot!($slot),
                 stringify!($o),
                 "], zmm",
                 stringify!($v),
@@ -308,38 +299,11 @@ mod x86 {
         };
     }
     /// zmm v = slot · zmm v (the slot's value as the first operand).
-    macro_rules! add_a {
-        ($v:tt, $o:tt) => {
+    macro_rules! add {
+        ($slot:tt, $v:tt, $o:tt) => {
             concat!(
-                "vmovups zmm14, [{t} + ",
-                stringify!($o),
-                "]\n",
-                "vaddps zmm",
-                stringify!($v),
-                ", zmm14, zmm",
-                stringify!($v),
-                "\n"
-            )
-        };
-    }
-    macro_rules! add_b {
-        ($v:tt, $o:tt) => {
-            concat!(
-                "vmovups zmm14, [{t} + 512 + ",
-                stringify!($o),
-                "]\n",
-                "vaddps zmm",
-                stringify!($v),
-                ", zmm14, zmm",
-                stringify!($v),
-                "\n"
-            )
-        };
-    }
-    macro_rules! add_c {
-        ($v:tt, $o:tt) => {
-            concat!(
-                "vmovups zmm14, [{t} + 1024 + ",
+                "vmovups zmm14, [",
+                slot!($slot),
                 stringify!($o),
                 "]\n",
                 "vaddps zmm",
@@ -352,7 +316,7 @@ mod x86 {
     }
     /// The accumulator row of register v: row v / 2 at `{c0}`..`{c3}`, columns 16·(v % 2)...
     macro_rules! add_acc {
-        ($v:tt, $o:tt) => {
+        (acc, $v:tt, $o:tt) => {
             concat!(
                 "vmovups zmm14, [",
                 acc_row!($v),
@@ -419,14 +383,14 @@ mod x86 {
                 // Lanes in the order of golden's tree: s0 = L0 + L4, s2 = L2 + L6,
                 // t = s0 + s2 (slot A); s1 = L1 + L5 (slot B); s3 = L3 + L7, u = s1 + s3,
                 // p = t + u; acc = acc + p.
-                lane!(0), each!(store_a),
-                lane!(4), each!(add_a), each!(store_a),
-                lane!(2), each!(store_b),
-                lane!(6), each!(add_b), each!(add_a), each!(store_a),
-                lane!(1), each!(store_b),
-                lane!(5), each!(add_b), each!(store_b),
-                lane!(3), each!(store_c),
-                lane!(7), each!(add_c), each!(add_b), each!(add_a), each!(add_acc),
+                lane!(0), each!(store, A),
+                lane!(4), each!(add, A), each!(store, A),
+                lane!(2), each!(store, B),
+                lane!(6), each!(add, B), each!(add, A), each!(store, A),
+                lane!(1), each!(store, B),
+                lane!(5), each!(add, B), each!(store, B),
+                lane!(3), each!(store, C),
+                lane!(7), each!(add, C), each!(add, B), each!(add, A), each!(add_acc, acc),
                 "vzeroupper",
                 b = in(reg) b,
                 a0 = in(reg) row(a, a_stride, 0),

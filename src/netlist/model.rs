@@ -78,6 +78,21 @@ pub struct Ublock {
     pub ct: u32,
 }
 
+/// The `[a, b]` lists the netlist spells these as.
+macro_rules! from_pair {
+    ($t:ident, $a:ident, $b:ident) => {
+        impl From<[u32; 2]> for $t {
+            fn from([$a, $b]: [u32; 2]) -> $t {
+                $t { $a, $b }
+            }
+        }
+    };
+}
+from_pair!(GridSize, r, c);
+from_pair!(GridLoc, r, c);
+from_pair!(Mblock, m, n);
+from_pair!(Ublock, rt, ct);
+
 impl Ublock {
     pub fn tiles(self) -> u64 {
         u64::from(self.rt) * u64::from(self.ct)

@@ -16,9 +16,9 @@ use super::fused_op::{
     FusedOp, FusedOperand, FusedOutput, Schedule, ScheduledOp, ScheduledOpAttributes,
 };
 use super::model::{
-    Devices, Dim, Graph, GridLoc, GridSize, InputPad, InputUnpad, IoType, KernelBroadcast,
-    MathFidelity, Mblock, Netlist, Op, OpAttributes, Queue, QueueBuffer, QueueLocation, ReduceFunc,
-    ReluMode, SpliceInput, SpliceMode, Tm, TopkSort, Ublock,
+    Devices, Dim, Graph, InputPad, InputUnpad, IoType, KernelBroadcast, MathFidelity, Netlist, Op,
+    OpAttributes, Queue, QueueBuffer, QueueLocation, ReduceFunc, ReluMode, SpliceInput, SpliceMode,
+    Tm, TopkSort,
 };
 use super::op_type::{OpType, OpTypeName};
 use super::program::{
@@ -124,27 +124,19 @@ impl Reader<'_> {
         }
     }
 
+    /// An integer that fits in `T`, else "expected `what`, found" the integer.
+    fn int_as<T: TryFrom<i64>>(&self, node: &Node, path: &str, what: &str) -> R<T> {
+        let v = self.int(node, path)?;
+        T::try_from(v).map_err(|_| self.err(node.line, path, format!("expected {what}, found {v}")))
+    }
+
     /// A non-negative integer that fits in 32 bits.
     fn uint(&self, node: &Node, path: &str) -> R<u32> {
-        let v = self.int(node, path)?;
-        u32::try_from(v).map_err(|_| {
-            self.err(
-                node.line,
-                path,
-                format!("expected a non-negative 32-bit integer, found {v}"),
-            )
-        })
+        self.int_as(node, path, "a non-negative 32-bit integer")
     }
 
     fn address(&self, node: &Node, path: &str) -> R<u64> {
-        let v = self.int(node, path)?;
-        u64::try_from(v).map_err(|_| {
-            self.err(
-                node.line,
-                path,
-                format!("expected an address (>= 0), found {v}"),
-            )
-        })
+        self.int_as(node, path, "an address (>= 0)")
     }
 
     fn float(&self, node: &Node, path: &str) -> R<f64> {
@@ -238,16 +230,24 @@ impl Reader<'_> {
         })
     }
 
-    fn ublock_order(&self, node: &Node, path: &str) -> R<UblockOrder> {
-        match self.text(node, path)? {
-            "r" | "R" => Ok(UblockOrder::R),
-            "c" | "C" => Ok(UblockOrder::C),
-            other => Err(self.err(
-                node.line,
-                path,
-                format!("expected ublock order r or c, found `{other}`"),
-            )),
+    /// The value of the first of `choices` spelled as the node, else "expected `what`, found"
+    /// the text.
+    fn keyword<T: Copy>(&self, node: &Node, path: &str, what: &str, choices: &[(&str, T)]) -> R<T> {
+        let text = self.text(node, path)?;
+        match choices.iter().find(|(name, _)| *name == text) {
+            Some(&(_, value)) => Ok(value),
+            None => Err(self.err(node.line, path, format!("expected {what}, found `{text}`"))),
         }
+    }
+
+    fn ublock_order(&self, node: &Node, path: &str) -> R<UblockOrder> {
+        let (r, c) = (UblockOrder::R, UblockOrder::C);
+        self.keyword(
+            node,
+            path,
+            "ublock order r or c",
+            &[("r", r), ("R", r), ("c", c), ("C", c)],
+        )
     }
 
     fn dim(&self, node: &Node, path: &str, allowed: &[Dim]) -> R<Dim> {
@@ -464,64 +464,46 @@ fn read_queue(reader: &Reader, name: &Key, node: &Node) -> R<Queue> {
             "input" => input = Some(reader.string(value, &p)?),
             "input_tms" => input_tms = read_tms(reader, value, &p, TmContext::Queue)?,
             "type" => {
-                io_type = Some(match reader.text(value, &p)? {
-                    "queue" => IoType::Queue,
-                    "ram" => IoType::Ram,
-                    other => {
-                        return Err(reader.err(
-                            value.line,
-                            &p,
-                            format!("expected queue or ram, found `{other}`"),
-                        ))
-                    }
-                })
+                io_type = Some(reader.keyword(
+                    value,
+                    &p,
+                    "queue or ram",
+                    &[("queue", IoType::Queue), ("ram", IoType::Ram)],
+                )?)
             }
             "entries" => entries = Some(reader.uint(value, &p)?),
-            "grid_size" => {
-                let [r, c] = reader.pair(value, &p)?;
-                grid_size = Some(GridSize { r, c });
-            }
+            "grid_size" => grid_size = Some(reader.pair(value, &p)?.into()),
             "t" => t = Some(reader.uint(value, &p)?),
-            "mblock" => {
-                let [m, n] = reader.pair(value, &p)?;
-                mblock = Some(Mblock { m, n });
-            }
-            "ublock" => {
-                let [rt, ct] = reader.pair(value, &p)?;
-                ublock = Some(Ublock { rt, ct });
-            }
+            "mblock" => mblock = Some(reader.pair(value, &p)?.into()),
+            "ublock" => ublock = Some(reader.pair(value, &p)?.into()),
             "ublock_order" => ublock_order = reader.ublock_order(value, &p)?,
             "df" => df = Some(reader.data_format(value, &p)?),
             "target_device" => target_device = reader.one_or_many_uint(value, &p)?,
             "loc" => {
-                loc = Some(match reader.text(value, &p)? {
-                    "dram" | "DRAM" => QueueLocation::Dram,
-                    "host" | "HOST" => QueueLocation::Host,
-                    other => {
-                        return Err(reader.err(
-                            value.line,
-                            &p,
-                            format!("expected dram or host, found `{other}`"),
-                        ))
-                    }
-                })
+                let (dram, host) = (QueueLocation::Dram, QueueLocation::Host);
+                loc = Some(reader.keyword(
+                    value,
+                    &p,
+                    "dram or host",
+                    &[
+                        ("dram", dram),
+                        ("DRAM", dram),
+                        ("host", host),
+                        ("HOST", host),
+                    ],
+                )?)
             }
             "dram" => dram = Some((value, p)),
             "host" => host = Some((value, p)),
             "read_ports" => read_ports = reader.uint_list(value, &p)?,
             "write_ports" => write_ports = reader.uint_list(value, &p)?,
             "layout" => {
-                layout = match reader.text(value, &p)? {
-                    "tilized" => IoLayout::Tilized,
-                    "flat" => IoLayout::Flat,
-                    other => {
-                        return Err(reader.err(
-                            value.line,
-                            &p,
-                            format!("expected tilized or flat, found `{other}`"),
-                        ))
-                    }
-                }
+                layout = reader.keyword(
+                    value,
+                    &p,
+                    "tilized or flat",
+                    &[("tilized", IoLayout::Tilized), ("flat", IoLayout::Flat)],
+                )?
             }
             "alias" => alias = Some(reader.string(value, &p)?),
             "tile_dim" => tile_dim = reader.tile_dim(value, &p)?,
@@ -867,14 +849,8 @@ fn read_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<Op> {
         let p = child(path, &key.text);
         match key.text.as_str() {
             "type" => op_type = Some(OpTypeName::parse(reader.text(value, &p)?)),
-            "grid_loc" => {
-                let [r, c] = reader.pair(value, &p)?;
-                grid_loc = Some(GridLoc { r, c });
-            }
-            "grid_size" => {
-                let [r, c] = reader.pair(value, &p)?;
-                grid_size = Some(GridSize { r, c });
-            }
+            "grid_loc" => grid_loc = Some(reader.pair(value, &p)?.into()),
+            "grid_size" => grid_size = Some(reader.pair(value, &p)?.into()),
             "inputs" => inputs = Some(reader.string_list(value, &p)?),
             "in_df" => {
                 let items = reader.seq(value, &p)?;
@@ -892,14 +868,8 @@ fn read_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<Op> {
             "math_fidelity" => fidelity = Some(math_fidelity(reader, value, &p)?),
             "untilize_output" => untilize_output = reader.boolean(value, &p)?,
             "t" => t = Some(reader.uint(value, &p)?),
-            "mblock" => {
-                let [m, n] = reader.pair(value, &p)?;
-                mblock = Some(Mblock { m, n });
-            }
-            "ublock" => {
-                let [rt, ct] = reader.pair(value, &p)?;
-                ublock = Some(Ublock { rt, ct });
-            }
+            "mblock" => mblock = Some(reader.pair(value, &p)?.into()),
+            "ublock" => ublock = Some(reader.pair(value, &p)?.into()),
             "tile_dim" => tile_dim = reader.tile_dim(value, &p)?,
             "attributes" => attributes_node = Some((value, p)),
             "grid_transpose" => grid_transpose = reader.boolean(value, &p)?,
@@ -1035,31 +1005,31 @@ fn read_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<Op> {
 }
 
 fn reduce_func(reader: &Reader, node: &Node, path: &str) -> R<ReduceFunc> {
-    match reader.text(node, path)? {
-        "max" => Ok(ReduceFunc::Max),
-        "avg" => Ok(ReduceFunc::Avg),
-        "sum" => Ok(ReduceFunc::Sum),
-        other => Err(reader.err(
-            node.line,
-            path,
-            format!("expected reduce type max, avg or sum, found `{other}`"),
-        )),
-    }
+    reader.keyword(
+        node,
+        path,
+        "reduce type max, avg or sum",
+        &[
+            ("max", ReduceFunc::Max),
+            ("avg", ReduceFunc::Avg),
+            ("sum", ReduceFunc::Sum),
+        ],
+    )
 }
 
 /// `relu_mode`: `min`, `max`, or `none`, upstream's default (None here), which relu treats as
 /// `min`.
 fn relu_mode(reader: &Reader, node: &Node, path: &str) -> R<Option<ReluMode>> {
-    match reader.text(node, path)? {
-        "min" => Ok(Some(ReluMode::Min)),
-        "max" => Ok(Some(ReluMode::Max)),
-        "none" => Ok(None),
-        other => Err(reader.err(
-            node.line,
-            path,
-            format!("expected relu_mode min, max or none, found `{other}`"),
-        )),
-    }
+    reader.keyword(
+        node,
+        path,
+        "relu_mode min, max or none",
+        &[
+            ("min", Some(ReluMode::Min)),
+            ("max", Some(ReluMode::Max)),
+            ("none", None),
+        ],
+    )
 }
 
 fn relu_threshold(reader: &Reader, node: &Node, path: &str) -> R<f32> {
@@ -1172,33 +1142,23 @@ fn read_op_attributes(
             "slope" => a.slope = Some(reader.float(value, &p)? as f32),
             "exp" => a.exponent = Some(reader.int(value, &p)?),
             "granularity" => {
-                a.granularity = Some(match reader.text(value, &p)? {
-                    "t" => SpliceMode::T,
-                    "ublock" => SpliceMode::Ublock,
-                    other => {
-                        return Err(reader.err(
-                            value.line,
-                            &p,
-                            format!("expected splice granularity t or ublock, found `{other}`"),
-                        ))
-                    }
-                })
+                a.granularity = Some(reader.keyword(
+                    value,
+                    &p,
+                    "splice granularity t or ublock",
+                    &[("t", SpliceMode::T), ("ublock", SpliceMode::Ublock)],
+                )?)
             }
             "num_indices" => a.num_indices = Some(reader.uint(value, &p)?),
             "k" => a.k = Some(reader.uint(value, &p)?),
             "kreduce" => a.kreduce = reader.boolean(value, &p)?,
             "sort" => {
-                a.sort = Some(match reader.text(value, &p)? {
-                    "max" => TopkSort::Max,
-                    "argmax" => TopkSort::ArgMax,
-                    other => {
-                        return Err(reader.err(
-                            value.line,
-                            &p,
-                            format!("expected topk sort max or argmax, found `{other}`"),
-                        ))
-                    }
-                })
+                a.sort = Some(reader.keyword(
+                    value,
+                    &p,
+                    "topk sort max or argmax",
+                    &[("max", TopkSort::Max), ("argmax", TopkSort::ArgMax)],
+                )?)
             }
             "zero_point" => a.zero_point = Some(reader.float(value, &p)? as f32),
             "sfpu_op" => a.sfpu_op = Some(reader.string(value, &p)?),
@@ -1700,14 +1660,8 @@ fn read_scheduled_op(reader: &Reader, name: &Key, node: &Node, path: &str) -> R<
                     )
                 })?);
             }
-            "mblock" => {
-                let [m, n] = reader.pair(value, &p)?;
-                mblock = Some(Mblock { m, n });
-            }
-            "ublock" => {
-                let [rt, ct] = reader.pair(value, &p)?;
-                ublock = Some(Ublock { rt, ct });
-            }
+            "mblock" => mblock = Some(reader.pair(value, &p)?.into()),
+            "ublock" => ublock = Some(reader.pair(value, &p)?.into()),
             "pop" | "pop_last" => {
                 let items = reader.seq_or_null(value, &p)?;
                 let mut list: Vec<FusedOperand> = Vec::with_capacity(items.len());

@@ -10,8 +10,6 @@
 //! requantization) or to its target buffer's format when that is Int8 or Int32, and stores the
 //! result. Every buffer is sized for the largest tensor of the schedule up front.
 
-use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::format::DataFormat;
@@ -23,6 +21,7 @@ use super::matmul::{matmul, reduce_max, reduce_shape};
 use super::ops::{
     apply_binary, apply_sfpu, eltwise, relu, Binary, Eltwise, EltwiseAttributes, Sfpu,
 };
+use super::plan_error::{FusedError, InnerTiles, SubOpError};
 use super::quantize::quantize;
 use super::tm::{apply_tm, tm_shape, Shape};
 use super::{OpError, Tensor};
@@ -72,14 +71,17 @@ fn with_capacity(max: usize) -> Tensor {
 impl FusedPlan {
     /// Compiles `fused` for base op `op` whose inputs have `shapes` after their TMs; returns
     /// the plan and the output shape.
-    pub fn new(fused: &FusedOp, op: &Op, shapes: &[Shape]) -> Result<(FusedPlan, Shape), String> {
+    pub fn new(
+        fused: &FusedOp,
+        op: &Op,
+        shapes: &[Shape],
+    ) -> Result<(FusedPlan, Shape), FusedError> {
         if fused.inputs as usize != shapes.len() {
-            return Err(format!(
-                "fused op {} takes {}, the op has {}",
-                fused.id,
-                crate::message::count(fused.inputs, "input"),
-                shapes.len()
-            ));
+            return Err(FusedError::Inputs {
+                id: fused.id.clone(),
+                count: fused.inputs,
+                found: shapes.len(),
+            });
         }
         let n_inter = fused.intermediates as usize;
         let mut inter: Vec<Option<Shape>> = alloc::vec![None; n_inter];
@@ -88,11 +90,11 @@ impl FusedPlan {
         let mut max = 0usize;
         let mut subs = Vec::new();
         for sub in fused.schedules.iter().flat_map(|s| s.ops.iter()) {
-            let here = |what: String| {
-                format!(
-                    "fused op {} sub-op {} (line {}): {what}",
-                    fused.id, sub.name, sub.line
-                )
+            let here = |error: SubOpError| FusedError::SubOp {
+                id: fused.id.clone(),
+                sub: sub.name.clone(),
+                line: sub.line,
+                error,
             };
             let t = &sub.op_type;
             let sa = &sub.attributes;
@@ -102,19 +104,16 @@ impl FusedPlan {
                 probability: sa.probability,
                 zero_point: sub.zero_point,
             };
-            let unsupported = || here(format!("sub-op type {t} is not supported"));
+            let unsupported = || here(SubOpError::UnsupportedType(t.clone()));
             let kind = match t.known() {
                 Some(OpType::Matmul) => SubKind::Matmul,
                 Some(OpType::Reduce) => {
                     if sa.reduce_type.is_some_and(|r| r != ReduceFunc::Max) {
-                        return Err(here(
-                            "reduce type avg/sum is not supported (golden's parser rejects it)"
-                                .into(),
-                        ));
+                        return Err(here(SubOpError::ReduceType));
                     }
                     match sa.dim {
                         Some(d @ (Dim::R | Dim::C | Dim::Rc)) => SubKind::Reduce(d),
-                        _ => return Err(here("reduce needs dim r, c or rc".into())),
+                        _ => return Err(here(SubOpError::ReduceDim)),
                     }
                 }
                 Some(known) => match eltwise(known, attributes) {
@@ -136,11 +135,11 @@ impl FusedPlan {
                 _ => 2,
             };
             if sub.inputs.len() != arity {
-                return Err(here(format!(
-                    "{t} takes {}, the sub-op has {}",
-                    crate::message::count(arity as usize, "input"),
-                    sub.inputs.len()
-                )));
+                return Err(here(SubOpError::Inputs {
+                    op: t.clone(),
+                    count: arity,
+                    found: sub.inputs.len(),
+                }));
             }
             let mut in_shapes = Vec::new();
             let mut inputs = Vec::new();
@@ -148,13 +147,13 @@ impl FusedPlan {
                 let mut s = match operand {
                     FusedOperand::Input(n) => *shapes
                         .get(n as usize)
-                        .ok_or_else(|| here(format!("input{n} does not exist")))?,
+                        .ok_or_else(|| here(SubOpError::NoInput(n)))?,
                     FusedOperand::Intermed(k) => inter
                         .get(k as usize)
                         .copied()
                         .flatten()
-                        .ok_or_else(|| here(format!("intermed{k} holds no data")))?,
-                    FusedOperand::Dest => dest.ok_or_else(|| here("dest holds no data".into()))?,
+                        .ok_or_else(|| here(SubOpError::IntermedEmpty(k)))?,
+                    FusedOperand::Dest => dest.ok_or_else(|| here(SubOpError::DestEmpty))?,
                 };
                 let tms = sub.input_tms.get(j).cloned().unwrap_or_default();
                 for tm in &tms {
@@ -169,11 +168,9 @@ impl FusedPlan {
                         _ => false,
                     };
                     if !ok || operand == FusedOperand::Dest {
-                        return Err(here(format!(
-                            "TM {tm:?} on input {j} is not supported in a fused op"
-                        )));
+                        return Err(here(SubOpError::TmUnsupported { tm: *tm, input: j }));
                     }
-                    s = tm_shape(tm, s).map_err(|e| here(e.into()))?;
+                    s = tm_shape(tm, s).map_err(|e| here(SubOpError::Tm(e)))?;
                     max = max.max(len(s));
                 }
                 in_shapes.push(s);
@@ -189,10 +186,10 @@ impl FusedPlan {
                 SubKind::Unary { .. } => s0,
                 SubKind::Binary(_) => {
                     if in_shapes[1] != s0 {
-                        return Err(here(format!(
-                            "inputs differ in shape: {s0} and {}",
-                            in_shapes[1]
-                        )));
+                        return Err(here(SubOpError::BinaryShapes {
+                            a: s0,
+                            b: in_shapes[1],
+                        }));
                     }
                     s0
                 }
@@ -202,14 +199,15 @@ impl FusedPlan {
                     let ukt = sa.u_kt.filter(|&u| u > 0).or(op.attributes.u_kt);
                     if let (Some(mk), Some(ukt)) = (mk, ukt) {
                         if mk * ukt != s1.rt {
-                            return Err(here(format!(
-                                "m_k {mk} * u_kt {ukt} must equal input 1's rt {}",
-                                s1.rt
-                            )));
+                            return Err(here(SubOpError::MatmulMk(InnerTiles {
+                                m_k: mk,
+                                u_kt: ukt,
+                                rt: s1.rt,
+                            })));
                         }
                     }
                     if s0.ct != s1.rt || s1.z < s0.z {
-                        return Err(here(format!("matmul inputs {s0} and {s1} do not fit")));
+                        return Err(here(SubOpError::MatmulInputs { a: s0, b: s1 }));
                     }
                     Shape::new(s0.z, s0.rt, s1.ct)
                 }
@@ -236,9 +234,9 @@ impl FusedPlan {
                 FusedOutput::Intermed(k) => {
                     let slot = inter
                         .get_mut(k as usize)
-                        .ok_or_else(|| here(format!("intermed{k} does not exist")))?;
+                        .ok_or_else(|| here(SubOpError::NoIntermed(k)))?;
                     if slot.is_some() && !(reads(FusedOperand::Intermed(k)) && pops.contains(&k)) {
-                        return Err(here(format!("writes intermed{k}, which still holds data")));
+                        return Err(here(SubOpError::IntermedFull(k)));
                     }
                     *slot = Some(out);
                     op.intermed_df
@@ -285,13 +283,14 @@ impl FusedPlan {
             });
         }
         if let Some(k) = inter.iter().position(|s| s.is_some()) {
-            return Err(format!(
-                "fused op {}: intermed{k} still holds data at the end",
-                fused.id
-            ));
+            return Err(FusedError::IntermedAtEnd {
+                id: fused.id.clone(),
+                intermed: k,
+            });
         }
-        let output =
-            output.ok_or_else(|| format!("fused op {}: no sub-op writes output", fused.id))?;
+        let output = output.ok_or_else(|| FusedError::NoOutput {
+            id: fused.id.clone(),
+        })?;
         for sub in &mut subs {
             for i in &mut sub.inputs {
                 if !i.tms.is_empty() {

@@ -49,12 +49,13 @@ use super::nary::{EmbeddingPlan, SplicePlan};
 use super::ops::{
     apply_binary, apply_sfpu, eltwise, relu, Binary, Eltwise, EltwiseAttributes, Sfpu,
 };
+use super::plan_error::{InnerTiles, InputError, PlanError, QueueError, TmError};
 use super::quantize::quantize;
 use super::sparse::IdentityMatmulPlan;
 use super::tilizer::TilizerPlan;
 use super::tm::{apply_tm, pad, tm_shape, transpose_tiles, unpad, unpad_shape, Shape};
 use super::topk::TopkPlan;
-use super::{ExecError, QueueIo, Tensor};
+use super::{ExecError, OpError, QueueIo, Tensor};
 
 /// What an op computes.
 enum Kind {
@@ -99,7 +100,6 @@ fn quantized_on_read(tag: DataFormat, arch: Arch) -> bool {
 /// A queue an op writes, with the queue's `input_tms`.
 struct WritePlan {
     queue: usize,
-    name: String,
     tms: Vec<Tm>,
     /// The queue's tiles, when smaller than 32x32: the entry is written gathered from them.
     tile: Option<TileDim>,
@@ -203,11 +203,15 @@ fn sized(s: Shape, tag: DataFormat) -> Tensor {
 }
 
 /// The shape after a list of TMs, and the largest shape met on the way (in values).
-fn shapes_through(tms: &[Tm], mut s: Shape) -> Result<(Shape, usize), String> {
+fn shapes_through(tms: &[Tm], mut s: Shape) -> Result<(Shape, usize), TmError> {
     let len = |s: Shape| s.z as usize * s.rt as usize * s.ct as usize * 1024;
     let mut max = len(s);
     for tm in tms {
-        s = tm_shape(tm, s).map_err(|e| format!("TM {tm:?}: {e} (input shape {s})"))?;
+        s = tm_shape(tm, s).map_err(|why| TmError {
+            tm: *tm,
+            why,
+            shape: s,
+        })?;
         max = max.max(len(s));
     }
     Ok((s, max))
@@ -216,15 +220,11 @@ fn shapes_through(tms: &[Tm], mut s: Shape) -> Result<(Shape, usize), String> {
 /// Checks that input `index` of `op`, of `tile` tiles (smaller than 32x32), goes where ttrt
 /// models such tiles: eltwise, matmul, depthwise and reduce ops, through TMs that move or pad
 /// whole tiles. Upstream's parser takes them into no splice, embedding, fused op or topk.
-fn check_small_tile_input(op: &Op, index: usize, tile: TileDim, tms: &[Tm]) -> Result<(), String> {
-    let (h, w) = (tile.height, tile.width);
+fn check_small_tile_input(op: &Op, tile: TileDim, tms: &[Tm]) -> Result<(), InputError> {
     if let Some(t @ (OpType::Splice | OpType::Embedding | OpType::FusedOp | OpType::Topk)) =
         op.op_type.known()
     {
-        let upstream = " (upstream refuses it too)";
-        return Err(format!(
-            "input {index}: tile_dim {h}x{w} inputs of {t} are not supported{upstream}"
-        ));
+        return Err(InputError::SmallTileOp { tile, op: t });
     }
     let moves_tiles = |tm: &Tm| {
         matches!(
@@ -239,24 +239,18 @@ fn check_small_tile_input(op: &Op, index: usize, tile: TileDim, tms: &[Tm]) -> R
         )
     };
     if let Some(tm) = tms.iter().find(|tm| !moves_tiles(tm)) {
-        return Err(format!(
-            "input {index}: {tm:?} on tile_dim {h}x{w} tiles is not supported"
-        ));
+        return Err(InputError::SmallTileTm { tm: *tm, tile });
     }
     Ok(())
 }
 
 /// Checks the TMs an op input carries: golden supports `transpose` only where the op
 /// transposes inside tiles, `tile_broadcast` only inside fused ops.
-fn check_input_tms(op: &Op, index: usize, tms: &[Tm]) -> Result<(), String> {
+fn check_input_tms(op: &Op, index: usize, tms: &[Tm]) -> Result<(), InputError> {
     let t = &op.op_type;
     for tm in tms {
         match tm {
-            Tm::TileBroadcast(_) => {
-                return Err(format!(
-                    "input {index}: tile_broadcast outside a fused op is not supported"
-                ))
-            }
+            Tm::TileBroadcast(_) => return Err(InputError::TileBroadcast),
             Tm::Transpose => {
                 let ok = match t.known() {
                     Some(OpType::Matmul) => index == 1,
@@ -268,9 +262,10 @@ fn check_input_tms(op: &Op, index: usize, tms: &[Tm]) -> Result<(), String> {
                     None => false,
                 };
                 if !ok {
-                    return Err(format!(
-                        "input {index}: transpose on input {index} of {t} is not supported"
-                    ));
+                    return Err(InputError::Transpose {
+                        input: index,
+                        op: t.clone(),
+                    });
                 }
             }
             _ => {}
@@ -317,7 +312,7 @@ impl GraphPlan {
                 .find(|g| g.ops.iter().any(|o| core::ptr::eq(o, op)))
                 .map_or("", |g| g.name.as_str())
         };
-        let err_op = |op: &Op, what: String| ExecError {
+        let err_op = |op: &Op, what: PlanError| ExecError {
             message: format!(
                 "netlist {}: graph {}: op {} (line {}): {what}",
                 netlist.file,
@@ -339,11 +334,13 @@ impl GraphPlan {
                     if op_index(name).is_none() {
                         let q = queue_index(name).ok_or_else(|| {
                             let what = match netlist.op(name) {
-                                Some((other, _)) => format!(
-                                    "input {name} is an op of graph {}, which is not compiled with this one: graphs joined by ops reading ops run as one temporal graph (GraphPlan::temporal)",
-                                    other.name
-                                ),
-                                None => format!("input {name} is neither a queue nor an op of the graph"),
+                                Some((other, _)) => PlanError::InputOtherGraph {
+                                    input: name.clone(),
+                                    graph: other.name.clone(),
+                                },
+                                None => PlanError::InputUnknown {
+                                    input: name.clone(),
+                                },
                             };
                             err_op(op, what)
                         })?;
@@ -412,7 +409,7 @@ impl GraphPlan {
             if deps_done == before {
                 let stuck = all_ops.iter().zip(&plans).find(|(_, p)| p.is_none());
                 let op = stuck.map(|s| *s.0).unwrap_or(all_ops[0]);
-                return Err(err_op(op, "the ops form a cycle".to_string()));
+                return Err(err_op(op, PlanError::Cycle));
             }
         }
         let mut ops: Vec<OpPlan> = plans
@@ -435,34 +432,38 @@ impl GraphPlan {
                 continue;
             };
             let op = all_ops[i];
-            let what = |e: String| {
+            let what = |error: QueueError| {
                 err_op(
                     op,
-                    format!("output queue {} (line {}): {e}", q.name, q.line),
+                    PlanError::OutputQueue {
+                        queue: q.name.clone(),
+                        line: q.line,
+                        error,
+                    },
                 )
             };
             if q.tile_dim != op.tile_dim {
-                return Err(what(format!(
-                    "the queue's tile_dim {}x{} differs from the op's {}x{} (upstream requires them equal)",
-                    q.tile_dim.height, q.tile_dim.width, op.tile_dim.height, op.tile_dim.width
-                )));
+                return Err(what(QueueError::TileDim {
+                    queue: q.tile_dim,
+                    op: op.tile_dim,
+                }));
             }
             let small = q.tile_dim != TileDim::FULL;
             if q.input_tms
                 .iter()
                 .any(|t| matches!(t, Tm::Pad { .. } | Tm::TileBroadcast(_)))
             {
-                return Err(what(
-                    "pad and tile_broadcast in queue input_tms are not supported".into(),
-                ));
+                return Err(what(QueueError::InputTms));
             }
             let s = shapes[i].unwrap_or(Shape::new(0, 0, 0));
-            let (after, max) = shapes_through(&q.input_tms, s).map_err(what)?;
+            let (after, max) =
+                shapes_through(&q.input_tms, s).map_err(|e| what(QueueError::Tm(e)))?;
             if after != entry_shape(q) {
-                return Err(what(format!(
-                    "the op's output {s} becomes {after} after the queue's input_tms, but a queue entry is {}",
-                    entry_shape(q)
-                )));
+                return Err(what(QueueError::Shape {
+                    output: s,
+                    after,
+                    entry: entry_shape(q),
+                }));
             }
             let mut t = sized(after, op.out_df);
             t.data.reserve(max.saturating_sub(t.data.len()));
@@ -470,7 +471,6 @@ impl GraphPlan {
             spare.data.reserve(max);
             ops[i].writes.push(WritePlan {
                 queue: qi,
-                name: q.name.clone(),
                 tms: q.input_tms.clone(),
                 tile: small.then_some(q.tile_dim),
                 t,
@@ -786,11 +786,19 @@ impl GraphPlan {
                 }
                 Node::Op(i) => {
                     let op = &mut ops[i];
-                    run_op(op, values, *arch, io).map_err(|e| ExecError {
-                        message: format!(
-                            "netlist {file}: graph {graph}: op {} (line {}): {e}",
-                            op.name, op.line
-                        ),
+                    run_op(op, values, *arch, io).map_err(|e| {
+                        let what = match e {
+                            OpFailure::Op(e) => e.to_string(),
+                            OpFailure::Write { queue, error } => {
+                                format!("writing queue {}: {error}", queue_names[queue])
+                            }
+                        };
+                        ExecError {
+                            message: format!(
+                                "netlist {file}: graph {graph}: op {} (line {}): {what}",
+                                op.name, op.line
+                            ),
+                        }
                     })?;
                 }
             }
@@ -799,8 +807,26 @@ impl GraphPlan {
     }
 }
 
+/// Why an op failed while it ran: its computation, or the host's write of a queue it feeds.
+enum OpFailure<E> {
+    Op(OpError),
+    Write { queue: usize, error: E },
+}
+
+impl<E> From<OpError> for OpFailure<E> {
+    fn from(e: OpError) -> Self {
+        OpFailure::Op(e)
+    }
+}
+
+impl<E> From<&'static str> for OpFailure<E> {
+    fn from(what: &'static str) -> Self {
+        OpFailure::Op(OpError::Tm(what))
+    }
+}
+
 /// Steps 1-5 of the pipeline for one input.
-fn prepare_input(input: &mut InputPlan, src: &Tensor, arch: Arch) -> Result<(), String> {
+fn prepare_input(input: &mut InputPlan, src: &Tensor, arch: Arch) -> Result<(), OpError> {
     input.direct = input.as_read;
     if input.direct {
         return Ok(());
@@ -843,7 +869,7 @@ fn run_op<IO: QueueIo + ?Sized>(
     values: &mut [Tensor],
     arch: Arch,
     io: &mut IO,
-) -> Result<(), String> {
+) -> Result<(), OpFailure<IO::Error>> {
     for input in op.inputs.iter_mut() {
         prepare_input(input, &values[input.slot], arch)?;
     }
@@ -880,8 +906,10 @@ fn run_op<IO: QueueIo + ?Sized>(
     let out = &values[op.slot];
     for w in op.writes.iter_mut() {
         if w.tms.is_empty() && w.tile.is_none() {
-            io.write(w.queue, out)
-                .map_err(|e| format!("writing queue {}: {e}", w.name))?;
+            io.write(w.queue, out).map_err(|error| OpFailure::Write {
+                queue: w.queue,
+                error,
+            })?;
             continue;
         }
         w.t.copy_from(out);
@@ -896,14 +924,16 @@ fn run_op<IO: QueueIo + ?Sized>(
         if let Some(tile) = w.tile {
             w.t.gather_tiles(tile);
         }
-        io.write(w.queue, &w.t)
-            .map_err(|e| format!("writing queue {}: {e}", w.name))?;
+        io.write(w.queue, &w.t).map_err(|error| OpFailure::Write {
+            queue: w.queue,
+            error,
+        })?;
     }
     Ok(())
 }
 
 /// The op's computation proper, from its prepared inputs into `out`.
-fn compute(op: &mut OpPlan, values: &[Tensor], out: &mut Tensor) -> Result<(), String> {
+fn compute(op: &mut OpPlan, values: &[Tensor], out: &mut Tensor) -> Result<(), OpError> {
     let ins = &op.inputs;
     let input = |k: usize| {
         let i = &ins[k];
@@ -959,7 +989,7 @@ fn compile_op(
     arch: Arch,
     slot_of: &dyn Fn(&str) -> usize,
     slot: usize,
-) -> Result<(OpPlan, Shape), String> {
+) -> Result<(OpPlan, Shape), PlanError> {
     let a = &op.attributes;
     let t = &op.op_type;
     // An op's output has the op's tile_dim, a queue's entries the queue's.
@@ -983,12 +1013,13 @@ fn compile_op(
     let mut shapes = Vec::new();
     for (k, name) in op.inputs.iter().enumerate() {
         let tms = op.input_tms.get(k).cloned().unwrap_or_default();
-        check_input_tms(op, k, &tms)?;
+        let input_error = |error| PlanError::Input { input: k, error };
+        check_input_tms(op, k, &tms).map_err(input_error)?;
         let unpad_attr = op.input_unpad.get(k).copied().flatten();
         let pad_attr = op.input_pad.get(k).copied().flatten();
         let mut tile = tile_of(name);
         if tile != TileDim::FULL {
-            check_small_tile_input(op, k, tile, &tms)?;
+            check_small_tile_input(op, tile, &tms).map_err(input_error)?;
             // Each transpose swaps the tiles' height and width.
             for _ in tms.iter().filter(|tm| matches!(tm, Tm::Transpose)) {
                 tile = TileDim {
@@ -1005,9 +1036,10 @@ fn compile_op(
                 .then_some(tile);
         let mut s = in_shapes[k];
         if let Some(u) = unpad_attr {
-            s = unpad_shape(s, u.rt, u.ct).map_err(|e| format!("input {k}: {e}"))?;
+            s = unpad_shape(s, u.rt, u.ct).map_err(|e| input_error(InputError::Unpad(e)))?;
         }
-        let (mut s, mut max) = shapes_through(&tms, s).map_err(|e| format!("input {k}: {e}"))?;
+        let (mut s, mut max) =
+            shapes_through(&tms, s).map_err(|e| input_error(InputError::Tm(e)))?;
         if let Some(p) = pad_attr {
             s = Shape::new(s.z, s.rt + p.rt, s.ct + p.ct);
             max = max.max(s.z as usize * s.rt as usize * s.ct as usize * 1024);
@@ -1047,22 +1079,23 @@ fn compile_op(
         });
         shapes.push(s);
     }
-    let need = |count: usize| -> Result<(), String> {
+    let need = |op: OpType, count: usize| -> Result<(), PlanError> {
         if shapes.len() != count {
-            return Err(format!(
-                "{t} takes {}, the op has {}",
-                crate::message::count(count, "input"),
-                shapes.len()
-            ));
+            return Err(PlanError::Inputs {
+                op,
+                count,
+                found: shapes.len(),
+            });
         }
         Ok(())
     };
-    let same = |i: usize, j: usize, what: &str| -> Result<(), String> {
+    let same = |op: OpType, i: usize, j: usize| -> Result<(), PlanError> {
         if shapes[i] != shapes[j] {
-            return Err(format!(
-                "{what}: input {i} has shape {} and input {j} {} after their TMs; they must be equal",
-                shapes[i], shapes[j]
-            ));
+            return Err(PlanError::InputShapes {
+                op,
+                a: (i, shapes[i]),
+                b: (j, shapes[j]),
+            });
         }
         Ok(())
     };
@@ -1072,7 +1105,7 @@ fn compile_op(
         None | Some(Dim::Rc) => Dim::Rc,
         Some(Dim::R) => Dim::R,
         Some(Dim::C) => Dim::C,
-        Some(Dim::Z) => return Err("vector: z is not supported".into()),
+        Some(Dim::Z) => return Err(PlanError::VectorZ),
     };
     // Golden's SFPU op forces `rc` when its input tiles are 16 or fewer rows or columns.
     let vector = if tile0 != TileDim::FULL {
@@ -1084,7 +1117,7 @@ fn compile_op(
     let mut int8_output = false;
     let mut reserve = 0;
     let Some(known) = t.known() else {
-        return Err(format!("op type {t} is not supported"));
+        return Err(PlanError::UnsupportedType(t.clone()));
     };
     let (kind, shape) = match known {
         OpType::Matmul if a.identity => {
@@ -1094,34 +1127,33 @@ fn compile_op(
         OpType::Matmul => {
             let gelu = super::matmul::fused_sfpu(a.sfpu_op.as_deref(), vector)?;
             if a.requant && a.dequant {
-                return Err("matmul with both requant and dequant is not supported".into());
+                return Err(PlanError::MatmulRequantDequant);
             }
-            need(2 + a.bias as usize + (a.requant || a.dequant) as usize)?;
+            need(
+                known,
+                2 + a.bias as usize + (a.requant || a.dequant) as usize,
+            )?;
             let (s0, s1) = (shapes[0], shapes[1]);
             if s0.ct != s1.rt {
-                return Err(format!(
-                    "matmul inner dimensions differ: input 0 {s0} and input 1 {s1}"
-                ));
+                return Err(PlanError::MatmulInner { a: s0, b: s1 });
             }
             if let (Some(mk), Some(ukt)) = (a.m_k, a.u_kt) {
                 if mk * ukt != s1.rt {
-                    return Err(format!(
-                        "m_k {mk} * u_kt {ukt} must equal input 1's rt {} (after TMs)",
-                        s1.rt
-                    ));
+                    return Err(PlanError::MatmulMk(InnerTiles {
+                        m_k: mk,
+                        u_kt: ukt,
+                        rt: s1.rt,
+                    }));
                 }
             }
             if s1.z < s0.z {
-                return Err(format!("input 1 has t {} below input 0's t {}", s1.z, s0.z));
+                return Err(PlanError::MatmulT { t0: s0.z, t1: s1.z });
             }
             let mut out = Shape::new(s0.z, s0.rt, s1.ct);
             let accumulate = if a.accumulate {
                 let z = a.z.unwrap_or(0);
                 if z == 0 || s0.z % z != 0 || s0.z <= 1 {
-                    return Err(format!(
-                        "accumulate with z {z} does not divide input t {}",
-                        s0.z
-                    ));
+                    return Err(PlanError::MatmulAccumulate { z, t: s0.z });
                 }
                 out.z /= z;
                 Some(z)
@@ -1130,7 +1162,11 @@ fn compile_op(
             };
             for (k, s) in shapes.iter().enumerate().skip(2) {
                 if *s != out {
-                    return Err(format!("input {k} has shape {s} but the product is {out}"));
+                    return Err(PlanError::MatmulInput {
+                        input: k,
+                        shape: *s,
+                        product: out,
+                    });
                 }
             }
             int8_output = a.requant;
@@ -1146,49 +1182,39 @@ fn compile_op(
             (Kind::Matmul(extras), out)
         }
         OpType::Depthwise => {
-            need(2 + a.bias as usize)?;
+            need(known, 2 + a.bias as usize)?;
             if a.u_kt.is_some_and(|u| u != 1) {
-                return Err("depthwise needs u_kt 1".into());
+                return Err(PlanError::DepthwiseUkt);
             }
             let (s0, s1) = (shapes[0], shapes[1]);
             let kernels = s1.rt;
             if a.m_k.is_some_and(|m| m != kernels) || kernels == 0 || s0.ct % kernels != 0 {
-                return Err(format!(
-                    "depthwise kernel count (input 1 rt {kernels}) must equal m_k and divide input 0's ct {}",
-                    s0.ct
-                ));
+                return Err(PlanError::DepthwiseKernels { kernels, ct: s0.ct });
             }
             let out = Shape::new(s0.z, s0.rt, s0.ct / kernels);
             if s1.ct != out.ct || s1.z < s0.z {
-                return Err(format!("depthwise input 1 {s1} does not fit input 0 {s0}"));
+                return Err(PlanError::DepthwiseInputs { a: s0, b: s1 });
             }
             if a.bias && shapes[2] != out {
-                return Err(format!(
-                    "the bias {} differs from the output {out}",
-                    shapes[2]
-                ));
+                return Err(PlanError::DepthwiseBias {
+                    bias: shapes[2],
+                    output: out,
+                });
             }
             (Kind::Depthwise { bias: a.bias }, out)
         }
         OpType::Reduce => {
-            need(1)?;
+            need(known, 1)?;
             match a.reduce_type {
                 Some(ReduceFunc::Max) => {}
-                Some(_) => {
-                    return Err(
-                        "reduce type avg/sum is not supported (golden's parser rejects it)".into(),
-                    )
-                }
-                None => return Err("reduce without type is not supported".into()),
+                Some(_) => return Err(PlanError::ReduceType),
+                None => return Err(PlanError::ReduceNoType),
             }
-            let dim = a.dim.ok_or("reduce without dim is not supported")?;
+            let dim = a.dim.ok_or(PlanError::ReduceNoDim)?;
             let z = if dim == Dim::Z {
                 let z = a.z.unwrap_or(0);
                 if z == 0 || shapes[0].z % z != 0 {
-                    return Err(format!(
-                        "reduce z {z} does not divide input t {}",
-                        shapes[0].z
-                    ));
+                    return Err(PlanError::ReduceZ { z, t: shapes[0].z });
                 }
                 z
             } else {
@@ -1203,58 +1229,32 @@ fn compile_op(
             (Kind::Splice(plan), declared)
         }
         OpType::Embedding => {
-            need(2)?;
+            need(known, 2)?;
             let plan = EmbeddingPlan::new(op, &shapes, declared)?;
             (Kind::Embedding(plan), declared)
         }
         OpType::FusedOp => {
-            let id = a
-                .fused_op_id
-                .as_deref()
-                .ok_or("fused_op without fused_op_id")?;
+            let id = a.fused_op_id.as_deref().ok_or(PlanError::FusedNoId)?;
             let fused = netlist
                 .fused_op(id)
-                .ok_or_else(|| format!("fused op {id} is not defined"))?;
+                .ok_or_else(|| PlanError::FusedUndefined { id: id.into() })?;
             let (plan, s) = FusedPlan::new(fused, op, &shapes)?;
             (Kind::Fused(plan), s)
         }
         OpType::Topk => {
-            need(2)?;
+            need(known, 2)?;
             let (plan, s) = TopkPlan::new(op, &shapes)?;
             (Kind::Topk(plan), s)
         }
         OpType::Tilizer => {
-            need(1)?;
+            need(known, 1)?;
             (
-                Kind::Tilizer(tilizer.take().ok_or("tilizer not checked")?),
+                Kind::Tilizer(tilizer.take().ok_or(PlanError::TilizerUnchecked)?),
                 shapes[0],
             )
         }
-        OpType::Datacopy
-        | OpType::Nop
-        | OpType::EthernetDatacopy
-        | OpType::Exp
-        | OpType::Log
-        | OpType::Sqrt
-        | OpType::Gelu
-        | OpType::GeluDerivative
-        | OpType::Reciprocal
-        | OpType::Sigmoid
-        | OpType::Dropout
-        | OpType::Tanh
-        | OpType::Square
-        | OpType::Power
-        | OpType::Sine
-        | OpType::Cosine
-        | OpType::Lrelu
-        | OpType::Abs
-        | OpType::Add
-        | OpType::Subtract
-        | OpType::Multiply
-        | OpType::Maximum
-        | OpType::Quantization
-        | OpType::Requantization
-        | OpType::Dequantization => {
+        // Every other type is elementwise (`eltwise` says what each computes).
+        _ => {
             let attributes = EltwiseAttributes {
                 exponent: a.exponent,
                 slope: a.slope,
@@ -1263,23 +1263,24 @@ fn compile_op(
             };
             match eltwise(known, attributes) {
                 Some(Eltwise::Binary(b)) => {
-                    need(2)?;
-                    same(0, 1, known.name())?;
+                    need(known, 2)?;
+                    same(known, 0, 1)?;
                     int8_output = b.forces_int8();
                     (Kind::Binary(b), shapes[0])
                 }
                 Some(Eltwise::Unary(f)) => {
-                    need(1)?;
+                    need(known, 1)?;
                     (Kind::Unary { op: f, vector }, shapes[0])
                 }
-                None => return Err(format!("op type {t} is not supported")),
+                None => return Err(PlanError::UnsupportedType(t.clone())),
             }
         }
     };
     if shape != declared {
-        return Err(format!(
-            "the computed output shape {shape} differs from the declared shape {declared} (grid_size * mblock * ublock, t)"
-        ));
+        return Err(PlanError::OutputShape {
+            computed: shape,
+            declared,
+        });
     }
     let relu = (a.relu_en && !t.is(OpType::FusedOp))
         .then_some((a.relu_mode, a.relu_threshold.unwrap_or(0.0)));

@@ -64,12 +64,7 @@ pub fn matmul(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
     }
     let (row_blocks, groups) = (m.div_ceil(ROW_BLOCK), n.div_ceil(COLUMN_GROUP));
     let per_slice = row_blocks * groups;
-    let out = SharedOut(
-        dst.data.as_mut_ptr(),
-        dst.data.len(),
-        dst.rows(),
-        dst.cols(),
-    );
+    let out = SharedOut::of(dst);
     let task = |index: usize| {
         let (z, rest) = (index / per_slice, index % per_slice);
         let (block, group) = (rest / groups, rest % groups);
@@ -127,12 +122,7 @@ fn matmul_avx512(in0: &Tensor, in1: &Tensor, dst: &mut Tensor) {
     let group = (n / 8).clamp(1, WIDE_COLUMN_GROUP);
     let groups = n.div_ceil(group);
     let per_slice = row_blocks * groups;
-    let out = SharedOut(
-        dst.data.as_mut_ptr(),
-        dst.data.len(),
-        dst.rows(),
-        dst.cols(),
-    );
+    let out = SharedOut::of(dst);
     let (a_cols, out_cols) = (in0.cols(), dst.cols());
     let a_slice = in0.slice_len();
     let (b_rows, b_cols) = (in1.rows(), in1.cols());
@@ -210,6 +200,16 @@ struct SharedOut(*mut f32, usize, usize, usize);
 unsafe impl Sync for SharedOut {}
 
 impl SharedOut {
+    /// `dst`'s values, for threads to write disjoint tiles of.
+    fn of(dst: &mut Tensor) -> SharedOut {
+        SharedOut(
+            dst.data.as_mut_ptr(),
+            dst.data.len(),
+            dst.rows(),
+            dst.cols(),
+        )
+    }
+
     /// Writes `tile` as tile `(z, r, c)`, as [`scatter`] does.
     ///
     /// # Safety

@@ -19,6 +19,7 @@ pub mod matmul;
 mod nary;
 mod op_error;
 pub mod ops;
+mod plan_error;
 pub mod quantize;
 pub mod sparse;
 pub mod tilizer;

@@ -340,13 +340,6 @@ impl From<ComputeError> for OpError {
     }
 }
 
-/// The plan of a graph still gathers its failures as text (with the op and queue in front).
-impl From<OpError> for String {
-    fn from(e: OpError) -> Self {
-        alloc::string::ToString::to_string(&e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! Each `OpError` prints the text the engine printed when these failures were strings.
@@ -605,7 +598,6 @@ mod tests {
         ];
         for (e, text) in cases {
             assert_eq!(e.to_string(), text);
-            assert_eq!(String::from(e), text);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! notes/metal-dispatch.md, "Allocator"). Every expected address, offset and size below is
 //! worked out by hand from the rules, not by asking the code a second way.
 
-mod support;
+use crate::support;
 
 use support::XorShift;
 use ttrt::format::DataFormat;

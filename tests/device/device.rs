@@ -2,10 +2,7 @@
 //! tensors"), one test per rule, on the simulated chip driven by a worker thread per CQ (as the
 //! C API opens it). Expected values are computed on the host; texts are upstream's.
 
-mod support;
-
-#[path = "support/served.rs"]
-mod served;
+use crate::support::served;
 
 use served::Dev;
 use ttrt::compute::{BinaryOp, UnaryOp};

@@ -1,8 +1,7 @@
 //! The simulated chip in a device process (`ttrt sim-device`), reached only through shared
 //! memory: what crosses the boundary, and what happens when either side goes away.
 
-#[path = "support/sim_device.rs"]
-mod sim_device;
+use crate::support::{sim_device, test_name};
 
 use std::ffi::CString;
 use std::process::{Command, Stdio};
@@ -301,7 +300,11 @@ fn clients_share_one_device_and_a_dead_clients_state_is_freed() {
     // attached: the device frees each one's slot, or the ninth could not attach.
     for seed in 0..16u8 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["child_attaches_writes_and_waits", "--exact", "--nocapture"])
+            .args([
+                test_name(module_path!(), "child_attaches_writes_and_waits").as_str(),
+                "--exact",
+                "--nocapture",
+            ])
             .env("TTRT_SIM_CHILD", d.device())
             .env("TTRT_SIM_SEED", seed.to_string())
             .stdout(Stdio::piped())
@@ -352,7 +355,7 @@ fn clients_share_one_device_and_a_dead_clients_state_is_freed() {
 #[test]
 fn the_readme_route_serves_the_main_job_from_a_device_process() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let marker = "<!-- run by tests/sim_device.rs -->\n```sh\n";
+    let marker = "<!-- run by tests/device/sim_device.rs -->\n```sh\n";
     let start = text
         .find(marker)
         .expect("README.md has the sim-device block")

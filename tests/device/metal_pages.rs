@@ -3,8 +3,7 @@
 //! ttnn's byte for byte. The expectations are ttnn's own output, made by
 //! tests/fixtures/ttnn/gen.py (ttnn 0.81.1) and committed, so no ttnn is needed here.
 
-#[path = "support/served.rs"]
-mod served;
+use crate::support::served;
 
 use served::Dev;
 use ttrt::format::DataFormat;

@@ -2,7 +2,7 @@
 //! another way: Buda tiles from the tile codecs and the queue tilizer, f64 math of the host
 //! libm, hand-worked special cases of golden-ops.md, and a plain loop in golden's matmul order.
 
-mod support;
+use crate::support;
 
 use support::XorShift;
 use ttrt::compute::{

@@ -2,8 +2,7 @@
 //! where asked, in order with the CQ's other commands and with events between CQs, and a
 //! failing kernel's text comes back from the next blocking call.
 
-#[path = "support/served.rs"]
-mod served;
+use crate::support::served;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;

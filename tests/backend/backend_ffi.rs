@@ -2,8 +2,7 @@
 //! that disagree with the netlist, and memory the backend does not own. Each returns its status
 //! and a one-line message; none crashes.
 
-#[path = "support/digits_ffi.rs"]
-mod digits_ffi;
+use crate::support::digits_ffi;
 
 use std::ffi::{CStr, CString};
 use std::ptr;

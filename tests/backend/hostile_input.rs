@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::ptr;
 
+use crate::support::test_name;
+
 use ttrt::ffi::backend::*;
 use ttrt::ffi::device::*;
 use ttrt::ffi::error::ttrt_last_error_message;
@@ -31,7 +33,12 @@ fn isolated(name: &str, body: impl FnOnce()) {
         return;
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            test_name(module_path!(), name).as_str(),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, name)
         .env("RUST_BACKTRACE", "1")
         .output()
@@ -367,7 +374,12 @@ fn a_panic_inside_an_exported_call_prints_nothing_and_the_hosts_own_panics_still
     }
     isolated(name, || {});
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            test_name(module_path!(), name).as_str(),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, name)
         .env("TTRT_HOSTILE_HOST_PANIC", "1")
         .output()

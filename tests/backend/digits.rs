@@ -3,7 +3,7 @@
 //! well as examples/digits/train.py said it would; and `ttrt pack` rebuilds the committed
 //! examples/digits.tti byte for byte. No Python needed.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -13,8 +13,7 @@ use ttrt::ffi::format::{ttrt_io_desc, ttrt_tensor_desc};
 use ttrt::ffi::image::*;
 use ttrt::ffi::status::ttrt_status;
 
-#[path = "support/copy_netlist.rs"]
-mod copy_netlist;
+use crate::support::copy_netlist;
 use copy_netlist::NETLIST;
 
 /// Long enough for a loaded machine; only a hang reaches it.
@@ -362,7 +361,7 @@ fn close_during_a_trace_capture_ends_the_capture_and_closes() {
 
 /// Not a check: measures how long a waiter takes to return once finish is called, next to an
 /// event round trip on a device in the same run. Run with
-/// `cargo test --release --test cancellation -- --ignored --nocapture`.
+/// `cargo test --release --test backend measure_the_wake_up_of_a_waiter -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn measure_the_wake_up_of_a_waiter() {

@@ -14,8 +14,7 @@
 use ttrt::backend::{Backend, BackendConfig};
 use ttrt::format::{DataFormat, HostTensor, HostTensorMut};
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 const NETLIST: &str = r#"
 devices:

@@ -36,7 +36,6 @@ const SUITES: &[(&str, &[&str])] = &[
     ("backend_steady_state_graphs", &[]),
     ("backend_timeouts", &[]),
     ("pipeline", &[]),
-    ("pipeline_ffi", &[]),
     ("pipeline_steady_state", &[]),
     ("c_abi", &[]),
     // The C examples, built with CMake against the installed library.

@@ -5,8 +5,7 @@
 
 #![allow(clippy::result_large_err)] // the runtime's errors carry their text inline
 
-#[path = "support/served.rs"]
-mod served;
+use crate::support::served;
 
 use served::Dev;
 use ttrt::compute::UnaryOp;

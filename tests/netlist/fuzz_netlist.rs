@@ -4,9 +4,9 @@
 //! the mutations reach validation and not only the YAML scanner. `cargo fuzz run netlist`
 //! explores further on nightly.
 
-include!("../fuzz/netlist_case.rs");
+include!("../../fuzz/netlist_case.rs");
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! `verif/error_tests/` reads and validates, a few values match the file text, and every file
 //! under `verif/error_tests/` is rejected with a message that states its reason.
 
-mod support;
+use crate::support;
 
 use support::{corpus, yaml_files};
 

@@ -1,7 +1,7 @@
 //! The test-side reference checked on its own: quantizers, TMs, ops, stimulus and comparison
 //! rules on tiny cases whose expected values are worked out by hand here.
 
-mod support;
+use crate::support;
 
 use support::compare::{close, compare, default_config, pcc, pcc_passes};
 use support::reference::*;

@@ -2,7 +2,7 @@
 //! graphs of a temporal graph together,
 //! and reports the ones ttrt refuses, with the reason.
 
-mod support;
+use crate::support;
 
 use support::{corpus, yaml_files};
 

@@ -27,7 +27,7 @@
 //! initialize (queues overlapping in DRAM) passes when the backend's initialize fails saying
 //! so, and is counted as refused.
 
-mod support;
+use crate::support;
 
 use support::{corpus, yaml_files};
 

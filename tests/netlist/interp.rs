@@ -2,7 +2,7 @@
 //! queue settings and their defaults, pointer bindings, params, allocation, and every program
 //! of the upstream netlist corpus.
 
-mod support;
+use crate::support;
 
 use support::{corpus, yaml_files};
 

@@ -3,7 +3,7 @@
 //! `ttrt pack` then `ttrt info` round-trips; broken images fail at open with the right status
 //! and a message naming file, member and key; the C API over all of it.
 
-mod support;
+use crate::support;
 
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};

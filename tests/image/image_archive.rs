@@ -4,7 +4,7 @@
 //! exact names and bytes; and every malformed or hostile archive rejected with one line that
 //! says what and names the member.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

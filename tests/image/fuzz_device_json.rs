@@ -4,9 +4,9 @@
 //! whatever parses round-trips through `to_json`. `cargo fuzz run device_json` explores
 //! further on nightly.
 
-include!("../fuzz/device_json_case.rs");
+include!("../../fuzz/device_json_case.rs");
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::XorShift;

@@ -4,9 +4,9 @@
 //! checksums repaired in half the cases so the mutations reach past the checksum. No input may
 //! panic. `cargo fuzz run archive` explores further on nightly.
 
-include!("../fuzz/archive_case.rs");
+include!("../../fuzz/archive_case.rs");
 
-mod support;
+use crate::support;
 
 use support::XorShift;
 use ttrt::image::archive::TarWriter;

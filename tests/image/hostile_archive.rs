@@ -15,6 +15,8 @@ use miniz_oxide::deflate::core::{
     compress_to_output, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
 };
 
+use crate::support::test_name;
+
 use ttrt::image::{Image, ImageConfig, ImageErrorKind};
 
 const CHILD: &str = "TTRT_HOSTILE_ARCHIVE_CASE";
@@ -224,7 +226,12 @@ struct Outcome {
 /// before this fix failed to allocate the bombs rather than filling the machine).
 fn open_in_child(case: &str, path: &Path) -> Outcome {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([case, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            test_name(module_path!(), case).as_str(),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, case)
         .env(ARCHIVE, path)
         .output()

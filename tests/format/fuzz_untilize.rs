@@ -2,9 +2,9 @@
 //! shaped so they reach the codecs, not only the argument checks): no input panics or touches
 //! memory outside its buffers. `cargo fuzz run untilize` explores further on nightly.
 
-include!("../fuzz/untilize_case.rs");
+include!("../../fuzz/untilize_case.rs");
 
-mod support;
+use crate::support;
 
 use support::XorShift;
 

@@ -2,7 +2,7 @@
 //! The general path is taken for the same values by viewing them with a column stride of 8
 //! bytes (every other float of an interleaved buffer).
 
-mod support;
+use crate::support;
 
 use support::XorShift;
 use ttrt::format::{

@@ -37,7 +37,7 @@ const SUITES: &[(&str, &[&str])] = &[
     ("backend_timeouts", &[]),
     ("pipeline", &[]),
     ("pipeline_steady_state", &[]),
-    ("c_abi", &[]),
+    ("ffi", &["c_abi::"]),
     // The C examples, built with CMake against the installed library.
     (
         "packaging",

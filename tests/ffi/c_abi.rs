@@ -2,7 +2,7 @@
 //! warnings with its layouts pinned, a C program exercises the error model against libttrt.so,
 //! the shared library carries its SONAME and exports nothing but `ttrt_*`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

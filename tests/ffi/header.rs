@@ -33,7 +33,7 @@ fn checked_in_header_matches_src_ffi() {
             );
         panic!(
             "include/ttrt.h differs from what src/ffi generates (first difference at line {line}); \
-             regenerate with: TTRT_BLESS=1 cargo test --release --test header"
+             regenerate with: TTRT_BLESS=1 cargo test --release --test ffi header::"
         );
     }
 }

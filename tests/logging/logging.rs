@@ -2,8 +2,7 @@
 //! (info), each program run (debug), queue traffic (trace); `TTRT_LOG` read by
 //! `ttrt_init_log_from_env`. Logging is process-wide, so the tests here take turns.
 
-#[path = "support/digits_ffi.rs"]
-mod digits_ffi;
+use crate::support::digits_ffi;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Mutex;

@@ -157,12 +157,9 @@ fn output_into_a_closed_pipe_ends_quietly() {
     }
 }
 
-#[allow(dead_code)]
-#[path = "../src/bin/bench/bert.rs"]
-mod bert;
+use crate::bert;
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 /// `ttrt run ARGS` from the repository root: status code, stdout, stderr.
 fn run(args: &[&str]) -> (Option<i32>, String, String) {

@@ -10,7 +10,7 @@
 //! Needs the nightly toolchain and a C compiler with libasan and libubsan: outside CI a missing
 //! one skips the test with the reason; in CI (`CI` set) it fails (.ci/run installs them).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

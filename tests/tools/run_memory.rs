@@ -3,12 +3,9 @@
 
 use std::process::Command;
 
-#[allow(dead_code)]
-#[path = "../src/bin/bench/bert.rs"]
-mod bert;
+use crate::bert;
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 /// Peak resident set of the children waited for so far, in bytes (Linux reports KiB).
 fn children_max_rss() -> u64 {

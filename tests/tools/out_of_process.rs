@@ -4,8 +4,7 @@
 //! each of them attach to it over shared memory instead of creating the chip in process; the
 //! tests themselves are the same binaries `cargo test` just built and ran in process.
 
-#[path = "support/sim_device.rs"]
-mod sim_device;
+use crate::support::sim_device;
 
 use std::path::PathBuf;
 use std::process::Command;

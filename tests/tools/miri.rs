@@ -7,7 +7,7 @@
 //! Miri is slow, so this runs in CI (`CI` set, where a missing Miri fails the test; .ci/run
 //! installs it) or when `TTRT_MIRI=1`; otherwise it says how to run it and skips.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -1,7 +1,6 @@
 //! The Buda backend: its lifecycle and C functions, blocking calls and their cancellation,
 //! pre-tilized tensors, dual-view rams, temporal graphs, the tilizer, golden mode, small tiles,
-//! the digits example, hostile sizes and the names in error texts. One test binary, one module
-//! per file.
+//! the digits example and hostile sizes. One test binary, one module per file.
 //!
 //! The timeouts read from the environment at create (tests/backend_timeouts.rs) and the
 //! allocation counts (tests/*steady_state*.rs) need a process of their own, so they are not
@@ -16,7 +15,6 @@ mod backend_tbin;
 mod cancellation;
 mod digits;
 mod dual_view_ram;
-mod error_texts;
 mod golden_mode;
 mod hostile_input;
 mod small_tiles;

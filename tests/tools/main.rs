@@ -1,10 +1,12 @@
-//! The command-line tool and the checks around the library: `ttrt` itself, the memory of
-//! `ttrt run`, Miri and the sanitizers, and the out-of-process column of the test matrix. One
-//! test binary, one module per file.
+//! The command-line tool and the checks around the library: `ttrt` itself, Miri and the
+//! sanitizers, and the out-of-process column of the test matrix. One test binary, one module
+//! per file.
 //!
-//! The README's install routes (tests/packaging.rs, tests/cross.rs) share one checkout of the
-//! repository, which `out_of_process` has the packaging tests rebuild in a child: they stay in
-//! binaries of their own.
+//! Not here, as they need their process to themselves: the peak memory of `ttrt run`
+//! (tests/run_memory.rs reads the largest resident size of any child the process waited for),
+//! and the README's install routes (tests/packaging.rs, tests/cross.rs), which share one
+//! checkout of the repository that `out_of_process` has the packaging tests rebuild in a
+//! child.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -16,5 +18,4 @@ mod bert;
 mod cli;
 mod miri;
 mod out_of_process;
-mod run_memory;
 mod sanitizers;

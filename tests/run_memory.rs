@@ -3,9 +3,11 @@
 
 use std::process::Command;
 
-use crate::bert;
+#[allow(dead_code)]
+#[path = "../src/bin/bench/bert.rs"]
+mod bert;
 
-use crate::support;
+mod support;
 
 /// Peak resident set of the children waited for so far, in bytes (Linux reports KiB).
 fn children_max_rss() -> u64 {

@@ -3,7 +3,7 @@
 // the input or an allocation the input cannot justify; what is accepted must keep the reader's
 // promises (a member's bytes are its declared size, names are safe and found by `find`).
 // Shared by the cargo-fuzz target (fuzz/fuzz_targets/archive.rs) and the stable test
-// (tests/fuzz_archive.rs).
+// (tests/image/fuzz_archive.rs).
 
 use ttrt::image::archive::Archive;
 

@@ -2,7 +2,7 @@
 // compile_and_runtime_config.json. Any input must give Ok or an error, never a panic; what
 // parses must survive `to_json` and parse back equal, and its tensor entries must check
 // against arbitrary member bytes without a panic. Shared by the cargo-fuzz target
-// (fuzz/fuzz_targets/device_json.rs) and the stable test (tests/fuzz_device_json.rs).
+// (fuzz/fuzz_targets/device_json.rs) and the stable test (tests/image/fuzz_device_json.rs).
 
 use ttrt::image::device_json::DeviceJson;
 use ttrt::image::runtime_config::RuntimeConfig;

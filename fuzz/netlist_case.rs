@@ -2,7 +2,7 @@
 // replaced), go through YAML, the schema reader and validation. Any input must give Ok or one
 // error line, never a panic, an overflow or an allocation sized by the input's numbers. Shared
 // by the cargo-fuzz target (fuzz/fuzz_targets/netlist.rs) and the stable test
-// (tests/fuzz_netlist.rs).
+// (tests/netlist/fuzz_netlist.rs).
 
 /// Returns whether the case parsed and validated (so a test can check mutations still reach
 /// the later passes).

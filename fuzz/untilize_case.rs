@@ -1,7 +1,7 @@
 // One fuzz case for untilize (and tilize back): arbitrary bytes become a queue layout, a host
 // tensor description (shape, strides, format, possibly nonsensical) and source bytes. Any input
 // must give Ok or an error, never a panic or an access outside the buffers. Shared by the
-// cargo-fuzz target (fuzz/fuzz_targets/untilize.rs) and the stable test (tests/fuzz_untilize.rs).
+// cargo-fuzz target (fuzz/fuzz_targets/untilize.rs) and the stable test (tests/format/fuzz_untilize.rs).
 
 use ttrt::format::{
     tilize, untilize, Arch, DataFormat, HostTensor, HostTensorMut, IoLayout, QueueLayout, Rounding, TileDim,

@@ -7,9 +7,8 @@ use ttrt::backend::{Backend, BackendConfig, BackendErrorKind};
 use ttrt::format::{DataFormat, HostTensor};
 use ttrt::netlist;
 
-#[path = "support/copy_netlist.rs"]
-mod copy_netlist;
-use copy_netlist::NETLIST;
+mod support;
+use support::copy_netlist::NETLIST;
 
 const VARS: [&str; 3] = [
     "TT_BACKEND_PUSH_TIMEOUT",

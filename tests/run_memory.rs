@@ -7,7 +7,6 @@ use std::process::Command;
 #[path = "../src/bin/bench/bert.rs"]
 mod bert;
 
-#[path = "support/mod.rs"]
 mod support;
 
 /// Peak resident set of the children waited for so far, in bytes (Linux reports KiB).

@@ -197,7 +197,7 @@ impl From<ExecError> for RunError {
 #[cfg(test)]
 mod tests {
     //! Each `RunError` prints the text the backend printed when these failures were strings
-    //! (C callers and tests/error_texts.rs read it).
+    //! (C callers and tests/ffi/error_texts.rs read it).
 
     use super::RunError;
     use alloc::string::{String, ToString};

@@ -3,7 +3,7 @@
 //! tile (and, for Bfp8_b, one shared-exponent block), so each run converts straight between host
 //! bytes and tile bytes. Each codec is its own type, so the loops are compiled once per format
 //! and rounding with every constant fixed: no intermediate tile buffer, no per-value dispatch.
-//! The results equal the general path's bit for bit (tests/format_fast_path.rs).
+//! The results equal the general path's bit for bit (tests/format/format_fast_path.rs).
 
 use super::bfp::{decode_kind, encode_block_kind, BfpKind};
 use super::tile::TILE_HEADER_SIZE;

@@ -14,14 +14,14 @@
 //! The conversion rules are the caller's: TT-Metal tensors (the device's writes and reads) use
 //! [`Rounding::tt_metal`] and [`BfpDecoding::TtMetal`], TT-Metal's host conversion, so their
 //! pages equal what `ttnn.Tensor(values, dtype, layout=TILE_LAYOUT)` stores and read back as
-//! ttnn reads them (tests/metal_pages.rs, against ttnn's own output); the simulated chip's ops
+//! ttnn reads them (tests/device/metal_pages.rs, against ttnn's own output); the simulated chip's ops
 //! use Buda's golden codecs.
 //!
 //! Every 16 values of a tile row (columns 0-15 or 16-31) are one face row, and for block floats
 //! one shared-exponent block, so the tile codecs below convert run by run between the row-major
 //! values and the page: no face-order copy of the tile, no per-value index arithmetic. They
 //! reuse the tile packer run by run and equal `encode_tile`/`decode_tile` bit for bit
-//! (tests/sim_compute.rs).
+//! (tests/device/sim_compute.rs).
 
 use super::bfp::{decode_bfp8_b_metal, encode_bfp8_b_metal};
 use super::tile::{data_offset, pack_datums, unpack_datums, TILE_HEADER_SIZE};

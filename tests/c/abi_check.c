@@ -1,5 +1,5 @@
 /* Compiled as C11 and as C++17 with -Wall -Wextra -Werror -pedantic (and sanitizers), run
- * against libttrt.so by tests/c_abi.rs. Pins the public layouts and enum values the Rust side
+ * against libttrt.so by tests/ffi/c_abi.rs. Pins the public layouts and enum values the Rust side
  * pins with static_assertions, and checks the error model from C. */
 #include "ttrt.h"
 #include "ttrt.h" /* twice: the include guard must hold */

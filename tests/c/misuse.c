@@ -3,7 +3,7 @@
  *   misuse SCRATCH_DIR
  *
  * Compiled as C11 with -Wall -Wextra -Werror -pedantic and -fsanitize=address,undefined, linked
- * against a libttrt built with AddressSanitizer, and run by tests/sanitizers.rs. Every call
+ * against a libttrt built with AddressSanitizer, and run by tests/tools/sanitizers.rs. Every call
  * below breaks the contract in one way the header says is reported: NULL for each pointer
  * argument, freed handles, handles of another type, made-up and misaligned handle values,
  * config structs of the wrong size, calls out of lifecycle order, huge sizes and timeouts, and

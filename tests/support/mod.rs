@@ -1,4 +1,6 @@
-//! Helpers shared by the tests that build and run C programs, packages and cross builds.
+//! Helpers shared by the test binaries, each of which declares `mod support` once: the tests
+//! that build and run C programs, packages and cross builds use the ones below; the modules at
+//! the end serve the device, backend, netlist and allocation-counting tests.
 //!
 //! `cargo test` holds the lock on `target/release` while tests run, so every nested cargo build
 //! goes to its own target directory, `target/nested`. Tools that a developer machine may lack
@@ -16,6 +18,16 @@ pub fn root() -> &'static Path {
 
 pub fn nested_target_dir() -> PathBuf {
     root().join("target").join("nested")
+}
+
+/// The name the test harness gives test function `name` of the module `module` (its
+/// `module_path!()`): the module's path inside the test binary, then the function, as a child
+/// process of the binary selects it with `--exact`.
+pub fn test_name(module: &str, name: &str) -> String {
+    match module.split_once("::") {
+        Some((_binary, path)) => format!("{path}::{name}"),
+        None => name.to_string(),
+    }
 }
 
 /// A fresh empty directory under `target/nested/tmp`, named after the test.
@@ -199,11 +211,14 @@ pub fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 pub mod compare;
+pub mod copy_netlist;
 pub mod counting;
 pub mod digits_ffi;
 pub mod readme;
 pub mod reference;
 pub mod reference_ops;
 pub mod reference_run;
+pub mod served;
+pub mod sim_device;
 pub mod sparse_stimulus;
 pub mod stimulus;

@@ -8,9 +8,6 @@
 
 mod support;
 
-#[path = "support/sim_device.rs"]
-mod sim_device;
-
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -386,7 +383,8 @@ fn run_device_examples(build: &Path) {
 /// the same loops in one process, and says so. Its device is its own, whatever `TTRT_DEVICE`
 /// says (the out-of-process matrix reruns this test).
 fn run_io_runtime_split(build: &Path) {
-    let device = sim_device::SimDevice::start("io-runtime-split", &["--arch", "Grayskull"]);
+    let device =
+        support::sim_device::SimDevice::start("io-runtime-split", &["--arch", "Grayskull"]);
     let image = support::root().join("examples").join("digits.tti");
     let out = Command::new(build.join("io_runtime_split"))
         .arg(&image)

@@ -17,6 +17,7 @@ mod digits;
 mod dual_view_ram;
 mod golden_mode;
 mod hostile_input;
+mod io_runtime_split;
 mod small_tiles;
 mod temporal_graphs;
 mod tilizer;

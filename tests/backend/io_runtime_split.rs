@@ -3,13 +3,11 @@
 //! its memory. Outputs must equal a single-process run of the same calls, and every misuse of
 //! the split is refused with its status kind and what is wrong.
 
-#[path = "support/sim_device.rs"]
-mod sim_device;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use sim_device::SimDevice;
+use crate::support::sim_device::SimDevice;
+use crate::support::test_name;
 use ttrt::backend::{Backend, BackendConfig, BackendErrorKind, BackendRole};
 use ttrt::format::{DataFormat, HostTensor};
 use ttrt::netlist;
@@ -162,7 +160,7 @@ fn the_io_side_runs_in_its_own_process() {
     load_ram(&run);
     let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "the_io_side_runs_in_its_own_process",
+            test_name(module_path!(), "the_io_side_runs_in_its_own_process").as_str(),
             "--exact",
             "--nocapture",
         ])
@@ -337,7 +335,14 @@ fn graphs_a_dead_client_loaded_are_freed_with_it() {
     let sim = SimDevice::start("split-dying", &["--arch", "Grayskull"]);
     for _ in 0..20 {
         let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["graphs_a_dead_client_loaded_are_freed_with_it", "--exact"])
+            .args([
+                test_name(
+                    module_path!(),
+                    "graphs_a_dead_client_loaded_are_freed_with_it",
+                )
+                .as_str(),
+                "--exact",
+            ])
             .env("TTRT_SPLIT_DYING_CHILD", sim.device())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

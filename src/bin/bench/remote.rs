@@ -74,8 +74,23 @@ fn input() -> Vec<u8> {
         .collect()
 }
 
+/// Medians of one datacopy cycle on a device: in all, and its push, run_program and
+/// get_output + pop_output.
+struct Cycle {
+    total: Duration,
+    push: Duration,
+    run: Duration,
+    get: Duration,
+}
+
+impl Cycle {
+    fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1e3
+    }
+}
+
 /// The median datacopy cycle on `device`, and its output.
-fn cycle_on(device: String, plan: Plan) -> Result<(Duration, Vec<u8>), String> {
+fn cycle_on(device: String, plan: Plan) -> Result<(Cycle, Vec<u8>), String> {
     let e = |e: ttrt::backend::BackendError| e.message;
     let netlist =
         ttrt::netlist::parse(&netlist(), "bench-remote.yaml").map_err(|e| e.to_string())?;
@@ -88,15 +103,18 @@ fn cycle_on(device: String, plan: Plan) -> Result<(Duration, Vec<u8>), String> {
     let data = input();
     let src = HostTensor::contiguous(&data, DataFormat::Float32, SHAPE);
     let mut out = vec![0u8; ROWS * COLS * 4];
-    let mut cycle = || -> Result<Duration, String> {
+    let mut cycle = || -> Result<[Duration; 4], String> {
         let t0 = Instant::now();
         be.push_input("x", &src, true, -1, -1).map_err(e)?;
+        let t1 = Instant::now();
         be.run_program("run", &[("$p_loop_count", "1")])
             .map_err(e)?;
+        let t2 = Instant::now();
         let mut dst = HostTensorMut::contiguous(&mut out, DataFormat::Float32, SHAPE);
         be.get_output_into("y", &mut dst, true, -1, -1).map_err(e)?;
         be.pop_output("y", true, -1).map_err(e)?;
-        Ok(t0.elapsed())
+        let t3 = Instant::now();
+        Ok([t3 - t0, t1 - t0, t2 - t1, t3 - t2])
     };
     for _ in 0..plan.warmup.max(1) {
         cycle()?;
@@ -107,7 +125,14 @@ fn cycle_on(device: String, plan: Plan) -> Result<(Duration, Vec<u8>), String> {
         times.push(cycle()?);
     }
     be.finish().map_err(e)?;
-    Ok((median(&times), out))
+    let of = |i: usize| median(&times.iter().map(|t| t[i]).collect::<Vec<_>>());
+    let c = Cycle {
+        total: of(0),
+        push: of(1),
+        run: of(2),
+        get: of(3),
+    };
+    Ok((c, out))
 }
 
 /// One tile's identity program on `chip`: the smallest command there is.
@@ -217,9 +242,18 @@ pub fn run(plan: Plan) -> Result<(), String> {
     }
     outln!(
         "remote datacopy cycle 1024x512 Float16_b (1 MiB): {:.3} ms in a device process = {:.2}x in process ({:.3} ms); goal <= 1.3x",
-        remote.as_secs_f64() * 1e3,
-        remote.as_secs_f64() / local.as_secs_f64(),
-        local.as_secs_f64() * 1e3
+        Cycle::ms(remote.total),
+        remote.total.as_secs_f64() / local.total.as_secs_f64(),
+        Cycle::ms(local.total)
+    );
+    outln!(
+        "  where the cycle goes (medians, device process / in process): push {:.3} / {:.3} ms, run_program {:.3} / {:.3} ms (the graph runs in the device), get_output + pop {:.3} / {:.3} ms",
+        Cycle::ms(remote.push),
+        Cycle::ms(local.push),
+        Cycle::ms(remote.run),
+        Cycle::ms(local.run),
+        Cycle::ms(remote.get),
+        Cycle::ms(local.get)
     );
     let runs = if plan.runs < 10 { 200 } else { 2000 };
     let chip = AnyChip::open(&process.device(), Arch::WormholeB0).map_err(|e| e.to_string())?;

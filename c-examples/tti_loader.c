@@ -4,8 +4,9 @@
  *
  * Opens the image, creates and initializes a backend, then, as the guide's loop does: for
  * every input, gets the queue descriptor, makes a tensor for it, fills it, pushes it and frees
- * it; runs every program with {"$p_loop_count": "1"}; for every output, gets it, prints its
- * name, shape and checksum, pops it and frees it; finishes. Every status is checked (the
+ * it; runs every program with each parameter it declares (ttrt_backend_program_param_name)
+ * set to 1, the guide's {"$p_loop_count": "1"}; for every output, gets it, prints its name,
+ * shape and checksum, pops it and frees it; finishes. Every status is checked (the
  * upstream demo wrapped its calls in assert(), which NDEBUG compiles away).
  *
  * Inputs are the pattern ((i * 7 + 3) % 17) / 16 - 0.5 over the flat index i, in the tensor's
@@ -48,7 +49,6 @@ int main(int argc, char **argv) {
     ttrt_image *img = NULL;
     ttrt_backend *be = NULL;
     ttrt_backend_config cfg;
-    ttrt_program_param loop = {"$p_loop_count", "1"};
     size_t i;
     int ok = 0;
 
@@ -84,8 +84,21 @@ int main(int argc, char **argv) {
     }
     for (i = 0; i < ttrt_backend_program_count(be); i++) {
         const char *program = ttrt_backend_program_name(be, i);
-        if (program == NULL ||
-            !check(ttrt_backend_run_program(be, program, &loop, 1), "ttrt_backend_run_program")) {
+        size_t n = ttrt_backend_program_param_count(be, i), p;
+        ttrt_program_param *params = calloc(n > 0 ? n : 1, sizeof *params);
+        int ran;
+        if (program == NULL || params == NULL) {
+            free(params);
+            goto done;
+        }
+        /* Every declared param gets 1: one microbatch per run ($p_loop_count). */
+        for (p = 0; p < n; p++) {
+            params[p].name = ttrt_backend_program_param_name(be, i, p);
+            params[p].value = "1";
+        }
+        ran = check(ttrt_backend_run_program(be, program, params, n), "ttrt_backend_run_program");
+        free(params);
+        if (!ran) {
             goto done;
         }
     }

@@ -872,6 +872,32 @@ size_t ttrt_backend_program_count(const struct ttrt_backend *be);
 // `be` is NULL or a backend handle.
 const char *ttrt_backend_program_name(const struct ttrt_backend *be, size_t i);
 
+// How many parameters program `program` declares (`param: [$p_loop_count, ...]`): the values
+// `ttrt_backend_run_program` must be given. 0 when it declares none, or (with the last error
+// set) when `be` or `program` is bad.
+//
+// # Safety
+// `be` is NULL or a backend handle.
+size_t ttrt_backend_program_param_count(const struct ttrt_backend *be, size_t program);
+
+// The name of parameter `i` of program `program`, as the netlist declares it (with its `$`,
+// e.g. `"$p_loop_count"`), valid until the backend is freed; NULL (with the last error set)
+// when an index or `be` is bad.
+//
+// # Safety
+// `be` is NULL or a backend handle.
+const char *ttrt_backend_program_param_name(const struct ttrt_backend *be,
+                                            size_t program,
+                                            size_t i);
+
+// Whether parameter `i` of program `program` must be given a value: true for every declared
+// parameter, as upstream's run_program fails on a declared param it is not passed (and
+// ttrt's says which); false (with the last error set) when an index or `be` is bad.
+//
+// # Safety
+// `be` is NULL or a backend handle.
+bool ttrt_backend_program_param_required(const struct ttrt_backend *be, size_t program, size_t i);
+
 // Fills `out_desc` with the descriptor of queue `queue` (tt_backend::get_queue_descriptor). The
 // name it points to stays valid until the backend is freed.
 //

@@ -109,6 +109,8 @@ pub(crate) struct BackendHandle {
     backend: Backend,
     id: u64,
     programs: Vec<CString>,
+    /// Each program's declared parameters (`param: [$p...]`), as written: with the `$`.
+    params: Vec<Vec<CString>>,
     /// Queue names handed out in descriptors, alive as long as the handle.
     queue_names: Vec<CString>,
 }
@@ -251,6 +253,16 @@ pub unsafe extern "C" fn ttrt_backend_create(
             .program_names()
             .map(|p| CString::new(p).unwrap_or_default())
             .collect();
+        let params = backend
+            .netlist()
+            .programs
+            .iter()
+            .map(|p| {
+                p.params()
+                    .map(|n| CString::new(alloc::format!("${n}")).unwrap_or_default())
+                    .collect()
+            })
+            .collect();
         let queue_names = backend
             .netlist()
             .queues
@@ -262,6 +274,7 @@ pub unsafe extern "C" fn ttrt_backend_create(
                 backend,
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 programs,
+                params,
                 queue_names,
             })
             .ok_or_else(|| {
@@ -329,6 +342,99 @@ pub unsafe extern "C" fn ttrt_backend_program_name(
             }
         },
     )
+}
+
+/// The declared parameters of program `program` (a `ttrt_backend_program_name` index), or the
+/// text of why there are none to give.
+fn params_of<'a>(h: &'a BackendHandle, call: &str, program: usize) -> Option<&'a [CString]> {
+    match h.params.get(program) {
+        Some(p) => Some(p),
+        None => {
+            set_last_error(format_args!(
+                "{call}: program index {program} is out of range (the netlist has {})",
+                crate::message::count(h.programs.len(), "program")
+            ));
+            None
+        }
+    }
+}
+
+/// How many parameters program `program` declares (`param: [$p_loop_count, ...]`): the values
+/// `ttrt_backend_run_program` must be given. 0 when it declares none, or (with the last error
+/// set) when `be` or `program` is bad.
+///
+/// # Safety
+/// `be` is NULL or a backend handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_program_param_count(
+    be: *const ttrt_backend,
+    program: usize,
+) -> usize {
+    const CALL: &str = "ttrt_backend_program_param_count";
+    guard(CALL, 0, || match backend(be) {
+        Ok(h) => params_of(&h, CALL, program).map_or(0, <[CString]>::len),
+        Err(e) => {
+            set_last_error(format_args!("{CALL}: {e}"));
+            0
+        }
+    })
+}
+
+/// The name of parameter `i` of program `program`, as the netlist declares it (with its `$`,
+/// e.g. `"$p_loop_count"`), valid until the backend is freed; NULL (with the last error set)
+/// when an index or `be` is bad.
+///
+/// # Safety
+/// `be` is NULL or a backend handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_program_param_name(
+    be: *const ttrt_backend,
+    program: usize,
+    i: usize,
+) -> *const c_char {
+    param_name("ttrt_backend_program_param_name", be, program, i)
+}
+
+/// Parameter `i` of program `program`, or NULL with the last error set (naming `call`).
+fn param_name(
+    call: &'static str,
+    be: *const ttrt_backend,
+    program: usize,
+    i: usize,
+) -> *const c_char {
+    guard(call, core::ptr::null(), || match backend(be) {
+        Ok(h) => match params_of(&h, call, program).map(|p| (p.get(i), p.len())) {
+            Some((Some(name), _)) => name.as_ptr(),
+            Some((None, n)) => {
+                set_last_error(format_args!(
+                    "{call}: parameter index {i} is out of range (program '{}' declares {})",
+                    h.programs[program].to_string_lossy(),
+                    crate::message::count(n, "parameter")
+                ));
+                core::ptr::null()
+            }
+            None => core::ptr::null(),
+        },
+        Err(e) => {
+            set_last_error(format_args!("{call}: {e}"));
+            core::ptr::null()
+        }
+    })
+}
+
+/// Whether parameter `i` of program `program` must be given a value: true for every declared
+/// parameter, as upstream's run_program fails on a declared param it is not passed (and
+/// ttrt's says which); false (with the last error set) when an index or `be` is bad.
+///
+/// # Safety
+/// `be` is NULL or a backend handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_backend_program_param_required(
+    be: *const ttrt_backend,
+    program: usize,
+    i: usize,
+) -> bool {
+    !param_name("ttrt_backend_program_param_required", be, program, i).is_null()
 }
 
 fn arch_value(a: Arch) -> u32 {

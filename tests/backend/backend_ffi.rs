@@ -171,3 +171,53 @@ fn push_and_get_on_one_thread_and_run_program_on_another_give_the_same_logits() 
         );
     }
 }
+
+#[test]
+fn programs_and_their_declared_parameters_are_listed_from_c() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let path = CString::new(root.join("digits.tti").to_str().unwrap()).unwrap();
+    let name = |p: *const std::os::raw::c_char| unsafe { CStr::from_ptr(p) }.to_str().unwrap();
+    unsafe {
+        let mut img = ptr::null_mut();
+        ok(ttrt_image_open(path.as_ptr(), &mut img));
+        let mut be = ptr::null_mut();
+        ok(ttrt_backend_create(img, ptr::null(), &mut be));
+        // What the image's netlist declares, read independently of the C API.
+        let netlist = ttrt::image::Image::open(root.join("digits.tti")).unwrap();
+        let programs = &netlist.netlist().programs;
+        assert_eq!(ttrt_backend_program_count(be), programs.len());
+        for (i, p) in programs.iter().enumerate() {
+            let declared: Vec<String> = p.params().map(|n| format!("${n}")).collect();
+            assert_eq!(ttrt_backend_program_param_count(be, i), declared.len());
+            for (j, d) in declared.iter().enumerate() {
+                assert_eq!(name(ttrt_backend_program_param_name(be, i, j)), d);
+                assert!(ttrt_backend_program_param_required(be, i, j));
+            }
+        }
+        // The digits model's program takes the guide's loop count.
+        assert_eq!(
+            name(ttrt_backend_program_param_name(be, 0, 0)),
+            "$p_loop_count"
+        );
+        // Bad indexes and handles: nothing, and a line saying what.
+        let n = programs.len();
+        assert_eq!(ttrt_backend_program_param_count(be, n), 0);
+        assert!(
+            last().contains("program index") && last().contains("out of range"),
+            "{}",
+            last()
+        );
+        assert!(ttrt_backend_program_param_name(be, 0, 99).is_null());
+        assert!(last().contains("parameter index 99"), "{}", last());
+        assert!(!ttrt_backend_program_param_required(be, 0, 99));
+        assert!(
+            last().starts_with("ttrt_backend_program_param_required:"),
+            "{}",
+            last()
+        );
+        assert_eq!(ttrt_backend_program_param_count(ptr::null(), 0), 0);
+        assert!(last().contains("be"), "{}", last());
+        ttrt_backend_free(be);
+        ttrt_image_free(img);
+    }
+}

@@ -14,7 +14,7 @@ class tt_backend {
    public:
     virtual ~tt_backend() = default;
 
-    void set_config(const tt::tt_backend_config &config) { this->config = config; }
+    void set_config(const tt::tt_backend_config &new_config) { config = new_config; }
     const tt::tt_backend_config &get_config() { return config; }
 
     //! Lays out every queue and loads the image's constants and parameters.
@@ -38,20 +38,20 @@ class tt_backend {
     virtual tt::DEVICE_STATUS_CODE memory_barrier(
         tt::MemBarType barrier_type, int chip, const std::unordered_set<tt_xy_pair> &cores = {}) = 0;
     //! Not supported (eager mode): ttrt compiles nothing.
-    virtual tt::DEVICE_STATUS_CODE compile_netlist(const std::string &netlist_path) {
+    virtual tt::DEVICE_STATUS_CODE compile_netlist(const std::string &path) {
         return ttrt::buda::detail::fail(
             "tt_backend::compile_netlist: not supported: ttrt runs netlists as given and compiles "
             "nothing (`" +
-            netlist_path + "`)");
+            path + "`)");
     }
     //! Not supported (eager mode): ttrt compiles nothing.
     virtual tt::DEVICE_STATUS_CODE compile_and_run_netlist(
-        const std::string &netlist_path, const std::map<std::string, std::string> &parameters) {
+        const std::string &path, const std::map<std::string, std::string> &parameters) {
         (void)parameters;
         return ttrt::buda::detail::fail(
             "tt_backend::compile_and_run_netlist: not supported: ttrt runs netlists as given and "
             "compiles nothing (`" +
-            netlist_path + "`)");
+            path + "`)");
     }
     //! Throws std::runtime_error (ttrt's message) for a queue the netlist does not have.
     virtual const tt::tt_dram_io_desc get_queue_descriptor(const std::string &queue_name) = 0;
@@ -101,21 +101,21 @@ class backend final : public tt_backend {
         ttrt_backend_config_default(&c);
         c.arch = c_arch(cfg.arch);
         c.golden = cfg.type == tt::DEVICE::Golden ? 1 : 0;
-        auto state = std::make_shared<backend_state>();
-        state->netlist_path = path;
-        state->type = cfg.type;
-        if (ttrt_backend_create(image, &c, &state->backend) != TTRT_STATUS_SUCCESS) {
+        auto created = std::make_shared<backend_state>();
+        created->netlist_path = path;
+        created->type = cfg.type;
+        if (ttrt_backend_create(image, &c, &created->backend) != TTRT_STATUS_SUCCESS) {
             throw_c_error();
         }
-        std::size_t n = ttrt_backend_program_count(state->backend);
+        std::size_t n = ttrt_backend_program_count(created->backend);
         for (std::size_t i = 0; i < n; i++) {
-            const char *name = ttrt_backend_program_name(state->backend, i);
+            const char *name = ttrt_backend_program_name(created->backend, i);
             if (name == nullptr) {
                 throw_c_error();
             }
             programs.emplace_back(name);
         }
-        this->state = state;
+        state = created;
         register_backend(state);
     }
 

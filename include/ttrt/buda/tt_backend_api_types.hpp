@@ -341,8 +341,8 @@ namespace tt {
 //! As Buda's, opening applies the image's compile_and_runtime_config.json to the environment,
 //! never overriding a variable already set.
 struct tt_device_image {
-    tt_device_image(const std::string &tti_path, const std::string &output_path = "tt_build/tti")
-        : output_path(output_path), path(tti_path) {
+    tt_device_image(const std::string &tti_path, const std::string &output_dir = "tt_build/tti")
+        : output_path(output_dir), path(tti_path) {
         if (ttrt_image_open(tti_path.c_str(), &image) != TTRT_STATUS_SUCCESS) {
             ttrt::buda::detail::throw_c_error();
         }

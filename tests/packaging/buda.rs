@@ -374,6 +374,7 @@ fn buda_api_compat_checks_pass() {
             .arg(digits())
             .arg(support::root().join("examples/digits/digits.yaml"))
             .arg(&training)
+            .arg(support::root().join("tests/cpp/buda/golden_modes.yaml"))
             .current_dir(&dir)
             .env("LD_LIBRARY_PATH", lib_dir())
             .output()

@@ -3,7 +3,7 @@
 // backend created from a netlist and from an image, outputs against the C API run on the same
 // inputs, and each unsupported or wrong call failing with ttrt's message.
 //
-//   compat_test DIGITS_TTI DIGITS_YAML TRAINING_NETLIST
+//   compat_test DIGITS_TTI DIGITS_YAML TRAINING_NETLIST GOLDEN_MODES_NETLIST
 //
 // Prints one line per check that fails and a summary; exits 0 only when every check passed.
 // Built with -Wall -Wextra -Werror (tests/cpp/buda/CMakeLists.txt); assert() is not used.
@@ -526,11 +526,88 @@ void backend_from_a_netlist(const std::string &yaml, const std::string &training
     check(wh->get_queue_descriptor("x").ttrt_queue.arch == TTRT_ARCH_WORMHOLE_B0, "config.arch selects the arch");
 }
 
+// ---------------------------------------------------------------- DEVICE::Golden
+
+// x = 1 + k/128 (exact in bfloat16) into in0, program `run`, the bytes of `out`: through the Buda
+// API with `type`, or (type Invalid) through the C API with `golden`.
+std::vector<unsigned char> run_modes(const std::string &netlist, tt::DEVICE type, int golden) {
+    std::vector<std::uint16_t> x(32 * 64);
+    for (std::size_t i = 0; i < x.size(); i++) {
+        float f = 1.0f + static_cast<float>(i % 128) / 128.0f;
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        x[i] = static_cast<std::uint16_t>(bits >> 16);
+    }
+    std::vector<unsigned char> got;
+    if (type != tt::DEVICE::Invalid) {
+        tt::tt_backend_config config;
+        config.type = type;
+        std::shared_ptr<tt_backend> backend = tt_backend::create(netlist, config);
+        check(backend->initialize() == tt::DEVICE_STATUS_CODE::Success, "modes: initialize");
+        tt::tt_dram_io_desc in0 = tt::io::utils::get_queue_descriptor(backend, "in0");
+        check(in0.backend_type == type, "modes: the queue carries the backend type");
+        tt::tt_PytorchTensorDesc t = tt::io::utils::to_tensor_descriptor(1, 1, 32, 64, tt::DataFormat::Float16_b);
+        t.owner = tt::OWNERSHIP::Frontend;
+        t.ptr = x.data();
+        check(tt::backend::push_input(in0, t, true, 1) == tt::DEVICE_STATUS_CODE::Success, "modes: push");
+        check(backend->run_program("run", {}) == tt::DEVICE_STATUS_CODE::Success, "modes: run");
+        tt::tt_PytorchTensorDesc out;
+        check(tt::backend::get_output(backend->get_queue_descriptor("out"), out, true, 1) ==
+                  tt::DEVICE_STATUS_CODE::Success,
+              "modes: get_output");
+        if (out.ptr != nullptr) {
+            const auto *p = static_cast<const unsigned char *>(out.ptr);
+            got.assign(p, p + std::size_t(out.shape[0]) * out.strides[0]);
+            check(tt::backend::free_tensor(out) == tt::DEVICE_STATUS_CODE::Success, "modes: free");
+        }
+        check(backend->finish() == tt::DEVICE_STATUS_CODE::Success, "modes: finish");
+        return got;
+    }
+    c_run c;
+    ttrt_backend_config config;
+    ttrt_backend_config_default(&config);
+    config.golden = static_cast<std::uint32_t>(golden);
+    ttrt_io_desc in0 = {}, out = {};
+    bool ok = ttrt_image_open(netlist.c_str(), &c.image) == TTRT_STATUS_SUCCESS &&
+              ttrt_backend_create(c.image, &config, &c.backend) == TTRT_STATUS_SUCCESS &&
+              ttrt_backend_initialize(c.backend) == TTRT_STATUS_SUCCESS &&
+              ttrt_backend_get_queue_descriptor(c.backend, "in0", &in0) == TTRT_STATUS_SUCCESS &&
+              ttrt_backend_get_queue_descriptor(c.backend, "out", &out) == TTRT_STATUS_SUCCESS;
+    ttrt_tensor_desc t = {};
+    t.ptr = x.data();
+    t.itemsize = 2;
+    t.format = TTRT_DATA_FORMAT_FLOAT16_B;
+    std::uint32_t shape[4] = {1, 1, 32, 64}, strides[4] = {32 * 64 * 2, 32 * 64 * 2, 64 * 2, 2};
+    std::memcpy(t.shape, shape, sizeof shape);
+    std::memcpy(t.strides, strides, sizeof strides);
+    t.dim = 4;
+    ttrt_tensor_desc o = {};
+    ok = ok && ttrt_push_input(c.backend, &in0, &t, true, 1000, -1) == TTRT_STATUS_SUCCESS &&
+         ttrt_backend_run_program(c.backend, "run", nullptr, 0) == TTRT_STATUS_SUCCESS &&
+         ttrt_get_output(c.backend, &out, &o, true, 1000, -1) == TTRT_STATUS_SUCCESS;
+    check(ok, std::string("modes: the C API run: ") + ttrt_last_error_message());
+    if (ok) {
+        const auto *p = static_cast<const unsigned char *>(o.ptr);
+        got.assign(p, p + std::size_t(o.shape[0]) * o.strides[0]);
+        ttrt_tensor_desc_free(&o);
+    }
+    return got;
+}
+
+void golden_type_selects_golden_mode(const std::string &netlist) {
+    std::vector<unsigned char> device = run_modes(netlist, tt::DEVICE::Invalid, 0);
+    std::vector<unsigned char> golden = run_modes(netlist, tt::DEVICE::Invalid, 1);
+    check(!device.empty() && device != golden, "modes: the C API's two modes give different outputs");
+    check(run_modes(netlist, tt::DEVICE::Golden, 0) == golden, "DEVICE::Golden runs in golden mode");
+    check(run_modes(netlist, tt::DEVICE::Silicon, 0) == device, "DEVICE::Silicon runs with device numerics");
+    check(run_modes(netlist, tt::DEVICE::Versim, 0) == device, "DEVICE::Versim runs with device numerics");
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: compat_test DIGITS_TTI DIGITS_YAML TRAINING_NETLIST\n");
+    if (argc != 5) {
+        std::fprintf(stderr, "usage: compat_test DIGITS_TTI DIGITS_YAML TRAINING_NETLIST GOLDEN_MODES_NETLIST\n");
         return 2;
     }
     ttrt::buda::set_error_handler([](const std::string &m) { handled.push_back(m); });
@@ -547,6 +624,7 @@ int main(int argc, char **argv) {
         check(backend->finish() == tt::DEVICE_STATUS_CODE::Success, "finish");
     }
     backend_from_a_netlist(argv[2], argv[3]);
+    golden_type_selects_golden_mode(argv[4]);
     std::printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

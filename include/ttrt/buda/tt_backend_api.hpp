@@ -187,7 +187,10 @@ tt::DEVICE_STATUS_CODE free_tensor(T &tensor_desc) {
 }
 
 //! Bytes of one tile of `data_formati`: with header and padding, or (`is_untilized`) datums
-//! and exponents only. Throws std::runtime_error for a format or tile shape ttrt refuses.
+//! and exponents only (ttrt_tile_size_bytes_dim). Throws std::runtime_error for a format or tile
+//! shape ttrt refuses. Equal to Buda's size_lib for 32x32 and 16x32 tiles; for the few tiles
+//! where a block float's exponents fill the padding (1x32 Bfp4, 1x32 and 2x32 Bfp2) it is
+//! ttrt's size, which is not padded to 32 bytes as size_lib's is.
 inline int get_tile_size_in_bytes(
     const DataFormat data_formati, const bool is_untilized, const int tile_height, const int tile_width) {
     if (tile_height <= 0 || tile_width <= 0) {

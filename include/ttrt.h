@@ -1273,6 +1273,44 @@ const char *ttrt_image_input_name(const struct ttrt_image *img, size_t i);
 // `img` is NULL or an image handle.
 const char *ttrt_image_output_name(const struct ttrt_image *img, size_t i);
 
+// How many constants the image's graph has (device.json `ordered_constant_node_names`, in
+// that order; 0 for a bare netlist). 0 for NULL or a freed handle.
+//
+// # Safety
+// `img` is NULL or an image handle.
+size_t ttrt_image_constant_count(const struct ttrt_image *img);
+
+// The name of constant `i` (its queue's name), valid until `ttrt_image_free`; NULL when `i`
+// is out of range or the handle is not a live image.
+//
+// # Safety
+// `img` is NULL or an image handle.
+const char *ttrt_image_constant_name(const struct ttrt_image *img, size_t i);
+
+// How many parameters the image's graph has (device.json `ordered_parameter_node_names`, in
+// that order; 0 for a bare netlist). 0 for NULL or a freed handle.
+//
+// # Safety
+// `img` is NULL or an image handle.
+size_t ttrt_image_parameter_count(const struct ttrt_image *img);
+
+// The name of parameter `i` (its queue's name), valid until `ttrt_image_free`; NULL when `i`
+// is out of range or the handle is not a live image.
+//
+// # Safety
+// `img` is NULL or an image handle.
+const char *ttrt_image_parameter_name(const struct ttrt_image *img, size_t i);
+
+// The backend device type the image was compiled for, as device.json's `devtype` names it
+// (`"Silicon"`, `"Golden"`, ...; PyBuda's `BackendType`), valid until `ttrt_image_free`.
+// ttrt runs every image on its own device; the name is for loaders that choose by it (Buda's
+// `tt_backend::create` runs a `Golden` image on its golden model). NULL (with the last error
+// set) for a bare netlist, which has no device.json, or a handle that is not a live image.
+//
+// # Safety
+// `img` is NULL or an image handle.
+const char *ttrt_image_devtype(const struct ttrt_image *img);
+
 // The chip generation the image was compiled for (device.json `arch`; for a bare netlist the
 // first arch its `devices` entry names).
 //

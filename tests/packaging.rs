@@ -2,11 +2,15 @@
 //! its "Install with CMake" blocks run as written in a copy of the repository
 //! (tests/support/readme.rs), which builds with cargo, installs with CMake and links a program
 //! with pkg-config, shared and static. C programs then also build against the install with
-//! CMake (`c-examples/`).
+//! CMake (`c-examples/`). Buda's C++ API (include/ttrt/buda/) is checked from the install in
+//! the `buda` module (tests/packaging/buda.rs).
 //!
 //! The package is installed once per test binary, under `target/nested/readme/opt/ttrt`.
 
 mod support;
+
+#[path = "packaging/buda.rs"]
+mod buda;
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -44,15 +48,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The README's two host blocks: install, then use.
-fn readme_blocks() -> (String, String) {
+/// The README's three host blocks: install, use, and build the Buda C++ loader.
+fn readme_blocks() -> (String, String, String) {
     let blocks = readme::blocks("tests/packaging.rs");
     assert_eq!(
         blocks.len(),
-        2,
-        "README.md should mark two blocks for tests/packaging.rs (install, use): {blocks:?}"
+        3,
+        "README.md should mark three blocks for tests/packaging.rs (install, use, Buda C++): \
+         {blocks:?}"
     );
-    (blocks[0].clone(), blocks[1].clone())
+    (blocks[0].clone(), blocks[1].clone(), blocks[2].clone())
 }
 
 /// What the README's install block printed, after running it once for all tests in this
@@ -298,7 +303,44 @@ fn install_lays_out_header_libraries_and_package_files() {
         prefix.display()
     );
 
-    for pc in ["ttrt", "ttrt-static"] {
+    // Buda's C++ API: its headers as checked in, its target and its pkg-config file.
+    for name in [
+        "tt_backend.hpp",
+        "tt_backend_api.hpp",
+        "tt_backend_api_types.hpp",
+        "io_utils.h",
+    ] {
+        let installed = std::fs::read(prefix.join("include/ttrt/buda").join(name))
+            .unwrap_or_else(|e| panic!("installed include/ttrt/buda/{name}: {e}"));
+        let checked_in =
+            std::fs::read(support::root().join("include/ttrt/buda").join(name)).unwrap();
+        assert!(
+            installed == checked_in,
+            "installed {name} differs from include/ttrt/buda/{name}"
+        );
+    }
+    assert!(
+        config.contains("add_library(ttrt::buda INTERFACE IMPORTED)")
+            && config.contains("INTERFACE_COMPILE_FEATURES cxx_std_17")
+            && config.contains("INTERFACE_LINK_LIBRARIES ttrt::ttrt"),
+        "ttrtConfig.cmake lacks ttrt::buda as it should be:\n{config}"
+    );
+    let buda_cflags = pkg_config_of("ttrt-buda", &["--cflags"]);
+    let include = prefix.join("include");
+    assert_eq!(
+        buda_cflags,
+        [
+            format!("-I{}", include.join("ttrt/buda").display()),
+            format!("-I{}", include.display())
+        ],
+        "ttrt-buda.pc cflags"
+    );
+    assert_eq!(
+        pkg_config_of("ttrt-buda", &["--libs"]),
+        [format!("-L{}", lib.display()), "-lttrt".into()]
+    );
+
+    for pc in ["ttrt", "ttrt-static", "ttrt-buda"] {
         assert!(
             lib.join(format!("pkgconfig/{pc}.pc")).is_file(),
             "no lib/pkgconfig/{pc}.pc"

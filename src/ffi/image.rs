@@ -65,6 +65,12 @@ pub(crate) struct ImageHandle {
     /// return point here).
     inputs: Vec<CString>,
     outputs: Vec<CString>,
+    /// device.json's `ordered_constant_node_names` and `ordered_parameter_node_names` (empty
+    /// for a bare netlist).
+    constants: Vec<CString>,
+    parameters: Vec<CString>,
+    /// device.json's `devtype` (`None` for a bare netlist).
+    devtype: Option<CString>,
 }
 
 impl Handle for ImageHandle {
@@ -181,11 +187,33 @@ unsafe fn open_image(
         let image = Image::open_with_config(path, config)?;
         let inputs = c_names(image.input_names(), "input")?;
         let outputs = c_names(image.output_names(), "output")?;
+        let (constants, parameters, devtype) = match image.device_json() {
+            Some(d) => (
+                c_names(
+                    &d.compiled_graph_state.ordered_constant_node_names,
+                    "constant",
+                )?,
+                c_names(
+                    &d.compiled_graph_state.ordered_parameter_node_names,
+                    "parameter",
+                )?,
+                Some(CString::new(d.devtype.as_str()).map_err(|_| {
+                    ImageError::invalid(alloc::format!(
+                        "devtype {:?} contains a NUL byte",
+                        d.devtype
+                    ))
+                })?),
+            ),
+            None => (Vec::new(), Vec::new(), None),
+        };
         let handle = ImageHandle::table()
             .insert(ImageHandle {
                 image,
                 inputs,
                 outputs,
+                constants,
+                parameters,
+                devtype,
             })
             .ok_or_else(|| ImageError::invalid("too many open images".into()))?;
         slot.write(handle);
@@ -246,6 +274,82 @@ pub unsafe extern "C" fn ttrt_image_input_name(img: *const ttrt_image, i: usize)
 #[no_mangle]
 pub unsafe extern "C" fn ttrt_image_output_name(img: *const ttrt_image, i: usize) -> *const c_char {
     name("ttrt_image_output_name", img, i, |h| &h.outputs)
+}
+
+/// How many constants the image's graph has (device.json `ordered_constant_node_names`, in
+/// that order; 0 for a bare netlist). 0 for NULL or a freed handle.
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_constant_count(img: *const ttrt_image) -> usize {
+    count("ttrt_image_constant_count", img, |h| h.constants.len())
+}
+
+/// The name of constant `i` (its queue's name), valid until `ttrt_image_free`; NULL when `i`
+/// is out of range or the handle is not a live image.
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_constant_name(
+    img: *const ttrt_image,
+    i: usize,
+) -> *const c_char {
+    name("ttrt_image_constant_name", img, i, |h| &h.constants)
+}
+
+/// How many parameters the image's graph has (device.json `ordered_parameter_node_names`, in
+/// that order; 0 for a bare netlist). 0 for NULL or a freed handle.
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_parameter_count(img: *const ttrt_image) -> usize {
+    count("ttrt_image_parameter_count", img, |h| h.parameters.len())
+}
+
+/// The name of parameter `i` (its queue's name), valid until `ttrt_image_free`; NULL when `i`
+/// is out of range or the handle is not a live image.
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_parameter_name(
+    img: *const ttrt_image,
+    i: usize,
+) -> *const c_char {
+    name("ttrt_image_parameter_name", img, i, |h| &h.parameters)
+}
+
+/// The backend device type the image was compiled for, as device.json's `devtype` names it
+/// (`"Silicon"`, `"Golden"`, ...; PyBuda's `BackendType`), valid until `ttrt_image_free`.
+/// ttrt runs every image on its own device; the name is for loaders that choose by it (Buda's
+/// `tt_backend::create` runs a `Golden` image on its golden model). NULL (with the last error
+/// set) for a bare netlist, which has no device.json, or a handle that is not a live image.
+///
+/// # Safety
+/// `img` is NULL or an image handle.
+#[no_mangle]
+pub unsafe extern "C" fn ttrt_image_devtype(img: *const ttrt_image) -> *const c_char {
+    let func = "ttrt_image_devtype";
+    guard(func, core::ptr::null(), || match image(img, "img") {
+        // The string lives in the handle's slot until ttrt_image_free.
+        Ok(h) => match &h.devtype {
+            Some(s) => s.as_ptr(),
+            None => {
+                set_last_error(format_args!(
+                    "{func}: {} is a bare netlist: it has no device.json devtype",
+                    h.image.file()
+                ));
+                core::ptr::null()
+            }
+        },
+        Err(e) => {
+            set_last_error(format_args!("{func}: {e}"));
+            core::ptr::null()
+        }
+    })
 }
 
 /// The chip generation the image was compiled for (device.json `arch`; for a bare netlist the

@@ -967,6 +967,13 @@ static void image_and_backend_functions(void) {
     EXPECT_NULL(ttrt_image_output_name(NULL, 0));
     EXPECT_NULL(ttrt_image_input_name(img, SIZE_MAX));
     EXPECT_NULL(ttrt_image_output_name(img, SIZE_MAX));
+    EXPECT_ZERO(ttrt_image_constant_count(NULL));
+    EXPECT_ZERO(ttrt_image_parameter_count(NULL));
+    EXPECT_NULL(ttrt_image_constant_name(NULL, 0));
+    EXPECT_NULL(ttrt_image_parameter_name(NULL, 0));
+    EXPECT_NULL(ttrt_image_constant_name(img, SIZE_MAX));
+    EXPECT_NULL(ttrt_image_parameter_name(img, SIZE_MAX));
+    EXPECT_NULL(ttrt_image_devtype(NULL));
     EXPECT(S_ARG, ttrt_image_arch(NULL, &arch));
     EXPECT(S_ARG, ttrt_image_arch(img, NULL));
     EXPECT(S_ARG, ttrt_image_apply_runtime_config(NULL, &n_set));

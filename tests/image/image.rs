@@ -548,6 +548,65 @@ fn the_c_api_opens_an_image_and_lists_its_inputs_outputs_and_arch() {
     }
 }
 
+/// Constant and parameter names and the devtype come from device.json, in its order (the
+/// digits image: two constants, four parameters, `Silicon`); a bare netlist has none of them.
+#[test]
+fn the_c_api_lists_constants_parameters_and_devtype() {
+    let names =
+        |img,
+         count: unsafe extern "C" fn(*const ttrt_image) -> usize,
+         name: unsafe extern "C" fn(*const ttrt_image, usize) -> *const std::ffi::c_char| {
+            // SAFETY: `img` is a live image; indices below the count.
+            unsafe {
+                (0..count(img))
+                    .map(|i| c_name(name(img, i)))
+                    .collect::<Vec<_>>()
+            }
+        };
+    let (s, img) = c_open(&support::root().join("examples/digits.tti"));
+    assert_eq!(s, ttrt_status::Success, "{}", message());
+    assert_eq!(
+        names(img, ttrt_image_constant_count, ttrt_image_constant_name),
+        [
+            "lc.input_tensor.b1_s_brcst_m2_0_0.0",
+            "lc.input_tensor.b2_s_brcst_m2_0_0.0"
+        ]
+    );
+    assert_eq!(
+        names(img, ttrt_image_parameter_count, ttrt_image_parameter_name),
+        ["b1", "b2", "w1", "w2"]
+    );
+    // SAFETY: `img` is live until freed below; the freed handle is then refused.
+    unsafe {
+        assert_eq!(c_name(ttrt_image_devtype(img)), "Silicon");
+        assert!(ttrt_image_parameter_name(img, 4).is_null());
+        assert!(
+            message().contains("index 4 is out of range"),
+            "{}",
+            message()
+        );
+        ttrt_image_free(img);
+        assert!(ttrt_image_devtype(img).is_null());
+        assert_eq!(ttrt_image_constant_count(img), 0);
+        assert!(message().contains("freed"), "{}", message());
+    }
+
+    let (s, img) = c_open(&support::root().join("examples/digits/digits.yaml"));
+    assert_eq!(s, ttrt_status::Success, "{}", message());
+    // SAFETY: a live image, freed once.
+    unsafe {
+        assert_eq!(ttrt_image_constant_count(img), 0);
+        assert_eq!(ttrt_image_parameter_count(img), 0);
+        assert!(ttrt_image_devtype(img).is_null());
+        assert!(
+            message().starts_with("ttrt_image_devtype: ") && message().contains("bare netlist"),
+            "{}",
+            message()
+        );
+        ttrt_image_free(img);
+    }
+}
+
 #[test]
 fn the_c_api_reports_io_and_invalid_image_errors_with_file_and_member() {
     let dir = support::scratch("image_c_api_errors");

@@ -37,10 +37,15 @@ const SUITES: &[(&str, &[&str])] = &[
     ("pipeline", &[]),
     ("pipeline_steady_state", &[]),
     ("ffi", &["c_abi::"]),
-    // The C examples, built with CMake against the installed library.
+    // The C examples and the Buda C++ programs, built with CMake against the installed library.
     (
         "packaging",
-        &["c_examples_link_the_shared_library_by_default", "--exact"],
+        &[
+            "c_examples_link_the_shared_library_by_default",
+            "buda::buda_guide_loader_built_with_cmake_matches_the_c_api",
+            "buda::buda_api_compat_checks_pass",
+            "--exact",
+        ],
     ),
 ];
 

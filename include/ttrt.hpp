@@ -647,7 +647,7 @@ public:
 
     static result<image> try_open(const char *path, const image_config *cfg = nullptr) {
         ttrt_image *h = nullptr;
-        ttrt_status st = ttrt_image_open_with_config(path, cfg, &h);
+        ttrt_status st = cfg != nullptr ? ttrt_image_open_with_config(path, cfg, &h) : ttrt_image_open(path, &h);
         if (st != TTRT_STATUS_SUCCESS) {
             return detail::last_failure<image>(st);
         }

@@ -23,8 +23,10 @@
  *   the C API returned and e.what() its one line of text (ttrt_last_error_message()), exactly.
  * - try_f(...) never throws a ttrt error: it returns ttrt::result<T> (result<void> for calls
  *   with no value), holding either the value or the same status and text (status(),
- *   message()). result.value() throws the ttrt::error it holds. On success nothing is
- *   allocated, so a steady-state loop of try_ calls allocates nothing.
+ *   message()). result.value() throws the ttrt::error it holds. A call that returns no
+ *   name or list allocates nothing on success, in either variant, so a steady-state loop
+ *   (writes, ops, events, trace replays, reads, push/run/get_output_into/pop) allocates
+ *   nothing in the wrapper.
  *   (Only std::bad_alloc, from copying an error text or a name into a std::string, can leave
  *   a try_ function.)
  * - Where the C API signals failure by NULL or 0 with the last error set (a name out of
@@ -831,10 +833,11 @@ public:
         return names;
     }
     result<std::size_t> try_program_param_count(std::size_t program) const {
-        std::size_t n = ttrt_backend_program_param_count(h_, program);
         // 0 is also the count of a program that declares none: a bad index is told apart by
-        // the program count.
-        if (n == 0 && program >= program_count()) {
+        // the program count (asked first, so that the last error is the count's own).
+        const std::size_t programs = program_count();
+        std::size_t n = ttrt_backend_program_param_count(h_, program);
+        if (n == 0 && program >= programs) {
             return detail::last_failure<std::size_t>(TTRT_STATUS_INVALID_ARGUMENT);
         }
         return n;
@@ -849,8 +852,10 @@ public:
         return try_program_param_name(program, i).value();
     }
     result<bool> try_program_param_required(std::size_t program, std::size_t i) const {
+        const std::size_t programs = program_count();
+        const std::size_t params = program < programs ? ttrt_backend_program_param_count(h_, program) : 0;
         bool required = ttrt_backend_program_param_required(h_, program, i);
-        if (!required && (program >= program_count() || i >= ttrt_backend_program_param_count(h_, program))) {
+        if (!required && (program >= programs || i >= params)) {
             return detail::last_failure<bool>(TTRT_STATUS_INVALID_ARGUMENT);
         }
         return required;

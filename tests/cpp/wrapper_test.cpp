@@ -16,11 +16,15 @@
 // - errors: the status and text of each exception and try_ result are compared with what the
 //   C API returns for the same call.
 // - spans: the lengths the C API receives are read back from its own error texts.
+// - steady state: this program replaces operator new to count the C++ allocations of a loop
+//   of writes, events, trace replays and reads, and of push/run/get_output_into/pop.
 //
 // Prints each failed check and "N passed, M failed"; exits non-zero when any failed.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <stdexcept>
@@ -28,6 +32,19 @@
 #include <vector>
 
 #include <ttrt.hpp>
+
+// Every C++ allocation of this program, counted.
+static std::atomic<long> cxx_allocations{0};
+
+void *operator new(std::size_t n) {
+    cxx_allocations++;
+    if (void *p = std::malloc(n == 0 ? 1 : n)) {
+        return p;
+    }
+    throw std::bad_alloc();
+}
+void operator delete(void *p) noexcept { std::free(p); }
+void operator delete(void *p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -645,6 +662,63 @@ void spans_pass_their_length() {
     EXPECT(too_small.message().find(std::to_string(values.size() * 4)) != std::string::npos);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Steady state: the wrapper allocates nothing
+
+void steady_state_allocates_nothing() {
+    ttrt::device_config cfg;
+    cfg.trace_region_size = 64 * 1024;
+    ttrt::device dev = ttrt::device::open(cfg);
+    const ttrt::memory_config dram = ttrt::interleaved(TTRT_BUFFER_TYPE_DRAM);
+    ttrt::tensor in = dev.allocate_tensor(float_tile(), dram);
+    ttrt::tensor warm = dev.unary(0, TTRT_UNARY_OP_NEG, in, dram);
+    warm.reset();
+    ttrt::trace_capture cap = dev.begin_trace_capture(0);
+    ttrt::tensor out = dev.unary(0, TTRT_UNARY_OP_NEG, in, dram);
+    const ttrt::trace replay = cap.end();
+    std::vector<float> host(32 * 32), back(32 * 32);
+    const ttrt::host_tensor h_in = ttrt::make_host_tensor(ttrt::span<const float>(host), tile_shape);
+    const ttrt::host_tensor h_out = ttrt::make_host_tensor(ttrt::span<float>(back), tile_shape);
+    bool right = true;
+    long before = cxx_allocations.load();
+    for (int i = 0; i < 16; i++) {
+        for (std::size_t k = 0; k < host.size(); k++) {
+            host[k] = static_cast<float>(i + static_cast<int>(k % 5));
+        }
+        dev.copy_host_to_device(0, h_in, in, false);
+        replay.execute(0, false);
+        dev.copy_device_to_host(0, out, h_out, false);
+        const ttrt::event ev = dev.record_event(0);
+        dev.event_synchronize(ev, 10000);
+        right = right && dev.try_event_query(ev).value() && dev.try_finish(0).ok();
+        for (std::size_t k = 0; k < host.size(); k++) {
+            right = right && back[k] == -host[k];
+        }
+    }
+    EXPECT(cxx_allocations.load() == before);
+    EXPECT(right);
+
+    ttrt::image img = ttrt::image::open(image_path);
+    ttrt::backend be = ttrt::backend::create(img);
+    be.initialize();
+    const ttrt::io_desc x = be.queue_descriptor("x");
+    const ttrt::io_desc logits = be.queue_descriptor("logits");
+    const ttrt::shape4 x_shape = ttrt::io_desc_host_shape(x, x.input_count);
+    const ttrt::shape4 logits_shape = ttrt::io_desc_host_shape(logits, logits.input_count);
+    std::vector<float> samples(ttrt::volume(x_shape), 0.25f), results(ttrt::volume(logits_shape));
+    const ttrt::tensor_desc samples_desc = ttrt::make_tensor_desc(ttrt::span<const float>(samples), x_shape);
+    const ttrt::tensor_desc results_desc = ttrt::make_tensor_desc(ttrt::span<float>(results), logits_shape);
+    const ttrt::program_param params[] = {{"$p_loop_count", "1"}};
+    before = cxx_allocations.load();
+    for (int i = 0; i < 3; i++) {
+        be.push_input(x, samples_desc, false, 10000);
+        be.run_program("run_fwd", params);
+        be.get_output_into(logits, results_desc, false, 10000);
+        be.pop_output(logits, false, 10000);
+    }
+    EXPECT(cxx_allocations.load() == before);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -672,6 +746,7 @@ int main(int argc, char **argv) {
         pipeline_model_exceptions();
         log_callback_exceptions();
         spans_pass_their_length();
+        steady_state_allocates_nothing();
     } catch (const std::exception &e) {
         failed++;
         std::printf("FAILED: unexpected exception: %s\n", e.what());

@@ -554,6 +554,75 @@ void pipeline_model_exceptions() {
     }
 }
 
+// Every executor of ttrt_pipeline_config through the wrapper: relu(x) on 2 rounds of inputs (the
+// second into preallocated outputs), every value checked.
+void pipeline_runs_every_executor() {
+    constexpr std::uint32_t rows = 64, cols = 64;
+    const ttrt::shape4 shape = {1, 1, rows, cols};
+    ttrt::device_config dev_cfg;
+    dev_cfg.num_command_queues = 2;
+    dev_cfg.trace_region_size = 64 * 1024;
+    ttrt::device dev = ttrt::device::open(dev_cfg);
+    const ttrt::memory_config dram =
+        ttrt::memory_config_for_persistent_dram_tensor(shape, TTRT_MEMORY_LAYOUT_HEIGHT_SHARDED, 2);
+    const ttrt::memory_config l1 = ttrt::sharded(TTRT_BUFFER_TYPE_L1, TTRT_MEMORY_LAYOUT_HEIGHT_SHARDED,
+                                                 ttrt_core_range{0, 0, 1, 0}, rows / 2, cols);
+    const struct {
+        bool trace;
+        std::uint32_t cqs;
+        bool separate;
+        const char *executor;
+    } configs[] = {
+        {false, 1, false, "ModelExecutor"},
+        {true, 1, false, "TracedModelExecutor"},
+        {false, 2, false, "MultiCQModelOverlappedInputExecutor"},
+        {true, 2, false, "MultiCQTracedModelOverlappedInputExecutor"},
+        {true, 2, true, "MultiCQTracedModelPipelinedIOExecutor"},
+    };
+    for (const auto &c : configs) {
+        ttrt::pipeline_config cfg;
+        cfg.use_trace = c.trace;
+        cfg.num_command_queues = c.cqs;
+        cfg.all_transfers_on_separate_command_queue = c.separate;
+        ttrt::pipeline p = ttrt::pipeline::create(
+            dev, cfg,
+            [](ttrt::device_ref d, std::uint8_t cq, ttrt::tensor_ref in) {
+                return d.unary(cq, TTRT_UNARY_OP_RELU, in, ttrt::interleaved(TTRT_BUFFER_TYPE_L1));
+            },
+            l1, &dram, &dram);
+        EXPECT_EQ_STR(p.executor(), c.executor);
+        std::vector<std::vector<float>> inputs(4, std::vector<float>(rows * cols));
+        std::vector<ttrt::host_tensor> hosts;
+        for (std::size_t i = 0; i < inputs.size(); i++) {
+            for (std::size_t k = 0; k < inputs[i].size(); k++) {
+                inputs[i][k] = static_cast<float>(static_cast<int>((k * 5 + i * 7) % 9) - 4);
+            }
+            hosts.push_back(ttrt::make_host_tensor(ttrt::span<const float>(inputs[i]), shape));
+        }
+        p.compile(hosts[0]);
+        for (int round = 0; round < 2; round++) {
+            if (round == 1) {
+                p.preallocate_output_tensors_on_host(hosts.size());
+            }
+            p.enqueue(hosts);
+            const ttrt::span<const ttrt::host_tensor> outs = p.pop_all();
+            bool right = outs.size() == hosts.size();
+            for (std::size_t i = 0; right && i < outs.size(); i++) {
+                right = outs[i].size == inputs[i].size() * sizeof(float);
+                const float *y = static_cast<const float *>(outs[i].data);
+                for (std::size_t k = 0; right && k < inputs[i].size(); k++) {
+                    right = y[k] == (inputs[i][k] > 0.0f ? inputs[i][k] : 0.0f);
+                }
+            }
+            if (!right) {
+                std::printf("%s round %d: wrong outputs\n", c.executor, round);
+            }
+            EXPECT(right);
+        }
+        p.cleanup();
+    }
+}
+
 // A log callback that throws: nothing crosses into C, the records still arrive.
 void log_callback_exceptions() {
     int records = 0;
@@ -747,6 +816,7 @@ int main(int argc, char **argv) {
         {"throw_after_the_backend_initialized", throw_after_the_backend_initialized},
         {"throw_during_a_trace_capture", throw_during_a_trace_capture},
         {"pipeline_model_exceptions", pipeline_model_exceptions},
+        {"pipeline_runs_every_executor", pipeline_runs_every_executor},
         {"log_callback_exceptions", log_callback_exceptions},
         {"spans_pass_their_length", spans_pass_their_length},
         {"steady_state_allocates_nothing", steady_state_allocates_nothing},

@@ -168,11 +168,7 @@ fn build_examples(project: &str, name: &str, use_static: bool) -> PathBuf {
         .find_map(|l| l.strip_prefix("ttrt_DIR:PATH="))
         .unwrap_or("");
     let expected = lib_dir().join("cmake").join("ttrt");
-    assert_eq!(
-        Path::new(found),
-        expected,
-        "{project} found ttrt elsewhere"
-    );
+    assert_eq!(Path::new(found), expected, "{project} found ttrt elsewhere");
     build
 }
 
@@ -558,7 +554,11 @@ fn run_cpp_examples(cpp: &Path, c: &Path) {
         )
         .stdout,
     );
-    let accuracy = |s: &str| s.lines().find(|l| l.starts_with("accuracy ")).map(str::to_string);
+    let accuracy = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("accuracy "))
+            .map(str::to_string)
+    };
     assert_eq!(
         accuracy(&classified),
         accuracy(&rust_run),

@@ -63,7 +63,11 @@ fn wrapper_test_passes_under_address_leak_and_undefined_sanitizers() {
     }
     let exe = build(&root().join("include"), &scratch("cxx_wrapper"), true);
     let (out, text) = run_test(&exe);
-    assert!(out.status.success(), "wrapper_test failed ({}):\n{text}", out.status);
+    assert!(
+        out.status.success(),
+        "wrapper_test failed ({}):\n{text}",
+        out.status
+    );
     assert!(text.contains(" passed, 0 failed"), "{text}");
     assert!(!text.contains("LeakSanitizer"), "{text}");
 }
@@ -164,6 +168,18 @@ const DEFECTS: &[Defect] = &[
         from: "result() noexcept : status_(TTRT_STATUS_SUCCESS) {}",
         to: "result() : status_(TTRT_STATUS_SUCCESS), message_(40, ' ') {}",
         caught_by: &["cxx_allocations.load() == before"],
+    },
+    Defect {
+        what: "a pipeline model's exception other than ttrt::error reaches C",
+        from: "        } catch (...) {\n            h->pending = std::current_exception();\n            return TTRT_STATUS_RUNTIME_ERROR;\n        }\n",
+        to: "        }\n",
+        caught_by: &["model failed on purpose", "terminate"],
+    },
+    Defect {
+        what: "a pipeline call drops the model's exception for a ttrt::error",
+        from: "        if (pending) {\n            std::rethrow_exception(pending);\n        }\n",
+        to: "",
+        caught_by: &["rethrown"],
     },
 ];
 

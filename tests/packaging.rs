@@ -2,8 +2,9 @@
 //! its "Install with CMake" blocks run as written in a copy of the repository
 //! (tests/support/readme.rs), which builds with cargo, installs with CMake and links a program
 //! with pkg-config, shared and static. C programs then also build against the install with
-//! CMake (`c-examples/`). Buda's C++ API (include/ttrt/buda/) is checked from the install in
-//! the `buda` module (tests/packaging/buda.rs).
+//! CMake (`c-examples/`), and so do the C++ ones on ttrt.hpp (`cpp-examples/`), whose outputs are
+//! compared with the C examples' and `ttrt run`'s. Buda's C++ API (include/ttrt/buda/) is
+//! checked from the install in the `buda` module (tests/packaging/buda.rs).
 //!
 //! The package is installed once per test binary, under `target/nested/readme/opt/ttrt`.
 
@@ -48,16 +49,21 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The README's three host blocks: install, use, and build the Buda C++ loader.
-fn readme_blocks() -> (String, String, String) {
+/// The README's four host blocks: install, use from C, build the Buda C++ loader, use ttrt.hpp.
+fn readme_blocks() -> (String, String, String, String) {
     let blocks = readme::blocks("tests/packaging.rs");
     assert_eq!(
         blocks.len(),
-        3,
-        "README.md should mark three blocks for tests/packaging.rs (install, use, Buda C++): \
+        4,
+        "README.md should mark four blocks for tests/packaging.rs (install, use, Buda C++, C++): \
          {blocks:?}"
     );
-    (blocks[0].clone(), blocks[1].clone(), blocks[2].clone())
+    (
+        blocks[0].clone(),
+        blocks[1].clone(),
+        blocks[2].clone(),
+        blocks[3].clone(),
+    )
 }
 
 /// What the README's install block printed, after running it once for all tests in this
@@ -145,11 +151,17 @@ fn pkg_config_of(package: &str, args: &[&str]) -> Vec<String> {
 
 /// Configures and builds `c-examples/` against the installed package; returns the build dir.
 fn build_c_examples(name: &str, use_static: bool) -> PathBuf {
+    build_examples("c-examples", name, use_static)
+}
+
+/// Configures and builds the CMake project `project` (`c-examples`, `cpp-examples`) against the
+/// installed package; returns the build dir.
+fn build_examples(project: &str, name: &str, use_static: bool) -> PathBuf {
     let build = support::scratch(name).join("build");
     support::run(
         Command::new("cmake")
             .arg("-S")
-            .arg(support::root().join("c-examples"))
+            .arg(support::root().join(project))
             .arg("-B")
             .arg(&build)
             .arg(define("CMAKE_PREFIX_PATH", installed()))
@@ -166,11 +178,7 @@ fn build_c_examples(name: &str, use_static: bool) -> PathBuf {
         .find_map(|l| l.strip_prefix("ttrt_DIR:PATH="))
         .unwrap_or("");
     let expected = lib_dir().join("cmake").join("ttrt");
-    assert_eq!(
-        Path::new(found),
-        expected,
-        "c-examples found ttrt elsewhere"
-    );
+    assert_eq!(Path::new(found), expected, "{project} found ttrt elsewhere");
     build
 }
 
@@ -248,6 +256,12 @@ fn install_lays_out_header_libraries_and_package_files() {
     assert!(
         header == checked_in,
         "installed ttrt.h differs from include/ttrt.h"
+    );
+    let hpp = std::fs::read(prefix.join("include/ttrt.hpp")).expect("installed include/ttrt.hpp");
+    let hpp_checked_in = std::fs::read(support::root().join("include/ttrt.hpp")).unwrap();
+    assert!(
+        hpp == hpp_checked_in,
+        "installed ttrt.hpp differs from include/ttrt.hpp"
     );
 
     let real = lib.join(real_so_name());
@@ -373,6 +387,10 @@ fn c_examples_link_the_shared_library_by_default() {
     assert_links_shared(&program);
     run_version(&program, true);
     run_device_examples(&build);
+    let cpp = build_examples("cpp-examples", "packaging-cpp-examples-shared", false);
+    assert_links_shared(&cpp.join("digits"));
+    assert_links_shared(&cpp.join("trace_2cq"));
+    run_cpp_examples(&cpp, &build);
 }
 
 #[test]
@@ -385,6 +403,10 @@ fn c_examples_link_the_static_library_with_ttrt_use_static() {
     assert_links_static(&program);
     run_version(&program, false);
     run_device_examples(&build);
+    let cpp = build_examples("cpp-examples", "packaging-cpp-examples-static", true);
+    assert_links_static(&cpp.join("digits"));
+    assert_links_static(&cpp.join("trace_2cq"));
+    run_cpp_examples(&cpp, &build);
 }
 
 /// Runs the device examples of `c-examples/`: each checks every output against a value the
@@ -486,6 +508,132 @@ fn run_tti_loader(build: &Path) {
         outputs(&c_lines),
         outputs(&rust_lines),
         "tti_loader:\n{c_lines}ttrt run:\n{rust_lines}"
+    );
+}
+
+/// Runs an example program of `build` with `args`; fails the test unless it succeeds. Returns
+/// its stdout.
+fn run_example(build: &Path, name: &str, args: &[&OsStr]) -> String {
+    let out = Command::new(build.join(name))
+        .args(args)
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{name} failed ({}):\n{stdout}{}",
+        out.status,
+        text(&out.stderr)
+    );
+    stdout
+}
+
+/// The `output ...` lines of an embedded loader's output.
+fn output_lines(s: &str) -> Vec<String> {
+    s.lines()
+        .filter(|l| l.starts_with("output "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Correct held-out predictions of the digits image, out of the held-out samples, as
+/// examples/digits/train.py printed them ("bf16 (golden) held-out accuracy: 352/360").
+const DIGITS_ACCURACY: &str = "accuracy 352/360 = 97.78% over the labelled samples";
+
+/// The C++ examples of `cpp` (built from `cpp-examples/`) against the C examples of `c` (built
+/// from `c-examples/`) and `ttrt run`:
+/// - `trace_2cq` checks every output against 2 * relu(x) computed on the host, and prints what
+///   the C program prints (the trace id, the L1 input's address, the summary);
+/// - `digits` prints for the pattern inputs the output lines that `tti_loader` and `ttrt run
+///   --loops 1` print, and classifies the held-out digits as train.py and `ttrt run` report.
+fn run_cpp_examples(cpp: &Path, c: &Path) {
+    let cpp_trace = run_example(cpp, "trace_2cq", &[]);
+    let c_trace = run_example(c, "trace_2cq", &[]);
+    assert!(
+        cpp_trace.contains("8 iterations, 4096 values each: all equal to 2 * relu(x)"),
+        "{cpp_trace}"
+    );
+    assert_eq!(cpp_trace, c_trace, "trace_2cq in C++ and in C");
+
+    let digits = support::root().join("examples").join("digits.tti");
+    let inputs = support::root().join("examples/digits/test_inputs.bin");
+    let labels = support::root().join("examples/digits/test_labels.bin");
+    let cpp_lines = run_example(cpp, "digits", &[digits.as_os_str()]);
+    let c_lines = run_example(c, "tti_loader", &[digits.as_os_str()]);
+    let empty = support::scratch("cpp-digits-no-inputs");
+    let rust_lines = text(
+        &support::run(
+            Command::new(env!("CARGO_BIN_EXE_ttrt"))
+                .args(["run", "--loops", "1", "--inputs"])
+                .arg(&empty)
+                .arg(&digits),
+        )
+        .stdout,
+    );
+    assert_eq!(output_lines(&cpp_lines).len(), 1, "{cpp_lines}");
+    assert_eq!(
+        output_lines(&cpp_lines),
+        output_lines(&c_lines),
+        "digits (C++):\n{cpp_lines}tti_loader (C):\n{c_lines}"
+    );
+    assert_eq!(
+        output_lines(&cpp_lines),
+        output_lines(&rust_lines),
+        "digits (C++):\n{cpp_lines}ttrt run:\n{rust_lines}"
+    );
+
+    let classified = run_example(
+        cpp,
+        "digits",
+        &[digits.as_os_str(), inputs.as_os_str(), labels.as_os_str()],
+    );
+    assert!(classified.contains(DIGITS_ACCURACY), "{classified}");
+    let rust_run = text(
+        &support::run(
+            Command::new(env!("CARGO_BIN_EXE_ttrt"))
+                .arg("run")
+                .arg(&digits)
+                .arg("--inputs")
+                .arg(support::root().join("examples/digits"))
+                .arg("--labels")
+                .arg(&labels),
+        )
+        .stdout,
+    );
+    let accuracy = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("accuracy "))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        accuracy(&classified),
+        accuracy(&rust_run),
+        "digits (C++):\n{classified}ttrt run:\n{rust_run}"
+    );
+}
+
+/// The README's C++ block: a program on ttrt.hpp built with `ttrt.pc` classifies the held-out
+/// digits, and the C++ examples build with CMake and run.
+#[test]
+fn readme_cxx_route_builds_and_runs_the_cpp_examples() {
+    if !have_tools() {
+        return;
+    }
+    installed();
+    let transcript = readme::run(&readme_blocks().3);
+    let copy = readme::checkout();
+    assert_links_shared(&copy.join("digits-cpp"));
+    let out = readme::output_of(&transcript, "./digits-cpp");
+    assert!(
+        out.contains("output logits shape [4, 1, 32, 32] format Float32 checksum 0x")
+            && out.contains(DIGITS_ACCURACY),
+        "./digits-cpp printed:\n{out}"
+    );
+    let out = readme::output_of(&transcript, "build-cpp-examples/trace_2cq");
+    assert!(
+        out.contains("8 iterations, 4096 values each: all equal to 2 * relu(x)"),
+        "build-cpp-examples/trace_2cq printed:\n{out}"
     );
 }
 

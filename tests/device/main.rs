@@ -14,3 +14,4 @@ mod device_raw;
 mod metal_pages;
 mod sim_compute;
 mod sim_device;
+mod soc_descriptors;

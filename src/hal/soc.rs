@@ -563,6 +563,83 @@ impl SocDescriptor {
     }
 }
 
+/// Why a chip's geometry cannot be had from a descriptor and a mask.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg(feature = "alloc")]
+pub enum GeometryError {
+    /// The descriptor could not be read.
+    Descriptor(SocError),
+    /// The descriptor describes another arch than the one asked for.
+    ArchMismatch {
+        file: String,
+        described: SocArch,
+        asked: Arch,
+    },
+    Harvest(HarvestError),
+}
+
+#[cfg(feature = "alloc")]
+impl fmt::Display for GeometryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GeometryError::Descriptor(e) => write!(f, "{e}"),
+            GeometryError::ArchMismatch {
+                file,
+                described,
+                asked,
+            } => write!(
+                f,
+                "{file}: the SoC descriptor describes a {} chip, but the arch is {}",
+                described.name(),
+                asked.name()
+            ),
+            GeometryError::Harvest(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The geometry of a chip of `arch`: described by `desc` (its file name for messages) when
+/// given, else the arch's default; with the rows of `mask` harvested.
+#[cfg(feature = "alloc")]
+pub fn geometry_for(
+    arch: Arch,
+    desc: Option<(&SocDescriptor, &str)>,
+    mask: u64,
+) -> Result<ChipGeometry, GeometryError> {
+    match desc {
+        None => ChipGeometry::of(arch)
+            .harvested(mask)
+            .map_err(GeometryError::Harvest),
+        Some((d, file)) => {
+            if d.arch.arch() != Some(arch) {
+                return Err(GeometryError::ArchMismatch {
+                    file: file.to_string(),
+                    described: d.arch,
+                    asked: arch,
+                });
+            }
+            d.geometry(mask).map_err(GeometryError::Harvest)
+        }
+    }
+}
+
+/// Reads and parses the descriptor at `path` (at most [`MAX_DESCRIPTOR_BYTES`]).
+#[cfg(feature = "std")]
+pub fn read_file(path: &str) -> Result<SocDescriptor, SocError> {
+    use std::io::Read;
+    let fail = |message: String| SocError {
+        file: path.to_string(),
+        line: 0,
+        message,
+    };
+    let f = std::fs::File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
+    let mut text = String::new();
+    f.take(MAX_DESCRIPTOR_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    SocDescriptor::parse(&text, path)
+}
+
 #[cfg(feature = "alloc")]
 fn mask_of(cores: &[Core]) -> u64 {
     cores

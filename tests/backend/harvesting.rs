@@ -274,3 +274,66 @@ fn a_descriptor_of_another_arch_is_refused_naming_both() {
         "{e}"
     );
 }
+
+/// The C config: `harvested_rows` and `soc_descriptor` are read only when `struct_size` covers
+/// them.
+#[test]
+fn the_c_backend_config_carries_the_mask_and_the_descriptor() {
+    use std::ffi::{CStr, CString};
+    use ttrt::ffi::backend::*;
+    use ttrt::ffi::image::*;
+    use ttrt::ffi::status::ttrt_status;
+    let last = || {
+        unsafe { CStr::from_ptr(ttrt::ffi::error::ttrt_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let path = CString::new(fixture().to_str().unwrap()).unwrap();
+    unsafe {
+        let mut img = std::ptr::null_mut();
+        assert_eq!(
+            ttrt_image_open(path.as_ptr(), &mut img),
+            ttrt_status::Success
+        );
+        let mut cfg = std::mem::zeroed::<ttrt_backend_config>();
+        ttrt_backend_config_default(&mut cfg);
+        assert_eq!(
+            (cfg.harvested_rows, cfg.soc_descriptor),
+            (0, std::ptr::null())
+        );
+        let mut be = std::ptr::null_mut();
+        assert_eq!(
+            ttrt_backend_create(img, &cfg, &mut be),
+            ttrt_status::InvalidArgument
+        );
+        assert!(
+            last().contains("compiled for harvested rows mask 2050"),
+            "{}",
+            last()
+        );
+        cfg.harvested_rows = MASK;
+        assert_eq!(
+            ttrt_backend_create(img, &cfg, &mut be),
+            ttrt_status::Success,
+            "{}",
+            last()
+        );
+        ttrt_backend_free(be);
+        // A config of the size before the fields: the mask is not read.
+        cfg.struct_size = 48;
+        assert_eq!(
+            ttrt_backend_create(img, &cfg, &mut be),
+            ttrt_status::InvalidArgument
+        );
+        // The descriptor, by path.
+        let one = CString::new(descriptor("grayskull_1x1_arch.yaml").to_str().unwrap()).unwrap();
+        cfg.struct_size = std::mem::size_of::<ttrt_backend_config>() as u32;
+        cfg.soc_descriptor = one.as_ptr();
+        assert_eq!(
+            ttrt_backend_create(img, &cfg, &mut be),
+            ttrt_status::InvalidArgument
+        );
+        assert!(last().contains("config.harvested_rows: harvested rows mask 2050 (0x802): row 11 holds no worker in this descriptor"), "{}", last());
+        ttrt_image_free(img);
+    }
+}

@@ -11,6 +11,7 @@ mod support;
 mod allocator;
 mod device;
 mod device_raw;
+mod harvested_device;
 mod metal_pages;
 mod sim_compute;
 mod sim_device;

@@ -95,15 +95,6 @@ void ttrt_firmware_free(void *ptr, size_t size, size_t align);
 // device worker thread, panics caught at this interface).
 #define TTRT_FEATURE_STD (1 << 1)
 
-// The rows Grayskull and Wormhole can harvest: NOC rows 1-5 and 7-11.
-#define HARVESTABLE_ROWS 4030
-
-// Largest descriptor accepted (upstream's are under 3 KiB).
-#define MAX_DESCRIPTOR_BYTES (256 * 1024)
-
-// Most cores one list of a descriptor may name.
-#define MAX_CORES 4096
-
 // What a call did. `TTRT_STATUS_SUCCESS` is 0; every other value is a failure whose text
 // `ttrt_last_error_message()` returns.
 enum ttrt_status

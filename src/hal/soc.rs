@@ -24,6 +24,7 @@ use super::ChipGeometry;
 use crate::format::Arch;
 
 /// The rows Grayskull and Wormhole can harvest: NOC rows 1-5 and 7-11.
+/// cbindgen:ignore
 pub const HARVESTABLE_ROWS: u64 = 0b1111_1011_1110;
 
 /// Rows of a mask as "1, 11" (at most 64 rows).
@@ -125,8 +126,10 @@ impl ChipGeometry {
 }
 
 /// Largest descriptor accepted (upstream's are under 3 KiB).
+/// cbindgen:ignore
 pub const MAX_DESCRIPTOR_BYTES: usize = 256 * 1024;
 /// Most cores one list of a descriptor may name.
+/// cbindgen:ignore
 pub const MAX_CORES: usize = 4096;
 /// Deepest nesting accepted.
 #[cfg(feature = "alloc")]

@@ -337,3 +337,61 @@ fn the_c_backend_config_carries_the_mask_and_the_descriptor() {
         ttrt_image_free(img);
     }
 }
+
+/// `ttrt run` takes the mask; `ttrt info` shows the descriptor in use, in text and JSON, and a
+/// descriptor alone.
+#[test]
+fn the_cli_runs_and_shows_the_harvested_chip() {
+    let ttrt = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ttrt"));
+        c.current_dir(support::root());
+        c
+    };
+    let f = fixture();
+    let out = support::run(ttrt().arg("run").arg(&f).args([
+        "--inputs",
+        "examples/digits",
+        "--harvested-rows",
+        "2050",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("accuracy 352/360"), "{text}");
+    let out = ttrt().arg("run").arg(&f).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("compiled for harvested rows mask 2050 (rows 1, 11), but the device's harvested rows mask is 0"), "{err}");
+
+    // The image's mask by default; the arch default's geometry.
+    let out = support::run(ttrt().arg("info").arg(&f));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "- grid size: [8, 12]",
+        "- harvested rows: [2050]",
+        "SoC Descriptor...\n- source: arch default\n- arch: Grayskull\n- worker grid: [8, 12] (rows, columns)\n- DRAM: 8 channels x 1073741824 B\n- L1: 1048576 B per worker\n- harvested rows: 2050 (rows 1, 11)\n",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    // A descriptor file from the command line, in JSON.
+    let d = descriptor("grayskull_10x12.yaml");
+    let out = support::run(
+        ttrt()
+            .arg("info")
+            .arg(&f)
+            .arg("--soc-descriptor")
+            .arg(&d)
+            .arg("--json"),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let soc = &v["soc"];
+    assert_eq!(soc["source"]["file"], d.to_str().unwrap());
+    assert_eq!(soc["worker_grid"], serde_json::json!([8, 12]));
+    assert_eq!(soc["harvested_rows_mask"], 2050);
+    assert_eq!(soc["harvested_rows"], serde_json::json!([1, 11]));
+    assert_eq!(soc["noc_grid"], serde_json::json!([13, 12]));
+    assert_eq!(soc["dram_channels"], 8);
+    // A descriptor alone.
+    let d = descriptor("wormhole_b0_4x6.yaml");
+    let out = support::run(ttrt().arg("info").arg("--soc-descriptor").arg(&d));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("- arch_name: WORMHOLE_B0\n- NOC grid: 10x12 (x, y)\n- ethernet cores: 16\n- worker grid: [4, 6] (rows, columns)\n- DRAM: 6 channels x 2147483648 B\n- L1: 1499136 B per worker\n- harvested rows: 0 (rows none)"), "{text}");
+}

@@ -544,6 +544,18 @@ typedef struct ttrt_backend_config {
   uint32_t role;
   // Set to 0.
   uint32_t reserved3;
+  // The path of the Buda SoC descriptor of the chip (tt-budabackend's `device/*.yaml`),
+  // NUL-terminated; its `arch_name` must be the backend's arch. Default NULL: the one the
+  // image carries (`backend_build_binaries/device_desc.yaml`, where PyBuda puts the
+  // descriptor it compiled for), else the arch's default geometry. An op placed outside
+  // the descriptor's worker grid is `TTRT_STATUS_INVALID_ARGUMENT`. Read during
+  // `ttrt_backend_create` only, when `struct_size` covers it (appended after `reserved3`).
+  const char *soc_descriptor;
+  // The device's harvested rows: Buda's mask, bit `i` for NOC row `i` (see
+  // `ttrt_device_config.harvested_rows`). Default 0: none. An image whose device.json
+  // `harvested_rows` differs is `TTRT_STATUS_INVALID_ARGUMENT` naming both masks, as is an op
+  // placed in a harvested row. Read only when `struct_size` covers it.
+  uint64_t harvested_rows;
 } ttrt_backend_config;
 
 // A queue as the host sees it (Buda's `tt_dram_io_desc`), plus the two facts tilizing needs
@@ -653,6 +665,18 @@ typedef struct ttrt_device_config {
   // Default NULL: the `TTRT_DEVICE` environment variable, else `"sim"`. Read during
   // `ttrt_device_open` only. Appended after `host_memory_budget`.
   const char *device;
+  // The path of a Buda SoC descriptor (tt-budabackend's `device/*.yaml`), NUL-terminated:
+  // the chip's worker grid (its compute grid), DRAM channels and their size, and L1 size
+  // are the descriptor's, whose `arch_name` must be `arch`. Default NULL: the arch's
+  // default geometry. Read during `ttrt_device_open` only, when `struct_size` covers it
+  // (appended after `device`); needs `std`.
+  const char *soc_descriptor;
+  // Buda's harvesting mask: bit `i` set harvests the Tensix cores of NOC row `i`
+  // (PyBuda's `harvested_rows=[1, 11]` is 2050). Each harvested row makes the worker grid
+  // and the compute grid one row shorter; Grayskull and Wormhole B0 can harvest rows 1-5
+  // and 7-11 only, Blackhole no rows (it harvests columns). Default 0: none. Read only when
+  // `struct_size` covers it.
+  uint64_t harvested_rows;
 } ttrt_device_config;
 
 // A point in one command queue's stream of commands. Returned by recording; passed to waits,

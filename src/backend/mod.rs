@@ -81,6 +81,85 @@ pub struct BackendConfig {
     pub device: Option<String>,
     /// Which side of the backend this process is (see [`BackendRole`]).
     pub role: BackendRole,
+    /// The path of the Buda SoC descriptor of the chip; `None`: the image's
+    /// (`backend_build_binaries/device_desc.yaml`) when it carries one, else the arch's
+    /// default geometry.
+    pub soc_descriptor: Option<String>,
+    /// The device's harvested rows (Buda's mask, bit `i`: NOC row `i`); 0: none. An image
+    /// compiled for another mask is refused.
+    pub harvested_rows: u64,
+}
+
+/// Where a backend's chip description came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SocSource {
+    /// The arch's default geometry.
+    ArchDefault,
+    /// The SoC descriptor file the config names.
+    Config(String),
+    /// The SoC descriptor the image carries ([`crate::image::SOC_DESCRIPTOR_MEMBER`]).
+    Image,
+}
+
+impl core::fmt::Display for SocSource {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SocSource::ArchDefault => f.write_str("the arch's default"),
+            SocSource::Config(path) => write!(f, "{path} (config)"),
+            SocSource::Image => write!(f, "the image's {}", crate::image::SOC_DESCRIPTOR_MEMBER),
+        }
+    }
+}
+
+/// The chip a backend for `arch` runs on: the geometry the config's SoC descriptor, else the
+/// image's (`image_desc`), else the arch's default describes, with the config's harvested
+/// rows; and where the description came from.
+pub fn chip_geometry(
+    arch: Arch,
+    config: &BackendConfig,
+    image_desc: Option<&str>,
+) -> Result<(crate::hal::ChipGeometry, SocSource), BackendError> {
+    use crate::hal::soc::{geometry_for, read_file, GeometryError, SocDescriptor};
+    let (desc, source) = match (&config.soc_descriptor, image_desc) {
+        (Some(path), _) => (
+            Some(read_file(path).map_err(|e| {
+                BackendError::new(
+                    BackendErrorKind::InvalidArgument,
+                    alloc::format!("config.soc_descriptor: {e}"),
+                )
+            })?),
+            SocSource::Config(path.clone()),
+        ),
+        (None, Some(text)) => (
+            Some(
+                SocDescriptor::parse(text, crate::image::SOC_DESCRIPTOR_MEMBER).map_err(|e| {
+                    BackendError::new(BackendErrorKind::InvalidImage, alloc::format!("{e}"))
+                })?,
+            ),
+            SocSource::Image,
+        ),
+        (None, None) => (None, SocSource::ArchDefault),
+    };
+    let name = match &source {
+        SocSource::Config(p) => p.as_str(),
+        _ => crate::image::SOC_DESCRIPTOR_MEMBER,
+    };
+    let g = geometry_for(
+        arch,
+        desc.as_ref().map(|d| (d, name)),
+        config.harvested_rows,
+    )
+    .map_err(|e| {
+        let (kind, field) = match (&e, &source) {
+            (GeometryError::Harvest(_), _) => {
+                (BackendErrorKind::InvalidArgument, "config.harvested_rows")
+            }
+            (_, SocSource::Image) => (BackendErrorKind::InvalidImage, "image"),
+            _ => (BackendErrorKind::InvalidArgument, "config.soc_descriptor"),
+        };
+        BackendError::new(kind, alloc::format!("{field}: {e}"))
+    })?;
+    Ok((g, source))
 }
 
 /// The sides of PyBuda's embedded loader, which may be two processes attached to one device
@@ -111,6 +190,8 @@ impl Default for BackendConfig {
             golden: false,
             device: None,
             role: BackendRole::Run,
+            soc_descriptor: None,
+            harvested_rows: 0,
         }
     }
 }
@@ -276,6 +357,10 @@ const FINISHED: u8 = 2;
 pub struct Backend {
     netlist: Netlist,
     arch: Arch,
+    /// The chip the backend runs on (its worker grid and harvested rows were checked against
+    /// the netlist and the image).
+    geometry: crate::hal::ChipGeometry,
+    soc_source: SocSource,
     config: BackendConfig,
     budget: HostMemoryBudget,
     loads: Vec<Load>,
@@ -368,6 +453,7 @@ impl Backend {
         arch: Arch,
         config: &BackendConfig,
         loads: Vec<Load>,
+        (geometry, soc_source): (crate::hal::ChipGeometry, SocSource),
     ) -> Result<Backend, BackendError> {
         if !(1..=2).contains(&config.num_command_queues) {
             return err!(
@@ -376,6 +462,7 @@ impl Backend {
                 config.num_command_queues
             );
         }
+        placement::check_grid(&netlist, &geometry)?;
         let timeouts = TimeoutOverrides::from_env()?;
         log::info!(
             "backend created for {}: {}, {}, {}, {} to load",
@@ -388,6 +475,8 @@ impl Backend {
         Ok(Backend {
             netlist,
             arch,
+            geometry,
+            soc_source,
             config: config.clone(),
             budget: HostMemoryBudget::new(config.host_memory_budget),
             loads,
@@ -415,7 +504,8 @@ impl Backend {
                 }
             },
         };
-        Backend::new(netlist, arch, config, Vec::new())
+        let chip = chip_geometry(arch, config, None)?;
+        Backend::new(netlist, arch, config, Vec::new(), chip)
     }
 
     /// A backend for a TTI image: arch from the image unless the config names one; the
@@ -427,6 +517,20 @@ impl Backend {
     ) -> Result<Backend, BackendError> {
         use crate::image::device_json::TensorEntry;
         let arch = config.arch.unwrap_or_else(|| image.arch());
+        let chip = chip_geometry(arch, config, image.soc_descriptor())?;
+        let want = image.harvested_rows();
+        if want != chip.0.harvested_rows {
+            let have = chip.0.harvested_rows;
+            return err!(
+                InvalidArgument,
+                "{}: the image was compiled for harvested rows mask {want} (rows {}), but the \
+                 device's harvested rows mask is {have} (rows {}): open the device with the \
+                 image's mask",
+                image.file(),
+                crate::hal::soc::Rows(want),
+                crate::hal::soc::Rows(have)
+            );
+        }
         let budget = HostMemoryBudget::new(config.host_memory_budget);
         let mut loads = Vec::new();
         // Host memory the loads take, checked before each tensor is read or inflated.
@@ -500,7 +604,7 @@ impl Backend {
                 kind,
             });
         }
-        Backend::new(image.netlist().clone(), arch, config, loads)
+        Backend::new(image.netlist().clone(), arch, config, loads, chip)
     }
 
     pub fn netlist(&self) -> &Netlist {
@@ -509,6 +613,12 @@ impl Backend {
 
     pub fn arch(&self) -> Arch {
         self.arch
+    }
+
+    /// The chip the backend runs on: its geometry (worker grid, harvested rows, memory) and
+    /// where its description came from.
+    pub fn chip(&self) -> (&crate::hal::ChipGeometry, &SocSource) {
+        (&self.geometry, &self.soc_source)
     }
 
     /// Programs in netlist order.
@@ -796,7 +906,7 @@ impl Backend {
             Some(d) => d.clone(),
             None => crate::hal::select::device_from_env(),
         };
-        let chip = AnyChip::open(&device_name, self.arch).map_err(|e| {
+        let chip = AnyChip::open_as(&device_name, &self.geometry).map_err(|e| {
             let env = match self.config.device {
                 Some(_) => "config.device",
                 None => crate::hal::select::DEVICE_ENV,
@@ -813,6 +923,23 @@ impl Backend {
             };
             BackendError::new(kind, text)
         })?;
+        {
+            let got = crate::hal::Chip::geometry(&chip);
+            if got.harvested_rows != self.geometry.harvested_rows
+                || got.worker_grid != self.geometry.worker_grid
+            {
+                return err!(
+                    InvalidArgument,
+                    "initialize: device '{device_name}' has harvested rows mask {} and a {}x{} worker grid, but the backend was created for mask {} and a {}x{} grid (rows x columns)",
+                    got.harvested_rows,
+                    got.worker_grid.1,
+                    got.worker_grid.0,
+                    self.geometry.harvested_rows,
+                    self.geometry.worker_grid.1,
+                    self.geometry.worker_grid.0
+                );
+            }
+        }
         if self.config.role == BackendRole::Io {
             if !chip.is_remote() {
                 return err!(

@@ -82,3 +82,49 @@ pub(crate) fn check_dram_overlaps(netlist: &Netlist, arch: Arch) -> Result<(), B
     }
     Ok(())
 }
+
+/// Refuses an op placed outside the usable worker grid of `g` (after harvesting): its
+/// `grid_loc` plus its `grid_size` (swapped by `grid_transpose`) must stay inside
+/// `g.worker_grid` (columns, rows). Buda's placer and runtime place ops only on functional
+/// workers; a core past the grid does not exist on the chip.
+pub(crate) fn check_grid(
+    netlist: &Netlist,
+    g: &crate::hal::ChipGeometry,
+) -> Result<(), BackendError> {
+    let (cols, rows) = g.worker_grid;
+    for graph in &netlist.graphs {
+        for op in &graph.ops {
+            let Some(loc) = op.grid_loc else { continue };
+            if op.op_type.is(crate::netlist::OpType::EthernetDatacopy) {
+                continue;
+            }
+            let (h, w) = match op.grid_transpose {
+                true => (op.grid_size.c, op.grid_size.r),
+                false => (op.grid_size.r, op.grid_size.c),
+            };
+            if loc.r.saturating_add(h) > rows || loc.c.saturating_add(w) > cols {
+                let harvested = match g.harvested_rows {
+                    0 => alloc::string::String::new(),
+                    m => alloc::format!(
+                        " (harvested rows mask {m}: rows {})",
+                        crate::hal::soc::Rows(m)
+                    ),
+                };
+                return err!(
+                    InvalidArgument,
+                    "netlist {}: op `{}` of graph `{}` at grid_loc [{}, {}] with grid_size [{}, {}] \
+                     does not fit the {rows}x{cols} worker grid (rows x columns) of this {}{harvested}",
+                    netlist.file,
+                    op.name,
+                    graph.name,
+                    loc.r,
+                    loc.c,
+                    op.grid_size.r,
+                    op.grid_size.c,
+                    g.arch.name()
+                );
+            }
+        }
+    }
+    Ok(())
+}

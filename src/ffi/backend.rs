@@ -70,6 +70,18 @@ pub struct ttrt_backend_config {
     pub role: u32,
     /// Set to 0.
     pub reserved3: u32,
+    /// The path of the Buda SoC descriptor of the chip (tt-budabackend's `device/*.yaml`),
+    /// NUL-terminated; its `arch_name` must be the backend's arch. Default NULL: the one the
+    /// image carries (`backend_build_binaries/device_desc.yaml`, where PyBuda puts the
+    /// descriptor it compiled for), else the arch's default geometry. An op placed outside
+    /// the descriptor's worker grid is `TTRT_STATUS_INVALID_ARGUMENT`. Read during
+    /// `ttrt_backend_create` only, when `struct_size` covers it (appended after `reserved3`).
+    pub soc_descriptor: *const core::ffi::c_char,
+    /// The device's harvested rows: Buda's mask, bit `i` for NOC row `i` (see
+    /// `ttrt_device_config.harvested_rows`). Default 0: none. An image whose device.json
+    /// `harvested_rows` differs is `TTRT_STATUS_INVALID_ARGUMENT` naming both masks, as is an op
+    /// placed in a harvested row. Read only when `struct_size` covers it.
+    pub harvested_rows: u64,
 }
 
 /// `ttrt_backend_config::role`: the side of PyBuda's embedded loader a backend is.
@@ -85,7 +97,15 @@ pub enum ttrt_backend_role {
 // SAFETY: integers and one pointer (NULL when zero), struct_size first.
 unsafe impl AppendOnlyConfig for ttrt_backend_config {}
 
-static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 48);
+static_assertions::const_assert_eq!(core::mem::size_of::<ttrt_backend_config>(), 64);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_backend_config, soc_descriptor),
+    48
+);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_backend_config, harvested_rows),
+    56
+);
 static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_backend_config, role), 40);
 static_assertions::const_assert_eq!(core::mem::offset_of!(ttrt_backend_config, device), 32);
 static_assertions::const_assert_eq!(
@@ -161,6 +181,8 @@ pub unsafe extern "C" fn ttrt_backend_config_default(cfg: *mut ttrt_backend_conf
                 device: core::ptr::null(),
                 role: ttrt_backend_role::Run as u32,
                 reserved3: 0,
+                soc_descriptor: core::ptr::null(),
+                harvested_rows: 0,
             });
         }
     })
@@ -217,6 +239,14 @@ unsafe fn config_of(c: *const ttrt_backend_config) -> Result<BackendConfig, ArgE
                 c_str(c.device, "cfg->device")?
             })),
         },
+        soc_descriptor: match c.soc_descriptor.is_null() {
+            true => None,
+            // SAFETY: the caller's contract: a NUL-terminated string, valid during the call.
+            false => Some(alloc::string::String::from(unsafe {
+                c_str(c.soc_descriptor, "cfg->soc_descriptor")?
+            })),
+        },
+        harvested_rows: c.harvested_rows,
     })
 }
 

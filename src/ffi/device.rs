@@ -71,6 +71,18 @@ pub struct ttrt_device_config {
     /// Default NULL: the `TTRT_DEVICE` environment variable, else `"sim"`. Read during
     /// `ttrt_device_open` only. Appended after `host_memory_budget`.
     pub device: *const core::ffi::c_char,
+    /// The path of a Buda SoC descriptor (tt-budabackend's `device/*.yaml`), NUL-terminated:
+    /// the chip's worker grid (its compute grid), DRAM channels and their size, and L1 size
+    /// are the descriptor's, whose `arch_name` must be `arch`. Default NULL: the arch's
+    /// default geometry. Read during `ttrt_device_open` only, when `struct_size` covers it
+    /// (appended after `device`); needs `std`.
+    pub soc_descriptor: *const core::ffi::c_char,
+    /// Buda's harvesting mask: bit `i` set harvests the Tensix cores of NOC row `i`
+    /// (PyBuda's `harvested_rows=[1, 11]` is 2050). Each harvested row makes the worker grid
+    /// and the compute grid one row shorter; Grayskull and Wormhole B0 can harvest rows 1-5
+    /// and 7-11 only, Blackhole no rows (it harvests columns). Default 0: none. Read only when
+    /// `struct_size` covers it.
+    pub harvested_rows: u64,
 }
 
 // SAFETY: integers and one pointer (NULL when zero), struct_size first.
@@ -97,6 +109,14 @@ static_assertions::const_assert_eq!(
 static_assertions::const_assert_eq!(
     core::mem::offset_of!(ttrt_device_config, device),
     64 + 2 * core::mem::size_of::<usize>()
+);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_device_config, soc_descriptor),
+    64 + 3 * core::mem::size_of::<usize>()
+);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(ttrt_device_config, harvested_rows),
+    64 + 4 * core::mem::size_of::<usize>()
 );
 
 /// What a device handle and the tensors allocated on it share.
@@ -184,6 +204,8 @@ pub unsafe extern "C" fn ttrt_device_config_default(cfg: *mut ttrt_device_config
                 worker_cpu: [0, 1],
                 host_memory_budget: 0,
                 device: core::ptr::null(),
+                soc_descriptor: core::ptr::null(),
+                harvested_rows: 0,
             });
         }
     })
@@ -200,6 +222,47 @@ struct OpenConfig {
     arena: Option<&'static mut [u8]>,
     /// The CPU of each CQ's worker, when pinned.
     worker_cpu: Option<[u32; 2]>,
+    /// The chip's geometry: the arch's, or `cfg->soc_descriptor`'s, harvested.
+    geometry: ChipGeometry,
+}
+
+/// The chip's geometry `c` asks for: its arch's default or its SoC descriptor's, with its
+/// harvested rows.
+fn geometry_of(
+    c: &ttrt_device_config,
+    arch: crate::format::Arch,
+) -> Result<ChipGeometry, RuntimeError> {
+    use crate::hal::soc::{geometry_for, GeometryError};
+    let desc = if c.soc_descriptor.is_null() {
+        None
+    } else {
+        // SAFETY: the caller's contract: a NUL-terminated string.
+        let text = unsafe { core::ffi::CStr::from_ptr(c.soc_descriptor) };
+        let Ok(path) = text.to_str() else {
+            return fail!(InvalidArgument, "cfg->soc_descriptor is not UTF-8");
+        };
+        #[cfg(feature = "std")]
+        let d = crate::hal::soc::read_file(path).map_err(|e| {
+            RuntimeError::new(
+                ErrorKind::InvalidArgument,
+                format_args!("cfg->soc_descriptor: {e}"),
+            )
+        })?;
+        #[cfg(not(feature = "std"))]
+        return fail!(
+            Unsupported,
+            "cfg->soc_descriptor names {path}, but without std there are no files to read"
+        );
+        #[cfg(feature = "std")]
+        Some((d, path))
+    };
+    geometry_for(arch, desc.as_ref().map(|(d, p)| (d, *p)), c.harvested_rows).map_err(|e| {
+        let field = match e {
+            GeometryError::Harvest(_) => "cfg->harvested_rows",
+            _ => "cfg->soc_descriptor",
+        };
+        RuntimeError::new(ErrorKind::InvalidArgument, format_args!("{field}: {e}"))
+    })
 }
 
 /// Reads a config of `c.struct_size` bytes.
@@ -264,12 +327,15 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
              the caller drives the device with ttrt_device_poll)"
         );
     }
+    let arch = arch_of(c.arch, "cfg->arch")?;
+    let geometry = geometry_of(&c, arch)?;
     Ok(OpenConfig {
         worker_cpu,
         chip,
+        geometry,
         device: DeviceConfig {
             device_id: c.device_id,
-            arch: arch_of(c.arch, "cfg->arch")?,
+            arch,
             num_command_queues: c.num_command_queues as u8,
             trace_region_size: c.trace_region_size,
             l1_small_size: c.l1_small_size,
@@ -281,9 +347,13 @@ unsafe fn config_of(c: *const ttrt_device_config) -> Result<OpenConfig, RuntimeE
 }
 
 /// The device over the caller's arena: its host memory first (aligned to 64), the chip after.
-fn device_in(cfg: DeviceConfig, arena: &'static mut [u8]) -> Result<Device<AnyChip>, RuntimeError> {
+fn device_in(
+    cfg: DeviceConfig,
+    geometry: ChipGeometry,
+    arena: &'static mut [u8],
+) -> Result<Device<AnyChip>, RuntimeError> {
     let (len, at) = (arena.len(), arena.as_ptr());
-    let need = Device::<AnyChip>::sysmem_size_for(&cfg, &ChipGeometry::of(cfg.arch));
+    let need = Device::<AnyChip>::sysmem_size_for(&cfg, &geometry);
     let skip = at.align_offset(64);
     let too_small = || {
         RuntimeError::new(
@@ -299,7 +369,7 @@ fn device_in(cfg: DeviceConfig, arena: &'static mut [u8]) -> Result<Device<AnyCh
         return Err(too_small());
     }
     let (sysmem, chip_memory) = arena[skip..].split_at_mut(need);
-    let chip = AnyChip::in_arena(cfg.arch, chip_memory).ok_or_else(too_small)?;
+    let chip = AnyChip::of_in_arena(geometry, chip_memory).ok_or_else(too_small)?;
     Device::new_in(cfg, chip, sysmem)
 }
 
@@ -310,6 +380,7 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
         chip,
         arena,
         worker_cpu,
+        geometry,
     } = cfg;
     let (name, from) = match chip {
         Some(name) => (alloc::string::String::from(name.as_str()), "cfg->device"),
@@ -324,7 +395,7 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
         // The arena is the simulated chip's memory in this process: it wins over the
         // environment's default device, not over the config's own choice.
         Some(arena) if in_process || from == crate::hal::select::DEVICE_ENV => {
-            device_in(cfg, arena)?
+            device_in(cfg, geometry, arena)?
         }
         Some(_) => {
             return fail!(
@@ -334,7 +405,7 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
             )
         }
         None => {
-            let chip = AnyChip::open(&name, cfg.arch).map_err(|e| {
+            let chip = AnyChip::open_as(&name, &geometry).map_err(|e| {
                 let kind = match (spec, &e) {
                     (None, _) => ErrorKind::InvalidArgument,
                     (_, crate::hal::HalError::Lost(_)) => ErrorKind::DeviceLost,
@@ -406,6 +477,7 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
         device: cfg,
         arena,
         chip,
+        geometry,
         ..
     } = cfg;
     if chip.as_deref().is_some_and(|c| c != "sim" && !c.is_empty()) {
@@ -423,7 +495,7 @@ fn open_device(cfg: OpenConfig) -> Result<Arc<Shared>, RuntimeError> {
         );
     };
     Ok(Arc::new(Shared {
-        dev: device_in(cfg, arena)?,
+        dev: device_in(cfg, geometry, arena)?,
         closed: AtomicBool::new(false),
     }))
 }
@@ -446,6 +518,7 @@ pub unsafe extern "C" fn ttrt_device_open(
                 chip: None,
                 arena: None,
                 worker_cpu: None,
+                geometry: ChipGeometry::of(DeviceConfig::default().arch),
             }
         } else {
             // SAFETY: the caller's contract.

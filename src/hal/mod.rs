@@ -18,6 +18,7 @@ pub mod select;
 #[cfg(all(feature = "std", target_os = "linux"))]
 pub mod shm;
 pub mod sim;
+pub mod soc;
 pub mod transport;
 pub mod wire;
 
@@ -60,7 +61,9 @@ pub struct ChipGeometry {
     pub dram_channel_size: u64,
     /// Bytes of L1 in each Tensix core.
     pub l1_size: u64,
-    /// The compute grid (x, y).
+    /// The compute grid (x, y): the Tensix cores whose L1 the runtime allocates in. The arch
+    /// defaults are TT-Metal's (Grayskull 12x9, Wormhole B0 8x8, Blackhole 13x10); a chip
+    /// described by a SoC descriptor has its worker grid. Harvested rows shorten it.
     pub grid: (u32, u32),
     pub dram_alignment: u64,
     pub l1_alignment: u64,
@@ -71,6 +74,13 @@ pub struct ChipGeometry {
     /// Channels of host memory the device reaches ([`MemKind::Host`]), and the bytes of each.
     pub host_channels: u32,
     pub host_channel_size: u64,
+    /// Buda's worker grid (columns, rows): the functional Tensix cores a netlist's ops are
+    /// placed on (its `grid_loc` is [row, column] in it), after harvesting. For the arch
+    /// defaults, that of upstream's default SoC descriptor (Grayskull 10x12, Wormhole B0 10x8,
+    /// Blackhole 10x14); with a descriptor, the descriptor's ([`soc`]).
+    pub worker_grid: (u32, u32),
+    /// The harvested NOC rows (bit `i`: row `i`), as Buda's harvesting mask; 0 when none.
+    pub harvested_rows: u64,
 }
 
 impl ChipGeometry {
@@ -94,6 +104,8 @@ impl ChipGeometry {
                 l1_unreserved_base: 128 * KIB,
                 host_channels: HOST_CHANNELS,
                 host_channel_size: GIB,
+                worker_grid: (12, 10),
+                harvested_rows: 0,
             },
             Arch::WormholeB0 => ChipGeometry {
                 arch,
@@ -107,6 +119,8 @@ impl ChipGeometry {
                 l1_unreserved_base: 128 * KIB,
                 host_channels: HOST_CHANNELS,
                 host_channel_size: GIB,
+                worker_grid: (8, 10),
+                harvested_rows: 0,
             },
             Arch::Blackhole => ChipGeometry {
                 arch,
@@ -120,6 +134,8 @@ impl ChipGeometry {
                 l1_unreserved_base: 128 * KIB,
                 host_channels: HOST_CHANNELS,
                 host_channel_size: GIB,
+                worker_grid: (14, 10),
+                harvested_rows: 0,
             },
         }
     }

@@ -11,7 +11,7 @@ use core::ptr::NonNull;
 use super::shm::ShmTransport;
 use super::sim::SimChip;
 #[cfg(all(feature = "std", target_os = "linux"))]
-use super::transport::RemoteChip;
+use super::transport::{RemoteChip, Transport};
 #[cfg(feature = "std")]
 use super::wire::DeviceText;
 use super::{Chip, ChipGeometry, DeviceRange, HalError, MemKind, Program};
@@ -61,15 +61,42 @@ impl AnyChip {
     /// The chip `device` names (see the module), of `arch`.
     #[cfg(feature = "std")]
     pub fn open(device: &str, arch: Arch) -> Result<AnyChip, HalError> {
+        AnyChip::open_as(device, &ChipGeometry::of(arch))
+    }
+
+    /// The chip `device` names, of `geometry` (an arch's default, a SoC descriptor's, with
+    /// harvested rows). A device process serves the geometry it was started with: when
+    /// `geometry` is not its arch's default, the device's worker grid and harvested rows must
+    /// be the same.
+    #[cfg(feature = "std")]
+    pub fn open_as(device: &str, geometry: &ChipGeometry) -> Result<AnyChip, HalError> {
+        let arch = geometry.arch;
         match DeviceSpec::parse(device) {
-            Some(DeviceSpec::InProcess) => SimChip::new(arch).map(AnyChip::Sim).map_err(|e| {
+            Some(DeviceSpec::InProcess) => SimChip::of(*geometry).map(AnyChip::Sim).map_err(|e| {
                 HalError::Device(DeviceText::from_fmt(format_args!(
                     "cannot reserve the simulated chip's memory: {e}"
                 )))
             }),
             #[cfg(target_os = "linux")]
             Some(DeviceSpec::Shm(name)) => {
-                ShmTransport::attach(name, arch).map(|t| AnyChip::Shm(RemoteChip::new(t)))
+                let t = ShmTransport::attach(name, arch)?;
+                let got = *t.geometry();
+                if *geometry != ChipGeometry::of(arch)
+                    && (got.worker_grid != geometry.worker_grid
+                        || got.harvested_rows != geometry.harvested_rows)
+                {
+                    return Err(HalError::Device(DeviceText::from_fmt(format_args!(
+                        "device process '{name}' serves a chip of {}x{} workers (rows x columns) \
+                         with harvested rows mask {}; this device was asked for {}x{} with mask {}",
+                        got.worker_grid.1,
+                        got.worker_grid.0,
+                        got.harvested_rows,
+                        geometry.worker_grid.1,
+                        geometry.worker_grid.0,
+                        geometry.harvested_rows
+                    ))));
+                }
+                Ok(AnyChip::Shm(RemoteChip::new(t)))
             }
             #[cfg(not(target_os = "linux"))]
             Some(DeviceSpec::Shm(_)) => {
@@ -84,6 +111,11 @@ impl AnyChip {
     /// The simulated chip over caller-provided memory (see [`SimChip::in_arena`]).
     pub fn in_arena(arch: Arch, arena: &'static mut [u8]) -> Option<AnyChip> {
         SimChip::in_arena(arch, arena).map(AnyChip::Sim)
+    }
+
+    /// The simulated chip of `geometry` over caller-provided memory.
+    pub fn of_in_arena(geometry: ChipGeometry, arena: &'static mut [u8]) -> Option<AnyChip> {
+        SimChip::of_in_arena(geometry, arena).map(AnyChip::Sim)
     }
 
     /// Whether the chip lives in another process.

@@ -12,4 +12,4 @@ mod tti;
 
 pub(crate) use error::invalid;
 pub use error::{ImageError, ImageErrorKind};
-pub use tti::{Image, ImageConfig, ImageSource, ImageTensor, TTI_ROOT};
+pub use tti::{Image, ImageConfig, ImageSource, ImageTensor, SOC_DESCRIPTOR_MEMBER, TTI_ROOT};

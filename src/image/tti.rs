@@ -139,7 +139,12 @@ pub struct Image {
     inputs: Vec<String>,
     outputs: Vec<String>,
     tensors: Vec<ImageTensor>,
+    /// The text of `backend_build_binaries/device_desc.yaml`, when the archive has it.
+    soc_descriptor: Option<String>,
 }
+
+/// Where PyBuda puts the SoC descriptor an image was compiled for.
+pub const SOC_DESCRIPTOR_MEMBER: &str = "unzipped_tti/backend_build_binaries/device_desc.yaml";
 
 fn io_error(file: &str, what: &str, e: std::io::Error) -> ImageError {
     ImageError::new(ImageErrorKind::Io, format!("{file}: cannot {what}: {e}"))
@@ -229,6 +234,7 @@ impl Image {
             inputs,
             outputs,
             tensors: Vec::new(),
+            soc_descriptor: None,
         })
     }
 
@@ -351,8 +357,22 @@ impl Image {
                 );
             }
         }
+        let soc_descriptor = match archive.find(SOC_DESCRIPTOR_MEMBER) {
+            Some(m) => {
+                metadata(m)?;
+                let bytes = m.bytes().map_err(in_file)?;
+                match String::from_utf8(bytes.into_owned()) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        return invalid!("{file}: {SOC_DESCRIPTOR_MEMBER}: not UTF-8 text ({e})")
+                    }
+                }
+            }
+            None => None,
+        };
         drop(archive);
         Ok(Image {
+            soc_descriptor,
             file,
             source,
             map: Some(map),
@@ -364,6 +384,21 @@ impl Image {
             outputs,
             tensors,
         })
+    }
+
+    /// The SoC descriptor the image carries (`backend_build_binaries/device_desc.yaml`,
+    /// [`SOC_DESCRIPTOR_MEMBER`]): its text.
+    pub fn soc_descriptor(&self) -> Option<&str> {
+        self.soc_descriptor.as_deref()
+    }
+
+    /// The harvested rows mask the image was compiled for: device.json's `harvested_rows`
+    /// for its first chip (PyBuda writes one mask per chip id); 0 when it names none.
+    pub fn harvested_rows(&self) -> u64 {
+        self.device
+            .as_ref()
+            .and_then(|d| d.harvested_rows.first())
+            .map_or(0, |&m| u64::from(m))
     }
 
     /// The file as the caller named it.

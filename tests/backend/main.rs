@@ -16,6 +16,7 @@ mod cancellation;
 mod digits;
 mod dual_view_ram;
 mod golden_mode;
+mod harvesting;
 mod hostile_input;
 mod io_runtime_split;
 mod small_tiles;

@@ -39,7 +39,7 @@ STATIC_ASSERT(offsetof(ttrt_event, cq_id) == 4, "ttrt_event.cq_id");
 STATIC_ASSERT(offsetof(ttrt_event, id) == 8, "ttrt_event.id");
 
 /* Device API structs (pinned by static_assertions in src/ffi/device.rs and tensor.rs). */
-STATIC_ASSERT(sizeof(ttrt_device_config) == (64 + 3 * sizeof(void *) + 7) / 8 * 8, "ttrt_device_config size");
+STATIC_ASSERT(sizeof(ttrt_device_config) == 72 + 4 * sizeof(void *), "ttrt_device_config size");
 STATIC_ASSERT(offsetof(ttrt_device_config, struct_size) == 0, "ttrt_device_config.struct_size");
 STATIC_ASSERT(offsetof(ttrt_device_config, num_command_queues) == 12, "ttrt_device_config.num_command_queues");
 STATIC_ASSERT(offsetof(ttrt_device_config, trace_region_size) == 16, "ttrt_device_config.trace_region_size");
@@ -52,7 +52,13 @@ STATIC_ASSERT(offsetof(ttrt_device_config, worker_cpu) == 52 + sizeof(void *), "
 STATIC_ASSERT(offsetof(ttrt_device_config, host_memory_budget) == 56 + 2 * sizeof(void *),
               "ttrt_device_config.host_memory_budget");
 STATIC_ASSERT(offsetof(ttrt_device_config, device) == 64 + 2 * sizeof(void *), "ttrt_device_config.device");
-STATIC_ASSERT(sizeof(ttrt_backend_config) == 48, "ttrt_backend_config size");
+STATIC_ASSERT(offsetof(ttrt_device_config, soc_descriptor) == 64 + 3 * sizeof(void *),
+              "ttrt_device_config.soc_descriptor");
+STATIC_ASSERT(offsetof(ttrt_device_config, harvested_rows) == 64 + 4 * sizeof(void *),
+              "ttrt_device_config.harvested_rows");
+STATIC_ASSERT(sizeof(ttrt_backend_config) == 64, "ttrt_backend_config size");
+STATIC_ASSERT(offsetof(ttrt_backend_config, soc_descriptor) == 48, "ttrt_backend_config.soc_descriptor");
+STATIC_ASSERT(offsetof(ttrt_backend_config, harvested_rows) == 56, "ttrt_backend_config.harvested_rows");
 STATIC_ASSERT(offsetof(ttrt_backend_config, role) == 40, "ttrt_backend_config.role");
 STATIC_ASSERT(TTRT_BACKEND_ROLE_RUN == 0 && TTRT_BACKEND_ROLE_IO == 1, "ttrt_backend_role values");
 STATIC_ASSERT(offsetof(ttrt_backend_config, device) == 32, "ttrt_backend_config.device");

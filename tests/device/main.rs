@@ -11,6 +11,8 @@ mod support;
 mod allocator;
 mod device;
 mod device_raw;
+mod harvested_device;
 mod metal_pages;
 mod sim_compute;
 mod sim_device;
+mod soc_descriptors;

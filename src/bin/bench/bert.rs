@@ -144,7 +144,8 @@ fn layer(
     let reduced = format!("mblock: [{}, 1], ublock: [1, 1]", d.seq);
     let (act, act_ff, scores, reduced) = (&act[..], &act_ff[..], &scores[..], &reduced[..]);
     let mut op = |graphs: &mut String, name: &str, shape: &str, body: &str| {
-        let (r, c) = (col / 12, col % 12);
+        // On Wormhole B0's worker grid: 10 rows of 8 columns.
+        let (r, c) = (col / 8, col % 8);
         col += 1;
         let _ = writeln!(
             graphs,

@@ -1,6 +1,9 @@
 //! `ttrt info IMAGE [--json]`: what PyBuda's `TTDeviceImage.info()` prints about an image
 //! (versions, device name, arch, chip ids, backend device type, grid size, harvested rows,
-//! training, ordered input and target shapes), then the netlist's queues and programs.
+//! training, ordered input and target shapes), the chip a backend would run the image on (its
+//! SoC descriptor: the config's, the image's or the arch's default; worker grid, DRAM, L1,
+//! harvested rows), then the netlist's queues and programs. `ttrt info --soc-descriptor FILE`
+//! without an image shows a descriptor alone.
 
 use std::process::ExitCode;
 
@@ -10,16 +13,51 @@ use ttrt::image::{Image, ImageSource};
 use ttrt::netlist::{IoType, Netlist, Queue, QueueLocation};
 
 const USAGE: &str = "\
-Usage: ttrt info IMAGE [--json]
+Usage: ttrt info IMAGE [--soc-descriptor FILE] [--harvested-rows MASK] [--json]
+       ttrt info --soc-descriptor FILE [--harvested-rows MASK] [--json]
   IMAGE   a .tti archive (tar or zip, as PyBuda writes it) or a netlist .yaml
+  --soc-descriptor FILE
+          the Buda SoC descriptor of the device (as ttrt_backend_config's
+          soc_descriptor); default: the image's, else the arch's default.
+          Without IMAGE: show the descriptor alone
+  --harvested-rows MASK
+          the device's harvested rows (bit i: NOC row i), as the config's;
+          default: the image's (device.json harvested_rows)
   --json  print one JSON object instead of text";
 
 pub fn main(args: &[String]) -> ExitCode {
     let mut path = None;
     let mut as_json = false;
-    for a in args {
+    let mut config = ttrt::backend::BackendConfig::default();
+    let mut mask_given = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => as_json = true,
+            "--soc-descriptor" => match it.next() {
+                Some(v) => config.soc_descriptor = Some(v.clone()),
+                None => {
+                    eprintln!("ttrt info: --soc-descriptor needs a FILE\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--harvested-rows" => {
+                let v = it.next().map(String::as_str).unwrap_or("");
+                let parsed = match v.strip_prefix("0x") {
+                    Some(hex) => u64::from_str_radix(hex, 16),
+                    None => v.parse(),
+                };
+                match parsed {
+                    Ok(m) => {
+                        config.harvested_rows = m;
+                        mask_given = true;
+                    }
+                    Err(_) => {
+                        eprintln!("ttrt info: --harvested-rows `{v}` is not a mask (an integer, or 0x hex)");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             "--help" | "-h" => {
                 outln!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -36,6 +74,9 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     }
     let Some(path) = path else {
+        if let Some(file) = &config.soc_descriptor {
+            return descriptor_alone(file, config.harvested_rows, as_json);
+        }
         eprintln!("ttrt info: no image given\n{USAGE}");
         return ExitCode::from(2);
     };
@@ -46,13 +87,157 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Without --harvested-rows, the chip the image was compiled for.
+    if !mask_given {
+        config.harvested_rows = image.harvested_rows();
+    }
+    let chip = match Chip::of(&image, &config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ttrt info: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if as_json {
+        let mut v = summary(&image);
+        v["soc"] = chip.json();
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        out!("{}", text(&image, &chip));
+    }
+    ExitCode::SUCCESS
+}
+
+/// The chip a backend would run an image on, and its descriptor when one is given.
+struct Chip {
+    geometry: ttrt::hal::ChipGeometry,
+    source: ttrt::backend::SocSource,
+    descriptor: Option<ttrt::hal::soc::SocDescriptor>,
+}
+
+impl Chip {
+    fn of(image: &Image, config: &ttrt::backend::BackendConfig) -> Result<Chip, String> {
+        use ttrt::backend::SocSource;
+        let arch = image.arch();
+        let (geometry, source) = ttrt::backend::chip_geometry(arch, config, image.soc_descriptor())
+            .map_err(|e| e.to_string())?;
+        let descriptor = match &source {
+            SocSource::ArchDefault => None,
+            SocSource::Config(p) => ttrt::hal::soc::read_file(p).ok(),
+            SocSource::Image => image.soc_descriptor().and_then(|t| {
+                ttrt::hal::soc::SocDescriptor::parse(t, ttrt::image::SOC_DESCRIPTOR_MEMBER).ok()
+            }),
+        };
+        Ok(Chip {
+            geometry,
+            source,
+            descriptor,
+        })
+    }
+
+    fn source(&self) -> String {
+        use ttrt::backend::SocSource;
+        match &self.source {
+            SocSource::ArchDefault => "arch default".into(),
+            SocSource::Config(p) => format!("{p} (--soc-descriptor)"),
+            SocSource::Image => format!("{} (in the image)", ttrt::image::SOC_DESCRIPTOR_MEMBER),
+        }
+    }
+
+    fn text(&self, s: &mut String) {
+        use std::fmt::Write;
+        let g = &self.geometry;
+        let _ = writeln!(s, "SoC Descriptor...");
+        let _ = writeln!(s, "- source: {}", self.source());
+        if let Some(d) = &self.descriptor {
+            let _ = writeln!(s, "- arch_name: {}", d.arch.name());
+            let _ = writeln!(s, "- NOC grid: {}x{} (x, y)", d.grid.0, d.grid.1);
+            let _ = writeln!(s, "- ethernet cores: {}", d.eth.len());
+        } else {
+            let _ = writeln!(s, "- arch: {}", g.arch.name());
+        }
+        let _ = writeln!(
+            s,
+            "- worker grid: [{}, {}] (rows, columns)",
+            g.worker_grid.1, g.worker_grid.0
+        );
+        let _ = writeln!(
+            s,
+            "- DRAM: {} channels x {} B",
+            g.dram_channels, g.dram_channel_size
+        );
+        let _ = writeln!(s, "- L1: {} B per worker", g.l1_size);
+        let _ = writeln!(
+            s,
+            "- harvested rows: {} (rows {})",
+            g.harvested_rows,
+            ttrt::hal::soc::Rows(g.harvested_rows)
+        );
+    }
+
+    fn json(&self) -> Value {
+        let g = &self.geometry;
+        let rows: Vec<u32> = (0..64).filter(|r| g.harvested_rows >> r & 1 == 1).collect();
+        let mut v = json!({
+            "source": match &self.source {
+                ttrt::backend::SocSource::ArchDefault => json!("arch default"),
+                ttrt::backend::SocSource::Config(p) => json!({"file": p}),
+                ttrt::backend::SocSource::Image => json!({"member": ttrt::image::SOC_DESCRIPTOR_MEMBER}),
+            },
+            "arch": g.arch.name(),
+            "worker_grid": [g.worker_grid.1, g.worker_grid.0],
+            "dram_channels": g.dram_channels,
+            "dram_channel_size": g.dram_channel_size,
+            "l1_size": g.l1_size,
+            "harvested_rows_mask": g.harvested_rows,
+            "harvested_rows": rows,
+        });
+        if let Some(d) = &self.descriptor {
+            v["arch_name"] = json!(d.arch.name());
+            v["noc_grid"] = json!([d.grid.0, d.grid.1]);
+            v["ethernet_cores"] = json!(d.eth.len());
+        }
+        v
+    }
+}
+
+/// `ttrt info --soc-descriptor FILE`: the descriptor and the chip it describes.
+fn descriptor_alone(file: &str, mask: u64, as_json: bool) -> ExitCode {
+    let d = match ttrt::hal::soc::read_file(file) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("ttrt info: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(arch) = d.arch.arch() else {
+        eprintln!(
+            "ttrt info: {file}: describes a {} chip, which ttrt does not simulate",
+            d.arch.name()
+        );
+        return ExitCode::FAILURE;
+    };
+    let geometry = match ttrt::hal::soc::geometry_for(arch, Some((&d, file)), mask) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("ttrt info: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let chip = Chip {
+        geometry,
+        source: ttrt::backend::SocSource::Config(file.to_string()),
+        descriptor: Some(d),
+    };
     if as_json {
         outln!(
             "{}",
-            serde_json::to_string_pretty(&summary(&image)).unwrap_or_default()
+            serde_json::to_string_pretty(&chip.json()).unwrap_or_default()
         );
     } else {
-        out!("{}", text(&image));
+        let mut s = String::new();
+        chip.text(&mut s);
+        out!("{s}");
     }
     ExitCode::SUCCESS
 }
@@ -99,7 +284,7 @@ fn target_shapes(g: &ttrt::image::device_json::CompiledGraphState) -> String {
     }
 }
 
-fn text(image: &Image) -> String {
+fn text(image: &Image, chip: &Chip) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(
@@ -167,6 +352,8 @@ fn text(image: &Image) -> String {
             archs.join(", ")
         );
     }
+    chip.text(&mut s);
+    let _ = writeln!(s);
     let _ = writeln!(s, "Inputs: {}", image.input_names().join(", "));
     let _ = writeln!(s, "Outputs: {}", image.output_names().join(", "));
     let _ = writeln!(s);

@@ -39,6 +39,15 @@ Usage: ttrt pack NETLIST --tensors DIR [--arch ARCH] [--name NAME] -o OUT.tti
                  (the host pushes them before running)
   --arch ARCH    Grayskull, Wormhole_B0 or Blackhole (default: the netlist's first)
   --name NAME    the device image name (default: the netlist's file stem)
+  --harvested-rows MASK
+                 compile for a chip with the Tensix rows of MASK harvested (bit
+                 i: NOC row i; 2050 for rows 1 and 11): device.json's
+                 harvested_rows and grid_size say so, and a backend refuses the
+                 image on a device of another mask
+  --soc-descriptor FILE
+                 the Buda SoC descriptor of the target chip, embedded as
+                 backend_build_binaries/device_desc.yaml (as PyBuda does); its
+                 worker grid is device.json's grid_size
   -o OUT.tti     the archive to write";
 
 struct Args {
@@ -48,11 +57,14 @@ struct Args {
     arch: Option<Arch>,
     name: Option<String>,
     out: PathBuf,
+    harvested_rows: u64,
+    soc_descriptor: Option<PathBuf>,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let (mut netlist, mut tensors, mut arch, mut name, mut out) = (None, None, None, None, None);
     let mut no_tensors = false;
+    let (mut harvested_rows, mut soc_descriptor) = (0u64, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |what: &str| {
@@ -70,6 +82,17 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 })?);
             }
             "--name" => name = Some(value("--name")?),
+            "--harvested-rows" => {
+                let v = value("--harvested-rows")?;
+                let parsed = match v.strip_prefix("0x") {
+                    Some(hex) => u64::from_str_radix(hex, 16),
+                    None => v.parse(),
+                };
+                harvested_rows = parsed.map_err(|_| {
+                    format!("--harvested-rows `{v}` is not a mask (an integer, or 0x hex)")
+                })?;
+            }
+            "--soc-descriptor" => soc_descriptor = Some(PathBuf::from(value("--soc-descriptor")?)),
             "-o" | "--output" => out = Some(PathBuf::from(value("-o")?)),
             other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),
             other if netlist.is_none() => netlist = Some(PathBuf::from(other)),
@@ -86,6 +109,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         arch,
         name,
         out: out.ok_or("no output given (-o OUT.tti)")?,
+        harvested_rows,
+        soc_descriptor,
     })
 }
 
@@ -206,6 +231,39 @@ fn pack(args: &Args) -> Result<String, String> {
         netlist_filename: file_name.clone(),
     })
     .map_err(|e| e.to_string())?;
+    let mut device = device;
+    // The chip the image is compiled for: its worker grid and harvested rows.
+    let soc = match &args.soc_descriptor {
+        Some(path) => {
+            let shown = path.display().to_string();
+            let text = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+            let d = std::str::from_utf8(&text)
+                .map_err(|e| format!("{shown}: not UTF-8 text ({e})"))
+                .and_then(|t| {
+                    ttrt::hal::soc::SocDescriptor::parse(t, &shown).map_err(|e| e.to_string())
+                })?;
+            Some((d, shown, text))
+        }
+        None => None,
+    };
+    if soc.is_some() || args.harvested_rows != 0 {
+        let g = ttrt::hal::soc::geometry_for(
+            arch,
+            soc.as_ref().map(|(d, shown, _)| (d, shown.as_str())),
+            args.harvested_rows,
+        )
+        .map_err(|e| e.to_string())?;
+        device.grid_size = Some([g.worker_grid.1 as usize, g.worker_grid.0 as usize]);
+        if args.harvested_rows != 0 {
+            let mask = u32::try_from(args.harvested_rows).map_err(|_| {
+                format!(
+                    "--harvested-rows {} does not fit 32 bits",
+                    args.harvested_rows
+                )
+            })?;
+            device.harvested_rows = vec![mask];
+        }
+    }
 
     let out_shown = args.out.display().to_string();
     let io = |e: std::io::Error| format!("{out_shown}: {e}");
@@ -221,6 +279,12 @@ fn pack(args: &Args) -> Result<String, String> {
         .map_err(io)?;
     tar.add_file(&format!("{TTI_ROOT}{file_name}"), text.as_bytes())
         .map_err(io)?;
+    if let Some((_, _, bytes)) = &soc {
+        tar.add_dir(&format!("{TTI_ROOT}backend_build_binaries"))
+            .map_err(io)?;
+        tar.add_file(ttrt::image::SOC_DESCRIPTOR_MEMBER, bytes)
+            .map_err(io)?;
+    }
     if !stored.is_empty() {
         tar.add_dir(&format!("{TTI_ROOT}tensors")).map_err(io)?;
     }

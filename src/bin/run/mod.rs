@@ -41,6 +41,7 @@ use crate::progress::{Progress, Unit};
 const USAGE: &str = "\
 Usage: ttrt run IMAGE [--loops N] [--inputs DIR] [--labels FILE] [--outputs DIR]
                       [--cqs 1|2] [--param NAME=VALUE]... [--golden]
+                      [--soc-descriptor FILE] [--harvested-rows MASK]
   IMAGE          a .tti archive or a netlist .yaml
   --loops N      times to run every program (default: as many as the input files
                  hold, else 1)
@@ -54,7 +55,13 @@ Usage: ttrt run IMAGE [--loops N] [--inputs DIR] [--labels FILE] [--outputs DIR]
                  declared parameter is 1; the defaulted ones are listed)
   --golden       queues between ops keep float32, as Buda's golden model, and
                  outputs convert at get_output as golden's do (default: each queue
-                 holds its own format, as on silicon)";
+                 holds its own format, as on silicon)
+  --soc-descriptor FILE
+                 the Buda SoC descriptor of the device (default: the image's,
+                 else the arch's default)
+  --harvested-rows MASK
+                 the device's harvested rows (bit i: NOC row i); an image
+                 compiled for another mask is refused";
 
 struct Args {
     image: PathBuf,
@@ -65,6 +72,8 @@ struct Args {
     cqs: u8,
     params: Vec<(String, String)>,
     golden: bool,
+    soc_descriptor: Option<String>,
+    harvested_rows: u64,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
@@ -77,6 +86,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         cqs: 1,
         params: Vec::new(),
         golden: false,
+        soc_descriptor: None,
+        harvested_rows: 0,
     };
     let mut image = None;
     let mut it = args.iter();
@@ -114,6 +125,17 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 a.params.push((n.to_string(), val.to_string()));
             }
             "--golden" => a.golden = true,
+            "--soc-descriptor" => a.soc_descriptor = Some(value("--soc-descriptor")?),
+            "--harvested-rows" => {
+                let v = value("--harvested-rows")?;
+                let parsed = match v.strip_prefix("0x") {
+                    Some(hex) => u64::from_str_radix(hex, 16),
+                    None => v.parse(),
+                };
+                a.harvested_rows = parsed.map_err(|_| {
+                    format!("--harvested-rows `{v}` is not a mask (an integer, or 0x hex)")
+                })?;
+            }
             "--help" | "-h" => return Err(String::new()),
             other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),
             other if image.is_none() => image = Some(PathBuf::from(other)),
@@ -598,6 +620,8 @@ fn run(args: &Args) -> Result<(), String> {
         arch: None,
         num_command_queues: args.cqs,
         golden: args.golden,
+        soc_descriptor: args.soc_descriptor.clone(),
+        harvested_rows: args.harvested_rows,
         ..BackendConfig::default()
     };
     let backend = Backend::create(&image, &config).map_err(|e| e.to_string())?;

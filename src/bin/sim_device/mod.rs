@@ -10,7 +10,8 @@ use std::sync::atomic::AtomicBool;
 use ttrt::format::Arch;
 
 pub const USAGE: &str = "\
-Usage: ttrt sim-device NAME [--arch ARCH] [--per-client] [--background]
+Usage: ttrt sim-device NAME [--arch ARCH] [--soc-descriptor FILE]
+                       [--harvested-rows MASK] [--per-client] [--background]
        ttrt sim-device NAME --stop
 
 Serves a simulated chip as a device process: other processes attach with
@@ -19,6 +20,14 @@ only through shared memory. Runs until stopped or killed; attached clients then
 get TTRT_STATUS_DEVICE_LOST.
 
   --arch ARCH      Grayskull, Wormhole_B0 (default) or Blackhole
+  --soc-descriptor FILE
+                   the chip is the one this Buda SoC descriptor describes (its
+                   worker grid, DRAM channels and sizes, L1); its arch_name
+                   must be the arch (--arch, else the descriptor's)
+  --harvested-rows MASK
+                   harvest the Tensix rows of MASK (bit i: NOC row i; e.g. 2050
+                   for rows 1 and 11); Grayskull and Wormhole_B0 harvest rows
+                   1-5 and 7-11 only, Blackhole none
   --per-client     each attaching client gets a chip of its own (of the arch it
                    asks for), freed when it goes; default: one chip all share
   --background     return once the device serves, leaving it running
@@ -31,7 +40,11 @@ pub fn main(args: &[String]) -> ExitCode {
         name: String::new(),
         arch: Arch::WormholeB0,
         per_client: false,
+        geometry: None,
     };
+    let mut arch_given = false;
+    let mut descriptor: Option<String> = None;
+    let mut mask = 0u64;
     let (mut background, mut stop_it) = (false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -52,6 +65,26 @@ pub fn main(args: &[String]) -> ExitCode {
                     return ExitCode::from(2);
                 };
                 cfg.arch = arch;
+                arch_given = true;
+            }
+            "--soc-descriptor" => match it.next() {
+                Some(v) => descriptor = Some(v.clone()),
+                None => {
+                    eprintln!("ttrt sim-device: --soc-descriptor needs a FILE");
+                    return ExitCode::from(2);
+                }
+            },
+            "--harvested-rows" => {
+                let v = it.next().map(String::as_str).unwrap_or("");
+                let parsed = match v.strip_prefix("0x") {
+                    Some(hex) => u64::from_str_radix(hex, 16),
+                    None => v.parse(),
+                };
+                let Ok(m) = parsed else {
+                    eprintln!("ttrt sim-device: --harvested-rows `{v}` is not a mask (an integer, or 0x hex)");
+                    return ExitCode::from(2);
+                };
+                mask = m;
             }
             other if other.starts_with('-') => {
                 eprintln!(
@@ -69,6 +102,38 @@ pub fn main(args: &[String]) -> ExitCode {
     if cfg.name.is_empty() {
         eprintln!("ttrt sim-device: no NAME given\n{USAGE}");
         return ExitCode::from(2);
+    }
+    if descriptor.is_some() || mask != 0 {
+        let desc = match &descriptor {
+            Some(path) => match ttrt::hal::soc::read_file(path) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    eprintln!("ttrt sim-device: --soc-descriptor: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+            None => None,
+        };
+        if let (Some(d), false) = (&desc, arch_given) {
+            match d.arch.arch() {
+                Some(a) => cfg.arch = a,
+                None => {
+                    eprintln!(
+                        "ttrt sim-device: --soc-descriptor describes a {} chip, which ttrt does not simulate",
+                        d.arch.name()
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        let named = descriptor.as_deref().unwrap_or_default();
+        match ttrt::hal::soc::geometry_for(cfg.arch, desc.as_ref().map(|d| (d, named)), mask) {
+            Ok(g) => cfg.geometry = Some(g),
+            Err(e) => {
+                eprintln!("ttrt sim-device: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     if stop_it {
         return match ttrt::hal::shm::stop(&cfg.name) {
@@ -91,8 +156,15 @@ pub fn main(args: &[String]) -> ExitCode {
         } else {
             "one shared chip"
         };
+        let chip = match cfg.geometry {
+            Some(g) => format!(
+                ", {}x{} workers, harvested rows mask {}",
+                g.worker_grid.1, g.worker_grid.0, g.harvested_rows
+            ),
+            None => String::new(),
+        };
         outln!(
-            "ttrt sim-device: serving '{}' ({}, {mode}); attach with TTRT_DEVICE=shm:{}",
+            "ttrt sim-device: serving '{}' ({}{chip}, {mode}); attach with TTRT_DEVICE=shm:{}",
             cfg.name,
             cfg.arch.name(),
             cfg.name

@@ -24,6 +24,8 @@
 //! | 80 | `u64` offset of the chip's memory in the object |
 //! | 88 | `u32` host memory channels, `u32` reserved |
 //! | 96 | `u64` host memory channel size |
+//! | 104 | `u64` harvested rows mask (bit `i`: NOC row `i`) |
+//! | 112 | `u32` worker grid columns, `u32` worker grid rows (Buda's, after harvesting) |
 //!
 //! Client `i`'s area starts at `CLIENTS_OFFSET + i * CLIENT_AREA`: a `u32` doorbell (the host
 //! adds 1 after each command and wakes the device), then [`SLOTS`] slots of [`SLOT_SIZE`]
@@ -45,7 +47,7 @@ use super::{ChipGeometry, HalError, MemKind};
 use crate::format::Arch;
 
 pub const MAGIC: [u8; 8] = *b"TTRTSIM1";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Clients one device serves at once.
 pub const MAX_CLIENTS: u32 = 8;
 /// Commands one client may have in flight (one per command queue, and room to spare).
@@ -216,6 +218,9 @@ pub fn write_header(h: &mut [u8], g: &ChipGeometry) {
     }
     h[88..92].copy_from_slice(&g.host_channels.to_le_bytes());
     h[96..104].copy_from_slice(&g.host_channel_size.to_le_bytes());
+    h[104..112].copy_from_slice(&g.harvested_rows.to_le_bytes());
+    h[112..116].copy_from_slice(&g.worker_grid.0.to_le_bytes());
+    h[116..120].copy_from_slice(&g.worker_grid.1.to_le_bytes());
 }
 
 /// The chip geometry a control page's header describes, checked.
@@ -239,6 +244,8 @@ pub fn read_header(h: &[u8]) -> Result<ChipGeometry, &'static str> {
         l1_unreserved_base: get_u64(h, 72),
         host_channels: get_u32(h, 88),
         host_channel_size: get_u64(h, 96),
+        harvested_rows: get_u64(h, 104),
+        worker_grid: (get_u32(h, 112), get_u32(h, 116)),
     };
     if get_u64(h, 80) != MEMORY_OFFSET as u64 || get_u32(h, 28) != MAX_CLIENTS {
         return Err("the header's layout differs from this library's");

@@ -33,7 +33,13 @@ impl SimChip {
     /// A chip of `arch` with its full memory, reserved lazily.
     #[cfg(feature = "std")]
     pub fn new(arch: Arch) -> std::io::Result<SimChip> {
-        let geometry = ChipGeometry::of(arch);
+        SimChip::of(ChipGeometry::of(arch))
+    }
+
+    /// A chip of `geometry` (a SoC descriptor's, a harvested one) with its full memory,
+    /// reserved lazily.
+    #[cfg(feature = "std")]
+    pub fn of(geometry: ChipGeometry) -> std::io::Result<SimChip> {
         Ok(SimChip {
             memory: FlatMemory::reserve(&geometry)?,
             geometry,
@@ -49,7 +55,11 @@ impl SimChip {
     /// `None` when the arena does not hold the L1 of every core plus one aligned DRAM page per
     /// channel.
     pub fn in_arena(arch: Arch, arena: &'static mut [u8]) -> Option<SimChip> {
-        let mut geometry = ChipGeometry::of(arch);
+        SimChip::of_in_arena(ChipGeometry::of(arch), arena)
+    }
+
+    /// [`SimChip::in_arena`] for a chip of `geometry` (its DRAM channel size is the arena's).
+    pub fn of_in_arena(mut geometry: ChipGeometry, arena: &'static mut [u8]) -> Option<SimChip> {
         let l1_total = geometry.l1_size * geometry.l1_banks() as u64;
         let dram_total = (arena.len() as u64).checked_sub(l1_total)?;
         let per_channel = dram_total / geometry.dram_channels as u64;

@@ -34,6 +34,19 @@ pub struct ServeConfig {
     pub arch: Arch,
     /// A chip per client instead of one shared chip.
     pub per_client: bool,
+    /// The chips' geometry when they are of `arch` (a SoC descriptor's, harvested rows);
+    /// `None`: the arch's default. A per-client chip of another arch has that arch's default.
+    pub geometry: Option<ChipGeometry>,
+}
+
+impl ServeConfig {
+    /// The geometry of a chip of `arch` this device serves.
+    fn geometry(&self, arch: Arch) -> ChipGeometry {
+        match self.geometry {
+            Some(g) if g.arch == arch => g,
+            _ => ChipGeometry::of(arch),
+        }
+    }
 }
 
 /// One chip in shared memory.
@@ -48,8 +61,7 @@ struct Device {
 }
 
 impl Device {
-    fn new(name: &str, arch: Arch) -> io::Result<Device> {
-        let geometry = ChipGeometry::of(arch);
+    fn new(name: &str, geometry: ChipGeometry) -> io::Result<Device> {
         let size = FlatMemory::size(&geometry);
         let total = size + shm::MEMORY_OFFSET as u64;
         let fd = os::memfd(&format!("ttrt-sim/{name}"), total)?;
@@ -235,7 +247,7 @@ fn attach(cfg: &ServeConfig, shared: Option<&Arc<Device>>, link: UnixStream, sto
             }
             Arc::clone(d)
         }
-        None => match Device::new(&cfg.name, arch) {
+        None => match Device::new(&cfg.name, cfg.geometry(arch)) {
             Ok(d) => Arc::new(d),
             Err(e) => {
                 let text = format!("cannot create a {} chip: {e}", arch.name());
@@ -261,7 +273,7 @@ pub fn serve(cfg: &ServeConfig, stop: &AtomicBool, ready: impl FnOnce()) -> io::
     listener.set_nonblocking(true)?;
     let shared = match cfg.per_client {
         true => None,
-        false => Some(Arc::new(Device::new(&cfg.name, cfg.arch)?)),
+        false => Some(Arc::new(Device::new(&cfg.name, cfg.geometry(cfg.arch))?)),
     };
     ready();
     std::thread::scope(|scope| {

@@ -43,6 +43,10 @@ pub struct DeviceJson {
     pub microbatch_count: usize,
     /// `[rows, columns]` of the worker grid the image was compiled for.
     pub grid_size: Option<[usize; 2]>,
+    /// One harvesting mask per chip id (bit `i`: NOC row `i` harvested), as PyBuda's
+    /// `TTDeviceImage.harvested_rows` (`[2050]` for a Grayskull with rows 1 and 11
+    /// harvested; empty for Golden images). Read from a list, null (empty) or a bare integer
+    /// (one chip).
     pub harvested_rows: Vec<u32>,
     pub compiled_graph_state: CompiledGraphState,
     /// `importlib.metadata.version('pybuda')` of the exporting PyBuda (declared an int
@@ -163,7 +167,7 @@ impl DeviceJson {
             microbatch_count: f.optional("microbatch_count", reader::uint)?.unwrap_or(1),
             grid_size: f.optional("grid_size", reader::uint_array::<2>)?,
             harvested_rows: f
-                .optional("harvested_rows", reader::uint32s)?
+                .optional("harvested_rows", harvest_masks)?
                 .unwrap_or_default(),
             compiled_graph_state,
             pybuda_pip_version_id: f.optional("pybuda_pip_version_id", version_id)?,
@@ -408,6 +412,15 @@ fn arch(v: &Value, path: &str) -> Result<Arch, ImageError> {
     match Arch::from_name(&name) {
         Some(a) => Ok(a),
         None => reader::mismatch(path, "Grayskull, Wormhole_B0 or Blackhole", v),
+    }
+}
+
+/// `harvested_rows`: a list of per-chip masks, null, or one mask.
+fn harvest_masks(v: &Value, path: &str) -> Result<Vec<u32>, ImageError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Number(_) => reader::uint32(v, path).map(|m| vec![m]),
+        _ => reader::uint32s(v, path),
     }
 }
 

@@ -375,6 +375,8 @@ fn buda_api_compat_checks_pass() {
             .arg(support::root().join("examples/digits/digits.yaml"))
             .arg(&training)
             .arg(support::root().join("tests/cpp/buda/golden_modes.yaml"))
+            .arg(support::root().join("tests/fixtures/harvested/digits_gs_8x12.tti"))
+            .arg(support::root().join("tests/corpus/soc_descriptors"))
             .current_dir(&dir)
             .env("LD_LIBRARY_PATH", lib_dir())
             .output()

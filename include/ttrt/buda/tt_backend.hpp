@@ -92,13 +92,12 @@ class backend final : public tt_backend {
                           (cfg.type == tt::DEVICE::Model ? "Model" : "StaticAnalyzer") +
                           " is not supported (ttrt runs Silicon, Versim, Emulation and Golden images on its device)");
         }
-        // TODO(soc descriptor, harvesting): pass soc_descriptor_path and harvested_rows to the new ttrt_backend_config fields.
-        if (!cfg.soc_descriptor_path.empty() || !cfg.harvested_rows.empty()) {
-            throw_message(
-                "tt_backend::create: soc_descriptor_path and harvested_rows are not supported yet");
-        }
         ttrt_backend_config c;
         ttrt_backend_config_default(&c);
+        if (!cfg.soc_descriptor_path.empty()) {
+            c.soc_descriptor = cfg.soc_descriptor_path.c_str();
+        }
+        c.harvested_rows = harvesting_mask(cfg.harvested_rows);
         c.arch = c_arch(cfg.arch);
         c.golden = cfg.type == tt::DEVICE::Golden ? 1 : 0;
         auto created = std::make_shared<backend_state>();
@@ -185,6 +184,25 @@ class backend final : public tt_backend {
     [[noreturn]] static void throw_message(const std::string &message) {
         report(message, false);
         throw std::runtime_error(message);
+    }
+
+    //! Buda's harvested rows of the chip the backend runs on (chip 0: ttrt drives one chip) as the
+    //! mask ttrt takes, bit `r` for NOC row `r`. Entries for other chips are ignored, as Buda ignores
+    //! chips the workload does not use; which rows a chip may harvest is ttrt's to check.
+    static std::uint64_t harvesting_mask(const std::unordered_map<int, std::vector<std::uint32_t>> &rows) {
+        std::uint64_t mask = 0;
+        auto chip = rows.find(0);
+        if (chip == rows.end()) {
+            return 0;
+        }
+        for (std::uint32_t r : chip->second) {
+            if (r >= 64) {
+                throw_message("tt_backend::create: harvested_rows: row " + std::to_string(r) +
+                              " of chip 0 is not a NOC row (rows are 0-63)");
+            }
+            mask |= std::uint64_t{1} << r;
+        }
+        return mask;
     }
 
     static std::uint32_t c_arch(tt::ARCH arch) {

@@ -426,7 +426,9 @@ struct tt_device_image {
 //! (CompileOnly is refused at initialize: ttrt compiles nothing) and tti. dump_graphs,
 //! optimization_level, output_dir, cluster_descriptor_path, ignore_data_format_precision,
 //! perf_desc_args, runtime_args and l1_profiler_en tune Buda's compiler, profiler and
-//! scheduler and are ignored. soc_descriptor_path and harvested_rows are refused when set.
+//! scheduler and are ignored. soc_descriptor_path is the chip's SoC descriptor (ttrt's
+//! `ttrt_backend_config.soc_descriptor`); harvested_rows maps chip 0 to its harvested NOC rows
+//! (`ttrt_backend_config.harvested_rows`, bit r for row r); other chips' entries are ignored.
 struct tt_backend_config {
     DEVICE type = DEVICE::Invalid;
     ARCH arch = ARCH::Invalid;

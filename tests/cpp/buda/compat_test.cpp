@@ -500,11 +500,11 @@ void backend_from_a_netlist(const std::string &yaml, const std::string &training
     wormhole.arch = tt::ARCH::WORMHOLE;
     refused(wormhole, "arch 2", "arch WORMHOLE (A0) is refused");
     tt::tt_backend_config soc;
-    soc.soc_descriptor_path = "soc.yaml";
-    refused(soc, "soc_descriptor_path", "a SoC descriptor is refused");
+    soc.soc_descriptor_path = "no/such/soc.yaml";
+    refused(soc, "no/such/soc.yaml", "a SoC descriptor that cannot be read is refused, naming it");
     tt::tt_backend_config harvested;
-    harvested.harvested_rows = {{0, {11}}};
-    refused(harvested, "harvested_rows", "harvested rows are refused");
+    harvested.harvested_rows = {{0, {64}}};
+    refused(harvested, "row 64", "a harvested row past the NOC's 64 is refused");
 
     bool threw = false;
     try {
@@ -603,11 +603,102 @@ void golden_type_selects_golden_mode(const std::string &netlist) {
     check(run_modes(netlist, tt::DEVICE::Versim, 0) == device, "DEVICE::Versim runs with device numerics");
 }
 
+
+// ---------------------------------------------------------------- descriptors and harvesting
+
+//! One loop of an image through the guide's calls (inputs as fill_tensor_with_data leaves them),
+//! every output's bytes in order; empty when create throws or a call fails.
+std::vector<unsigned char> run_image(const std::string &tti, const tt::tt_backend_config &config, std::string *thrown) {
+    std::vector<unsigned char> got;
+    try {
+        auto model = std::make_shared<tt::tt_device_image>(tti);
+        std::shared_ptr<tt_backend> backend = tt_backend::create(model, config);
+        if (backend->initialize() != tt::DEVICE_STATUS_CODE::Success) {
+            return got;
+        }
+        bool ok = true;
+        for (const std::string &name : model->get_graph_input_names()) {
+            tt::tt_dram_io_desc io = tt::io::utils::get_queue_descriptor(backend, name);
+            tt::tt_PytorchTensorDesc t = tt::io::utils::get_tensor_descriptor(name, model, io);
+            tt::io::utils::fill_tensor_with_data(name, t);
+            ok = ok && tt::backend::push_input(io, t, false, 1) == tt::DEVICE_STATUS_CODE::Success;
+            ok = ok && tt::backend::free_tensor(t) == tt::DEVICE_STATUS_CODE::Success;
+        }
+        for (const auto &program : backend->get_programs()) {
+            ok = ok && backend->run_program(program, {{"$p_loop_count", "1"}}) == tt::DEVICE_STATUS_CODE::Success;
+        }
+        for (const std::string &name : model->get_graph_output_names()) {
+            tt::tt_dram_io_desc io = tt::io::utils::get_queue_descriptor(backend, name);
+            tt::tt_PytorchTensorDesc out = {};
+            ok = ok && tt::backend::get_output(io, out, false, 1) == tt::DEVICE_STATUS_CODE::Success;
+            if (ok && out.ptr != nullptr) {
+                const auto *p = static_cast<const unsigned char *>(out.ptr);
+                got.insert(got.end(), p, p + std::size_t(out.shape[0]) * out.strides[0]);
+            }
+            ok = ok && tt::backend::pop_output(io, false, 1) == tt::DEVICE_STATUS_CODE::Success;
+            ok = ok && tt::backend::free_tensor(out) == tt::DEVICE_STATUS_CODE::Success;
+        }
+        ok = backend->finish() == tt::DEVICE_STATUS_CODE::Success && ok;
+        if (!ok) {
+            got.clear();
+        }
+    } catch (const std::runtime_error &e) {
+        if (thrown != nullptr) {
+            *thrown = e.what();
+        }
+        got.clear();
+    }
+    return got;
+}
+
+//! soc_descriptor_path and harvested_rows reach ttrt's backend config: the harvested 8x12
+//! Grayskull image runs with rows 1 and 11 harvested and gives digits' outputs, and is refused
+//! without them naming both masks; a descriptor's grid decides where ops may be placed.
+void descriptors_and_harvesting(const std::string &digits, const std::string &harvested_tti, const std::string &socs) {
+    std::string thrown;
+    std::vector<unsigned char> plain = run_image(digits, tt::tt_backend_config{}, &thrown);
+    check(!plain.empty(), "harvesting: digits.tti runs unharvested: " + thrown);
+
+    tt::tt_backend_config rows_1_11;
+    rows_1_11.harvested_rows = {{0, {1, 11}}};
+    thrown.clear();
+    check(run_image(harvested_tti, rows_1_11, &thrown) == plain,
+          "harvesting: the 8x12 image runs with rows {1, 11} harvested and gives digits' outputs: " + thrown);
+    tt::tt_backend_config other_chip;
+    other_chip.harvested_rows = {{3, {1, 11}}};
+    thrown.clear();
+    check(run_image(harvested_tti, other_chip, &thrown).empty() && contains(thrown, "2050"),
+          "harvesting: chip 3's rows do not apply to chip 0, so the 8x12 image is refused naming its mask: " + thrown);
+    thrown.clear();
+    check(run_image(harvested_tti, tt::tt_backend_config{}, &thrown).empty() && contains(thrown, "2050"),
+          "harvesting: the 8x12 image is refused on an unharvested chip, naming its mask: " + thrown);
+    thrown.clear();
+    check(run_image(digits, rows_1_11, &thrown).empty() && contains(thrown, "2050"),
+          "harvesting: digits.tti is refused on the harvested chip, naming its mask: " + thrown);
+    tt::tt_backend_config row_6;
+    row_6.harvested_rows = {{0, {6}}};
+    thrown.clear();
+    check(run_image(digits, row_6, &thrown).empty() && contains(thrown, "6"),
+          "harvesting: Grayskull's row 6 cannot be harvested: " + thrown);
+
+    tt::tt_backend_config full;
+    full.soc_descriptor_path = socs + "/grayskull_10x12.yaml";
+    thrown.clear();
+    check(run_image(digits, full, &thrown) == plain, "descriptor: grayskull_10x12.yaml runs digits: " + thrown);
+    tt::tt_backend_config tiny;
+    tiny.soc_descriptor_path = socs + "/grayskull_1x1_arch.yaml";
+    thrown.clear();
+    check(run_image(digits, tiny, &thrown).empty() && contains(thrown, "grid_loc"),
+          "descriptor: a 1x1 Grayskull refuses digits' ops, naming a grid_loc: " + thrown);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: compat_test DIGITS_TTI DIGITS_YAML TRAINING_NETLIST GOLDEN_MODES_NETLIST\n");
+    if (argc != 7) {
+        std::fprintf(stderr,
+                     "usage: compat_test DIGITS_TTI DIGITS_YAML TRAINING_NETLIST GOLDEN_MODES_NETLIST "
+                     "HARVESTED_TTI SOC_DESCRIPTOR_DIR\n");
         return 2;
     }
     ttrt::buda::set_error_handler([](const std::string &m) { handled.push_back(m); });
@@ -625,6 +716,7 @@ int main(int argc, char **argv) {
     }
     backend_from_a_netlist(argv[2], argv[3]);
     golden_type_selects_golden_mode(argv[4]);
+    descriptors_and_harvesting(argv[1], argv[5], argv[6]);
     std::printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

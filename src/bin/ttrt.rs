@@ -137,3 +137,13 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// The value of `--harvested-rows` (run, pack, info, sim-device): Buda's mask, bit `i` for NOC
+/// row `i`, as an integer or `0x` hex.
+fn harvested_rows_arg(v: &str) -> Result<u64, String> {
+    match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => v.parse(),
+    }
+    .map_err(|_| format!("--harvested-rows `{v}` is not a mask (an integer, or 0x hex)"))
+}

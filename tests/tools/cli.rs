@@ -435,3 +435,39 @@ fn run_draws_a_progress_line_on_a_terminal_and_none_into_a_pipe() {
     assert!(!out.contains('\r') && !err.contains('\r'), "{out:?}{err:?}");
     assert!(out.contains("popped 12 entries of logits"), "{out}");
 }
+
+/// Every command that takes `--harvested-rows` reads a decimal or 0x-hex mask the same way, and
+/// refuses anything else with exit status 2 and one line naming the value.
+#[test]
+fn harvested_rows_takes_a_decimal_or_hex_mask_in_every_command() {
+    let digits = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/digits.tti");
+    let netlist = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/digits/digits.yaml");
+    let commands: [&[&str]; 4] = [
+        &["info", digits],
+        &["run", digits],
+        &["pack", netlist, "-o", "/nonexistent/never-written.tti"],
+        &["sim-device", "never-served"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.extend(["--harvested-rows", "0xzz"]);
+        let out = ttrt(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--harvested-rows `0xzz` is not a mask (an integer, or 0x hex)"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // The same mask in decimal and in hex: info shows rows 1 and 11 for both.
+    for mask in ["2050", "0x802"] {
+        let out = ttrt(&["info", digits, "--harvested-rows", mask]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{mask}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("2050"), "{mask}: {stdout}");
+    }
+}

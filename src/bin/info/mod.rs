@@ -43,17 +43,13 @@ pub fn main(args: &[String]) -> ExitCode {
             },
             "--harvested-rows" => {
                 let v = it.next().map(String::as_str).unwrap_or("");
-                let parsed = match v.strip_prefix("0x") {
-                    Some(hex) => u64::from_str_radix(hex, 16),
-                    None => v.parse(),
-                };
-                match parsed {
+                match crate::harvested_rows_arg(v) {
                     Ok(m) => {
                         config.harvested_rows = m;
                         mask_given = true;
                     }
-                    Err(_) => {
-                        eprintln!("ttrt info: --harvested-rows `{v}` is not a mask (an integer, or 0x hex)");
+                    Err(e) => {
+                        eprintln!("ttrt info: {e}");
                         return ExitCode::from(2);
                     }
                 }

@@ -83,14 +83,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--name" => name = Some(value("--name")?),
             "--harvested-rows" => {
-                let v = value("--harvested-rows")?;
-                let parsed = match v.strip_prefix("0x") {
-                    Some(hex) => u64::from_str_radix(hex, 16),
-                    None => v.parse(),
-                };
-                harvested_rows = parsed.map_err(|_| {
-                    format!("--harvested-rows `{v}` is not a mask (an integer, or 0x hex)")
-                })?;
+                harvested_rows = crate::harvested_rows_arg(&value("--harvested-rows")?)?;
             }
             "--soc-descriptor" => soc_descriptor = Some(PathBuf::from(value("--soc-descriptor")?)),
             "-o" | "--output" => out = Some(PathBuf::from(value("-o")?)),

@@ -127,14 +127,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--golden" => a.golden = true,
             "--soc-descriptor" => a.soc_descriptor = Some(value("--soc-descriptor")?),
             "--harvested-rows" => {
-                let v = value("--harvested-rows")?;
-                let parsed = match v.strip_prefix("0x") {
-                    Some(hex) => u64::from_str_radix(hex, 16),
-                    None => v.parse(),
-                };
-                a.harvested_rows = parsed.map_err(|_| {
-                    format!("--harvested-rows `{v}` is not a mask (an integer, or 0x hex)")
-                })?;
+                a.harvested_rows = crate::harvested_rows_arg(&value("--harvested-rows")?)?;
             }
             "--help" | "-h" => return Err(String::new()),
             other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),

@@ -76,15 +76,13 @@ pub fn main(args: &[String]) -> ExitCode {
             },
             "--harvested-rows" => {
                 let v = it.next().map(String::as_str).unwrap_or("");
-                let parsed = match v.strip_prefix("0x") {
-                    Some(hex) => u64::from_str_radix(hex, 16),
-                    None => v.parse(),
-                };
-                let Ok(m) = parsed else {
-                    eprintln!("ttrt sim-device: --harvested-rows `{v}` is not a mask (an integer, or 0x hex)");
-                    return ExitCode::from(2);
-                };
-                mask = m;
+                match crate::harvested_rows_arg(v) {
+                    Ok(m) => mask = m,
+                    Err(e) => {
+                        eprintln!("ttrt sim-device: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
             }
             other if other.starts_with('-') => {
                 eprintln!(

@@ -909,12 +909,12 @@ fn write_yaml(node: &Node, out: &mut String) -> Result<(), ImageError> {
 
 fn write_value(node: &Node, indent: usize, out: &mut String) -> Result<(), ImageError> {
     match &node.kind {
+        // An empty plain scalar (null) is written as nothing after the key or dash.
+        Kind::Scalar { text, plain: true } if text.is_empty() => out.push('\n'),
         Kind::Scalar { text, plain } => {
             out.push(' ');
             if *plain {
-                if node.is_null() {
-                    out.push('~');
-                } else if plain_ok(text) {
+                if plain_ok(text) {
                     out.push_str(text);
                 } else {
                     return invalid!("merge: cannot write the plain scalar {:?} back", text);
@@ -994,4 +994,113 @@ fn quote(t: &str, out: &mut String) {
         }
     }
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tree with every line number zeroed, to compare trees read from different texts.
+    fn without_lines(n: &Node) -> Node {
+        let kind = match &n.kind {
+            Kind::Scalar { text, plain } => Kind::Scalar {
+                text: text.clone(),
+                plain: *plain,
+            },
+            Kind::Seq(items) => Kind::Seq(items.iter().map(without_lines).collect()),
+            Kind::Map(e) => Kind::Map(
+                e.iter()
+                    .map(|(k, v)| (key(k.text.clone()), without_lines(v)))
+                    .collect(),
+            ),
+        };
+        Node { line: 0, kind }
+    }
+
+    fn corpus(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                corpus(&p, out);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Every corpus netlist whose top level is a map, written back by the merge's YAML writer,
+    /// reads to the same tree, and the netlists that validate validate again to the same
+    /// queues, graphs, programs and fused ops.
+    #[test]
+    fn the_yaml_writer_gives_back_the_tree_it_was_given() {
+        let mut files = Vec::new();
+        corpus(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/netlists"),
+            &mut files,
+        );
+        assert!(files.len() > 100, "{} corpus netlists", files.len());
+        let (mut trees, mut netlists) = (0, 0);
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            let name = f.display().to_string();
+            let Ok(Some(tree)) = yaml::parse_tree(&text, &name) else {
+                continue;
+            };
+            if !matches!(tree.kind, Kind::Map(_)) {
+                continue;
+            }
+            let mut out = String::new();
+            write_yaml(&tree, &mut out).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let back = yaml::parse_tree(&out, &name)
+                .unwrap_or_else(|e| panic!("{name}: {e}\n{out}"))
+                .unwrap();
+            assert!(
+                without_lines(&back) == without_lines(&tree),
+                "{name}: the tree read back differs"
+            );
+            trees += 1;
+            if let Ok(a) = netlist::parse(&text, &name) {
+                let b = netlist::parse(&out, &name).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(a.queues.len(), b.queues.len(), "{name}");
+                for (x, y) in a.queues.iter().zip(&b.queues) {
+                    assert_eq!(
+                        (&x.name, &x.buffers, x.entries),
+                        (&y.name, &y.buffers, y.entries)
+                    );
+                }
+                assert_eq!(a.graphs.len(), b.graphs.len(), "{name}");
+                assert_eq!(a.programs.len(), b.programs.len(), "{name}");
+                assert_eq!(
+                    a.fused_ops,
+                    {
+                        let mut f = b.fused_ops.clone();
+                        for (x, y) in f.iter_mut().zip(&a.fused_ops) {
+                            x.line = y.line;
+                            for (s, t) in x.schedules.iter_mut().zip(&y.schedules) {
+                                for (o, p) in s.ops.iter_mut().zip(&t.ops) {
+                                    o.line = p.line;
+                                }
+                            }
+                        }
+                        f
+                    },
+                    "{name}"
+                );
+                netlists += 1;
+            }
+        }
+        assert!(
+            trees > 100 && netlists > 50,
+            "{trees} trees, {netlists} netlists"
+        );
+    }
+
+    #[test]
+    fn megabytes_are_rounded_to_two_decimals() {
+        assert_eq!(mb(0), "0.0");
+        assert_eq!(mb(83_560_448), "79.69");
+        assert_eq!(mb(1 << 30), "1024.0");
+        assert_eq!(mb(3 << 19), "1.5");
+        assert_eq!(mb(94_371), "0.09");
+    }
 }

@@ -118,8 +118,32 @@ impl Footprint {
         s
     }
 
-    /// The same numbers as JSON: bytes and MB per channel.
-    pub fn to_json(&self) -> String {
+    /// The footprint of any netlist's queues as they are placed: per channel, the aligned end
+    /// of its last buffer, and at least the DRAM reservation (what [`merge`] reports for the
+    /// image it writes). Buffers in channels the arch does not have are not counted. `None`
+    /// for an arch without a [`MemoryMap`].
+    pub fn of(netlist: &Netlist, arch: Arch) -> Option<Footprint> {
+        let map = MemoryMap::of(arch)?;
+        let align = |x: u64| x.div_ceil(map.alignment).saturating_mul(map.alignment);
+        let mut dram = vec![map.dram_reserved; map.dram_channels as usize];
+        let mut host = vec![map.host_start; map.host_channel_sizes.len()];
+        for q in &netlist.queues {
+            let size = buffer_bytes(q, arch);
+            let used = match q.loc {
+                QueueLocation::Dram => &mut dram,
+                QueueLocation::Host => &mut host,
+            };
+            for b in &q.buffers {
+                if let Some(u) = used.get_mut(b.channel as usize) {
+                    *u = (*u).max(align(b.address.saturating_add(size)));
+                }
+            }
+        }
+        Some(Footprint { arch, dram, host })
+    }
+
+    /// The same numbers as a JSON value: bytes and MB per channel.
+    pub fn to_value(&self) -> Value {
         let chans = |v: &[u64]| -> Value {
             Value::Array(
                 v.iter()
@@ -128,12 +152,16 @@ impl Footprint {
                     .collect(),
             )
         };
-        let v = serde_json::json!({
+        serde_json::json!({
             "arch": self.arch.name(),
             "dram": chans(&self.dram),
             "host": chans(&self.host),
-        });
-        v.to_string()
+        })
+    }
+
+    /// The same numbers as JSON text: bytes and MB per channel.
+    pub fn to_json(&self) -> String {
+        self.to_value().to_string()
     }
 }
 

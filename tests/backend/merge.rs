@@ -359,6 +359,10 @@ fn the_footprint_is_what_the_merged_netlists_queues_occupy() {
     for r in &ranges {
         assert!(!r.0 || r.2 >= 83_560_448, "{r:?} inside the reservation");
     }
+    // `ttrt info` reports the same footprint for the merged image.
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&ttrt(&["info", "--json", s(&out)]))).unwrap();
+    assert_eq!(info["memory_footprint"], v);
     // The text report has the guide's shape and the same numbers in MB.
     let text = ok(&ttrt(&[
         "merge",

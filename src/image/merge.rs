@@ -816,6 +816,8 @@ fn merge_device_json(
     s.post_const_eval_parameters.clear();
     s.extra.clear();
     let mut tensors: TensorMembers = Vec::new();
+    // Members already listed (several names may share one file).
+    let mut copied = std::collections::BTreeSet::new();
     for (i, image) in images.iter().enumerate() {
         let pre = prefix(i);
         let d = image.device_json().ok_or_else(|| no_device(i))?;
@@ -859,7 +861,7 @@ fn merge_device_json(
                 match &mut entry {
                     TensorEntry::Binary(desc) => {
                         desc.bin = member.clone();
-                        if !tensors.iter().any(|(m, _, _)| *m == member) {
+                        if copied.insert(member.clone()) {
                             tensors.push((member, i, name.clone()));
                         }
                     }
@@ -901,6 +903,8 @@ fn merge_device_json(
 /// netlist.
 fn check_names(netlist: &Netlist, device: &DeviceJson) -> Result<(), ImageError> {
     let s = &device.compiled_graph_state;
+    let queues: std::collections::BTreeSet<&str> =
+        netlist.queues.iter().map(|q| q.name.as_str()).collect();
     for name in s
         .ordered_input_names
         .iter()
@@ -908,7 +912,7 @@ fn check_names(netlist: &Netlist, device: &DeviceJson) -> Result<(), ImageError>
         .chain(s.post_const_eval_constants.keys())
         .chain(s.post_const_eval_parameters.keys())
     {
-        if !netlist.queues.iter().any(|q| q.name == *name) {
+        if !queues.contains(name.as_str()) {
             return invalid!(
                 "merge: device.json names {name}, which is no queue of the merged netlist"
             );

@@ -82,6 +82,11 @@ pub fn main(args: &[String]) -> ExitCode {
             outln!("{report}");
             ExitCode::SUCCESS
         }
+        // The library's messages start with `merge: `.
+        Err(e) if e.starts_with("merge: ") => {
+            eprintln!("ttrt {e}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("ttrt merge: {e}");
             ExitCode::FAILURE

@@ -5,6 +5,7 @@ mod output;
 
 mod bench;
 mod info;
+mod merge;
 mod pack;
 mod progress;
 mod run;
@@ -27,6 +28,10 @@ Usage:
   ttrt info IMAGE [--json]
                         summarize a .tti archive or a netlist: versions, arch,
                         grid, inputs and targets, queues and programs
+  ttrt merge -o OUT.tti [--arch ARCH] [--json] A.tti B.tti ...
+                        merge models' images into one (names prefixed model_<i>_,
+                        queues placed again) and print the memory footprint per
+                        DRAM and host channel
   ttrt pack NETLIST (--tensors DIR | --no-tensors) [--arch ARCH] -o OUT.tti
                         write a TTI archive in PyBuda's layout (--no-tensors:
                         parameters and constants become inputs)
@@ -120,6 +125,7 @@ fn main() -> ExitCode {
         }
         Some("bench") => bench::main(&args[1..]),
         Some("info") => info::main(&args[1..]),
+        Some("merge") => merge::main(&args[1..]),
         Some("pack") => pack::main(&args[1..]),
         Some("run") => run::main(&args[1..]),
         Some("sim-device") => sim_device::main(&args[1..]),

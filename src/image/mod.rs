@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod device_json;
 mod error;
+pub mod merge;
 pub mod runtime_config;
 pub mod tensor_file;
 mod tti;

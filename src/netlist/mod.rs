@@ -19,7 +19,7 @@ mod scalar;
 pub mod temporal;
 mod test_config;
 mod validate;
-mod yaml;
+pub(crate) mod yaml;
 
 use alloc::string::ToString;
 

@@ -19,6 +19,7 @@ mod golden_mode;
 mod harvesting;
 mod hostile_input;
 mod io_runtime_split;
+mod merge;
 mod small_tiles;
 mod temporal_graphs;
 mod tilizer;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use serde_json::{json, Value};
 use ttrt::format::Arch;
+use ttrt::image::merge::Footprint;
 use ttrt::image::{Image, ImageSource};
 use ttrt::netlist::{IoType, Netlist, Queue, QueueLocation};
 
@@ -97,9 +98,15 @@ pub fn main(args: &[String]) -> ExitCode {
     if as_json {
         let mut v = summary(&image);
         v["soc"] = chip.json();
+        if let Some(f) = Footprint::of(image.netlist(), image.arch()) {
+            v["memory_footprint"] = f.to_value();
+        }
         outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         out!("{}", text(&image, &chip));
+        if let Some(f) = Footprint::of(image.netlist(), image.arch()) {
+            out!("\n{}", f.report());
+        }
     }
     ExitCode::SUCCESS
 }
